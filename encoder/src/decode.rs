@@ -1,0 +1,110 @@
+//! Decoding a blob from any `kp` primary or any `ks` secondary slivers, and checking the
+//! result against the metadata.
+
+use std::collections::BTreeMap;
+
+use rayon::prelude::*;
+
+use crate::axis::{Axis, Primary};
+use crate::batch::{batches, run_batches};
+use crate::encode::BlobEncoder;
+use crate::error::{Error, Result};
+use crate::index::SliverIndex;
+use crate::metadata::VerifiedMetadata;
+use crate::rs::Code;
+use crate::sliver::Sliver;
+
+/// How much of the decoded blob to check against the metadata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ConsistencyCheck {
+    /// Trust the slivers.
+    Skip,
+    /// Re-hash every systematic primary sliver (row) that was not itself an input: catches an
+    /// inconsistent encoding whenever the inputs were verified.
+    #[default]
+    Default,
+    /// Recompute the whole blob ID from the decoded blob.
+    Strict,
+}
+
+/// Decodes the blob from slivers of axis `A`.
+///
+/// Slivers with the wrong shape (index, length, symbol size) and repeats of an index are
+/// skipped; the first `k` others are used. Slivers are **not** authenticated here: verify them
+/// against the metadata first ([`Sliver::verify`]), or use [`ConsistencyCheck::Strict`].
+pub fn decode<A: Axis>(metadata: &VerifiedMetadata, slivers: &[Sliver<A>], check: ConsistencyCheck) -> Result<Vec<u8>> {
+    let layout = metadata.layout();
+    let code = Code::across::<A>(&layout);
+    let expected_len = layout.sliver_length::<A>();
+    let mut chosen: BTreeMap<u16, &Sliver<A>> = BTreeMap::new();
+    for sliver in slivers {
+        if chosen.len() == code.k {
+            break;
+        }
+        let fits = sliver.index().get() < layout.n_shards()
+            && sliver.symbol_size() == layout.symbol_size()
+            && sliver.data().len() == expected_len;
+        if fits {
+            chosen.entry(sliver.index().get()).or_insert(sliver);
+        }
+    }
+    if chosen.len() < code.k {
+        return Err(Error::NotEnoughSlivers { axis: A::NAME, got: chosen.len(), needed: code.k });
+    }
+
+    let s = layout.s();
+    let symbols_per_sliver = usize::from(layout.params().sliver_symbols::<A>());
+    let ks = usize::from(layout.params().secondary_source_symbols());
+    let row_len = ks * s;
+    let mut blob = vec![0u8; layout.padded_length()];
+    run_batches(
+        &batches(symbols_per_sliver, usize::from(layout.n_shards()), s),
+        |range| {
+            let lines: Vec<(usize, &[u8])> =
+                chosen.values().map(|sl| (sl.index().as_usize(), &sl.data()[range.start * s..range.end * s])).collect();
+            code.decode(range.len(), &lines)
+        },
+        |range, sources| {
+            for (j, line) in sources.iter().enumerate() {
+                if A::IS_PRIMARY {
+                    // Source line j is row j, columns `range`.
+                    blob[j * row_len + range.start * s..j * row_len + range.end * s].copy_from_slice(line);
+                } else {
+                    // Source line j is column j, rows `range`.
+                    for (w, symbol) in line.chunks_exact(s).enumerate() {
+                        let at = (range.start + w) * row_len + j * s;
+                        blob[at..at + s].copy_from_slice(symbol);
+                    }
+                }
+            }
+            Ok(())
+        },
+    )
+    .expect("decoding does no I/O");
+
+    match check {
+        ConsistencyCheck::Skip => {}
+        ConsistencyCheck::Default => {
+            let kp = usize::from(layout.params().primary_source_symbols());
+            let consistent = (0..kp).into_par_iter().all(|r| {
+                if A::IS_PRIMARY && chosen.contains_key(&(r as u16)) {
+                    return true;
+                }
+                let row = Sliver::<Primary>::new(SliverIndex::new(r as u16), layout.symbol_size(), blob[r * row_len..(r + 1) * row_len].to_vec());
+                row.verify(metadata).is_ok()
+            });
+            if !consistent {
+                return Err(Error::InconsistentBlob);
+            }
+        }
+        ConsistencyCheck::Strict => {}
+    }
+    blob.truncate(layout.unencoded_length() as usize);
+    if check == ConsistencyCheck::Strict {
+        let recomputed = BlobEncoder::new(layout.params(), &blob)?.compute_metadata();
+        if recomputed.blob_id() != metadata.blob_id() {
+            return Err(Error::InconsistentBlob);
+        }
+    }
+    Ok(blob)
+}

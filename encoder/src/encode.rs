@@ -1,0 +1,333 @@
+//! Encoding: blob bytes → message matrix → expanded matrix → leaf hashes → sliver hashes →
+//! blob ID, with the slivers handed to a [`SliverSink`] as they are produced.
+//!
+//! The expanded matrix `E` (n × n symbols) is produced in three strips, each a batch of
+//! codewords coded per call (see [`crate::rs`]), and never held whole:
+//! 1. the systematic columns `c < ks`, primary-encoded: yields the non-systematic rows
+//!    (primary slivers `kp..n`) strip by strip;
+//! 2. the systematic rows `r < kp`, secondary-encoded: yields the non-systematic columns
+//!    (secondary slivers `ks..n`), kept until step 3;
+//! 3. those columns, primary-encoded: the doubly-encoded quadrant, needed only for hashing.
+//!
+//! Every symbol is leaf-hashed once; a symbol's leaf hash serves both its row tree and its
+//! column tree, so the `n²` leaf hashes are computed once, not twice.
+
+use std::borrow::Cow;
+use std::io;
+use std::ops::Range;
+
+use rayon::prelude::*;
+
+use crate::axis::{Primary, Secondary};
+use crate::blob_id::BlobId;
+use crate::error::Result;
+use crate::hash::{leaf_hashes, Digest};
+use crate::index::{SliverIndex, SliverPairIndex};
+use crate::merkle::root_of_leaf_hashes;
+use crate::metadata::{BlobMetadata, BlobMetadataV1, BlobMetadataWithId, EncodingType, SliverPairMetadata, VerifiedMetadata};
+use crate::params::{BlobLayout, EncodingParams};
+use crate::batch::{batches, run_batches};
+use crate::rs::Code;
+use crate::sliver::{Sliver, SliverPair};
+
+/// Receives slivers as the encoder produces them.
+pub trait SliverSink {
+    /// Symbols `first_symbol..` of primary sliver `index`. Every symbol of every primary sliver
+    /// arrives exactly once, in no particular order.
+    fn primary(&mut self, index: SliverIndex<Primary>, first_symbol: usize, symbols: &[u8]) -> io::Result<()>;
+    /// The whole of secondary sliver `index`.
+    fn secondary(&mut self, index: SliverIndex<Secondary>, symbols: &[u8]) -> io::Result<()>;
+    /// `done` of `total` units of work are finished.
+    fn progress(&mut self, _done: usize, _total: usize) {}
+}
+
+/// A blob with all its sliver pairs (in pair order) and its metadata.
+#[derive(Debug, Clone)]
+pub struct EncodedBlob {
+    pub pairs: Vec<SliverPair>,
+    pub metadata: VerifiedMetadata,
+}
+
+/// Encodes `blob` for a committee of `n_shards` shards.
+pub fn encode(n_shards: u16, blob: &[u8]) -> Result<EncodedBlob> {
+    Ok(BlobEncoder::new(EncodingParams::new(n_shards)?, blob)?.encode())
+}
+
+/// The metadata and blob ID of `blob`, without keeping slivers.
+pub fn compute_metadata(n_shards: u16, blob: &[u8]) -> Result<VerifiedMetadata> {
+    Ok(BlobEncoder::new(EncodingParams::new(n_shards)?, blob)?.compute_metadata())
+}
+
+/// The padded message matrix: `kp` rows of `ks` symbols, read row-major from the blob.
+struct Message<'a> {
+    rows: Vec<Cow<'a, [u8]>>,
+    s: usize,
+}
+
+impl<'a> Message<'a> {
+    fn new(layout: &BlobLayout, blob: &'a [u8]) -> Self {
+        let row_len = layout.sliver_length::<Primary>();
+        let kp = usize::from(layout.params().primary_source_symbols());
+        let rows = (0..kp)
+            .map(|r| {
+                let start = (r * row_len).min(blob.len());
+                let end = ((r + 1) * row_len).min(blob.len());
+                if end - start == row_len {
+                    Cow::Borrowed(&blob[start..end])
+                } else {
+                    let mut row = vec![0u8; row_len];
+                    row[..end - start].copy_from_slice(&blob[start..end]);
+                    Cow::Owned(row)
+                }
+            })
+            .collect();
+        Self { rows, s: layout.s() }
+    }
+
+    fn symbol(&self, r: usize, c: usize) -> &[u8] {
+        &self.rows[r][c * self.s..(c + 1) * self.s]
+    }
+
+    fn symbols(&self, r: usize, cols: Range<usize>) -> &[u8] {
+        &self.rows[r][cols.start * self.s..cols.end * self.s]
+    }
+}
+
+/// Leaf hashes of all `n²` symbols of the expanded matrix, row-major.
+struct LeafMatrix {
+    n: usize,
+    hashes: Vec<Digest>,
+}
+
+impl LeafMatrix {
+    /// Stores the hashes of a rectangle given row by row (`rows` × `cols`).
+    fn store(&mut self, rows: Range<usize>, cols: Range<usize>, hashes: &[Digest]) {
+        let width = cols.len();
+        for (r, chunk) in rows.zip(hashes.chunks_exact(width)) {
+            self.hashes[r * self.n + cols.start..r * self.n + cols.end].copy_from_slice(chunk);
+        }
+    }
+
+    fn row_roots(&self) -> Vec<crate::merkle::Node> {
+        self.hashes.par_chunks_exact(self.n).map(|row| root_of_leaf_hashes(row.to_vec())).collect()
+    }
+
+    fn column_roots(&self) -> Vec<crate::merkle::Node> {
+        (0..self.n)
+            .into_par_iter()
+            .map(|c| root_of_leaf_hashes((0..self.n).map(|r| self.hashes[r * self.n + c]).collect()))
+            .collect()
+    }
+}
+
+fn hash_lines(lines: &[impl AsRef<[u8]>], s: usize, width: usize) -> Vec<Digest> {
+    let mut hashes = vec![[0; 32]; lines.len() * width];
+    for (line, out) in lines.iter().zip(hashes.chunks_exact_mut(width)) {
+        leaf_hashes(line.as_ref(), s, out);
+    }
+    hashes
+}
+
+/// Encodes one blob. Construction checks the parameters, so encoding itself cannot fail
+/// (except in the sink).
+pub struct BlobEncoder<'a> {
+    layout: BlobLayout,
+    blob: &'a [u8],
+}
+
+impl<'a> BlobEncoder<'a> {
+    pub fn new(params: EncodingParams, blob: &'a [u8]) -> Result<Self> {
+        Ok(Self { layout: params.for_blob(blob.len() as u64)?, blob })
+    }
+
+    pub fn layout(&self) -> BlobLayout {
+        self.layout
+    }
+
+    /// All sliver pairs and the metadata, in memory (about 4.5 times the blob).
+    pub fn encode(&self) -> EncodedBlob {
+        let mut sink = MemorySink::new(&self.layout);
+        let metadata = self.run(Some(&mut sink)).expect("the memory sink cannot fail");
+        EncodedBlob { pairs: sink.into_pairs(&self.layout), metadata }
+    }
+
+    pub fn compute_metadata(&self) -> VerifiedMetadata {
+        self.run(None).expect("no sink, no I/O")
+    }
+
+    /// Streams the slivers to `sink` and returns the metadata.
+    pub fn write_slivers(&self, sink: &mut dyn SliverSink) -> io::Result<VerifiedMetadata> {
+        self.run(Some(sink))
+    }
+
+    fn run(&self, mut sink: Option<&mut dyn SliverSink>) -> io::Result<VerifiedMetadata> {
+        let layout = &self.layout;
+        let p = layout.params();
+        let (n, kp, ks) = (
+            usize::from(p.n_shards()),
+            usize::from(p.primary_source_symbols()),
+            usize::from(p.secondary_source_symbols()),
+        );
+        let s = layout.s();
+        let primary_code = Code::across::<Primary>(layout);
+        let secondary_code = Code::across::<Secondary>(layout);
+        let message = Message::new(layout, self.blob);
+        let mut leaves = LeafMatrix { n, hashes: vec![[0; 32]; n * n] };
+
+        let strip1 = batches(ks, n, s);
+        let strip2 = batches(kp, n, s);
+        let strip3 = batches(n - ks, n, s);
+        let total = strip1.len() + strip2.len() + strip3.len() + 1;
+        let mut done = 0;
+        let mut tick = |sink: &mut Option<&mut dyn SliverSink>| {
+            done += 1;
+            if let Some(sink) = sink {
+                sink.progress(done, total);
+            }
+        };
+
+        if let Some(sink) = sink.as_deref_mut() {
+            for (r, row) in message.rows.iter().enumerate() {
+                sink.primary(SliverIndex::new(r as u16), 0, row)?;
+            }
+        }
+
+        // 1. Systematic columns → non-systematic rows kp..n.
+        let want_slivers = sink.is_some();
+        run_batches(
+            &strip1,
+            |cols| {
+                let rows = primary_code.encode(cols.len(), |j, w| message.symbol(j, cols.start + w));
+                let mut hashes = vec![[0; 32]; n * cols.len()];
+                for (r, out) in hashes.chunks_exact_mut(cols.len()).enumerate().take(kp) {
+                    leaf_hashes(message.symbols(r, cols.clone()), s, out);
+                }
+                hashes[kp * cols.len()..].copy_from_slice(&hash_lines(&rows, s, cols.len()));
+                let columns: Vec<Vec<u8>> = if want_slivers {
+                    cols.clone().map(|c| (0..kp).flat_map(|r| message.symbol(r, c).iter().copied()).collect()).collect()
+                } else {
+                    Vec::new()
+                };
+                (rows, hashes, columns)
+            },
+            |cols, (rows, hashes, columns)| {
+                leaves.store(0..n, cols.clone(), &hashes);
+                if let Some(sink) = sink.as_deref_mut() {
+                    for (t, row) in rows.iter().enumerate() {
+                        sink.primary(SliverIndex::new((kp + t) as u16), cols.start, row)?;
+                    }
+                    for (c, column) in cols.zip(&columns) {
+                        sink.secondary(SliverIndex::new(c as u16), column)?;
+                    }
+                }
+                tick(&mut sink);
+                Ok(())
+            },
+        )?;
+
+        // 2. Systematic rows → non-systematic columns ks..n, kept whole for step 3.
+        let mut columns = vec![vec![0u8; kp * s]; n - ks];
+        run_batches(
+            &strip2,
+            |rows| {
+                let cols = secondary_code.encode(rows.len(), |j, w| message.symbol(rows.start + w, j));
+                let hashes = hash_lines(&cols, s, rows.len());
+                (cols, hashes)
+            },
+            |rows, (cols, hashes)| {
+                for (t, (col, hashes)) in cols.iter().zip(hashes.chunks_exact(rows.len())).enumerate() {
+                    columns[t][rows.start * s..rows.end * s].copy_from_slice(col);
+                    // Stored transposed: these hashes run down a column.
+                    for (w, h) in hashes.iter().enumerate() {
+                        leaves.hashes[(rows.start + w) * n + ks + t] = *h;
+                    }
+                }
+                tick(&mut sink);
+                Ok(())
+            },
+        )?;
+        if let Some(sink) = sink.as_deref_mut() {
+            for (t, column) in columns.iter().enumerate() {
+                sink.secondary(SliverIndex::new((ks + t) as u16), column)?;
+            }
+        }
+
+        // 3. The doubly-encoded quadrant, for its hashes only.
+        run_batches(
+            &strip3,
+            |ts| {
+                let rows = primary_code.encode(ts.len(), |j, w| &columns[ts.start + w][j * s..(j + 1) * s]);
+                hash_lines(&rows, s, ts.len())
+            },
+            |ts, hashes| {
+                leaves.store(kp..n, ks + ts.start..ks + ts.end, &hashes);
+                tick(&mut sink);
+                Ok(())
+            },
+        )?;
+        drop(columns);
+
+        let row_roots = leaves.row_roots();
+        let column_roots = leaves.column_roots();
+        tick(&mut sink);
+        let hashes = (0..n)
+            .map(|p| SliverPairMetadata { primary_hash: row_roots[p], secondary_hash: column_roots[n - 1 - p] })
+            .collect();
+        let metadata = BlobMetadata::V1(BlobMetadataV1 {
+            encoding_type: EncodingType::RS2,
+            unencoded_length: layout.unencoded_length(),
+            hashes,
+        });
+        let blob_id: BlobId = metadata.compute_blob_id();
+        Ok(VerifiedMetadata::new_unchecked(BlobMetadataWithId { blob_id, metadata }, *layout))
+    }
+}
+
+/// Collects every sliver in memory.
+struct MemorySink {
+    s: usize,
+    primary: Vec<Vec<u8>>,
+    secondary: Vec<Vec<u8>>,
+}
+
+impl MemorySink {
+    fn new(layout: &BlobLayout) -> Self {
+        let n = usize::from(layout.n_shards());
+        Self {
+            s: layout.s(),
+            primary: vec![vec![0u8; layout.sliver_length::<Primary>()]; n],
+            secondary: vec![Vec::new(); n],
+        }
+    }
+
+    fn into_pairs(self, layout: &BlobLayout) -> Vec<SliverPair> {
+        let n = layout.n_shards();
+        let mut secondary: Vec<Option<Vec<u8>>> = self.secondary.into_iter().map(Some).collect();
+        self.primary
+            .into_iter()
+            .enumerate()
+            .map(|(p, primary)| {
+                let pair = SliverPairIndex(p as u16);
+                let sec_index = pair.secondary(n);
+                let sec = secondary[sec_index.as_usize()].take().expect("each secondary sliver once");
+                SliverPair {
+                    primary: Sliver::new(pair.primary(), layout.symbol_size(), primary),
+                    secondary: Sliver::new(sec_index, layout.symbol_size(), sec),
+                }
+            })
+            .collect()
+    }
+}
+
+impl SliverSink for MemorySink {
+    fn primary(&mut self, index: SliverIndex<Primary>, first_symbol: usize, symbols: &[u8]) -> io::Result<()> {
+        let start = first_symbol * self.s;
+        self.primary[index.as_usize()][start..start + symbols.len()].copy_from_slice(symbols);
+        Ok(())
+    }
+
+    fn secondary(&mut self, index: SliverIndex<Secondary>, symbols: &[u8]) -> io::Result<()> {
+        self.secondary[index.as_usize()] = symbols.to_vec();
+        Ok(())
+    }
+}

@@ -1,0 +1,240 @@
+//! The one-dimensional Reed–Solomon codes of RS2, applied to many codewords per call.
+//!
+//! reed-solomon-simd encodes *shards*; the k→n code acts independently on each 16-bit element
+//! position of the shards. Walrus calls it once per row or column with one symbol per shard,
+//! which for small symbols spends nearly all the time in per-call overhead. We instead place
+//! `width` codewords side by side in each shard (a *line* of symbols) and code them in one call.
+//! That is exact as long as every element keeps the (low byte, high byte) pairing it has when
+//! its symbol is a shard of its own, which [`Packing`] guarantees.
+
+use std::cell::RefCell;
+
+use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+
+use crate::axis::Axis;
+use crate::params::BlobLayout;
+
+/// reed-solomon-simd splits a shard into 64-byte blocks: bytes 0..32 are the low bytes and
+/// 32..64 the high bytes of 32 elements. A trailing partial block of `t` bytes holds `t/2`
+/// elements, low bytes first.
+const BLOCK: usize = 64;
+
+/// Where each symbol's bytes go in a shard holding `width` symbols of `symbol_size` bytes.
+///
+/// The full 64-byte blocks of every symbol are copied verbatim (they already pair bytes the
+/// way any block-aligned position does); the elements of the partial tail blocks are gathered
+/// into a tail region after them, laid out as the crate expects.
+#[derive(Debug, Clone, Copy)]
+struct Packing {
+    symbol_size: usize,
+    width: usize,
+}
+
+impl Packing {
+    fn full(&self) -> usize {
+        self.symbol_size / BLOCK * BLOCK
+    }
+
+    fn shard_len(&self) -> usize {
+        self.symbol_size * self.width
+    }
+
+    /// Runs `(j, lo, hi, len)`: tail elements `j..j+len` of symbol `w` have their low bytes at
+    /// `lo..lo+len` and high bytes at `hi..hi+len` of the packed shard.
+    fn tail_runs(&self, w: usize, mut emit: impl FnMut(usize, usize, usize, usize)) {
+        let tail = self.symbol_size - self.full();
+        let half = tail / 2;
+        let region = self.width * self.full();
+        let region_len = self.width * tail;
+        let full_blocks = region_len / BLOCK;
+        let last_half = (region_len % BLOCK) / 2;
+        let mut j = 0;
+        while j < half {
+            let q = w * half + j;
+            let block = q / 32;
+            let (lo, hi, room) = if block < full_blocks {
+                let lo = BLOCK * block + q % 32;
+                (lo, lo + 32, 32 - q % 32)
+            } else {
+                let lo = BLOCK * full_blocks + (q - 32 * full_blocks);
+                (lo, lo + last_half, half - j)
+            };
+            let len = room.min(half - j);
+            emit(j, region + lo, region + hi, len);
+            j += len;
+        }
+    }
+
+    fn pack_symbol(&self, w: usize, symbol: &[u8], shard: &mut [u8]) {
+        let full = self.full();
+        let half = (self.symbol_size - full) / 2;
+        shard[w * full..(w + 1) * full].copy_from_slice(&symbol[..full]);
+        self.tail_runs(w, |j, lo, hi, len| {
+            shard[lo..lo + len].copy_from_slice(&symbol[full + j..full + j + len]);
+            shard[hi..hi + len].copy_from_slice(&symbol[full + half + j..full + half + j + len]);
+        });
+    }
+
+    fn unpack_symbol(&self, w: usize, shard: &[u8], symbol: &mut [u8]) {
+        let full = self.full();
+        let half = (self.symbol_size - full) / 2;
+        symbol[..full].copy_from_slice(&shard[w * full..(w + 1) * full]);
+        self.tail_runs(w, |j, lo, hi, len| {
+            symbol[full + j..full + j + len].copy_from_slice(&shard[lo..lo + len]);
+            symbol[full + half + j..full + half + j + len].copy_from_slice(&shard[hi..hi + len]);
+        });
+    }
+
+    /// Packs a line whose symbols are contiguous.
+    fn pack_line(&self, line: &[u8], shard: &mut [u8]) {
+        if self.width == 1 || self.full() == self.symbol_size {
+            shard.copy_from_slice(line);
+            return;
+        }
+        for (w, symbol) in line.chunks_exact(self.symbol_size).enumerate() {
+            self.pack_symbol(w, symbol, shard);
+        }
+    }
+
+    fn unpack_line(&self, shard: &[u8]) -> Vec<u8> {
+        if self.width == 1 || self.full() == self.symbol_size {
+            return shard.to_vec();
+        }
+        let mut line = vec![0u8; self.shard_len()];
+        for (w, symbol) in line.chunks_exact_mut(self.symbol_size).enumerate() {
+            self.unpack_symbol(w, shard, symbol);
+        }
+        line
+    }
+}
+
+thread_local! {
+    static ENCODER: RefCell<Option<ReedSolomonEncoder>> = const { RefCell::new(None) };
+    static DECODER: RefCell<Option<ReedSolomonDecoder>> = const { RefCell::new(None) };
+}
+
+/// A systematic k→n Reed–Solomon code over `symbol_size`-byte symbols, as reed-solomon-simd
+/// 3.1.0 defines it: position `j < k` is source symbol `j`, position `k + t` recovery shard `t`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Code {
+    pub k: usize,
+    pub n: usize,
+    pub symbol_size: usize,
+}
+
+impl Code {
+    /// The code whose source positions are the slivers of axis `A`: it decodes a blob from
+    /// slivers of axis `A` and extends a sliver of the other axis to its `n` symbols.
+    pub fn across<A: Axis>(layout: &BlobLayout) -> Self {
+        Self {
+            k: usize::from(layout.params().source_symbols::<A>()),
+            n: usize::from(layout.n_shards()),
+            symbol_size: layout.s(),
+        }
+    }
+
+    /// Encodes `width` codewords at once. `source(j, w)` is source symbol `j` of codeword `w`.
+    /// Returns the `n - k` recovery lines, each holding its symbol of every codeword in order.
+    pub fn encode<'a>(&self, width: usize, source: impl Fn(usize, usize) -> &'a [u8]) -> Vec<Vec<u8>> {
+        let packing = Packing { symbol_size: self.symbol_size, width };
+        let mut shard = vec![0u8; packing.shard_len()];
+        ENCODER.with_borrow_mut(|slot| {
+            let encoder = match slot {
+                Some(encoder) => {
+                    encoder.reset(self.k, self.n - self.k, shard.len()).expect("validated code parameters");
+                    encoder
+                }
+                None => slot.insert(
+                    ReedSolomonEncoder::new(self.k, self.n - self.k, shard.len()).expect("validated code parameters"),
+                ),
+            };
+            for j in 0..self.k {
+                if width == 1 {
+                    shard.copy_from_slice(source(j, 0));
+                } else {
+                    for w in 0..width {
+                        packing.pack_symbol(w, source(j, w), &mut shard);
+                    }
+                }
+                encoder.add_original_shard(&shard).expect("shard sizes match");
+            }
+            let result = encoder.encode().expect("all original shards added");
+            result.recovery_iter().map(|recovery| packing.unpack_line(recovery)).collect()
+        })
+    }
+
+    /// Restores the `k` source lines of `width` codewords from `k` lines at distinct
+    /// positions (`(position, line)`, each line `width` contiguous symbols).
+    pub fn decode(&self, width: usize, lines: &[(usize, &[u8])]) -> Vec<Vec<u8>> {
+        debug_assert_eq!(lines.len(), self.k);
+        let mut sources: Vec<Option<Vec<u8>>> = vec![None; self.k];
+        for &(position, line) in lines {
+            if position < self.k {
+                sources[position] = Some(line.to_vec());
+            }
+        }
+        if sources.iter().all(Option::is_some) {
+            return sources.into_iter().map(Option::unwrap).collect();
+        }
+        let packing = Packing { symbol_size: self.symbol_size, width };
+        let mut shard = vec![0u8; packing.shard_len()];
+        DECODER.with_borrow_mut(|slot| {
+            let decoder = match slot {
+                Some(decoder) => {
+                    decoder.reset(self.k, self.n - self.k, shard.len()).expect("validated code parameters");
+                    decoder
+                }
+                None => slot.insert(
+                    ReedSolomonDecoder::new(self.k, self.n - self.k, shard.len()).expect("validated code parameters"),
+                ),
+            };
+            for &(position, line) in lines {
+                packing.pack_line(line, &mut shard);
+                if position < self.k {
+                    decoder.add_original_shard(position, &shard).expect("distinct positions");
+                } else {
+                    decoder.add_recovery_shard(position - self.k, &shard).expect("distinct positions");
+                }
+            }
+            let result = decoder.decode().expect("k distinct shards given");
+            for (index, restored) in result.restored_original_iter() {
+                sources[index] = Some(packing.unpack_line(restored));
+            }
+        });
+        sources.into_iter().map(|s| s.expect("decoder restores every missing source")).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Packing many codewords into one shard must give exactly what one call per codeword gives.
+    #[test]
+    fn packed_lines_equal_one_call_per_codeword() {
+        for symbol_size in [2, 6, 62, 64, 66, 130, 200] {
+            for (k, n) in [(3, 4), (2, 4), (334, 1000), (11, 31)] {
+                let code = Code { k, n, symbol_size };
+                let width = 37;
+                let data: Vec<Vec<u8>> = (0..k)
+                    .map(|j| (0..width * symbol_size).map(|i| (i * 7 + j * 13 + 1) as u8).collect())
+                    .collect();
+                let packed = code.encode(width, |j, w| &data[j][w * symbol_size..(w + 1) * symbol_size]);
+                for w in [0, 1, width / 2, width - 1] {
+                    let single = code.encode(1, |j, _| &data[j][w * symbol_size..(w + 1) * symbol_size]);
+                    for t in 0..n - k {
+                        assert_eq!(
+                            packed[t][w * symbol_size..(w + 1) * symbol_size],
+                            single[t][..],
+                            "S={symbol_size} k={k} n={n} w={w} t={t}"
+                        );
+                    }
+                }
+                // Decode from the last k positions.
+                let all: Vec<&[u8]> = data.iter().map(|d| d.as_slice()).chain(packed.iter().map(|d| d.as_slice())).collect();
+                let lines: Vec<(usize, &[u8])> = (n - k..n).map(|p| (p, all[p])).collect();
+                assert_eq!(code.decode(width, &lines), data);
+            }
+        }
+    }
+}

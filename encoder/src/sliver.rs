@@ -1,0 +1,145 @@
+//! Slivers: the rows (primary) and columns (secondary) of the expanded matrix that storage
+//! nodes hold, with their BCS form and their verification against the metadata.
+
+use std::borrow::Cow;
+use std::num::NonZeroU16;
+
+use serde::{Deserialize, Serialize};
+
+use crate::axis::Axis;
+use crate::error::{Error, Result};
+use crate::hash::{leaf_hashes, Digest};
+use crate::index::SliverIndex;
+use crate::merkle::{root_of_leaf_hashes, MerkleTree, Node};
+use crate::metadata::VerifiedMetadata;
+use crate::params::BlobLayout;
+use crate::recovery::RecoverySymbol;
+use crate::rs::Code;
+
+/// A sliver of axis `A`: its symbols, their size and its index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sliver<A: Axis> {
+    data: Vec<u8>,
+    symbol_size: NonZeroU16,
+    index: SliverIndex<A>,
+}
+
+/// The BCS form: `{ symbols: { data, symbol_size }, index }`, no axis tag.
+#[derive(Serialize, Deserialize)]
+struct SliverWire<'a> {
+    #[serde(with = "serde_bytes", borrow)]
+    data: Cow<'a, [u8]>,
+    symbol_size: NonZeroU16,
+    index: u16,
+}
+
+impl<A: Axis> Sliver<A> {
+    pub(crate) fn new(index: SliverIndex<A>, symbol_size: u16, data: Vec<u8>) -> Self {
+        let symbol_size = NonZeroU16::new(symbol_size).expect("symbol sizes are at least 2");
+        Self { data, symbol_size, index }
+    }
+
+    pub fn index(&self) -> SliverIndex<A> {
+        self.index
+    }
+
+    pub fn symbol_size(&self) -> u16 {
+        self.symbol_size.get()
+    }
+
+    /// The symbols, concatenated.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    pub fn to_bcs(&self) -> Vec<u8> {
+        let wire = SliverWire { data: Cow::Borrowed(&self.data), symbol_size: self.symbol_size, index: self.index.get() };
+        bcs::to_bytes(&wire).expect("slivers always serialize")
+    }
+
+    /// Parses a sliver; the bytes carry no axis, so the caller states it.
+    pub fn from_bcs(bytes: &[u8]) -> Result<Self> {
+        let wire: SliverWire = bcs::from_bytes(bytes)?;
+        Ok(Self { data: wire.data.into_owned(), symbol_size: wire.symbol_size, index: SliverIndex::new(wire.index) })
+    }
+
+    /// Checks the index, length and symbol size against the layout.
+    fn check_shape(&self, layout: &BlobLayout) -> Result<()> {
+        self.index.check(layout.n_shards())?;
+        if self.symbol_size() != layout.symbol_size() {
+            return Err(Error::WrongSymbolSize { got: self.symbol_size(), expected: layout.symbol_size() });
+        }
+        let expected = layout.sliver_length::<A>();
+        if self.data.len() != expected {
+            return Err(Error::WrongSliverLength { got: self.data.len(), expected });
+        }
+        Ok(())
+    }
+
+    /// All `n` symbols of this sliver's row or column of the expanded matrix.
+    fn expand(&self, layout: &BlobLayout) -> Vec<u8> {
+        let s = layout.s();
+        let code = Code::across::<A::Orthogonal>(layout);
+        let recovery = code.encode(1, |j, _| &self.data[j * s..(j + 1) * s]);
+        let mut all = Vec::with_capacity(code.n * s);
+        all.extend_from_slice(&self.data);
+        recovery.iter().for_each(|r| all.extend_from_slice(r));
+        all
+    }
+
+    fn expanded_leaf_hashes(&self, layout: &BlobLayout) -> Vec<Digest> {
+        let expanded = self.expand(layout);
+        let mut leaves = vec![[0; 32]; usize::from(layout.n_shards())];
+        leaf_hashes(&expanded, layout.s(), &mut leaves);
+        leaves
+    }
+
+    /// The Merkle root over the sliver's expansion: what the metadata records for it.
+    pub fn compute_hash(&self, layout: &BlobLayout) -> Result<Node> {
+        self.check_shape(layout)?;
+        Ok(root_of_leaf_hashes(self.expanded_leaf_hashes(layout)))
+    }
+
+    /// Verifies the sliver against the metadata of its blob.
+    pub fn verify(&self, metadata: &VerifiedMetadata) -> Result<()> {
+        let layout = metadata.layout();
+        let hash = self.compute_hash(&layout)?;
+        let pair = self.index.pair(layout.n_shards());
+        if hash != *metadata.pair(pair).hash::<A>() {
+            return Err(Error::SliverHashMismatch(pair));
+        }
+        Ok(())
+    }
+
+    /// The symbol this sliver contributes to rebuilding sliver `target` of the other axis:
+    /// the crossing point of the two in the expanded matrix, with its Merkle proof against
+    /// this sliver's hash.
+    pub fn recovery_symbol(
+        &self,
+        target: SliverIndex<A::Orthogonal>,
+        layout: &BlobLayout,
+    ) -> Result<RecoverySymbol<A::Orthogonal>> {
+        self.check_shape(layout)?;
+        let target = target.check(layout.n_shards())?;
+        let s = layout.s();
+        let expanded = self.expand(layout);
+        let mut leaves = vec![[0; 32]; usize::from(layout.n_shards())];
+        leaf_hashes(&expanded, s, &mut leaves);
+        let proof = MerkleTree::from_leaf_hashes(leaves).proof(target.as_usize()).expect("target checked");
+        let data = expanded[target.as_usize() * s..(target.as_usize() + 1) * s].to_vec();
+        Ok(RecoverySymbol::new(self.index.get(), data, proof))
+    }
+}
+
+/// The two slivers a shard stores for one blob.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SliverPair {
+    pub primary: Sliver<crate::Primary>,
+    pub secondary: Sliver<crate::Secondary>,
+}
+
+impl SliverPair {
+    pub fn index(&self) -> crate::SliverPairIndex {
+        crate::SliverPairIndex(self.primary.index().get())
+    }
+}
