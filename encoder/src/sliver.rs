@@ -57,6 +57,25 @@ impl<A: Axis> Sliver<A> {
         bcs::to_bytes(&wire).expect("slivers always serialize")
     }
 
+    /// The BCS bytes around a sliver's symbols, for writing a sliver in pieces: the length
+    /// prefix, and the `symbol_size` and `index` fields that follow the symbols.
+    pub fn bcs_frame(data_len: usize, symbol_size: u16, index: SliverIndex<A>) -> (Vec<u8>, [u8; 4]) {
+        let mut prefix = Vec::with_capacity(5);
+        let mut len = data_len;
+        loop {
+            let byte = (len & 0x7f) as u8;
+            len >>= 7;
+            if len == 0 {
+                prefix.push(byte);
+                break;
+            }
+            prefix.push(byte | 0x80);
+        }
+        let [s0, s1] = symbol_size.to_le_bytes();
+        let [i0, i1] = index.get().to_le_bytes();
+        (prefix, [s0, s1, i0, i1])
+    }
+
     /// Parses a sliver; the bytes carry no axis, so the caller states it.
     pub fn from_bcs(bytes: &[u8]) -> Result<Self> {
         let wire: SliverWire = bcs::from_bytes(bytes)?;
@@ -141,5 +160,36 @@ pub struct SliverPair {
 impl SliverPair {
     pub fn index(&self) -> crate::SliverPairIndex {
         crate::SliverPairIndex(self.primary.index().get())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Primary;
+
+    #[test]
+    fn frame_matches_bcs() {
+        for len in [0, 1, 127, 128, 16383, 16384, 2_000_000] {
+            let sliver = Sliver::<Primary>::new(SliverIndex::new(513), 2, vec![7u8; len]);
+            let bcs = sliver.to_bcs();
+            let (prefix, suffix) = Sliver::bcs_frame(len, 2, SliverIndex::<Primary>::new(513));
+            assert_eq!(bcs[..prefix.len()], prefix[..]);
+            assert_eq!(bcs[bcs.len() - 4..], suffix[..]);
+            assert_eq!(bcs.len(), prefix.len() + len + 4);
+            assert_eq!(Sliver::<Primary>::from_bcs(&bcs).unwrap(), sliver);
+        }
+    }
+
+    #[test]
+    fn malformed_bcs_is_an_error() {
+        let sliver = Sliver::<Primary>::new(SliverIndex::new(1), 2, vec![1, 2, 3, 4]);
+        let bcs = sliver.to_bcs();
+        assert!(Sliver::<Primary>::from_bcs(&bcs[..bcs.len() - 1]).is_err());
+        assert!(Sliver::<Primary>::from_bcs(&[bcs.as_slice(), &[0]].concat()).is_err());
+        let mut zero_symbol = bcs.clone();
+        let at = zero_symbol.len() - 4;
+        zero_symbol[at..at + 2].copy_from_slice(&[0, 0]);
+        assert!(Sliver::<Primary>::from_bcs(&zero_symbol).is_err());
     }
 }

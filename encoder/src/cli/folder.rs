@@ -1,0 +1,398 @@
+//! The on-disk form of an encoded blob, as a storage node or reader would hold it:
+//! `metadata.bcs` (`BlobMetadataWithId`), `slivers/<pair>.primary.bcs`,
+//! `slivers/<pair>.secondary.bcs`, and `blob.json` for people.
+//!
+//! Writing is crash-safe: slivers go to `slivers.partial/` and are renamed into place only
+//! when complete, then `metadata.bcs` is written (atomically); a folder with `metadata.bcs`
+//! therefore always has the slivers it describes.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use serde::Serialize;
+use walrus_encoder::{
+    Axis, BlobLayout, BlobMetadataWithId, Primary, Secondary, ShardIndex, Sliver, SliverIndex, SliverPairIndex,
+    SliverSink, VerifiedMetadata,
+};
+
+const METADATA: &str = "metadata.bcs";
+const SLIVERS: &str = "slivers";
+const PARTIAL: &str = "slivers.partial";
+const BLOB_JSON: &str = "blob.json";
+/// A primary sliver's pieces are gathered up to this size before one write.
+const FLUSH_BYTES: usize = 64 << 10;
+
+fn sliver_file_name<A: Axis>(pair: SliverPairIndex) -> String {
+    format!("{pair}.{}.bcs", A::NAME)
+}
+
+/// Parses `<pair>.primary.bcs` / `<pair>.secondary.bcs`.
+fn parse_sliver_file_name(name: &str) -> Option<(SliverPairIndex, bool)> {
+    let (pair, rest) = name.split_once('.')?;
+    let is_primary = match rest {
+        "primary.bcs" => true,
+        "secondary.bcs" => false,
+        _ => return None,
+    };
+    if pair.is_empty() || !pair.bytes().all(|b| b.is_ascii_digit()) || (pair.len() > 1 && pair.starts_with('0')) {
+        return None;
+    }
+    Some((SliverPairIndex(pair.parse().ok()?), is_primary))
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
+    let tmp = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
+    let mut file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
+    file.write_all(bytes).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+/// One sliver file's verdict.
+pub struct SliverCheck {
+    file: String,
+    result: Result<(), String>,
+}
+
+impl SliverCheck {
+    pub fn is_ok(&self) -> bool {
+        self.result.is_ok()
+    }
+
+    pub fn verdict(&self) -> String {
+        match &self.result {
+            Ok(()) => "ok".into(),
+            Err(reason) => format!("BAD ({reason})"),
+        }
+    }
+}
+
+impl fmt::Display for SliverCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.result {
+            Ok(()) => write!(f, "{}: ok", self.file),
+            Err(reason) => write!(f, "{}: {reason}", self.file),
+        }
+    }
+}
+
+/// Verdicts for the primary and secondary sliver of each pair present.
+pub type PairReport = BTreeMap<SliverPairIndex, (Option<SliverCheck>, Option<SliverCheck>)>;
+
+pub struct EncodingFolder {
+    dir: PathBuf,
+}
+
+impl EncodingFolder {
+    /// Prepares `dir` for a new encoding, clearing what an interrupted run left.
+    pub fn create(dir: &Path) -> Result<Self> {
+        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let folder = Self { dir: dir.to_path_buf() };
+        let partial = folder.dir.join(PARTIAL);
+        if partial.exists() {
+            fs::remove_dir_all(&partial).with_context(|| format!("removing {}", partial.display()))?;
+        }
+        fs::create_dir(&partial).with_context(|| format!("creating {}", partial.display()))?;
+        Ok(folder)
+    }
+
+    pub fn open(dir: &Path) -> Result<Self> {
+        if !dir.join(METADATA).is_file() {
+            bail!("{} holds no {METADATA}: not an encoded blob folder", dir.display());
+        }
+        Ok(Self { dir: dir.to_path_buf() })
+    }
+
+    /// Makes the finished slivers durable and visible, then writes the metadata.
+    pub fn commit(&self, metadata: &VerifiedMetadata) -> Result<()> {
+        let partial = self.dir.join(PARTIAL);
+        File::open(&partial).and_then(|dir| sync_filesystem(&dir)).context("flushing slivers to disk")?;
+        let old_metadata = self.dir.join(METADATA);
+        if old_metadata.exists() {
+            fs::remove_file(&old_metadata).with_context(|| format!("removing {}", old_metadata.display()))?;
+        }
+        let slivers = self.dir.join(SLIVERS);
+        if slivers.exists() {
+            fs::remove_dir_all(&slivers).with_context(|| format!("removing {}", slivers.display()))?;
+        }
+        fs::rename(&partial, &slivers).with_context(|| format!("renaming {}", partial.display()))?;
+        write_atomically(&self.dir.join(BLOB_JSON), &BlobSummary::new(metadata).to_json())?;
+        write_atomically(&old_metadata, &metadata.as_metadata_with_id().to_bcs())
+    }
+
+    pub fn metadata(&self) -> Result<VerifiedMetadata> {
+        let path = self.dir.join(METADATA);
+        let bytes = fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+        let metadata = BlobMetadataWithId::from_bcs(&bytes).with_context(|| format!("parsing {}", path.display()))?;
+        metadata.verify().with_context(|| format!("verifying {}", path.display()))
+    }
+
+    /// The sliver files present, by pair and axis (`true` = primary). Other files are ignored.
+    fn sliver_files(&self) -> Result<BTreeMap<(bool, SliverPairIndex), PathBuf>> {
+        let dir = self.dir.join(SLIVERS);
+        let mut files = BTreeMap::new();
+        let entries = match fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(files),
+            Err(e) => return Err(e).with_context(|| format!("listing {}", dir.display())),
+        };
+        for entry in entries {
+            let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
+            let name = entry.file_name();
+            match name.to_str().and_then(parse_sliver_file_name) {
+                Some((pair, is_primary)) => {
+                    files.insert((is_primary, pair), entry.path());
+                }
+                None => eprintln!("ignoring {}: not a sliver file name", entry.path().display()),
+            }
+        }
+        Ok(files)
+    }
+
+    fn check<A: Axis>(&self, metadata: &VerifiedMetadata, pair: SliverPairIndex, path: &Path) -> (SliverCheck, Option<Sliver<A>>) {
+        let file = format!("{SLIVERS}/{}", sliver_file_name::<A>(pair));
+        let result = load_sliver::<A>(metadata, pair, path);
+        match result {
+            Ok(sliver) => (SliverCheck { file, result: Ok(()) }, Some(sliver)),
+            Err(reason) => (SliverCheck { file, result: Err(reason) }, None),
+        }
+    }
+
+    /// Verified slivers of axis `A`, as many as decoding needs, or the count found if too few.
+    /// Files are checked in batches so only a few more than needed are read.
+    pub fn valid_slivers<A: Axis>(
+        &self,
+        metadata: &VerifiedMetadata,
+        rejected: &mut Vec<SliverCheck>,
+    ) -> Result<Result<Vec<Sliver<A>>, usize>> {
+        let needed = usize::from(metadata.layout().params().source_symbols::<A>());
+        let files: Vec<_> =
+            self.sliver_files()?.into_iter().filter(|((is_primary, _), _)| *is_primary == A::IS_PRIMARY).collect();
+        let mut valid = Vec::with_capacity(needed);
+        for batch in files.chunks(4 * rayon::current_num_threads()) {
+            let checked: Vec<_> = batch.par_iter().map(|((_, pair), path)| self.check::<A>(metadata, *pair, path)).collect();
+            for (check, sliver) in checked {
+                match sliver {
+                    Some(sliver) => valid.push(sliver),
+                    None => rejected.push(check),
+                }
+            }
+            if valid.len() >= needed {
+                valid.truncate(needed);
+                return Ok(Ok(valid));
+            }
+        }
+        Ok(Err(valid.len()))
+    }
+
+    /// Checks every sliver file present.
+    pub fn verify_all(&self, metadata: &VerifiedMetadata) -> Result<PairReport> {
+        let files: Vec<_> = self.sliver_files()?.into_iter().collect();
+        let checks: Vec<_> = files
+            .par_iter()
+            .map(|((is_primary, pair), path)| {
+                let check = if *is_primary {
+                    self.check::<Primary>(metadata, *pair, path).0
+                } else {
+                    self.check::<Secondary>(metadata, *pair, path).0
+                };
+                (*is_primary, *pair, check)
+            })
+            .collect();
+        let mut report = PairReport::new();
+        for (is_primary, pair, check) in checks {
+            let entry = report.entry(pair).or_insert((None, None));
+            if is_primary {
+                entry.0 = Some(check);
+            } else {
+                entry.1 = Some(check);
+            }
+        }
+        Ok(report)
+    }
+}
+
+/// Reads, parses and verifies one sliver file, checking it is the sliver its name promises.
+fn load_sliver<A: Axis>(metadata: &VerifiedMetadata, pair: SliverPairIndex, path: &Path) -> Result<Sliver<A>, String> {
+    let n = metadata.n_shards();
+    if pair.0 >= n {
+        return Err(format!("pair {pair} does not exist with {n} shards"));
+    }
+    let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
+    let sliver = Sliver::<A>::from_bcs(&bytes).map_err(|e| e.to_string())?;
+    let expected = pair.sliver::<A>(n);
+    if sliver.index() != expected {
+        return Err(format!("holds {}, but pair {pair} has {expected}", sliver.index()));
+    }
+    sliver.verify(metadata).map_err(|e| e.to_string())?;
+    Ok(sliver)
+}
+
+#[cfg(target_os = "linux")]
+fn sync_filesystem(file: &File) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // One syncfs instead of an fsync per sliver file (thousands of them).
+    // SAFETY: the descriptor is open for the duration of the call.
+    if unsafe { libc::syncfs(file.as_raw_fd()) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_filesystem(file: &File) -> io::Result<()> {
+    file.sync_all()
+}
+
+/// Writes slivers into `slivers.partial/` as the encoder produces them.
+pub struct FolderSink {
+    dir: PathBuf,
+    layout: BlobLayout,
+    /// Pieces of primary slivers not yet written: (first symbol, bytes).
+    pending: HashMap<u16, (usize, Vec<u8>)>,
+    created: HashSet<u16>,
+    bar: ProgressBar,
+}
+
+impl FolderSink {
+    pub fn new(folder: &EncodingFolder, layout: BlobLayout) -> Result<Self> {
+        let bar = ProgressBar::new(0)
+            .with_style(ProgressStyle::with_template("encoding {bar:40} {percent}% {elapsed}").expect("valid template"));
+        Ok(Self { dir: folder.dir.join(PARTIAL), layout, pending: HashMap::new(), created: HashSet::new(), bar })
+    }
+
+    fn write_primary(&mut self, index: SliverIndex<Primary>, first_symbol: usize, data: &[u8]) -> io::Result<()> {
+        let path = self.dir.join(sliver_file_name::<Primary>(index.pair(self.layout.n_shards())));
+        let total = self.layout.sliver_length::<Primary>();
+        let (prefix, suffix) = Sliver::<Primary>::bcs_frame(total, self.layout.symbol_size(), index);
+        let file = if self.created.insert(index.get()) {
+            let file = File::create(&path)?;
+            file.write_all_at(&prefix, 0)?;
+            file.write_all_at(&suffix, (prefix.len() + total) as u64)?;
+            file
+        } else {
+            OpenOptions::new().write(true).open(&path)?
+        };
+        let offset = prefix.len() + first_symbol * usize::from(self.layout.symbol_size());
+        file.write_all_at(data, offset as u64)
+    }
+
+    fn flush(&mut self, index: u16) -> io::Result<()> {
+        if let Some((first, data)) = self.pending.remove(&index) {
+            self.write_primary(SliverIndex::new(index), first, &data)?;
+        }
+        Ok(())
+    }
+
+    /// Writes what is still buffered.
+    pub fn finish(mut self) -> Result<()> {
+        let indices: Vec<u16> = self.pending.keys().copied().collect();
+        for index in indices {
+            self.flush(index).context("writing slivers")?;
+        }
+        self.bar.finish_and_clear();
+        Ok(())
+    }
+}
+
+impl SliverSink for FolderSink {
+    fn primary(&mut self, index: SliverIndex<Primary>, first_symbol: usize, symbols: &[u8]) -> io::Result<()> {
+        if symbols.len() == self.layout.sliver_length::<Primary>() {
+            return self.write_primary(index, first_symbol, symbols);
+        }
+        let s = usize::from(self.layout.symbol_size());
+        let follows = self.pending.get(&index.get()).is_some_and(|(first, data)| first + data.len() / s == first_symbol);
+        if !follows {
+            self.flush(index.get())?;
+        }
+        let entry = self.pending.entry(index.get()).or_insert_with(|| (first_symbol, Vec::new()));
+        entry.1.extend_from_slice(symbols);
+        if entry.1.len() >= FLUSH_BYTES {
+            self.flush(index.get())?;
+        }
+        Ok(())
+    }
+
+    fn secondary(&mut self, index: SliverIndex<Secondary>, symbols: &[u8]) -> io::Result<()> {
+        let path = self.dir.join(sliver_file_name::<Secondary>(index.pair(self.layout.n_shards())));
+        let (prefix, suffix) = Sliver::<Secondary>::bcs_frame(symbols.len(), self.layout.symbol_size(), index);
+        let mut file = io::BufWriter::new(File::create(path)?);
+        file.write_all(&prefix)?;
+        file.write_all(symbols)?;
+        file.write_all(&suffix)?;
+        file.into_inner().map_err(|e| e.into_error())?;
+        Ok(())
+    }
+
+    fn progress(&mut self, done: usize, total: usize) {
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+    }
+}
+
+/// `blob.json`: what a person wants to know about the encoding.
+#[derive(Serialize)]
+struct BlobSummary {
+    blob_id: String,
+    blob_id_u256: String,
+    root_hash: String,
+    unencoded_length: u64,
+    n_shards: u16,
+    symbol_size: u16,
+    /// Bytes of storage the system charges for (as the Move contracts compute it).
+    encoded_length: u64,
+    primary_sliver_bcs_bytes: usize,
+    secondary_sliver_bcs_bytes: usize,
+    /// Shard `shards[p]` stores sliver pair `p`.
+    shards: Vec<ShardIndex>,
+}
+
+impl BlobSummary {
+    fn new(metadata: &VerifiedMetadata) -> Self {
+        let layout = metadata.layout();
+        let rotation = metadata.rotation();
+        let bcs_len = |len: usize| Sliver::<Primary>::bcs_frame(len, 0, SliverIndex::new(0)).0.len() + len + 4;
+        Self {
+            blob_id: metadata.blob_id().to_string(),
+            blob_id_u256: metadata.blob_id().to_u256_decimal(),
+            root_hash: hex::encode(metadata.metadata().root_hash().bytes()),
+            unencoded_length: layout.unencoded_length(),
+            n_shards: layout.n_shards(),
+            symbol_size: layout.symbol_size(),
+            encoded_length: layout.encoded_length(),
+            primary_sliver_bcs_bytes: bcs_len(layout.sliver_length::<Primary>()),
+            secondary_sliver_bcs_bytes: bcs_len(layout.sliver_length::<Secondary>()),
+            shards: (0..layout.n_shards()).map(|p| rotation.shard_of(SliverPairIndex(p))).collect(),
+        }
+    }
+
+    fn to_json(&self) -> Vec<u8> {
+        let mut json = serde_json::to_vec_pretty(self).expect("plain data serializes");
+        json.push(b'\n');
+        json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sliver_file_names_round_trip_and_reject_others() {
+        assert_eq!(parse_sliver_file_name("0.primary.bcs"), Some((SliverPairIndex(0), true)));
+        assert_eq!(parse_sliver_file_name("999.secondary.bcs"), Some((SliverPairIndex(999), false)));
+        assert_eq!(sliver_file_name::<Secondary>(SliverPairIndex(12)), "12.secondary.bcs");
+        for bad in ["01.primary.bcs", "1.primary", "x.primary.bcs", "70000.primary.bcs", ".primary.bcs", "1.tertiary.bcs"] {
+            assert_eq!(parse_sliver_file_name(bad), None, "{bad}");
+        }
+    }
+}
