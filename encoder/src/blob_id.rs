@@ -83,25 +83,24 @@ impl FromStr for BlobId {
     fn from_str(s: &str) -> Result<Self, Error> {
         let err = |reason| Error::InvalidBlobId { input: s.chars().take(100).collect(), reason };
         let t = s.trim();
-        let hex_part = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
-        if let Some(h) = hex_part.or(Some(t).filter(|t| t.len() == 64)) {
-            if h.len() == 64 {
-                let mut bytes = [0u8; 32];
-                if hex::decode_to_slice(h, &mut bytes).is_ok() {
-                    return Ok(BlobId(bytes));
-                }
-            }
-            if hex_part.is_some() {
-                return Err(err("a 0x-prefixed blob ID must have exactly 64 hex digits"));
+        // Decided by length first: a base64 ID may well begin with "0x" or be all digits.
+        if t.len() == 43 {
+            if let Ok(bytes) = URL_SAFE_NO_PAD.decode(t) {
+                return bytes.try_into().map(BlobId).map_err(|_| err("base64 must decode to exactly 32 bytes"));
             }
         }
-        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) && t.len() != 43 {
+        let hex_digits = t.strip_prefix("0x").or_else(|| t.strip_prefix("0X"));
+        if let Some(h) = hex_digits.or(Some(t).filter(|t| t.len() == 64 && t.bytes().all(|b| b.is_ascii_hexdigit()))) {
+            let mut bytes = [0u8; 32];
+            return match hex::decode_to_slice(h, &mut bytes) {
+                Ok(()) if h.len() == 64 => Ok(BlobId(bytes)),
+                _ => Err(err("a hex blob ID must have exactly 64 hex digits")),
+            };
+        }
+        if !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()) {
             return BlobId::from_u256_decimal(t).ok_or_else(|| err("the decimal number does not fit in 256 bits"));
         }
-        match URL_SAFE_NO_PAD.decode(t) {
-            Ok(bytes) => bytes.try_into().map(BlobId).map_err(|_| err("base64 must decode to exactly 32 bytes")),
-            Err(_) => Err(err("expected base64url (43 characters), 64 hex digits, or a decimal u256")),
-        }
+        Err(err("expected base64url (43 characters), 64 hex digits, or a decimal u256"))
     }
 }
 
@@ -122,6 +121,14 @@ mod tests {
         let dec = id.to_u256_decimal();
         assert_eq!(dec.parse::<BlobId>().unwrap(), id);
         assert_eq!("0".parse::<BlobId>().unwrap(), BlobId([0; 32]));
+        // Base64 IDs that look like hex or decimal are still base64 (a bug the oracle found).
+        let looks_hex = "0xWlOYS71w5AEvrYW4vVcxl5y-gq3SmaT2nqu_Sf_-c";
+        assert_eq!(looks_hex.parse::<BlobId>().unwrap().to_string(), looks_hex);
+        let digits = "1234567890123456789012345678901234567890120";
+        assert_eq!(digits.parse::<BlobId>().unwrap().to_string(), digits);
+        // Not canonical base64 (the last character carries stray bits), so it is a number.
+        let number = "1234567890123456789012345678901234567890123";
+        assert_eq!(number.parse::<BlobId>().unwrap().to_u256_decimal(), number);
         let mut one = [0u8; 32];
         one[0] = 1;
         assert_eq!("1".parse::<BlobId>().unwrap(), BlobId(one));

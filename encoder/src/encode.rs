@@ -21,9 +21,9 @@ use rayon::prelude::*;
 use crate::axis::{Primary, Secondary};
 use crate::blob_id::BlobId;
 use crate::error::Result;
-use crate::hash::{leaf_hashes, Digest};
+use crate::hash::{leaf_hashes, parent_rows, Digest};
 use crate::index::{SliverIndex, SliverPairIndex};
-use crate::merkle::root_of_leaf_hashes;
+use crate::merkle::{root_of_leaf_hashes, Node};
 use crate::metadata::{BlobMetadata, BlobMetadataV1, BlobMetadataWithId, EncodingType, SliverPairMetadata, VerifiedMetadata};
 use crate::params::{BlobLayout, EncodingParams};
 use crate::batch::{batches, run_batches};
@@ -108,15 +108,25 @@ impl LeafMatrix {
         }
     }
 
-    fn row_roots(&self) -> Vec<crate::merkle::Node> {
+    fn row_roots(&self) -> Vec<Node> {
         self.hashes.par_chunks_exact(self.n).map(|row| root_of_leaf_hashes(row.to_vec())).collect()
     }
 
-    fn column_roots(&self) -> Vec<crate::merkle::Node> {
-        (0..self.n)
-            .into_par_iter()
-            .map(|c| root_of_leaf_hashes((0..self.n).map(|r| self.hashes[r * self.n + c]).collect()))
-            .collect()
+    /// Reduces all column trees at once, level by level, over whole rows.
+    fn into_column_roots(self) -> Vec<Node> {
+        let n = self.n;
+        let mut level = self.hashes;
+        while level.len() > n {
+            let rows_out = (level.len() / n).div_ceil(2);
+            let chunk_rows = rows_out.div_ceil(4 * rayon::current_num_threads());
+            let mut next = vec![[0; 32]; rows_out * n];
+            next.par_chunks_mut(chunk_rows * n).enumerate().for_each(|(i, out)| {
+                let input = &level[2 * i * chunk_rows * n..level.len().min(2 * (i + 1) * chunk_rows * n)];
+                parent_rows(input, n, out);
+            });
+            level = next;
+        }
+        level.into_iter().map(Node::Digest).collect()
     }
 }
 
@@ -268,7 +278,7 @@ impl<'a> BlobEncoder<'a> {
         drop(columns);
 
         let row_roots = leaves.row_roots();
-        let column_roots = leaves.column_roots();
+        let column_roots = leaves.into_column_roots();
         tick(&mut sink);
         let hashes = (0..n)
             .map(|p| SliverPairMetadata { primary_hash: row_roots[p], secondary_hash: column_roots[n - 1 - p] })

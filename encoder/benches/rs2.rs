@@ -1,0 +1,142 @@
+//! Speed and memory of the encoder against the official Walrus encoder (`@mysten/walrus-wasm`,
+//! run in the same invocation on the same inputs through `scripts/walrus-oracle.mjs bench`).
+//!
+//! `cargo bench -p walrus-encoder --bench rs2 [-- FILTER] [--reps N] [--no-reference]`
+//! FILTER picks cases whose label contains it (e.g. `encode/1000/1MiB`).
+
+use std::process::Command;
+use std::time::Instant;
+
+use walrus_encoder::{decode, BlobEncoder, ConsistencyCheck, EncodingParams, Primary, Sliver};
+
+struct Options {
+    filter: Option<String>,
+    reps: usize,
+    reference: bool,
+}
+
+fn options() -> Options {
+    let mut args = std::env::args().skip(1).filter(|a| a != "--bench");
+    let mut o = Options { filter: None, reps: 5, reference: true };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--reps" => o.reps = args.next().and_then(|r| r.parse().ok()).expect("--reps N"),
+            "--no-reference" => o.reference = false,
+            other => o.filter = Some(other.to_string()),
+        }
+    }
+    o
+}
+
+fn splitmix64(seed: u64, len: usize) -> Vec<u8> {
+    let mut state = seed;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
+    }
+    out.truncate(len);
+    out
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
+}
+
+fn time_ms(reps: usize, mut f: impl FnMut()) -> f64 {
+    f(); // warm-up, as the reference does
+    median(
+        (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                f();
+                t.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    )
+}
+
+/// Median ms of the official encoder for the same operation and input (SplitMix64, seed 42).
+fn reference_ms(op: &str, n: u16, size: usize, reps: usize) -> Option<f64> {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../scripts/walrus-oracle.mjs");
+    let out = Command::new("node")
+        .args([script, "bench", "--shards", &n.to_string(), "--size", &size.to_string(), "--op", op])
+        .args(["--reps", &reps.to_string(), "--seed", "42"])
+        .output()
+        .ok()?;
+    if !out.status.success() {
+        eprintln!("reference failed: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).ok()?;
+    json["median_ms"].as_f64()
+}
+
+fn label(size: usize) -> String {
+    if size >= 1 << 20 {
+        format!("{}MiB", size >> 20)
+    } else {
+        format!("{size}B")
+    }
+}
+
+fn main() {
+    let o = options();
+    const MIB: usize = 1 << 20;
+    let cases: &[(&str, u16, usize)] = &[
+        ("encode", 1000, MIB),
+        ("encode", 1000, 16 * MIB),
+        ("encode", 1000, 64 * MIB),
+        ("encode", 1000, 256 * MIB),
+        ("metadata", 1000, MIB),
+        ("decode", 1000, MIB),
+        ("decode", 1000, 256 * MIB),
+        ("encode", 100, MIB),
+        ("encode", 10, MIB),
+    ];
+    println!("| operation | n_shards | size | ours (median ms) | official WASM (median ms) | speed-up |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for &(op, n, size) in cases {
+        let name = format!("{op}/{n}/{}", label(size));
+        if o.filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        let blob = splitmix64(42, size);
+        let params = EncodingParams::new(n).unwrap();
+        // Large cases get fewer repetitions on both sides.
+        let reps = if size >= 64 * MIB { o.reps.min(3) } else { o.reps };
+        let ours = match op {
+            "encode" => time_ms(reps, || drop(BlobEncoder::new(params, &blob).unwrap().encode())),
+            "metadata" => time_ms(reps, || drop(BlobEncoder::new(params, &blob).unwrap().compute_metadata())),
+            "decode" => {
+                let encoded = BlobEncoder::new(params, &blob).unwrap().encode();
+                let kp = usize::from(params.primary_source_symbols());
+                // Random-looking kp primary slivers: every third pair, wrapping, mostly non-systematic.
+                let mut picks: Vec<Sliver<Primary>> = Vec::new();
+                let mut p = 7usize;
+                while picks.len() < kp {
+                    let sliver = &encoded.pairs[p % usize::from(n)].primary;
+                    if !picks.iter().any(|s| s.index() == sliver.index()) {
+                        picks.push(sliver.clone());
+                    }
+                    p += 3;
+                }
+                let metadata = encoded.metadata.clone();
+                drop(encoded);
+                time_ms(reps, || {
+                    let out = decode(&metadata, &picks, ConsistencyCheck::Skip).unwrap();
+                    assert_eq!(out.len(), blob.len());
+                })
+            }
+            _ => unreachable!(),
+        };
+        let reference = if o.reference { reference_ms(op, n, size, reps) } else { None };
+        let fmt = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.1}"));
+        let ratio = reference.map_or("—".to_string(), |r| format!("{:.1}x", r / ours));
+        println!("| {op} | {n} | {} | {ours:.1} | {} | {ratio} |", label(size), fmt(reference));
+    }
+}

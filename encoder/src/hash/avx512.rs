@@ -1,0 +1,189 @@
+//! Blake2b-256 of eight one-block messages at once, one message per 64-bit lane of AVX-512
+//! registers. Merkle leaves of small symbols and inner nodes fit one Blake2b block, so one
+//! compression per message with native 64-bit rotates is the whole cost; this runs about twice
+//! as fast per hash as four-lane AVX2. Messages are gathered straight from where the symbols or
+//! child digests lie and digests scattered to where they belong: no copying.
+
+use std::arch::x86_64::*;
+
+use super::Digest;
+
+const IV: [u64; 8] = [
+    0x6a09e667f3bcc908,
+    0xbb67ae8584caa73b,
+    0x3c6ef372fe94f82b,
+    0xa54ff53a5f1d36f1,
+    0x510e527fade682d1,
+    0x9b05688c2b3e6c1f,
+    0x1f83d9abfb41bd6b,
+    0x5be0cd19137e2179,
+];
+
+const SIGMA: [[usize; 16]; 12] = [
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
+    [11, 8, 12, 0, 5, 2, 15, 13, 10, 14, 3, 6, 7, 1, 9, 4],
+    [7, 9, 3, 1, 13, 12, 11, 14, 2, 6, 5, 10, 4, 0, 15, 8],
+    [9, 0, 5, 7, 2, 4, 10, 15, 14, 1, 11, 12, 6, 8, 3, 13],
+    [2, 12, 6, 10, 0, 11, 8, 3, 4, 13, 7, 5, 15, 14, 1, 9],
+    [12, 5, 1, 15, 14, 13, 4, 10, 0, 7, 6, 3, 9, 2, 8, 11],
+    [13, 11, 7, 14, 12, 1, 3, 9, 5, 0, 15, 4, 8, 6, 2, 10],
+    [6, 15, 14, 9, 11, 3, 0, 8, 12, 2, 13, 7, 1, 4, 10, 5],
+    [10, 2, 8, 4, 7, 6, 1, 5, 15, 11, 9, 14, 3, 12, 13, 0],
+    [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
+    [14, 10, 4, 8, 9, 15, 13, 6, 1, 12, 0, 2, 11, 7, 5, 3],
+];
+
+pub const LANES: usize = 8;
+pub const BLOCK: usize = 128;
+
+pub fn available() -> bool {
+    is_x86_feature_detected!("avx512f")
+}
+
+#[inline(always)]
+unsafe fn g(v: &mut [__m512i; 16], a: usize, b: usize, c: usize, d: usize, x: __m512i, y: __m512i) {
+    v[a] = _mm512_add_epi64(_mm512_add_epi64(v[a], v[b]), x);
+    v[d] = _mm512_ror_epi64::<32>(_mm512_xor_si512(v[d], v[a]));
+    v[c] = _mm512_add_epi64(v[c], v[d]);
+    v[b] = _mm512_ror_epi64::<24>(_mm512_xor_si512(v[b], v[c]));
+    v[a] = _mm512_add_epi64(_mm512_add_epi64(v[a], v[b]), y);
+    v[d] = _mm512_ror_epi64::<16>(_mm512_xor_si512(v[d], v[a]));
+    v[c] = _mm512_add_epi64(v[c], v[d]);
+    v[b] = _mm512_ror_epi64::<63>(_mm512_xor_si512(v[b], v[c]));
+}
+
+/// One Blake2b compression of a single-block message of `len` bytes per lane; returns the
+/// first four state words (the 32-byte digest) per lane.
+#[inline(always)]
+unsafe fn compress(m: &[__m512i; 16], len: usize) -> [__m512i; 4] {
+    macro_rules! splat {
+        ($x:expr) => {
+            _mm512_set1_epi64($x as i64)
+        };
+    }
+    // Parameter block: 32-byte digest, no key, fanout 1, depth 1.
+    let h0 = IV[0] ^ 0x0101_0020;
+    let mut v = [
+        splat!(h0),
+        splat!(IV[1]),
+        splat!(IV[2]),
+        splat!(IV[3]),
+        splat!(IV[4]),
+        splat!(IV[5]),
+        splat!(IV[6]),
+        splat!(IV[7]),
+        splat!(IV[0]),
+        splat!(IV[1]),
+        splat!(IV[2]),
+        splat!(IV[3]),
+        splat!(IV[4] ^ len as u64),
+        splat!(IV[5]),
+        splat!(!IV[6]), // last block
+        splat!(IV[7]),
+    ];
+    for s in &SIGMA {
+        g(&mut v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
+        g(&mut v, 1, 5, 9, 13, m[s[2]], m[s[3]]);
+        g(&mut v, 2, 6, 10, 14, m[s[4]], m[s[5]]);
+        g(&mut v, 3, 7, 11, 15, m[s[6]], m[s[7]]);
+        g(&mut v, 0, 5, 10, 15, m[s[8]], m[s[9]]);
+        g(&mut v, 1, 6, 11, 12, m[s[10]], m[s[11]]);
+        g(&mut v, 2, 7, 8, 13, m[s[12]], m[s[13]]);
+        g(&mut v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
+    }
+    let h = [h0, IV[1], IV[2], IV[3]];
+    std::array::from_fn(|i| _mm512_xor_si512(splat!(h[i]), _mm512_xor_si512(v[i], v[i + 8])))
+}
+
+/// Builds the message `prefix || payload` from the payload's words (`payload[w]` = bytes
+/// `8w..8w+8`, already zero past the payload), hashes it, and scatters the digests to
+/// `out + out_offsets[lane]` for the lanes in `lanes`.
+#[inline(always)]
+unsafe fn finish(prefix: u8, len: usize, payload: &[__m512i; 16], lanes: __mmask8, out: *mut u8, out_offsets: __m512i) {
+    let mut m = [_mm512_setzero_si512(); 16];
+    m[0] = _mm512_or_si512(_mm512_set1_epi64(i64::from(prefix)), _mm512_slli_epi64::<8>(payload[0]));
+    for w in 1..16 {
+        m[w] = _mm512_or_si512(_mm512_srli_epi64::<56>(payload[w - 1]), _mm512_slli_epi64::<8>(payload[w]));
+    }
+    let digest = compress(&m, len + 1);
+    for (i, word) in digest.iter().enumerate() {
+        let offsets = _mm512_add_epi64(out_offsets, _mm512_set1_epi64(8 * i as i64));
+        _mm512_mask_i64scatter_epi64::<1>(out as *mut i64, lanes, offsets, *word);
+    }
+}
+
+/// `H(prefix || payload)` for eight payloads of `len <= 127` bytes starting at byte offsets
+/// `starts` from `base`; digests go to `out + out_offsets[lane]`.
+///
+/// # Safety
+/// AVX-512F must be available; for each lane in `lanes`, bytes `starts[lane] ..
+/// starts[lane] + 8 * ceil(len / 8)` of `base` must be readable and the 32 bytes at its output
+/// offset writable.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn leaves8(
+    prefix: u8,
+    base: *const u8,
+    starts: __m512i,
+    len: usize,
+    lanes: __mmask8,
+    out: *mut u8,
+    out_offsets: __m512i,
+) {
+    debug_assert!(len < BLOCK);
+    let mut payload = [_mm512_setzero_si512(); 16];
+    let words = len.div_ceil(8);
+    for (w, word) in payload.iter_mut().enumerate().take(words) {
+        let offsets = _mm512_add_epi64(starts, _mm512_set1_epi64(8 * w as i64));
+        *word = _mm512_mask_i64gather_epi64::<1>(_mm512_setzero_si512(), lanes, offsets, base as *const i64);
+    }
+    if len % 8 != 0 {
+        let keep = (1u64 << (8 * (len % 8))) - 1;
+        payload[words - 1] = _mm512_and_si512(payload[words - 1], _mm512_set1_epi64(keep as i64));
+    }
+    finish(prefix, len, &payload, lanes, out, out_offsets);
+}
+
+/// Merkle inner hashes `H(0x01 || left || right)` of 32-byte digests at byte offsets from
+/// `base`; lanes outside `right_lanes` take the all-zero `Empty` node as right child.
+///
+/// # Safety
+/// AVX-512F must be available; the digests named by the lanes must be readable and the outputs
+/// writable.
+#[target_feature(enable = "avx512f")]
+pub unsafe fn inner8(
+    base: *const u8,
+    left: __m512i,
+    right: __m512i,
+    lanes: __mmask8,
+    right_lanes: __mmask8,
+    out: *mut u8,
+    out_offsets: __m512i,
+) {
+    let mut payload = [_mm512_setzero_si512(); 16];
+    for w in 0..4 {
+        let step = _mm512_set1_epi64(8 * w as i64);
+        payload[w] = _mm512_mask_i64gather_epi64::<1>(
+            _mm512_setzero_si512(),
+            lanes,
+            _mm512_add_epi64(left, step),
+            base as *const i64,
+        );
+        payload[w + 4] = _mm512_mask_i64gather_epi64::<1>(
+            _mm512_setzero_si512(),
+            lanes & right_lanes,
+            _mm512_add_epi64(right, step),
+            base as *const i64,
+        );
+    }
+    finish(1, 64, &payload, lanes, out, out_offsets);
+}
+
+/// Byte offsets `first + step * lane` for the eight lanes.
+#[inline]
+#[target_feature(enable = "avx512f")]
+pub unsafe fn offsets(first: usize, step: usize) -> __m512i {
+    let f = first as i64;
+    let s = step as i64;
+    _mm512_setr_epi64(f, f + s, f + 2 * s, f + 3 * s, f + 4 * s, f + 5 * s, f + 6 * s, f + 7 * s)
+}
