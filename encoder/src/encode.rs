@@ -214,7 +214,13 @@ impl<'a> BlobEncoder<'a> {
                 }
                 hashes[kp * cols.len()..].copy_from_slice(&hash_lines(&rows, s, cols.len()));
                 let columns: Vec<Vec<u8>> = if want_slivers {
-                    cols.clone().map(|c| (0..kp).flat_map(|r| message.symbol(r, c).iter().copied()).collect()).collect()
+                    cols.clone()
+                        .map(|c| {
+                            let mut column = Vec::with_capacity(kp * s);
+                            (0..kp).for_each(|r| column.extend_from_slice(message.symbol(r, c)));
+                            column
+                        })
+                        .collect()
                 } else {
                     Vec::new()
                 };
@@ -236,7 +242,9 @@ impl<'a> BlobEncoder<'a> {
         )?;
 
         // 2. Systematic rows → non-systematic columns ks..n, kept whole for step 3.
-        let mut columns = vec![vec![0u8; kp * s]; n - ks];
+        // Not `vec![vec![..]; m]`: that would copy a zeroed buffer m times instead of
+        // taking fresh zero pages.
+        let mut columns: Vec<Vec<u8>> = (ks..n).map(|_| vec![0u8; kp * s]).collect();
         run_batches(
             &strip2,
             |rows| {
@@ -305,7 +313,7 @@ impl MemorySink {
         let n = usize::from(layout.n_shards());
         Self {
             s: layout.s(),
-            primary: vec![vec![0u8; layout.sliver_length::<Primary>()]; n],
+            primary: (0..n).map(|_| vec![0u8; layout.sliver_length::<Primary>()]).collect(),
             secondary: vec![Vec::new(); n],
         }
     }

@@ -6,7 +6,6 @@
 
 use std::arch::x86_64::*;
 
-use super::Digest;
 
 const IV: [u64; 8] = [
     0x6a09e667f3bcc908,
@@ -53,34 +52,36 @@ unsafe fn g(v: &mut [__m512i; 16], a: usize, b: usize, c: usize, d: usize, x: __
     v[b] = _mm512_ror_epi64::<63>(_mm512_xor_si512(v[b], v[c]));
 }
 
-/// One Blake2b compression of a single-block message of `len` bytes per lane; returns the
-/// first four state words (the 32-byte digest) per lane.
+/// The initial state for a 32-byte digest, no key, fanout 1, depth 1.
 #[inline(always)]
-unsafe fn compress(m: &[__m512i; 16], len: usize) -> [__m512i; 4] {
-    macro_rules! splat {
-        ($x:expr) => {
-            _mm512_set1_epi64($x as i64)
-        };
-    }
-    // Parameter block: 32-byte digest, no key, fanout 1, depth 1.
-    let h0 = IV[0] ^ 0x0101_0020;
+unsafe fn initial_state() -> [__m512i; 8] {
+    let mut h: [__m512i; 8] = std::array::from_fn(|i| _mm512_set1_epi64(IV[i] as i64));
+    h[0] = _mm512_set1_epi64((IV[0] ^ 0x0101_0020) as i64);
+    h
+}
+
+/// One Blake2b compression per lane; `counter` is the message bytes so far (including this
+/// block), the same in every lane.
+#[inline(always)]
+unsafe fn compress(h: &mut [__m512i; 8], m: &[__m512i; 16], counter: u64, last: bool) {
+    let iv = |i: usize| _mm512_set1_epi64(IV[i] as i64);
     let mut v = [
-        splat!(h0),
-        splat!(IV[1]),
-        splat!(IV[2]),
-        splat!(IV[3]),
-        splat!(IV[4]),
-        splat!(IV[5]),
-        splat!(IV[6]),
-        splat!(IV[7]),
-        splat!(IV[0]),
-        splat!(IV[1]),
-        splat!(IV[2]),
-        splat!(IV[3]),
-        splat!(IV[4] ^ len as u64),
-        splat!(IV[5]),
-        splat!(!IV[6]), // last block
-        splat!(IV[7]),
+        h[0],
+        h[1],
+        h[2],
+        h[3],
+        h[4],
+        h[5],
+        h[6],
+        h[7],
+        iv(0),
+        iv(1),
+        iv(2),
+        iv(3),
+        _mm512_set1_epi64((IV[4] ^ counter) as i64),
+        iv(5),
+        _mm512_set1_epi64((if last { !IV[6] } else { IV[6] }) as i64),
+        iv(7),
     ];
     for s in &SIGMA {
         g(&mut v, 0, 4, 8, 12, m[s[0]], m[s[1]]);
@@ -92,29 +93,47 @@ unsafe fn compress(m: &[__m512i; 16], len: usize) -> [__m512i; 4] {
         g(&mut v, 2, 7, 8, 13, m[s[12]], m[s[13]]);
         g(&mut v, 3, 4, 9, 14, m[s[14]], m[s[15]]);
     }
-    let h = [h0, IV[1], IV[2], IV[3]];
-    std::array::from_fn(|i| _mm512_xor_si512(splat!(h[i]), _mm512_xor_si512(v[i], v[i + 8])))
+    for i in 0..8 {
+        h[i] = _mm512_xor_si512(h[i], _mm512_xor_si512(v[i], v[i + 8]));
+    }
 }
 
-/// Builds the message `prefix || payload` from the payload's words (`payload[w]` = bytes
-/// `8w..8w+8`, already zero past the payload), hashes it, and scatters the digests to
-/// `out + out_offsets[lane]` for the lanes in `lanes`.
+/// Hashes `prefix || payload` per lane, where `payload(j)` yields payload bytes `8j..8j+8`
+/// (zero past the payload's `len` bytes), and scatters the digests to `out + out_offsets`.
 #[inline(always)]
-unsafe fn finish(prefix: u8, len: usize, payload: &[__m512i; 16], lanes: __mmask8, out: *mut u8, out_offsets: __m512i) {
+unsafe fn hash_prefixed(
+    prefix: u8,
+    len: usize,
+    mut payload: impl FnMut(usize) -> __m512i,
+    lanes: __mmask8,
+    out: *mut u8,
+    out_offsets: __m512i,
+) {
+    let total = len + 1;
+    let blocks = total.div_ceil(BLOCK);
+    let mut h = initial_state();
+    // Message word k is payload bytes 8k-1..8k+7: the previous word's top byte, then seven of
+    // this one. The prefix plays the previous word of word 0.
+    let mut previous = _mm512_set1_epi64((u64::from(prefix) << 56) as i64);
     let mut m = [_mm512_setzero_si512(); 16];
-    m[0] = _mm512_or_si512(_mm512_set1_epi64(i64::from(prefix)), _mm512_slli_epi64::<8>(payload[0]));
-    for w in 1..16 {
-        m[w] = _mm512_or_si512(_mm512_srli_epi64::<56>(payload[w - 1]), _mm512_slli_epi64::<8>(payload[w]));
+    for b in 0..blocks {
+        for (w, word) in m.iter_mut().enumerate() {
+            let current = payload(16 * b + w);
+            *word = _mm512_or_si512(_mm512_srli_epi64::<56>(previous), _mm512_slli_epi64::<8>(current));
+            previous = current;
+        }
+        let last = b + 1 == blocks;
+        let counter = if last { total } else { BLOCK * (b + 1) };
+        compress(&mut h, &m, counter as u64, last);
     }
-    let digest = compress(&m, len + 1);
-    for (i, word) in digest.iter().enumerate() {
+    for (i, word) in h.iter().take(4).enumerate() {
         let offsets = _mm512_add_epi64(out_offsets, _mm512_set1_epi64(8 * i as i64));
         _mm512_mask_i64scatter_epi64::<1>(out as *mut i64, lanes, offsets, *word);
     }
 }
 
-/// `H(prefix || payload)` for eight payloads of `len <= 127` bytes starting at byte offsets
-/// `starts` from `base`; digests go to `out + out_offsets[lane]`.
+/// `H(prefix || payload)` for eight payloads of `len` bytes starting at byte offsets `starts`
+/// from `base`; digests go to `out + out_offsets[lane]`.
 ///
 /// # Safety
 /// AVX-512F must be available; for each lane in `lanes`, bytes `starts[lane] ..
@@ -130,18 +149,21 @@ pub unsafe fn leaves8(
     out: *mut u8,
     out_offsets: __m512i,
 ) {
-    debug_assert!(len < BLOCK);
-    let mut payload = [_mm512_setzero_si512(); 16];
     let words = len.div_ceil(8);
-    for (w, word) in payload.iter_mut().enumerate().take(words) {
-        let offsets = _mm512_add_epi64(starts, _mm512_set1_epi64(8 * w as i64));
-        *word = _mm512_mask_i64gather_epi64::<1>(_mm512_setzero_si512(), lanes, offsets, base as *const i64);
-    }
-    if len % 8 != 0 {
-        let keep = (1u64 << (8 * (len % 8))) - 1;
-        payload[words - 1] = _mm512_and_si512(payload[words - 1], _mm512_set1_epi64(keep as i64));
-    }
-    finish(prefix, len, &payload, lanes, out, out_offsets);
+    let keep = if len % 8 == 0 { u64::MAX } else { (1u64 << (8 * (len % 8))) - 1 };
+    let payload = |j: usize| {
+        if j >= words {
+            return _mm512_setzero_si512();
+        }
+        let offsets = _mm512_add_epi64(starts, _mm512_set1_epi64(8 * j as i64));
+        let word = _mm512_mask_i64gather_epi64::<1>(_mm512_setzero_si512(), lanes, offsets, base as *const i64);
+        if j + 1 == words {
+            _mm512_and_si512(word, _mm512_set1_epi64(keep as i64))
+        } else {
+            word
+        }
+    };
+    hash_prefixed(prefix, len, payload, lanes, out, out_offsets);
 }
 
 /// Merkle inner hashes `H(0x01 || left || right)` of 32-byte digests at byte offsets from
@@ -160,23 +182,15 @@ pub unsafe fn inner8(
     out: *mut u8,
     out_offsets: __m512i,
 ) {
-    let mut payload = [_mm512_setzero_si512(); 16];
-    for w in 0..4 {
-        let step = _mm512_set1_epi64(8 * w as i64);
-        payload[w] = _mm512_mask_i64gather_epi64::<1>(
-            _mm512_setzero_si512(),
-            lanes,
-            _mm512_add_epi64(left, step),
-            base as *const i64,
-        );
-        payload[w + 4] = _mm512_mask_i64gather_epi64::<1>(
-            _mm512_setzero_si512(),
-            lanes & right_lanes,
-            _mm512_add_epi64(right, step),
-            base as *const i64,
-        );
-    }
-    finish(1, 64, &payload, lanes, out, out_offsets);
+    let payload = |j: usize| {
+        let (offsets, mask) = match j {
+            0..4 => (_mm512_add_epi64(left, _mm512_set1_epi64(8 * j as i64)), lanes),
+            4..8 => (_mm512_add_epi64(right, _mm512_set1_epi64(8 * (j - 4) as i64)), lanes & right_lanes),
+            _ => return _mm512_setzero_si512(),
+        };
+        _mm512_mask_i64gather_epi64::<1>(_mm512_setzero_si512(), mask, offsets, base as *const i64)
+    };
+    hash_prefixed(1, 64, payload, lanes, out, out_offsets);
 }
 
 /// Byte offsets `first + step * lane` for the eight lanes.

@@ -76,7 +76,7 @@ pub fn leaf_hashes(symbols: &[u8], symbol_size: usize, out: &mut [Digest]) {
     debug_assert_eq!(symbols.len(), out.len() * symbol_size);
     let mut done = 0;
     #[cfg(target_arch = "x86_64")]
-    if symbol_size < avx512::BLOCK && avx512::available() {
+    if avx512::available() {
         let read = symbol_size.div_ceil(8) * 8;
         let lanes = avx512::LANES;
         // Whole groups whose gathers stay inside `symbols`; the rest goes the slow way.
@@ -198,7 +198,7 @@ mod tests {
     /// Every symbol size and count the lanes handle, against the portable implementation.
     #[test]
     fn lanes_equal_single_hashes() {
-        for symbol_size in [2, 6, 8, 10, 62, 64, 66, 126, 128, 130, 300] {
+        for symbol_size in [2, 6, 8, 10, 62, 64, 66, 126, 127, 128, 130, 254, 255, 256, 300] {
             for count in [1, 7, 8, 9, 17, 40] {
                 let symbols: Vec<u8> = (0..count * symbol_size).map(|i| (i * 7 + symbol_size) as u8).collect();
                 let mut out = vec![[0u8; 32]; count];
