@@ -21,7 +21,7 @@ use rayon::prelude::*;
 use crate::axis::{Primary, Secondary};
 use crate::blob_id::BlobId;
 use crate::error::Result;
-use crate::hash::{leaf_hashes, parent_rows, Digest};
+use crate::hash::{leaf_hashes_of_lines, parent_rows, Digest};
 use crate::index::{SliverIndex, SliverPairIndex};
 use crate::merkle::{root_of_leaf_hashes, Node};
 use crate::metadata::{BlobMetadata, BlobMetadataV1, BlobMetadataWithId, EncodingType, SliverPairMetadata, VerifiedMetadata};
@@ -130,12 +130,15 @@ impl LeafMatrix {
     }
 }
 
-fn hash_lines(lines: &[impl AsRef<[u8]>], s: usize, width: usize) -> Vec<Digest> {
+/// Leaf hashes of `lines` of `width` symbols each, line after line.
+fn hash_lines(lines: &[&[u8]], s: usize, width: usize) -> Vec<Digest> {
     let mut hashes = vec![[0; 32]; lines.len() * width];
-    for (line, out) in lines.iter().zip(hashes.chunks_exact_mut(width)) {
-        leaf_hashes(line.as_ref(), s, out);
-    }
+    leaf_hashes_of_lines(lines, s, &mut hashes);
     hashes
+}
+
+fn as_slices(lines: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> {
+    lines.iter().map(Vec::as_slice)
 }
 
 /// Encodes one blob. Construction checks the parameters, so encoding itself cannot fail
@@ -208,11 +211,9 @@ impl<'a> BlobEncoder<'a> {
             &strip1,
             |cols| {
                 let rows = primary_code.encode(cols.len(), |j, w| message.symbol(j, cols.start + w));
-                let mut hashes = vec![[0; 32]; n * cols.len()];
-                for (r, out) in hashes.chunks_exact_mut(cols.len()).enumerate().take(kp) {
-                    leaf_hashes(message.symbols(r, cols.clone()), s, out);
-                }
-                hashes[kp * cols.len()..].copy_from_slice(&hash_lines(&rows, s, cols.len()));
+                let lines: Vec<&[u8]> =
+                    (0..kp).map(|r| message.symbols(r, cols.clone())).chain(as_slices(&rows)).collect();
+                let hashes = hash_lines(&lines, s, cols.len());
                 let columns: Vec<Vec<u8>> = if want_slivers {
                     cols.clone()
                         .map(|c| {
@@ -249,7 +250,7 @@ impl<'a> BlobEncoder<'a> {
             &strip2,
             |rows| {
                 let cols = secondary_code.encode(rows.len(), |j, w| message.symbol(rows.start + w, j));
-                let hashes = hash_lines(&cols, s, rows.len());
+                let hashes = hash_lines(&as_slices(&cols).collect::<Vec<_>>(), s, rows.len());
                 (cols, hashes)
             },
             |rows, (cols, hashes)| {
@@ -275,7 +276,7 @@ impl<'a> BlobEncoder<'a> {
             &strip3,
             |ts| {
                 let rows = primary_code.encode(ts.len(), |j, w| &columns[ts.start + w][j * s..(j + 1) * s]);
-                hash_lines(&rows, s, ts.len())
+                hash_lines(&as_slices(&rows).collect::<Vec<_>>(), s, ts.len())
             },
             |ts, hashes| {
                 leaves.store(kp..n, ks + ts.start..ks + ts.end, &hashes);

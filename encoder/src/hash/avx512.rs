@@ -132,36 +132,28 @@ unsafe fn hash_prefixed(
     }
 }
 
-/// `H(prefix || payload)` for eight payloads of `len` bytes starting at byte offsets `starts`
-/// from `base`; digests go to `out + out_offsets[lane]`.
+/// `H(prefix || payload)` for eight payloads of `len` bytes at the addresses `starts`;
+/// digests go to `out + out_offsets[lane]`.
 ///
 /// # Safety
-/// AVX-512F must be available; for each lane in `lanes`, bytes `starts[lane] ..
-/// starts[lane] + 8 * ceil(len / 8)` of `base` must be readable and the 32 bytes at its output
-/// offset writable.
+/// AVX-512F must be available, and for each lane in `lanes` the payload must be readable,
+/// and when `len < 8` also the 8 bytes from its start (shorter payloads are read as one word);
+/// longer payloads are read exactly, their last partial word from its end backwards. The 32
+/// bytes at each lane's output offset must be writable.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn leaves8(
-    prefix: u8,
-    base: *const u8,
-    starts: __m512i,
-    len: usize,
-    lanes: __mmask8,
-    out: *mut u8,
-    out_offsets: __m512i,
-) {
+pub unsafe fn leaves8(prefix: u8, starts: __m512i, len: usize, lanes: __mmask8, out: *mut u8, out_offsets: __m512i) {
     let words = len.div_ceil(8);
-    let keep = if len % 8 == 0 { u64::MAX } else { (1u64 << (8 * (len % 8))) - 1 };
-    let payload = |j: usize| {
-        if j >= words {
-            return _mm512_setzero_si512();
-        }
-        let offsets = _mm512_add_epi64(starts, _mm512_set1_epi64(8 * j as i64));
-        let word = _mm512_mask_i64gather_epi64::<1>(_mm512_setzero_si512(), lanes, offsets, base as *const i64);
-        if j + 1 == words {
-            _mm512_and_si512(word, _mm512_set1_epi64(keep as i64))
-        } else {
-            word
-        }
+    let tail = len % 8;
+    let gather = |offset: usize| {
+        let addresses = _mm512_add_epi64(starts, _mm512_set1_epi64(offset as i64));
+        _mm512_mask_i64gather_epi64::<1>(_mm512_setzero_si512(), lanes, addresses, std::ptr::null())
+    };
+    let payload = |j: usize| match j {
+        _ if j >= words => _mm512_setzero_si512(),
+        _ if j + 1 < words || tail == 0 => gather(8 * j),
+        // The last partial word: bytes len-8..len shifted down, or one masked word.
+        _ if len >= 8 => _mm512_srlv_epi64(gather(len - 8), _mm512_set1_epi64(8 * (8 - tail) as i64)),
+        _ => _mm512_and_si512(gather(0), _mm512_set1_epi64(((1u64 << (8 * tail)) - 1) as i64)),
     };
     hash_prefixed(prefix, len, payload, lanes, out, out_offsets);
 }

@@ -73,34 +73,82 @@ pub fn inner_hash(left: &Digest, right: &Digest) -> Digest {
 
 /// Leaf hashes of the consecutive `symbol_size`-byte symbols in `symbols`.
 pub fn leaf_hashes(symbols: &[u8], symbol_size: usize, out: &mut [Digest]) {
-    debug_assert_eq!(symbols.len(), out.len() * symbol_size);
-    let mut done = 0;
+    leaf_hashes_of_lines(&[symbols], symbol_size, out);
+}
+
+/// Leaf hashes of the symbols of several lines (each a run of contiguous symbols), in order.
+pub fn leaf_hashes_of_lines(lines: &[&[u8]], symbol_size: usize, out: &mut [Digest]) {
+    debug_assert_eq!(lines.iter().map(|l| l.len()).sum::<usize>(), out.len() * symbol_size);
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
-        let read = symbol_size.div_ceil(8) * 8;
-        let lanes = avx512::LANES;
-        // Whole groups whose gathers stay inside `symbols`; the rest goes the slow way.
-        while done + lanes <= out.len() && (done + lanes - 1) * symbol_size + read <= symbols.len() {
-            // SAFETY: AVX-512F was detected; reads and writes are in bounds (checked above).
-            unsafe {
-                avx512::leaves8(
-                    LEAF_PREFIX,
-                    symbols.as_ptr(),
-                    avx512::offsets(done * symbol_size, symbol_size),
-                    symbol_size,
-                    0xff,
-                    out.as_mut_ptr() as *mut u8,
-                    avx512::offsets(done * 32, 32),
-                );
-            }
-            done += lanes;
-        }
+        return leaf_lanes(lines, symbol_size, out);
     }
-    let (symbols, out) = (&symbols[done * symbol_size..], &mut out[done..]);
+    let mut done = 0;
+    for line in lines {
+        let count = line.len() / symbol_size;
+        portable_leaf_hashes(line, symbol_size, &mut out[done..done + count]);
+        done += count;
+    }
+}
+
+fn portable_leaf_hashes(symbols: &[u8], symbol_size: usize, out: &mut [Digest]) {
     hash_batched(out.len(), 1 + symbol_size, out, |i, input| {
         input[0] = LEAF_PREFIX;
         input[1..].copy_from_slice(&symbols[i * symbol_size..(i + 1) * symbol_size]);
     });
+}
+
+/// Leaf hashes in AVX-512 lanes, eight symbols at a time from anywhere in the lines.
+#[cfg(target_arch = "x86_64")]
+fn leaf_lanes(lines: &[&[u8]], symbol_size: usize, out: &mut [Digest]) {
+    let lanes = avx512::LANES;
+    // A symbol shorter than a word is read as a whole word, so it needs 8 readable bytes.
+    let fits = |line: &[u8], at: usize| symbol_size >= 8 || at + 8 <= line.len();
+    let mut starts = [0i64; avx512::LANES];
+    let mut used = 0;
+    let mut first_out = 0;
+    let flush = |starts: &[i64; avx512::LANES], used: usize, first_out: usize, out: &mut [Digest]| {
+        // SAFETY: AVX-512F was detected; every address is a symbol inside a line, readable as
+        // `fits` requires, and the outputs are in bounds.
+        unsafe {
+            use std::arch::x86_64::_mm512_loadu_epi64;
+            avx512::leaves8(
+                LEAF_PREFIX,
+                _mm512_loadu_epi64(starts.as_ptr()),
+                symbol_size,
+                (1u16 << used).wrapping_sub(1) as u8,
+                out[first_out..].as_mut_ptr() as *mut u8,
+                avx512::offsets(0, 32),
+            );
+        }
+    };
+    let mut k = 0;
+    for line in lines {
+        for at in (0..line.len()).step_by(symbol_size) {
+            if fits(line, at) {
+                if used == 0 {
+                    first_out = k;
+                }
+                starts[used] = line[at..].as_ptr() as i64;
+                used += 1;
+                if used == lanes {
+                    flush(&starts, used, first_out, out);
+                    used = 0;
+                }
+            } else {
+                // A flushed group must cover consecutive outputs: finish it first.
+                if used > 0 {
+                    flush(&starts, used, first_out, out);
+                    used = 0;
+                }
+                portable_leaf_hashes(&line[at..at + symbol_size], symbol_size, &mut out[k..k + 1]);
+            }
+            k += 1;
+        }
+    }
+    if used > 0 {
+        flush(&starts, used, first_out, out);
+    }
 }
 
 /// The next Merkle level: inner hashes of consecutive pairs, an odd last node paired with the
@@ -214,6 +262,21 @@ mod tests {
                     let input = [&[INNER_PREFIX][..], &out[2 * i], &right].concat();
                     assert_eq!(*parent, blake2b256(&input), "count={count} i={i}");
                 }
+            }
+        }
+    }
+
+    /// Symbols spread over short lines (as the encoder's strips hand them over).
+    #[test]
+    fn lines_of_symbols_hash_like_one_buffer() {
+        for symbol_size in [2, 6, 8, 10, 1206] {
+            for width in [1, 3, 9] {
+                let all: Vec<u8> = (0..13 * width * symbol_size).map(|i| (i * 13 + 5) as u8).collect();
+                let lines: Vec<&[u8]> = all.chunks(width * symbol_size).collect();
+                let mut split = vec![[0u8; 32]; 13 * width];
+                leaf_hashes_of_lines(&lines, symbol_size, &mut split);
+                let expected: Vec<Digest> = all.chunks(symbol_size).map(leaf_hash).collect();
+                assert_eq!(split, expected, "S={symbol_size} width={width}");
             }
         }
     }
