@@ -84,6 +84,36 @@ fn label(size: usize) -> String {
     }
 }
 
+/// Peak RSS (MiB) of `walrus-encoder encode` writing a blob of `size` bytes to a folder.
+///
+/// Read from the child's `VmHWM` while it runs: `getrusage` would also count this (large)
+/// process, whose peak the child inherits across the spawn.
+fn cli_encode_peak_rss(n: u16, size: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let input = dir.path().join("blob.bin");
+    std::fs::write(&input, splitmix64(42, size)).expect("writing the input");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_walrus-encoder"))
+        .args(["encode", input.to_str().unwrap(), "--shards", &n.to_string(), "--out"])
+        .arg(dir.path().join("out"))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("running walrus-encoder");
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    loop {
+        if let Ok(status) = std::fs::read_to_string(&status_file) {
+            let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
+            peak_kb = peak_kb.max(hwm.unwrap_or(0));
+        }
+        if let Some(status) = child.try_wait().expect("waiting for walrus-encoder") {
+            assert!(status.success());
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    peak_kb as f64 / 1024.0
+}
+
 fn main() {
     let o = options();
     const MIB: usize = 1 << 20;
@@ -138,5 +168,15 @@ fn main() {
         let fmt = |x: Option<f64>| x.map_or("—".to_string(), |x| format!("{x:.1}"));
         let ratio = reference.map_or("—".to_string(), |r| format!("{:.1}x", r / ours));
         println!("| {op} | {n} | {} | {ours:.1} | {} | {ratio} |", label(size), fmt(reference));
+    }
+    if o.filter.as_ref().is_none_or(|f| "memory".contains(f.as_str())) {
+        println!();
+        println!("| memory: `walrus-encoder encode` to a folder | n_shards | blob MiB | peak RSS MiB | ratio to blob |");
+        println!("|---|---:|---:|---:|---:|");
+        for size in [64 * MIB, 256 * MIB] {
+            let rss = cli_encode_peak_rss(1000, size);
+            let blob = (size / MIB) as f64;
+            println!("| encode to folder | 1000 | {blob:.0} | {rss:.0} | {:.2}x |", rss / blob);
+        }
     }
 }
