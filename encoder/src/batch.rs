@@ -15,19 +15,29 @@ pub(crate) fn batches(count: usize, n: usize, s: usize) -> Vec<Range<usize>> {
 }
 
 /// Runs `work` on the batches, several at a time in parallel, and hands the results to
-/// `consume` in order. Bounding the batches in flight bounds the memory.
+/// `consume` in order. Consuming one group overlaps computing the next, so sequential work
+/// (copying into outputs, writing files) hides behind the parallel work. Bounding the batches
+/// in flight bounds the memory.
 pub(crate) fn run_batches<T: Send>(
     batches: &[Range<usize>],
     work: impl Fn(Range<usize>) -> T + Sync,
-    mut consume: impl FnMut(Range<usize>, T) -> io::Result<()>,
+    mut consume: impl FnMut(Range<usize>, T) -> io::Result<()> + Send,
 ) -> io::Result<()> {
     let in_flight = 2 * rayon::current_num_threads();
-    for group in batches.chunks(in_flight) {
-        let results: Vec<T> = group.par_iter().map(|b| work(b.clone())).collect();
+    let mut consume_group = |group: &[Range<usize>], results: Vec<T>| -> io::Result<()> {
         for (batch, result) in group.iter().zip(results) {
             consume(batch.clone(), result)?;
         }
+        Ok(())
+    };
+    let mut previous: Option<(&[Range<usize>], Vec<T>)> = None;
+    for group in batches.chunks(in_flight) {
+        let (results, consumed) = rayon::join(
+            || group.par_iter().map(|b| work(b.clone())).collect::<Vec<T>>(),
+            || previous.take().map_or(Ok(()), |(g, r)| consume_group(g, r)),
+        );
+        consumed?;
+        previous = Some((group, results));
     }
-    Ok(())
+    previous.map_or(Ok(()), |(g, r)| consume_group(g, r))
 }
-

@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 use std::num::NonZeroU16;
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::axis::Axis;
@@ -19,7 +20,8 @@ use crate::rs::Code;
 /// A sliver of axis `A`: its symbols, their size and its index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sliver<A: Axis> {
-    data: Vec<u8>,
+    /// Shared, so slivers cut from one encoding buffer need no copies of their own.
+    data: Bytes,
     symbol_size: NonZeroU16,
     index: SliverIndex<A>,
 }
@@ -34,9 +36,9 @@ struct SliverWire<'a> {
 }
 
 impl<A: Axis> Sliver<A> {
-    pub(crate) fn new(index: SliverIndex<A>, symbol_size: u16, data: Vec<u8>) -> Self {
+    pub(crate) fn new(index: SliverIndex<A>, symbol_size: u16, data: impl Into<Bytes>) -> Self {
         let symbol_size = NonZeroU16::new(symbol_size).expect("symbol sizes are at least 2");
-        Self { data, symbol_size, index }
+        Self { data: data.into(), symbol_size, index }
     }
 
     pub fn index(&self) -> SliverIndex<A> {
@@ -79,7 +81,7 @@ impl<A: Axis> Sliver<A> {
     /// Parses a sliver; the bytes carry no axis, so the caller states it.
     pub fn from_bcs(bytes: &[u8]) -> Result<Self> {
         let wire: SliverWire = bcs::from_bytes(bytes)?;
-        Ok(Self { data: wire.data.into_owned(), symbol_size: wire.symbol_size, index: SliverIndex::new(wire.index) })
+        Ok(Self { data: wire.data.into_owned().into(), symbol_size: wire.symbol_size, index: SliverIndex::new(wire.index) })
     }
 
     /// Checks the index, length and symbol size against the layout.

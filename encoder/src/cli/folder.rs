@@ -322,12 +322,12 @@ impl SliverSink for FolderSink {
         Ok(())
     }
 
-    fn secondary(&mut self, index: SliverIndex<Secondary>, symbols: &[u8]) -> io::Result<()> {
+    fn secondary(&mut self, index: SliverIndex<Secondary>, symbols: Vec<u8>) -> io::Result<()> {
         let path = self.dir.join(sliver_file_name::<Secondary>(index.pair(self.layout.n_shards())));
         let (prefix, suffix) = Sliver::<Secondary>::bcs_frame(symbols.len(), self.layout.symbol_size(), index);
         let mut file = io::BufWriter::new(File::create(path)?);
         file.write_all(&prefix)?;
-        file.write_all(symbols)?;
+        file.write_all(&symbols)?;
         file.write_all(&suffix)?;
         file.into_inner().map_err(|e| e.into_error())?;
         Ok(())
