@@ -166,7 +166,10 @@ function cmdBench(opts) {
 const COMMANDS = { encode: cmdEncode, 'blob-id': cmdBlobId, decode: cmdDecode, bench: cmdBench };
 
 try {
-  const { values, positionals } = parseArgs({ options: OPTIONS, allowPositionals: true });
+  // A base64url blob ID may start with '-', which parseArgs would take for an option.
+  const args = process.argv.slice(2).flatMap((a, i, all) =>
+    all[i - 1] === '--blob-id' ? [] : a === '--blob-id' && i + 1 < all.length ? [`--blob-id=${all[i + 1]}`] : [a]);
+  const { values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true });
   const [cmd, ...extra] = positionals;
   if (values.help || cmd === 'help') {
     console.log(USAGE);
