@@ -7,6 +7,10 @@
 use std::process::Command;
 use std::time::Instant;
 
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use common::splitmix64;
 use walrus_encoder::{decode, BlobEncoder, ConsistencyCheck, EncodingParams, Primary, Sliver};
 
 struct Options {
@@ -26,20 +30,6 @@ fn options() -> Options {
         }
     }
     o
-}
-
-fn splitmix64(seed: u64, len: usize) -> Vec<u8> {
-    let mut state = seed;
-    let mut out = Vec::with_capacity(len + 8);
-    while out.len() < len {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        out.extend_from_slice(&(z ^ (z >> 31)).to_le_bytes());
-    }
-    out.truncate(len);
-    out
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {

@@ -27,7 +27,7 @@ const SLIVERS: &str = "slivers";
 const PARTIAL: &str = "slivers.partial";
 const BLOB_JSON: &str = "blob.json";
 /// A primary sliver's pieces are gathered up to this size before one write.
-const FLUSH_BYTES: usize = 64 << 10;
+const FLUSH_BYTES: usize = 16 << 10;
 
 fn sliver_file_name<A: Axis>(pair: SliverPairIndex) -> String {
     format!("{pair}.{}.bcs", A::NAME)
