@@ -96,7 +96,10 @@ fn cli_encode_peak_rss(n: u16, size: usize) -> f64 {
     let mut peak_kb = 0u64;
     loop {
         if let Ok(status) = std::fs::read_to_string(&status_file) {
-            let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
             peak_kb = peak_kb.max(hwm.unwrap_or(0));
         }
         if let Some(status) = child.try_wait().expect("waiting for walrus-encoder") {
@@ -162,7 +165,9 @@ fn main() {
     }
     if o.filter.as_ref().is_none_or(|f| "memory".contains(f.as_str())) {
         println!();
-        println!("| memory: `walrus-encoder encode` to a folder | n_shards | blob MiB | peak RSS MiB | ratio to blob |");
+        println!(
+            "| memory: `walrus-encoder encode` to a folder | n_shards | blob MiB | peak RSS MiB | ratio to blob |"
+        );
         println!("|---|---:|---:|---:|---:|");
         for size in [64 * MIB, 256 * MIB] {
             let rss = cli_encode_peak_rss(1000, size);

@@ -145,7 +145,7 @@ mod tests {
             "abc",
             "0x1234",
             "115792089237316195423570985008687907853269984665640564039457584007913129639936",
-            "RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2k", // 42 characters
+            "RcU82Mwf-CFkv1LaI_2qcpANwpGUuG3TMwnVzZxD2k",  // 42 characters
             "RcU82Mwf+CFkv1LaI/2qcpANwpGUuG3TMwnVzZxD2kY", // standard alphabet
             &"g".repeat(64),
         ] {

@@ -90,7 +90,11 @@ pub fn decode<A: Axis>(metadata: &VerifiedMetadata, slivers: &[Sliver<A>], check
                 if A::IS_PRIMARY && chosen.contains_key(&(r as u16)) {
                     return true;
                 }
-                let row = Sliver::<Primary>::new(SliverIndex::new(r as u16), layout.symbol_size(), blob[r * row_len..(r + 1) * row_len].to_vec());
+                let row = Sliver::<Primary>::new(
+                    SliverIndex::new(r as u16),
+                    layout.symbol_size(),
+                    blob[r * row_len..(r + 1) * row_len].to_vec(),
+                );
                 row.verify(metadata).is_ok()
             });
             if !consistent {

@@ -19,14 +19,16 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::axis::{Primary, Secondary};
+use crate::batch::{batches, run_batches};
 use crate::blob_id::BlobId;
 use crate::error::Result;
 use crate::hash::{leaf_hashes_of_lines, parent_rows, Digest};
 use crate::index::{SliverIndex, SliverPairIndex};
 use crate::merkle::{root_of_leaf_hashes, Node};
-use crate::metadata::{BlobMetadata, BlobMetadataV1, BlobMetadataWithId, EncodingType, SliverPairMetadata, VerifiedMetadata};
+use crate::metadata::{
+    BlobMetadata, BlobMetadataV1, BlobMetadataWithId, EncodingType, SliverPairMetadata, VerifiedMetadata,
+};
 use crate::params::{BlobLayout, EncodingParams};
-use crate::batch::{batches, run_batches};
 use crate::rs::Code;
 use crate::sliver::{Sliver, SliverPair};
 
@@ -330,7 +332,11 @@ impl MemorySink {
                 let sec_index = pair.secondary(n);
                 let sec = secondary[sec_index.as_usize()].take().expect("each secondary sliver once");
                 SliverPair {
-                    primary: Sliver::new(pair.primary(), layout.symbol_size(), primary.slice(start..start + self.sliver_len)),
+                    primary: Sliver::new(
+                        pair.primary(),
+                        layout.symbol_size(),
+                        primary.slice(start..start + self.sliver_len),
+                    ),
                     secondary: Sliver::new(sec_index, layout.symbol_size(), sec),
                 }
             })

@@ -87,7 +87,7 @@ impl MerkleProof {
         let mut node = leaf_hash(leaf);
         let mut i = index;
         for sibling in &self.path {
-            node = if i % 2 == 0 {
+            node = if i.is_multiple_of(2) {
                 crate::hash::inner_hash(&node, &sibling.bytes())
             } else {
                 crate::hash::inner_hash(&sibling.bytes(), &node)

@@ -136,8 +136,7 @@ impl BlobLayout {
     /// per shard. The Move contracts compute the same number.
     pub fn encoded_length(&self) -> u64 {
         let p = self.params;
-        let pair = u64::from(p.primary_source_symbols() + p.secondary_source_symbols())
-            * u64::from(self.symbol_size);
+        let pair = u64::from(p.primary_source_symbols() + p.secondary_source_symbols()) * u64::from(self.symbol_size);
         u64::from(p.n_shards) * (pair + p.metadata_length())
     }
 }

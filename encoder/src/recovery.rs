@@ -127,10 +127,9 @@ pub fn recover_sliver<B: Axis>(
     let (sliver, used) = decode_target(metadata, target, symbols)?;
     match sliver.verify(metadata) {
         Ok(()) => Ok(sliver),
-        Err(Error::SliverHashMismatch(_)) => Err(RecoveryError::Inconsistent(InconsistencyProof {
-            target_index: target.get(),
-            recovery_symbols: used,
-        })),
+        Err(Error::SliverHashMismatch(_)) => {
+            Err(RecoveryError::Inconsistent(InconsistencyProof { target_index: target.get(), recovery_symbols: used }))
+        }
         Err(other) => Err(other.into()),
     }
 }

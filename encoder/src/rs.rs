@@ -216,9 +216,8 @@ mod tests {
             for (k, n) in [(3, 4), (2, 4), (334, 1000), (11, 31)] {
                 let code = Code { k, n, symbol_size };
                 let width = 37;
-                let data: Vec<Vec<u8>> = (0..k)
-                    .map(|j| (0..width * symbol_size).map(|i| (i * 7 + j * 13 + 1) as u8).collect())
-                    .collect();
+                let data: Vec<Vec<u8>> =
+                    (0..k).map(|j| (0..width * symbol_size).map(|i| (i * 7 + j * 13 + 1) as u8).collect()).collect();
                 let packed = code.encode(width, |j, w| &data[j][w * symbol_size..(w + 1) * symbol_size]);
                 for w in [0, 1, width / 2, width - 1] {
                     let single = code.encode(1, |j, _| &data[j][w * symbol_size..(w + 1) * symbol_size]);
@@ -231,7 +230,8 @@ mod tests {
                     }
                 }
                 // Decode from the last k positions.
-                let all: Vec<&[u8]> = data.iter().map(|d| d.as_slice()).chain(packed.iter().map(|d| d.as_slice())).collect();
+                let all: Vec<&[u8]> =
+                    data.iter().map(|d| d.as_slice()).chain(packed.iter().map(|d| d.as_slice())).collect();
                 let lines: Vec<(usize, &[u8])> = (n - k..n).map(|p| (p, all[p])).collect();
                 assert_eq!(code.decode(width, &lines), data);
             }

@@ -55,7 +55,8 @@ impl<A: Axis> Sliver<A> {
     }
 
     pub fn to_bcs(&self) -> Vec<u8> {
-        let wire = SliverWire { data: Cow::Borrowed(&self.data), symbol_size: self.symbol_size, index: self.index.get() };
+        let wire =
+            SliverWire { data: Cow::Borrowed(&self.data), symbol_size: self.symbol_size, index: self.index.get() };
         bcs::to_bytes(&wire).expect("slivers always serialize")
     }
 
@@ -81,7 +82,11 @@ impl<A: Axis> Sliver<A> {
     /// Parses a sliver; the bytes carry no axis, so the caller states it.
     pub fn from_bcs(bytes: &[u8]) -> Result<Self> {
         let wire: SliverWire = bcs::from_bytes(bytes)?;
-        Ok(Self { data: wire.data.into_owned().into(), symbol_size: wire.symbol_size, index: SliverIndex::new(wire.index) })
+        Ok(Self {
+            data: wire.data.into_owned().into(),
+            symbol_size: wire.symbol_size,
+            index: SliverIndex::new(wire.index),
+        })
     }
 
     /// Checks the index, length and symbol size against the layout.

@@ -69,7 +69,11 @@ fn encode_writes_the_folder_layout() {
     assert_eq!(fs::read(enc.join("metadata.bcs")).unwrap(), expected.metadata.as_metadata_with_id().to_bcs());
     for (p, pair) in expected.pairs.iter().enumerate() {
         assert_eq!(fs::read(enc.join(format!("slivers/{p}.primary.bcs"))).unwrap(), pair.primary.to_bcs(), "pair {p}");
-        assert_eq!(fs::read(enc.join(format!("slivers/{p}.secondary.bcs"))).unwrap(), pair.secondary.to_bcs(), "pair {p}");
+        assert_eq!(
+            fs::read(enc.join(format!("slivers/{p}.secondary.bcs"))).unwrap(),
+            pair.secondary.to_bcs(),
+            "pair {p}"
+        );
     }
     assert_eq!(fs::read_dir(enc.join("slivers")).unwrap().count(), 20);
     assert!(!enc.join("slivers.partial").exists());
@@ -83,7 +87,10 @@ fn encode_writes_the_folder_layout() {
     assert_eq!(json["encoded_length"], layout.encoded_length());
     let rotation = expected.metadata.rotation();
     let shards: Vec<u64> = json["shards"].as_array().unwrap().iter().map(|s| s.as_u64().unwrap()).collect();
-    assert_eq!(shards, (0..10).map(|p| u64::from(rotation.shard_of(walrus_encoder::SliverPairIndex(p)).0)).collect::<Vec<_>>());
+    assert_eq!(
+        shards,
+        (0..10).map(|p| u64::from(rotation.shard_of(walrus_encoder::SliverPairIndex(p)).0)).collect::<Vec<_>>()
+    );
 
     // Encoding again into the same folder replaces the earlier encoding.
     let id2 = encode_into(dir.path(), b"another blob", 10);
@@ -180,7 +187,10 @@ fn a_sliver_under_the_wrong_name_is_rejected() {
     let out = run(&["verify", path(&dir.path().join("enc"))]);
     assert_eq!(out.status.code(), Some(1));
     let report = stdout(&out);
-    assert!(report.contains("pair 1 (shard") && report.contains("holds primary sliver 2, but pair 1 has primary sliver 1"), "{report}");
+    assert!(
+        report.contains("pair 1 (shard") && report.contains("holds primary sliver 2, but pair 1 has primary sliver 1"),
+        "{report}"
+    );
     assert!(stderr(&out).contains("ignoring") && stderr(&out).contains("notes.txt"), "{}", stderr(&out));
 }
 

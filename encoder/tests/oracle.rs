@@ -227,19 +227,16 @@ impl Oracle {
             Err(e) => panic!("cannot run `node` ({e}): {hint}"),
         }
         let package = repo.join("scripts/node_modules/@mysten/walrus-wasm/package.json");
-        let text = fs::read_to_string(&package)
-            .unwrap_or_else(|e| panic!("{} is missing ({e}): {hint}", package.display()));
+        let text =
+            fs::read_to_string(&package).unwrap_or_else(|e| panic!("{} is missing ({e}): {hint}", package.display()));
         let version = serde_json::from_str::<Value>(&text).expect("valid package.json")["version"].clone();
         assert_eq!(version, ORACLE_VERSION, "scripts/node_modules holds another @mysten/walrus-wasm: {hint}");
         Self { script }
     }
 
     fn run(&self, args: &[String]) -> Result<(), String> {
-        let out = Command::new("node")
-            .arg(&self.script)
-            .args(args)
-            .output()
-            .map_err(|e| format!("cannot run node: {e}"))?;
+        let out =
+            Command::new("node").arg(&self.script).args(args).output().map_err(|e| format!("cannot run node: {e}"))?;
         if out.status.success() {
             Ok(())
         } else {
@@ -311,7 +308,9 @@ fn oracle_metadata(json: &Value) -> Result<VerifiedMetadata, String> {
         .as_array()
         .ok_or("oracle.json: no pair_hashes")?
         .iter()
-        .map(|h| Ok(SliverPairMetadata { primary_hash: digest(&h["primary"])?, secondary_hash: digest(&h["secondary"])? }))
+        .map(|h| {
+            Ok(SliverPairMetadata { primary_hash: digest(&h["primary"])?, secondary_hash: digest(&h["secondary"])? })
+        })
         .collect::<Result<Vec<_>, String>>()?;
     // From the hex form, so that this does not depend on our parser (checked separately).
     let id_hex = json["blob_id_hex"].as_str().ok_or("oracle.json: no blob_id_hex")?;
@@ -449,7 +448,12 @@ fn run_case(case: &Case, oracle: &Oracle) -> Result<Timings, String> {
         hex::encode(meta.metadata().root_hash().bytes()),
         json["root_hash_hex"]
     );
-    ensure!(json["blob_id"] == meta.blob_id().to_string(), "blob ID: ours {}, oracle {}", meta.blob_id(), json["blob_id"]);
+    ensure!(
+        json["blob_id"] == meta.blob_id().to_string(),
+        "blob ID: ours {}, oracle {}",
+        meta.blob_id(),
+        json["blob_id"]
+    );
     ensure!(json["blob_id_hex"] == hex::encode(meta.blob_id().0), "blob ID hex: oracle {}", json["blob_id_hex"]);
     let their_meta = oracle_metadata(&json)?;
     ensure!(their_meta == *meta, "the oracle's metadata, rebuilt, differs from ours");
@@ -616,7 +620,12 @@ fn matches_the_official_encoder() {
         cases.len() - done.len() - failures.len(),
         started.elapsed().as_secs_f64()
     );
-    assert!(failures.is_empty(), "{} case(s) differ from the official encoder:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ from the official encoder:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// The case list itself: named shard counts all present, sizes within the limits, seeds

@@ -49,7 +49,8 @@ fn check_case(case: &Value) {
         case["rotation_offset_derived"].as_u64().unwrap(),
         "{label}"
     );
-    let pair_hashes = meta.metadata().hashes().iter().map(|p| [p.primary_hash.bytes(), p.secondary_hash.bytes()].concat());
+    let pair_hashes =
+        meta.metadata().hashes().iter().map(|p| [p.primary_hash.bytes(), p.secondary_hash.bytes()].concat());
     assert_eq!(sha256_hex(pair_hashes), case["pair_hashes_concat_sha256"], "{label}: pair hashes");
 
     let primary: Vec<Vec<u8>> = encoded.pairs.iter().map(|p| p.primary.to_bcs()).collect();
@@ -122,7 +123,8 @@ fn n_1000() {
 #[test]
 fn every_vector_is_covered() {
     let v = vectors();
-    let total: usize = ["known_vectors", "cases", "boundary_cases"].iter().map(|l| v[l].as_array().unwrap().len()).sum();
+    let total: usize =
+        ["known_vectors", "cases", "boundary_cases"].iter().map(|l| v[l].as_array().unwrap().len()).sum();
     let covered = ["known_vectors", "cases", "boundary_cases"]
         .iter()
         .flat_map(|l| v[l].as_array().unwrap())

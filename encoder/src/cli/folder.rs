@@ -157,7 +157,12 @@ impl EncodingFolder {
         Ok(files)
     }
 
-    fn check<A: Axis>(&self, metadata: &VerifiedMetadata, pair: SliverPairIndex, path: &Path) -> (SliverCheck, Option<Sliver<A>>) {
+    fn check<A: Axis>(
+        &self,
+        metadata: &VerifiedMetadata,
+        pair: SliverPairIndex,
+        path: &Path,
+    ) -> (SliverCheck, Option<Sliver<A>>) {
         let file = format!("{SLIVERS}/{}", sliver_file_name::<A>(pair));
         let result = load_sliver::<A>(metadata, pair, path);
         match result {
@@ -178,7 +183,8 @@ impl EncodingFolder {
             self.sliver_files()?.into_iter().filter(|((is_primary, _), _)| *is_primary == A::IS_PRIMARY).collect();
         let mut valid = Vec::with_capacity(needed);
         for batch in files.chunks(4 * rayon::current_num_threads()) {
-            let checked: Vec<_> = batch.par_iter().map(|((_, pair), path)| self.check::<A>(metadata, *pair, path)).collect();
+            let checked: Vec<_> =
+                batch.par_iter().map(|((_, pair), path)| self.check::<A>(metadata, *pair, path)).collect();
             for (check, sliver) in checked {
                 match sliver {
                     Some(sliver) => valid.push(sliver),
@@ -265,8 +271,9 @@ pub struct FolderSink {
 
 impl FolderSink {
     pub fn new(folder: &EncodingFolder, layout: BlobLayout) -> Result<Self> {
-        let bar = ProgressBar::new(0)
-            .with_style(ProgressStyle::with_template("encoding {bar:40} {percent}% {elapsed}").expect("valid template"));
+        let bar = ProgressBar::new(0).with_style(
+            ProgressStyle::with_template("encoding {bar:40} {percent}% {elapsed}").expect("valid template"),
+        );
         Ok(Self { dir: folder.dir.join(PARTIAL), layout, pending: HashMap::new(), created: HashSet::new(), bar })
     }
 
@@ -310,7 +317,8 @@ impl SliverSink for FolderSink {
             return self.write_primary(index, first_symbol, symbols);
         }
         let s = usize::from(self.layout.symbol_size());
-        let follows = self.pending.get(&index.get()).is_some_and(|(first, data)| first + data.len() / s == first_symbol);
+        let follows =
+            self.pending.get(&index.get()).is_some_and(|(first, data)| first + data.len() / s == first_symbol);
         if !follows {
             self.flush(index.get())?;
         }
@@ -391,7 +399,9 @@ mod tests {
         assert_eq!(parse_sliver_file_name("0.primary.bcs"), Some((SliverPairIndex(0), true)));
         assert_eq!(parse_sliver_file_name("999.secondary.bcs"), Some((SliverPairIndex(999), false)));
         assert_eq!(sliver_file_name::<Secondary>(SliverPairIndex(12)), "12.secondary.bcs");
-        for bad in ["01.primary.bcs", "1.primary", "x.primary.bcs", "70000.primary.bcs", ".primary.bcs", "1.tertiary.bcs"] {
+        for bad in
+            ["01.primary.bcs", "1.primary", "x.primary.bcs", "70000.primary.bcs", ".primary.bcs", "1.tertiary.bcs"]
+        {
             assert_eq!(parse_sliver_file_name(bad), None, "{bad}");
         }
     }

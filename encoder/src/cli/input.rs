@@ -24,10 +24,12 @@ pub fn read_blob(path: &Path, params: EncodingParams) -> Result<Vec<u8>> {
 fn read_all(mut reader: impl Read, len: Option<u64>, params: EncodingParams) -> Result<Vec<u8>> {
     let bar = match len {
         Some(len) => ProgressBar::new(len).with_style(
-            ProgressStyle::with_template("reading {bar:40} {bytes}/{total_bytes} {bytes_per_sec}").expect("valid template"),
+            ProgressStyle::with_template("reading {bar:40} {bytes}/{total_bytes} {bytes_per_sec}")
+                .expect("valid template"),
         ),
-        None => ProgressBar::new_spinner()
-            .with_style(ProgressStyle::with_template("reading {spinner} {bytes} {bytes_per_sec}").expect("valid template")),
+        None => ProgressBar::new_spinner().with_style(
+            ProgressStyle::with_template("reading {spinner} {bytes} {bytes_per_sec}").expect("valid template"),
+        ),
     };
     // Room for the final zero-length read, so a known length never reallocates.
     let mut blob = Vec::with_capacity(len.unwrap_or(0) as usize + CHUNK);

@@ -92,7 +92,8 @@ pub fn verify(dir: &Path) -> Result<ExitCode> {
             None => "missing".to_string(),
             Some(c) => c.verdict(),
         };
-        let line = format!("pair {pair} (shard {shard}): primary {}, secondary {}", describe(&checks.0), describe(&checks.1));
+        let line =
+            format!("pair {pair} (shard {shard}): primary {}, secondary {}", describe(&checks.0), describe(&checks.1));
         let pair_bad = [&checks.0, &checks.1].iter().any(|c| c.as_ref().is_some_and(|c| !c.is_ok()));
         checked += checks.0.is_some() as usize + checks.1.is_some() as usize;
         if pair_bad {

@@ -6,7 +6,6 @@
 
 use std::arch::x86_64::*;
 
-
 const IV: [u64; 8] = [
     0x6a09e667f3bcc908,
     0xbb67ae8584caa73b,

@@ -304,9 +304,6 @@ mod tests {
             hex::encode(inner_hash(&leaf_hash(&[0, 0]), &leaf_hash(&[0, 0]))),
             hex::encode(blake2b256(&[[1u8].as_slice(), &leaf_hash(&[0, 0]), &leaf_hash(&[0, 0])].concat()))
         );
-        assert_eq!(
-            hex::encode(blake2b256(b"")),
-            "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8"
-        );
+        assert_eq!(hex::encode(blake2b256(b"")), "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
     }
 }
