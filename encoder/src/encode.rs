@@ -13,8 +13,10 @@
 //! column tree, so the `n²` leaf hashes are computed once, not twice.
 
 use std::borrow::Cow;
+use std::fs::File;
 use std::io;
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
 
 use rayon::prelude::*;
 
@@ -60,14 +62,32 @@ pub fn compute_metadata(n_shards: u16, blob: &[u8]) -> Result<VerifiedMetadata> 
     Ok(BlobEncoder::new(EncodingParams::new(n_shards)?, blob)?.compute_metadata())
 }
 
-/// The padded message matrix: `kp` rows of `ks` symbols, read row-major from the blob.
-struct Message<'a> {
+/// The padded message matrix: `kp` rows of `ks` symbols, read row-major from the blob, which
+/// lies in memory or in a file. A file is read block by block as the strips need it, so the
+/// blob never has to be in memory whole.
+enum Message<'a> {
+    Memory { rows: Vec<Cow<'a, [u8]>>, s: usize },
+    File { file: &'a File, layout: BlobLayout },
+}
+
+/// A rectangle of the message matrix: one slice of `cols` symbols per row.
+struct Block<'a> {
     rows: Vec<Cow<'a, [u8]>>,
     s: usize,
 }
 
+impl Block<'_> {
+    fn row(&self, r: usize) -> &[u8] {
+        &self.rows[r]
+    }
+
+    fn symbol(&self, r: usize, w: usize) -> &[u8] {
+        &self.rows[r][w * self.s..(w + 1) * self.s]
+    }
+}
+
 impl<'a> Message<'a> {
-    fn new(layout: &BlobLayout, blob: &'a [u8]) -> Self {
+    fn in_memory(layout: &BlobLayout, blob: &'a [u8]) -> Self {
         let row_len = layout.sliver_length::<Primary>();
         let kp = usize::from(layout.params().primary_source_symbols());
         let rows = (0..kp)
@@ -83,15 +103,31 @@ impl<'a> Message<'a> {
                 }
             })
             .collect();
-        Self { rows, s: layout.s() }
+        Message::Memory { rows, s: layout.s() }
     }
 
-    fn symbol(&self, r: usize, c: usize) -> &[u8] {
-        &self.rows[r][c * self.s..(c + 1) * self.s]
-    }
-
-    fn symbols(&self, r: usize, cols: Range<usize>) -> &[u8] {
-        &self.rows[r][cols.start * self.s..cols.end * self.s]
+    /// Rows `rows`, columns `cols` of the matrix (zero past the blob's end).
+    fn block(&self, rows: Range<usize>, cols: Range<usize>) -> io::Result<Block<'_>> {
+        match self {
+            Message::Memory { rows: all, s } => Ok(Block {
+                rows: all[rows].iter().map(|row| Cow::Borrowed(&row[cols.start * s..cols.end * s])).collect(),
+                s: *s,
+            }),
+            Message::File { file, layout } => {
+                let (s, len) = (layout.s() as u64, layout.unencoded_length());
+                let row_len = layout.sliver_length::<Primary>() as u64;
+                let rows = rows
+                    .map(|r| {
+                        let start = r as u64 * row_len + cols.start as u64 * s;
+                        let mut bytes = vec![0u8; cols.len() * s as usize];
+                        let present = len.saturating_sub(start).min(bytes.len() as u64) as usize;
+                        file.read_exact_at(&mut bytes[..present], start)?;
+                        Ok(Cow::Owned(bytes))
+                    })
+                    .collect::<io::Result<_>>()?;
+                Ok(Block { rows, s: s as usize })
+            }
+        }
     }
 }
 
@@ -143,11 +179,41 @@ fn as_slices(lines: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> {
     lines.iter().map(Vec::as_slice)
 }
 
-/// Encodes one blob. Construction checks the parameters, so encoding itself cannot fail
-/// (except in the sink).
+/// Encodes one blob held in memory. Construction checks the parameters, so encoding itself
+/// cannot fail (except in the sink).
 pub struct BlobEncoder<'a> {
     layout: BlobLayout,
     blob: &'a [u8],
+}
+
+/// Encodes a blob read from a file as encoding proceeds: the blob is never held whole.
+pub struct FileEncoder<'a> {
+    layout: BlobLayout,
+    file: &'a File,
+}
+
+impl<'a> FileEncoder<'a> {
+    /// The blob is the first `len` bytes of `file`.
+    pub fn new(params: EncodingParams, file: &'a File, len: u64) -> Result<Self> {
+        Ok(Self { layout: params.for_blob(len)?, file })
+    }
+
+    pub fn layout(&self) -> BlobLayout {
+        self.layout
+    }
+
+    pub fn compute_metadata(&self) -> io::Result<VerifiedMetadata> {
+        run(&self.layout, &self.message(), None)
+    }
+
+    /// Streams the slivers to `sink` and returns the metadata.
+    pub fn write_slivers(&self, sink: &mut dyn SliverSink) -> io::Result<VerifiedMetadata> {
+        run(&self.layout, &self.message(), Some(sink))
+    }
+
+    fn message(&self) -> Message<'a> {
+        Message::File { file: self.file, layout: self.layout }
+    }
 }
 
 impl<'a> BlobEncoder<'a> {
@@ -162,144 +228,148 @@ impl<'a> BlobEncoder<'a> {
     /// All sliver pairs and the metadata, in memory (about 4.5 times the blob).
     pub fn encode(&self) -> EncodedBlob {
         let mut sink = MemorySink::new(&self.layout);
-        let metadata = self.run(Some(&mut sink)).expect("the memory sink cannot fail");
+        let metadata =
+            run(&self.layout, &self.message(), Some(&mut sink)).expect("memory cannot fail to read or write");
         EncodedBlob { pairs: sink.into_pairs(&self.layout), metadata }
     }
 
     pub fn compute_metadata(&self) -> VerifiedMetadata {
-        self.run(None).expect("no sink, no I/O")
+        run(&self.layout, &self.message(), None).expect("no sink, no I/O")
     }
 
     /// Streams the slivers to `sink` and returns the metadata.
     pub fn write_slivers(&self, sink: &mut dyn SliverSink) -> io::Result<VerifiedMetadata> {
-        self.run(Some(sink))
+        run(&self.layout, &self.message(), Some(sink))
     }
 
-    fn run(&self, mut sink: Option<&mut dyn SliverSink>) -> io::Result<VerifiedMetadata> {
-        let layout = &self.layout;
-        let p = layout.params();
-        let (n, kp, ks) = (
-            usize::from(p.n_shards()),
-            usize::from(p.primary_source_symbols()),
-            usize::from(p.secondary_source_symbols()),
-        );
-        let s = layout.s();
-        let primary_code = Code::across::<Primary>(layout);
-        let secondary_code = Code::across::<Secondary>(layout);
-        let message = Message::new(layout, self.blob);
-        let mut leaves = LeafMatrix { n, hashes: vec![[0; 32]; n * n] };
-
-        let strip1 = batches(ks, n, s);
-        let strip2 = batches(kp, n, s);
-        let strip3 = batches(n - ks, n, s);
-        let total = strip1.len() + strip2.len() + strip3.len() + 1;
-        let mut done = 0;
-        let mut tick = |sink: &mut Option<&mut dyn SliverSink>| {
-            done += 1;
-            if let Some(sink) = sink {
-                sink.progress(done, total);
-            }
-        };
-
-        if let Some(sink) = sink.as_deref_mut() {
-            for (r, row) in message.rows.iter().enumerate() {
-                sink.primary(SliverIndex::new(r as u16), 0, row)?;
-            }
-        }
-
-        // 1. Systematic columns → non-systematic rows kp..n.
-        let want_slivers = sink.is_some();
-        run_batches(
-            &strip1,
-            |cols| {
-                let rows = primary_code.encode(cols.len(), |j, w| message.symbol(j, cols.start + w));
-                let lines: Vec<&[u8]> =
-                    (0..kp).map(|r| message.symbols(r, cols.clone())).chain(as_slices(&rows)).collect();
-                let hashes = hash_lines(&lines, s, cols.len());
-                let columns: Vec<Vec<u8>> = if want_slivers {
-                    cols.clone()
-                        .map(|c| {
-                            let mut column = Vec::with_capacity(kp * s);
-                            (0..kp).for_each(|r| column.extend_from_slice(message.symbol(r, c)));
-                            column
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                (rows, hashes, columns)
-            },
-            |cols, (rows, hashes, columns)| {
-                leaves.store(0..n, cols.clone(), &hashes);
-                if let Some(sink) = sink.as_deref_mut() {
-                    for (t, row) in rows.iter().enumerate() {
-                        sink.primary(SliverIndex::new((kp + t) as u16), cols.start, row)?;
-                    }
-                    for (c, column) in cols.zip(columns) {
-                        sink.secondary(SliverIndex::new(c as u16), column)?;
-                    }
-                }
-                tick(&mut sink);
-                Ok(())
-            },
-        )?;
-
-        // 2. Systematic rows → non-systematic columns ks..n, kept whole for step 3.
-        // Not `vec![vec![..]; m]`: that would copy a zeroed buffer m times instead of
-        // taking fresh zero pages.
-        let mut columns: Vec<Vec<u8>> = (ks..n).map(|_| vec![0u8; kp * s]).collect();
-        run_batches(
-            &strip2,
-            |rows| {
-                let cols = secondary_code.encode(rows.len(), |j, w| message.symbol(rows.start + w, j));
-                let hashes = hash_lines(&as_slices(&cols).collect::<Vec<_>>(), s, rows.len());
-                (cols, hashes)
-            },
-            |rows, (cols, hashes)| {
-                for (t, (col, hashes)) in cols.iter().zip(hashes.chunks_exact(rows.len())).enumerate() {
-                    columns[t][rows.start * s..rows.end * s].copy_from_slice(col);
-                    // Stored transposed: these hashes run down a column.
-                    for (w, h) in hashes.iter().enumerate() {
-                        leaves.hashes[(rows.start + w) * n + ks + t] = *h;
-                    }
-                }
-                tick(&mut sink);
-                Ok(())
-            },
-        )?;
-        // 3. The doubly-encoded quadrant, for its hashes only.
-        run_batches(
-            &strip3,
-            |ts| {
-                let rows = primary_code.encode(ts.len(), |j, w| &columns[ts.start + w][j * s..(j + 1) * s]);
-                hash_lines(&as_slices(&rows).collect::<Vec<_>>(), s, ts.len())
-            },
-            |ts, hashes| {
-                leaves.store(kp..n, ks + ts.start..ks + ts.end, &hashes);
-                tick(&mut sink);
-                Ok(())
-            },
-        )?;
-        if let Some(sink) = sink.as_deref_mut() {
-            for (t, column) in columns.into_iter().enumerate() {
-                sink.secondary(SliverIndex::new((ks + t) as u16), column)?;
-            }
-        }
-
-        let row_roots = leaves.row_roots();
-        let column_roots = leaves.into_column_roots();
-        tick(&mut sink);
-        let hashes = (0..n)
-            .map(|p| SliverPairMetadata { primary_hash: row_roots[p], secondary_hash: column_roots[n - 1 - p] })
-            .collect();
-        let metadata = BlobMetadata::V1(BlobMetadataV1 {
-            encoding_type: EncodingType::RS2,
-            unencoded_length: layout.unencoded_length(),
-            hashes,
-        });
-        let blob_id: BlobId = metadata.compute_blob_id();
-        Ok(VerifiedMetadata::new_unchecked(BlobMetadataWithId { blob_id, metadata }, *layout))
+    fn message(&self) -> Message<'a> {
+        Message::in_memory(&self.layout, self.blob)
     }
+}
+
+/// The encoding proper, from either kind of message.
+fn run(layout: &BlobLayout, message: &Message, mut sink: Option<&mut dyn SliverSink>) -> io::Result<VerifiedMetadata> {
+    let p = layout.params();
+    let (n, kp, ks) =
+        (usize::from(p.n_shards()), usize::from(p.primary_source_symbols()), usize::from(p.secondary_source_symbols()));
+    let s = layout.s();
+    let primary_code = Code::across::<Primary>(layout);
+    let secondary_code = Code::across::<Secondary>(layout);
+    let mut leaves = LeafMatrix { n, hashes: vec![[0; 32]; n * n] };
+
+    let strip1 = batches(ks, n, s);
+    let strip2 = batches(kp, n, s);
+    let strip3 = batches(n - ks, n, s);
+    let total = strip1.len() + strip2.len() + strip3.len() + 1;
+    let mut done = 0;
+    let mut tick = |sink: &mut Option<&mut dyn SliverSink>| {
+        done += 1;
+        if let Some(sink) = sink {
+            sink.progress(done, total);
+        }
+    };
+
+    if let Some(sink) = sink.as_deref_mut() {
+        for r in 0..kp {
+            sink.primary(SliverIndex::new(r as u16), 0, message.block(r..r + 1, 0..ks)?.row(0))?;
+        }
+    }
+
+    // 1. Systematic columns → non-systematic rows kp..n.
+    let want_slivers = sink.is_some();
+    run_batches(
+        &strip1,
+        |cols| {
+            let block = message.block(0..kp, cols.clone())?;
+            let rows = primary_code.encode(cols.len(), |j, w| block.symbol(j, w));
+            let lines: Vec<&[u8]> = (0..kp).map(|r| block.row(r)).chain(as_slices(&rows)).collect();
+            let hashes = hash_lines(&lines, s, cols.len());
+            let columns: Vec<Vec<u8>> = if want_slivers {
+                (0..cols.len())
+                    .map(|w| {
+                        let mut column = Vec::with_capacity(kp * s);
+                        (0..kp).for_each(|r| column.extend_from_slice(block.symbol(r, w)));
+                        column
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            io::Result::Ok((rows, hashes, columns))
+        },
+        |cols, result| {
+            let (rows, hashes, columns) = result?;
+            leaves.store(0..n, cols.clone(), &hashes);
+            if let Some(sink) = sink.as_deref_mut() {
+                for (t, row) in rows.iter().enumerate() {
+                    sink.primary(SliverIndex::new((kp + t) as u16), cols.start, row)?;
+                }
+                for (c, column) in cols.zip(columns) {
+                    sink.secondary(SliverIndex::new(c as u16), column)?;
+                }
+            }
+            tick(&mut sink);
+            Ok(())
+        },
+    )?;
+
+    // 2. Systematic rows → non-systematic columns ks..n, kept whole for step 3.
+    // Not `vec![vec![..]; m]`: that would copy a zeroed buffer m times instead of
+    // taking fresh zero pages.
+    let mut columns: Vec<Vec<u8>> = (ks..n).map(|_| vec![0u8; kp * s]).collect();
+    run_batches(
+        &strip2,
+        |rows| {
+            let block = message.block(rows.clone(), 0..ks)?;
+            let cols = secondary_code.encode(rows.len(), |j, w| block.symbol(w, j));
+            let hashes = hash_lines(&as_slices(&cols).collect::<Vec<_>>(), s, rows.len());
+            io::Result::Ok((cols, hashes))
+        },
+        |rows, result| {
+            let (cols, hashes) = result?;
+            for (t, (col, hashes)) in cols.iter().zip(hashes.chunks_exact(rows.len())).enumerate() {
+                columns[t][rows.start * s..rows.end * s].copy_from_slice(col);
+                // Stored transposed: these hashes run down a column.
+                for (w, h) in hashes.iter().enumerate() {
+                    leaves.hashes[(rows.start + w) * n + ks + t] = *h;
+                }
+            }
+            tick(&mut sink);
+            Ok(())
+        },
+    )?;
+    // 3. The doubly-encoded quadrant, for its hashes only.
+    run_batches(
+        &strip3,
+        |ts| {
+            let rows = primary_code.encode(ts.len(), |j, w| &columns[ts.start + w][j * s..(j + 1) * s]);
+            hash_lines(&as_slices(&rows).collect::<Vec<_>>(), s, ts.len())
+        },
+        |ts, hashes| {
+            leaves.store(kp..n, ks + ts.start..ks + ts.end, &hashes);
+            tick(&mut sink);
+            Ok(())
+        },
+    )?;
+    if let Some(sink) = sink.as_deref_mut() {
+        for (t, column) in columns.into_iter().enumerate() {
+            sink.secondary(SliverIndex::new((ks + t) as u16), column)?;
+        }
+    }
+
+    let row_roots = leaves.row_roots();
+    let column_roots = leaves.into_column_roots();
+    tick(&mut sink);
+    let hashes = (0..n)
+        .map(|p| SliverPairMetadata { primary_hash: row_roots[p], secondary_hash: column_roots[n - 1 - p] })
+        .collect();
+    let metadata = BlobMetadata::V1(BlobMetadataV1 {
+        encoding_type: EncodingType::RS2,
+        unencoded_length: layout.unencoded_length(),
+        hashes,
+    });
+    let blob_id: BlobId = metadata.compute_blob_id();
+    Ok(VerifiedMetadata::new_unchecked(BlobMetadataWithId { blob_id, metadata }, *layout))
 }
 
 /// Collects every sliver in memory. The primary slivers share one buffer, which the kernel may

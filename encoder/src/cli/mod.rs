@@ -8,27 +8,43 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use walrus_encoder::{BlobEncoder, ConsistencyCheck, EncodingParams, Primary, Secondary};
+use walrus_encoder::{BlobEncoder, ConsistencyCheck, EncodingParams, FileEncoder, Primary, Secondary};
 
 use folder::{EncodingFolder, FolderSink, SliverCheck};
+use input::Input;
 
 pub fn blob_id(file: &Path, n_shards: u16) -> Result<ExitCode> {
     let params = EncodingParams::new(n_shards)?;
-    let blob = input::read_blob(file, params)?;
-    let metadata = BlobEncoder::new(params, &blob)?.compute_metadata();
+    let metadata = match input::open(file, params)? {
+        Input::File(file, len) => {
+            FileEncoder::new(params, &file, len)?.compute_metadata().context("reading the blob")?
+        }
+        Input::Memory(blob) => BlobEncoder::new(params, &blob)?.compute_metadata(),
+    };
     println!("{}", metadata.blob_id());
     Ok(ExitCode::SUCCESS)
 }
 
 pub fn encode(file: &Path, n_shards: u16, out: &Path) -> Result<ExitCode> {
     let params = EncodingParams::new(n_shards)?;
-    let blob = input::read_blob(file, params)?;
-    let encoder = BlobEncoder::new(params, &blob)?;
+    let input = input::open(file, params)?;
     let folder = EncodingFolder::create(out)?;
-    let mut sink = FolderSink::new(&folder, encoder.layout())?;
-    let metadata = encoder.write_slivers(&mut sink).context("writing slivers")?;
-    drop(blob);
-    sink.finish()?;
+    let metadata = match &input {
+        Input::File(file, len) => {
+            let encoder = FileEncoder::new(params, file, *len)?;
+            let mut sink = FolderSink::new(&folder, encoder.layout())?;
+            let metadata = encoder.write_slivers(&mut sink).context("encoding")?;
+            sink.finish()?;
+            metadata
+        }
+        Input::Memory(blob) => {
+            let encoder = BlobEncoder::new(params, blob)?;
+            let mut sink = FolderSink::new(&folder, encoder.layout())?;
+            let metadata = encoder.write_slivers(&mut sink).context("encoding")?;
+            sink.finish()?;
+            metadata
+        }
+    };
     folder.commit(&metadata)?;
     eprintln!(
         "encoded {} bytes into {} sliver pairs in {}",
