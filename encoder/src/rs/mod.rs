@@ -9,7 +9,11 @@
 
 use std::cell::RefCell;
 
-use reed_solomon_simd::{ReedSolomonDecoder, ReedSolomonEncoder};
+use reed_solomon_simd::engine::{DefaultEngine, Engine};
+use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecoder, RateEncoder};
+
+#[cfg(target_arch = "x86_64")]
+mod gfni;
 
 use crate::axis::Axis;
 use crate::params::BlobLayout;
@@ -108,9 +112,66 @@ impl Packing {
     }
 }
 
+/// The engine doing the field arithmetic: GFNI on AVX-512 where the CPU has it, else the
+/// crate's own (runtime-selected AVX2/SSSE3/portable). Both give identical bytes.
+#[cfg(target_arch = "x86_64")]
+fn gfni() -> Option<gfni::Gfni> {
+    static GFNI: std::sync::OnceLock<Option<gfni::Gfni>> = std::sync::OnceLock::new();
+    *GFNI.get_or_init(gfni::Gfni::detect)
+}
+
+/// One coder per engine and thread, reset between calls so their work buffers are reused.
+struct Coders<E: Engine> {
+    encoder: Option<DefaultRateEncoder<E>>,
+    decoder: Option<DefaultRateDecoder<E>>,
+}
+
+impl<E: Engine> Coders<E> {
+    const fn new() -> Self {
+        Self { encoder: None, decoder: None }
+    }
+
+    fn encoder(
+        &mut self,
+        engine: impl FnOnce() -> E,
+        k: usize,
+        m: usize,
+        shard_len: usize,
+    ) -> &mut DefaultRateEncoder<E> {
+        match &mut self.encoder {
+            Some(encoder) => {
+                encoder.reset(k, m, shard_len).expect("validated code parameters");
+                self.encoder.as_mut().expect("just matched")
+            }
+            None => self
+                .encoder
+                .insert(DefaultRateEncoder::new(k, m, shard_len, engine(), None).expect("validated code parameters")),
+        }
+    }
+
+    fn decoder(
+        &mut self,
+        engine: impl FnOnce() -> E,
+        k: usize,
+        m: usize,
+        shard_len: usize,
+    ) -> &mut DefaultRateDecoder<E> {
+        match &mut self.decoder {
+            Some(decoder) => {
+                decoder.reset(k, m, shard_len).expect("validated code parameters");
+                self.decoder.as_mut().expect("just matched")
+            }
+            None => self
+                .decoder
+                .insert(DefaultRateDecoder::new(k, m, shard_len, engine(), None).expect("validated code parameters")),
+        }
+    }
+}
+
 thread_local! {
-    static ENCODER: RefCell<Option<ReedSolomonEncoder>> = const { RefCell::new(None) };
-    static DECODER: RefCell<Option<ReedSolomonDecoder>> = const { RefCell::new(None) };
+    static PORTABLE: RefCell<Coders<DefaultEngine>> = const { RefCell::new(Coders::new()) };
+    #[cfg(target_arch = "x86_64")]
+    static GFNI: RefCell<Coders<gfni::Gfni>> = const { RefCell::new(Coders::new()) };
 }
 
 /// A systematic k→n Reed–Solomon code over `symbol_size`-byte symbols, as reed-solomon-simd
@@ -136,31 +197,35 @@ impl Code {
     /// Encodes `width` codewords at once. `source(j, w)` is source symbol `j` of codeword `w`.
     /// Returns the `n - k` recovery lines, each holding its symbol of every codeword in order.
     pub fn encode<'a>(&self, width: usize, source: impl Fn(usize, usize) -> &'a [u8]) -> Vec<Vec<u8>> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(engine) = gfni() {
+            return GFNI.with_borrow_mut(|coders| self.encode_with(coders, || engine, width, source));
+        }
+        PORTABLE.with_borrow_mut(|coders| self.encode_with(coders, DefaultEngine::new, width, source))
+    }
+
+    fn encode_with<'a, E: Engine>(
+        &self,
+        coders: &mut Coders<E>,
+        engine: impl FnOnce() -> E,
+        width: usize,
+        source: impl Fn(usize, usize) -> &'a [u8],
+    ) -> Vec<Vec<u8>> {
         let packing = Packing { symbol_size: self.symbol_size, width };
         let mut shard = vec![0u8; packing.shard_len()];
-        ENCODER.with_borrow_mut(|slot| {
-            let encoder = match slot {
-                Some(encoder) => {
-                    encoder.reset(self.k, self.n - self.k, shard.len()).expect("validated code parameters");
-                    encoder
+        let encoder = coders.encoder(engine, self.k, self.n - self.k, shard.len());
+        for j in 0..self.k {
+            if width == 1 {
+                shard.copy_from_slice(source(j, 0));
+            } else {
+                for w in 0..width {
+                    packing.pack_symbol(w, source(j, w), &mut shard);
                 }
-                None => slot.insert(
-                    ReedSolomonEncoder::new(self.k, self.n - self.k, shard.len()).expect("validated code parameters"),
-                ),
-            };
-            for j in 0..self.k {
-                if width == 1 {
-                    shard.copy_from_slice(source(j, 0));
-                } else {
-                    for w in 0..width {
-                        packing.pack_symbol(w, source(j, w), &mut shard);
-                    }
-                }
-                encoder.add_original_shard(&shard).expect("shard sizes match");
             }
-            let result = encoder.encode().expect("all original shards added");
-            result.recovery_iter().map(|recovery| packing.unpack_line(recovery)).collect()
-        })
+            encoder.add_original_shard(&shard).expect("shard sizes match");
+        }
+        let result = encoder.encode().expect("all original shards added");
+        result.recovery_iter().map(|recovery| packing.unpack_line(recovery)).collect()
     }
 
     /// Restores the `k` source lines of `width` codewords from `k` lines at distinct
@@ -176,32 +241,38 @@ impl Code {
         if sources.iter().all(Option::is_some) {
             return sources.into_iter().map(Option::unwrap).collect();
         }
+        #[cfg(target_arch = "x86_64")]
+        if let Some(engine) = gfni() {
+            GFNI.with_borrow_mut(|coders| self.decode_with(coders, || engine, width, lines, &mut sources));
+            return sources.into_iter().map(|s| s.expect("decoder restores every missing source")).collect();
+        }
+        PORTABLE.with_borrow_mut(|coders| self.decode_with(coders, DefaultEngine::new, width, lines, &mut sources));
+        sources.into_iter().map(|s| s.expect("decoder restores every missing source")).collect()
+    }
+
+    fn decode_with<E: Engine>(
+        &self,
+        coders: &mut Coders<E>,
+        engine: impl FnOnce() -> E,
+        width: usize,
+        lines: &[(usize, &[u8])],
+        sources: &mut [Option<Vec<u8>>],
+    ) {
         let packing = Packing { symbol_size: self.symbol_size, width };
         let mut shard = vec![0u8; packing.shard_len()];
-        DECODER.with_borrow_mut(|slot| {
-            let decoder = match slot {
-                Some(decoder) => {
-                    decoder.reset(self.k, self.n - self.k, shard.len()).expect("validated code parameters");
-                    decoder
-                }
-                None => slot.insert(
-                    ReedSolomonDecoder::new(self.k, self.n - self.k, shard.len()).expect("validated code parameters"),
-                ),
-            };
-            for &(position, line) in lines {
-                packing.pack_line(line, &mut shard);
-                if position < self.k {
-                    decoder.add_original_shard(position, &shard).expect("distinct positions");
-                } else {
-                    decoder.add_recovery_shard(position - self.k, &shard).expect("distinct positions");
-                }
+        let decoder = coders.decoder(engine, self.k, self.n - self.k, shard.len());
+        for &(position, line) in lines {
+            packing.pack_line(line, &mut shard);
+            if position < self.k {
+                decoder.add_original_shard(position, &shard).expect("distinct positions");
+            } else {
+                decoder.add_recovery_shard(position - self.k, &shard).expect("distinct positions");
             }
-            let result = decoder.decode().expect("k distinct shards given");
-            for (index, restored) in result.restored_original_iter() {
-                sources[index] = Some(packing.unpack_line(restored));
-            }
-        });
-        sources.into_iter().map(|s| s.expect("decoder restores every missing source")).collect()
+        }
+        let result = decoder.decode().expect("k distinct shards given");
+        for (index, restored) in result.restored_original_iter() {
+            sources[index] = Some(packing.unpack_line(restored));
+        }
     }
 }
 
