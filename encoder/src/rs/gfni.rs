@@ -9,6 +9,7 @@
 //! results are identical bit for bit; the tests compare against the crate's own engine.
 
 use std::arch::x86_64::*;
+use std::sync::OnceLock;
 
 use reed_solomon_simd::engine::tables::{self, Exp, Log, Skew};
 use reed_solomon_simd::engine::{utils, Engine, GfElement, ShardsRefMut, GF_MODULUS, GF_ORDER};
@@ -34,26 +35,36 @@ impl Gfni {
 
     /// The two affine operands of multiplication by `log_m`: `diagonal` maps the low half of a
     /// chunk to low and the high half to high; `cross` maps (after swapping halves) high to low
-    /// and low to high.
+    /// and low to high. Looked up: the transforms ask for the same factors millions of times.
     fn matrices(&self, log_m: GfElement) -> Matrices {
-        // Column j: the product of the basis element 1 << j.
-        let column: [u16; 16] = std::array::from_fn(|j| tables::mul(1 << j, log_m, self.exp, self.log));
-        // Affine matrix from input byte (bits `from..from+8` of x) to output byte
-        // (bits `to..to+8` of the product): byte 7-i holds the row of output bit i.
-        let block = |from: usize, to: usize| -> i64 {
-            let mut a = 0u64;
-            for i in 0..8 {
-                let mut row = 0u64;
-                for j in 0..8 {
-                    row |= u64::from((column[from + j] >> (to + i)) & 1) << j;
-                }
-                a |= row << (8 * (7 - i));
-            }
-            a as i64
-        };
-        let (ll, hh, hl, lh) = (block(0, 0), block(8, 8), block(8, 0), block(0, 8));
+        static TABLE: OnceLock<Box<[[u64; 4]]>> = OnceLock::new();
+        let table = TABLE.get_or_init(|| (0..=GF_MODULUS).map(|l| blocks(l, self.exp, self.log)).collect());
+        let [ll, hh, hl, lh] = table[usize::from(log_m)].map(|b| b as i64);
         Matrices { diagonal: [ll, ll, ll, ll, hh, hh, hh, hh], cross: [hl, hl, hl, hl, lh, lh, lh, lh] }
     }
+}
+
+/// The four 8×8 blocks (low→low, high→high, high→low, low→high) of multiplication by
+/// `log_m`, as `vgf2p8affineqb` operands: byte `7-i` holds the row of output bit `i`.
+fn blocks(log_m: GfElement, exp: &Exp, log: &Log) -> [u64; 4] {
+    // Column j: the product of the basis element 1 << j.
+    let column: [u16; 16] = std::array::from_fn(|j| tables::mul(1 << j, log_m, exp, log));
+    let block = |from: usize, to: usize| {
+        // Byte j: the output bits `to..to+8` of column `from + j`; transposed, byte i is row i.
+        let columns = (0..8).fold(0u64, |acc, j| acc | u64::from((column[from + j] >> to) as u8) << (8 * j));
+        transpose8(columns).swap_bytes()
+    };
+    [block(0, 0), block(8, 8), block(8, 0), block(0, 8)]
+}
+
+/// Transposes an 8×8 bit matrix held one row per byte (row i in byte i, column j in bit j).
+fn transpose8(mut x: u64) -> u64 {
+    let t = (x ^ (x >> 7)) & 0x00AA_00AA_00AA_00AA;
+    x ^= t ^ (t << 7);
+    let t = (x ^ (x >> 14)) & 0x0000_CCCC_0000_CCCC;
+    x ^= t ^ (t << 14);
+    let t = (x ^ (x >> 28)) & 0x0000_0000_F0F0_F0F0;
+    x ^ t ^ (t << 28)
 }
 
 #[derive(Clone, Copy)]
@@ -246,6 +257,15 @@ mod tests {
                 })
             })
             .collect()
+    }
+
+    #[test]
+    fn transpose_moves_bit_ij_to_ji() {
+        for i in 0..8 {
+            for j in 0..8 {
+                assert_eq!(transpose8(1 << (8 * i + j)), 1 << (8 * j + i), "bit ({i}, {j})");
+            }
+        }
     }
 
     #[test]

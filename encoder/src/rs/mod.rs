@@ -14,9 +14,11 @@ use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecode
 
 #[cfg(target_arch = "x86_64")]
 mod gfni;
+mod low_rate;
 
 use crate::axis::Axis;
 use crate::params::BlobLayout;
+use low_rate::LowRateDecoding;
 
 /// reed-solomon-simd splits a shard into 64-byte blocks: bytes 0..32 are the low bytes and
 /// 32..64 the high bytes of 32 elements. A trailing partial block of `t` bytes holds `t/2`
@@ -32,6 +34,9 @@ const BLOCK: usize = 64;
 struct Packing {
     symbol_size: usize,
     width: usize,
+    /// Round the tail region up to whole 64-byte blocks (zero elements at the end), so that any
+    /// 64-byte-aligned piece of the shard can be coded on its own: used by our own decoder.
+    whole_blocks: bool,
 }
 
 impl Packing {
@@ -39,8 +44,22 @@ impl Packing {
         self.symbol_size / BLOCK * BLOCK
     }
 
+    fn tail_region_len(&self) -> usize {
+        let len = self.width * (self.symbol_size - self.full());
+        if self.whole_blocks {
+            len.next_multiple_of(BLOCK)
+        } else {
+            len
+        }
+    }
+
     fn shard_len(&self) -> usize {
-        self.symbol_size * self.width
+        self.width * self.full() + self.tail_region_len()
+    }
+
+    /// Whether a line of symbols is already laid out as its shard.
+    fn is_identity(&self) -> bool {
+        self.full() == self.symbol_size || (self.width == 1 && !self.whole_blocks)
     }
 
     /// Runs `(j, lo, hi, len)`: tail elements `j..j+len` of symbol `w` have their low bytes at
@@ -49,7 +68,7 @@ impl Packing {
         let tail = self.symbol_size - self.full();
         let half = tail / 2;
         let region = self.width * self.full();
-        let region_len = self.width * tail;
+        let region_len = self.tail_region_len();
         let full_blocks = region_len / BLOCK;
         let last_half = (region_len % BLOCK) / 2;
         let mut j = 0;
@@ -91,7 +110,7 @@ impl Packing {
 
     /// Packs a line whose symbols are contiguous.
     fn pack_line(&self, line: &[u8], shard: &mut [u8]) {
-        if self.width == 1 || self.full() == self.symbol_size {
+        if self.is_identity() {
             shard.copy_from_slice(line);
             return;
         }
@@ -101,10 +120,10 @@ impl Packing {
     }
 
     fn unpack_line(&self, shard: &[u8]) -> Vec<u8> {
-        if self.width == 1 || self.full() == self.symbol_size {
+        if self.is_identity() {
             return shard.to_vec();
         }
-        let mut line = vec![0u8; self.shard_len()];
+        let mut line = vec![0u8; self.symbol_size * self.width];
         for (w, symbol) in line.chunks_exact_mut(self.symbol_size).enumerate() {
             self.unpack_symbol(w, shard, symbol);
         }
@@ -124,11 +143,21 @@ fn gfni() -> Option<gfni::Gfni> {
 struct Coders<E: Engine> {
     encoder: Option<DefaultRateEncoder<E>>,
     decoder: Option<DefaultRateDecoder<E>>,
+    low_rate: Option<LowRateDecoding<E>>,
 }
 
 impl<E: Engine> Coders<E> {
     const fn new() -> Self {
-        Self { encoder: None, decoder: None }
+        Self { encoder: None, decoder: None, low_rate: None }
+    }
+
+    /// The low-rate decoding for these positions, reused while the pattern stays the same
+    /// (decoding a blob keeps one pattern for all its strips).
+    fn low_rate(&mut self, engine: impl FnOnce() -> E, k: usize, m: usize, positions: &[usize]) -> &LowRateDecoding<E> {
+        if !self.low_rate.as_ref().is_some_and(|d| d.is_for(k, m, positions)) {
+            self.low_rate = Some(LowRateDecoding::new(engine(), k, m, positions));
+        }
+        self.low_rate.as_ref().expect("just set")
     }
 
     fn encoder(
@@ -211,7 +240,7 @@ impl Code {
         width: usize,
         source: impl Fn(usize, usize) -> &'a [u8],
     ) -> Vec<Vec<u8>> {
-        let packing = Packing { symbol_size: self.symbol_size, width };
+        let packing = Packing { symbol_size: self.symbol_size, width, whole_blocks: false };
         let mut shard = vec![0u8; packing.shard_len()];
         let encoder = coders.encoder(engine, self.k, self.n - self.k, shard.len());
         for j in 0..self.k {
@@ -258,7 +287,26 @@ impl Code {
         lines: &[(usize, &[u8])],
         sources: &mut [Option<Vec<u8>>],
     ) {
-        let packing = Packing { symbol_size: self.symbol_size, width };
+        let m = self.n - self.k;
+        if low_rate::is_low_rate(self.k, m) {
+            let packing = Packing { symbol_size: self.symbol_size, width, whole_blocks: true };
+            let positions: Vec<usize> = lines.iter().map(|(p, _)| *p).collect();
+            let shards: Vec<Vec<u8>> = lines
+                .iter()
+                .map(|(_, line)| {
+                    let mut shard = vec![0u8; packing.shard_len()];
+                    packing.pack_line(line, &mut shard);
+                    shard
+                })
+                .collect();
+            let shard_refs: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
+            let decoding = coders.low_rate(engine, self.k, m, &positions);
+            for (index, restored) in decoding.decode(&shard_refs, packing.shard_len()) {
+                sources[index] = Some(packing.unpack_line(&restored));
+            }
+            return;
+        }
+        let packing = Packing { symbol_size: self.symbol_size, width, whole_blocks: false };
         let mut shard = vec![0u8; packing.shard_len()];
         let decoder = coders.decoder(engine, self.k, self.n - self.k, shard.len());
         for &(position, line) in lines {
@@ -305,6 +353,13 @@ mod tests {
                     data.iter().map(|d| d.as_slice()).chain(packed.iter().map(|d| d.as_slice())).collect();
                 let lines: Vec<(usize, &[u8])> = (n - k..n).map(|p| (p, all[p])).collect();
                 assert_eq!(code.decode(width, &lines), data);
+                // ... and from a scattered mix of source and recovery positions, twice (the
+                // second time reuses the cached erasure locator).
+                let mixed: Vec<(usize, &[u8])> = (0..n).filter(|p| p % 3 != 1).take(k).map(|p| (p, all[p])).collect();
+                if mixed.len() == k {
+                    assert_eq!(code.decode(width, &mixed), data, "S={symbol_size} k={k} n={n}");
+                    assert_eq!(code.decode(width, &mixed), data);
+                }
             }
         }
     }

@@ -1,0 +1,124 @@
+//! Our own decoder for low-rate codes (the primary code at most committee sizes), on the
+//! crate's engine and with the crate's algorithm, so the result is the same: but the erasure
+//! locator (a 65536-point transform) is computed once per pattern of received positions rather
+//! than once per call, and the work is cut into pieces that stay in the core's cache.
+
+use reed_solomon_simd::engine::{utils, Engine, GfElement, ShardsRefMut, GF_MODULUS, GF_ORDER};
+
+/// Work bytes per piece: about half a core's L2 cache.
+const WORK_BYTES: usize = 1 << 20;
+
+/// Whether reed-solomon-simd codes `k` originals with `m` recovery shards at low rate.
+pub(crate) fn is_low_rate(k: usize, m: usize) -> bool {
+    let (pk, pm) = (k.next_power_of_two(), m.next_power_of_two());
+    pk < pm || (pk == pm && k > m)
+}
+
+/// Decoding for one set of received codeword positions.
+pub(crate) struct LowRateDecoding<E: Engine> {
+    engine: E,
+    k: usize,
+    m: usize,
+    positions: Vec<usize>,
+    chunk: usize,
+    work_count: usize,
+    erasures: Box<[GfElement; GF_ORDER]>,
+}
+
+impl<E: Engine> LowRateDecoding<E> {
+    /// `positions`: the `k` distinct received positions of the `k + m` codeword.
+    pub fn new(engine: E, k: usize, m: usize, positions: &[usize]) -> Self {
+        let chunk = k.next_power_of_two();
+        let recovery_end = chunk + m;
+        let mut received = vec![false; recovery_end];
+        for &p in positions {
+            received[if p < k { p } else { chunk + p - k }] = true;
+        }
+        // Originals past k are known zeros, not erasures.
+        let mut erasures = vec![0 as GfElement; GF_ORDER].into_boxed_slice();
+        for (i, e) in erasures.iter_mut().enumerate() {
+            let erased = match i {
+                _ if i < k => !received[i],
+                _ if i < chunk => false,
+                _ if i < recovery_end => !received[i],
+                _ => true,
+            };
+            *e = GfElement::from(erased);
+        }
+        let mut erasures: Box<[GfElement; GF_ORDER]> = erasures.try_into().expect("GF_ORDER entries");
+        E::eval_poly(&mut erasures, GF_ORDER);
+        Self {
+            engine,
+            k,
+            m,
+            positions: positions.to_vec(),
+            chunk,
+            work_count: recovery_end.next_power_of_two(),
+            erasures,
+        }
+    }
+
+    pub fn is_for(&self, k: usize, m: usize, positions: &[usize]) -> bool {
+        self.k == k && self.m == m && self.positions == positions
+    }
+
+    /// Restores the missing originals from `shards` (in the order of `positions`, each
+    /// `shard_len` bytes, a multiple of 64, in the crate's 64-byte block layout).
+    pub fn decode(&self, shards: &[&[u8]], shard_len: usize) -> Vec<(usize, Vec<u8>)> {
+        debug_assert!(shard_len % 64 == 0 && shards.len() == self.positions.len());
+        let missing: Vec<usize> = (0..self.k).filter(|i| !self.positions.contains(i)).collect();
+        let mut restored: Vec<Vec<u8>> = missing.iter().map(|_| vec![0u8; shard_len]).collect();
+        let piece = (WORK_BYTES / self.work_count / 64 * 64).clamp(64, shard_len.max(64));
+        let mut work = vec![[0u8; 64]; self.work_count * piece / 64];
+        for start in (0..shard_len).step_by(piece) {
+            let len = piece.min(shard_len - start);
+            let chunks = len / 64;
+            let work = &mut work[..self.work_count * chunks];
+            work.fill([0; 64]);
+            let mut data = ShardsRefMut::new(self.work_count, chunks, work);
+            for (&p, shard) in self.positions.iter().zip(shards) {
+                let at = if p < self.k { p } else { self.chunk + p - self.k };
+                for (dst, src) in data[at].iter_mut().zip(shard[start..start + len].chunks_exact(64)) {
+                    dst.copy_from_slice(src);
+                }
+                self.engine.mul(&mut data[at], self.erasures[at]);
+            }
+            let recovery_end = self.chunk + self.m;
+            self.engine.ifft(&mut data, 0, self.work_count, recovery_end, 0);
+            formal_derivative(&mut data);
+            self.engine.fft(&mut data, 0, self.work_count, recovery_end, 0);
+            for (&i, out) in missing.iter().zip(&mut restored) {
+                self.engine.mul(&mut data[i], GF_MODULUS - self.erasures[i]);
+                for (dst, src) in out[start..start + len].chunks_exact_mut(64).zip(data[i].iter()) {
+                    dst.copy_from_slice(src);
+                }
+            }
+        }
+        missing.into_iter().zip(restored).collect()
+    }
+}
+
+fn formal_derivative(data: &mut ShardsRefMut) {
+    for i in 1..data.len() {
+        let width = 1 << i.trailing_zeros();
+        utils::xor_within(data, i - width, i, width);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_choice_matches_the_crate() {
+        // From the spec: the primary code is low-rate for n = 10, 31, 100, 301, 1000 and
+        // high-rate for n = 4, 7, 13; the secondary code is always high-rate.
+        for (n, low) in
+            [(4, false), (7, false), (13, false), (10, true), (31, true), (100, true), (301, true), (1000, true)]
+        {
+            let f = (n - 1) / 3;
+            assert_eq!(is_low_rate(n - 2 * f, 2 * f), low, "primary code, n = {n}");
+            assert!(!is_low_rate(n - f, f), "secondary code, n = {n}");
+        }
+    }
+}
