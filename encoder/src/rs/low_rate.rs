@@ -65,7 +65,7 @@ impl<E: Engine> LowRateDecoding<E> {
     /// Restores the missing originals from `shards` (in the order of `positions`, each
     /// `shard_len` bytes, a multiple of 64, in the crate's 64-byte block layout).
     pub fn decode(&self, shards: &[&[u8]], shard_len: usize) -> Vec<(usize, Vec<u8>)> {
-        debug_assert!(shard_len % 64 == 0 && shards.len() == self.positions.len());
+        debug_assert!(shard_len.is_multiple_of(64) && shards.len() == self.positions.len());
         let missing: Vec<usize> = (0..self.k).filter(|i| !self.positions.contains(i)).collect();
         let mut restored: Vec<Vec<u8>> = missing.iter().map(|_| vec![0u8; shard_len]).collect();
         let piece = (WORK_BYTES / self.work_count / 64 * 64).clamp(64, shard_len.max(64));
