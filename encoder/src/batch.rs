@@ -41,3 +41,18 @@ pub(crate) fn run_batches<T: Send>(
     }
     previous.map_or(Ok(()), |(g, r)| consume_group(g, r))
 }
+
+/// Asks for transparent huge pages over the page-aligned interior of a large buffer that has
+/// not been touched yet. Only a hint: nothing changes if the kernel declines.
+pub(crate) fn advise_huge_pages(buffer: &[u8]) {
+    #[cfg(target_os = "linux")]
+    {
+        const HUGE: usize = 2 << 20;
+        let start = (buffer.as_ptr() as usize).next_multiple_of(HUGE);
+        let end = (buffer.as_ptr() as usize + buffer.len()) / HUGE * HUGE;
+        if end > start {
+            // SAFETY: the range lies inside `buffer`; MADV_HUGEPAGE does not change contents.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
+        }
+    }
+}

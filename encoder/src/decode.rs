@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use crate::axis::{Axis, Primary};
-use crate::batch::{batches, run_batches};
+use crate::batch::{advise_huge_pages, batches, run_batches};
 use crate::encode::BlobEncoder;
 use crate::error::{Error, Result};
 use crate::index::SliverIndex;
@@ -57,6 +57,7 @@ pub fn decode<A: Axis>(metadata: &VerifiedMetadata, slivers: &[Sliver<A>], check
     let ks = usize::from(layout.params().secondary_source_symbols());
     let row_len = ks * s;
     let mut blob = vec![0u8; layout.padded_length()];
+    advise_huge_pages(&blob);
     run_batches(
         &batches(symbols_per_sliver, usize::from(layout.n_shards()), s),
         |range| {

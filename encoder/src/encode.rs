@@ -21,7 +21,7 @@ use std::os::unix::fs::FileExt;
 use rayon::prelude::*;
 
 use crate::axis::{Primary, Secondary};
-use crate::batch::{batches, run_batches};
+use crate::batch::{advise_huge_pages, batches, run_batches};
 use crate::blob_id::BlobId;
 use crate::error::Result;
 use crate::hash::{leaf_hashes_of_lines, parent_rows, Digest};
@@ -411,21 +411,6 @@ impl MemorySink {
                 }
             })
             .collect()
-    }
-}
-
-/// Asks for transparent huge pages over the page-aligned interior of a large buffer that has
-/// not been touched yet. Only a hint: nothing changes if the kernel declines.
-fn advise_huge_pages(buffer: &[u8]) {
-    #[cfg(target_os = "linux")]
-    {
-        const HUGE: usize = 2 << 20;
-        let start = (buffer.as_ptr() as usize).next_multiple_of(HUGE);
-        let end = (buffer.as_ptr() as usize + buffer.len()) / HUGE * HUGE;
-        if end > start {
-            // SAFETY: the range lies inside `buffer`; MADV_HUGEPAGE does not change contents.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE) };
-        }
     }
 }
 

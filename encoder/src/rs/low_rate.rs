@@ -23,6 +23,8 @@ pub(crate) struct LowRateDecoding<E: Engine> {
     chunk: usize,
     work_count: usize,
     erasures: Box<[GfElement; GF_ORDER]>,
+    /// Reused between calls: fresh memory of this size would cost page faults every time.
+    work: Vec<[u8; 64]>,
 }
 
 impl<E: Engine> LowRateDecoding<E> {
@@ -55,6 +57,7 @@ impl<E: Engine> LowRateDecoding<E> {
             chunk,
             work_count: recovery_end.next_power_of_two(),
             erasures,
+            work: Vec::new(),
         }
     }
 
@@ -64,12 +67,13 @@ impl<E: Engine> LowRateDecoding<E> {
 
     /// Restores the missing originals from `shards` (in the order of `positions`, each
     /// `shard_len` bytes, a multiple of 64, in the crate's 64-byte block layout).
-    pub fn decode(&self, shards: &[&[u8]], shard_len: usize) -> Vec<(usize, Vec<u8>)> {
+    pub fn decode(&mut self, shards: &[&[u8]], shard_len: usize) -> Vec<(usize, Vec<u8>)> {
         debug_assert!(shard_len.is_multiple_of(64) && shards.len() == self.positions.len());
         let missing: Vec<usize> = (0..self.k).filter(|i| !self.positions.contains(i)).collect();
         let mut restored: Vec<Vec<u8>> = missing.iter().map(|_| vec![0u8; shard_len]).collect();
         let piece = (WORK_BYTES / self.work_count / 64 * 64).clamp(64, shard_len.max(64));
-        let mut work = vec![[0u8; 64]; self.work_count * piece / 64];
+        let mut work = std::mem::take(&mut self.work);
+        work.resize(work.len().max(self.work_count * piece / 64), [0; 64]);
         for start in (0..shard_len).step_by(piece) {
             let len = piece.min(shard_len - start);
             let chunks = len / 64;
@@ -94,14 +98,41 @@ impl<E: Engine> LowRateDecoding<E> {
                 }
             }
         }
+        self.work = work;
         missing.into_iter().zip(restored).collect()
     }
 }
 
+/// `data[i - w .. i] ^= data[i .. i + w]` for every `i`, with `w` its lowest set bit.
 fn formal_derivative(data: &mut ShardsRefMut) {
     for i in 1..data.len() {
         let width = 1 << i.trailing_zeros();
-        utils::xor_within(data, i - width, i, width);
+        let (mut low, high) = data.split_at_mut(i);
+        for s in 0..width {
+            xor(&mut low[i - width + s], &high[s]);
+        }
+    }
+}
+
+fn xor(dst: &mut [[u8; 64]], src: &[[u8; 64]]) {
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx512f") {
+        // SAFETY: the feature was just detected.
+        return unsafe { xor_avx512(dst, src) };
+    }
+    utils::xor(dst, src);
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn xor_avx512(dst: &mut [[u8; 64]], src: &[[u8; 64]]) {
+    use std::arch::x86_64::*;
+    for (d, s) in dst.iter_mut().zip(src) {
+        let p = d.as_mut_ptr() as *mut __m512i;
+        _mm512_storeu_si512(
+            p,
+            _mm512_xor_si512(_mm512_loadu_si512(p), _mm512_loadu_si512(s.as_ptr() as *const __m512i)),
+        );
     }
 }
 

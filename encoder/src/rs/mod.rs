@@ -153,11 +153,17 @@ impl<E: Engine> Coders<E> {
 
     /// The low-rate decoding for these positions, reused while the pattern stays the same
     /// (decoding a blob keeps one pattern for all its strips).
-    fn low_rate(&mut self, engine: impl FnOnce() -> E, k: usize, m: usize, positions: &[usize]) -> &LowRateDecoding<E> {
+    fn low_rate(
+        &mut self,
+        engine: impl FnOnce() -> E,
+        k: usize,
+        m: usize,
+        positions: &[usize],
+    ) -> &mut LowRateDecoding<E> {
         if !self.low_rate.as_ref().is_some_and(|d| d.is_for(k, m, positions)) {
             self.low_rate = Some(LowRateDecoding::new(engine(), k, m, positions));
         }
-        self.low_rate.as_ref().expect("just set")
+        self.low_rate.as_mut().expect("just set")
     }
 
     fn encoder(
