@@ -90,7 +90,8 @@ impl<E: Engine> LowRateDecoding<E> {
             let recovery_end = self.chunk + self.m;
             self.engine.ifft(&mut data, 0, self.work_count, recovery_end, 0);
             formal_derivative(&mut data);
-            self.engine.fft(&mut data, 0, self.work_count, recovery_end, 0);
+            // Only the originals are wanted: the transform stops at the groups that hold them.
+            self.engine.fft(&mut data, 0, self.work_count, self.k, 0);
             for (&i, out) in missing.iter().zip(&mut restored) {
                 self.engine.mul(&mut data[i], GF_MODULUS - self.erasures[i]);
                 for (dst, src) in out[start..start + len].chunks_exact_mut(64).zip(data[i].iter()) {
