@@ -33,7 +33,23 @@ pub enum ConsistencyCheck {
 /// skipped; the first `k` others are used. Slivers are **not** authenticated here: verify them
 /// against the metadata first ([`Sliver::verify`]), or use [`ConsistencyCheck::Strict`].
 pub fn decode<A: Axis>(metadata: &VerifiedMetadata, slivers: &[Sliver<A>], check: ConsistencyCheck) -> Result<Vec<u8>> {
+    let mut blob = vec![0u8; metadata.layout().unencoded_length() as usize];
+    advise_huge_pages(&blob);
+    decode_into(metadata, slivers, check, &mut blob)?;
+    Ok(blob)
+}
+
+/// [`decode`] into a buffer of exactly the blob's length (reused, or mapped from a file).
+pub fn decode_into<A: Axis>(
+    metadata: &VerifiedMetadata,
+    slivers: &[Sliver<A>],
+    check: ConsistencyCheck,
+    out: &mut [u8],
+) -> Result<()> {
     let layout = metadata.layout();
+    if out.len() as u64 != layout.unencoded_length() {
+        return Err(Error::WrongOutputLength { got: out.len(), expected: layout.unencoded_length() });
+    }
     let code = Code::across::<A>(&layout);
     let expected_len = layout.sliver_length::<A>();
     let mut chosen: BTreeMap<u16, &Sliver<A>> = BTreeMap::new();
@@ -56,8 +72,13 @@ pub fn decode<A: Axis>(metadata: &VerifiedMetadata, slivers: &[Sliver<A>], check
     let symbols_per_sliver = usize::from(layout.params().sliver_symbols::<A>());
     let ks = usize::from(layout.params().secondary_source_symbols());
     let row_len = ks * s;
-    let mut blob = vec![0u8; layout.padded_length()];
-    advise_huge_pages(&blob);
+    // The matrix is padded past the blob's end; the padding is not written out.
+    let write = |out: &mut [u8], at: usize, bytes: &[u8]| {
+        if at < out.len() {
+            let end = (at + bytes.len()).min(out.len());
+            out[at..end].copy_from_slice(&bytes[..end - at]);
+        }
+    };
     run_batches(
         &batches(symbols_per_sliver, usize::from(layout.n_shards()), s),
         |range| {
@@ -69,12 +90,11 @@ pub fn decode<A: Axis>(metadata: &VerifiedMetadata, slivers: &[Sliver<A>], check
             for (j, line) in sources.iter().enumerate() {
                 if A::IS_PRIMARY {
                     // Source line j is row j, columns `range`.
-                    blob[j * row_len + range.start * s..j * row_len + range.end * s].copy_from_slice(line);
+                    write(out, j * row_len + range.start * s, line);
                 } else {
                     // Source line j is column j, rows `range`.
                     for (w, symbol) in line.chunks_exact(s).enumerate() {
-                        let at = (range.start + w) * row_len + j * s;
-                        blob[at..at + s].copy_from_slice(symbol);
+                        write(out, (range.start + w) * row_len + j * s, symbol);
                     }
                 }
             }
@@ -87,29 +107,26 @@ pub fn decode<A: Axis>(metadata: &VerifiedMetadata, slivers: &[Sliver<A>], check
         ConsistencyCheck::Skip => {}
         ConsistencyCheck::Default => {
             let kp = usize::from(layout.params().primary_source_symbols());
+            let out = &*out;
             let consistent = (0..kp).into_par_iter().all(|r| {
                 if A::IS_PRIMARY && chosen.contains_key(&(r as u16)) {
                     return true;
                 }
-                let row = Sliver::<Primary>::new(
-                    SliverIndex::new(r as u16),
-                    layout.symbol_size(),
-                    blob[r * row_len..(r + 1) * row_len].to_vec(),
-                );
-                row.verify(metadata).is_ok()
+                // The row as the decoded blob gives it, zero-padded like the encoder pads.
+                let mut row = vec![0u8; row_len];
+                write(&mut row, 0, &out[(r * row_len).min(out.len())..((r + 1) * row_len).min(out.len())]);
+                Sliver::<Primary>::new(SliverIndex::new(r as u16), layout.symbol_size(), row).verify(metadata).is_ok()
             });
             if !consistent {
                 return Err(Error::InconsistentBlob);
             }
         }
-        ConsistencyCheck::Strict => {}
-    }
-    blob.truncate(layout.unencoded_length() as usize);
-    if check == ConsistencyCheck::Strict {
-        let recomputed = BlobEncoder::new(layout.params(), &blob)?.compute_metadata();
-        if recomputed.blob_id() != metadata.blob_id() {
-            return Err(Error::InconsistentBlob);
+        ConsistencyCheck::Strict => {
+            let recomputed = BlobEncoder::new(layout.params(), out)?.compute_metadata();
+            if recomputed.blob_id() != metadata.blob_id() {
+                return Err(Error::InconsistentBlob);
+            }
         }
     }
-    Ok(blob)
+    Ok(())
 }

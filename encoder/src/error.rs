@@ -27,6 +27,8 @@ pub enum Error {
     NotEnoughSlivers { axis: &'static str, got: usize, needed: usize },
     #[error("too few recovery symbols: {got} distinct valid symbols, {needed} needed")]
     NotEnoughSymbols { got: usize, needed: usize },
+    #[error("the output buffer has {got} bytes, but the blob has {expected}")]
+    WrongOutputLength { got: usize, expected: u64 },
     #[error("the recovery symbol from sliver {source_index} has an invalid Merkle proof")]
     InvalidRecoveryProof { source_index: u16 },
     #[error("the decoded blob is inconsistent with the metadata")]

@@ -200,3 +200,17 @@ fn an_inconsistent_encoding_is_detected_and_proven() {
     // Against honest metadata the same proof shows nothing.
     assert_eq!(proof.verify(&enc.metadata), Err(Error::NoInconsistency));
 }
+
+#[test]
+fn decode_into_checks_the_buffer_length() {
+    let (blob, enc) = encoded(10, 3000);
+    let slivers: Vec<Sliver<Primary>> = enc.pairs[3..7].iter().map(|p| p.primary.clone()).collect();
+    let mut out = vec![0u8; 3000];
+    walrus_encoder::decode_into(&enc.metadata, &slivers, ConsistencyCheck::Default, &mut out).unwrap();
+    assert_eq!(out, blob);
+    let mut short = vec![0u8; 2999];
+    assert_eq!(
+        walrus_encoder::decode_into(&enc.metadata, &slivers, ConsistencyCheck::Skip, &mut short),
+        Err(Error::WrongOutputLength { got: 2999, expected: 3000 })
+    );
+}

@@ -7,6 +7,7 @@
 //! That is exact as long as every element keeps the (low byte, high byte) pairing it has when
 //! its symbol is a shard of its own, which [`Packing`] guarantees.
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use reed_solomon_simd::engine::{DefaultEngine, Engine};
@@ -265,12 +266,13 @@ impl Code {
 
     /// Restores the `k` source lines of `width` codewords from `k` lines at distinct
     /// positions (`(position, line)`, each line `width` contiguous symbols).
-    pub fn decode(&self, width: usize, lines: &[(usize, &[u8])]) -> Vec<Vec<u8>> {
+    /// Source lines that were given come back borrowed.
+    pub fn decode<'a>(&self, width: usize, lines: &[(usize, &'a [u8])]) -> Vec<Cow<'a, [u8]>> {
         debug_assert_eq!(lines.len(), self.k);
-        let mut sources: Vec<Option<Vec<u8>>> = vec![None; self.k];
+        let mut sources: Vec<Option<Cow<'a, [u8]>>> = vec![None; self.k];
         for &(position, line) in lines {
             if position < self.k {
-                sources[position] = Some(line.to_vec());
+                sources[position] = Some(Cow::Borrowed(line));
             }
         }
         if sources.iter().all(Option::is_some) {
@@ -291,7 +293,7 @@ impl Code {
         engine: impl FnOnce() -> E,
         width: usize,
         lines: &[(usize, &[u8])],
-        sources: &mut [Option<Vec<u8>>],
+        sources: &mut [Option<Cow<'_, [u8]>>],
     ) {
         let m = self.n - self.k;
         if low_rate::is_low_rate(self.k, m) {
@@ -308,7 +310,7 @@ impl Code {
             let shard_refs: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
             let decoding = coders.low_rate(engine, self.k, m, &positions);
             for (index, restored) in decoding.decode(&shard_refs, packing.shard_len()) {
-                sources[index] = Some(packing.unpack_line(&restored));
+                sources[index] = Some(Cow::Owned(packing.unpack_line(&restored)));
             }
             return;
         }
@@ -325,7 +327,7 @@ impl Code {
         }
         let result = decoder.decode().expect("k distinct shards given");
         for (index, restored) in result.restored_original_iter() {
-            sources[index] = Some(packing.unpack_line(restored));
+            sources[index] = Some(Cow::Owned(packing.unpack_line(restored)));
         }
     }
 }
@@ -358,13 +360,17 @@ mod tests {
                 let all: Vec<&[u8]> =
                     data.iter().map(|d| d.as_slice()).chain(packed.iter().map(|d| d.as_slice())).collect();
                 let lines: Vec<(usize, &[u8])> = (n - k..n).map(|p| (p, all[p])).collect();
-                assert_eq!(code.decode(width, &lines), data);
+                assert_eq!(
+                    code.decode(width, &lines),
+                    data.iter().map(|d| Cow::Borrowed(d.as_slice())).collect::<Vec<_>>()
+                );
                 // ... and from a scattered mix of source and recovery positions, twice (the
                 // second time reuses the cached erasure locator).
                 let mixed: Vec<(usize, &[u8])> = (0..n).filter(|p| p % 3 != 1).take(k).map(|p| (p, all[p])).collect();
                 if mixed.len() == k {
-                    assert_eq!(code.decode(width, &mixed), data, "S={symbol_size} k={k} n={n}");
-                    assert_eq!(code.decode(width, &mixed), data);
+                    let expected: Vec<Cow<[u8]>> = data.iter().map(|d| Cow::Borrowed(d.as_slice())).collect();
+                    assert_eq!(code.decode(width, &mixed), expected, "S={symbol_size} k={k} n={n}");
+                    assert_eq!(code.decode(width, &mixed), expected);
                 }
             }
         }
