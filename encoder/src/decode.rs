@@ -87,7 +87,7 @@ pub fn decode_into<A: Axis>(
             code.decode(range.len(), &lines)
         },
         |range, sources| {
-            for (j, line) in sources.iter().enumerate() {
+            for (j, line) in sources.lines().enumerate() {
                 if A::IS_PRIMARY {
                     // Source line j is row j, columns `range`.
                     write(out, j * row_len + range.start * s, line);

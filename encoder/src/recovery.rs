@@ -112,7 +112,7 @@ fn decode_target<B: Axis>(
         return Err(Error::NotEnoughSymbols { got: valid.len(), needed: code.k });
     }
     let lines: Vec<(usize, &[u8])> = valid.values().map(|s| (usize::from(s.source_index), s.data.as_slice())).collect();
-    let data = code.decode(1, &lines).concat();
+    let data = code.decode(1, &lines).lines().collect::<Vec<_>>().concat();
     let used = valid.into_values().cloned().collect();
     Ok((Sliver::new(target, layout.symbol_size(), data), used))
 }

@@ -25,6 +25,7 @@ pub(crate) struct LowRateDecoding<E: Engine> {
     erasures: Box<[GfElement; GF_ORDER]>,
     /// Reused between calls: fresh memory of this size would cost page faults every time.
     work: Vec<[u8; 64]>,
+    output: Vec<u8>,
 }
 
 impl<E: Engine> LowRateDecoding<E> {
@@ -58,6 +59,7 @@ impl<E: Engine> LowRateDecoding<E> {
             work_count: recovery_end.next_power_of_two(),
             erasures,
             work: Vec::new(),
+            output: Vec::new(),
         }
     }
 
@@ -65,12 +67,15 @@ impl<E: Engine> LowRateDecoding<E> {
         self.k == k && self.m == m && self.positions == positions
     }
 
-    /// Restores the missing originals from `shards` (in the order of `positions`, each
-    /// `shard_len` bytes, a multiple of 64, in the crate's 64-byte block layout).
-    pub fn decode(&mut self, shards: &[&[u8]], shard_len: usize) -> Vec<(usize, Vec<u8>)> {
-        debug_assert!(shard_len.is_multiple_of(64) && shards.len() == self.positions.len());
+    /// Restores the missing originals from `shards` (one after another, in the order of
+    /// `positions`, each `shard_len` bytes, a multiple of 64, in the crate's 64-byte block
+    /// layout), handing each to `restored(index, shard)`.
+    pub fn decode(&mut self, shards: &[u8], shard_len: usize, mut restored: impl FnMut(usize, &[u8])) {
+        debug_assert!(shard_len.is_multiple_of(64) && shards.len() == self.positions.len() * shard_len);
         let missing: Vec<usize> = (0..self.k).filter(|i| !self.positions.contains(i)).collect();
-        let mut restored: Vec<Vec<u8>> = missing.iter().map(|_| vec![0u8; shard_len]).collect();
+        let mut output = std::mem::take(&mut self.output);
+        output.clear();
+        output.resize(missing.len() * shard_len, 0);
         let piece = (WORK_BYTES / self.work_count / 64 * 64).clamp(64, shard_len.max(64));
         let mut work = std::mem::take(&mut self.work);
         work.resize(work.len().max(self.work_count * piece / 64), [0; 64]);
@@ -80,7 +85,7 @@ impl<E: Engine> LowRateDecoding<E> {
             let work = &mut work[..self.work_count * chunks];
             work.fill([0; 64]);
             let mut data = ShardsRefMut::new(self.work_count, chunks, work);
-            for (&p, shard) in self.positions.iter().zip(shards) {
+            for (&p, shard) in self.positions.iter().zip(shards.chunks_exact(shard_len)) {
                 let at = if p < self.k { p } else { self.chunk + p - self.k };
                 for (dst, src) in data[at].iter_mut().zip(shard[start..start + len].chunks_exact(64)) {
                     dst.copy_from_slice(src);
@@ -92,7 +97,7 @@ impl<E: Engine> LowRateDecoding<E> {
             formal_derivative(&mut data);
             // Only the originals are wanted: the transform stops at the groups that hold them.
             self.engine.fft(&mut data, 0, self.work_count, self.k, 0);
-            for (&i, out) in missing.iter().zip(&mut restored) {
+            for (&i, out) in missing.iter().zip(output.chunks_exact_mut(shard_len)) {
                 self.engine.mul(&mut data[i], GF_MODULUS - self.erasures[i]);
                 for (dst, src) in out[start..start + len].chunks_exact_mut(64).zip(data[i].iter()) {
                     dst.copy_from_slice(src);
@@ -100,7 +105,10 @@ impl<E: Engine> LowRateDecoding<E> {
             }
         }
         self.work = work;
-        missing.into_iter().zip(restored).collect()
+        for (&i, shard) in missing.iter().zip(output.chunks_exact(shard_len)) {
+            restored(i, shard);
+        }
+        self.output = output;
     }
 }
 

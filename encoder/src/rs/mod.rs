@@ -7,7 +7,6 @@
 //! That is exact as long as every element keeps the (low byte, high byte) pairing it has when
 //! its symbol is a shard of its own, which [`Packing`] guarantees.
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 
 use reed_solomon_simd::engine::{DefaultEngine, Engine};
@@ -120,6 +119,15 @@ impl Packing {
         }
     }
 
+    fn unpack_into(&self, shard: &[u8], line: &mut [u8]) {
+        if self.is_identity() {
+            return line.copy_from_slice(&shard[..line.len()]);
+        }
+        for (w, symbol) in line.chunks_exact_mut(self.symbol_size).enumerate() {
+            self.unpack_symbol(w, shard, symbol);
+        }
+    }
+
     fn unpack_line(&self, shard: &[u8]) -> Vec<u8> {
         if self.is_identity() {
             return shard.to_vec();
@@ -145,11 +153,13 @@ struct Coders<E: Engine> {
     encoder: Option<DefaultRateEncoder<E>>,
     decoder: Option<DefaultRateDecoder<E>>,
     low_rate: Option<LowRateDecoding<E>>,
+    /// Packed input shards of the low-rate decoder, kept to spare the allocator.
+    packed: Vec<u8>,
 }
 
 impl<E: Engine> Coders<E> {
     const fn new() -> Self {
-        Self { encoder: None, decoder: None, low_rate: None }
+        Self { encoder: None, decoder: None, low_rate: None, packed: Vec::new() }
     }
 
     /// The low-rate decoding for these positions, reused while the pattern stays the same
@@ -219,6 +229,40 @@ pub(crate) struct Code {
     pub symbol_size: usize,
 }
 
+/// The source lines of a decoding: the given ones borrowed, the restored ones in one buffer.
+pub(crate) struct Decoded<'a> {
+    line_len: usize,
+    sources: Vec<Source<'a>>,
+    restored: Vec<u8>,
+}
+
+#[derive(Clone, Copy)]
+enum Source<'a> {
+    Given(&'a [u8]),
+    /// Offset in `restored`.
+    Restored(usize),
+}
+
+impl Decoded<'_> {
+    pub fn line(&self, j: usize) -> &[u8] {
+        match self.sources[j] {
+            Source::Given(line) => line,
+            Source::Restored(at) => &self.restored[at..at + self.line_len],
+        }
+    }
+
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.sources.len()).map(|j| self.line(j))
+    }
+
+    fn restore(&mut self, index: usize, packing: &Packing, shard: &[u8]) {
+        let at = self.restored.len();
+        self.restored.resize(at + self.line_len, 0);
+        packing.unpack_into(shard, &mut self.restored[at..]);
+        self.sources[index] = Source::Restored(at);
+    }
+}
+
 impl Code {
     /// The code whose source positions are the slivers of axis `A`: it decodes a blob from
     /// slivers of axis `A` and extends a sliver of the other axis to its `n` symbols.
@@ -266,25 +310,26 @@ impl Code {
 
     /// Restores the `k` source lines of `width` codewords from `k` lines at distinct
     /// positions (`(position, line)`, each line `width` contiguous symbols).
-    /// Source lines that were given come back borrowed.
-    pub fn decode<'a>(&self, width: usize, lines: &[(usize, &'a [u8])]) -> Vec<Cow<'a, [u8]>> {
+    pub fn decode<'a>(&self, width: usize, lines: &[(usize, &'a [u8])]) -> Decoded<'a> {
         debug_assert_eq!(lines.len(), self.k);
-        let mut sources: Vec<Option<Cow<'a, [u8]>>> = vec![None; self.k];
+        let line_len = width * self.symbol_size;
+        let mut decoded =
+            Decoded { line_len, sources: vec![Source::Restored(usize::MAX); self.k], restored: Vec::new() };
         for &(position, line) in lines {
             if position < self.k {
-                sources[position] = Some(Cow::Borrowed(line));
+                decoded.sources[position] = Source::Given(line);
             }
         }
-        if sources.iter().all(Option::is_some) {
-            return sources.into_iter().map(Option::unwrap).collect();
+        if decoded.sources.iter().all(|s| matches!(s, Source::Given(_))) {
+            return decoded;
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(engine) = gfni() {
-            GFNI.with_borrow_mut(|coders| self.decode_with(coders, || engine, width, lines, &mut sources));
-            return sources.into_iter().map(|s| s.expect("decoder restores every missing source")).collect();
+            GFNI.with_borrow_mut(|coders| self.decode_with(coders, || engine, width, lines, &mut decoded));
+            return decoded;
         }
-        PORTABLE.with_borrow_mut(|coders| self.decode_with(coders, DefaultEngine::new, width, lines, &mut sources));
-        sources.into_iter().map(|s| s.expect("decoder restores every missing source")).collect()
+        PORTABLE.with_borrow_mut(|coders| self.decode_with(coders, DefaultEngine::new, width, lines, &mut decoded));
+        decoded
     }
 
     fn decode_with<E: Engine>(
@@ -293,25 +338,22 @@ impl Code {
         engine: impl FnOnce() -> E,
         width: usize,
         lines: &[(usize, &[u8])],
-        sources: &mut [Option<Cow<'_, [u8]>>],
+        decoded: &mut Decoded<'_>,
     ) {
         let m = self.n - self.k;
         if low_rate::is_low_rate(self.k, m) {
             let packing = Packing { symbol_size: self.symbol_size, width, whole_blocks: true };
             let positions: Vec<usize> = lines.iter().map(|(p, _)| *p).collect();
-            let shards: Vec<Vec<u8>> = lines
-                .iter()
-                .map(|(_, line)| {
-                    let mut shard = vec![0u8; packing.shard_len()];
-                    packing.pack_line(line, &mut shard);
-                    shard
-                })
-                .collect();
-            let shard_refs: Vec<&[u8]> = shards.iter().map(Vec::as_slice).collect();
-            let decoding = coders.low_rate(engine, self.k, m, &positions);
-            for (index, restored) in decoding.decode(&shard_refs, packing.shard_len()) {
-                sources[index] = Some(Cow::Owned(packing.unpack_line(&restored)));
+            let shard_len = packing.shard_len();
+            let mut packed = std::mem::take(&mut coders.packed);
+            packed.clear();
+            packed.resize(lines.len() * shard_len, 0);
+            for ((_, line), shard) in lines.iter().zip(packed.chunks_exact_mut(shard_len)) {
+                packing.pack_line(line, shard);
             }
+            let decoding = coders.low_rate(engine, self.k, m, &positions);
+            decoding.decode(&packed, shard_len, |index, restored| decoded.restore(index, &packing, restored));
+            coders.packed = packed;
             return;
         }
         let packing = Packing { symbol_size: self.symbol_size, width, whole_blocks: false };
@@ -327,7 +369,7 @@ impl Code {
         }
         let result = decoder.decode().expect("k distinct shards given");
         for (index, restored) in result.restored_original_iter() {
-            sources[index] = Some(Cow::Owned(packing.unpack_line(restored)));
+            decoded.restore(index, &packing, restored);
         }
     }
 }
@@ -360,17 +402,16 @@ mod tests {
                 let all: Vec<&[u8]> =
                     data.iter().map(|d| d.as_slice()).chain(packed.iter().map(|d| d.as_slice())).collect();
                 let lines: Vec<(usize, &[u8])> = (n - k..n).map(|p| (p, all[p])).collect();
-                assert_eq!(
-                    code.decode(width, &lines),
-                    data.iter().map(|d| Cow::Borrowed(d.as_slice())).collect::<Vec<_>>()
-                );
+                assert!(code.decode(width, &lines).lines().eq(data.iter().map(Vec::as_slice)));
                 // ... and from a scattered mix of source and recovery positions, twice (the
                 // second time reuses the cached erasure locator).
                 let mixed: Vec<(usize, &[u8])> = (0..n).filter(|p| p % 3 != 1).take(k).map(|p| (p, all[p])).collect();
                 if mixed.len() == k {
-                    let expected: Vec<Cow<[u8]>> = data.iter().map(|d| Cow::Borrowed(d.as_slice())).collect();
-                    assert_eq!(code.decode(width, &mixed), expected, "S={symbol_size} k={k} n={n}");
-                    assert_eq!(code.decode(width, &mixed), expected);
+                    assert!(
+                        code.decode(width, &mixed).lines().eq(data.iter().map(Vec::as_slice)),
+                        "S={symbol_size} k={k} n={n}"
+                    );
+                    assert!(code.decode(width, &mixed).lines().eq(data.iter().map(Vec::as_slice)));
                 }
             }
         }
