@@ -163,6 +163,11 @@ impl Gfni {
     fn factor(&self, log_m: GfElement) -> Option<Matrices> {
         (log_m != GF_MODULUS).then(|| self.matrices(log_m))
     }
+
+    /// The factors (m01, m02, m23) of one group of two butterfly layers.
+    fn group_factors(&self, base: usize, dist: usize) -> (Option<Matrices>, Option<Matrices>, Option<Matrices>) {
+        (self.factor(self.skew[base]), self.factor(self.skew[base + dist]), self.factor(self.skew[base + 2 * dist]))
+    }
 }
 
 impl Engine for Gfni {
@@ -172,10 +177,7 @@ impl Engine for Gfni {
         while dist != 0 {
             let mut r = 0;
             while r < truncated_size {
-                let base = r + dist + skew_delta - 1;
-                let m01 = self.factor(self.skew[base]);
-                let m02 = self.factor(self.skew[base + dist]);
-                let m23 = self.factor(self.skew[base + dist * 2]);
+                let (m01, m02, m23) = self.group_factors(r + dist + skew_delta - 1, dist);
                 for i in r..r + dist {
                     let (s0, s1, s2, s3) = data.dist4_mut(pos + i, dist);
                     self.fft_pair(s0, s2, m02.as_ref());
@@ -205,10 +207,7 @@ impl Engine for Gfni {
         while dist4 <= size {
             let mut r = 0;
             while r < truncated_size {
-                let base = r + dist + skew_delta - 1;
-                let m01 = self.factor(self.skew[base]);
-                let m02 = self.factor(self.skew[base + dist]);
-                let m23 = self.factor(self.skew[base + dist * 2]);
+                let (m01, m02, m23) = self.group_factors(r + dist + skew_delta - 1, dist);
                 for i in r..r + dist {
                     let (s0, s1, s2, s3) = data.dist4_mut(pos + i, dist);
                     self.ifft_pair(s0, s1, m01.as_ref());

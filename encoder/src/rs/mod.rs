@@ -129,13 +129,8 @@ impl Packing {
     }
 
     fn unpack_line(&self, shard: &[u8]) -> Vec<u8> {
-        if self.is_identity() {
-            return shard.to_vec();
-        }
         let mut line = vec![0u8; self.symbol_size * self.width];
-        for (w, symbol) in line.chunks_exact_mut(self.symbol_size).enumerate() {
-            self.unpack_symbol(w, shard, symbol);
-        }
+        self.unpack_into(shard, &mut line);
         line
     }
 }
