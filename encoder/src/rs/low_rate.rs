@@ -22,6 +22,10 @@ pub(crate) struct LowRateDecoding<E: Engine> {
     positions: Vec<usize>,
     chunk: usize,
     work_count: usize,
+    /// Per work position: whether a received shard lands there.
+    received: Vec<bool>,
+    /// The originals to restore.
+    missing: Vec<usize>,
     erasures: Box<[GfElement; GF_ORDER]>,
     /// Reused between calls: fresh memory of this size would cost page faults every time.
     work: Vec<[u8; 64]>,
@@ -33,7 +37,8 @@ impl<E: Engine> LowRateDecoding<E> {
     pub fn new(engine: E, k: usize, m: usize, positions: &[usize]) -> Self {
         let chunk = k.next_power_of_two();
         let recovery_end = chunk + m;
-        let mut received = vec![false; recovery_end];
+        let work_count = recovery_end.next_power_of_two();
+        let mut received = vec![false; work_count];
         for &p in positions {
             received[if p < k { p } else { chunk + p - k }] = true;
         }
@@ -56,7 +61,9 @@ impl<E: Engine> LowRateDecoding<E> {
             m,
             positions: positions.to_vec(),
             chunk,
-            work_count: recovery_end.next_power_of_two(),
+            work_count,
+            missing: (0..k).filter(|&i| !received[i]).collect(),
+            received,
             erasures,
             work: Vec::new(),
             output: Vec::new(),
@@ -72,7 +79,7 @@ impl<E: Engine> LowRateDecoding<E> {
     /// layout), handing each to `restored(index, shard)`.
     pub fn decode(&mut self, shards: &[u8], shard_len: usize, mut restored: impl FnMut(usize, &[u8])) {
         debug_assert!(shard_len.is_multiple_of(64) && shards.len() == self.positions.len() * shard_len);
-        let missing: Vec<usize> = (0..self.k).filter(|i| !self.positions.contains(i)).collect();
+        let missing = &self.missing;
         let mut output = std::mem::take(&mut self.output);
         output.clear();
         output.resize(missing.len() * shard_len, 0);
@@ -83,7 +90,12 @@ impl<E: Engine> LowRateDecoding<E> {
             let len = piece.min(shard_len - start);
             let chunks = len / 64;
             let work = &mut work[..self.work_count * chunks];
-            work.fill([0; 64]);
+            // Received positions are overwritten below; every other one must be zero.
+            for (shard, received) in work.chunks_exact_mut(chunks).zip(&self.received) {
+                if !received {
+                    shard.fill([0; 64]);
+                }
+            }
             let mut data = ShardsRefMut::new(self.work_count, chunks, work);
             for (&p, shard) in self.positions.iter().zip(shards.chunks_exact(shard_len)) {
                 let at = if p < self.k { p } else { self.chunk + p - self.k };
@@ -94,7 +106,8 @@ impl<E: Engine> LowRateDecoding<E> {
             }
             let recovery_end = self.chunk + self.m;
             self.engine.ifft(&mut data, 0, self.work_count, recovery_end, 0);
-            formal_derivative(&mut data);
+            formal_derivative(work, chunks);
+            let mut data = ShardsRefMut::new(self.work_count, chunks, work);
             // Only the originals are wanted: the transform stops at the groups that hold them.
             self.engine.fft(&mut data, 0, self.work_count, self.k, 0);
             for (&i, out) in missing.iter().zip(output.chunks_exact_mut(shard_len)) {
@@ -105,21 +118,20 @@ impl<E: Engine> LowRateDecoding<E> {
             }
         }
         self.work = work;
-        for (&i, shard) in missing.iter().zip(output.chunks_exact(shard_len)) {
+        for (&i, shard) in self.missing.iter().zip(output.chunks_exact(shard_len)) {
             restored(i, shard);
         }
         self.output = output;
     }
 }
 
-/// `data[i - w .. i] ^= data[i .. i + w]` for every `i`, with `w` its lowest set bit.
-fn formal_derivative(data: &mut ShardsRefMut) {
-    for i in 1..data.len() {
+/// `shard[i - w .. i] ^= shard[i .. i + w]` for every `i`, with `w` its lowest set bit, on
+/// shards of `shard_len` chunks laid end to end: each step is one contiguous XOR.
+fn formal_derivative(work: &mut [[u8; 64]], shard_len: usize) {
+    for i in 1..work.len() / shard_len {
         let width = 1 << i.trailing_zeros();
-        let (mut low, high) = data.split_at_mut(i);
-        for s in 0..width {
-            xor(&mut low[i - width + s], &high[s]);
-        }
+        let (low, high) = work.split_at_mut(i * shard_len);
+        xor(&mut low[(i - width) * shard_len..], &high[..width * shard_len]);
     }
 }
 
