@@ -7,7 +7,12 @@ cd "$(dirname "$0")/.."
 npm ci --prefix scripts --no-audit --no-fund --loglevel=error
 
 if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --workspace --no-fail-fast
+  run() { cargo nextest run --no-fail-fast "$@"; }
 else
-  cargo test --workspace --no-fail-fast
+  run() { cargo test --no-fail-fast "$@"; }
 fi
+
+# First without our own SIMD kernels (AVX-512 Blake2b, GFNI Reed-Solomon), so the paths
+# other CPUs take are checked against the vectors here too; then everything.
+WALRUS_ENCODER_PORTABLE=1 run -p walrus-encoder --lib --test vectors --test recovery --test streaming
+run --workspace

@@ -12,6 +12,7 @@
 mod axis;
 mod batch;
 mod blob_id;
+mod cpu;
 mod decode;
 mod encode;
 mod error;

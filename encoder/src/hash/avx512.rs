@@ -36,7 +36,7 @@ pub const LANES: usize = 8;
 pub const BLOCK: usize = 128;
 
 pub fn available() -> bool {
-    is_x86_feature_detected!("avx512f")
+    is_x86_feature_detected!("avx512f") && crate::cpu::own_simd_allowed()
 }
 
 #[inline(always)]

@@ -24,7 +24,8 @@ pub struct Gfni {
 impl Gfni {
     /// `None` unless the CPU has GFNI and AVX-512 (F and BW).
     pub fn detect() -> Option<Self> {
-        let supported = is_x86_feature_detected!("gfni")
+        let supported = crate::cpu::own_simd_allowed()
+            && is_x86_feature_detected!("gfni")
             && is_x86_feature_detected!("avx512f")
             && is_x86_feature_detected!("avx512bw");
         supported.then(|| {

@@ -137,7 +137,7 @@ fn formal_derivative(work: &mut [[u8; 64]], shard_len: usize) {
 
 fn xor(dst: &mut [[u8; 64]], src: &[[u8; 64]]) {
     #[cfg(target_arch = "x86_64")]
-    if is_x86_feature_detected!("avx512f") {
+    if is_x86_feature_detected!("avx512f") && crate::cpu::own_simd_allowed() {
         // SAFETY: the feature was just detected.
         return unsafe { xor_avx512(dst, src) };
     }
