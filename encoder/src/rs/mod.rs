@@ -238,6 +238,30 @@ enum Source<'a> {
     Restored(usize),
 }
 
+/// Buffers of restored lines, recycled: each is large enough that the allocator would take
+/// fresh pages from the kernel (zeroed, faulted in) for every strip.
+static RECYCLED: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+fn recycled_buffer() -> Vec<u8> {
+    let mut buffer = RECYCLED.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
+    buffer.clear();
+    buffer
+}
+
+impl Drop for Decoded<'_> {
+    fn drop(&mut self) {
+        const KEEP: usize = 16;
+        let buffer = std::mem::take(&mut self.restored);
+        if buffer.capacity() > 0 {
+            if let Ok(mut pool) = RECYCLED.lock() {
+                if pool.len() < KEEP {
+                    pool.push(buffer);
+                }
+            }
+        }
+    }
+}
+
 impl Decoded<'_> {
     pub fn line(&self, j: usize) -> &[u8] {
         match self.sources[j] {
@@ -309,7 +333,7 @@ impl Code {
         debug_assert_eq!(lines.len(), self.k);
         let line_len = width * self.symbol_size;
         let mut decoded =
-            Decoded { line_len, sources: vec![Source::Restored(usize::MAX); self.k], restored: Vec::new() };
+            Decoded { line_len, sources: vec![Source::Restored(usize::MAX); self.k], restored: recycled_buffer() };
         for &(position, line) in lines {
             if position < self.k {
                 decoded.sources[position] = Source::Given(line);
