@@ -127,11 +127,6 @@ impl BlobLayout {
         usize::from(self.params.sliver_symbols::<A>()) * self.s()
     }
 
-    /// Length of the padded message matrix, `kp * ks * S`.
-    pub fn padded_length(&self) -> usize {
-        self.params.total_source_symbols() as usize * self.s()
-    }
-
     /// Bytes the system charges storage for: every sliver pair plus one nominal metadata copy
     /// per shard. The Move contracts compute the same number.
     pub fn encoded_length(&self) -> u64 {
