@@ -72,6 +72,61 @@ impl<B: Axis> RecoverySymbol<B> {
     }
 }
 
+/// A recovery symbol together with its target, for either axis: what storage nodes exchange
+/// when the axis is not known from context. BCS: `{ symbol: enum { Primary(DecodingSymbol),
+/// Secondary(DecodingSymbol) }, target_index: u16, proof }`, the variant naming the axis of the
+/// sliver being recovered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GeneralRecoverySymbol {
+    symbol: ByAxis,
+    target_index: u16,
+    proof: MerkleProof,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+enum ByAxis {
+    Primary(DecodingSymbol),
+    Secondary(DecodingSymbol),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct DecodingSymbol {
+    index: u16,
+    #[serde(with = "serde_bytes")]
+    data: Vec<u8>,
+}
+
+impl<B: Axis> RecoverySymbol<B> {
+    /// The general form, naming the sliver this symbol is for.
+    pub fn into_general(self, target: SliverIndex<B>) -> GeneralRecoverySymbol {
+        let symbol = DecodingSymbol { index: self.source_index, data: self.data };
+        GeneralRecoverySymbol {
+            symbol: if B::IS_PRIMARY { ByAxis::Primary(symbol) } else { ByAxis::Secondary(symbol) },
+            target_index: target.get(),
+            proof: self.proof,
+        }
+    }
+}
+
+impl GeneralRecoverySymbol {
+    pub fn to_bcs(&self) -> Vec<u8> {
+        bcs::to_bytes(self).expect("recovery symbols always serialize")
+    }
+
+    pub fn from_bcs(bytes: &[u8]) -> Result<Self> {
+        Ok(bcs::from_bytes(bytes)?)
+    }
+
+    /// The symbol and its target, if it is for a sliver of axis `B`.
+    pub fn for_axis<B: Axis>(self) -> Option<(SliverIndex<B>, RecoverySymbol<B>)> {
+        let symbol = match (self.symbol, B::IS_PRIMARY) {
+            (ByAxis::Primary(s), true) | (ByAxis::Secondary(s), false) => s,
+            _ => return None,
+        };
+        Some((SliverIndex::new(self.target_index), RecoverySymbol::new(symbol.index, symbol.data, self.proof)))
+    }
+}
+
 /// Why a sliver could not be recovered.
 #[derive(Debug, thiserror::Error)]
 pub enum RecoveryError<B: Axis> {

@@ -214,3 +214,29 @@ fn decode_into_checks_the_buffer_length() {
         Err(Error::WrongOutputLength { got: 2999, expected: 3000 })
     );
 }
+
+#[test]
+fn general_recovery_symbols_name_axis_and_target() {
+    let (_, enc) = encoded(10, 2000);
+    let layout = enc.metadata.layout();
+    let target = SliverIndex::<Primary>::new(4);
+    let symbol = enc.pairs[2].secondary.recovery_symbol(target, &layout).unwrap();
+    let general = symbol.clone().into_general(target);
+    let bytes = general.to_bcs();
+    // Variant 0 (primary target), then the symbol's own BCS with the target index inserted
+    // before the proof.
+    let plain = symbol.to_bcs();
+    let split = 2 + 1 + symbol.data().len(); // index, length byte, data
+    assert_eq!(bytes[0], 0);
+    assert_eq!(bytes[1..1 + split], plain[..split]);
+    assert_eq!(bytes[1 + split..3 + split], [4, 0]);
+    assert_eq!(bytes[3 + split..], plain[split..]);
+    let parsed = walrus_encoder::GeneralRecoverySymbol::from_bcs(&bytes).unwrap();
+    assert!(parsed.clone().for_axis::<Secondary>().is_none());
+    let (back_target, back) = parsed.for_axis::<Primary>().unwrap();
+    assert_eq!((back_target, back.clone()), (target, symbol));
+    back.verify(&enc.metadata, back_target).unwrap();
+
+    let for_secondary = enc.pairs[0].primary.recovery_symbol(SliverIndex::<Secondary>::new(1), &layout).unwrap();
+    assert_eq!(for_secondary.into_general(SliverIndex::new(1)).to_bcs()[0], 1);
+}
