@@ -113,17 +113,18 @@ impl<A: Axis> Sliver<A> {
         all
     }
 
-    fn expanded_leaf_hashes(&self, layout: &BlobLayout) -> Vec<Digest> {
+    /// The expansion and the leaf hashes of its symbols.
+    fn expanded_leaf_hashes(&self, layout: &BlobLayout) -> (Vec<u8>, Vec<Digest>) {
         let expanded = self.expand(layout);
         let mut leaves = vec![[0; 32]; usize::from(layout.n_shards())];
         leaf_hashes(&expanded, layout.s(), &mut leaves);
-        leaves
+        (expanded, leaves)
     }
 
     /// The Merkle root over the sliver's expansion: what the metadata records for it.
     pub fn compute_hash(&self, layout: &BlobLayout) -> Result<Node> {
         self.check_shape(layout)?;
-        Ok(root_of_leaf_hashes(self.expanded_leaf_hashes(layout)))
+        Ok(root_of_leaf_hashes(self.expanded_leaf_hashes(layout).1))
     }
 
     /// Verifies the sliver against the metadata of its blob.
@@ -148,9 +149,7 @@ impl<A: Axis> Sliver<A> {
         self.check_shape(layout)?;
         let target = target.check(layout.n_shards())?;
         let s = layout.s();
-        let expanded = self.expand(layout);
-        let mut leaves = vec![[0; 32]; usize::from(layout.n_shards())];
-        leaf_hashes(&expanded, s, &mut leaves);
+        let (expanded, leaves) = self.expanded_leaf_hashes(layout);
         let proof = MerkleTree::from_leaf_hashes(leaves).proof(target.as_usize()).expect("target checked");
         let data = expanded[target.as_usize() * s..(target.as_usize() + 1) * s].to_vec();
         Ok(RecoverySymbol::new(self.index.get(), data, proof))

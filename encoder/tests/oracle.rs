@@ -34,7 +34,7 @@ use serde_json::Value;
 use walrus_encoder::merkle::Node;
 use walrus_encoder::{
     decode, encode, Axis, BlobId, BlobMetadata, BlobMetadataV1, BlobMetadataWithId, ConsistencyCheck, EncodingType,
-    Primary, Secondary, Sliver, SliverPairMetadata, VerifiedMetadata,
+    Primary, Secondary, Sliver, SliverIndex, SliverPairMetadata, VerifiedMetadata,
 };
 
 /// The version of `@mysten/walrus-wasm` the expected bytes come from.
@@ -351,6 +351,28 @@ fn pick(rng: &mut SplitMix64, n: usize, k: usize) -> (Vec<usize>, String) {
 
 /// Reads oracle sliver files `file_of(i)` for the sliver indices `indices`, checking the
 /// index each one carries.
+/// Our decoder on `k` of the oracle's slivers of axis `A` (one of them also verified),
+/// against the oracle's metadata.
+fn decode_oracle_slivers<A: Axis>(
+    rng: &mut SplitMix64,
+    sliver_dir: &Path,
+    meta: &VerifiedMetadata,
+    data: &[u8],
+    nu: usize,
+    k: usize,
+) -> Result<(), String> {
+    let (indices, desc) = pick(rng, nu, k);
+    let file_of = |i: usize| format!("{}.{}.bcs", SliverIndex::<A>::new(i as u16).pair(nu as u16), A::NAME);
+    let slivers = read_slivers::<A>(sliver_dir, &indices, file_of)?;
+    let probe = &slivers[rng.below(k as u64) as usize];
+    probe
+        .verify(meta)
+        .map_err(|e| format!("oracle {} sliver {} does not verify: {e}", A::NAME, probe.index().get()))?;
+    let what = format!("our decode of oracle {} slivers ({desc})", A::NAME);
+    let decoded = decode(meta, &slivers, ConsistencyCheck::Default).map_err(|e| format!("{what}: {e}"))?;
+    same_blob(&what, &decoded, data)
+}
+
 fn read_slivers<A: Axis>(
     dir: &Path,
     indices: &[usize],
@@ -494,27 +516,8 @@ fn run_case(case: &Case, oracle: &Oracle) -> Result<Timings, String> {
 
     // 4a. Our decoder on the oracle's slivers, against the oracle's metadata.
     let mut rng = SplitMix64::new(case.seed ^ 0xDEC0_DE00_0000_0000);
-    let (rows, rows_desc) = pick(&mut rng, nu, kp);
-    let primary = read_slivers::<Primary>(&sliver_dir, &rows, |p| format!("{p}.primary.bcs"))?;
-    let probe = &primary[rng.below(kp as u64) as usize];
-    probe
-        .verify(&their_meta)
-        .map_err(|e| format!("oracle primary sliver {} does not verify: {e}", probe.index().get()))?;
-    let decoded = decode(&their_meta, &primary, ConsistencyCheck::Default)
-        .map_err(|e| format!("our decode of oracle primary slivers ({rows_desc}): {e}"))?;
-    same_blob(&format!("our decode of oracle primary slivers ({rows_desc})"), &decoded, &data)?;
-    drop((primary, decoded));
-
-    let (cols, cols_desc) = pick(&mut rng, nu, ks);
-    let secondary = read_slivers::<Secondary>(&sliver_dir, &cols, |c| format!("{}.secondary.bcs", nu - 1 - c))?;
-    let probe = &secondary[rng.below(ks as u64) as usize];
-    probe
-        .verify(&their_meta)
-        .map_err(|e| format!("oracle secondary sliver {} does not verify: {e}", probe.index().get()))?;
-    let decoded = decode(&their_meta, &secondary, ConsistencyCheck::Default)
-        .map_err(|e| format!("our decode of oracle secondary slivers ({cols_desc}): {e}"))?;
-    same_blob(&format!("our decode of oracle secondary slivers ({cols_desc})"), &decoded, &data)?;
-    drop((secondary, decoded));
+    decode_oracle_slivers::<Primary>(&mut rng, &sliver_dir, &their_meta, &data, nu, kp)?;
+    decode_oracle_slivers::<Secondary>(&mut rng, &sliver_dir, &their_meta, &data, nu, ks)?;
 
     // 4b. The oracle's decoder on our primary slivers.
     let (rows, rows_desc) = pick(&mut rng, nu, kp);
