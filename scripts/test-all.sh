@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Runs every test of the project: installs what the tests need first (the official Walrus
-# encoder from npm, used as an oracle), then the Rust workspace's tests.
+# encoder used as an oracle, and the Sui Move compiler and test runner, from npm), then the
+# Move packages' unit tests and layout checks, then the Rust workspace's tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 npm ci --prefix scripts --no-audit --no-fund --loglevel=error
+
+node scripts/move.mjs test
+node scripts/move.mjs check-layouts
 
 if cargo nextest --version >/dev/null 2>&1; then
   run() { cargo nextest run --no-fail-fast "$@"; }
