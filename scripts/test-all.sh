@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 
 npm ci --prefix scripts --no-audit --no-fund --loglevel=error
 
+node scripts/gen-move-vectors.mjs --check
 node scripts/move.mjs test
 node scripts/move.mjs check-layouts
 
