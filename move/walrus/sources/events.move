@@ -133,6 +133,94 @@ public struct BlobAttributeRemoved has copy, drop {
     key: String,
 }
 
+/// A storage node registered; its pool takes stake from now on.
+public struct NodeRegistered has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    name: String,
+    network_address: String,
+    commission_rate: u16,
+}
+
+/// A node's operator changed its name, address, keys, votes or next commission rate; the
+/// event carries the node's settings as they are now.
+public struct NodeUpdated has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    name: String,
+    network_address: String,
+    network_public_key: vector<u8>,
+    storage_price_vote: u64,
+    write_price_vote: u64,
+    node_capacity_vote: u64,
+    commission_rate: u16,
+}
+
+/// A node left: it will not be selected for committees again; its stakers can withdraw.
+public struct NodeDeregistered has copy, drop {
+    epoch: u32,
+    node_id: ID,
+}
+
+/// `amount` FROST were staked with `node_id`, counting from `activation_epoch`.
+public struct StakeDeposited has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    staked_wal_id: ID,
+    amount: u64,
+    activation_epoch: u32,
+}
+
+/// A stake will stop earning and can be withdrawn from `withdraw_epoch` on.
+public struct WithdrawalRequested has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    staked_wal_id: ID,
+    amount: u64,
+    withdraw_epoch: u32,
+}
+
+/// A stake was paid out: its principal and the rewards it earned.
+public struct StakeWithdrawn has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    staked_wal_id: ID,
+    principal: u64,
+    rewards: u64,
+}
+
+/// The operator of `node_id` collected `amount` FROST of commission.
+public struct CommissionCollected has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    amount: u64,
+}
+
+/// The committee of `epoch` was chosen: node `node_ids[i]` holds `shards[i]`.
+public struct CommitteeSelected has copy, drop {
+    epoch: u32,
+    node_ids: vector<ID>,
+    shards: vector<vector<u16>>,
+}
+
+/// What a node earned for `epoch`: `commission` went to its operator, the rest to its pool,
+/// whose exchange rate for the next epoch is `pool_wal` WAL for `pool_shares` shares.
+public struct RewardsDistributed has copy, drop {
+    epoch: u32,
+    node_id: ID,
+    reward: u64,
+    commission: u64,
+    pool_wal: u64,
+    pool_shares: u64,
+}
+
+/// The committee of `epoch` did not report a quorum in time; the next epoch change went ahead
+/// with `weight` shards synced.
+public struct EpochChangeSyncTimedOut has copy, drop {
+    epoch: u32,
+    weight: u16,
+}
+
 // === Emitters ===
 
 public(package) fun emit_blob_registered(
@@ -245,4 +333,77 @@ public(package) fun emit_blob_attribute_set(blob_id: u256, object_id: ID, key: S
 
 public(package) fun emit_blob_attribute_removed(blob_id: u256, object_id: ID, key: String) {
     emit(BlobAttributeRemoved { blob_id, object_id, key })
+}
+
+public(package) fun emit_node_registered(
+    epoch: u32,
+    node_id: ID,
+    name: String,
+    network_address: String,
+    commission_rate: u16,
+) {
+    emit(NodeRegistered { epoch, node_id, name, network_address, commission_rate })
+}
+
+public(package) fun emit_node_updated(
+    epoch: u32,
+    node_id: ID,
+    name: String,
+    network_address: String,
+    network_public_key: vector<u8>,
+    storage_price_vote: u64,
+    write_price_vote: u64,
+    node_capacity_vote: u64,
+    commission_rate: u16,
+) {
+    emit(NodeUpdated {
+        epoch,
+        node_id,
+        name,
+        network_address,
+        network_public_key,
+        storage_price_vote,
+        write_price_vote,
+        node_capacity_vote,
+        commission_rate,
+    })
+}
+
+public(package) fun emit_node_deregistered(epoch: u32, node_id: ID) {
+    emit(NodeDeregistered { epoch, node_id })
+}
+
+public(package) fun emit_stake_deposited(epoch: u32, node_id: ID, staked_wal_id: ID, amount: u64, activation_epoch: u32) {
+    emit(StakeDeposited { epoch, node_id, staked_wal_id, amount, activation_epoch })
+}
+
+public(package) fun emit_withdrawal_requested(epoch: u32, node_id: ID, staked_wal_id: ID, amount: u64, withdraw_epoch: u32) {
+    emit(WithdrawalRequested { epoch, node_id, staked_wal_id, amount, withdraw_epoch })
+}
+
+public(package) fun emit_stake_withdrawn(epoch: u32, node_id: ID, staked_wal_id: ID, principal: u64, rewards: u64) {
+    emit(StakeWithdrawn { epoch, node_id, staked_wal_id, principal, rewards })
+}
+
+public(package) fun emit_commission_collected(epoch: u32, node_id: ID, amount: u64) {
+    emit(CommissionCollected { epoch, node_id, amount })
+}
+
+public(package) fun emit_committee_selected(epoch: u32, node_ids: vector<ID>, shards: vector<vector<u16>>) {
+    emit(CommitteeSelected { epoch, node_ids, shards })
+}
+
+public(package) fun emit_rewards_distributed(
+    epoch: u32,
+    node_id: ID,
+    reward: u64,
+    commission: u64,
+    pool_wal: u64,
+    pool_shares: u64,
+) {
+    emit(RewardsDistributed { epoch, node_id, reward, commission, pool_wal, pool_shares })
+}
+
+public(package) fun emit_epoch_change_sync_timed_out(epoch: u32, weight: u16) {
+    emit(EpochChangeSyncTimedOut { epoch, weight })
 }

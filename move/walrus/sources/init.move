@@ -1,9 +1,11 @@
 /// Publication and set-up: publishing sends an `InitCap` to the publisher, who then creates the
-/// shared system object with the deployment's parameters, exactly once.
+/// shared `System` and `Staking` objects with the deployment's parameters, exactly once.
 module walrus::init;
 
 use std::type_name;
 use sui::address;
+use sui::clock::Clock;
+use walrus::staking;
 use walrus::system;
 
 public struct InitCap has key, store {
@@ -14,11 +16,24 @@ fun init(ctx: &mut TxContext) {
     transfer::transfer(InitCap { id: object::new(ctx) }, ctx.sender());
 }
 
-/// Creates and shares the `System`, consuming the `InitCap` so it happens once.
-public fun initialize_walrus(cap: InitCap, max_epochs_ahead: u32, ctx: &mut TxContext) {
+/// Creates and shares `System` and `Staking`, consuming the `InitCap` so it happens once.
+/// Epoch 1 is due `epoch_zero_duration` ms from now, and every `epoch_duration` ms after.
+public fun initialize_walrus(
+    cap: InitCap,
+    n_shards: u16,
+    epoch_zero_duration: u64,
+    epoch_duration: u64,
+    max_epochs_ahead: u32,
+    max_committee_size: u16,
+    clock: &Clock,
+    ctx: &mut TxContext,
+) {
     let InitCap { id } = cap;
     id.delete();
-    system::create_empty(max_epochs_ahead, package_id(), ctx).share();
+    let package_id = package_id();
+    system::create_empty(max_epochs_ahead, package_id, ctx).share();
+    let first_epoch_start = clock.timestamp_ms() + epoch_zero_duration;
+    staking::create(n_shards, epoch_duration, first_epoch_start, max_committee_size, package_id, ctx).share();
 }
 
 /// The ID of the package that first defined this module (its original ID).

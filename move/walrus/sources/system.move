@@ -219,6 +219,10 @@ public(package) fun advance_epoch(self: &mut System, new_committee: BlsCommittee
     self.inner_mut().advance_epoch(new_committee, params)
 }
 
+public(package) fun add_to_current_rewards(self: &mut System, rewards: Balance<WAL>) {
+    self.inner_mut().add_to_current_rewards(rewards)
+}
+
 fun inner(self: &System): &SystemStateInnerV1 {
     assert!(self.version == VERSION, EWrongVersion);
     dynamic_field::borrow(&self.id, VERSION)

@@ -242,6 +242,11 @@ public(package) fun advance_epoch(
     ended.into_rewards()
 }
 
+/// Adds `rewards` to what the current epoch's committee will be paid.
+public(package) fun add_to_current_rewards(self: &mut SystemStateInnerV1, rewards: Balance<WAL>) {
+    self.future_accounting.ring_lookup_mut(0).rewards_balance().join(rewards);
+}
+
 // === Internals ===
 
 /// Reserves `amount` bytes in every epoch of `[start, end)` and credits each epoch with its

@@ -3,7 +3,7 @@
 module walrus::blob_lifecycle_tests;
 
 use sui::test_scenario;
-use sui::test_utils::destroy;
+use std::unit_test::destroy;
 use wal::wal::WAL;
 use sui::coin::Coin;
 use walrus::blob::{Self, Blob};

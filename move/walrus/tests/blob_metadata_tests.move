@@ -2,7 +2,7 @@
 module walrus::blob_metadata_tests;
 
 use sui::event;
-use sui::test_utils::destroy;
+use std::unit_test::destroy;
 use walrus::blob::{Self, Blob};
 use walrus::events::{BlobAttributeSet, BlobAttributeRemoved};
 use walrus::metadata;

@@ -2,7 +2,7 @@
 module walrus::storage_resource_tests;
 
 use sui::event;
-use sui::test_utils::destroy;
+use std::unit_test::destroy;
 use walrus::events::{StorageSplit, StorageFused};
 use walrus::storage_resource::{Self, create_for_test};
 

@@ -2,7 +2,7 @@
 module walrus::system_tests;
 
 use sui::event;
-use sui::test_utils::destroy;
+use std::unit_test::destroy;
 use walrus::blob::{Self, Blob};
 use walrus::encoding;
 use walrus::epoch_parameters;
@@ -65,9 +65,15 @@ fun initialize_shares_an_empty_system_in_epoch_zero() {
     walrus::init::init_for_testing(scenario.ctx());
     scenario.next_tx(@0xA);
     let cap = scenario.take_from_sender<walrus::init::InitCap>();
-    walrus::init::initialize_walrus(cap, 53, scenario.ctx());
+    let clock = sui::clock::create_for_testing(scenario.ctx());
+    walrus::init::initialize_walrus(cap, 1000, 500, 1000, 53, 50, &clock, scenario.ctx());
+    clock.destroy_for_testing();
     scenario.next_tx(@0xA);
     let system = scenario.take_shared<System>();
+    let staking = scenario.take_shared<walrus::staking::Staking>();
+    assert!(staking.epoch() == 0 && staking.n_shards() == 1000 && staking.epoch_start(1) == 500);
+    assert!(staking.epoch_start(3) == 2500);
+    sui::test_scenario::return_shared(staking);
     assert!(system.epoch() == 0 && system.n_shards() == 0 && system.version() == 1);
     assert!(system.total_capacity_size() == 0 && system.storage_price_per_unit_size() == 0);
     assert!(system.future_accounting().max_epochs_ahead() == 53);

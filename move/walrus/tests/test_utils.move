@@ -6,6 +6,8 @@ use sui::coin::{Self, Coin};
 use wal::wal::WAL;
 use walrus::bls_aggregate::{Self, BlsCommittee};
 use walrus::epoch_parameters;
+use walrus::staking::{Self, Staking};
+use walrus::storage_node::NodeCap;
 use walrus::system::{Self, System};
 
 /// Small prices keep the arithmetic in tests readable.
@@ -57,4 +59,48 @@ public fun bitmap(n_members: u64, signers: vector<u64>): vector<u8> {
         *byte = *byte | (1 << ((i % 8) as u8));
     });
     bitmap
+}
+
+/// Real BLS public keys (secret keys 1 to 10, as in tests/vectors/bls-certificates.json).
+public fun bls_key(index: u64): vector<u8> {
+    let keys = vector[
+        x"97f1d3a73197d7942695638c4fa9ac0fc3688c4f9774b905a14e3a3f171bac586c55e83ff97a1aeffb3af00adb22c6bb",
+        x"a572cbea904d67468808c8eb50a9450c9721db309128012543902d0ac358a62ae28f75bb8f1c7c42c39a8c5529bf0f4e",
+        x"89ece308f9d1f0131765212deca99697b112d61f9be9a5f1f3780a51335b3ff981747a0b2ca2179b96d2c0c9024e5224",
+        x"ac9b60d5afcbd5663a8a44b7c5a02f19e9a77ab0a35bd65809bb5c67ec582c897feb04decc694b13e08587f3ff9b5b60",
+        x"b0e7791fb972fe014159aa33a98622da3cdc98ff707965e536d8636b5fcc5ac7a91a8c46e59a00dca575af0f18fb13dc",
+        x"a6e82f6da4520f85c5d27d8f329eccfa05944fd1096b20734c894966d12a9e2a9a9744529d7212d33883113a0cadb909",
+        x"b928f3beb93519eecf0145da903b40a4c97dca00b21f12ac0df3be9116ef2ef27b2ae6bcd4c5bc2d54ef5a70627efcb7",
+        x"a85ae765588126f5e860d019c0e26235f567a9c0c0b2d8ff30f3e8d436b1082596e5e7462d20f5be3764fd473e57f9cf",
+        x"99cdf3807146e68e041314ca93e1fee0991224ec2a74beb2866816fd0826ce7b6263ee31e953a86d1b72cc2215a57793",
+        x"af81da25ecf1c84b577fefbedd61077a81dc43b00304015b2b596ab67f00e41c86bb00ebd0f90d4b125eb0539891aeed",
+    ];
+    keys[index]
+}
+
+public fun network_key(): vector<u8> { vector::tabulate!(33, |i| i as u8) }
+
+/// Epochs of 1000 ms, epoch 1 due at 1000 ms; 100 shards; committees of at most 4 nodes.
+public macro fun epoch_duration(): u64 { 1000 }
+public macro fun n_shards(): u16 { 100 }
+public macro fun max_committee_size(): u16 { 4 }
+
+public fun staking(ctx: &mut TxContext): Staking {
+    staking::new_for_testing(n_shards!(), epoch_duration!(), epoch_duration!(), max_committee_size!(), ctx)
+}
+
+/// Registers node number `index` (votes: storage price 2, write price 3, capacity 1 TB).
+public fun register(staking: &mut Staking, index: u64, commission_rate: u16, ctx: &mut TxContext): NodeCap {
+    staking.register_candidate(
+        b"node".to_string(),
+        b"node.example.com:9185".to_string(),
+        bls_key(index),
+        network_key(),
+        signature!(),
+        commission_rate,
+        storage_price!(),
+        write_price!(),
+        capacity!(),
+        ctx,
+    )
 }
