@@ -180,13 +180,14 @@ public struct WithdrawalRequested has copy, drop {
     withdraw_epoch: u32,
 }
 
-/// A stake was paid out: its principal and the rewards it earned.
+/// A stake of `principal` was paid out `amount`: its principal and the rewards it earned
+/// (a few FROST less than the principal when rounding left its shares worth less).
 public struct StakeWithdrawn has copy, drop {
     epoch: u32,
     node_id: ID,
     staked_wal_id: ID,
     principal: u64,
-    rewards: u64,
+    amount: u64,
 }
 
 /// The operator of `node_id` collected `amount` FROST of commission.
@@ -381,8 +382,8 @@ public(package) fun emit_withdrawal_requested(epoch: u32, node_id: ID, staked_wa
     emit(WithdrawalRequested { epoch, node_id, staked_wal_id, amount, withdraw_epoch })
 }
 
-public(package) fun emit_stake_withdrawn(epoch: u32, node_id: ID, staked_wal_id: ID, principal: u64, rewards: u64) {
-    emit(StakeWithdrawn { epoch, node_id, staked_wal_id, principal, rewards })
+public(package) fun emit_stake_withdrawn(epoch: u32, node_id: ID, staked_wal_id: ID, principal: u64, amount: u64) {
+    emit(StakeWithdrawn { epoch, node_id, staked_wal_id, principal, amount })
 }
 
 public(package) fun emit_commission_collected(epoch: u32, node_id: ID, amount: u64) {

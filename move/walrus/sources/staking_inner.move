@@ -225,8 +225,8 @@ public(package) fun request_withdraw_stake(self: &mut StakingInnerV1, staked: &m
 public(package) fun withdraw_stake(self: &mut StakingInnerV1, staked: StakedWal): Balance<WAL> {
     let (node_id, id, principal) = (staked.node_id(), object::id(&staked), staked.value());
     let epoch = self.epoch;
-    let (payout, rewards) = self.pools.borrow_mut(node_id).withdraw(staked, epoch);
-    events::emit_stake_withdrawn(epoch, node_id, id, principal, rewards);
+    let payout = self.pools.borrow_mut(node_id).withdraw(staked, epoch);
+    events::emit_stake_withdrawn(epoch, node_id, id, principal, payout.value());
     payout
 }
 

@@ -127,24 +127,29 @@ public(package) fun request_withdraw(self: &mut StakingPool, staked: &mut Staked
     staked.set_withdrawing(withdraw_epoch);
 }
 
-/// Pays out a stake: the principal alone if it never became active, else the principal and
-/// its rewards once its withdrawal epoch is reached. Returns the payout and the rewards in it.
-public(package) fun withdraw(self: &mut StakingPool, staked: StakedWal, current_epoch: u32): (Balance<WAL>, u64) {
+/// Pays out a stake: the principal alone if it never became active, else what its shares are
+/// worth at its withdrawal epoch. Returns the payout.
+public(package) fun withdraw(self: &mut StakingPool, staked: StakedWal, current_epoch: u32): Balance<WAL> {
     if (staked.is_staked() && staked.activation_epoch() > current_epoch) {
         subtract_from(&mut self.pending_stake, staked.activation_epoch(), staked.value());
-        return (staked.into_balance(), 0)
+        return staked.into_balance()
     };
     let withdraw_epoch = staked.withdraw_epoch();
     assert!(withdraw_epoch.is_some(), ENotWithdrawing);
     let withdraw_epoch = withdraw_epoch.destroy_some();
     assert!(withdraw_epoch <= current_epoch, EWithdrawEpochNotReached);
     let value = self.exchange_rate(withdraw_epoch).to_wal(self.shares_of(&staked));
-    // Rounding can leave a stake a FROST short of its principal, never more than the pool holds.
-    let rewards = value.max(staked.value()) - staked.value();
-    let rewards = rewards.min(self.rewards_pool.value());
+    let principal = staked.value();
     let mut payout = staked.into_balance();
-    payout.join(self.rewards_pool.split(rewards));
-    (payout, rewards)
+    if (value >= principal) {
+        payout.join(self.rewards_pool.split(value - principal));
+    } else {
+        // Rounding made the shares worth a few FROST less than the principal; the pool's
+        // balance still counts those FROST, so they stay with the pool rather than being
+        // taken from other stakers' rewards.
+        self.rewards_pool.join(payout.split(principal - value));
+    };
+    payout
 }
 
 /// Moves the pool into `new_epoch` with the rewards its node earned in the epoch that ended.
@@ -262,10 +267,11 @@ public fun stake_at_epoch(self: &StakingPool, epoch: u32): u64 {
     stake
 }
 
-/// What `staked` would be paid if withdrawn at the rate of `epoch` (principal and rewards).
+/// What `staked` would be paid if withdrawn at the rate of `epoch`: its principal while it is
+/// not active yet, else what its shares are worth.
 public fun value_at_epoch(self: &StakingPool, staked: &StakedWal, epoch: u32): u64 {
     if (staked.activation_epoch() > epoch) return staked.value();
-    self.exchange_rate(epoch).to_wal(self.shares_of(staked)).max(staked.value())
+    self.exchange_rate(epoch).to_wal(self.shares_of(staked))
 }
 
 fun shares_of(self: &StakingPool, staked: &StakedWal): u64 {

@@ -1,0 +1,110 @@
+#[test_only]
+/// Rewards from storage payments to pools and operators, followed FROST by FROST.
+module walrus::staking_rewards_tests;
+
+use std::unit_test::destroy;
+use sui::clock::{Self, Clock};
+use sui::event;
+use walrus::events;
+use walrus::staking::Staking;
+use walrus::system::{Self, System};
+use walrus::test_utils::{frost, register, staking, epoch_duration};
+
+const WAL: u64 = 1_000_000_000;
+const MIB: u64 = 1_048_576;
+
+fun next_epoch(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
+    let start = staking.epoch_start(staking.epoch() + 1);
+    clock.set_for_testing(start - epoch_duration!() / 2);
+    staking.voting_end(clock);
+    clock.set_for_testing(start);
+    staking.initiate_epoch_change(system, clock);
+}
+
+#[test]
+fun payments_reach_pools_by_shards_with_commission_first() {
+    let ctx = &mut tx_context::dummy();
+    let mut staking = staking(ctx);
+    let mut system = system::new_for_testing(10, ctx);
+    let mut clock = clock::create_for_testing(ctx);
+    let a = register(&mut staking, 0, 1000, ctx);
+    let b = register(&mut staking, 1, 0, ctx);
+    let mut staked_a = staking.stake_with_pool(frost(10 * WAL, ctx), a.cap_node_id(), ctx);
+    let staked_b = staking.stake_with_pool(frost(10 * WAL, ctx), b.cap_node_id(), ctx);
+    next_epoch(&mut staking, &mut system, &mut clock);
+    assert!(staking.committee().shard_count(&a.cap_node_id()) == 50);
+
+    // 1000 MiB for one epoch at 2 FROST per MiB: 2000 FROST for epoch 1.
+    let mut coin = frost(10_000, ctx);
+    let storage = system.reserve_space(1000 * MIB, 1, &mut coin, ctx);
+    assert!(coin.value() == 8_000);
+    next_epoch(&mut staking, &mut system, &mut clock);
+    assert!(event::events_by_type<events::RewardsDistributed>().length() == 2);
+
+    // A: 1000 FROST, 10% commission; B: 1000 FROST, none.
+    let pool_a = staking.pool(a.cap_node_id());
+    assert!(pool_a.commission_amount() == 100 && pool_a.rewards_amount() == 900);
+    assert!(pool_a.wal_balance() == 10 * WAL + 900 && pool_a.num_shares() == 10 * WAL);
+    let rate = pool_a.exchange_rate(2);
+    assert!(rate.rate_wal() == ((10 * WAL + 900) as u128) && rate.rate_shares() == ((10 * WAL) as u128));
+    assert!(staking.pool(b.cap_node_id()).wal_balance() == 10 * WAL + 1000);
+
+    // A's staker leaves: the stake counts until epoch 3, then pays principal and rewards.
+    staking.request_withdraw_stake(&mut staked_a);
+    assert!(staked_a.withdraw_epoch() == option::some(3));
+    next_epoch(&mut staking, &mut system, &mut clock);
+    let paid = staking.withdraw_stake(staked_a, ctx);
+    assert!(paid.value() == 10 * WAL + 900);
+    assert!(staking.pool(a.cap_node_id()).rewards_amount() == 0);
+    assert!(staking.pool(a.cap_node_id()).wal_balance() == 0);
+
+    let commission = staking.collect_commission(&a, ctx);
+    assert!(commission.value() == 100);
+    assert!(staking.pool(a.cap_node_id()).commission_amount() == 0);
+    assert!(event::events_by_type<events::CommissionCollected>().length() == 1);
+
+    destroy(vector[paid, commission, coin]);
+    destroy(storage);
+    destroy(staked_b);
+    destroy(vector[a, b]);
+    staking.destroy_for_testing();
+    system.destroy_for_testing();
+    clock.destroy_for_testing();
+}
+
+#[test]
+fun commission_changes_two_epochs_later_and_leavers_stop_earning() {
+    let ctx = &mut tx_context::dummy();
+    let mut staking = staking(ctx);
+    let mut system = system::new_for_testing(10, ctx);
+    let mut clock = clock::create_for_testing(ctx);
+    let a = register(&mut staking, 0, 0, ctx);
+    let b = register(&mut staking, 1, 0, ctx);
+    let mut staked = staking.stake_with_pool(frost(10 * WAL, ctx), a.cap_node_id(), ctx);
+    let kept = staking.stake_with_pool(frost(10 * WAL, ctx), b.cap_node_id(), ctx);
+    next_epoch(&mut staking, &mut system, &mut clock);
+    staking.set_next_commission(&a, 5000);
+    next_epoch(&mut staking, &mut system, &mut clock);
+    assert!(staking.pool(a.cap_node_id()).commission_rate() == 0);
+    next_epoch(&mut staking, &mut system, &mut clock);
+    assert!(staking.pool(a.cap_node_id()).commission_rate() == 5000);
+
+    // A's only staker leaves at epoch 4: A is not selected for it and earns nothing in it.
+    staking.request_withdraw_stake(&mut staked);
+    next_epoch(&mut staking, &mut system, &mut clock);
+    assert!(!staking.committee().contains(&a.cap_node_id()));
+    let paid = staking.withdraw_stake(staked, ctx);
+    assert!(paid.value() == 10 * WAL);
+    let mut coin = frost(1_000, ctx);
+    let storage = system.reserve_space(100 * MIB, 1, &mut coin, ctx);
+    next_epoch(&mut staking, &mut system, &mut clock);
+    assert!(staking.pool(a.cap_node_id()).commission_amount() == 0);
+    assert!(staking.pool(b.cap_node_id()).rewards_amount() == 200);
+    destroy(vector[paid, coin]);
+    destroy(storage);
+    destroy(kept);
+    destroy(vector[a, b]);
+    staking.destroy_for_testing();
+    system.destroy_for_testing();
+    clock.destroy_for_testing();
+}
