@@ -108,3 +108,30 @@ fun commission_changes_two_epochs_later_and_leavers_stop_earning() {
     system.destroy_for_testing();
     clock.destroy_for_testing();
 }
+
+#[test]
+fun nothing_is_burnt_and_rounding_dust_goes_to_the_next_epoch() {
+    let ctx = &mut tx_context::dummy();
+    let mut staking = staking(ctx);
+    let mut system = system::new_for_testing(10, ctx);
+    let mut clock = clock::create_for_testing(ctx);
+    let caps = vector::tabulate!(3, |i| register(&mut staking, i, 0, ctx));
+    caps.do_ref!(|cap| staking.set_storage_price_vote(cap, 7));
+    let staked = caps.map_ref!(|cap| staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
+    next_epoch(&mut staking, &mut system, &mut clock);
+    // Shards 34, 33, 33 of 100; 143 MiB at 7 FROST: 1001 FROST for epoch 1.
+    assert!(system.storage_price_per_unit_size() == 7);
+    let mut coin = frost(1001, ctx);
+    let storage = system.reserve_space(143 * MIB, 1, &mut coin, ctx);
+    coin.destroy_zero();
+    next_epoch(&mut staking, &mut system, &mut clock);
+    let rewards = caps.map_ref!(|cap| staking.pool(cap.cap_node_id()).rewards_amount());
+    assert!(rewards == vector[340, 330, 330]);
+    assert!(system.future_accounting().ring_lookup(0).rewards() == 1);
+    destroy(storage);
+    destroy(staked);
+    destroy(caps);
+    staking.destroy_for_testing();
+    system.destroy_for_testing();
+    clock.destroy_for_testing();
+}

@@ -180,6 +180,9 @@ fun stake_activates_next_epoch_or_the_one_after_once_the_committee_is_chosen() {
     staking.initiate_epoch_change(&mut system, &clock);
     assert!(staking.pool(node).wal_balance() == 5 * WAL);
     assert!(staking.pool(node).stake_at_epoch(2) == 7 * WAL);
+    assert!(staking.pool(node).latest_epoch() == 1);
+    assert!(staking.pool(node).value_at_epoch(&early, 1) == 5 * WAL);
+    assert!(staking.pool(node).value_at_epoch(&late, 1) == 2 * WAL);
     destroy(early);
     destroy(late);
     destroy(cap);
@@ -326,6 +329,9 @@ fun committee_takes_the_largest_stakes_and_shards_by_stake() {
     assert!(committee.shard_count(&caps[4].cap_node_id()) == 53);
     assert!(committee.n_shards() == n_shards!());
     assert!(system.epoch() == 1 && system.n_shards() == 100 && system.committee().n_members() == 4);
+    assert!(staking.version() == 1 && staking.n_shards() == 100);
+    assert!(staking.next_committee().is_none() && staking.next_epoch_params().is_none());
+    assert!(staking_inner::synced_weight(&staking.epoch_state()) == option::some(0));
     assert!(event::events_by_type<events::CommitteeSelected>().length() == 1);
     assert!(event::events_by_type<events::EpochParametersSelected>().length() == 1);
     // Prices and capacity come from the votes (all equal here).
@@ -337,6 +343,43 @@ fun committee_takes_the_largest_stakes_and_shards_by_stake() {
     destroy(staked);
     destroy(caps);
     teardown(staking, system, clock);
+}
+
+#[test]
+fun selection_fixes_the_next_committee_and_parameters() {
+    let ctx = &mut tx_context::dummy();
+    let (mut staking, system, mut clock) = setup(ctx);
+    let cap = register(&mut staking, 0, 0, ctx);
+    staking.set_node_capacity_vote(&cap, 5_000);
+    let staked = staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx);
+    clock.set_for_testing(500);
+    staking.voting_end(&clock);
+    assert!(staking_inner::is_next_params_selected(&staking.epoch_state()));
+    assert!(staking.next_committee().borrow().shard_count(&cap.cap_node_id()) == 100);
+    let params = staking.next_epoch_params().borrow();
+    assert!(params.capacity() == 5_000 && params.storage_price() == 2 && params.write_price() == 3);
+    destroy(staked);
+    destroy(cap);
+    teardown(staking, system, clock);
+}
+
+#[test, expected_failure(abort_code = staking_pool::EWrongEpoch)]
+fun a_pool_cannot_skip_an_epoch() {
+    let ctx = &mut tx_context::dummy();
+    let mut pool = staking_pool::new(
+        b"n".to_string(),
+        b"a".to_string(),
+        bls_key(0),
+        network_key(),
+        0,
+        1,
+        1,
+        1,
+        0,
+        ctx,
+    );
+    pool.advance_epoch(2, sui::balance::zero());
+    abort
 }
 
 #[test, expected_failure(abort_code = staking_inner::ETooEarly)]
