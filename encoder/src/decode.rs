@@ -81,7 +81,8 @@ pub fn decode_into<A: Axis>(
     };
     run_batches(
         &batches(symbols_per_sliver, usize::from(layout.n_shards()), s),
-        |range| {
+        std::iter::repeat(()),
+        |range, ()| {
             let lines: Vec<(usize, &[u8])> =
                 chosen.values().map(|sl| (sl.index().as_usize(), &sl.data()[range.start * s..range.end * s])).collect();
             code.decode(range.len(), &lines)

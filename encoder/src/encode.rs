@@ -21,7 +21,7 @@ use std::os::unix::fs::FileExt;
 use rayon::prelude::*;
 
 use crate::axis::{Primary, Secondary};
-use crate::batch::{advise_huge_pages, batches, run_batches};
+use crate::batch::{advise_huge_pages, batches, parts_per_batch, run_batches};
 use crate::blob_id::BlobId;
 use crate::error::Result;
 use crate::hash::{leaf_hashes_of_lines, parent_rows, Digest};
@@ -183,6 +183,11 @@ fn hash_lines(lines: &[&[u8]], s: usize, width: usize) -> Vec<Digest> {
     hashes
 }
 
+/// One input per batch: the batch's item of `parts` where there are parts, else `None`.
+fn per_batch<T>(parts: Option<impl IntoIterator<Item = T>>) -> impl Iterator<Item = Option<T>> {
+    parts.into_iter().flatten().map(Some).chain(std::iter::repeat_with(|| None))
+}
+
 fn as_slices(lines: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> {
     lines.iter().map(Vec::as_slice)
 }
@@ -211,12 +216,12 @@ impl<'a> FileEncoder<'a> {
     }
 
     pub fn compute_metadata(&self) -> io::Result<VerifiedMetadata> {
-        run(&self.layout, &self.message(), None)
+        run(&self.layout, &self.message(), Output::Metadata)
     }
 
     /// Streams the slivers to `sink` and returns the metadata.
     pub fn write_slivers(&self, sink: &mut dyn SliverSink) -> io::Result<VerifiedMetadata> {
-        run(&self.layout, &self.message(), Some(sink))
+        run(&self.layout, &self.message(), Output::Sink(sink))
     }
 
     fn message(&self) -> Message<'a> {
@@ -235,19 +240,19 @@ impl<'a> BlobEncoder<'a> {
 
     /// All sliver pairs and the metadata, in memory (about 4.5 times the blob).
     pub fn encode(&self) -> EncodedBlob {
-        let mut sink = MemorySink::new(&self.layout);
+        let mut slivers = InMemory::new(&self.layout);
         let metadata =
-            run(&self.layout, &self.message(), Some(&mut sink)).expect("memory cannot fail to read or write");
-        EncodedBlob { pairs: sink.into_pairs(&self.layout), metadata }
+            run(&self.layout, &self.message(), Output::Memory(&mut slivers)).expect("memory cannot fail to read");
+        EncodedBlob { pairs: slivers.into_pairs(&self.layout), metadata }
     }
 
     pub fn compute_metadata(&self) -> VerifiedMetadata {
-        run(&self.layout, &self.message(), None).expect("no sink, no I/O")
+        run(&self.layout, &self.message(), Output::Metadata).expect("no sink, no I/O")
     }
 
     /// Streams the slivers to `sink` and returns the metadata.
     pub fn write_slivers(&self, sink: &mut dyn SliverSink) -> io::Result<VerifiedMetadata> {
-        run(&self.layout, &self.message(), Some(sink))
+        run(&self.layout, &self.message(), Output::Sink(sink))
     }
 
     fn message(&self) -> Message<'a> {
@@ -255,8 +260,16 @@ impl<'a> BlobEncoder<'a> {
     }
 }
 
+/// Where the slivers go.
+enum Output<'s> {
+    /// Nowhere: only the metadata is wanted.
+    Metadata,
+    Sink(&'s mut dyn SliverSink),
+    Memory(&'s mut InMemory),
+}
+
 /// The encoding proper, from either kind of message.
-fn run(layout: &BlobLayout, message: &Message, mut sink: Option<&mut dyn SliverSink>) -> io::Result<VerifiedMetadata> {
+fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<VerifiedMetadata> {
     let p = layout.params();
     let (n, kp, ks) =
         (usize::from(p.n_shards()), usize::from(p.primary_source_symbols()), usize::from(p.secondary_source_symbols()));
@@ -264,6 +277,12 @@ fn run(layout: &BlobLayout, message: &Message, mut sink: Option<&mut dyn SliverS
     let primary_code = Code::across::<Primary>(layout);
     let secondary_code = Code::across::<Secondary>(layout);
     let mut leaves = LeafMatrix { n, hashes: vec![[0; 32]; n * n] };
+    let want_slivers = !matches!(output, Output::Metadata);
+    let (mut sink, primary_slivers, secondary_slivers) = match output {
+        Output::Metadata => (None, None, None),
+        Output::Sink(sink) => (Some(sink), None, None),
+        Output::Memory(InMemory { primary, secondary }) => (None, Some(primary), Some(secondary)),
+    };
 
     let strip1 = batches(ks, n, s);
     let strip2 = batches(kp, n, s);
@@ -277,6 +296,16 @@ fn run(layout: &BlobLayout, message: &Message, mut sink: Option<&mut dyn SliverS
         }
     };
 
+    let (row_len, column_len) = (ks * s, kp * s);
+    // In memory, the secondary slivers go straight into their buffer: the systematic columns as
+    // step 1 gathers them, the others as step 2 codes them (and step 3 reads them from there).
+    let (systematic_columns, mut columns): (Option<&mut [u8]>, Vec<&mut [u8]>) = match secondary_slivers {
+        Some(secondary) => {
+            let (systematic, rest) = secondary.split_at_mut(ks * column_len);
+            (Some(systematic), rest.chunks_exact_mut(column_len).collect())
+        }
+        None => (None, Vec::new()),
+    };
     if let Some(sink) = sink.as_deref_mut() {
         if let Message::Memory { rows, .. } = message {
             sink.systematic_primary(&rows.iter().map(|r| &r[..]).collect::<Vec<_>>())?;
@@ -286,26 +315,58 @@ fn run(layout: &BlobLayout, message: &Message, mut sink: Option<&mut dyn SliverS
             }
         }
     }
+    // In memory, every primary sliver is written straight into its place, on both cores: the
+    // systematic ones here, the others as step 1 codes them.
+    let rows_per_batch = match primary_slivers {
+        Some(primary) => {
+            let (systematic, rest) = primary.split_at_mut(kp * row_len);
+            systematic.par_chunks_mut(row_len).enumerate().try_for_each(|(r, sliver)| {
+                sliver.copy_from_slice(message.block(r..r + 1, 0..ks)?.row(0));
+                io::Result::Ok(())
+            })?;
+            Some(parts_per_batch(&strip1, rest.chunks_exact_mut(row_len), s))
+        }
+        None => None,
+    };
+
+    // A batch's systematic columns lie side by side.
+    let columns_per_batch =
+        systematic_columns.map(|columns| columns.chunks_mut(strip1.first().map_or(1, |b| b.len()) * column_len));
 
     // 1. Systematic columns → non-systematic rows kp..n.
-    let want_slivers = sink.is_some();
     run_batches(
         &strip1,
-        |cols| {
+        per_batch(rows_per_batch).zip(per_batch(columns_per_batch)),
+        |cols, (rows_in_place, columns_in_place): (Option<Vec<&mut [u8]>>, Option<&mut [u8]>)| {
             let block = message.block(0..kp, cols.clone())?;
-            let rows = primary_code.encode(cols.len(), |j, w| block.symbol(j, w));
-            let lines: Vec<&[u8]> = (0..kp).map(|r| block.row(r)).chain(as_slices(&rows)).collect();
+            let source = |j, w| block.symbol(j, w);
+            let (rows, written): (Vec<Vec<u8>>, Vec<&[u8]>) = match rows_in_place {
+                Some(mut rows) => {
+                    primary_code.encode_into(cols.len(), source, &mut rows);
+                    (Vec::new(), rows.into_iter().map(|row| &*row).collect())
+                }
+                None => (primary_code.encode(cols.len(), source), Vec::new()),
+            };
+            let lines: Vec<&[u8]> = (0..kp).map(|r| block.row(r)).chain(as_slices(&rows)).chain(written).collect();
             let hashes = hash_lines(&lines, s, cols.len());
-            let columns: Vec<Vec<u8>> = if want_slivers {
-                (0..cols.len())
+            let gather = |w, column: &mut [u8]| {
+                for (r, symbol) in column.chunks_exact_mut(s).enumerate() {
+                    symbol.copy_from_slice(block.symbol(r, w));
+                }
+            };
+            let columns: Vec<Vec<u8>> = match columns_in_place {
+                Some(in_place) => {
+                    in_place.chunks_exact_mut(column_len).enumerate().for_each(|(w, column)| gather(w, column));
+                    Vec::new()
+                }
+                None if want_slivers => (0..cols.len())
                     .map(|w| {
-                        let mut column = Vec::with_capacity(kp * s);
-                        (0..kp).for_each(|r| column.extend_from_slice(block.symbol(r, w)));
+                        let mut column = vec![0u8; column_len];
+                        gather(w, &mut column);
                         column
                     })
-                    .collect()
-            } else {
-                Vec::new()
+                    .collect(),
+                None => Vec::new(),
             };
             io::Result::Ok((rows, hashes, columns))
         },
@@ -325,22 +386,24 @@ fn run(layout: &BlobLayout, message: &Message, mut sink: Option<&mut dyn SliverS
         },
     )?;
 
-    // 2. Systematic rows → non-systematic columns ks..n, kept whole for step 3.
-    // Not `vec![vec![..]; m]`: that would copy a zeroed buffer m times instead of
-    // taking fresh zero pages.
-    let mut columns: Vec<Vec<u8>> = (ks..n).map(|_| vec![0u8; kp * s]).collect();
+    // 2. Systematic rows → non-systematic columns ks..n, kept whole for step 3 and coded
+    // straight into place. Not `vec![vec![..]; m]` when they are our own: that would copy a
+    // zeroed buffer m times instead of taking fresh zero pages.
+    let mut own_columns: Vec<Vec<u8>> = Vec::new();
+    if columns.is_empty() {
+        own_columns = (ks..n).map(|_| vec![0u8; column_len]).collect();
+        columns = own_columns.iter_mut().map(Vec::as_mut_slice).collect();
+    }
     run_batches(
         &strip2,
-        |rows| {
+        parts_per_batch(&strip2, columns.iter_mut().map(|column| &mut **column), s),
+        |rows, mut cols| {
             let block = message.block(rows.clone(), 0..ks)?;
-            let cols = secondary_code.encode(rows.len(), |j, w| block.symbol(w, j));
-            let hashes = hash_lines(&as_slices(&cols).collect::<Vec<_>>(), s, rows.len());
-            io::Result::Ok((cols, hashes))
+            secondary_code.encode_into(rows.len(), |j, w| block.symbol(w, j), &mut cols);
+            io::Result::Ok(hash_lines(&cols.iter().map(|col| &**col).collect::<Vec<_>>(), s, rows.len()))
         },
-        |rows, result| {
-            let (cols, hashes) = result?;
-            for (t, (col, hashes)) in cols.iter().zip(hashes.chunks_exact(rows.len())).enumerate() {
-                columns[t][rows.start * s..rows.end * s].copy_from_slice(col);
+        |rows, hashes| {
+            for (t, hashes) in hashes?.chunks_exact(rows.len()).enumerate() {
                 // Stored transposed: these hashes run down a column.
                 for (w, h) in hashes.iter().enumerate() {
                     leaves.hashes[(rows.start + w) * n + ks + t] = *h;
@@ -353,7 +416,8 @@ fn run(layout: &BlobLayout, message: &Message, mut sink: Option<&mut dyn SliverS
     // 3. The doubly-encoded quadrant, for its hashes only.
     run_batches(
         &strip3,
-        |ts| {
+        std::iter::repeat(()),
+        |ts, ()| {
             let rows = primary_code.encode(ts.len(), |j, w| &columns[ts.start + w][j * s..(j + 1) * s]);
             hash_lines(&as_slices(&rows).collect::<Vec<_>>(), s, ts.len())
         },
@@ -364,7 +428,7 @@ fn run(layout: &BlobLayout, message: &Message, mut sink: Option<&mut dyn SliverS
         },
     )?;
     if let Some(sink) = sink.as_deref_mut() {
-        for (t, column) in columns.into_iter().enumerate() {
+        for (t, column) in own_columns.into_iter().enumerate() {
             sink.secondary(SliverIndex::new((ks + t) as u16), column)?;
         }
     }
@@ -384,65 +448,47 @@ fn run(layout: &BlobLayout, message: &Message, mut sink: Option<&mut dyn SliverS
     Ok(VerifiedMetadata::new_unchecked(BlobMetadataWithId { blob_id, metadata }, *layout))
 }
 
-/// Collects every sliver in memory. The primary slivers share one buffer, which the kernel may
-/// back with huge pages: filling 4.5 times the blob in fresh memory otherwise costs a page
-/// fault per 4 KiB.
-struct MemorySink {
-    s: usize,
-    sliver_len: usize,
+/// Every sliver in memory, in two buffers (primary and secondary slivers), which the kernel may
+/// back with huge pages: filling 4.5 times the blob in fresh memory otherwise costs a page fault
+/// per 4 KiB. The encoder writes the slivers straight into them, on all cores.
+struct InMemory {
     primary: Vec<u8>,
-    secondary: Vec<Vec<u8>>,
+    secondary: Vec<u8>,
 }
 
-impl MemorySink {
+impl InMemory {
     fn new(layout: &BlobLayout) -> Self {
         let n = usize::from(layout.n_shards());
-        let sliver_len = layout.sliver_length::<Primary>();
-        let primary = vec![0u8; n * sliver_len];
-        advise_huge_pages(&primary);
-        Self { s: layout.s(), sliver_len, primary, secondary: vec![Vec::new(); n] }
+        let buffer = |len| {
+            let buffer = vec![0u8; len];
+            advise_huge_pages(&buffer);
+            buffer
+        };
+        Self {
+            primary: buffer(n * layout.sliver_length::<Primary>()),
+            secondary: buffer(n * layout.sliver_length::<Secondary>()),
+        }
     }
 
     fn into_pairs(self, layout: &BlobLayout) -> Vec<SliverPair> {
         let n = layout.n_shards();
+        let (primary_len, secondary_len) = (layout.sliver_length::<Primary>(), layout.sliver_length::<Secondary>());
         let primary = bytes::Bytes::from(self.primary);
-        let mut secondary: Vec<Option<Vec<u8>>> = self.secondary.into_iter().map(Some).collect();
+        let secondary = bytes::Bytes::from(self.secondary);
         (0..n)
             .map(|p| {
                 let pair = SliverPairIndex(p);
-                let start = usize::from(p) * self.sliver_len;
-                let sec_index = pair.secondary(n);
-                let sec = secondary[sec_index.as_usize()].take().expect("each secondary sliver once");
+                let (primary_index, secondary_index) = (pair.primary(), pair.secondary(n));
+                let (at, sec_at) = (primary_index.as_usize() * primary_len, secondary_index.as_usize() * secondary_len);
                 SliverPair {
-                    primary: Sliver::new(
-                        pair.primary(),
+                    primary: Sliver::new(primary_index, layout.symbol_size(), primary.slice(at..at + primary_len)),
+                    secondary: Sliver::new(
+                        secondary_index,
                         layout.symbol_size(),
-                        primary.slice(start..start + self.sliver_len),
+                        secondary.slice(sec_at..sec_at + secondary_len),
                     ),
-                    secondary: Sliver::new(sec_index, layout.symbol_size(), sec),
                 }
             })
             .collect()
-    }
-}
-
-impl SliverSink for MemorySink {
-    fn primary(&mut self, index: SliverIndex<Primary>, first_symbol: usize, symbols: &[u8]) -> io::Result<()> {
-        let start = index.as_usize() * self.sliver_len + first_symbol * self.s;
-        self.primary[start..start + symbols.len()].copy_from_slice(symbols);
-        Ok(())
-    }
-
-    fn secondary(&mut self, index: SliverIndex<Secondary>, symbols: Vec<u8>) -> io::Result<()> {
-        self.secondary[index.as_usize()] = symbols;
-        Ok(())
-    }
-
-    /// On both cores: this is a quarter of the output, into fresh memory.
-    fn systematic_primary(&mut self, rows: &[&[u8]]) -> io::Result<()> {
-        self.primary.par_chunks_mut(self.sliver_len).zip(rows.par_iter()).for_each(|(sliver, row)| {
-            sliver.copy_from_slice(row);
-        });
-        Ok(())
     }
 }

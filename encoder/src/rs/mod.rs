@@ -10,8 +10,9 @@
 use std::cell::RefCell;
 
 use reed_solomon_simd::engine::{DefaultEngine, Engine};
-use reed_solomon_simd::rate::{DefaultRateDecoder, DefaultRateEncoder, RateDecoder, RateEncoder};
+use reed_solomon_simd::rate::{DefaultRateDecoder, RateDecoder};
 
+mod encoding;
 #[cfg(target_arch = "x86_64")]
 mod gfni;
 mod low_rate;
@@ -127,12 +128,6 @@ impl Packing {
             self.unpack_symbol(w, shard, symbol);
         }
     }
-
-    fn unpack_line(&self, shard: &[u8]) -> Vec<u8> {
-        let mut line = vec![0u8; self.symbol_size * self.width];
-        self.unpack_into(shard, &mut line);
-        line
-    }
 }
 
 /// The engine doing the field arithmetic: GFNI on AVX-512 where the CPU has it, else the
@@ -145,7 +140,8 @@ fn gfni() -> Option<gfni::Gfni> {
 
 /// One coder per engine and thread, reset between calls so their work buffers are reused.
 struct Coders<E: Engine> {
-    encoder: Option<DefaultRateEncoder<E>>,
+    /// The work buffer of our encoder.
+    encoding: Vec<[u8; 64]>,
     decoder: Option<DefaultRateDecoder<E>>,
     low_rate: Option<LowRateDecoding<E>>,
     /// Packed input shards of the low-rate decoder, kept to spare the allocator.
@@ -154,7 +150,7 @@ struct Coders<E: Engine> {
 
 impl<E: Engine> Coders<E> {
     const fn new() -> Self {
-        Self { encoder: None, decoder: None, low_rate: None, packed: Vec::new() }
+        Self { encoding: Vec::new(), decoder: None, low_rate: None, packed: Vec::new() }
     }
 
     /// The low-rate decoding for these positions, reused while the pattern stays the same
@@ -170,24 +166,6 @@ impl<E: Engine> Coders<E> {
             self.low_rate = Some(LowRateDecoding::new(engine(), k, m, positions));
         }
         self.low_rate.as_mut().expect("just set")
-    }
-
-    fn encoder(
-        &mut self,
-        engine: impl FnOnce() -> E,
-        k: usize,
-        m: usize,
-        shard_len: usize,
-    ) -> &mut DefaultRateEncoder<E> {
-        match &mut self.encoder {
-            Some(encoder) => {
-                encoder.reset(k, m, shard_len).expect("validated code parameters");
-                self.encoder.as_mut().expect("just matched")
-            }
-            None => self
-                .encoder
-                .insert(DefaultRateEncoder::new(k, m, shard_len, engine(), None).expect("validated code parameters")),
-        }
     }
 
     fn decoder(
@@ -296,35 +274,29 @@ impl Code {
     /// Encodes `width` codewords at once. `source(j, w)` is source symbol `j` of codeword `w`.
     /// Returns the `n - k` recovery lines, each holding its symbol of every codeword in order.
     pub fn encode<'a>(&self, width: usize, source: impl Fn(usize, usize) -> &'a [u8]) -> Vec<Vec<u8>> {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(engine) = gfni() {
-            return GFNI.with_borrow_mut(|coders| self.encode_with(coders, || engine, width, source));
-        }
-        PORTABLE.with_borrow_mut(|coders| self.encode_with(coders, DefaultEngine::new, width, source))
+        let mut lines: Vec<Vec<u8>> = (self.k..self.n).map(|_| vec![0u8; width * self.symbol_size]).collect();
+        self.encode_into(width, source, &mut lines);
+        lines
     }
 
-    fn encode_with<'a, E: Engine>(
+    /// [`Code::encode`] into the given recovery lines, which may lie where the caller wants them.
+    pub fn encode_into<'a>(
         &self,
-        coders: &mut Coders<E>,
-        engine: impl FnOnce() -> E,
         width: usize,
         source: impl Fn(usize, usize) -> &'a [u8],
-    ) -> Vec<Vec<u8>> {
-        let packing = Packing { symbol_size: self.symbol_size, width, whole_blocks: false };
-        let mut shard = vec![0u8; packing.shard_len()];
-        let encoder = coders.encoder(engine, self.k, self.n - self.k, shard.len());
-        for j in 0..self.k {
-            if width == 1 {
-                shard.copy_from_slice(source(j, 0));
-            } else {
-                for w in 0..width {
-                    packing.pack_symbol(w, source(j, w), &mut shard);
-                }
-            }
-            encoder.add_original_shard(&shard).expect("shard sizes match");
+        lines: &mut [impl AsMut<[u8]>],
+    ) {
+        debug_assert_eq!(lines.len(), self.n - self.k);
+        let packing = Packing { symbol_size: self.symbol_size, width, whole_blocks: true };
+        #[cfg(target_arch = "x86_64")]
+        if let Some(engine) = gfni() {
+            return GFNI.with_borrow_mut(|coders| {
+                encoding::encode(&engine, &mut coders.encoding, self.k, packing, source, lines)
+            });
         }
-        let result = encoder.encode().expect("all original shards added");
-        result.recovery_iter().map(|recovery| packing.unpack_line(recovery)).collect()
+        PORTABLE.with_borrow_mut(|coders| {
+            encoding::encode(&DefaultEngine::new(), &mut coders.encoding, self.k, packing, source, lines)
+        });
     }
 
     /// Restores the `k` source lines of `width` codewords from `k` lines at distinct
@@ -396,6 +368,36 @@ impl Code {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Our encoder must give exactly the crate's recovery shards, codeword by codeword.
+    #[test]
+    fn encoding_matches_the_crates_encoder() {
+        use reed_solomon_simd::rate::{DefaultRateEncoder, RateEncoder};
+        for symbol_size in [2, 62, 64, 1206, 4098] {
+            for (k, n) in [(3, 4), (2, 4), (4, 7), (5, 8), (334, 1000), (667, 1000), (11, 31), (1, 3)] {
+                let code = Code { k, n, symbol_size };
+                let width = 5;
+                let data: Vec<Vec<u8>> =
+                    (0..k).map(|j| (0..width * symbol_size).map(|i| (i * 11 + j * 29 + 3) as u8).collect()).collect();
+                let ours = code.encode(width, |j, w| &data[j][w * symbol_size..(w + 1) * symbol_size]);
+                for w in 0..width {
+                    let mut crate_encoder =
+                        DefaultRateEncoder::new(k, n - k, symbol_size, DefaultEngine::new(), None).unwrap();
+                    for line in &data {
+                        crate_encoder.add_original_shard(&line[w * symbol_size..(w + 1) * symbol_size]).unwrap();
+                    }
+                    let result = crate_encoder.encode().unwrap();
+                    for (t, recovery) in result.recovery_iter().enumerate() {
+                        assert_eq!(
+                            &ours[t][w * symbol_size..(w + 1) * symbol_size],
+                            recovery,
+                            "S={symbol_size} k={k} n={n} w={w} t={t}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     /// Packing many codewords into one shard must give exactly what one call per codeword gives.
     #[test]

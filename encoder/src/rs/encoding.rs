@@ -1,0 +1,123 @@
+//! Our own encoder on the crate's engine, with the crate's algorithm (so the same bytes): the
+//! source symbols are copied straight into the work buffer and the recovery symbols straight out
+//! of it, instead of through a packed shard and the crate's own buffer, and the work is cut into
+//! pieces that stay in the core's cache instead of sweeping megabytes per butterfly layer.
+
+use reed_solomon_simd::engine::{utils, Engine, ShardsRefMut};
+
+use super::low_rate::is_low_rate;
+use super::Packing;
+
+/// Work bytes per piece: about half a core's L2 cache.
+const WORK_BYTES: usize = 1 << 20;
+
+/// Shards in the crate's work buffer for a k→k+m encoding.
+fn work_count(k: usize, m: usize) -> usize {
+    if is_low_rate(k, m) {
+        m.next_multiple_of(k.next_power_of_two())
+    } else {
+        k.next_multiple_of(m.next_power_of_two())
+    }
+}
+
+/// The crate's encoding transforms (`LowRateEncoder` and `HighRateEncoder::encode`) on `work`,
+/// `work_count` shards of `chunks` 64-byte chunks with the originals in shards `0..k`; leaves
+/// recovery shard `t` in shard `t`.
+fn transform<E: Engine>(engine: &E, work: &mut [[u8; 64]], chunks: usize, k: usize, m: usize) {
+    let count = work.len() / chunks;
+    if is_low_rate(k, m) {
+        let chunk = k.next_power_of_two();
+        let mut data = ShardsRefMut::new(count, chunks, work);
+        data.zero(k..chunk);
+        engine.ifft(&mut data, 0, chunk, k, 0);
+        let (first, rest) = work.split_at_mut(chunk * chunks);
+        for copy in rest.chunks_exact_mut(chunk * chunks) {
+            copy.copy_from_slice(first);
+        }
+        let mut data = ShardsRefMut::new(count, chunks, work);
+        let mut start = 0;
+        while start < m {
+            engine.fft(&mut data, start, chunk, chunk.min(m - start), start + chunk);
+            start += chunk;
+        }
+    } else {
+        let chunk = m.next_power_of_two();
+        let mut data = ShardsRefMut::new(count, chunks, work);
+        let first = k.min(chunk);
+        data.zero(first..chunk);
+        engine.ifft(&mut data, 0, chunk, first, chunk);
+        let mut start = chunk;
+        while start < k {
+            let len = chunk.min(k - start);
+            data.zero(start + len..start + chunk);
+            engine.ifft(&mut data, start, chunk, len, start + chunk);
+            utils::xor_within(&mut data, 0, start, chunk);
+            start += chunk;
+        }
+        engine.fft(&mut data, 0, chunk, m, 0);
+    }
+}
+
+/// Encodes `width` codewords of `k` source symbols into `lines`, the `m` recovery lines of
+/// `width` symbols each. `source(j, w)` is source symbol `j` of codeword `w`; `work` is reused.
+pub(crate) fn encode<'a, E: Engine>(
+    engine: &E,
+    work: &mut Vec<[u8; 64]>,
+    k: usize,
+    packing: Packing,
+    source: impl Fn(usize, usize) -> &'a [u8],
+    lines: &mut [impl AsMut<[u8]>],
+) {
+    debug_assert!(packing.whole_blocks);
+    let (m, s, full) = (lines.len(), packing.symbol_size, packing.full());
+    let count = work_count(k, m);
+    // Pieces of equal size: a small remainder piece would cost a whole transform's overhead.
+    let pieces = (count * full).div_ceil(WORK_BYTES).max(1);
+    let piece = (full / 64).div_ceil(pieces).max(1) * 64;
+    // Each piece of a symbol's whole 64-byte blocks is a plain copy in and out.
+    for w in 0..packing.width {
+        for start in (0..full).step_by(piece) {
+            let len = piece.min(full - start);
+            let chunks = len / 64;
+            work.resize(work.len().max(count * chunks), [0; 64]);
+            let work = &mut work[..count * chunks];
+            for (j, shard) in work.chunks_exact_mut(chunks).take(k).enumerate() {
+                shard.as_flattened_mut().copy_from_slice(&source(j, w)[start..start + len]);
+            }
+            transform(engine, work, chunks, k, m);
+            for (line, shard) in lines.iter_mut().zip(work.chunks_exact(chunks)) {
+                line.as_mut()[w * s + start..w * s + start + len].copy_from_slice(shard.as_flattened());
+            }
+        }
+    }
+    // The partial tail blocks of all symbols, gathered into whole blocks as `Packing` lays
+    // them out (the padding elements are independent codewords whose results are dropped).
+    let tail = packing.tail_region_len();
+    if tail == 0 {
+        return;
+    }
+    let (chunks, region, half) = (tail / 64, packing.width * full, (s - full) / 2);
+    work.resize(work.len().max(count * chunks), [0; 64]);
+    let work = &mut work[..count * chunks];
+    for (j, shard) in work.chunks_exact_mut(chunks).take(k).enumerate() {
+        let shard = shard.as_flattened_mut();
+        for w in 0..packing.width {
+            let symbol = &source(j, w)[full..];
+            packing.tail_runs(w, |i, lo, hi, len| {
+                shard[lo - region..lo - region + len].copy_from_slice(&symbol[i..i + len]);
+                shard[hi - region..hi - region + len].copy_from_slice(&symbol[half + i..half + i + len]);
+            });
+        }
+    }
+    transform(engine, work, chunks, k, m);
+    for (line, shard) in lines.iter_mut().zip(work.chunks_exact(chunks)) {
+        let shard = shard.as_flattened();
+        for w in 0..packing.width {
+            let symbol = &mut line.as_mut()[w * s + full..(w + 1) * s];
+            packing.tail_runs(w, |i, lo, hi, len| {
+                symbol[i..i + len].copy_from_slice(&shard[lo - region..lo - region + len]);
+                symbol[half + i..half + i + len].copy_from_slice(&shard[hi - region..hi - region + len]);
+            });
+        }
+    }
+}
