@@ -66,7 +66,21 @@ public struct EpochParametersSelected has copy, drop {
     next_epoch: u32,
 }
 
+/// The prices (FROST per MiB of encoded size) in force from `epoch` on.
+public struct PricesUpdated has copy, drop {
+    epoch: u32,
+    storage_price: u64,
+    write_price: u64,
+}
+
 // === Events Walrus lacks ===
+
+/// The capacity of `epoch` and the encoded bytes already reserved in it, when it starts.
+public struct CapacityUpdated has copy, drop {
+    epoch: u32,
+    total_capacity_size: u64,
+    used_capacity_size: u64,
+}
 
 /// `storage_size` encoded bytes were bought for epochs `[start_epoch, end_epoch)`, for `cost`
 /// FROST in total.
@@ -269,6 +283,14 @@ public(package) fun emit_shards_received(epoch: u32, shards: vector<u16>) {
 
 public(package) fun emit_epoch_parameters_selected(next_epoch: u32) {
     emit(EpochParametersSelected { next_epoch })
+}
+
+public(package) fun emit_prices_updated(epoch: u32, storage_price: u64, write_price: u64) {
+    emit(PricesUpdated { epoch, storage_price, write_price })
+}
+
+public(package) fun emit_capacity_updated(epoch: u32, total_capacity_size: u64, used_capacity_size: u64) {
+    emit(CapacityUpdated { epoch, total_capacity_size, used_capacity_size })
 }
 
 public(package) fun emit_storage_reserved(

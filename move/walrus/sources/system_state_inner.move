@@ -239,6 +239,8 @@ public(package) fun advance_epoch(
     self.storage_price_per_unit_size = params.storage_price();
     self.write_price_per_unit_size = params.write_price();
     events::emit_epoch_change_start(self.epoch());
+    events::emit_prices_updated(self.epoch(), self.storage_price_per_unit_size, self.write_price_per_unit_size);
+    events::emit_capacity_updated(self.epoch(), self.total_capacity_size, self.used_capacity_size);
     ended.into_rewards()
 }
 

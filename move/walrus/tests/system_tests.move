@@ -123,6 +123,8 @@ fun advance_epoch_installs_committee_and_prices_and_returns_the_epochs_payments(
     assert!(system.future_accounting().ring_lookup(0).rewards() == 6);
     assert!(system.future_accounting().ring_lookup(9).epoch() == 11);
     assert!(event::events_by_type<EpochChangeStart>().length() == 2);
+    assert!(event::events_by_type<walrus::events::PricesUpdated>().length() == 2);
+    assert!(event::events_by_type<walrus::events::CapacityUpdated>().length() == 2);
     rewards.destroy_for_testing();
     destroy(storage);
     system.destroy_for_testing();
