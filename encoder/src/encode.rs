@@ -448,9 +448,10 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
     Ok(VerifiedMetadata::new_unchecked(BlobMetadataWithId { blob_id, metadata }, *layout))
 }
 
-/// Every sliver in memory, in two buffers (primary and secondary slivers), which the kernel may
-/// back with huge pages: filling 4.5 times the blob in fresh memory otherwise costs a page fault
-/// per 4 KiB. The encoder writes the slivers straight into them, on all cores.
+/// Every sliver in memory, in two buffers that the encoder writes straight into, on all cores.
+/// The kernel may back the primary one with huge pages: filling 4.5 times the blob in fresh
+/// memory otherwise costs a page fault per 4 KiB. Not the secondary one: measured on the
+/// benchmark machine (a VM), huge pages there cost more kernel time than they saved.
 struct InMemory {
     primary: Vec<u8>,
     secondary: Vec<u8>,
@@ -459,15 +460,9 @@ struct InMemory {
 impl InMemory {
     fn new(layout: &BlobLayout) -> Self {
         let n = usize::from(layout.n_shards());
-        let buffer = |len| {
-            let buffer = vec![0u8; len];
-            advise_huge_pages(&buffer);
-            buffer
-        };
-        Self {
-            primary: buffer(n * layout.sliver_length::<Primary>()),
-            secondary: buffer(n * layout.sliver_length::<Secondary>()),
-        }
+        let primary = vec![0u8; n * layout.sliver_length::<Primary>()];
+        advise_huge_pages(&primary);
+        Self { primary, secondary: vec![0u8; n * layout.sliver_length::<Secondary>()] }
     }
 
     fn into_pairs(self, layout: &BlobLayout) -> Vec<SliverPair> {
