@@ -11,6 +11,9 @@ node scripts/gen-move-vectors.mjs --check
 node scripts/move.mjs test
 node scripts/move.mjs check-layouts
 
+# The indexer's tests create (and drop) a database each on this server.
+export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+
 if cargo nextest --version >/dev/null 2>&1; then
   run() { cargo nextest run --no-fail-fast "$@"; }
 else

@@ -1,0 +1,611 @@
+//! The HTTP API for explorers: JSON over axum, every answer read from the committed state (so
+//! never ahead of the watermark `/v1/health` reports). Bad input is a 400 with a message,
+//! unknown things a 404; values reach SQL only as bound parameters.
+
+use std::str::FromStr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use metrics_exporter_prometheus::PrometheusHandle;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use sui_sdk_types::Address;
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use walrus_encoder::{BlobId, EncodingParams};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub metrics: Option<PrometheusHandle>,
+    /// Shards assumed when the indexed events do not say (Walrus mainnet and testnet: 1000).
+    pub default_n_shards: u16,
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/blobs", get(list_blobs))
+        .route("/v1/blobs/{blob_id}", get(blob))
+        .route("/v1/blobs/by-object/{object_id}", get(blob_by_object))
+        .route("/v1/events", get(list_events))
+        .route("/v1/epochs", get(list_epochs))
+        .route("/v1/epochs/{epoch}", get(epoch))
+        .route("/v1/nodes", get(list_nodes))
+        .route("/v1/nodes/{node_id}", get(node))
+        .route("/v1/stats", get(stats))
+        .route("/v1/openapi.json", get(openapi))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+// === Errors ===
+
+#[derive(Debug)]
+pub enum ApiError {
+    BadRequest(String),
+    NotFound(String),
+    Internal(String),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        tracing::error!(%error, "database error");
+        Self::Internal("database unavailable".into())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message) = match self {
+            Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::Internal(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+        };
+        (status, Json(json!({ "error": { "code": status.as_u16(), "message": message } }))).into_response()
+    }
+}
+
+type ApiResult<T> = Result<Json<T>, ApiError>;
+
+// === Parsing at the edge ===
+
+fn parse_blob_id(text: &str) -> Result<BlobId, ApiError> {
+    BlobId::from_str(text)
+        .map_err(|e| ApiError::BadRequest(format!("invalid blob ID {text:?} (base64url, hex or decimal u256): {e}")))
+}
+
+fn parse_address(text: &str, what: &str) -> Result<Address, ApiError> {
+    text.parse::<Address>()
+        .map_err(|_| ApiError::BadRequest(format!("invalid {what} {text:?}: expected 0x and up to 64 hex digits")))
+}
+
+const DEFAULT_LIMIT: i64 = 50;
+const MAX_LIMIT: i64 = 1000;
+
+fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
+    match requested {
+        None => Ok(DEFAULT_LIMIT),
+        Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
+        Some(n) => Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}, got {n}"))),
+    }
+}
+
+// === Shared reads ===
+
+/// The latest epoch that has started (0 before any).
+async fn current_epoch(pool: &PgPool) -> Result<i32, sqlx::Error> {
+    let (epoch,): (Option<i32>,) =
+        sqlx::query_as("SELECT max(epoch) FROM epochs WHERE start_checkpoint IS NOT NULL").fetch_one(pool).await?;
+    Ok(epoch.unwrap_or(0))
+}
+
+/// Shards of the latest committee the events describe, else the configured default.
+async fn n_shards(state: &AppState) -> Result<u16, sqlx::Error> {
+    let (shards,): (Option<i64>,) = sqlx::query_as(
+        "SELECT (SELECT sum(jsonb_array_length(m->'shards')) FROM jsonb_array_elements(committee) m)::int8
+         FROM epochs WHERE committee IS NOT NULL ORDER BY epoch DESC LIMIT 1",
+    )
+    .fetch_optional(&state.pool)
+    .await?
+    .unwrap_or((None,));
+    Ok(shards.and_then(|n| u16::try_from(n).ok()).unwrap_or(state.default_n_shards))
+}
+
+/// A Blob object's status: invalid, deleted, expired, certified or registered (first match).
+const STATUS_SQL: &str = "CASE WHEN i.blob_id IS NOT NULL THEN 'invalid'
+     WHEN b.deleted_epoch IS NOT NULL OR b.burned THEN 'deleted'
+     WHEN b.end_epoch <= $1 THEN 'expired'
+     WHEN b.certified_epoch IS NOT NULL THEN 'certified'
+     ELSE 'registered' END";
+
+#[derive(sqlx::FromRow)]
+struct BlobRow {
+    object_id: Vec<u8>,
+    blob_id: Vec<u8>,
+    size: i64,
+    encoding_type: i16,
+    deletable: bool,
+    registered_epoch: i32,
+    certified_epoch: Option<i32>,
+    end_epoch: i32,
+    deleted_epoch: Option<i32>,
+    attributes: Value,
+    status: String,
+}
+
+/// A Blob object as the API shows it.
+#[derive(Serialize, ToSchema)]
+pub struct BlobObject {
+    /// URL-safe base64, no padding.
+    blob_id: String,
+    /// `0x` and 64 hex digits.
+    object_id: String,
+    /// Unencoded size in bytes.
+    size: u64,
+    /// Encoded size in bytes (what the storage must cover); null if the blob is too large.
+    encoded_size: Option<u64>,
+    encoding_type: u8,
+    deletable: bool,
+    registered_epoch: u32,
+    certified_epoch: Option<u32>,
+    /// The first epoch the blob is no longer stored.
+    end_epoch: u32,
+    deleted_epoch: Option<u32>,
+    /// One of registered, certified, deleted, invalid, expired.
+    status: String,
+    attributes: Value,
+}
+
+fn blob_json(row: BlobRow, n_shards: u16) -> BlobObject {
+    let blob_id = BlobId(row.blob_id.try_into().unwrap_or([0; 32]));
+    let object_id = Address::new(row.object_id.try_into().unwrap_or([0; 32]));
+    let size = row.size as u64;
+    let encoded_size = EncodingParams::new(n_shards).and_then(|p| p.for_blob(size)).map(|l| l.encoded_length()).ok();
+    BlobObject {
+        blob_id: blob_id.to_string(),
+        object_id: object_id.to_string(),
+        size,
+        encoded_size,
+        encoding_type: row.encoding_type as u8,
+        deletable: row.deletable,
+        registered_epoch: row.registered_epoch as u32,
+        certified_epoch: row.certified_epoch.map(|e| e as u32),
+        end_epoch: row.end_epoch as u32,
+        deleted_epoch: row.deleted_epoch.map(|e| e as u32),
+        status: row.status,
+        attributes: row.attributes,
+    }
+}
+
+fn blob_select(filter: &str) -> String {
+    format!(
+        "SELECT b.object_id, b.blob_id, b.size, b.encoding_type, b.deletable, b.registered_epoch, b.certified_epoch,
+                b.end_epoch, b.deleted_epoch, b.attributes, {STATUS_SQL} AS status
+         FROM blobs b LEFT JOIN invalid_blob_ids i ON i.blob_id = b.blob_id
+         {filter}"
+    )
+}
+
+// === Routes ===
+
+#[derive(Serialize, ToSchema)]
+pub struct Health {
+    /// The last checkpoint whose data is fully committed; null before the first.
+    watermark_checkpoint: Option<u64>,
+    watermark_timestamp_ms: Option<u64>,
+    /// How far the watermark's checkpoint is behind this server's clock.
+    lag_ms: Option<u64>,
+    epoch: u32,
+}
+
+#[utoipa::path(get, path = "/v1/health", responses((status = 200, body = Health)))]
+async fn health(State(state): State<AppState>) -> ApiResult<Health> {
+    let row: Option<(i64, i64)> =
+        sqlx::query_as("SELECT checkpoint_hi, timestamp_ms FROM watermark WHERE pipeline = 'events'")
+            .fetch_optional(&state.pool)
+            .await?;
+    let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+    Ok(Json(Health {
+        watermark_checkpoint: row.map(|(c, _)| c as u64),
+        watermark_timestamp_ms: row.map(|(_, t)| t as u64),
+        lag_ms: row.map(|(_, t)| now_ms.saturating_sub(t as u64)),
+        epoch: current_epoch(&state.pool).await? as u32,
+    }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BlobStatus {
+    blob_id: String,
+    /// The blob ID's combined status: invalid if declared so, else certified if any object
+    /// is, else registered, expired or deleted.
+    status: String,
+    objects: Vec<BlobObject>,
+}
+
+#[utoipa::path(get, path = "/v1/blobs/{blob_id}",
+    params(("blob_id" = String, Path, description = "base64url, hex or decimal u256")),
+    responses((status = 200, body = BlobStatus), (status = 400), (status = 404)))]
+async fn blob(State(state): State<AppState>, Path(blob_id): Path<String>) -> ApiResult<BlobStatus> {
+    let blob_id = parse_blob_id(&blob_id)?;
+    let epoch = current_epoch(&state.pool).await?;
+    let rows: Vec<BlobRow> = sqlx::query_as(&blob_select("WHERE b.blob_id = $2 ORDER BY b.object_id"))
+        .bind(epoch)
+        .bind(blob_id.0.to_vec())
+        .fetch_all(&state.pool)
+        .await?;
+    let (invalid,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM invalid_blob_ids WHERE blob_id = $1)")
+        .bind(blob_id.0.to_vec())
+        .fetch_one(&state.pool)
+        .await?;
+    if rows.is_empty() && !invalid {
+        return Err(ApiError::NotFound(format!("no blob with ID {blob_id}")));
+    }
+    let n_shards = n_shards(&state).await?;
+    let objects: Vec<BlobObject> = rows.into_iter().map(|r| blob_json(r, n_shards)).collect();
+    let status = if invalid {
+        "invalid"
+    } else {
+        ["certified", "registered", "expired", "deleted"]
+            .into_iter()
+            .find(|s| objects.iter().any(|o| o.status == *s))
+            .unwrap_or("deleted")
+    };
+    Ok(Json(BlobStatus { blob_id: blob_id.to_string(), status: status.into(), objects }))
+}
+
+#[utoipa::path(get, path = "/v1/blobs/by-object/{object_id}",
+    params(("object_id" = String, Path, description = "0x and 64 hex digits")),
+    responses((status = 200, body = BlobObject), (status = 400), (status = 404)))]
+async fn blob_by_object(State(state): State<AppState>, Path(object_id): Path<String>) -> ApiResult<BlobObject> {
+    let object_id = parse_address(&object_id, "object ID")?;
+    let epoch = current_epoch(&state.pool).await?;
+    let row: Option<BlobRow> = sqlx::query_as(&blob_select("WHERE b.object_id = $2"))
+        .bind(epoch)
+        .bind(object_id.as_bytes().to_vec())
+        .fetch_optional(&state.pool)
+        .await?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("no blob object {object_id}")))?;
+    Ok(Json(blob_json(row, n_shards(&state).await?)))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct BlobQuery {
+    /// registered, certified, deleted, invalid or expired.
+    status: Option<String>,
+    deletable: Option<bool>,
+    /// Only blobs whose end epoch is before this one.
+    end_epoch_before: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// 1 to 1000, 50 by default.
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BlobPage {
+    blobs: Vec<BlobObject>,
+    /// Pass as `cursor` for the next page; null on the last page.
+    next_cursor: Option<String>,
+}
+
+const STATUSES: [&str; 5] = ["registered", "certified", "deleted", "invalid", "expired"];
+
+#[utoipa::path(get, path = "/v1/blobs", params(BlobQuery), responses((status = 200, body = BlobPage), (status = 400)))]
+async fn list_blobs(State(state): State<AppState>, Query(query): Query<BlobQuery>) -> ApiResult<BlobPage> {
+    if let Some(status) = &query.status {
+        if !STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::BadRequest(format!(
+                "unknown status {status:?}; expected one of {}",
+                STATUSES.join(", ")
+            )));
+        }
+    }
+    let cursor = query.cursor.as_deref().map(|c| parse_address(c, "cursor")).transpose()?;
+    let limit = limit(query.limit)?;
+    let epoch = current_epoch(&state.pool).await?;
+    let sql = format!(
+        "SELECT * FROM ({}) s
+         WHERE ($2::text IS NULL OR s.status = $2) AND ($3::bool IS NULL OR s.deletable = $3)
+           AND ($4::int4 IS NULL OR s.end_epoch < $4) AND ($5::bytea IS NULL OR s.object_id > $5)
+         ORDER BY s.object_id LIMIT $6",
+        blob_select("")
+    );
+    let rows: Vec<BlobRow> = sqlx::query_as(&sql)
+        .bind(epoch)
+        .bind(query.status)
+        .bind(query.deletable)
+        .bind(query.end_epoch_before.map(|e| e as i32))
+        .bind(cursor.map(|c| c.as_bytes().to_vec()))
+        .bind(limit + 1)
+        .fetch_all(&state.pool)
+        .await?;
+    let n_shards = n_shards(&state).await?;
+    let mut blobs: Vec<BlobObject> = rows.into_iter().map(|r| blob_json(r, n_shards)).collect();
+    let next_cursor = if blobs.len() as i64 > limit {
+        blobs.truncate(limit as usize);
+        blobs.last().map(|b| b.object_id.clone())
+    } else {
+        None
+    };
+    Ok(Json(BlobPage { blobs, next_cursor }))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct EventQuery {
+    /// An event name, such as BlobCertified.
+    r#type: Option<String>,
+    /// Only events about this blob ID (base64url, hex or decimal).
+    blob_id: Option<String>,
+    cursor: Option<String>,
+    limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct EventPage {
+    /// Each with checkpoint, tx_digest, tx_index, event_index, timestamp_ms, type, package,
+    /// sender, data (decoded; null if unknown) and bcs (base64).
+    events: Vec<Value>,
+    next_cursor: Option<String>,
+}
+
+/// `checkpoint.tx_index.event_index`, the chain order of events.
+fn parse_event_cursor(text: &str) -> Result<(i64, i32, i32), ApiError> {
+    let bad = || ApiError::BadRequest(format!("invalid cursor {text:?}"));
+    let mut parts = text.split('.');
+    let (Some(c), Some(t), Some(e), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    Ok((c.parse().map_err(|_| bad())?, t.parse().map_err(|_| bad())?, e.parse().map_err(|_| bad())?))
+}
+
+#[utoipa::path(get, path = "/v1/events", params(EventQuery), responses((status = 200, body = EventPage), (status = 400)))]
+async fn list_events(State(state): State<AppState>, Query(query): Query<EventQuery>) -> ApiResult<EventPage> {
+    let blob_id = query.blob_id.as_deref().map(parse_blob_id).transpose()?;
+    if let Some(name) = &query.r#type {
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(ApiError::BadRequest(format!("invalid event type {name:?}")));
+        }
+    }
+    let cursor = query.cursor.as_deref().map(parse_event_cursor).transpose()?;
+    let limit = limit(query.limit)?;
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        checkpoint: i64,
+        tx_index: i32,
+        event_index: i32,
+        tx_digest: String,
+        timestamp_ms: i64,
+        package: Vec<u8>,
+        type_name: String,
+        sender: Vec<u8>,
+        bcs: Vec<u8>,
+        data: Option<Value>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name, sender, bcs, data
+         FROM events
+         WHERE ($1::text IS NULL OR type_name = $1) AND ($2::bytea IS NULL OR blob_id = $2)
+           AND ($3::int8 IS NULL OR (checkpoint, tx_index, event_index) > ($3, $4, $5))
+         ORDER BY checkpoint, tx_index, event_index LIMIT $6",
+    )
+    .bind(query.r#type)
+    .bind(blob_id.map(|b| b.0.to_vec()))
+    .bind(cursor.map(|c| c.0))
+    .bind(cursor.map(|c| c.1))
+    .bind(cursor.map(|c| c.2))
+    .bind(limit + 1)
+    .fetch_all(&state.pool)
+    .await?;
+    let more = rows.len() as i64 > limit;
+    let rows = &rows[..rows.len().min(limit as usize)];
+    let next_cursor =
+        more.then(|| rows.last().map(|r| format!("{}.{}.{}", r.checkpoint, r.tx_index, r.event_index))).flatten();
+    let to_address = |bytes: &[u8]| Address::new(bytes.try_into().unwrap_or([0; 32])).to_string();
+    let events = rows
+        .iter()
+        .map(|r| {
+            use base64::Engine;
+            json!({
+                "checkpoint": r.checkpoint,
+                "tx_digest": r.tx_digest,
+                "tx_index": r.tx_index,
+                "event_index": r.event_index,
+                "timestamp_ms": r.timestamp_ms,
+                "type": r.type_name,
+                "package": to_address(&r.package),
+                "sender": to_address(&r.sender),
+                "data": r.data,
+                "bcs": base64::engine::general_purpose::STANDARD.encode(&r.bcs),
+            })
+        })
+        .collect();
+    Ok(Json(EventPage { events, next_cursor }))
+}
+
+#[derive(sqlx::FromRow)]
+struct EpochRow {
+    epoch: i32,
+    start_checkpoint: Option<i64>,
+    start_timestamp_ms: Option<i64>,
+    done_checkpoint: Option<i64>,
+    storage_price: Option<i64>,
+    write_price: Option<i64>,
+    total_capacity: Option<i64>,
+    used_capacity: Option<i64>,
+    committee: Option<Value>,
+}
+
+fn epoch_json(row: EpochRow) -> Value {
+    json!({
+        "epoch": row.epoch,
+        "start_checkpoint": row.start_checkpoint,
+        "start_timestamp_ms": row.start_timestamp_ms,
+        "sync_done_checkpoint": row.done_checkpoint,
+        "storage_price_per_mib": row.storage_price,
+        "write_price_per_mib": row.write_price,
+        "total_capacity_bytes": row.total_capacity,
+        "used_capacity_bytes": row.used_capacity,
+        "committee": row.committee,
+    })
+}
+
+const EPOCH_SELECT: &str =
+    "SELECT epoch, start_checkpoint, start_timestamp_ms, done_checkpoint, storage_price, write_price,
+     total_capacity, used_capacity, committee FROM epochs";
+
+#[utoipa::path(get, path = "/v1/epochs", responses((status = 200, description = "Every epoch, newest first")))]
+async fn list_epochs(State(state): State<AppState>) -> ApiResult<Value> {
+    let rows: Vec<EpochRow> =
+        sqlx::query_as(&format!("{EPOCH_SELECT} ORDER BY epoch DESC LIMIT {MAX_LIMIT}")).fetch_all(&state.pool).await?;
+    Ok(Json(json!({ "epochs": rows.into_iter().map(epoch_json).collect::<Vec<_>>() })))
+}
+
+#[utoipa::path(get, path = "/v1/epochs/{epoch}", params(("epoch" = u32, Path)),
+    responses((status = 200, description = "Committee with shard assignment, prices, capacity"), (status = 404)))]
+async fn epoch(State(state): State<AppState>, Path(epoch): Path<String>) -> ApiResult<Value> {
+    let epoch: u32 = epoch.parse().map_err(|_| ApiError::BadRequest(format!("invalid epoch {epoch:?}")))?;
+    let row: Option<EpochRow> = sqlx::query_as(&format!("{EPOCH_SELECT} WHERE epoch = $1"))
+        .bind(epoch as i32)
+        .fetch_optional(&state.pool)
+        .await?;
+    row.map(|r| Json(epoch_json(r))).ok_or_else(|| ApiError::NotFound(format!("no epoch {epoch}")))
+}
+
+#[derive(sqlx::FromRow)]
+struct NodeRow {
+    node_id: Vec<u8>,
+    name: String,
+    network_address: String,
+    network_public_key: Option<Vec<u8>>,
+    commission_rate: i32,
+    storage_price_vote: Option<i64>,
+    write_price_vote: Option<i64>,
+    capacity_vote: Option<i64>,
+    registered_epoch: i32,
+    deregistered_epoch: Option<i32>,
+    staked: i64,
+    pool_wal: Option<i64>,
+    pool_shares: Option<i64>,
+    commission_collected: i64,
+}
+
+const NODE_SELECT: &str =
+    "SELECT node_id, name, network_address, network_public_key, commission_rate, storage_price_vote,
+     write_price_vote, capacity_vote, registered_epoch, deregistered_epoch, staked, pool_wal, pool_shares,
+     commission_collected FROM nodes";
+
+async fn current_shards(pool: &PgPool) -> Result<Value, sqlx::Error> {
+    let row: Option<(Option<Value>,)> = sqlx::query_as(
+        "SELECT committee FROM epochs WHERE committee IS NOT NULL AND start_checkpoint IS NOT NULL
+         ORDER BY epoch DESC LIMIT 1",
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.and_then(|(c,)| c).unwrap_or(Value::Array(vec![])))
+}
+
+fn node_json(row: NodeRow, committee: &Value) -> Value {
+    let node_id = Address::new(row.node_id.try_into().unwrap_or([0; 32])).to_string();
+    let shards = committee
+        .as_array()
+        .and_then(|members| members.iter().find(|m| m["node_id"] == Value::String(node_id.clone())))
+        .map_or(Value::Array(vec![]), |m| m["shards"].clone());
+    json!({
+        "node_id": node_id,
+        "name": row.name,
+        "network_address": row.network_address,
+        "network_public_key": row.network_public_key.map(hex::encode),
+        "commission_rate_bps": row.commission_rate,
+        "storage_price_vote": row.storage_price_vote,
+        "write_price_vote": row.write_price_vote,
+        "capacity_vote": row.capacity_vote,
+        "registered_epoch": row.registered_epoch,
+        "deregistered_epoch": row.deregistered_epoch,
+        "staked_principal": row.staked,
+        "pool_wal": row.pool_wal,
+        "pool_shares": row.pool_shares,
+        "commission_collected": row.commission_collected,
+        "shards": shards,
+    })
+}
+
+#[utoipa::path(get, path = "/v1/nodes", responses((status = 200, description = "Every storage node")))]
+async fn list_nodes(State(state): State<AppState>) -> ApiResult<Value> {
+    let rows: Vec<NodeRow> = sqlx::query_as(&format!("{NODE_SELECT} ORDER BY node_id")).fetch_all(&state.pool).await?;
+    let committee = current_shards(&state.pool).await?;
+    Ok(Json(json!({ "nodes": rows.into_iter().map(|r| node_json(r, &committee)).collect::<Vec<_>>() })))
+}
+
+#[utoipa::path(get, path = "/v1/nodes/{node_id}", params(("node_id" = String, Path)),
+    responses((status = 200, description = "A node with its reward history"), (status = 400), (status = 404)))]
+async fn node(State(state): State<AppState>, Path(node_id): Path<String>) -> ApiResult<Value> {
+    let node_id = parse_address(&node_id, "node ID")?;
+    let id = node_id.as_bytes().to_vec();
+    let row: Option<NodeRow> =
+        sqlx::query_as(&format!("{NODE_SELECT} WHERE node_id = $1")).bind(&id).fetch_optional(&state.pool).await?;
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("no node {node_id}")))?;
+    let history: Vec<(i32, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT epoch, reward, commission, pool_wal, pool_shares FROM node_rewards WHERE node_id = $1 ORDER BY epoch DESC",
+    )
+    .bind(&id)
+    .fetch_all(&state.pool)
+    .await?;
+    let mut node = node_json(row, &current_shards(&state.pool).await?);
+    node["history"] = history
+        .into_iter()
+        .map(|(epoch, reward, commission, wal, shares)| {
+            json!({ "epoch": epoch, "reward": reward, "commission": commission, "pool_wal": wal, "pool_shares": shares })
+        })
+        .collect();
+    Ok(Json(node))
+}
+
+#[utoipa::path(get, path = "/v1/stats", responses((status = 200, description = "Blobs and bytes, in total and by epoch")))]
+async fn stats(State(state): State<AppState>) -> ApiResult<Value> {
+    let epoch = current_epoch(&state.pool).await?;
+    let live = "b.deleted_epoch IS NULL AND NOT b.burned AND b.end_epoch > $1";
+    let (blobs, bytes, certified, certified_bytes): (i64, Option<i64>, i64, Option<i64>) = sqlx::query_as(&format!(
+        "SELECT count(*), sum(size)::int8, count(*) FILTER (WHERE certified_epoch IS NOT NULL),
+                (sum(size) FILTER (WHERE certified_epoch IS NOT NULL))::int8
+         FROM blobs b WHERE {live}"
+    ))
+    .bind(epoch)
+    .fetch_one(&state.pool)
+    .await?;
+    let by_epoch: Vec<(i32, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT registered_epoch, count(*), sum(size)::int8 FROM blobs GROUP BY registered_epoch ORDER BY registered_epoch",
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    Ok(Json(json!({
+        "epoch": epoch,
+        "stored": { "blobs": blobs, "bytes": bytes.unwrap_or(0) },
+        "certified": { "blobs": certified, "bytes": certified_bytes.unwrap_or(0) },
+        "registered_by_epoch": by_epoch.into_iter()
+            .map(|(e, n, b)| json!({ "epoch": e, "blobs": n, "bytes": b.unwrap_or(0) }))
+            .collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Walrus indexer", description = "Blobs, events, epochs and storage nodes of a Walrus deployment"),
+    paths(health, blob, blob_by_object, list_blobs, list_events, list_epochs, epoch, list_nodes, node, stats)
+)]
+pub struct ApiDoc;
+
+async fn openapi() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
+async fn metrics(State(state): State<AppState>) -> Response {
+    match &state.metrics {
+        Some(handle) => handle.render().into_response(),
+        None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}

@@ -1,0 +1,140 @@
+//! The part of a Sui checkpoint the indexer needs, read from any of the formats it arrives in:
+//! the legacy `.chk` file (one byte `0x01`, then the BCS of `CheckpointData`), the current
+//! `.binpb.zst` file (zstd of the protobuf `sui.rpc.v2.Checkpoint`), and the full node's gRPC
+//! `Checkpoint` message, which is the same protobuf.
+
+use prost::Message;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::{Address, CheckpointData, Event, MovePackage, ObjectData};
+
+/// The leading byte of a `.chk` file: its payload is BCS.
+const CHK_BCS: u8 = 0x01;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DecodeError {
+    #[error("empty checkpoint file")]
+    Empty,
+    #[error("unknown .chk encoding byte {0:#04x} (only 0x01, BCS, exists)")]
+    UnknownEncoding(u8),
+    #[error("invalid BCS: {0}")]
+    Bcs(#[from] bcs::Error),
+    #[error("invalid zstd: {0}")]
+    Zstd(#[from] std::io::Error),
+    #[error("invalid protobuf: {0}")]
+    Protobuf(#[from] prost::DecodeError),
+    #[error("checkpoint message lacks {0}")]
+    Missing(&'static str),
+    #[error("invalid {what}: {error}")]
+    Invalid { what: &'static str, error: String },
+}
+
+/// One checkpoint: its number, time, and the events and packages of its transactions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Checkpoint {
+    pub sequence_number: u64,
+    pub timestamp_ms: u64,
+    pub transactions: Vec<Transaction>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Transaction {
+    /// Base58, as Sui shows transaction digests.
+    pub digest: String,
+    pub events: Vec<Event>,
+    /// Packages the transaction published or upgraded, for type-origin tracking.
+    pub packages: Vec<MovePackage>,
+}
+
+impl Checkpoint {
+    /// Reads a `.chk` file.
+    pub fn from_chk(bytes: &[u8]) -> Result<Self, DecodeError> {
+        match bytes.split_first() {
+            None => Err(DecodeError::Empty),
+            Some((&CHK_BCS, payload)) => Ok(Self::from_checkpoint_data(bcs::from_bytes(payload)?)),
+            Some((&other, _)) => Err(DecodeError::UnknownEncoding(other)),
+        }
+    }
+
+    /// Reads a `.binpb.zst` file.
+    pub fn from_binpb_zst(bytes: &[u8]) -> Result<Self, DecodeError> {
+        let raw = zstd::decode_all(bytes)?;
+        Self::from_proto(&proto::Checkpoint::decode(raw.as_slice())?)
+    }
+
+    pub fn from_checkpoint_data(data: CheckpointData) -> Self {
+        let summary = &data.checkpoint_summary.checkpoint;
+        let transactions = data
+            .transactions
+            .into_iter()
+            .map(|tx| Transaction {
+                digest: tx.transaction.transaction.digest().to_string(),
+                events: tx.events.map(|e| e.0).unwrap_or_default(),
+                packages: tx.output_objects.iter().filter_map(|o| package_of(o.data())).collect(),
+            })
+            .collect();
+        Self { sequence_number: summary.sequence_number, timestamp_ms: summary.timestamp_ms, transactions }
+    }
+
+    /// Reads the protobuf message, which must carry `sequence_number`, `summary.timestamp`,
+    /// `transactions.digest`, `transactions.events` and, to follow package upgrades,
+    /// `objects` or `transactions.objects` with their BCS.
+    pub fn from_proto(message: &proto::Checkpoint) -> Result<Self, DecodeError> {
+        let sequence_number = message.sequence_number.ok_or(DecodeError::Missing("sequence_number"))?;
+        let timestamp = message
+            .summary
+            .as_ref()
+            .and_then(|s| s.timestamp.as_ref())
+            .ok_or(DecodeError::Missing("summary.timestamp"))?;
+        let timestamp_ms = u64::try_from(timestamp.seconds)
+            .ok()
+            .and_then(|s| s.checked_mul(1000))
+            .and_then(|ms| ms.checked_add(u64::try_from(timestamp.nanos / 1_000_000).ok()?))
+            .ok_or(DecodeError::Invalid { what: "summary.timestamp", error: format!("{timestamp:?}") })?;
+        let checkpoint_packages = message.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
+        let mut transactions = Vec::with_capacity(message.transactions.len());
+        for tx in &message.transactions {
+            let digest = tx.digest.clone().ok_or(DecodeError::Missing("transactions.digest"))?;
+            let events = match &tx.events {
+                None => Vec::new(),
+                Some(events) => events
+                    .events
+                    .iter()
+                    .map(Event::try_from)
+                    .collect::<Result<_, _>>()
+                    .map_err(|e| DecodeError::Invalid { what: "transactions.events", error: e.to_string() })?,
+            };
+            let packages = tx.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
+            transactions.push(Transaction { digest, events, packages });
+        }
+        // Checkpoint-level objects are not tied to a transaction; the first one stands for them.
+        if let Some(first) = transactions.first_mut() {
+            first.packages.extend(checkpoint_packages);
+        }
+        Ok(Self { sequence_number, timestamp_ms, transactions })
+    }
+}
+
+fn package_of(data: &ObjectData) -> Option<MovePackage> {
+    match data {
+        ObjectData::Package(package) => Some(package.clone()),
+        ObjectData::Struct(_) => None,
+    }
+}
+
+fn packages_of(set: &proto::ObjectSet) -> Result<Vec<MovePackage>, DecodeError> {
+    let mut packages = Vec::new();
+    for object in &set.objects {
+        if object.bcs.is_none() {
+            continue;
+        }
+        let object = sui_sdk_types::Object::try_from(object)
+            .map_err(|e| DecodeError::Invalid { what: "objects", error: e.to_string() })?;
+        packages.extend(package_of(object.data()));
+    }
+    Ok(packages)
+}
+
+/// The address of a package, for display and configuration: `0x` and 64 hex digits.
+pub fn parse_address(text: &str) -> Result<Address, String> {
+    text.parse::<Address>().map_err(|e| format!("{text:?} is not a Sui address: {e}"))
+}

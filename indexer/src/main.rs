@@ -1,0 +1,132 @@
+//! `walrus-indexer`: ingests and serves at once. See `--help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use tokio::sync::watch;
+use walrus_indexer::api::{self, AppState};
+use walrus_indexer::checkpoint::parse_address;
+use walrus_indexer::ingest::{self, IngestConfig};
+use walrus_indexer::source::Source;
+use walrus_indexer::store::Store;
+
+/// Follows Sui checkpoints, mirrors one Move package's Walrus events into PostgreSQL, and
+/// serves blobs, events, epochs and storage nodes over HTTP (JSON; see /v1/openapi.json).
+///
+/// Every flag can also come from the environment variable named in brackets.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about)]
+struct Args {
+    /// PostgreSQL URL, e.g. postgres://user@localhost/walrus. Migrations run at start.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: String,
+
+    /// The package whose events to index: its original ID (0x…). Types added by later
+    /// upgrades are followed automatically.
+    #[arg(long, env = "WALRUS_PACKAGE", value_parser = parse_address)]
+    package: sui_sdk_types::Address,
+
+    /// Where checkpoints come from: grpc+http(s)://HOST:PORT (a Sui full node),
+    /// dir:PATH (<sequence>.binpb.zst or <sequence>.chk files, picked up as they appear), or
+    /// https://HOST (a checkpoint store with the same file names).
+    #[arg(long, env = "WALRUS_INDEXER_SOURCE")]
+    source: String,
+
+    /// Address to serve the HTTP API on.
+    #[arg(long, env = "WALRUS_INDEXER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+
+    /// First checkpoint to ingest when the database is empty (later runs resume from the
+    /// watermark).
+    #[arg(long, env = "WALRUS_INDEXER_FIRST_CHECKPOINT", default_value_t = 0)]
+    first_checkpoint: u64,
+
+    /// Stop ingesting after this checkpoint (the API keeps serving); follow the tip if absent.
+    #[arg(long, env = "WALRUS_INDEXER_LAST_CHECKPOINT")]
+    last_checkpoint: Option<u64>,
+
+    /// Checkpoints written per transaction, at most.
+    #[arg(long, env = "WALRUS_INDEXER_BATCH", default_value_t = 500)]
+    batch_checkpoints: u64,
+
+    /// Checkpoints fetched concurrently.
+    #[arg(long, env = "WALRUS_INDEXER_CONCURRENCY", default_value_t = 16)]
+    concurrency: usize,
+
+    /// How often to look for new checkpoints at the tip, in milliseconds.
+    #[arg(long, env = "WALRUS_INDEXER_POLL_MS", default_value_t = 250)]
+    poll_ms: u64,
+
+    /// Shards assumed for encoded sizes when the indexed events do not name a committee.
+    #[arg(long, env = "WALRUS_N_SHARDS", default_value_t = 1000)]
+    n_shards: u16,
+
+    /// Exit once ingestion has passed --last-checkpoint instead of serving on.
+    #[arg(long)]
+    exit_when_done: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+        )
+        .init();
+    let args = Args::parse();
+    let source = Source::parse(&args.source).map_err(anyhow::Error::msg)?;
+    if let Source::Dir(path) = &source {
+        anyhow::ensure!(PathBuf::from(path).is_dir(), "checkpoint folder {} does not exist", path.display());
+    }
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+
+    let store = Store::connect(&args.database_url).await.context("connecting to PostgreSQL")?;
+    store.migrate().await.context("running migrations")?;
+
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let config = IngestConfig {
+        package: args.package,
+        first_checkpoint: args.first_checkpoint,
+        last_checkpoint: args.last_checkpoint,
+        batch_checkpoints: args.batch_checkpoints.max(1),
+        concurrency: args.concurrency.max(1),
+        poll_interval: Duration::from_millis(args.poll_ms.max(1)),
+    };
+    let ingestion = tokio::spawn(ingest::run(store.clone(), source, config, shutdown.clone()));
+
+    let state = AppState { pool: store.pool().clone(), metrics: Some(metrics), default_n_shards: args.n_shards };
+    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!("serving on http://{}", listener.local_addr()?);
+    let mut server_shutdown = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                while server_shutdown.changed().await.is_ok() && !*server_shutdown.borrow() {}
+            })
+            .await
+    });
+
+    let exit_when_done = args.exit_when_done;
+    tokio::select! {
+        result = ingestion => {
+            result.context("ingestion task")??;
+            if exit_when_done {
+                let _ = shutdown_tx.send(true);
+                return Ok(());
+            }
+            tracing::info!("ingestion reached --last-checkpoint; serving only");
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        _ = tokio::signal::ctrl_c() => {}
+    }
+    let _ = shutdown_tx.send(true);
+    server.await.context("server task")?.context("serving")?;
+    Ok(())
+}

@@ -1,0 +1,265 @@
+//! Turns checkpoints into the rows of one batch: our events (raw and decoded) and the changes
+//! they make to the current state of blobs, epochs and nodes, folded in order so a batch can
+//! be written with a few set-based statements.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Map, Value};
+use sui_sdk_types::Address;
+
+use crate::checkpoint::Checkpoint;
+use crate::events::{BlobId, PackageOrigins, WalrusEvent};
+
+/// One event row.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EventRow {
+    pub checkpoint: u64,
+    pub tx_index: u32,
+    pub event_index: u32,
+    pub tx_digest: String,
+    pub timestamp_ms: u64,
+    pub package: Address,
+    pub type_name: String,
+    pub sender: Address,
+    pub bcs: Vec<u8>,
+    pub data: Option<Value>,
+    pub decode_error: Option<String>,
+    pub blob_id: Option<BlobId>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewBlob {
+    pub object_id: Address,
+    pub blob_id: BlobId,
+    pub size: u64,
+    pub encoding_type: u8,
+    pub deletable: bool,
+    pub registered_epoch: u32,
+    pub end_epoch: u32,
+    pub checkpoint: u64,
+}
+
+/// What a batch changes on an existing (or newly registered) blob object.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BlobChange {
+    pub certified_epoch: Option<u32>,
+    pub end_epoch: Option<u32>,
+    pub deleted_epoch: Option<u32>,
+    pub burned: bool,
+    /// Final value of each attribute touched: `None` when removed.
+    pub attributes: BTreeMap<String, Option<String>>,
+    pub checkpoint: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct EpochChange {
+    pub start: Option<(u64, u64)>,
+    pub done_checkpoint: Option<u64>,
+    pub prices: Option<(u64, u64)>,
+    pub capacity: Option<(u64, u64)>,
+    pub committee: Option<Value>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeChange {
+    pub registered: Option<(String, String, u16, u32)>,
+    pub updated: Option<crate::events::NodeUpdated>,
+    pub deregistered_epoch: Option<u32>,
+    pub staked_delta: i64,
+    pub commission_collected: u64,
+    pub pool: Option<(u64, u64)>,
+    pub checkpoint: u64,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RewardRow {
+    pub node_id: Address,
+    pub epoch: u32,
+    pub reward: u64,
+    pub commission: u64,
+    pub pool_wal: u64,
+    pub pool_shares: u64,
+}
+
+/// Everything one transaction writes, for a contiguous range of checkpoints.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    pub first_checkpoint: Option<u64>,
+    pub last_checkpoint: Option<(u64, u64)>,
+    pub events: Vec<EventRow>,
+    pub new_blobs: Vec<NewBlob>,
+    pub blob_changes: BTreeMap<Address, BlobChange>,
+    pub invalid_blob_ids: Vec<(BlobId, u32, u64)>,
+    pub epochs: BTreeMap<u32, EpochChange>,
+    pub nodes: BTreeMap<Address, NodeChange>,
+    pub rewards: Vec<RewardRow>,
+    pub new_origins: Vec<(Address, u64)>,
+    /// Events of our package that could not be decoded (unknown type or bad BCS).
+    pub undecoded: u64,
+}
+
+impl Batch {
+    pub fn is_empty(&self) -> bool {
+        self.last_checkpoint.is_none()
+    }
+
+    pub fn checkpoints(&self) -> u64 {
+        match (self.first_checkpoint, self.last_checkpoint) {
+            (Some(first), Some((last, _))) => last - first + 1,
+            _ => 0,
+        }
+    }
+
+    /// Adds the next checkpoint (they must come in order, without gaps).
+    pub fn add(&mut self, checkpoint: &Checkpoint, origins: &mut PackageOrigins) {
+        let seq = checkpoint.sequence_number;
+        if let Some((last, _)) = self.last_checkpoint {
+            assert_eq!(seq, last + 1, "checkpoints must be added in order");
+        }
+        self.first_checkpoint.get_or_insert(seq);
+        self.last_checkpoint = Some((seq, checkpoint.timestamp_ms));
+        for (tx_index, tx) in checkpoint.transactions.iter().enumerate() {
+            for package in &tx.packages {
+                self.new_origins.extend(origins.learn(package).into_iter().map(|a| (a, seq)));
+            }
+            for (event_index, event) in tx.events.iter().enumerate() {
+                if !origins.is_ours(event) {
+                    continue;
+                }
+                let type_name = event.type_.name().as_str().to_owned();
+                let decoded = WalrusEvent::decode(&type_name, &event.contents);
+                let (data, decode_error, typed) = match decoded {
+                    Some(Ok(typed)) => {
+                        (Some(serde_json::to_value(&typed).expect("events serialize")), None, Some(typed))
+                    }
+                    Some(Err(error)) => (None, Some(format!("invalid BCS for {type_name}: {error}")), None),
+                    None => (None, Some(format!("unknown event type {type_name}")), None),
+                };
+                if typed.is_none() {
+                    self.undecoded += 1;
+                    tracing::warn!(checkpoint = seq, tx = %tx.digest, event_index, "{}", decode_error.as_deref().unwrap_or(""));
+                }
+                if let Some(typed) = &typed {
+                    self.apply(typed, seq, checkpoint.timestamp_ms);
+                }
+                self.events.push(EventRow {
+                    checkpoint: seq,
+                    tx_index: tx_index as u32,
+                    event_index: event_index as u32,
+                    tx_digest: tx.digest.clone(),
+                    timestamp_ms: checkpoint.timestamp_ms,
+                    package: *event.type_.address(),
+                    type_name,
+                    sender: event.sender,
+                    bcs: event.contents.clone(),
+                    blob_id: typed.as_ref().and_then(WalrusEvent::blob_id),
+                    data,
+                    decode_error,
+                });
+            }
+        }
+    }
+
+    fn blob(&mut self, object_id: Address, checkpoint: u64) -> &mut BlobChange {
+        let change = self.blob_changes.entry(object_id).or_default();
+        change.checkpoint = checkpoint;
+        change
+    }
+
+    fn node(&mut self, node_id: Address, checkpoint: u64) -> &mut NodeChange {
+        let change = self.nodes.entry(node_id).or_default();
+        change.checkpoint = checkpoint;
+        change
+    }
+
+    fn apply(&mut self, event: &WalrusEvent, seq: u64, timestamp_ms: u64) {
+        match event {
+            WalrusEvent::BlobRegistered(e) => self.new_blobs.push(NewBlob {
+                object_id: e.object_id,
+                blob_id: e.blob_id,
+                size: e.size,
+                encoding_type: e.encoding_type,
+                deletable: e.deletable,
+                registered_epoch: e.epoch,
+                end_epoch: e.end_epoch,
+                checkpoint: seq,
+            }),
+            WalrusEvent::BlobCertified(e) => {
+                let change = self.blob(e.object_id, seq);
+                change.certified_epoch.get_or_insert(e.epoch);
+                change.end_epoch = Some(change.end_epoch.map_or(e.end_epoch, |end| end.max(e.end_epoch)));
+            }
+            WalrusEvent::BlobDeleted(e) => self.blob(e.object_id, seq).deleted_epoch = Some(e.epoch),
+            WalrusEvent::BlobBurned(e) => self.blob(e.object_id, seq).burned = true,
+            WalrusEvent::BlobAttributeSet(e) => {
+                self.blob(e.object_id, seq).attributes.insert(e.key.clone(), Some(e.value.clone()));
+            }
+            WalrusEvent::BlobAttributeRemoved(e) => {
+                self.blob(e.object_id, seq).attributes.insert(e.key.clone(), None);
+            }
+            WalrusEvent::InvalidBlobID(e) => self.invalid_blob_ids.push((e.blob_id, e.epoch, seq)),
+            WalrusEvent::EpochChangeStart(e) => {
+                self.epochs.entry(e.epoch).or_default().start = Some((seq, timestamp_ms));
+            }
+            WalrusEvent::EpochChangeDone(e) => self.epochs.entry(e.epoch).or_default().done_checkpoint = Some(seq),
+            WalrusEvent::PricesUpdated(e) => {
+                self.epochs.entry(e.epoch).or_default().prices = Some((e.storage_price, e.write_price));
+            }
+            WalrusEvent::CapacityUpdated(e) => {
+                self.epochs.entry(e.epoch).or_default().capacity = Some((e.total_capacity_size, e.used_capacity_size));
+            }
+            WalrusEvent::CommitteeSelected(e) => {
+                let members: Vec<Value> = e
+                    .node_ids
+                    .iter()
+                    .zip(&e.shards)
+                    .map(|(id, shards)| json!({ "node_id": id.to_string(), "shards": shards }))
+                    .collect();
+                self.epochs.entry(e.epoch).or_default().committee = Some(Value::Array(members));
+            }
+            WalrusEvent::NodeRegistered(e) => {
+                self.node(e.node_id, seq).registered =
+                    Some((e.name.clone(), e.network_address.clone(), e.commission_rate, e.epoch));
+            }
+            WalrusEvent::NodeUpdated(e) => self.node(e.node_id, seq).updated = Some(e.clone()),
+            WalrusEvent::NodeDeregistered(e) => self.node(e.node_id, seq).deregistered_epoch = Some(e.epoch),
+            WalrusEvent::StakeDeposited(e) => self.node(e.node_id, seq).staked_delta += e.amount as i64,
+            WalrusEvent::StakeWithdrawn(e) => self.node(e.node_id, seq).staked_delta -= e.principal as i64,
+            WalrusEvent::CommissionCollected(e) => self.node(e.node_id, seq).commission_collected += e.amount,
+            WalrusEvent::RewardsDistributed(e) => {
+                self.node(e.node_id, seq).pool = Some((e.pool_wal, e.pool_shares));
+                self.rewards.push(RewardRow {
+                    node_id: e.node_id,
+                    epoch: e.epoch,
+                    reward: e.reward,
+                    commission: e.commission,
+                    pool_wal: e.pool_wal,
+                    pool_shares: e.pool_shares,
+                });
+            }
+            WalrusEvent::ShardsReceived(_)
+            | WalrusEvent::EpochParametersSelected(_)
+            | WalrusEvent::StorageReserved(_)
+            | WalrusEvent::StorageSplit(_)
+            | WalrusEvent::StorageFused(_)
+            | WalrusEvent::StorageReleased(_)
+            | WalrusEvent::WithdrawalRequested(_)
+            | WalrusEvent::EpochChangeSyncTimedOut(_) => {}
+        }
+    }
+}
+
+/// Attribute changes as the two JSON values the store applies: keys to set, keys to remove.
+pub fn attribute_ops(attributes: &BTreeMap<String, Option<String>>) -> (Value, Value) {
+    let mut set = Map::new();
+    let mut removed = Vec::new();
+    for (key, value) in attributes {
+        match value {
+            Some(value) => {
+                set.insert(key.clone(), Value::String(value.clone()));
+            }
+            None => removed.push(Value::String(key.clone())),
+        }
+    }
+    (Value::Object(set), Value::Array(removed))
+}

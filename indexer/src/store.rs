@@ -1,0 +1,317 @@
+//! PostgreSQL: the schema (migrations at the repository root), and the writer that commits a
+//! batch of checkpoints — its events, the state they change and the watermark — in one
+//! transaction, with set-based statements (UNNEST) rather than a row at a time.
+
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::{Postgres, Transaction};
+use sui_sdk_types::Address;
+
+use crate::events::PackageOrigins;
+use crate::process::{attribute_ops, Batch};
+
+/// The watermark row of the ingestion pipeline.
+const PIPELINE: &str = "events";
+
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+#[derive(Clone)]
+pub struct Store {
+    pool: PgPool,
+}
+
+/// The last committed checkpoint and its timestamp.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watermark {
+    pub checkpoint: u64,
+    pub timestamp_ms: u64,
+}
+
+impl Store {
+    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
+        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        MIGRATOR.run(&self.pool).await
+    }
+
+    pub async fn watermark(&self) -> Result<Option<Watermark>, sqlx::Error> {
+        let row: Option<(i64, i64)> =
+            sqlx::query_as("SELECT checkpoint_hi, timestamp_ms FROM watermark WHERE pipeline = $1")
+                .bind(PIPELINE)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(|(checkpoint, timestamp_ms)| Watermark {
+            checkpoint: checkpoint as u64,
+            timestamp_ms: timestamp_ms as u64,
+        }))
+    }
+
+    /// The configured package plus every origin learned from its upgrades so far.
+    pub async fn origins(&self, package: Address) -> Result<PackageOrigins, sqlx::Error> {
+        let rows: Vec<(Vec<u8>,)> = sqlx::query_as("SELECT address FROM package_origins").fetch_all(&self.pool).await?;
+        let learned = rows.into_iter().filter_map(|(bytes,)| <[u8; 32]>::try_from(bytes).ok().map(Address::new));
+        Ok(PackageOrigins::from_addresses(std::iter::once(package).chain(learned)))
+    }
+
+    /// Writes the batch and moves the watermark to its last checkpoint, atomically: after a
+    /// crash the database holds either all of it or none of it. Rows are keyed by their chain
+    /// position, so writing a batch twice changes nothing.
+    pub async fn commit(&self, batch: &Batch) -> Result<(), CommitError> {
+        let (Some(first), Some((last, timestamp_ms))) = (batch.first_checkpoint, batch.last_checkpoint) else {
+            return Ok(());
+        };
+        let mut tx = self.pool.begin().await?;
+        // Derived state is updated by increments, so a batch must follow the watermark exactly.
+        let committed: Option<(i64,)> =
+            sqlx::query_as("SELECT checkpoint_hi FROM watermark WHERE pipeline = $1 FOR UPDATE")
+                .bind(PIPELINE)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((hi,)) = committed {
+            if first != hi as u64 + 1 {
+                return Err(CommitError::NotNext { first, watermark: hi as u64 });
+            }
+        }
+        insert_events(&mut tx, batch).await?;
+        write_origins(&mut tx, batch).await?;
+        write_blobs(&mut tx, batch).await?;
+        write_epochs(&mut tx, batch).await?;
+        write_nodes(&mut tx, batch).await?;
+        sqlx::query(
+            "INSERT INTO watermark (pipeline, checkpoint_hi, timestamp_ms) VALUES ($1, $2, $3)
+             ON CONFLICT (pipeline) DO UPDATE SET checkpoint_hi = EXCLUDED.checkpoint_hi,
+                 timestamp_ms = EXCLUDED.timestamp_ms, updated_at = now()
+             WHERE watermark.checkpoint_hi < EXCLUDED.checkpoint_hi",
+        )
+        .bind(PIPELINE)
+        .bind(last as i64)
+        .bind(timestamp_ms as i64)
+        .execute(&mut *tx)
+        .await?;
+        Ok(tx.commit().await?)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("batch starting at checkpoint {first} does not follow the watermark {watermark}")]
+    NotNext { first: u64, watermark: u64 },
+}
+
+fn bytes(address: &Address) -> Vec<u8> {
+    address.as_bytes().to_vec()
+}
+
+async fn insert_events(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
+    // Postgres binds at most 65535 parameters but arrays count as one: batches of any size fit.
+    let events = &batch.events;
+    if events.is_empty() {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO events (checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name,
+                             sender, bcs, data, decode_error, blob_id)
+         SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::int4[], $4::text[], $5::int8[], $6::bytea[], $7::text[],
+                              $8::bytea[], $9::bytea[], $10::jsonb[], $11::text[], $12::bytea[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(events.iter().map(|e| e.checkpoint as i64).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.tx_index as i32).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.event_index as i32).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.tx_digest.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.timestamp_ms as i64).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| bytes(&e.package)).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.type_name.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| bytes(&e.sender)).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.bcs.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.data.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.decode_error.clone()).collect::<Vec<_>>())
+    .bind(events.iter().map(|e| e.blob_id.map(|b| b.0.to_vec())).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_origins(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
+    for (address, checkpoint) in &batch.new_origins {
+        sqlx::query("INSERT INTO package_origins (address, first_checkpoint) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(bytes(address))
+            .bind(*checkpoint as i64)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+async fn write_blobs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
+    let new = &batch.new_blobs;
+    if !new.is_empty() {
+        sqlx::query(
+            "INSERT INTO blobs (object_id, blob_id, size, encoding_type, deletable, registered_epoch, end_epoch,
+                                registered_checkpoint, updated_checkpoint)
+             SELECT o, b, s, t, d, r, e, c, c
+             FROM UNNEST($1::bytea[], $2::bytea[], $3::int8[], $4::int2[], $5::bool[], $6::int4[], $7::int4[], $8::int8[])
+                  AS u(o, b, s, t, d, r, e, c)
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(new.iter().map(|b| bytes(&b.object_id)).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| b.blob_id.0.to_vec()).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| b.size as i64).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| i16::from(b.encoding_type)).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| b.deletable).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| b.registered_epoch as i32).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| b.end_epoch as i32).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| b.checkpoint as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    let changes = &batch.blob_changes;
+    if !changes.is_empty() {
+        let (sets, removes): (Vec<_>, Vec<_>) = changes.values().map(|c| attribute_ops(&c.attributes)).unzip();
+        sqlx::query(
+            "UPDATE blobs b SET
+                 certified_epoch = COALESCE(b.certified_epoch, u.certified),
+                 end_epoch = GREATEST(b.end_epoch, COALESCE(u.end_epoch, b.end_epoch)),
+                 deleted_epoch = COALESCE(u.deleted, b.deleted_epoch),
+                 burned = b.burned OR u.burned,
+                 attributes = (b.attributes - ARRAY(SELECT jsonb_array_elements_text(u.removes))) || u.sets,
+                 updated_checkpoint = u.checkpoint
+             FROM UNNEST($1::bytea[], $2::int4[], $3::int4[], $4::int4[], $5::bool[], $6::jsonb[], $7::jsonb[], $8::int8[])
+                  AS u(object_id, certified, end_epoch, deleted, burned, sets, removes, checkpoint)
+             WHERE b.object_id = u.object_id",
+        )
+        .bind(changes.keys().map(bytes).collect::<Vec<_>>())
+        .bind(changes.values().map(|c| c.certified_epoch.map(|e| e as i32)).collect::<Vec<_>>())
+        .bind(changes.values().map(|c| c.end_epoch.map(|e| e as i32)).collect::<Vec<_>>())
+        .bind(changes.values().map(|c| c.deleted_epoch.map(|e| e as i32)).collect::<Vec<_>>())
+        .bind(changes.values().map(|c| c.burned).collect::<Vec<_>>())
+        .bind(sets)
+        .bind(removes)
+        .bind(changes.values().map(|c| c.checkpoint as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    for (blob_id, epoch, checkpoint) in &batch.invalid_blob_ids {
+        sqlx::query(
+            "INSERT INTO invalid_blob_ids (blob_id, epoch, checkpoint) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(blob_id.0.to_vec())
+        .bind(*epoch as i32)
+        .bind(*checkpoint as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn write_epochs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
+    for (epoch, change) in &batch.epochs {
+        sqlx::query(
+            "INSERT INTO epochs (epoch, start_checkpoint, start_timestamp_ms, done_checkpoint, storage_price, write_price,
+                                 total_capacity, used_capacity, committee)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (epoch) DO UPDATE SET
+                 start_checkpoint = COALESCE(EXCLUDED.start_checkpoint, epochs.start_checkpoint),
+                 start_timestamp_ms = COALESCE(EXCLUDED.start_timestamp_ms, epochs.start_timestamp_ms),
+                 done_checkpoint = COALESCE(EXCLUDED.done_checkpoint, epochs.done_checkpoint),
+                 storage_price = COALESCE(EXCLUDED.storage_price, epochs.storage_price),
+                 write_price = COALESCE(EXCLUDED.write_price, epochs.write_price),
+                 total_capacity = COALESCE(EXCLUDED.total_capacity, epochs.total_capacity),
+                 used_capacity = COALESCE(EXCLUDED.used_capacity, epochs.used_capacity),
+                 committee = COALESCE(EXCLUDED.committee, epochs.committee)",
+        )
+        .bind(*epoch as i32)
+        .bind(change.start.map(|(c, _)| c as i64))
+        .bind(change.start.map(|(_, t)| t as i64))
+        .bind(change.done_checkpoint.map(|c| c as i64))
+        .bind(change.prices.map(|(s, _)| s as i64))
+        .bind(change.prices.map(|(_, w)| w as i64))
+        .bind(change.capacity.map(|(t, _)| t as i64))
+        .bind(change.capacity.map(|(_, u)| u as i64))
+        .bind(change.committee.clone())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn write_nodes(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
+    for (node_id, change) in &batch.nodes {
+        let id = bytes(node_id);
+        if let Some((name, address, commission, epoch)) = &change.registered {
+            sqlx::query(
+                "INSERT INTO nodes (node_id, name, network_address, commission_rate, registered_epoch, updated_checkpoint)
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            )
+            .bind(&id)
+            .bind(name)
+            .bind(address)
+            .bind(i32::from(*commission))
+            .bind(*epoch as i32)
+            .bind(change.checkpoint as i64)
+            .execute(&mut **tx)
+            .await?;
+        }
+        if let Some(u) = &change.updated {
+            sqlx::query(
+                "UPDATE nodes SET name = $2, network_address = $3, network_public_key = $4, commission_rate = $5,
+                     storage_price_vote = $6, write_price_vote = $7, capacity_vote = $8
+                 WHERE node_id = $1",
+            )
+            .bind(&id)
+            .bind(&u.name)
+            .bind(&u.network_address)
+            .bind(&u.network_public_key)
+            .bind(i32::from(u.commission_rate))
+            .bind(u.storage_price_vote as i64)
+            .bind(u.write_price_vote as i64)
+            .bind(u.node_capacity_vote as i64)
+            .execute(&mut **tx)
+            .await?;
+        }
+        sqlx::query(
+            "UPDATE nodes SET deregistered_epoch = COALESCE($2, deregistered_epoch), staked = staked + $3,
+                 commission_collected = commission_collected + $4, pool_wal = COALESCE($5, pool_wal),
+                 pool_shares = COALESCE($6, pool_shares), updated_checkpoint = $7
+             WHERE node_id = $1",
+        )
+        .bind(&id)
+        .bind(change.deregistered_epoch.map(|e| e as i32))
+        .bind(change.staked_delta)
+        .bind(change.commission_collected as i64)
+        .bind(change.pool.map(|(w, _)| w as i64))
+        .bind(change.pool.map(|(_, s)| s as i64))
+        .bind(change.checkpoint as i64)
+        .execute(&mut **tx)
+        .await?;
+    }
+    let rewards = &batch.rewards;
+    if !rewards.is_empty() {
+        sqlx::query(
+            "INSERT INTO node_rewards (node_id, epoch, reward, commission, pool_wal, pool_shares)
+             SELECT * FROM UNNEST($1::bytea[], $2::int4[], $3::int8[], $4::int8[], $5::int8[], $6::int8[])
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(rewards.iter().map(|r| bytes(&r.node_id)).collect::<Vec<_>>())
+        .bind(rewards.iter().map(|r| r.epoch as i32).collect::<Vec<_>>())
+        .bind(rewards.iter().map(|r| r.reward as i64).collect::<Vec<_>>())
+        .bind(rewards.iter().map(|r| r.commission as i64).collect::<Vec<_>>())
+        .bind(rewards.iter().map(|r| r.pool_wal as i64).collect::<Vec<_>>())
+        .bind(rewards.iter().map(|r| r.pool_shares as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,223 @@
+//! Synthetic checkpoints for the tests: protobuf `Checkpoint` messages, as a full node or a
+//! checkpoint store serves them, carrying events with the BCS the Move package emits.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use prost::Message;
+use serde::Serialize;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::Address;
+use walrus_indexer::events::*;
+
+pub const WAL: u64 = 1_000_000_000;
+
+pub fn address(n: u8) -> Address {
+    let mut bytes = [0u8; 32];
+    bytes[31] = n;
+    bytes[0] = 0xAB;
+    Address::new(bytes)
+}
+
+pub fn blob_id(n: u8) -> BlobId {
+    BlobId([n; 32])
+}
+
+/// The package the tests index.
+pub fn package() -> Address {
+    address(0xEE)
+}
+
+/// An event of type `<package>::<module>::<name>` with the BCS of `value`.
+pub fn event_of(package: Address, module: &str, name: &str, value: &impl Serialize) -> proto::Event {
+    raw_event(package, module, name, bcs::to_bytes(value).unwrap())
+}
+
+pub fn raw_event(package: Address, module: &str, name: &str, contents: Vec<u8>) -> proto::Event {
+    let mut event = proto::Event::default();
+    event.package_id = Some(package.to_string());
+    event.module = Some(module.to_owned());
+    event.sender = Some(address(1).to_string());
+    event.event_type = Some(format!("{package}::{module}::{name}"));
+    event.contents = Some(proto::Bcs::from(contents));
+    event
+}
+
+/// One of our events (module `events` of the test package), named after its Rust type.
+pub fn ours<T: Serialize>(value: &T) -> proto::Event {
+    let name = std::any::type_name::<T>().rsplit("::").next().unwrap();
+    event_of(package(), "events", name, value)
+}
+
+/// A checkpoint whose transactions emit the given events; its timestamp is `1000 * sequence`.
+pub fn checkpoint(sequence: u64, transactions: Vec<Vec<proto::Event>>) -> proto::Checkpoint {
+    let mut summary = proto::CheckpointSummary::default();
+    summary.timestamp = Some(prost_types_timestamp(sequence * 1000));
+    let mut checkpoint = proto::Checkpoint::default();
+    checkpoint.sequence_number = Some(sequence);
+    checkpoint.summary = Some(summary);
+    checkpoint.transactions = transactions
+        .into_iter()
+        .enumerate()
+        .map(|(i, events)| {
+            let mut tx = proto::ExecutedTransaction::default();
+            tx.digest = Some(format!("tx{sequence}x{i}"));
+            let mut tx_events = proto::TransactionEvents::default();
+            tx_events.events = events;
+            tx.events = Some(tx_events);
+            tx
+        })
+        .collect();
+    checkpoint
+}
+
+fn prost_types_timestamp(ms: u64) -> ::prost_types::Timestamp {
+    ::prost_types::Timestamp { seconds: (ms / 1000) as i64, nanos: ((ms % 1000) * 1_000_000) as i32 }
+}
+
+/// Writes `<sequence>.binpb.zst`, as a checkpoint store names it.
+pub fn write_binpb_zst(dir: &Path, checkpoint: &proto::Checkpoint) {
+    let bytes = zstd::encode_all(checkpoint.encode_to_vec().as_slice(), 1).unwrap();
+    let name = format!("{}.binpb.zst", checkpoint.sequence_number.unwrap());
+    // Written under a temporary name and renamed, as a store mirror would.
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(tmp, dir.join(name)).unwrap();
+}
+
+/// Every table's rows, in a canonical order, as text.
+pub async fn dump(pool: &sqlx::PgPool) -> Vec<String> {
+    let mut rows = Vec::new();
+    for table in ["events", "blobs", "invalid_blob_ids", "epochs", "nodes", "node_rewards", "watermark"] {
+        let order = if table == "watermark" { "pipeline" } else { "1, 2" };
+        let columns = if table == "watermark" { "pipeline, checkpoint_hi, timestamp_ms" } else { "*" };
+        let dump: Vec<(String,)> = sqlx::query_as(&format!(
+            "SELECT row_to_json(t)::text FROM (SELECT {columns} FROM {table} ORDER BY {order}) t"
+        ))
+        .fetch_all(pool)
+        .await
+        .unwrap();
+        rows.extend(dump.into_iter().map(|(r,)| format!("{table}: {r}")));
+    }
+    rows
+}
+
+pub fn registered(object: u8, blob: u8, size: u64, deletable: bool, end_epoch: u32) -> BlobRegistered {
+    BlobRegistered {
+        epoch: 1,
+        blob_id: blob_id(blob),
+        size,
+        encoding_type: 1,
+        end_epoch,
+        deletable,
+        object_id: address(object),
+    }
+}
+
+/// A small history: a committee, two nodes, blobs registered, certified, tagged, deleted and
+/// expiring, an invalid blob ID, plus events the indexer must keep raw or ignore.
+pub fn history() -> Vec<sui_rpc::proto::sui::rpc::v2::Checkpoint> {
+    let (n1, n2) = (address(0x51), address(0x52));
+    vec![
+        checkpoint(0, vec![]),
+        checkpoint(
+            1,
+            vec![vec![
+                ours(&NodeRegistered {
+                    epoch: 0,
+                    node_id: n1,
+                    name: "one".into(),
+                    network_address: "one:1".into(),
+                    commission_rate: 100,
+                }),
+                ours(&NodeRegistered {
+                    epoch: 0,
+                    node_id: n2,
+                    name: "two".into(),
+                    network_address: "two:1".into(),
+                    commission_rate: 0,
+                }),
+                ours(&StakeDeposited {
+                    epoch: 0,
+                    node_id: n1,
+                    staked_wal_id: address(0x61),
+                    amount: 5 * WAL,
+                    activation_epoch: 1,
+                }),
+                ours(&CommitteeSelected { epoch: 1, node_ids: vec![n1, n2], shards: vec![vec![0, 1, 2], vec![3]] }),
+                ours(&EpochChangeStart { epoch: 1 }),
+                ours(&PricesUpdated { epoch: 1, storage_price: 2, write_price: 3 }),
+                ours(&CapacityUpdated { epoch: 1, total_capacity_size: 1 << 40, used_capacity_size: 0 }),
+            ]],
+        ),
+        checkpoint(
+            2,
+            vec![
+                vec![ours(&registered(0xA, 1, 1000, false, 5)), ours(&registered(0xB, 1, 1000, true, 3))],
+                vec![ours(&registered(0xC, 2, 77, false, 2))],
+            ],
+        ),
+        checkpoint(
+            3,
+            vec![vec![
+                ours(&BlobCertified {
+                    epoch: 1,
+                    blob_id: blob_id(1),
+                    end_epoch: 5,
+                    deletable: false,
+                    object_id: address(0xA),
+                    is_extension: false,
+                }),
+                ours(&BlobAttributeSet {
+                    blob_id: blob_id(1),
+                    object_id: address(0xA),
+                    key: "type".into(),
+                    value: "image/png".into(),
+                }),
+                ours(&BlobAttributeSet {
+                    blob_id: blob_id(1),
+                    object_id: address(0xA),
+                    key: "name".into(),
+                    value: "cat".into(),
+                }),
+                ours(&BlobAttributeRemoved { blob_id: blob_id(1), object_id: address(0xA), key: "name".into() }),
+                ours(&BlobDeleted {
+                    epoch: 1,
+                    blob_id: blob_id(1),
+                    end_epoch: 3,
+                    object_id: address(0xB),
+                    was_certified: false,
+                }),
+                ours(&InvalidBlobID { epoch: 1, blob_id: blob_id(9) }),
+            ]],
+        ),
+        checkpoint(
+            4,
+            vec![vec![
+                // Not ours: another package, and our package's non-event module.
+                event_of(address(0x77), "events", "BlobRegistered", &registered(0xD, 4, 1, false, 9)),
+                event_of(package(), "other", "BlobRegistered", &registered(0xD, 4, 1, false, 9)),
+                // Ours but unknown, and ours but malformed: kept raw, reported, never fatal.
+                raw_event(package(), "events", "FutureEvent", vec![1, 2, 3]),
+                raw_event(package(), "events", "BlobCertified", vec![0xFF]),
+            ]],
+        ),
+        checkpoint(
+            5,
+            vec![vec![
+                ours(&RewardsDistributed {
+                    epoch: 1,
+                    node_id: n1,
+                    reward: 100,
+                    commission: 1,
+                    pool_wal: 5 * WAL + 99,
+                    pool_shares: 5 * WAL,
+                }),
+                ours(&EpochChangeStart { epoch: 2 }),
+                ours(&EpochChangeDone { epoch: 2 }),
+                ours(&EpochChangeStart { epoch: 3 }),
+            ]],
+        ),
+    ]
+}

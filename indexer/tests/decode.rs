@@ -1,0 +1,62 @@
+//! The checkpoint formats, on a real mainnet checkpoint: the fixture shipped in the
+//! sui-sdk-types crate (checkpoint 1137, stored as bare BCS of `CheckpointData`).
+
+mod common;
+
+use std::path::PathBuf;
+
+use prost::Message;
+use walrus_indexer::checkpoint::{Checkpoint, DecodeError};
+
+/// Where cargo unpacked sui-sdk-types, whose tests ship the fixture.
+fn fixture() -> Vec<u8> {
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME or CARGO_HOME")).join(".cargo"));
+    let registry = home.join("registry/src");
+    for index in std::fs::read_dir(&registry).expect("the cargo registry") {
+        let path = index.unwrap().path().join("sui-sdk-types-0.4.0/tests/fixtures/ocs/1137.chk");
+        if path.exists() {
+            return std::fs::read(path).unwrap();
+        }
+    }
+    panic!("sui-sdk-types 0.4.0's fixture 1137.chk not found under {}", registry.display());
+}
+
+#[test]
+fn real_mainnet_checkpoint_decodes_from_chk() {
+    let mut file = vec![0x01];
+    file.extend(fixture());
+    let checkpoint = Checkpoint::from_chk(&file).unwrap();
+    assert_eq!(checkpoint.sequence_number, 1137);
+    assert_eq!(checkpoint.transactions.len(), 9);
+    assert!(checkpoint.timestamp_ms > 1_600_000_000_000);
+    assert!(checkpoint.transactions.iter().all(|tx| tx.digest.len() >= 43));
+}
+
+#[test]
+fn chk_errors_are_named() {
+    assert!(matches!(Checkpoint::from_chk(&[]), Err(DecodeError::Empty)));
+    assert!(matches!(Checkpoint::from_chk(&[0x02, 0]), Err(DecodeError::UnknownEncoding(2))));
+    assert!(matches!(Checkpoint::from_chk(&[0x01, 0xFF]), Err(DecodeError::Bcs(_))));
+    // The fixture itself is bare BCS: without the encoding byte it is refused, not misread.
+    assert!(Checkpoint::from_chk(&fixture()).is_err());
+}
+
+#[test]
+fn binpb_zst_round_trip_and_errors() {
+    let message =
+        common::checkpoint(7, vec![vec![common::ours(&walrus_indexer::events::EpochChangeStart { epoch: 3 })]]);
+    let file = zstd::encode_all(message.encode_to_vec().as_slice(), 3).unwrap();
+    let checkpoint = Checkpoint::from_binpb_zst(&file).unwrap();
+    assert_eq!((checkpoint.sequence_number, checkpoint.timestamp_ms), (7, 7000));
+    assert_eq!(checkpoint.transactions[0].events.len(), 1);
+    assert_eq!(checkpoint.transactions[0].events[0].type_.name().as_str(), "EpochChangeStart");
+    assert!(matches!(Checkpoint::from_binpb_zst(b"not zstd"), Err(DecodeError::Zstd(_))));
+    let garbage = zstd::encode_all(&[0xFFu8; 8][..], 1).unwrap();
+    assert!(matches!(Checkpoint::from_binpb_zst(&garbage), Err(DecodeError::Protobuf(_))));
+    let mut no_summary = message.clone();
+    no_summary.summary = None;
+    let file = zstd::encode_all(no_summary.encode_to_vec().as_slice(), 1).unwrap();
+    assert!(matches!(Checkpoint::from_binpb_zst(&file), Err(DecodeError::Missing("summary.timestamp"))));
+}

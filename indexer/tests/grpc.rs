@@ -1,0 +1,117 @@
+//! Ingestion from a Sui full node over gRPC, against a fake node that implements the real
+//! `sui.rpc.v2.LedgerService` (sui-rpc's generated server) and whose tip moves while the
+//! indexer runs.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use sqlx::PgPool;
+use sui_rpc::proto::sui::rpc::v2::ledger_service_server::{LedgerService, LedgerServiceServer};
+use sui_rpc::proto::sui::rpc::v2::{self as proto, get_checkpoint_request::CheckpointId};
+use tokio::sync::watch;
+use walrus_indexer::ingest::{self, IngestConfig};
+use walrus_indexer::source::Source;
+use walrus_indexer::store::Store;
+
+/// Serves the checkpoints it has, answers NOT_FOUND beyond its tip, and fails the first
+/// request with UNAVAILABLE, as a restarting node would.
+#[derive(Clone, Default)]
+struct FakeNode {
+    checkpoints: Arc<Mutex<Vec<proto::Checkpoint>>>,
+    requests: Arc<Mutex<u64>>,
+}
+
+#[tonic::async_trait]
+impl LedgerService for FakeNode {
+    async fn get_checkpoint(
+        &self,
+        request: tonic::Request<proto::GetCheckpointRequest>,
+    ) -> Result<tonic::Response<proto::GetCheckpointResponse>, tonic::Status> {
+        let request = request.into_inner();
+        {
+            let mut requests = self.requests.lock().unwrap();
+            *requests += 1;
+            if *requests == 1 {
+                return Err(tonic::Status::unavailable("starting up"));
+            }
+        }
+        let mask = request.read_mask.ok_or_else(|| tonic::Status::invalid_argument("no read mask"))?;
+        for needed in ["sequence_number", "summary.timestamp", "transactions.events", "transactions.digest"] {
+            if !mask.paths.iter().any(|p| p == needed) {
+                return Err(tonic::Status::invalid_argument(format!("read mask lacks {needed}")));
+            }
+        }
+        let Some(CheckpointId::SequenceNumber(sequence)) = request.checkpoint_id else {
+            return Err(tonic::Status::invalid_argument("expected a sequence number"));
+        };
+        let checkpoints = self.checkpoints.lock().unwrap();
+        let checkpoint = checkpoints
+            .get(sequence as usize)
+            .cloned()
+            .ok_or_else(|| tonic::Status::not_found(format!("checkpoint {sequence} not yet executed")))?;
+        let mut response = proto::GetCheckpointResponse::default();
+        response.checkpoint = Some(checkpoint);
+        Ok(tonic::Response::new(response))
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
+    let history = history();
+    let node = FakeNode::default();
+    node.checkpoints.lock().unwrap().extend(history[..3].iter().cloned());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let server = node.clone();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(LedgerServiceServer::new(server))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .unwrap()
+    });
+
+    let source = Source::parse(&format!("grpc+http://{address}")).unwrap();
+    let config = IngestConfig {
+        package: package(),
+        first_checkpoint: 0,
+        last_checkpoint: Some(5),
+        batch_checkpoints: 2,
+        concurrency: 2,
+        poll_interval: Duration::from_millis(20),
+    };
+    let (_tx, rx) = watch::channel(false);
+    let ingestion = tokio::spawn(ingest::run(Store::from_pool(pool.clone()), source, config, rx));
+
+    // The node executes the rest while the indexer waits at the tip.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(Store::from_pool(pool.clone()).watermark().await.unwrap().unwrap().checkpoint, 2);
+    node.checkpoints.lock().unwrap().extend(history[3..].iter().cloned());
+    tokio::time::timeout(Duration::from_secs(30), ingestion).await.unwrap().unwrap().unwrap();
+
+    // The same rows as ingesting the same checkpoints from a folder.
+    let from_node = dump(&pool).await;
+    sqlx::query("TRUNCATE events, blobs, invalid_blob_ids, epochs, nodes, node_rewards, watermark")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for checkpoint in &history {
+        write_binpb_zst(dir.path(), checkpoint);
+    }
+    let config = IngestConfig {
+        package: package(),
+        first_checkpoint: 0,
+        last_checkpoint: Some(5),
+        batch_checkpoints: 100,
+        concurrency: 4,
+        poll_interval: Duration::from_millis(20),
+    };
+    let (_tx, rx) = watch::channel(false);
+    ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.path().into()), config, rx).await.unwrap();
+    assert_eq!(dump(&pool).await, from_node);
+    assert!(from_node.iter().filter(|r| r.starts_with("events:")).count() == 22);
+}

@@ -1,0 +1,278 @@
+//! Ingestion from a checkpoint folder into a real PostgreSQL (a fresh database per test),
+//! then every API route over real HTTP.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::watch;
+use walrus_indexer::api::{self, AppState};
+use walrus_indexer::ingest::{self, IngestConfig};
+use walrus_indexer::source::Source;
+use walrus_indexer::store::Store;
+
+async fn ingest(pool: &PgPool, dir: &std::path::Path, last: u64, batch: u64) {
+    let config = IngestConfig {
+        package: package(),
+        first_checkpoint: 0,
+        last_checkpoint: Some(last),
+        batch_checkpoints: batch,
+        concurrency: 4,
+        poll_interval: Duration::from_millis(10),
+    };
+    let (_tx, rx) = watch::channel(false);
+    let store = Store::from_pool(pool.clone());
+    tokio::time::timeout(Duration::from_secs(30), ingest::run(store, Source::Dir(dir.into()), config, rx))
+        .await
+        .expect("ingestion finishes")
+        .expect("ingestion succeeds");
+}
+
+async fn serve(pool: &PgPool) -> String {
+    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000 };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    format!("http://{address}")
+}
+
+async fn get(base: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn folder_to_database_to_api(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    for checkpoint in history() {
+        write_binpb_zst(dir.path(), &checkpoint);
+    }
+    ingest(&pool, dir.path(), 5, 2).await;
+
+    let store = Store::from_pool(pool.clone());
+    let watermark = store.watermark().await.unwrap().unwrap();
+    assert_eq!((watermark.checkpoint, watermark.timestamp_ms), (5, 5000));
+    let (events, undecoded): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE data IS NULL) FROM events")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!((events, undecoded), (7 + 3 + 6 + 2 + 4, 2));
+
+    let base = serve(&pool).await;
+
+    // A blob ID with a certified, a deleted object: certified; every accepted spelling.
+    let id = blob_id(1);
+    let hex = format!("0x{}", hex::encode(id.0));
+    let decimal = walrus_encoder::BlobId(id.0).to_u256_decimal();
+    for spelling in [id.to_string(), hex, decimal] {
+        let (status, body) = get(&base, &format!("/v1/blobs/{spelling}")).await;
+        assert_eq!(status, 200, "{spelling}: {body}");
+        assert_eq!(body["blob_id"], id.to_string());
+        assert_eq!(body["status"], "certified");
+        let objects = body["objects"].as_array().unwrap();
+        assert_eq!(objects.len(), 2);
+        let a = &objects[0];
+        assert_eq!(a["object_id"], address(0xA).to_string());
+        assert_eq!(
+            (a["status"].as_str(), a["certified_epoch"].as_u64(), a["end_epoch"].as_u64()),
+            (Some("certified"), Some(1), Some(5))
+        );
+        assert_eq!(a["attributes"], serde_json::json!({ "type": "image/png" }));
+        // The indexed committee has 4 shards.
+        assert_eq!(a["encoded_size"], 4512);
+        assert_eq!(a["size"], 1000);
+        assert_eq!(a["deletable"], false);
+        assert_eq!(a["registered_epoch"], 1);
+        assert_eq!(objects[1]["status"], "deleted");
+        assert_eq!(objects[1]["deleted_epoch"], 1);
+    }
+    // Expired in epoch 3, invalid without objects, unknown, malformed.
+    assert_eq!(get(&base, &format!("/v1/blobs/{}", blob_id(2))).await.1["status"], "expired");
+    let (status, body) = get(&base, &format!("/v1/blobs/{}", blob_id(9))).await;
+    assert_eq!(
+        (status, body["status"].as_str(), body["objects"].as_array().map(Vec::len)),
+        (200, Some("invalid"), Some(0))
+    );
+    assert_eq!(get(&base, &format!("/v1/blobs/{}", blob_id(8))).await.0, 404);
+    let (status, body) = get(&base, "/v1/blobs/not-a-blob-id").await;
+    assert_eq!(status, 400);
+    assert!(body["error"]["message"].as_str().unwrap().contains("invalid blob ID"));
+
+    // By object.
+    let (status, body) = get(&base, &format!("/v1/blobs/by-object/{}", address(0xC))).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("expired")));
+    assert_eq!(get(&base, &format!("/v1/blobs/by-object/{}", address(0xD))).await.0, 404);
+    assert_eq!(get(&base, "/v1/blobs/by-object/0xZZ").await.0, 400);
+
+    // Listing with filters and pagination.
+    let (_, page) = get(&base, "/v1/blobs?limit=2").await;
+    assert_eq!(page["blobs"].as_array().unwrap().len(), 2);
+    let cursor = page["next_cursor"].as_str().unwrap().to_owned();
+    let (_, rest) = get(&base, &format!("/v1/blobs?limit=2&cursor={cursor}")).await;
+    assert_eq!(rest["blobs"].as_array().unwrap().len(), 1);
+    assert!(rest["next_cursor"].is_null());
+    let objects =
+        |page: &Value| page["blobs"].as_array().unwrap().iter().map(|b| b["object_id"].clone()).collect::<Vec<_>>();
+    assert_eq!(
+        objects(&get(&base, "/v1/blobs?status=certified").await.1),
+        vec![Value::String(address(0xA).to_string())]
+    );
+    assert_eq!(objects(&get(&base, "/v1/blobs?deletable=true").await.1), vec![Value::String(address(0xB).to_string())]);
+    assert_eq!(
+        objects(&get(&base, "/v1/blobs?end_epoch_before=3").await.1),
+        vec![Value::String(address(0xC).to_string())]
+    );
+    assert_eq!(get(&base, "/v1/blobs?status=lost").await.0, 400);
+    assert_eq!(get(&base, "/v1/blobs?limit=0").await.0, 400);
+    assert_eq!(get(&base, "/v1/blobs?cursor=nope").await.0, 400);
+    assert_eq!(get(&base, "/v1/blobs?deletable=maybe").await.0, 400);
+
+    // Events: by type, by blob, paginated in chain order; raw ones kept with data null.
+    let (_, certified) = get(&base, "/v1/events?type=BlobCertified").await;
+    let certified = certified["events"].as_array().unwrap().clone();
+    assert_eq!(certified.len(), 2);
+    assert_eq!(certified[0]["data"]["object_id"], address(0xA).to_string());
+    assert!(certified[1]["data"].is_null());
+    let (_, about) = get(&base, &format!("/v1/events?blob_id={}", blob_id(1))).await;
+    assert_eq!(about["events"].as_array().unwrap().len(), 7);
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (_, page) = get(&base, &format!("/v1/events?limit=5{cursor}")).await;
+        seen.extend(
+            page["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| (e["checkpoint"].as_u64(), e["tx_index"].as_u64(), e["event_index"].as_u64())),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), events as usize);
+    assert!(seen.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(get(&base, "/v1/events?cursor=1.2").await.0, 400);
+    assert_eq!(get(&base, "/v1/events?type=Blob';DROP").await.0, 400);
+
+    // Epochs and nodes.
+    let (_, epochs) = get(&base, "/v1/epochs").await;
+    assert_eq!(epochs["epochs"].as_array().unwrap().len(), 3);
+    let (_, one) = get(&base, "/v1/epochs/1").await;
+    assert_eq!((one["storage_price_per_mib"].as_u64(), one["write_price_per_mib"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(one["committee"][0]["shards"], serde_json::json!([0, 1, 2]));
+    assert_eq!(get(&base, "/v1/epochs/2").await.1["sync_done_checkpoint"], 5);
+    assert_eq!(get(&base, "/v1/epochs/99").await.0, 404);
+    assert_eq!(get(&base, "/v1/epochs/x").await.0, 400);
+    let (_, nodes) = get(&base, "/v1/nodes").await;
+    assert_eq!(nodes["nodes"].as_array().unwrap().len(), 2);
+    let (status, n1) = get(&base, &format!("/v1/nodes/{}", address(0x51))).await;
+    assert_eq!(status, 200);
+    assert_eq!((n1["name"].as_str(), n1["staked_principal"].as_u64()), (Some("one"), Some(5 * WAL)));
+    assert_eq!(n1["shards"], serde_json::json!([0, 1, 2]));
+    assert_eq!(n1["history"][0]["reward"], 100);
+    assert_eq!(get(&base, &format!("/v1/nodes/{}", address(0x59))).await.0, 404);
+
+    // Stats, health, OpenAPI.
+    let (_, stats) = get(&base, "/v1/stats").await;
+    assert_eq!((stats["stored"]["blobs"].as_u64(), stats["certified"]["bytes"].as_u64()), (Some(1), Some(1000)));
+    let (_, health) = get(&base, "/v1/health").await;
+    assert_eq!((health["watermark_checkpoint"].as_u64(), health["epoch"].as_u64()), (Some(5), Some(3)));
+    let (_, openapi) = get(&base, "/v1/openapi.json").await;
+    for path in [
+        "/v1/blobs/{blob_id}",
+        "/v1/blobs",
+        "/v1/events",
+        "/v1/epochs/{epoch}",
+        "/v1/nodes/{node_id}",
+        "/v1/stats",
+        "/v1/health",
+    ] {
+        assert!(openapi["paths"][path].is_object(), "{path} missing from the OpenAPI document");
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn batch_size_does_not_change_the_result(pool: PgPool) {
+    // The same history ingested one checkpoint per transaction gives the same rows as in one.
+    let dir = tempfile::tempdir().unwrap();
+    for checkpoint in history() {
+        write_binpb_zst(dir.path(), &checkpoint);
+    }
+    ingest(&pool, dir.path(), 5, 1).await;
+    let one_by_one = dump(&pool).await;
+    sqlx::query("TRUNCATE events, blobs, invalid_blob_ids, epochs, nodes, node_rewards, watermark")
+        .execute(&pool)
+        .await
+        .unwrap();
+    ingest(&pool, dir.path(), 5, 100).await;
+    assert_eq!(dump(&pool).await, one_by_one);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn follows_files_as_they_appear(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    let history = history();
+    write_binpb_zst(dir.path(), &history[0]);
+    let path = dir.path().to_owned();
+    let writer = tokio::spawn(async move {
+        for checkpoint in &history[1..] {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            write_binpb_zst(&path, checkpoint);
+        }
+    });
+    ingest(&pool, dir.path(), 5, 10).await;
+    writer.await.unwrap();
+    assert_eq!(Store::from_pool(pool).watermark().await.unwrap().unwrap().checkpoint, 5);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn reads_a_checkpoint_store_over_http(pool: PgPool) {
+    // A store that has checkpoints 0 to 5 and answers 404 for anything else.
+    let dir = tempfile::tempdir().unwrap();
+    for checkpoint in history() {
+        write_binpb_zst(dir.path(), &checkpoint);
+    }
+    let root = dir.path().to_owned();
+    let app = axum::Router::new().route(
+        "/{file}",
+        axum::routing::get(move |axum::extract::Path(file): axum::extract::Path<String>| {
+            let root = root.clone();
+            async move {
+                match std::fs::read(root.join(&file)) {
+                    Ok(bytes) => Ok(bytes),
+                    Err(_) => Err(axum::http::StatusCode::NOT_FOUND),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let config = IngestConfig {
+        package: package(),
+        first_checkpoint: 0,
+        last_checkpoint: Some(5),
+        batch_checkpoints: 3,
+        concurrency: 3,
+        poll_interval: Duration::from_millis(10),
+    };
+    let (_tx, rx) = watch::channel(false);
+    let source = Source::parse(&format!("http://{address}")).unwrap();
+    tokio::time::timeout(Duration::from_secs(30), ingest::run(Store::from_pool(pool.clone()), source, config, rx))
+        .await
+        .unwrap()
+        .unwrap();
+    let (events,): (i64,) = sqlx::query_as("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
+    assert_eq!(events, 22);
+    assert!(Source::parse("ftp://nowhere").is_err());
+    assert!(Source::parse("grpc+not a uri").is_err());
+}
