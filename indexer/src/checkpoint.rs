@@ -121,18 +121,23 @@ fn package_of(data: &ObjectData) -> Option<MovePackage> {
     }
 }
 
+/// The packages among the objects, read from their BCS (the read mask asks for nothing else).
 fn packages_of(set: &proto::ObjectSet) -> Result<Vec<MovePackage>, DecodeError> {
     let mut packages = Vec::new();
     for object in &set.objects {
-        if object.bcs.is_none() {
+        let Some(bytes) = object.bcs.as_ref().and_then(|b| b.value.as_deref()) else { continue };
+        // An object's BCS starts with its data's variant: 1 is a package. Others need no decoding.
+        if bytes.first() != Some(&PACKAGE_VARIANT) {
             continue;
         }
-        let object = sui_sdk_types::Object::try_from(object)
-            .map_err(|e| DecodeError::Invalid { what: "objects", error: e.to_string() })?;
+        let object: sui_sdk_types::Object = bcs::from_bytes(bytes)?;
         packages.extend(package_of(object.data()));
     }
     Ok(packages)
 }
+
+/// The BCS variant index of `ObjectData::Package`.
+const PACKAGE_VARIANT: u8 = 1;
 
 /// The address of a package, for display and configuration: `0x` and 64 hex digits.
 pub fn parse_address(text: &str) -> Result<Address, String> {

@@ -23,6 +23,10 @@ pub enum SourceError {
     Grpc(#[from] tonic::Status),
     #[error("the full node returned checkpoint {got} for {wanted}")]
     WrongCheckpoint { wanted: u64, got: u64 },
+    #[error(
+        "the full node has pruned checkpoint {sequence} (its lowest is {lowest}): backfill from a checkpoint store"
+    )]
+    Pruned { sequence: u64, lowest: u64 },
 }
 
 /// What the indexer reads: parsed from `--source`.
@@ -116,7 +120,18 @@ impl Source {
                 request.read_mask = Some(sui_rpc::field::FieldMask::from_paths(READ_MASK));
                 let response = match client.clone().ledger_client().get_checkpoint(request).await {
                     Ok(response) => response.into_inner(),
-                    Err(status) if status.code() == tonic::Code::NotFound => return Ok(None),
+                    Err(status) if status.code() == tonic::Code::NotFound => {
+                        // Not executed yet, or pruned long ago: the node's headers tell which.
+                        let lowest = status
+                            .metadata()
+                            .get(LOWEST_AVAILABLE_HEADER)
+                            .and_then(|v| v.to_str().ok())
+                            .and_then(|v| v.parse::<u64>().ok());
+                        return match lowest {
+                            Some(lowest) if sequence < lowest => Err(SourceError::Pruned { sequence, lowest }),
+                            _ => Ok(None),
+                        };
+                    }
                     Err(status) => return Err(status.into()),
                 };
                 let Some(message) = response.checkpoint else { return Ok(None) };
@@ -133,6 +148,9 @@ impl Source {
         }
     }
 }
+
+/// The full node's header naming the oldest checkpoint it still serves.
+const LOWEST_AVAILABLE_HEADER: &str = "x-sui-lowest-available-checkpoint";
 
 type Decoder = fn(&[u8]) -> Result<Checkpoint, DecodeError>;
 

@@ -22,6 +22,8 @@ use walrus_indexer::store::Store;
 struct FakeNode {
     checkpoints: Arc<Mutex<Vec<proto::Checkpoint>>>,
     requests: Arc<Mutex<u64>>,
+    /// What the node reports as its oldest checkpoint (pruned below).
+    lowest: u64,
 }
 
 #[tonic::async_trait]
@@ -48,10 +50,11 @@ impl LedgerService for FakeNode {
             return Err(tonic::Status::invalid_argument("expected a sequence number"));
         };
         let checkpoints = self.checkpoints.lock().unwrap();
-        let checkpoint = checkpoints
-            .get(sequence as usize)
-            .cloned()
-            .ok_or_else(|| tonic::Status::not_found(format!("checkpoint {sequence} not yet executed")))?;
+        let checkpoint = checkpoints.get(sequence as usize).cloned().ok_or_else(|| {
+            let mut status = tonic::Status::not_found(format!("checkpoint {sequence} not yet executed"));
+            status.metadata_mut().insert("x-sui-lowest-available-checkpoint", self.lowest.to_string().parse().unwrap());
+            status
+        })?;
         let mut response = proto::GetCheckpointResponse::default();
         response.checkpoint = Some(checkpoint);
         Ok(tonic::Response::new(response))
@@ -114,4 +117,24 @@ async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
     ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.path().into()), config, rx).await.unwrap();
     assert_eq!(dump(&pool).await, from_node);
     assert!(from_node.iter().filter(|r| r.starts_with("events:")).count() == 22);
+}
+
+#[tokio::test]
+async fn a_pruned_checkpoint_is_an_error_not_a_wait() {
+    // A node that pruned everything below 1000 and has nothing at or above it yet.
+    let node = FakeNode { lowest: 1000, ..FakeNode::default() };
+    *node.requests.lock().unwrap() = 1; // no start-up failure here
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(LedgerServiceServer::new(node))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .unwrap()
+    });
+    let source = Source::parse(&format!("grpc+http://{address}")).unwrap();
+    let error = source.fetch(5).await.unwrap_err();
+    assert!(error.to_string().contains("pruned checkpoint 5 (its lowest is 1000)"), "{error}");
+    assert!(source.fetch(1000).await.unwrap().is_none());
 }
