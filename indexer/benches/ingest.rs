@@ -64,7 +64,7 @@ async fn raw_limit(admin: &str) -> (f64, f64) {
     let started = Instant::now();
     for start in (0..rows).step_by(batch as usize) {
         let ids: Vec<i64> = (start..start + batch).collect();
-        let blob: Vec<Vec<u8>> = ids.iter().map(|i| blake(i)).collect();
+        let blob: Vec<Vec<u8>> = ids.iter().map(blake).collect();
         sqlx::query(
             "INSERT INTO ev SELECT c, 0, 0, 'digest', c, $2, 'BlobRegistered', $2, $3, b, NULL
              FROM UNNEST($1::int8[], $4::bytea[]) AS u(c, b) ON CONFLICT DO NOTHING",
@@ -135,7 +135,7 @@ fn folder(checkpoints: u64, per_checkpoint: u64) -> tempfile::TempDir {
                     size: n,
                     encoding_type: 1,
                     end_epoch: 10,
-                    deletable: n % 2 == 0,
+                    deletable: n.is_multiple_of(2),
                     object_id: id(n),
                 })
             } else {
@@ -185,7 +185,7 @@ async fn lookups(pool: &PgPool, blobs: u64) -> Vec<Duration> {
     let mut tasks = Vec::new();
     for i in 0..rate * seconds {
         interval.tick().await;
-        let url = format!("{base}/v1/blobs/{}", blob((i * 7919) % blobs & !1));
+        let url = format!("{base}/v1/blobs/{}", blob(((i * 7919) % blobs) & !1));
         let client = client.clone();
         tasks.push(tokio::spawn(async move {
             let started = Instant::now();
