@@ -16,7 +16,8 @@ CREATE TABLE package_origins (
     first_checkpoint bigint NOT NULL
 );
 
--- Every event of our package, raw and (when the type is known) decoded.
+-- Every event of our package, raw; the API decodes the BCS when it serves it (decoding is
+-- cheaper than storing JSON). `decode_error` says why an event could not be decoded.
 CREATE TABLE events (
     checkpoint   bigint NOT NULL,
     tx_index     integer NOT NULL,
@@ -27,14 +28,13 @@ CREATE TABLE events (
     type_name    text NOT NULL,
     sender       bytea NOT NULL,
     bcs          bytea NOT NULL,
-    data         jsonb,
     decode_error text,
     blob_id      bytea,
     PRIMARY KEY (checkpoint, tx_index, event_index)
 );
 CREATE INDEX events_by_type ON events (type_name, checkpoint, tx_index, event_index);
 CREATE INDEX events_by_blob ON events (blob_id, checkpoint, tx_index, event_index) WHERE blob_id IS NOT NULL;
-CREATE INDEX events_undecoded ON events (checkpoint) WHERE data IS NULL;
+CREATE INDEX events_undecoded ON events (checkpoint) WHERE decode_error IS NOT NULL;
 
 -- Current state of every Blob object.
 CREATE TABLE blobs (

@@ -212,6 +212,18 @@ async fn main() {
 
     let (checkpoints, per) = (200, 1000);
     let dir = folder(checkpoints, per);
+    let started = Instant::now();
+    let mut origins = PackageOrigins::new(package());
+    let mut batch = walrus_indexer::process::Batch::default();
+    for seq in 0..checkpoints {
+        let bytes = std::fs::read(dir.path().join(format!("{seq}.binpb.zst"))).unwrap();
+        batch.add(&walrus_indexer::checkpoint::Checkpoint::from_binpb_zst(&bytes).unwrap(), &mut origins);
+    }
+    println!(
+        "read, decode and fold alone (one core): {:.0} events/s",
+        (checkpoints * per) as f64 / started.elapsed().as_secs_f64()
+    );
+    drop(batch);
     let (elapsed, pool, db) = ingest_folder(&admin, dir.path(), checkpoints - 1, 20).await;
     let events = checkpoints * per;
     println!(

@@ -384,10 +384,9 @@ async fn list_events(State(state): State<AppState>, Query(query): Query<EventQue
         type_name: String,
         sender: Vec<u8>,
         bcs: Vec<u8>,
-        data: Option<Value>,
     }
     let rows: Vec<Row> = sqlx::query_as(
-        "SELECT checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name, sender, bcs, data
+        "SELECT checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name, sender, bcs
          FROM events
          WHERE ($1::text IS NULL OR type_name = $1) AND ($2::bytea IS NULL OR blob_id = $2)
            AND ($3::int8 IS NULL OR (checkpoint, tx_index, event_index) > ($3, $4, $5))
@@ -419,7 +418,9 @@ async fn list_events(State(state): State<AppState>, Query(query): Query<EventQue
                 "type": r.type_name,
                 "package": to_address(&r.package),
                 "sender": to_address(&r.sender),
-                "data": r.data,
+                "data": crate::events::WalrusEvent::decode(&r.type_name, &r.bcs)
+                    .and_then(Result::ok)
+                    .map(|event| serde_json::to_value(event).expect("events serialize")),
                 "bcs": base64::engine::general_purpose::STANDARD.encode(&r.bcs),
             })
         })

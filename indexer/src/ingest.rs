@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use sui_sdk_types::Address;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::checkpoint::Checkpoint;
 use crate::events::PackageOrigins;
@@ -38,21 +38,48 @@ pub enum IngestError {
 
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Runs until `last_checkpoint` is committed or `shutdown` turns true.
+/// Runs until `last_checkpoint` is committed or `shutdown` turns true. Fetching and folding
+/// the next batch overlaps committing the current one; batches still commit strictly in order.
 pub async fn run(
     store: Store,
     source: Source,
     config: IngestConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), IngestError> {
-    let mut origins = retry("reading package origins", || store.origins(config.package)).await;
-    let mut next = retry("reading the watermark", || store.watermark())
+    let origins = retry("reading package origins", || store.origins(config.package)).await;
+    let next = retry("reading the watermark", || store.watermark())
         .await
         .map_or(config.first_checkpoint, |w| w.checkpoint + 1);
     tracing::info!(next, package = %config.package, "ingesting");
+    let (batches, mut ready) = mpsc::channel(2);
+    let producer = tokio::spawn(produce(source, config, origins, next, batches, shutdown.clone()));
+    let result = loop {
+        let batch = tokio::select! {
+            batch = ready.recv() => batch,
+            Ok(()) = shutdown.changed() => if *shutdown.borrow() { None } else { continue },
+        };
+        let Some(batch) = batch else { break Ok(()) };
+        if let Err(error) = commit(&store, &batch).await {
+            break Err(error.into());
+        }
+        record(&batch);
+    };
+    producer.abort();
+    result
+}
+
+/// Fetches and folds batches from `next` on, until the last checkpoint or shutdown.
+async fn produce(
+    source: Source,
+    config: IngestConfig,
+    mut origins: PackageOrigins,
+    mut next: u64,
+    batches: mpsc::Sender<Batch>,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         if *shutdown.borrow() || config.last_checkpoint.is_some_and(|last| next > last) {
-            return Ok(());
+            return;
         }
         let end = config.last_checkpoint.map_or(u64::MAX, |last| last + 1).min(next + config.batch_checkpoints);
         let checkpoints = fetch_range(&source, next, end, config.concurrency).await;
@@ -64,9 +91,10 @@ pub async fn run(
             continue;
         }
         let batch = fold(&checkpoints, &mut origins);
-        commit(&store, &batch).await?;
-        record(&batch);
         next = batch.last_checkpoint.map_or(next, |(last, _)| last + 1);
+        if batches.send(batch).await.is_err() {
+            return;
+        }
     }
 }
 

@@ -2,7 +2,7 @@
 //! they make to the current state of blobs, epochs and nodes, folded in order so a batch can
 //! be written with a few set-based statements.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Map, Value};
 use sui_sdk_types::Address;
@@ -22,7 +22,6 @@ pub struct EventRow {
     pub type_name: String,
     pub sender: Address,
     pub bcs: Vec<u8>,
-    pub data: Option<Value>,
     pub decode_error: Option<String>,
     pub blob_id: Option<BlobId>,
 }
@@ -37,9 +36,11 @@ pub struct NewBlob {
     pub registered_epoch: u32,
     pub end_epoch: u32,
     pub checkpoint: u64,
+    /// Later events of the same batch, folded in so the row is written once.
+    pub change: BlobChange,
 }
 
-/// What a batch changes on an existing (or newly registered) blob object.
+/// What a batch changes on a blob object.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct BlobChange {
     pub certified_epoch: Option<u32>,
@@ -88,7 +89,10 @@ pub struct Batch {
     pub last_checkpoint: Option<(u64, u64)>,
     pub events: Vec<EventRow>,
     pub new_blobs: Vec<NewBlob>,
+    /// Changes to blobs registered before this batch.
     pub blob_changes: BTreeMap<Address, BlobChange>,
+    /// Position in `new_blobs` of each blob registered in this batch.
+    new_blob_index: HashMap<Address, usize>,
     pub invalid_blob_ids: Vec<(BlobId, u32, u64)>,
     pub epochs: BTreeMap<u32, EpochChange>,
     pub nodes: BTreeMap<Address, NodeChange>,
@@ -128,12 +132,10 @@ impl Batch {
                 }
                 let type_name = event.type_.name().as_str().to_owned();
                 let decoded = WalrusEvent::decode(&type_name, &event.contents);
-                let (data, decode_error, typed) = match decoded {
-                    Some(Ok(typed)) => {
-                        (Some(serde_json::to_value(&typed).expect("events serialize")), None, Some(typed))
-                    }
-                    Some(Err(error)) => (None, Some(format!("invalid BCS for {type_name}: {error}")), None),
-                    None => (None, Some(format!("unknown event type {type_name}")), None),
+                let (decode_error, typed) = match decoded {
+                    Some(Ok(typed)) => (None, Some(typed)),
+                    Some(Err(error)) => (Some(format!("invalid BCS for {type_name}: {error}")), None),
+                    None => (Some(format!("unknown event type {type_name}")), None),
                 };
                 if typed.is_none() {
                     self.undecoded += 1;
@@ -153,7 +155,6 @@ impl Batch {
                     sender: event.sender,
                     bcs: event.contents.clone(),
                     blob_id: typed.as_ref().and_then(WalrusEvent::blob_id),
-                    data,
                     decode_error,
                 });
             }
@@ -161,7 +162,10 @@ impl Batch {
     }
 
     fn blob(&mut self, object_id: Address, checkpoint: u64) -> &mut BlobChange {
-        let change = self.blob_changes.entry(object_id).or_default();
+        let change = match self.new_blob_index.get(&object_id) {
+            Some(&i) => &mut self.new_blobs[i].change,
+            None => self.blob_changes.entry(object_id).or_default(),
+        };
         change.checkpoint = checkpoint;
         change
     }
@@ -174,16 +178,20 @@ impl Batch {
 
     fn apply(&mut self, event: &WalrusEvent, seq: u64, timestamp_ms: u64) {
         match event {
-            WalrusEvent::BlobRegistered(e) => self.new_blobs.push(NewBlob {
-                object_id: e.object_id,
-                blob_id: e.blob_id,
-                size: e.size,
-                encoding_type: e.encoding_type,
-                deletable: e.deletable,
-                registered_epoch: e.epoch,
-                end_epoch: e.end_epoch,
-                checkpoint: seq,
-            }),
+            WalrusEvent::BlobRegistered(e) => {
+                self.new_blob_index.insert(e.object_id, self.new_blobs.len());
+                self.new_blobs.push(NewBlob {
+                    object_id: e.object_id,
+                    blob_id: e.blob_id,
+                    size: e.size,
+                    encoding_type: e.encoding_type,
+                    deletable: e.deletable,
+                    registered_epoch: e.epoch,
+                    end_epoch: e.end_epoch,
+                    checkpoint: seq,
+                    change: BlobChange::default(),
+                });
+            }
             WalrusEvent::BlobCertified(e) => {
                 let change = self.blob(e.object_id, seq);
                 change.certified_epoch.get_or_insert(e.epoch);

@@ -122,9 +122,9 @@ async fn insert_events(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Res
     }
     sqlx::query(
         "INSERT INTO events (checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name,
-                             sender, bcs, data, decode_error, blob_id)
+                             sender, bcs, decode_error, blob_id)
          SELECT * FROM UNNEST($1::int8[], $2::int4[], $3::int4[], $4::text[], $5::int8[], $6::bytea[], $7::text[],
-                              $8::bytea[], $9::bytea[], $10::jsonb[], $11::text[], $12::bytea[])
+                              $8::bytea[], $9::bytea[], $10::text[], $11::bytea[])
          ON CONFLICT DO NOTHING",
     )
     .bind(events.iter().map(|e| e.checkpoint as i64).collect::<Vec<_>>())
@@ -136,7 +136,6 @@ async fn insert_events(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Res
     .bind(events.iter().map(|e| e.type_name.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| bytes(&e.sender)).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.bcs.clone()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.data.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.decode_error.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.blob_id.map(|b| b.0.to_vec())).collect::<Vec<_>>())
     .execute(&mut **tx)
@@ -158,12 +157,14 @@ async fn write_origins(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Res
 async fn write_blobs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
     let new = &batch.new_blobs;
     if !new.is_empty() {
+        // Changes made later in the same batch are already folded into each row.
         sqlx::query(
-            "INSERT INTO blobs (object_id, blob_id, size, encoding_type, deletable, registered_epoch, end_epoch,
-                                registered_checkpoint, updated_checkpoint)
-             SELECT o, b, s, t, d, r, e, c, c
-             FROM UNNEST($1::bytea[], $2::bytea[], $3::int8[], $4::int2[], $5::bool[], $6::int4[], $7::int4[], $8::int8[])
-                  AS u(o, b, s, t, d, r, e, c)
+            "INSERT INTO blobs (object_id, blob_id, size, encoding_type, deletable, registered_epoch, certified_epoch,
+                                end_epoch, deleted_epoch, burned, attributes, registered_checkpoint, updated_checkpoint)
+             SELECT o, b, s, t, d, r, c, e, x, u, COALESCE(a, '{}'), rc, uc
+             FROM UNNEST($1::bytea[], $2::bytea[], $3::int8[], $4::int2[], $5::bool[], $6::int4[], $7::int4[],
+                         $8::int4[], $9::int4[], $10::bool[], $11::jsonb[], $12::int8[], $13::int8[])
+                  AS n(o, b, s, t, d, r, c, e, x, u, a, rc, uc)
              ON CONFLICT DO NOTHING",
         )
         .bind(new.iter().map(|b| bytes(&b.object_id)).collect::<Vec<_>>())
@@ -172,8 +173,22 @@ async fn write_blobs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Resul
         .bind(new.iter().map(|b| i16::from(b.encoding_type)).collect::<Vec<_>>())
         .bind(new.iter().map(|b| b.deletable).collect::<Vec<_>>())
         .bind(new.iter().map(|b| b.registered_epoch as i32).collect::<Vec<_>>())
-        .bind(new.iter().map(|b| b.end_epoch as i32).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| b.change.certified_epoch.map(|e| e as i32)).collect::<Vec<_>>())
+        .bind(
+            new.iter()
+                .map(|b| b.change.end_epoch.map_or(b.end_epoch, |e| e.max(b.end_epoch)) as i32)
+                .collect::<Vec<_>>(),
+        )
+        .bind(new.iter().map(|b| b.change.deleted_epoch.map(|e| e as i32)).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| b.change.burned).collect::<Vec<_>>())
+        // Most blobs have no attributes: NULL spares the server a JSON parse per row.
+        .bind(
+            new.iter()
+                .map(|b| (!b.change.attributes.is_empty()).then(|| attribute_ops(&b.change.attributes).0))
+                .collect::<Vec<_>>(),
+        )
         .bind(new.iter().map(|b| b.checkpoint as i64).collect::<Vec<_>>())
+        .bind(new.iter().map(|b| b.change.checkpoint.max(b.checkpoint) as i64).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
     }

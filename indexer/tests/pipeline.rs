@@ -58,7 +58,7 @@ async fn folder_to_database_to_api(pool: PgPool) {
     let watermark = store.watermark().await.unwrap().unwrap();
     assert_eq!((watermark.checkpoint, watermark.timestamp_ms), (5, 5000));
     let (events, undecoded): (i64, i64) =
-        sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE data IS NULL) FROM events")
+        sqlx::query_as("SELECT count(*), count(*) FILTER (WHERE decode_error IS NOT NULL) FROM events")
             .fetch_one(&pool)
             .await
             .unwrap();

@@ -86,14 +86,14 @@ pub fn write_binpb_zst(dir: &Path, checkpoint: &proto::Checkpoint) {
     std::fs::rename(tmp, dir.join(name)).unwrap();
 }
 
-/// Every table's rows, in a canonical order, as text.
+/// Every table's rows (the watermark without its wall-clock time), in a canonical order, as text.
 pub async fn dump(pool: &sqlx::PgPool) -> Vec<String> {
     let mut rows = Vec::new();
     for table in ["events", "blobs", "invalid_blob_ids", "epochs", "nodes", "node_rewards", "watermark"] {
-        let order = if table == "watermark" { "pipeline" } else { "1, 2" };
         let columns = if table == "watermark" { "pipeline, checkpoint_hi, timestamp_ms" } else { "*" };
+        // Ordered by the whole row, so equal tables always dump equally.
         let dump: Vec<(String,)> = sqlx::query_as(&format!(
-            "SELECT row_to_json(t)::text FROM (SELECT {columns} FROM {table} ORDER BY {order}) t"
+            "SELECT row_to_json(t)::text AS r FROM (SELECT {columns} FROM {table}) t ORDER BY r"
         ))
         .fetch_all(pool)
         .await
