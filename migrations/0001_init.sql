@@ -104,3 +104,16 @@ CREATE TABLE node_rewards (
     pool_shares bigint NOT NULL,
     PRIMARY KEY (node_id, epoch)
 );
+
+-- Storage resources as their events describe them (while a blob wraps one, no event tells).
+CREATE TABLE storage_resources (
+    storage_id         bytea PRIMARY KEY,
+    start_epoch        integer,
+    end_epoch          integer,
+    storage_size       bigint,
+    reserved_epoch     integer,
+    cost               bigint,
+    absorbed_into      bytea,
+    released_epoch     integer,
+    updated_checkpoint bigint NOT NULL
+);

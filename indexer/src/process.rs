@@ -52,6 +52,16 @@ pub struct BlobChange {
     pub checkpoint: u64,
 }
 
+/// What a batch says about a storage resource: its latest shape and what became of it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StorageChange {
+    pub shape: Option<(u32, u32, u64)>,
+    pub reserved: Option<(u32, u64)>,
+    pub absorbed_into: Option<Address>,
+    pub released_epoch: Option<u32>,
+    pub checkpoint: u64,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct EpochChange {
     pub start: Option<(u64, u64)>,
@@ -94,6 +104,7 @@ pub struct Batch {
     /// Position in `new_blobs` of each blob registered in this batch.
     new_blob_index: HashMap<Address, usize>,
     pub invalid_blob_ids: Vec<(BlobId, u32, u64)>,
+    pub storage: BTreeMap<Address, StorageChange>,
     pub epochs: BTreeMap<u32, EpochChange>,
     pub nodes: BTreeMap<Address, NodeChange>,
     pub rewards: Vec<RewardRow>,
@@ -170,6 +181,12 @@ impl Batch {
         change
     }
 
+    fn storage(&mut self, storage_id: Address, checkpoint: u64) -> &mut StorageChange {
+        let change = self.storage.entry(storage_id).or_default();
+        change.checkpoint = checkpoint;
+        change
+    }
+
     fn node(&mut self, node_id: Address, checkpoint: u64) -> &mut NodeChange {
         let change = self.nodes.entry(node_id).or_default();
         change.checkpoint = checkpoint;
@@ -225,6 +242,21 @@ impl Batch {
                     .collect();
                 self.epochs.entry(e.epoch).or_default().committee = Some(Value::Array(members));
             }
+            WalrusEvent::StorageReserved(e) => {
+                let change = self.storage(e.storage_id, seq);
+                change.shape = Some((e.start_epoch, e.end_epoch, e.storage_size));
+                change.reserved = Some((e.epoch, e.cost));
+            }
+            WalrusEvent::StorageSplit(e) => {
+                self.storage(e.storage_id, seq).shape = Some((e.start_epoch, e.end_epoch, e.storage_size));
+                self.storage(e.new_storage_id, seq).shape =
+                    Some((e.new_start_epoch, e.new_end_epoch, e.new_storage_size));
+            }
+            WalrusEvent::StorageFused(e) => {
+                self.storage(e.storage_id, seq).shape = Some((e.start_epoch, e.end_epoch, e.storage_size));
+                self.storage(e.absorbed_id, seq).absorbed_into = Some(e.storage_id);
+            }
+            WalrusEvent::StorageReleased(e) => self.storage(e.storage_id, seq).released_epoch = Some(e.epoch),
             WalrusEvent::NodeRegistered(e) => {
                 self.node(e.node_id, seq).registered =
                     Some((e.name.clone(), e.network_address.clone(), e.commission_rate, e.epoch));
@@ -247,10 +279,6 @@ impl Batch {
             }
             WalrusEvent::ShardsReceived(_)
             | WalrusEvent::EpochParametersSelected(_)
-            | WalrusEvent::StorageReserved(_)
-            | WalrusEvent::StorageSplit(_)
-            | WalrusEvent::StorageFused(_)
-            | WalrusEvent::StorageReleased(_)
             | WalrusEvent::WithdrawalRequested(_)
             | WalrusEvent::EpochChangeSyncTimedOut(_) => {}
         }

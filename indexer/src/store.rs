@@ -85,6 +85,7 @@ impl Store {
         insert_events(&mut tx, batch).await?;
         write_origins(&mut tx, batch).await?;
         write_blobs(&mut tx, batch).await?;
+        write_storage(&mut tx, batch).await?;
         write_epochs(&mut tx, batch).await?;
         write_nodes(&mut tx, batch).await?;
         sqlx::query(
@@ -228,6 +229,42 @@ async fn write_blobs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Resul
         .execute(&mut **tx)
         .await?;
     }
+    Ok(())
+}
+
+async fn write_storage(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
+    let changes = &batch.storage;
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let shape =
+        |f: fn(&(u32, u32, u64)) -> i64| changes.values().map(move |c| c.shape.as_ref().map(f)).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO storage_resources (storage_id, start_epoch, end_epoch, storage_size, reserved_epoch, cost,
+                                       absorbed_into, released_epoch, updated_checkpoint)
+         SELECT * FROM UNNEST($1::bytea[], $2::int4[], $3::int4[], $4::int8[], $5::int4[], $6::int8[], $7::bytea[],
+                              $8::int4[], $9::int8[])
+         ON CONFLICT (storage_id) DO UPDATE SET
+             start_epoch = COALESCE(EXCLUDED.start_epoch, storage_resources.start_epoch),
+             end_epoch = COALESCE(EXCLUDED.end_epoch, storage_resources.end_epoch),
+             storage_size = COALESCE(EXCLUDED.storage_size, storage_resources.storage_size),
+             reserved_epoch = COALESCE(EXCLUDED.reserved_epoch, storage_resources.reserved_epoch),
+             cost = COALESCE(EXCLUDED.cost, storage_resources.cost),
+             absorbed_into = COALESCE(EXCLUDED.absorbed_into, storage_resources.absorbed_into),
+             released_epoch = COALESCE(EXCLUDED.released_epoch, storage_resources.released_epoch),
+             updated_checkpoint = EXCLUDED.updated_checkpoint",
+    )
+    .bind(changes.keys().map(bytes).collect::<Vec<_>>())
+    .bind(shape(|s| s.0 as i64).into_iter().map(|v| v.map(|v| v as i32)).collect::<Vec<_>>())
+    .bind(shape(|s| s.1 as i64).into_iter().map(|v| v.map(|v| v as i32)).collect::<Vec<_>>())
+    .bind(shape(|s| s.2 as i64))
+    .bind(changes.values().map(|c| c.reserved.map(|(e, _)| e as i32)).collect::<Vec<_>>())
+    .bind(changes.values().map(|c| c.reserved.map(|(_, cost)| cost as i64)).collect::<Vec<_>>())
+    .bind(changes.values().map(|c| c.absorbed_into.as_ref().map(bytes)).collect::<Vec<_>>())
+    .bind(changes.values().map(|c| c.released_epoch.map(|e| e as i32)).collect::<Vec<_>>())
+    .bind(changes.values().map(|c| c.checkpoint as i64).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 

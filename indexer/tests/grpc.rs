@@ -97,7 +97,7 @@ async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
 
     // The same rows as ingesting the same checkpoints from a folder.
     let from_node = dump(&pool).await;
-    sqlx::query("TRUNCATE events, blobs, invalid_blob_ids, epochs, nodes, node_rewards, watermark")
+    sqlx::query("TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark")
         .execute(&pool)
         .await
         .unwrap();
@@ -116,7 +116,7 @@ async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
     let (_tx, rx) = watch::channel(false);
     ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.path().into()), config, rx).await.unwrap();
     assert_eq!(dump(&pool).await, from_node);
-    assert!(from_node.iter().filter(|r| r.starts_with("events:")).count() == 22);
+    assert!(from_node.iter().filter(|r| r.starts_with("events:")).count() == 26);
 }
 
 #[tokio::test]

@@ -62,7 +62,23 @@ async fn folder_to_database_to_api(pool: PgPool) {
             .fetch_one(&pool)
             .await
             .unwrap();
-    assert_eq!((events, undecoded), (7 + 3 + 6 + 2 + 4, 2));
+    assert_eq!((events, undecoded), (7 + 7 + 6 + 2 + 4, 2));
+    // Reserved, split, fused back and released: the storage table follows.
+    type StorageRow = (Option<i32>, Option<i32>, Option<i64>, Option<i64>, Option<Vec<u8>>, Option<i32>);
+    let storage: Vec<StorageRow> = sqlx::query_as(
+        "SELECT start_epoch, end_epoch, storage_size, cost, absorbed_into, released_epoch
+         FROM storage_resources ORDER BY storage_id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        storage,
+        vec![
+            (Some(1), Some(5), Some(900), Some(18), None, Some(1)),
+            (Some(3), Some(5), Some(900), None, Some(address(0x91).as_bytes().to_vec()), None),
+        ]
+    );
 
     let base = serve(&pool).await;
 
@@ -208,7 +224,7 @@ async fn batch_size_does_not_change_the_result(pool: PgPool) {
     }
     ingest(&pool, dir.path(), 5, 1).await;
     let one_by_one = dump(&pool).await;
-    sqlx::query("TRUNCATE events, blobs, invalid_blob_ids, epochs, nodes, node_rewards, watermark")
+    sqlx::query("TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark")
         .execute(&pool)
         .await
         .unwrap();
@@ -272,7 +288,7 @@ async fn reads_a_checkpoint_store_over_http(pool: PgPool) {
         .unwrap()
         .unwrap();
     let (events,): (i64,) = sqlx::query_as("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
-    assert_eq!(events, 22);
+    assert_eq!(events, 26);
     assert!(Source::parse("ftp://nowhere").is_err());
     assert!(Source::parse("grpc+not a uri").is_err());
 }

@@ -89,7 +89,9 @@ pub fn write_binpb_zst(dir: &Path, checkpoint: &proto::Checkpoint) {
 /// Every table's rows (the watermark without its wall-clock time), in a canonical order, as text.
 pub async fn dump(pool: &sqlx::PgPool) -> Vec<String> {
     let mut rows = Vec::new();
-    for table in ["events", "blobs", "invalid_blob_ids", "epochs", "nodes", "node_rewards", "watermark"] {
+    for table in
+        ["events", "blobs", "invalid_blob_ids", "storage_resources", "epochs", "nodes", "node_rewards", "watermark"]
+    {
         let columns = if table == "watermark" { "pipeline, checkpoint_hi, timestamp_ms" } else { "*" };
         // Ordered by the whole row, so equal tables always dump equally.
         let dump: Vec<(String,)> = sqlx::query_as(&format!(
@@ -154,6 +156,40 @@ pub fn history() -> Vec<sui_rpc::proto::sui::rpc::v2::Checkpoint> {
         checkpoint(
             2,
             vec![
+                vec![
+                    ours(&StorageReserved {
+                        epoch: 1,
+                        storage_id: address(0x91),
+                        start_epoch: 1,
+                        end_epoch: 5,
+                        storage_size: 900,
+                        cost: 18,
+                    }),
+                    ours(&StorageSplit {
+                        storage_id: address(0x91),
+                        start_epoch: 1,
+                        end_epoch: 3,
+                        storage_size: 900,
+                        new_storage_id: address(0x92),
+                        new_start_epoch: 3,
+                        new_end_epoch: 5,
+                        new_storage_size: 900,
+                    }),
+                    ours(&StorageFused {
+                        storage_id: address(0x91),
+                        absorbed_id: address(0x92),
+                        start_epoch: 1,
+                        end_epoch: 5,
+                        storage_size: 900,
+                    }),
+                    ours(&StorageReleased {
+                        epoch: 1,
+                        storage_id: address(0x91),
+                        storage_size: 900,
+                        released_from_epoch: 2,
+                        end_epoch: 5,
+                    }),
+                ],
                 vec![ours(&registered(0xA, 1, 1000, false, 5)), ours(&registered(0xB, 1, 1000, true, 3))],
                 vec![ours(&registered(0xC, 2, 77, false, 2))],
             ],
