@@ -20,7 +20,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
 use walrus_indexer::api::{self, AppState};
 use walrus_indexer::events::*;
-use walrus_indexer::ingest::{self, IngestConfig};
+use walrus_indexer::ingest;
 use walrus_indexer::source::Source;
 use walrus_indexer::store::Store;
 
@@ -159,14 +159,7 @@ async fn ingest_folder(admin: &str, dir: &std::path::Path, last: u64, batch: u64
     let db = Database::create(admin, "bench_ingest").await;
     let store = Store::from_pool(db.pool.clone());
     store.migrate().await.unwrap();
-    let config = IngestConfig {
-        package: package(),
-        first_checkpoint: 0,
-        last_checkpoint: Some(last),
-        batch_checkpoints: batch,
-        concurrency: 16,
-        poll_interval: Duration::from_millis(10),
-    };
+    let config = ingest_config(last, batch, 16);
     let (_tx, rx) = watch::channel(false);
     let started = Instant::now();
     ingest::run(store, Source::Dir(dir.into()), config, rx).await.unwrap();

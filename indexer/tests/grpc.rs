@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use sui_rpc::proto::sui::rpc::v2::ledger_service_server::{LedgerService, LedgerServiceServer};
 use sui_rpc::proto::sui::rpc::v2::{self as proto, get_checkpoint_request::CheckpointId};
 use tokio::sync::watch;
-use walrus_indexer::ingest::{self, IngestConfig};
+use walrus_indexer::ingest;
 use walrus_indexer::source::Source;
 use walrus_indexer::store::Store;
 
@@ -61,31 +61,29 @@ impl LedgerService for FakeNode {
     }
 }
 
+/// Serves `node` on a free loopback port.
+async fn serve(node: FakeNode) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(LedgerServiceServer::new(node))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .unwrap()
+    });
+    address
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
     let history = history();
     let node = FakeNode::default();
     node.checkpoints.lock().unwrap().extend(history[..3].iter().cloned());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    let server = node.clone();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(LedgerServiceServer::new(server))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-            .await
-            .unwrap()
-    });
+    let address = serve(node.clone()).await;
 
     let source = Source::parse(&format!("grpc+http://{address}")).unwrap();
-    let config = IngestConfig {
-        package: package(),
-        first_checkpoint: 0,
-        last_checkpoint: Some(5),
-        batch_checkpoints: 2,
-        concurrency: 2,
-        poll_interval: Duration::from_millis(20),
-    };
+    let config = ingest_config(5, 2, 2);
     let (_tx, rx) = watch::channel(false);
     let ingestion = tokio::spawn(ingest::run(Store::from_pool(pool.clone()), source, config, rx));
 
@@ -105,14 +103,7 @@ async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
     for checkpoint in &history {
         write_binpb_zst(dir.path(), checkpoint);
     }
-    let config = IngestConfig {
-        package: package(),
-        first_checkpoint: 0,
-        last_checkpoint: Some(5),
-        batch_checkpoints: 100,
-        concurrency: 4,
-        poll_interval: Duration::from_millis(20),
-    };
+    let config = ingest_config(5, 100, 4);
     let (_tx, rx) = watch::channel(false);
     ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.path().into()), config, rx).await.unwrap();
     assert_eq!(dump(&pool).await, from_node);
@@ -124,15 +115,7 @@ async fn a_pruned_checkpoint_is_an_error_not_a_wait() {
     // A node that pruned everything below 1000 and has nothing at or above it yet.
     let node = FakeNode { lowest: 1000, ..FakeNode::default() };
     *node.requests.lock().unwrap() = 1; // no start-up failure here
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        tonic::transport::Server::builder()
-            .add_service(LedgerServiceServer::new(node))
-            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
-            .await
-            .unwrap()
-    });
+    let address = serve(node).await;
     let source = Source::parse(&format!("grpc+http://{address}")).unwrap();
     let error = source.fetch(5).await.unwrap_err();
     assert!(error.to_string().contains("pruned checkpoint 5 (its lowest is 1000)"), "{error}");

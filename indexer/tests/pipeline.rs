@@ -10,19 +10,12 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use walrus_indexer::api::{self, AppState};
-use walrus_indexer::ingest::{self, IngestConfig};
+use walrus_indexer::ingest;
 use walrus_indexer::source::Source;
 use walrus_indexer::store::Store;
 
 async fn ingest(pool: &PgPool, dir: &std::path::Path, last: u64, batch: u64) {
-    let config = IngestConfig {
-        package: package(),
-        first_checkpoint: 0,
-        last_checkpoint: Some(last),
-        batch_checkpoints: batch,
-        concurrency: 4,
-        poll_interval: Duration::from_millis(10),
-    };
+    let config = ingest_config(last, batch, 4);
     let (_tx, rx) = watch::channel(false);
     let store = Store::from_pool(pool.clone());
     tokio::time::timeout(Duration::from_secs(30), ingest::run(store, Source::Dir(dir.into()), config, rx))
@@ -273,14 +266,7 @@ async fn reads_a_checkpoint_store_over_http(pool: PgPool) {
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let config = IngestConfig {
-        package: package(),
-        first_checkpoint: 0,
-        last_checkpoint: Some(5),
-        batch_checkpoints: 3,
-        concurrency: 3,
-        poll_interval: Duration::from_millis(10),
-    };
+    let config = ingest_config(5, 3, 3);
     let (_tx, rx) = watch::channel(false);
     let source = Source::parse(&format!("http://{address}")).unwrap();
     tokio::time::timeout(Duration::from_secs(30), ingest::run(Store::from_pool(pool.clone()), source, config, rx))

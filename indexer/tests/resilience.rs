@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use walrus_indexer::api::{self, AppState};
-use walrus_indexer::ingest::{self, IngestConfig};
+use walrus_indexer::ingest;
 use walrus_indexer::source::Source;
 use walrus_indexer::store::Store;
 
@@ -75,14 +75,7 @@ async fn survives_postgres_going_away_and_coming_back(pool: PgPool) {
     let dir = tempfile::tempdir().unwrap();
     let history = history();
     write_binpb_zst(dir.path(), &history[0]);
-    let config = IngestConfig {
-        package: package(),
-        first_checkpoint: 0,
-        last_checkpoint: Some(5),
-        batch_checkpoints: 1,
-        concurrency: 2,
-        poll_interval: Duration::from_millis(10),
-    };
+    let config = ingest_config(5, 1, 2);
     let (_tx, rx) = watch::channel(false);
     let ingestion = tokio::spawn(ingest::run(store, Source::Dir(dir.path().into()), config, rx));
     for (i, checkpoint) in history.iter().enumerate().skip(1) {
@@ -113,14 +106,7 @@ async fn metrics_report_progress(pool: PgPool) {
     for checkpoint in history() {
         write_binpb_zst(dir.path(), &checkpoint);
     }
-    let config = IngestConfig {
-        package: package(),
-        first_checkpoint: 0,
-        last_checkpoint: Some(5),
-        batch_checkpoints: 2,
-        concurrency: 2,
-        poll_interval: Duration::from_millis(10),
-    };
+    let config = ingest_config(5, 2, 2);
     let (_tx, rx) = watch::channel(false);
     ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.path().into()), config, rx).await.unwrap();
 

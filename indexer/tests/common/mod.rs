@@ -10,6 +10,7 @@ use serde::Serialize;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::Address;
 use walrus_indexer::events::*;
+use walrus_indexer::ingest::IngestConfig;
 
 pub const WAL: u64 = 1_000_000_000;
 
@@ -74,6 +75,18 @@ pub fn checkpoint(sequence: u64, transactions: Vec<Vec<proto::Event>>) -> proto:
 
 fn prost_types_timestamp(ms: u64) -> ::prost_types::Timestamp {
     ::prost_types::Timestamp { seconds: (ms / 1000) as i64, nanos: ((ms % 1000) * 1_000_000) as i32 }
+}
+
+/// Ingestion of the test package from checkpoint 0 to `last`, polling every 10 ms at the tip.
+pub fn ingest_config(last: u64, batch_checkpoints: u64, concurrency: usize) -> IngestConfig {
+    IngestConfig {
+        package: package(),
+        first_checkpoint: 0,
+        last_checkpoint: Some(last),
+        batch_checkpoints,
+        concurrency,
+        poll_interval: std::time::Duration::from_millis(10),
+    }
 }
 
 /// Writes `<sequence>.binpb.zst`, as a checkpoint store names it.
