@@ -114,10 +114,6 @@ pub struct Batch {
 }
 
 impl Batch {
-    pub fn is_empty(&self) -> bool {
-        self.last_checkpoint.is_none()
-    }
-
     pub fn checkpoints(&self) -> u64 {
         match (self.first_checkpoint, self.last_checkpoint) {
             (Some(first), Some((last, _))) => last - first + 1,
