@@ -53,13 +53,12 @@ public fun node_ids(self: &Committee): vector<ID> { self.shards.keys() }
 
 public fun contains(self: &Committee, node_id: &ID): bool { self.shards.contains(node_id) }
 
-/// The shards of `node_id`; empty if it is not a member.
-public fun shards(self: &Committee, node_id: &ID): vector<u16> {
-    self.shards.try_get(node_id).destroy_or!(vector[])
-}
+/// The shards of `node_id`; aborts if it is not a member (Walrus's signature).
+public fun shards(self: &Committee, node_id: &ID): &vector<u16> { self.shards.get(node_id) }
 
+/// How many shards `node_id` holds; zero if it is not a member.
 public fun shard_count(self: &Committee, node_id: &ID): u16 {
-    (self.shards(node_id).length() as u16)
+    if (self.contains(node_id)) (self.shards(node_id).length() as u16) else 0
 }
 
 public fun n_shards(self: &Committee): u16 {

@@ -14,6 +14,8 @@ const EStakeBelowThreshold: vector<u8> = b"A stake must hold at least 1 WAL";
 #[error]
 const EMetadataMismatch: vector<u8> = b"Only stakes with the same node, activation epoch and state can be joined";
 #[error]
+const ENotWithdrawing: vector<u8> = b"The stake is not being withdrawn: it has no withdrawal epoch";
+#[error]
 const ENotStaked: vector<u8> = b"A stake being withdrawn cannot be split or requested again";
 
 public enum StakedWalState has copy, drop, store {
@@ -47,11 +49,12 @@ public fun is_staked(self: &StakedWal): bool { self.state == StakedWalState::Sta
 
 public fun is_withdrawing(self: &StakedWal): bool { !self.is_staked() }
 
-/// The epoch from which a withdrawing stake can be withdrawn; none while staked.
-public fun withdraw_epoch(self: &StakedWal): Option<u32> {
+/// The epoch from which a withdrawing stake can be withdrawn; aborts while it is staked
+/// (Walrus's signature).
+public fun withdraw_epoch(self: &StakedWal): u32 {
     match (self.state) {
-        StakedWalState::Staked => option::none(),
-        StakedWalState::Withdrawing { withdraw_epoch } => option::some(withdraw_epoch),
+        StakedWalState::Staked => abort ENotWithdrawing,
+        StakedWalState::Withdrawing { withdraw_epoch } => withdraw_epoch,
     }
 }
 

@@ -123,8 +123,14 @@ public fun collect_commission(self: &mut Staking, cap: &NodeCap, ctx: &mut TxCon
 /// Leaves the network: the node is never selected again; its stakers withdraw as usual.
 public fun deregister(self: &mut Staking, cap: &NodeCap) { self.inner_mut().deregister(cap) }
 
-/// Reports that the node holds its shards for `epoch` (the current one).
-public fun epoch_sync_done(self: &mut Staking, cap: &mut NodeCap, epoch: u32) {
+/// Offers a node to the active set again, e.g. after a larger stake took its place and later
+/// left; it gets in only on its stake. Permissionless (Walrus requires the node's cap), so
+/// anyone can keep committee selection going when the set has emptied.
+public fun try_join_active_set(self: &mut Staking, node_id: ID) { self.inner_mut().try_join_active_set(node_id) }
+
+/// Reports that the node holds its shards for `epoch` (the current one). The clock is not
+/// needed (the epoch change times out by the schedule); it keeps Walrus's signature.
+public fun epoch_sync_done(self: &mut Staking, cap: &mut NodeCap, epoch: u32, _clock: &Clock) {
     self.inner_mut().epoch_sync_done(cap, epoch)
 }
 
@@ -134,12 +140,14 @@ public fun stake_with_pool(self: &mut Staking, coin: Coin<WAL>, node_id: ID, ctx
     self.inner_mut().stake_with_pool(coin, node_id, ctx)
 }
 
-public fun request_withdraw_stake(self: &mut Staking, staked: &mut StakedWal) {
+/// Starts the withdrawal of a stake that a committee counts (the context keeps Walrus's
+/// signature).
+public fun request_withdraw_stake(self: &mut Staking, staked: &mut StakedWal, _ctx: &mut TxContext) {
     self.inner_mut().request_withdraw_stake(staked)
 }
 
-/// Pays out a stake: the principal if it never became active, else principal and rewards
-/// once its withdrawal epoch has come.
+/// Pays out a stake: the principal if no selected committee counts it yet, else principal and
+/// rewards once its withdrawal epoch has come.
 public fun withdraw_stake(self: &mut Staking, staked: StakedWal, ctx: &mut TxContext): Coin<WAL> {
     self.inner_mut().withdraw_stake(staked).into_coin(ctx)
 }
@@ -174,9 +182,14 @@ public fun next_epoch_params(self: &Staking): &Option<EpochParams> { self.inner(
 
 public fun pool(self: &Staking, node_id: ID): &StakingPool { self.inner().pool(node_id) }
 
-public fun node_ids(self: &Staking): vector<ID> { self.inner().node_ids() }
+/// The candidates for the next committee, in no order.
+public fun active_set(self: &Staking): vector<ID> { self.inner().active_set() }
 
+/// When epoch `epoch` (>= 1) is due by the schedule.
 public fun epoch_start(self: &Staking, epoch: u32): u64 { self.inner().epoch_start(epoch) }
+
+/// The earliest time the next epoch may start (the schedule, paced after a stall).
+public fun next_epoch_start(self: &Staking): u64 { self.inner().next_epoch_start() }
 
 fun inner(self: &Staking): &StakingInnerV1 {
     assert!(self.version == VERSION, EWrongVersion);

@@ -1,13 +1,22 @@
-/// Staking behind the `Staking` object's version: the pools, the committees of the previous,
-/// current and next epochs, and the epoch-change state machine.
+/// Staking behind the `Staking` object's version: the pools, the active set, the committees of
+/// the previous, current and next epochs, and the epoch-change state machine.
 ///
-/// Epochs follow a fixed schedule: epoch `e >= 1` is due to start at
-/// `first_epoch_start + (e - 1) * epoch_duration`, whenever the previous change completed. Half an
-/// epoch before that, anyone may select the next committee (`voting_end`); from the due time,
-/// anyone may start the epoch change. The new committee then reports that it holds its shards
-/// (`epoch_sync_done`). If a quorum has not reported by the next selection time, selection goes
-/// ahead anyway and `EpochChangeSyncTimedOut` records it: a missing quorum cannot stall the
-/// system, unlike in Walrus, where epochs also drift by the sync time.
+/// Epochs follow a schedule: epoch `e >= 1` is due at `first_epoch_start + (e - 1) *
+/// epoch_duration`, and never less than `epoch_duration` after the previous change started, so
+/// that after a stall epochs resume one per duration instead of in a burst without handover.
+/// Half an epoch before the due time anyone may select the next committee (`voting_end`); from
+/// the due time anyone may start the epoch change. The new committee then reports that it holds
+/// its shards (`epoch_sync_done`). If a quorum has not reported by the next selection time
+/// (at least half an epoch after the change started), selection goes ahead anyway and
+/// `EpochChangeSyncTimedOut` records it: a missing quorum cannot stall the system, unlike in
+/// Walrus, where epochs also drift by the sync time.
+///
+/// Committees are chosen from the active set: at most `max_committee_size` active nodes with
+/// at least the minimum stake (1 WAL) for the next committee, kept up to date whenever a stake
+/// changes. An
+/// epoch change touches only the pools of the ending and the new committee; every other pool
+/// catches up when it is next touched. So no step's work grows with the number of nodes that
+/// ever registered.
 module walrus::staking_inner;
 
 use std::string::String;
@@ -22,7 +31,7 @@ use walrus::committee::{Self, Committee};
 use walrus::epoch_parameters::{Self, EpochParams};
 use walrus::events;
 use walrus::messages;
-use walrus::staked_wal::StakedWal;
+use walrus::staked_wal::{Self, StakedWal};
 use walrus::staking_pool::{Self, StakingPool};
 use walrus::storage_node::NodeCap;
 use walrus::system::System;
@@ -30,6 +39,8 @@ use walrus::vote_aggregation;
 
 /// Commission changes take effect two epochs later, so stakers can leave first.
 const COMMISSION_DELAY: u32 = 2;
+/// The erasure code needs `n = 3f + 1` shards with `f >= 1`.
+const MIN_SHARDS: u16 = 4;
 
 #[error]
 const EWrongEpochState: vector<u8> = b"The epoch change is not at this step";
@@ -46,7 +57,12 @@ const EInvalidProofOfPossession: vector<u8> = b"The proof of possession does not
 #[error]
 const ENoStake: vector<u8> = b"No node has stake: no committee can be selected";
 #[error]
-const EInvalidParameters: vector<u8> = b"Shards, epoch duration and committee size must be positive";
+const EInvalidParameters: vector<u8> = b"Epoch duration and committee size must be positive";
+#[error]
+const ETooFewShards: vector<u8> = b"At least 4 shards are needed: with fewer, no blob can ever be encoded";
+#[error]
+const ETooSoonAfterLastChange: vector<u8> =
+    b"At most one epoch change per epoch duration: the previous one started less than that ago";
 
 public enum EpochState has copy, drop, store {
     /// The current committee is taking over its shards; `weight` shards have reported.
@@ -57,16 +73,25 @@ public enum EpochState has copy, drop, store {
     NextParamsSelected,
 }
 
+/// A node in the active set, with its stake for the next committee to be selected.
+public struct ActiveSetEntry has copy, drop, store {
+    node_id: ID,
+    stake: u64,
+}
+
 public struct StakingInnerV1 has store {
     n_shards: u16,
     epoch_duration: u64,
     /// When epoch 1 is due to start (ms).
     first_epoch_start: u64,
+    /// Also the size of the active set: every committee is drawn from it.
     max_committee_size: u16,
     epoch: u32,
+    /// When the change into the current epoch started (ms); 0 in epoch 0.
+    epoch_change_started: u64,
     pools: ObjectTable<ID, StakingPool>,
-    /// Every pool, in registration order, since tables cannot be iterated.
-    node_ids: vector<ID>,
+    /// The candidates for the next committee, unsorted, at most `max_committee_size`.
+    active_set: vector<ActiveSetEntry>,
     committee: Committee,
     previous_committee: Committee,
     next_committee: Option<Committee>,
@@ -81,15 +106,17 @@ public(package) fun new(
     max_committee_size: u16,
     ctx: &mut TxContext,
 ): StakingInnerV1 {
-    assert!(n_shards > 0 && epoch_duration > 0 && max_committee_size > 0, EInvalidParameters);
+    assert!(n_shards >= MIN_SHARDS, ETooFewShards);
+    assert!(epoch_duration > 0 && max_committee_size > 0, EInvalidParameters);
     StakingInnerV1 {
         n_shards,
         epoch_duration,
         first_epoch_start,
         max_committee_size,
         epoch: 0,
+        epoch_change_started: 0,
         pools: object_table::new(ctx),
-        node_ids: vector[],
+        active_set: vector[],
         committee: committee::empty(),
         previous_committee: committee::empty(),
         next_committee: option::none(),
@@ -130,7 +157,6 @@ public(package) fun register_candidate(
     );
     let node_id = pool.node_id();
     events::emit_node_registered(self.epoch, node_id, name, network_address, commission_rate);
-    self.node_ids.push_back(node_id);
     self.pools.add(node_id, pool);
     walrus::storage_node::new_cap(node_id, ctx)
 }
@@ -197,7 +223,14 @@ public(package) fun collect_commission(self: &mut StakingInnerV1, cap: &NodeCap)
 public(package) fun deregister(self: &mut StakingInnerV1, cap: &NodeCap) {
     let epoch = self.epoch;
     self.pool_mut(cap).deregister(epoch);
+    self.update_active_set(cap.cap_node_id());
     events::emit_node_deregistered(epoch, cap.cap_node_id());
+}
+
+/// Offers a node to the active set again, e.g. after a larger stake took its place and later
+/// left. Anyone may call it: the node only gets in on its stake, like at any stake change.
+public(package) fun try_join_active_set(self: &mut StakingInnerV1, node_id: ID) {
+    self.update_active_set(node_id)
 }
 
 // === Stake ===
@@ -208,24 +241,35 @@ public(package) fun stake_with_pool(self: &mut StakingInnerV1, coin: Coin<WAL>, 
     let activation_epoch = self.next_counted_epoch();
     let epoch = self.epoch;
     let amount = coin.value();
-    let staked = self.pools.borrow_mut(node_id).stake(coin.into_balance(), activation_epoch, ctx);
+    let pool = self.pools.borrow_mut(node_id);
+    pool.catch_up(epoch);
+    let staked = pool.stake(coin.into_balance(), activation_epoch, ctx);
+    self.update_active_set(node_id);
     events::emit_stake_deposited(epoch, node_id, object::id(&staked), amount, activation_epoch);
     staked
 }
 
-/// Starts the withdrawal of an active stake: it keeps earning until the last committee it
-/// was counted in has served.
+/// Starts the withdrawal of a stake that a committee counts: it keeps earning until the last
+/// committee it was counted in has served. (A stake no committee counts yet is withdrawn
+/// directly instead.)
 public(package) fun request_withdraw_stake(self: &mut StakingInnerV1, staked: &mut StakedWal) {
     let withdraw_epoch = self.next_counted_epoch();
     let epoch = self.epoch;
     self.pools.borrow_mut(staked.node_id()).request_withdraw(staked, epoch, withdraw_epoch);
+    self.update_active_set(staked.node_id());
     events::emit_withdrawal_requested(epoch, staked.node_id(), object::id(staked), staked.value(), withdraw_epoch);
 }
 
+/// Pays out a stake whose withdrawal epoch has come, or one that no selected committee counts
+/// yet. Stake that the selected next committee counts stays until that committee has served:
+/// otherwise stake could buy shards and leave at once, with nothing at risk.
 public(package) fun withdraw_stake(self: &mut StakingInnerV1, staked: StakedWal): Balance<WAL> {
     let (node_id, id, principal) = (staked.node_id(), object::id(&staked), staked.value());
     let epoch = self.epoch;
-    let payout = self.pools.borrow_mut(node_id).withdraw(staked, epoch);
+    let counted_until = if (self.next_committee.is_some_and!(|next| next.contains(&node_id))) option::some(epoch + 1)
+    else option::none();
+    let payout = self.pools.borrow_mut(node_id).withdraw(staked, epoch, counted_until);
+    self.update_active_set(node_id);
     events::emit_stake_withdrawn(epoch, node_id, id, principal, payout.value());
     payout
 }
@@ -240,13 +284,13 @@ public(package) fun voting_end(self: &mut StakingInnerV1, clock: &Clock) {
         EpochState::EpochChangeSync { weight } => option::some(weight),
         EpochState::NextParamsSelected => abort EWrongEpochState,
     };
-    let now = clock.timestamp_ms();
-    assert!(now + self.epoch_duration / 2 >= self.epoch_start(self.epoch + 1), ETooEarly);
+    self.assert_due(clock.timestamp_ms() + self.epoch_duration / 2);
     synced.do!(|weight| events::emit_epoch_change_sync_timed_out(self.epoch, weight));
 
     let next_epoch = self.epoch + 1;
-    let (node_ids, stakes) = self.candidates(next_epoch);
-    assert!(!node_ids.is_empty(), ENoStake);
+    assert!(!self.active_set.is_empty(), ENoStake);
+    let node_ids = self.active_set.map_ref!(|e| e.node_id);
+    let stakes = self.active_set.map_ref!(|e| e.stake);
     let counts = apportionment::apportion(&node_ids, &stakes, self.n_shards);
     let mut members = vector[];
     let mut member_counts = vector[];
@@ -271,7 +315,7 @@ public(package) fun voting_end(self: &mut StakingInnerV1, clock: &Clock) {
         vote_aggregation::quorum_below(storage_votes, weights),
         vote_aggregation::quorum_below(write_votes, weights),
     ));
-    events::emit_committee_selected(next_epoch, ids, ids.map_ref!(|id| next.shards(id)));
+    events::emit_committee_selected(next_epoch, ids, ids.map_ref!(|id| *next.shards(id)));
     events::emit_epoch_parameters_selected(next_epoch);
     self.next_committee.fill(next);
     self.epoch_state = EpochState::NextParamsSelected;
@@ -279,10 +323,11 @@ public(package) fun voting_end(self: &mut StakingInnerV1, clock: &Clock) {
 
 /// Moves to the next epoch: hands the system the new committee and parameters, pays the
 /// ended epoch's committee what was paid for that epoch (by shards; commission first, the
-/// rest compounding in each pool), and advances every pool.
+/// rest compounding in each pool), and advances the pools of both committees (no others).
 public(package) fun initiate_epoch_change(self: &mut StakingInnerV1, system: &mut System, clock: &Clock) {
     assert!(self.epoch_state == EpochState::NextParamsSelected, EWrongEpochState);
-    assert!(clock.timestamp_ms() >= self.epoch_start(self.epoch + 1), ETooEarly);
+    let now = clock.timestamp_ms();
+    self.assert_due(now);
     let next = self.next_committee.extract();
     let params = self.next_epoch_params.extract();
     let mut rewards = system.advance_epoch(self.bls_committee(&next, self.epoch + 1), &params);
@@ -290,6 +335,7 @@ public(package) fun initiate_epoch_change(self: &mut StakingInnerV1, system: &mu
     let ended = self.epoch;
     let paid = self.committee;
     self.epoch = ended + 1;
+    self.epoch_change_started = now;
     self.previous_committee = paid;
     self.committee = next;
     self.epoch_state = EpochState::EpochChangeSync { weight: 0 };
@@ -297,14 +343,18 @@ public(package) fun initiate_epoch_change(self: &mut StakingInnerV1, system: &mu
     let total = rewards.value() as u128;
     let n = self.n_shards as u128;
     let new_epoch = self.epoch;
-    self.node_ids.length().do!(|i| {
-        let node_id = self.node_ids[i];
+    let mut advanced = paid.node_ids();
+    self.committee.node_ids().do!(|id| if (!paid.contains(&id)) advanced.push_back(id));
+    advanced.do!(|node_id| {
         let share = ((total * (paid.shard_count(&node_id) as u128)) / n) as u64;
         let pool = self.pools.borrow_mut(node_id);
+        pool.catch_up(ended);
         let commission = pool.advance_epoch(new_epoch, rewards.split(share));
         if (share > 0) {
             events::emit_rewards_distributed(ended, node_id, share, commission, pool.wal_balance(), pool.num_shares());
         };
+        // Rewards changed what the pool will stake.
+        self.update_active_set(node_id);
     });
     // Rounding dust (and the payments of an epoch without committee) goes to the new epoch.
     system.add_to_current_rewards(rewards);
@@ -318,7 +368,7 @@ public(package) fun epoch_sync_done(self: &mut StakingInnerV1, cap: &mut NodeCap
     let node_id = cap.cap_node_id();
     assert!(self.committee.contains(&node_id), ENotInCommittee);
     cap.set_last_epoch_sync_done(epoch);
-    events::emit_shards_received(epoch, self.committee.shards(&node_id));
+    events::emit_shards_received(epoch, *self.committee.shards(&node_id));
     match (&mut self.epoch_state) {
         EpochState::EpochChangeSync { weight } => {
             *weight = *weight + self.committee.shard_count(&node_id);
@@ -349,11 +399,19 @@ public(package) fun next_epoch_params(self: &StakingInnerV1): &Option<EpochParam
 
 public(package) fun pool(self: &StakingInnerV1, node_id: ID): &StakingPool { self.pools.borrow(node_id) }
 
-public(package) fun node_ids(self: &StakingInnerV1): vector<ID> { self.node_ids }
+/// The nodes of the active set (the candidates for the next committee), in no order.
+public(package) fun active_set(self: &StakingInnerV1): vector<ID> { self.active_set.map_ref!(|e| e.node_id) }
 
-/// When epoch `epoch` (>= 1) is due to start.
+/// When epoch `epoch` (>= 1) is due to start by the schedule.
 public(package) fun epoch_start(self: &StakingInnerV1, epoch: u32): u64 {
     self.first_epoch_start + ((epoch - 1) as u64) * self.epoch_duration
+}
+
+/// The earliest time the next epoch may start: its scheduled time, but at least an epoch
+/// duration after the current epoch's change started.
+public(package) fun next_epoch_start(self: &StakingInnerV1): u64 {
+    let scheduled = self.epoch_start(self.epoch + 1);
+    if (self.epoch == 0) scheduled else scheduled.max(self.epoch_change_started + self.epoch_duration)
 }
 
 public fun is_sync_done(state: &EpochState): bool { state == &EpochState::EpochChangeDone }
@@ -375,35 +433,34 @@ fun next_counted_epoch(self: &StakingInnerV1): u32 {
     if (self.next_committee.is_some()) self.epoch + 2 else self.epoch + 1
 }
 
-/// Active nodes with stake in `epoch`, the largest first (ties: lower node ID), at most
-/// `max_committee_size`.
-fun candidates(self: &StakingInnerV1, epoch: u32): (vector<ID>, vector<u64>) {
-    let mut ids = vector[];
-    let mut stakes = vector[];
-    self.node_ids.do_ref!(|id| {
-        let pool = self.pools.borrow(*id);
-        let stake = pool.stake_at_epoch(epoch);
-        if (pool.is_active() && stake > 0) {
-            // Insertion into the sorted prefix.
-            let mut j = ids.length();
-            ids.push_back(*id);
-            stakes.push_back(stake);
-            while (j > 0 && before(stakes[j], ids[j], stakes[j - 1], ids[j - 1])) {
-                ids.swap(j - 1, j);
-                stakes.swap(j - 1, j);
-                j = j - 1;
-            };
-        };
-    });
-    while (ids.length() > (self.max_committee_size as u64)) {
-        ids.pop_back();
-        stakes.pop_back();
-    };
-    (ids, stakes)
+/// Aborts unless the next epoch is due at `time`: by the schedule (`ETooEarly`), and at least
+/// an epoch duration after the previous change started (`ETooSoonAfterLastChange`).
+fun assert_due(self: &StakingInnerV1, time: u64) {
+    assert!(time >= self.epoch_start(self.epoch + 1), ETooEarly);
+    assert!(time >= self.next_epoch_start(), ETooSoonAfterLastChange);
 }
 
-fun before(stake_a: u64, id_a: ID, stake_b: u64, id_b: ID): bool {
-    stake_a > stake_b || (stake_a == stake_b && id_a.to_address().to_u256() < id_b.to_address().to_u256())
+/// Re-ranks `node_id` in the active set with its stake for the next committee to be selected:
+/// it stays or enters while it is active with at least the minimum stake (1 WAL); a newcomer to
+/// a full set replaces the smallest stake if it has more. Work: one pass over the set.
+fun update_active_set(self: &mut StakingInnerV1, node_id: ID) {
+    let pool = self.pools.borrow(node_id);
+    let stake = if (pool.is_active()) pool.stake_at_epoch(self.next_counted_epoch()) else 0;
+    let index = self.active_set.find_index!(|e| e.node_id == node_id);
+    if (stake < staked_wal::min_stake()) {
+        index.do!(|i| { self.active_set.swap_remove(i); });
+        return
+    };
+    let entry = ActiveSetEntry { node_id, stake };
+    if (index.is_some()) {
+        *&mut self.active_set[index.destroy_some()] = entry;
+    } else if (self.active_set.length() < (self.max_committee_size as u64)) {
+        self.active_set.push_back(entry);
+    } else {
+        let mut smallest = 0;
+        self.active_set.length().do!(|i| if (self.active_set[i].stake < self.active_set[smallest].stake) smallest = i);
+        if (stake > self.active_set[smallest].stake) *&mut self.active_set[smallest] = entry;
+    }
 }
 
 fun bls_committee(self: &StakingInnerV1, committee: &Committee, epoch: u32): BlsCommittee {

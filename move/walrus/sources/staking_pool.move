@@ -4,6 +4,10 @@
 /// exchange rate (WAL per share) for the new epoch, so that rewards compound for everyone
 /// without touching any stake. A stake is converted to shares at the rate of its activation
 /// epoch and back at the rate of its withdrawal epoch; the difference is its reward.
+///
+/// Only pools of a committee advance at every epoch change; any other pool catches up when it
+/// is next touched (`catch_up`), recording a rate only for the epochs where its stake changed,
+/// so an epoch change never has to touch every pool ever registered.
 module walrus::staking_pool;
 
 use std::string::String;
@@ -28,6 +32,9 @@ const ENotWithdrawing: vector<u8> = b"Request the withdrawal first";
 const EWithdrawEpochNotReached: vector<u8> = b"The withdrawal epoch has not been reached";
 #[error]
 const EWrongEpoch: vector<u8> = b"The pool can only advance to the epoch after its latest";
+#[error]
+const ECountedStakeLocked: vector<u8> =
+    b"The stake is counted by the selected committee: request its withdrawal and wait for that committee's epoch to end";
 
 public enum PoolState has copy, drop, store {
     Active,
@@ -65,6 +72,9 @@ public struct StakingPool has key, store {
     pending_stake: VecMap<u32, u64>,
     /// Shares leaving at an epoch.
     pending_withdraw_shares: VecMap<u32, u64>,
+    /// Principal leaving at an epoch that became active only the epoch before (requested
+    /// before it was active, so its shares were not known yet).
+    pre_active_withdrawals: VecMap<u32, u64>,
     exchange_rates: Table<u32, ExchangeRate>,
     /// Rewards owed to stakers, paid out on withdrawal.
     rewards_pool: Balance<WAL>,
@@ -98,6 +108,7 @@ public(package) fun new(
         num_shares: 0,
         pending_stake: vec_map::empty(),
         pending_withdraw_shares: vec_map::empty(),
+        pre_active_withdrawals: vec_map::empty(),
         exchange_rates: table::new(ctx),
         rewards_pool: balance::zero(),
         commission: balance::zero(),
@@ -119,24 +130,42 @@ public(package) fun stake(
     staked_wal::mint(self.node_id(), principal, activation_epoch, ctx)
 }
 
-/// Marks an active stake of this pool as leaving at `withdraw_epoch`; it earns until then.
+/// Marks a stake of this pool as leaving at `withdraw_epoch`; it earns until then. A stake that
+/// is not active yet may only be requested if it activates at `current_epoch + 1` (a selected
+/// committee counts it); it then leaves one epoch after it activates.
 public(package) fun request_withdraw(self: &mut StakingPool, staked: &mut StakedWal, current_epoch: u32, withdraw_epoch: u32) {
-    assert!(staked.activation_epoch() <= current_epoch, EWithdrawDirectly);
-    let shares = self.shares_of(staked);
-    add_to(&mut self.pending_withdraw_shares, withdraw_epoch, shares);
-    staked.set_withdrawing(withdraw_epoch);
+    self.catch_up(current_epoch);
+    let activation = staked.activation_epoch();
+    if (activation <= current_epoch) {
+        let shares = self.shares_of(staked);
+        add_to(&mut self.pending_withdraw_shares, withdraw_epoch, shares);
+        staked.set_withdrawing(withdraw_epoch);
+    } else {
+        assert!(activation == current_epoch + 1 && withdraw_epoch == activation + 1, EWithdrawDirectly);
+        add_to(&mut self.pre_active_withdrawals, withdraw_epoch, staked.value());
+        staked.set_withdrawing(withdraw_epoch);
+    }
 }
 
-/// Pays out a stake: the principal alone if it never became active, else what its shares are
-/// worth at its withdrawal epoch. Returns the payout.
-public(package) fun withdraw(self: &mut StakingPool, staked: StakedWal, current_epoch: u32): Balance<WAL> {
-    if (staked.is_staked() && staked.activation_epoch() > current_epoch) {
-        subtract_from(&mut self.pending_stake, staked.activation_epoch(), staked.value());
+/// Pays out a stake: the principal alone if no selected committee counts it (`counted_until`
+/// is the epoch of the latest selected committee that includes this node, if any), else what
+/// its shares are worth at its withdrawal epoch. Returns the payout.
+public(package) fun withdraw(
+    self: &mut StakingPool,
+    staked: StakedWal,
+    current_epoch: u32,
+    counted_until: Option<u32>,
+): Balance<WAL> {
+    self.catch_up(current_epoch);
+    let activation = staked.activation_epoch();
+    if (staked.is_staked() && activation > current_epoch) {
+        // Stake a selected committee counts must stay until that committee has served.
+        assert!(!counted_until.is_some_and!(|until| activation <= *until), ECountedStakeLocked);
+        subtract_from(&mut self.pending_stake, activation, staked.value());
         return staked.into_balance()
     };
+    assert!(staked.is_withdrawing(), ENotWithdrawing);
     let withdraw_epoch = staked.withdraw_epoch();
-    assert!(withdraw_epoch.is_some(), ENotWithdrawing);
-    let withdraw_epoch = withdraw_epoch.destroy_some();
     assert!(withdraw_epoch <= current_epoch, EWithdrawEpochNotReached);
     let value = self.exchange_rate(withdraw_epoch).to_wal(self.shares_of(&staked));
     let principal = staked.value();
@@ -162,26 +191,49 @@ public(package) fun advance_epoch(self: &mut StakingPool, new_epoch: u32, mut re
     self.commission.join(reward.split(commission));
     self.wal_balance = self.wal_balance + reward.value();
     self.rewards_pool.join(reward);
+    self.enter(new_epoch);
+    commission
+}
 
-    if (self.pending_commission_rate.contains(&new_epoch)) {
-        let (_, rate) = self.pending_commission_rate.remove(&new_epoch);
+/// Brings a pool that was in no committee (so earned nothing) up to `epoch`, entering only the
+/// epochs where something was due and `epoch` itself: the work is bounded by the pending
+/// changes (all within two epochs of the pool's last touch), not by how long it sat idle.
+public(package) fun catch_up(self: &mut StakingPool, epoch: u32) {
+    while (self.latest_epoch < epoch) {
+        let next = self.next_due_epoch().filter!(|e| *e < epoch).destroy_or!(epoch);
+        self.enter(next);
+    }
+}
+
+/// Records the rate the pool has when it enters `epoch` and applies what is due then.
+fun enter(self: &mut StakingPool, epoch: u32) {
+    if (self.pending_commission_rate.contains(&epoch)) {
+        let (_, rate) = self.pending_commission_rate.remove(&epoch);
         self.commission_rate = rate;
     };
-
     let rate = ExchangeRate { wal: self.wal_balance as u128, shares: self.num_shares as u128 };
-    self.exchange_rates.add(new_epoch, rate);
-    if (self.pending_withdraw_shares.contains(&new_epoch)) {
-        let (_, shares) = self.pending_withdraw_shares.remove(&new_epoch);
-        self.wal_balance = self.wal_balance - rate.to_wal(shares);
-        self.num_shares = self.num_shares - shares;
-    };
-    if (self.pending_stake.contains(&new_epoch)) {
-        let (_, amount) = self.pending_stake.remove(&new_epoch);
-        self.wal_balance = self.wal_balance + amount;
-        self.num_shares = self.num_shares + rate.to_shares(amount);
-    };
-    self.latest_epoch = new_epoch;
-    commission
+    self.exchange_rates.add(epoch, rate);
+    let mut leaving = take(&mut self.pending_withdraw_shares, epoch);
+    let pre_active = take(&mut self.pre_active_withdrawals, epoch);
+    // Stake requested before it was active became active the epoch before.
+    if (pre_active > 0) leaving = leaving + self.exchange_rate(epoch - 1).to_shares(pre_active);
+    self.wal_balance = self.wal_balance - rate.to_wal(leaving);
+    self.num_shares = self.num_shares - leaving;
+    let joining = take(&mut self.pending_stake, epoch);
+    self.wal_balance = self.wal_balance + joining;
+    self.num_shares = self.num_shares + rate.to_shares(joining);
+    self.latest_epoch = epoch;
+}
+
+/// The earliest epoch at which a stake or commission change is pending.
+fun next_due_epoch(self: &StakingPool): Option<u32> {
+    let mut keys = self.pending_stake.keys();
+    keys.append(self.pending_withdraw_shares.keys());
+    keys.append(self.pre_active_withdrawals.keys());
+    keys.append(self.pending_commission_rate.keys());
+    let mut earliest = option::none();
+    keys.do!(|e| if (!earliest.is_some_and!(|min| *min <= e)) earliest = option::some(e));
+    earliest
 }
 
 // === Operator ===
@@ -252,7 +304,8 @@ public fun rate_wal(self: &ExchangeRate): u128 { self.wal }
 public fun rate_shares(self: &ExchangeRate): u128 { self.shares }
 
 /// WAL the pool expects to have staked in `epoch`: active stake, plus stake activating by
-/// then, minus withdrawals due by then (valued at today's rate).
+/// then, minus withdrawals due by then (valued at today's rate; stake leaving right after it
+/// activates at its principal).
 public fun stake_at_epoch(self: &StakingPool, epoch: u32): u64 {
     let rate = ExchangeRate { wal: self.wal_balance as u128, shares: self.num_shares as u128 };
     let mut stake = self.wal_balance;
@@ -263,6 +316,10 @@ public fun stake_at_epoch(self: &StakingPool, epoch: u32): u64 {
     self.pending_withdraw_shares.length().do!(|i| {
         let (e, shares) = self.pending_withdraw_shares.get_entry_by_idx(i);
         if (*e <= epoch) stake = stake - rate.to_wal(*shares).min(stake);
+    });
+    self.pre_active_withdrawals.length().do!(|i| {
+        let (e, principal) = self.pre_active_withdrawals.get_entry_by_idx(i);
+        if (*e <= epoch) stake = stake - (*principal).min(stake);
     });
     stake
 }
@@ -291,6 +348,13 @@ fun add_to(map: &mut VecMap<u32, u64>, epoch: u32, amount: u64) {
         let value = map.get_mut(&epoch);
         *value = *value + amount;
     } else map.insert(epoch, amount);
+}
+
+/// Removes and returns the amount at `epoch` (zero if none).
+fun take(map: &mut VecMap<u32, u64>, epoch: u32): u64 {
+    if (!map.contains(&epoch)) return 0;
+    let (_, amount) = map.remove(&epoch);
+    amount
 }
 
 fun subtract_from(map: &mut VecMap<u32, u64>, epoch: u32, amount: u64) {

@@ -1,6 +1,10 @@
 #[test_only]
 /// Randomized runs over many epochs: nodes, stakers, storage buyers and operators act at
-/// random (seeded), and after every epoch change the accounting must hold:
+/// random (seeded), also between committee selection and the epoch change, and:
+/// - while a selected committee waits for its epoch, the stake it counted stays: its pools'
+///   books for that epoch do not move, and the principal counted is still held in stakes;
+///
+/// and after every epoch change the accounting must hold:
 /// - no FROST is created or lost: every one minted is in a user's hands, a stake, a pool
 ///   (rewards or commission) or the system's accounting of future epochs;
 /// - every pool's exchange rate (WAL per share) never decreases;
@@ -72,25 +76,42 @@ fun expected_value(pool: &StakingPool, principal: u64, activation: u32, withdraw
     value as u64
 }
 
+/// Whether the selected next committee counts `staked` (the rule, restated independently).
+fun counted_by_next(world: &World, staked: &StakedWal): bool {
+    let epoch = world.staking.epoch();
+    world.staking.next_committee().is_some_and!(|next| next.contains(&staked.node_id())) &&
+        staked.activation_epoch() <= epoch + 1 &&
+        (staked.is_staked() || staked.withdraw_epoch() > epoch + 1)
+}
+
+/// Principal held in stakes that the selected next committee counts for `node`.
+fun counted_principal(world: &World, node: ID): u64 {
+    let mut total = 0;
+    world.stakes.do_ref!(|s| if (s.node_id() == node && counted_by_next(world, s)) total = total + s.value());
+    world.anchors.do_ref!(|s| if (s.node_id() == node && counted_by_next(world, s)) total = total + s.value());
+    total
+}
+
 /// Withdraws every stake that can be withdrawn now, checking what each is paid.
 fun withdraw_due(world: &mut World, ctx: &mut TxContext) {
     let epoch = world.staking.epoch();
     let mut k = 0;
     while (k < world.stakes.length()) {
         let staked = &world.stakes[k];
-        let early = staked.is_staked() && staked.activation_epoch() > epoch;
-        let due = staked.withdraw_epoch().is_some_and!(|w| *w <= epoch);
+        let early = staked.is_staked() && staked.activation_epoch() > epoch && !counted_by_next(world, staked);
+        let due = staked.is_withdrawing() && staked.withdraw_epoch() <= epoch;
         if (!early && !due) {
             k = k + 1;
             continue
         };
         let staked = world.stakes.swap_remove(k);
-        let principal = staked.value();
-        let pool = world.staking.pool(staked.node_id());
-        let expected = if (early) principal
-        else expected_value(pool, principal, staked.activation_epoch(), *staked.withdraw_epoch().borrow());
-        assert!(expected <= principal || expected - principal <= pool.rewards_amount());
+        let (node, principal, activation) = (staked.node_id(), staked.value(), staked.activation_epoch());
+        let withdrawal = if (early) 0 else staked.withdraw_epoch();
+        // Withdrawing brings an idle pool up to date, so its rates are read afterwards (once
+        // recorded, a rate never changes).
         let paid = world.staking.withdraw_stake(staked, ctx);
+        let expected = if (early) principal
+        else expected_value(world.staking.pool(node), principal, activation, withdrawal);
         assert!(paid.value() == expected);
         world.returned = world.returned + paid.value();
         destroy(paid);
@@ -109,8 +130,12 @@ fun act(world: &mut World, rng: &mut Rng, ctx: &mut TxContext) {
         },
         1 => if (!world.stakes.is_empty()) {
             let k = below(rng, world.stakes.length());
+            // Active stake, or stake that the selected committee counts before it is active.
+            let selected = world.staking.next_committee().is_some();
             let staked = &mut world.stakes[k];
-            if (staked.is_staked() && staked.activation_epoch() <= epoch) world.staking.request_withdraw_stake(staked);
+            let activation = staked.activation_epoch();
+            if (staked.is_staked() && (activation <= epoch || (selected && activation == epoch + 1)))
+                world.staking.request_withdraw_stake(staked, ctx);
         },
         2 => withdraw_due(world, ctx),
         // Epoch 0 has no committee, hence no capacity to sell.
@@ -132,10 +157,22 @@ fun act(world: &mut World, rng: &mut Rng, ctx: &mut TxContext) {
     }
 }
 
-fun change_epoch(world: &mut World, rng: &mut Rng) {
-    let start = world.staking.epoch_start(world.staking.epoch() + 1);
+/// Selects the next committee, lets everyone act at random until the epoch is due (checking
+/// that the stake the committee counted stays put), and changes the epoch.
+fun change_epoch(world: &mut World, rng: &mut Rng, ctx: &mut TxContext) {
+    let start = world.staking.next_epoch_start();
     world.clock.set_for_testing(start - epoch_duration!() / 2);
     world.staking.voting_end(&world.clock);
+    let next_epoch = world.staking.epoch() + 1;
+    let members = world.staking.next_committee().borrow().node_ids();
+    let books = members.map_ref!(|id| world.staking.pool(*id).stake_at_epoch(next_epoch));
+    let held = members.map_ref!(|id| counted_principal(world, *id));
+    assert!(books.all!(|stake| *stake >= walrus::staked_wal::min_stake()));
+    below(rng, 6).do!(|_| act(world, rng, ctx));
+    members.length().do!(|i| {
+        assert!(world.staking.pool(members[i]).stake_at_epoch(next_epoch) == books[i]);
+        assert!(counted_principal(world, members[i]) == held[i]);
+    });
     world.clock.set_for_testing(start);
     world.staking.initiate_epoch_change(&mut world.system, &world.clock);
     // A random part of the committee reports (often no quorum: the next change still happens).
@@ -143,7 +180,7 @@ fun change_epoch(world: &mut World, rng: &mut Rng) {
     NODES.do!(|i| {
         let node = world.node(i);
         if (world.staking.committee().contains(&node) && below(rng, 4) != 0) {
-            world.staking.epoch_sync_done(&mut world.caps[i], epoch);
+            world.staking.epoch_sync_done(&mut world.caps[i], epoch, &world.clock);
         }
     });
 }
@@ -159,8 +196,9 @@ fun check(world: &mut World) {
     assert!(held == world.minted);
 
     // Exchange rates never fall.
+    // Pools outside the committees are not advanced; they catch up when touched.
     let epoch = world.staking.epoch();
-    NODES.do!(|i| {
+    NODES.do!(|i| if (world.pool(i).latest_epoch() == epoch) {
         let rate = world.pool(i).exchange_rate(epoch);
         world.last_rates[i].do!(|last| {
             let (w0, s0) = (last.rate_wal(), last.rate_shares());
@@ -175,7 +213,8 @@ fun check(world: &mut World) {
     // Every shard is held exactly once.
     let committee = world.staking.committee();
     let mut seen = vector::tabulate!(n_shards!() as u64, |_| false);
-    committee.node_ids().do!(|id| committee.shards(&id).do!(|s| {
+    committee.node_ids().do!(|id| committee.shards(&id).do_ref!(|s| {
+        let s = *s;
         assert!(!seen[s as u64]);
         *&mut seen[s as u64] = true;
     }));
@@ -190,11 +229,15 @@ fun drain(world: &mut World, rng: &mut Rng, ctx: &mut TxContext) {
     let epoch = world.staking.epoch();
     world.stakes.length().do!(|k| {
         let staked = &mut world.stakes[k];
-        if (staked.is_staked() && staked.activation_epoch() <= epoch) world.staking.request_withdraw_stake(staked);
+        if (staked.is_staked() && staked.activation_epoch() <= epoch) world.staking.request_withdraw_stake(staked, ctx);
     });
     withdraw_due(world, ctx);
+    // Larger stakes may have kept the sentinel out of the active set; now that they are
+    // leaving it, it is offered again.
+    let sentinel = world.node(SENTINEL);
+    world.staking.try_join_active_set(sentinel);
     2u64.do!(|_| {
-        change_epoch(world, rng);
+        change_epoch(world, rng, ctx);
         check(world);
         withdraw_due(world, ctx);
     });
@@ -234,7 +277,7 @@ fun run(seed: u64, epochs: u64) {
     });
     epochs.do!(|_| {
         (1 + below(&mut rng, 8)).do!(|_| act(&mut world, &mut rng, ctx));
-        change_epoch(&mut world, &mut rng);
+        change_epoch(&mut world, &mut rng, ctx);
         check(&mut world);
     });
     drain(&mut world, &mut rng, ctx);

@@ -14,7 +14,7 @@ const WAL: u64 = 1_000_000_000;
 const MIB: u64 = 1_048_576;
 
 fun next_epoch(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
-    let start = staking.epoch_start(staking.epoch() + 1);
+    let start = staking.next_epoch_start();
     clock.set_for_testing(start - epoch_duration!() / 2);
     staking.voting_end(clock);
     clock.set_for_testing(start);
@@ -50,8 +50,8 @@ fun payments_reach_pools_by_shards_with_commission_first() {
     assert!(staking.pool(b.cap_node_id()).wal_balance() == 10 * WAL + 1000);
 
     // A's staker leaves: the stake counts until epoch 3, then pays principal and rewards.
-    staking.request_withdraw_stake(&mut staked_a);
-    assert!(staked_a.withdraw_epoch() == option::some(3));
+    staking.request_withdraw_stake(&mut staked_a, ctx);
+    assert!(staked_a.withdraw_epoch() == 3);
     next_epoch(&mut staking, &mut system, &mut clock);
     let paid = staking.withdraw_stake(staked_a, ctx);
     assert!(paid.value() == 10 * WAL + 900);
@@ -90,7 +90,7 @@ fun commission_changes_two_epochs_later_and_leavers_stop_earning() {
     assert!(staking.pool(a.cap_node_id()).commission_rate() == 5000);
 
     // A's only staker leaves at epoch 4: A is not selected for it and earns nothing in it.
-    staking.request_withdraw_stake(&mut staked);
+    staking.request_withdraw_stake(&mut staked, ctx);
     next_epoch(&mut staking, &mut system, &mut clock);
     assert!(!staking.committee().contains(&a.cap_node_id()));
     let paid = staking.withdraw_stake(staked, ctx);

@@ -27,7 +27,7 @@ fun teardown(staking: Staking, system: System, clock: Clock) {
 
 /// Selects the next committee at its due time and starts the epoch at its due time.
 fun next_epoch(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
-    let start = staking.epoch_start(staking.epoch() + 1);
+    let start = staking.next_epoch_start();
     clock.set_for_testing(start - epoch_duration!() / 2);
     staking.voting_end(clock);
     clock.set_for_testing(start);
@@ -35,10 +35,10 @@ fun next_epoch(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
 }
 
 /// Every node of the current committee reports its shards.
-fun sync_all(staking: &mut Staking, caps: &mut vector<NodeCap>) {
+fun sync_all(staking: &mut Staking, caps: &mut vector<NodeCap>, clock: &Clock) {
     let epoch = staking.epoch();
     caps.length().do!(|i| {
-        if (staking.committee().contains(&caps[i].cap_node_id())) staking.epoch_sync_done(&mut caps[i], epoch);
+        if (staking.committee().contains(&caps[i].cap_node_id())) staking.epoch_sync_done(&mut caps[i], epoch, clock);
     });
 }
 
@@ -54,7 +54,8 @@ fun register_creates_a_pool_whose_id_is_the_node_id() {
     assert!(pool.commission_rate() == 500 && pool.storage_price_vote() == 2 && pool.write_price_vote() == 3);
     assert!(pool.node_info().name() == b"node".to_string());
     assert!(pool.node_info().network_public_key() == network_key());
-    assert!(staking.node_ids() == vector[cap.cap_node_id()]);
+    // Registration alone does not make a candidate: stake does.
+    assert!(staking.active_set().is_empty());
     assert!(event::events_by_type<events::NodeRegistered>().length() == 1);
     destroy(cap);
     teardown(staking, system, clock);
@@ -156,9 +157,22 @@ fun old_package_is_locked_out_of_staking() {
 }
 
 #[test, expected_failure(abort_code = staking_inner::EInvalidParameters)]
-fun zero_shards_are_refused() {
+fun zero_epoch_duration_is_refused() {
     let ctx = &mut tx_context::dummy();
-    destroy(walrus::staking::new_for_testing(0, 1000, 1000, 4, ctx));
+    destroy(walrus::staking::new_for_testing(4, 0, 1000, 4, ctx));
+}
+
+/// Fewer than 4 shards would let every blob registration abort forever (the encoding needs
+/// f >= 1), so deployment refuses them.
+#[test, expected_failure(abort_code = staking_inner::ETooFewShards)]
+fun deploying_with_three_shards_is_refused() {
+    let mut scenario = sui::test_scenario::begin(@0xA);
+    walrus::init::init_for_testing(scenario.ctx());
+    scenario.next_tx(@0xA);
+    let cap = scenario.take_from_sender<walrus::init::InitCap>();
+    let clock = clock::create_for_testing(scenario.ctx());
+    walrus::init::initialize_walrus(cap, 3, 500, 1000, 53, 50, &clock, scenario.ctx());
+    abort
 }
 
 // === Staking ===
@@ -219,7 +233,7 @@ fun requesting_withdrawal_of_inactive_stake_is_refused() {
     let (mut staking, _system, _clock) = setup(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(3 * WAL, ctx), cap.cap_node_id(), ctx);
-    staking.request_withdraw_stake(&mut staked);
+    staking.request_withdraw_stake(&mut staked, ctx);
     abort
 }
 
@@ -241,8 +255,8 @@ fun withdrawing_before_the_withdraw_epoch_is_refused() {
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(3 * WAL, ctx), cap.cap_node_id(), ctx);
     next_epoch(&mut staking, &mut system, &mut clock);
-    staking.request_withdraw_stake(&mut staked);
-    assert!(staked.withdraw_epoch() == option::some(2) && staked.is_withdrawing());
+    staking.request_withdraw_stake(&mut staked, ctx);
+    assert!(staked.withdraw_epoch() == 2 && staked.is_withdrawing());
     destroy(staking.withdraw_stake(staked, ctx));
     abort
 }
@@ -254,8 +268,8 @@ fun requesting_withdrawal_twice_is_refused() {
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(3 * WAL, ctx), cap.cap_node_id(), ctx);
     next_epoch(&mut staking, &mut system, &mut clock);
-    staking.request_withdraw_stake(&mut staked);
-    staking.request_withdraw_stake(&mut staked);
+    staking.request_withdraw_stake(&mut staked, ctx);
+    staking.request_withdraw_stake(&mut staked, ctx);
     abort
 }
 
@@ -303,7 +317,7 @@ fun splitting_a_withdrawing_stake_is_refused() {
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(4 * WAL, ctx), cap.cap_node_id(), ctx);
     next_epoch(&mut staking, &mut system, &mut clock);
-    staking.request_withdraw_stake(&mut staked);
+    staking.request_withdraw_stake(&mut staked, ctx);
     destroy(staked.split(2 * WAL, ctx));
     abort
 }
@@ -336,7 +350,7 @@ fun committee_takes_the_largest_stakes_and_shards_by_stake() {
     assert!(event::events_by_type<events::EpochParametersSelected>().length() == 1);
     // Prices and capacity come from the votes (all equal here).
     assert!(system.storage_price_per_unit_size() == 2 && system.write_price_per_unit_size() == 3);
-    sync_all(&mut staking, &mut caps);
+    sync_all(&mut staking, &mut caps, &clock);
     assert!(staking_inner::is_sync_done(&staking.epoch_state()));
     assert!(event::events_by_type<events::EpochChangeDone>().length() == 1);
     assert!(event::events_by_type<events::ShardsReceived>().length() == 4);
@@ -445,7 +459,7 @@ fun a_missing_sync_quorum_times_out_at_the_next_selection() {
     let staked = vector::tabulate!(3, |i| staking.stake_with_pool(frost(WAL, ctx), caps[i].cap_node_id(), ctx));
     next_epoch(&mut staking, &mut system, &mut clock);
     // Only one of three equal nodes reports: no quorum.
-    staking.epoch_sync_done(&mut caps[0], 1);
+    staking.epoch_sync_done(&mut caps[0], 1, &clock);
     assert!(staking_inner::synced_weight(&staking.epoch_state()) == option::some(34));
     next_epoch(&mut staking, &mut system, &mut clock);
     assert!(staking.epoch() == 2 && system.epoch() == 2);
@@ -464,7 +478,7 @@ fun sync_report_for_another_epoch_is_refused() {
     let mut cap = register(&mut staking, 0, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
     next_epoch(&mut staking, &mut system, &mut clock);
-    staking.epoch_sync_done(&mut cap, 2);
+    staking.epoch_sync_done(&mut cap, 2, &clock);
     abort
 }
 
@@ -475,8 +489,8 @@ fun reporting_sync_twice_is_refused() {
     let mut cap = register(&mut staking, 0, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
     next_epoch(&mut staking, &mut system, &mut clock);
-    staking.epoch_sync_done(&mut cap, 1);
-    staking.epoch_sync_done(&mut cap, 1);
+    staking.epoch_sync_done(&mut cap, 1, &clock);
+    staking.epoch_sync_done(&mut cap, 1, &clock);
     abort
 }
 
@@ -488,7 +502,7 @@ fun sync_report_from_a_non_member_is_refused() {
     let mut b = register(&mut staking, 1, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), a.cap_node_id(), ctx));
     next_epoch(&mut staking, &mut system, &mut clock);
-    staking.epoch_sync_done(&mut b, 1);
+    staking.epoch_sync_done(&mut b, 1, &clock);
     abort
 }
 
@@ -505,7 +519,7 @@ fun deregistered_node_leaves_the_committee_and_its_stakers_get_out() {
     staking.deregister(&a);
     assert!(!staking.pool(a.cap_node_id()).is_active());
     assert!(event::events_by_type<events::NodeDeregistered>().length() == 1);
-    staking.request_withdraw_stake(&mut staked_a);
+    staking.request_withdraw_stake(&mut staked_a, ctx);
     next_epoch(&mut staking, &mut system, &mut clock);
     assert!(!staking.committee().contains(&a.cap_node_id()) && staking.committee().size() == 1);
     assert!(staking.previous_committee().contains(&a.cap_node_id()));
