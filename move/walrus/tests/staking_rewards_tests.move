@@ -135,3 +135,45 @@ fun nothing_is_burnt_and_rounding_dust_goes_to_the_next_epoch() {
     system.destroy_for_testing();
     clock.destroy_for_testing();
 }
+
+/// An epoch's payments go to the committee that served it, by its shards, even when the next
+/// committee differs: A leaves and C joins at the change, so A and B are paid and C is not.
+#[test]
+fun rewards_go_to_the_committee_that_served_not_the_next_one() {
+    let ctx = &mut tx_context::dummy();
+    let mut staking = staking(ctx);
+    let mut system = system::new_for_testing(10, ctx);
+    let mut clock = clock::create_for_testing(ctx);
+    let caps = vector::tabulate!(3, |i| register(&mut staking, i, 0, ctx));
+    let (a, b, c) = (caps[0].cap_node_id(), caps[1].cap_node_id(), caps[2].cap_node_id());
+    let mut stakes = vector[
+        staking.stake_with_pool(frost(3 * WAL, ctx), a, ctx),
+        staking.stake_with_pool(frost(WAL, ctx), b, ctx),
+    ];
+    next_epoch(&mut staking, &mut system, &mut clock);
+    assert!(staking.committee().shard_count(&a) == 75 && staking.committee().shard_count(&b) == 25);
+
+    // 1000 MiB for epoch 1 at 2 FROST per MiB.
+    let mut coin = frost(2000, ctx);
+    let storage = system.reserve_space(1000 * MIB, 1, &mut coin, ctx);
+    coin.destroy_zero();
+    // Before the selection of epoch 2's committee, A leaves and C stakes far more than B.
+    staking.deregister(&caps[0]);
+    stakes.push_back(staking.stake_with_pool(frost(9 * WAL, ctx), c, ctx));
+    next_epoch(&mut staking, &mut system, &mut clock);
+    assert!(!staking.committee().contains(&a) && staking.committee().shard_count(&c) == 90);
+
+    assert!(staking.pool(a).rewards_amount() == 1500 && staking.pool(a).wal_balance() == 3 * WAL + 1500);
+    assert!(staking.pool(b).rewards_amount() == 500);
+    assert!(staking.pool(c).rewards_amount() == 0 && staking.pool(c).commission_amount() == 0);
+    assert!(staking.pool(c).wal_balance() == 9 * WAL);
+    let paid = event::events_by_type<events::RewardsDistributed>();
+    assert!(paid.length() == 2);
+
+    destroy(storage);
+    destroy(stakes);
+    destroy(caps);
+    staking.destroy_for_testing();
+    system.destroy_for_testing();
+    clock.destroy_for_testing();
+}
