@@ -207,8 +207,11 @@ public(package) fun set_node_capacity_vote(self: &mut StakingInnerV1, cap: &Node
 
 /// Sets the commission rate (basis points) that applies two epochs from now.
 public(package) fun set_next_commission(self: &mut StakingInnerV1, cap: &NodeCap, rate: u16) {
-    let epoch = self.epoch + COMMISSION_DELAY;
-    self.pool_mut(cap).set_next_commission(rate, epoch);
+    let epoch = self.epoch;
+    let pool = self.pool_mut(cap);
+    // Up to date first, so an idle pool never piles up pending epochs for its catch-up.
+    pool.catch_up(epoch);
+    pool.set_next_commission(rate, epoch + COMMISSION_DELAY);
     self.emit_node_updated(cap.cap_node_id());
 }
 

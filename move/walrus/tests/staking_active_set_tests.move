@@ -149,3 +149,25 @@ fun an_idle_pool_catches_up_when_touched() {
     destroy(paid);
     teardown(staking, system, clock, caps);
 }
+
+/// Every change an idle pool can be given brings it up to date first, so the epochs it must
+/// catch up on stay within two of its last touch (what bounds an epoch change's work).
+#[test]
+fun setting_commission_brings_an_idle_pool_up_to_date() {
+    let ctx = &mut tx_context::dummy();
+    let mut staking = staking(ctx);
+    let mut system = system::new_for_testing(10, ctx);
+    let mut clock = clock::create_for_testing(ctx);
+    let caps = vector::tabulate!(5, |i| register(&mut staking, i, 0, ctx));
+    let stakes = vector::tabulate!(5, |i| staking.stake_with_pool(frost((10 - i) * WAL, ctx), caps[i].cap_node_id(), ctx));
+    let idle = caps[4].cap_node_id();
+    3u64.do!(|k| {
+        next_epoch(&mut staking, &mut system, &mut clock);
+        staking.set_next_commission(&caps[4], (k as u16) + 1);
+        assert!(staking.pool(idle).latest_epoch() == staking.epoch());
+    });
+    // The rate set in epoch 1 for epoch 3 applied when the pool caught up to epoch 3.
+    assert!(staking.pool(idle).commission_rate() == 1);
+    destroy(stakes);
+    teardown(staking, system, clock, caps);
+}
