@@ -10,7 +10,7 @@ use walrus::bls_aggregate;
 use walrus::messages;
 use walrus::staking_inner;
 use walrus::system;
-use walrus::test_utils::{committee, bitmap, frost, register, signature};
+use walrus::test_utils::{committee, bitmap, frost, register, signature, destroy_world};
 use walrus::vote_aggregation;
 
 const WAL: u64 = 1_000_000_000;
@@ -97,9 +97,7 @@ fun the_epoch_change_is_done_exactly_at_the_least_quorum() {
         });
         destroy(stakes);
         destroy(caps);
-        staking.destroy_for_testing();
-        system.destroy_for_testing();
-        clock.destroy_for_testing();
+        destroy_world(staking, system, clock);
     });
 }
 

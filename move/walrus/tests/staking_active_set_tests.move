@@ -4,31 +4,21 @@
 module walrus::staking_active_set_tests;
 
 use std::unit_test::destroy;
-use sui::clock::{Self, Clock};
+use sui::clock::Clock;
 use sui::event;
 use walrus::events;
 use walrus::staking::Staking;
 use walrus::storage_node::NodeCap;
-use walrus::system::{Self, System};
-use walrus::test_utils::{frost, register, staking, epoch_duration, max_committee_size};
+use walrus::system::System;
+use walrus::test_utils::{frost, register, max_committee_size, staking_world, destroy_world, next_epoch};
 
 const WAL: u64 = 1_000_000_000;
 /// Junk registrations, half of them with the minimum stake.
 const JUNK: u64 = 2000;
 
-fun next_epoch(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
-    let start = staking.next_epoch_start();
-    clock.set_for_testing(start - epoch_duration!() / 2);
-    staking.voting_end(clock);
-    clock.set_for_testing(start);
-    staking.initiate_epoch_change(system, clock);
-}
-
 fun teardown(staking: Staking, system: System, clock: Clock, caps: vector<NodeCap>) {
     destroy(caps);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }
 
 /// Nodes that `staking` advanced into its current epoch, among `caps`.
@@ -42,9 +32,7 @@ fun advanced(staking: &Staking, caps: &vector<NodeCap>): u64 {
 #[test]
 fun thousands_of_registrations_leave_the_epoch_change_bounded() {
     let ctx = &mut tx_context::dummy();
-    let mut staking = staking(ctx);
-    let mut system = system::new_for_testing(10, ctx);
-    let mut clock = clock::create_for_testing(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let real = vector::tabulate!(6, |i| register(&mut staking, i, 0, ctx));
     let real_stakes = vector::tabulate!(6, |i| staking.stake_with_pool(frost((100 + i) * WAL, ctx), real[i].cap_node_id(), ctx));
     // In transactions of 100 registrations: one transaction's events could not hold them all.
@@ -85,7 +73,7 @@ fun thousands_of_registrations_leave_the_epoch_change_bounded() {
 #[test]
 fun a_full_active_set_admits_a_larger_stake_in_place_of_the_smallest() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, system, clock) = (staking(ctx), system::new_for_testing(10, ctx), clock::create_for_testing(ctx));
+    let (mut staking, system, clock) = staking_world(ctx);
     let caps = vector::tabulate!(6, |i| register(&mut staking, i, 0, ctx));
     let mut stakes = vector::tabulate!(4, |i| staking.stake_with_pool(frost((10 + i) * WAL, ctx), caps[i].cap_node_id(), ctx));
     // Smaller than every member: stays out.
@@ -102,7 +90,7 @@ fun a_full_active_set_admits_a_larger_stake_in_place_of_the_smallest() {
 #[test]
 fun leaving_nodes_free_their_place_and_others_can_be_offered_again() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, system, clock) = (staking(ctx), system::new_for_testing(10, ctx), clock::create_for_testing(ctx));
+    let (mut staking, system, clock) = staking_world(ctx);
     let caps = vector::tabulate!(5, |i| register(&mut staking, i, 0, ctx));
     let mut stakes = vector::tabulate!(4, |i| staking.stake_with_pool(frost(10 * WAL, ctx), caps[i].cap_node_id(), ctx));
     stakes.push_back(staking.stake_with_pool(frost(5 * WAL, ctx), caps[4].cap_node_id(), ctx));
@@ -128,9 +116,7 @@ fun leaving_nodes_free_their_place_and_others_can_be_offered_again() {
 #[test]
 fun an_idle_pool_catches_up_when_touched() {
     let ctx = &mut tx_context::dummy();
-    let mut staking = staking(ctx);
-    let mut system = system::new_for_testing(10, ctx);
-    let mut clock = clock::create_for_testing(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let caps = vector::tabulate!(5, |i| register(&mut staking, i, 0, ctx));
     let stakes = vector::tabulate!(4, |i| staking.stake_with_pool(frost(10 * WAL, ctx), caps[i].cap_node_id(), ctx));
     let idle = caps[4].cap_node_id();
@@ -155,9 +141,7 @@ fun an_idle_pool_catches_up_when_touched() {
 #[test]
 fun setting_commission_brings_an_idle_pool_up_to_date() {
     let ctx = &mut tx_context::dummy();
-    let mut staking = staking(ctx);
-    let mut system = system::new_for_testing(10, ctx);
-    let mut clock = clock::create_for_testing(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let caps = vector::tabulate!(5, |i| register(&mut staking, i, 0, ctx));
     let stakes = vector::tabulate!(5, |i| staking.stake_with_pool(frost((10 - i) * WAL, ctx), caps[i].cap_node_id(), ctx));
     let idle = caps[4].cap_node_id();

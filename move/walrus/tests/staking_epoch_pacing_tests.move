@@ -11,7 +11,7 @@ use walrus::events;
 use walrus::staking::Staking;
 use walrus::staking_inner;
 use walrus::system::{Self, System};
-use walrus::test_utils::{frost, register, staking};
+use walrus::test_utils::{frost, register, staking, staking_world, destroy_world};
 
 const WAL: u64 = 1_000_000_000;
 /// Long after epoch 1 was due (1000 ms): nobody drove the epoch change for a while.
@@ -85,18 +85,14 @@ fun after_a_stall_epochs_resume_one_per_duration_and_never_stall() {
     assert!(staking.epoch() == 10 && system.epoch() == 10);
     assert!(event::events_by_type<events::EpochChangeSyncTimedOut>().length() == 9);
     destroy(caps);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }
 
 /// On schedule, pacing changes nothing: epoch e starts at its scheduled time.
 #[test]
 fun on_schedule_epochs_start_at_their_scheduled_time() {
     let ctx = &mut tx_context::dummy();
-    let mut staking = staking(ctx);
-    let mut system = system::new_for_testing(10, ctx);
-    let mut clock = clock::create_for_testing(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let mut cap = register(&mut staking, 0, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
     5u32.do!(|e| {
@@ -111,7 +107,5 @@ fun on_schedule_epochs_start_at_their_scheduled_time() {
     });
     assert!(staking.epoch_start(5) == 5000 && clock.timestamp_ms() == 5000);
     destroy(cap);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }

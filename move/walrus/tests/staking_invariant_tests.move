@@ -23,7 +23,7 @@ use walrus::staking::Staking;
 use walrus::staking_pool::StakingPool;
 use walrus::storage_node::NodeCap;
 use walrus::system::{Self, System};
-use walrus::test_utils::{frost, register, staking, epoch_duration, n_shards};
+use walrus::test_utils::{frost, register, staking, epoch_duration, n_shards, destroy_world};
 
 const WAL: u64 = 1_000_000_000;
 const MIB: u64 = 1_048_576;
@@ -284,9 +284,7 @@ fun run(seed: u64, epochs: u64) {
     let World { staking, system, clock, caps, stakes, anchors, .. } = world;
     destroy(vector[stakes, anchors]);
     destroy(caps);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }
 
 #[test]

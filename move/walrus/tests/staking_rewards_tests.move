@@ -3,30 +3,17 @@
 module walrus::staking_rewards_tests;
 
 use std::unit_test::destroy;
-use sui::clock::{Self, Clock};
 use sui::event;
 use walrus::events;
-use walrus::staking::Staking;
-use walrus::system::{Self, System};
-use walrus::test_utils::{frost, register, staking, epoch_duration};
+use walrus::test_utils::{frost, register, staking_world, destroy_world, next_epoch};
 
 const WAL: u64 = 1_000_000_000;
 const MIB: u64 = 1_048_576;
 
-fun next_epoch(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
-    let start = staking.next_epoch_start();
-    clock.set_for_testing(start - epoch_duration!() / 2);
-    staking.voting_end(clock);
-    clock.set_for_testing(start);
-    staking.initiate_epoch_change(system, clock);
-}
-
 #[test]
 fun payments_reach_pools_by_shards_with_commission_first() {
     let ctx = &mut tx_context::dummy();
-    let mut staking = staking(ctx);
-    let mut system = system::new_for_testing(10, ctx);
-    let mut clock = clock::create_for_testing(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let a = register(&mut staking, 0, 1000, ctx);
     let b = register(&mut staking, 1, 0, ctx);
     let mut staked_a = staking.stake_with_pool(frost(10 * WAL, ctx), a.cap_node_id(), ctx);
@@ -67,17 +54,13 @@ fun payments_reach_pools_by_shards_with_commission_first() {
     destroy(storage);
     destroy(staked_b);
     destroy(vector[a, b]);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }
 
 #[test]
 fun commission_changes_two_epochs_later_and_leavers_stop_earning() {
     let ctx = &mut tx_context::dummy();
-    let mut staking = staking(ctx);
-    let mut system = system::new_for_testing(10, ctx);
-    let mut clock = clock::create_for_testing(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let a = register(&mut staking, 0, 0, ctx);
     let b = register(&mut staking, 1, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(10 * WAL, ctx), a.cap_node_id(), ctx);
@@ -104,17 +87,13 @@ fun commission_changes_two_epochs_later_and_leavers_stop_earning() {
     destroy(storage);
     destroy(kept);
     destroy(vector[a, b]);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }
 
 #[test]
 fun nothing_is_burnt_and_rounding_dust_goes_to_the_next_epoch() {
     let ctx = &mut tx_context::dummy();
-    let mut staking = staking(ctx);
-    let mut system = system::new_for_testing(10, ctx);
-    let mut clock = clock::create_for_testing(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let caps = vector::tabulate!(3, |i| register(&mut staking, i, 0, ctx));
     caps.do_ref!(|cap| staking.set_storage_price_vote(cap, 7));
     let staked = caps.map_ref!(|cap| staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
@@ -131,9 +110,7 @@ fun nothing_is_burnt_and_rounding_dust_goes_to_the_next_epoch() {
     destroy(storage);
     destroy(staked);
     destroy(caps);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }
 
 /// An epoch's payments go to the committee that served it, by its shards, even when the next
@@ -141,9 +118,7 @@ fun nothing_is_burnt_and_rounding_dust_goes_to_the_next_epoch() {
 #[test]
 fun rewards_go_to_the_committee_that_served_not_the_next_one() {
     let ctx = &mut tx_context::dummy();
-    let mut staking = staking(ctx);
-    let mut system = system::new_for_testing(10, ctx);
-    let mut clock = clock::create_for_testing(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let caps = vector::tabulate!(3, |i| register(&mut staking, i, 0, ctx));
     let (a, b, c) = (caps[0].cap_node_id(), caps[1].cap_node_id(), caps[2].cap_node_id());
     let mut stakes = vector[
@@ -173,7 +148,5 @@ fun rewards_go_to_the_committee_that_served_not_the_next_one() {
     destroy(storage);
     destroy(stakes);
     destroy(caps);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }

@@ -10,29 +10,9 @@ use walrus::staking::Staking;
 use walrus::staking_inner;
 use walrus::staking_pool;
 use walrus::storage_node::{Self, NodeCap};
-use walrus::system::{Self, System};
-use walrus::test_utils::{frost, register, staking, epoch_duration, n_shards, signature, bls_key, network_key};
+use walrus::test_utils::{frost, register, n_shards, signature, bls_key, network_key, staking_world, destroy_world, next_epoch};
 
 const WAL: u64 = 1_000_000_000;
-
-fun setup(ctx: &mut TxContext): (Staking, System, Clock) {
-    (staking(ctx), system::new_for_testing(10, ctx), clock::create_for_testing(ctx))
-}
-
-fun teardown(staking: Staking, system: System, clock: Clock) {
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
-}
-
-/// Selects the next committee at its due time and starts the epoch at its due time.
-fun next_epoch(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
-    let start = staking.next_epoch_start();
-    clock.set_for_testing(start - epoch_duration!() / 2);
-    staking.voting_end(clock);
-    clock.set_for_testing(start);
-    staking.initiate_epoch_change(system, clock);
-}
 
 /// Every node of the current committee reports its shards.
 fun sync_all(staking: &mut Staking, caps: &mut vector<NodeCap>, clock: &Clock) {
@@ -47,7 +27,7 @@ fun sync_all(staking: &mut Staking, caps: &mut vector<NodeCap>, clock: &Clock) {
 #[test]
 fun register_creates_a_pool_whose_id_is_the_node_id() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, system, clock) = setup(ctx);
+    let (mut staking, system, clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 500, ctx);
     let pool = staking.pool(cap.cap_node_id());
     assert!(pool.node_id() == cap.cap_node_id() && pool.is_active());
@@ -58,13 +38,13 @@ fun register_creates_a_pool_whose_id_is_the_node_id() {
     assert!(staking.active_set().is_empty());
     assert!(event::events_by_type<events::NodeRegistered>().length() == 1);
     destroy(cap);
-    teardown(staking, system, clock);
+    destroy_world(staking, system, clock);
 }
 
 #[test]
 fun operator_updates_are_applied_and_announced() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, system, clock) = setup(ctx);
+    let (mut staking, system, clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 500, ctx);
     staking.set_name(&cap, b"renamed".to_string());
     staking.set_network_address(&cap, b"10.0.0.1:9185".to_string());
@@ -82,13 +62,13 @@ fun operator_updates_are_applied_and_announced() {
     assert!(pool.commission_rate() == 500);
     assert!(event::events_by_type<events::NodeUpdated>().length() == 8);
     destroy(cap);
-    teardown(staking, system, clock);
+    destroy_world(staking, system, clock);
 }
 
 #[test, expected_failure(abort_code = staking_pool::EIncorrectCommissionRate)]
 fun commission_above_100_percent_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     destroy(register(&mut staking, 0, 10_001, ctx));
     abort
 }
@@ -96,7 +76,7 @@ fun commission_above_100_percent_is_refused() {
 #[test, expected_failure(abort_code = staking_pool::EIncorrectCommissionRate)]
 fun next_commission_above_100_percent_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     staking.set_next_commission(&cap, 10_001);
     abort
@@ -105,7 +85,7 @@ fun next_commission_above_100_percent_is_refused() {
 #[test, expected_failure(abort_code = storage_node::EInvalidNameLength)]
 fun empty_name_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     staking.set_name(&cap, b"".to_string());
     abort
@@ -114,7 +94,7 @@ fun empty_name_is_refused() {
 #[test, expected_failure(abort_code = storage_node::EInvalidNameLength)]
 fun name_over_100_bytes_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     staking.set_name(&cap, vector::tabulate!(101, |_| 97u8).to_string());
     abort
@@ -123,7 +103,7 @@ fun name_over_100_bytes_is_refused() {
 #[test, expected_failure(abort_code = storage_node::EInvalidNetworkAddressLength)]
 fun network_address_over_259_bytes_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     staking.set_network_address(&cap, vector::tabulate!(260, |_| 97u8).to_string());
     abort
@@ -132,7 +112,7 @@ fun network_address_over_259_bytes_is_refused() {
 #[test, expected_failure(abort_code = storage_node::EInvalidNetworkPublicKey)]
 fun network_key_of_wrong_length_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     staking.set_network_public_key(&cap, vector[1, 2, 3]);
     abort
@@ -141,7 +121,7 @@ fun network_key_of_wrong_length_is_refused() {
 #[test, expected_failure(abort_code = storage_node::EInvalidPublicKey)]
 fun bls_key_of_wrong_length_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     staking.set_public_key(&cap, vector[1, 2, 3], signature!(), ctx);
     abort
@@ -150,7 +130,7 @@ fun bls_key_of_wrong_length_is_refused() {
 #[test, expected_failure(abort_code = walrus::staking::EWrongVersion)]
 fun old_package_is_locked_out_of_staking() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     staking.set_version_for_testing(2);
     staking.epoch();
     abort
@@ -180,7 +160,7 @@ fun deploying_with_three_shards_is_refused() {
 #[test]
 fun stake_activates_next_epoch_or_the_one_after_once_the_committee_is_chosen() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let node = cap.cap_node_id();
     let early = staking.stake_with_pool(frost(5 * WAL, ctx), node, ctx);
@@ -200,13 +180,13 @@ fun stake_activates_next_epoch_or_the_one_after_once_the_committee_is_chosen() {
     destroy(early);
     destroy(late);
     destroy(cap);
-    teardown(staking, system, clock);
+    destroy_world(staking, system, clock);
 }
 
 #[test, expected_failure(abort_code = staked_wal::EStakeBelowThreshold)]
 fun stake_below_one_wal_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL - 1, ctx), cap.cap_node_id(), ctx));
     abort
@@ -215,7 +195,7 @@ fun stake_below_one_wal_is_refused() {
 #[test]
 fun stake_that_never_became_active_is_returned_directly() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, system, clock) = setup(ctx);
+    let (mut staking, system, clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let staked = staking.stake_with_pool(frost(3 * WAL, ctx), cap.cap_node_id(), ctx);
     let coin = staking.withdraw_stake(staked, ctx);
@@ -224,13 +204,13 @@ fun stake_that_never_became_active_is_returned_directly() {
     assert!(event::events_by_type<events::StakeWithdrawn>().length() == 1);
     destroy(coin);
     destroy(cap);
-    teardown(staking, system, clock);
+    destroy_world(staking, system, clock);
 }
 
 #[test, expected_failure(abort_code = staking_pool::EWithdrawDirectly)]
 fun requesting_withdrawal_of_inactive_stake_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(3 * WAL, ctx), cap.cap_node_id(), ctx);
     staking.request_withdraw_stake(&mut staked, ctx);
@@ -240,7 +220,7 @@ fun requesting_withdrawal_of_inactive_stake_is_refused() {
 #[test, expected_failure(abort_code = staking_pool::ENotWithdrawing)]
 fun withdrawing_active_stake_without_request_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let staked = staking.stake_with_pool(frost(3 * WAL, ctx), cap.cap_node_id(), ctx);
     next_epoch(&mut staking, &mut system, &mut clock);
@@ -251,7 +231,7 @@ fun withdrawing_active_stake_without_request_is_refused() {
 #[test, expected_failure(abort_code = staking_pool::EWithdrawEpochNotReached)]
 fun withdrawing_before_the_withdraw_epoch_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(3 * WAL, ctx), cap.cap_node_id(), ctx);
     next_epoch(&mut staking, &mut system, &mut clock);
@@ -264,7 +244,7 @@ fun withdrawing_before_the_withdraw_epoch_is_refused() {
 #[test, expected_failure(abort_code = staked_wal::ENotStaked)]
 fun requesting_withdrawal_twice_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(3 * WAL, ctx), cap.cap_node_id(), ctx);
     next_epoch(&mut staking, &mut system, &mut clock);
@@ -276,7 +256,7 @@ fun requesting_withdrawal_twice_is_refused() {
 #[test]
 fun split_and_join_stakes() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, system, clock) = setup(ctx);
+    let (mut staking, system, clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(5 * WAL, ctx), cap.cap_node_id(), ctx);
     let part = staked.split(2 * WAL, ctx);
@@ -286,13 +266,13 @@ fun split_and_join_stakes() {
     assert!(staked.value() == 5 * WAL && staked_wal::min_stake() == WAL);
     destroy(staked);
     destroy(cap);
-    teardown(staking, system, clock);
+    destroy_world(staking, system, clock);
 }
 
 #[test, expected_failure(abort_code = staked_wal::EStakeBelowThreshold)]
 fun split_leaving_less_than_one_wal_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(2 * WAL, ctx), cap.cap_node_id(), ctx);
     destroy(staked.split(WAL + 1, ctx));
@@ -302,7 +282,7 @@ fun split_leaving_less_than_one_wal_is_refused() {
 #[test, expected_failure(abort_code = staked_wal::EMetadataMismatch)]
 fun joining_stakes_of_different_nodes_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let a = register(&mut staking, 0, 0, ctx);
     let b = register(&mut staking, 1, 0, ctx);
     let mut x = staking.stake_with_pool(frost(2 * WAL, ctx), a.cap_node_id(), ctx);
@@ -313,7 +293,7 @@ fun joining_stakes_of_different_nodes_is_refused() {
 #[test, expected_failure(abort_code = staked_wal::ENotStaked)]
 fun splitting_a_withdrawing_stake_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(4 * WAL, ctx), cap.cap_node_id(), ctx);
     next_epoch(&mut staking, &mut system, &mut clock);
@@ -327,7 +307,7 @@ fun splitting_a_withdrawing_stake_is_refused() {
 #[test]
 fun committee_takes_the_largest_stakes_and_shards_by_stake() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let mut caps = vector::tabulate!(5, |i| register(&mut staking, i, 0, ctx));
     // Stakes 1, 2, 3, 4, 10 WAL; the committee holds at most 4 nodes.
     let stakes = vector[1, 2, 3, 4, 10];
@@ -356,13 +336,13 @@ fun committee_takes_the_largest_stakes_and_shards_by_stake() {
     assert!(event::events_by_type<events::ShardsReceived>().length() == 4);
     destroy(staked);
     destroy(caps);
-    teardown(staking, system, clock);
+    destroy_world(staking, system, clock);
 }
 
 #[test]
 fun selection_fixes_the_next_committee_and_parameters() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, system, mut clock) = setup(ctx);
+    let (mut staking, system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     staking.set_node_capacity_vote(&cap, 5_000);
     let staked = staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx);
@@ -374,7 +354,7 @@ fun selection_fixes_the_next_committee_and_parameters() {
     assert!(params.capacity() == 5_000 && params.storage_price() == 2 && params.write_price() == 3);
     destroy(staked);
     destroy(cap);
-    teardown(staking, system, clock);
+    destroy_world(staking, system, clock);
 }
 
 #[test, expected_failure(abort_code = staking_pool::EWrongEpoch)]
@@ -399,7 +379,7 @@ fun a_pool_cannot_skip_an_epoch() {
 #[test, expected_failure(abort_code = staking_inner::ETooEarly)]
 fun selecting_the_committee_too_early_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, mut clock) = setup(ctx);
+    let (mut staking, _system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
     clock.set_for_testing(499);
@@ -410,7 +390,7 @@ fun selecting_the_committee_too_early_is_refused() {
 #[test, expected_failure(abort_code = staking_inner::EWrongEpochState)]
 fun selecting_the_committee_twice_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, mut clock) = setup(ctx);
+    let (mut staking, _system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
     clock.set_for_testing(500);
@@ -422,7 +402,7 @@ fun selecting_the_committee_twice_is_refused() {
 #[test, expected_failure(abort_code = staking_inner::ENoStake)]
 fun selecting_a_committee_without_stake_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, mut clock) = setup(ctx);
+    let (mut staking, _system, mut clock) = staking_world(ctx);
     destroy(register(&mut staking, 0, 0, ctx));
     clock.set_for_testing(500);
     staking.voting_end(&clock);
@@ -432,7 +412,7 @@ fun selecting_a_committee_without_stake_is_refused() {
 #[test, expected_failure(abort_code = staking_inner::EWrongEpochState)]
 fun starting_the_epoch_before_selection_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     clock.set_for_testing(1000);
     staking.initiate_epoch_change(&mut system, &clock);
     abort
@@ -441,7 +421,7 @@ fun starting_the_epoch_before_selection_is_refused() {
 #[test, expected_failure(abort_code = staking_inner::ETooEarly)]
 fun starting_the_epoch_too_early_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
     clock.set_for_testing(500);
@@ -454,7 +434,7 @@ fun starting_the_epoch_too_early_is_refused() {
 #[test]
 fun a_missing_sync_quorum_times_out_at_the_next_selection() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let mut caps = vector::tabulate!(3, |i| register(&mut staking, i, 0, ctx));
     let staked = vector::tabulate!(3, |i| staking.stake_with_pool(frost(WAL, ctx), caps[i].cap_node_id(), ctx));
     next_epoch(&mut staking, &mut system, &mut clock);
@@ -468,13 +448,13 @@ fun a_missing_sync_quorum_times_out_at_the_next_selection() {
     assert!(clock.timestamp_ms() == staking.epoch_start(2) && staking.epoch_start(2) == 2000);
     destroy(staked);
     destroy(caps);
-    teardown(staking, system, clock);
+    destroy_world(staking, system, clock);
 }
 
 #[test, expected_failure(abort_code = staking_inner::EInvalidSyncEpoch)]
 fun sync_report_for_another_epoch_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let mut cap = register(&mut staking, 0, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
     next_epoch(&mut staking, &mut system, &mut clock);
@@ -485,7 +465,7 @@ fun sync_report_for_another_epoch_is_refused() {
 #[test, expected_failure(abort_code = staking_inner::EDuplicateSyncDone)]
 fun reporting_sync_twice_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let mut cap = register(&mut staking, 0, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
     next_epoch(&mut staking, &mut system, &mut clock);
@@ -497,7 +477,7 @@ fun reporting_sync_twice_is_refused() {
 #[test, expected_failure(abort_code = staking_inner::ENotInCommittee)]
 fun sync_report_from_a_non_member_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let a = register(&mut staking, 0, 0, ctx);
     let mut b = register(&mut staking, 1, 0, ctx);
     destroy(staking.stake_with_pool(frost(WAL, ctx), a.cap_node_id(), ctx));
@@ -509,7 +489,7 @@ fun sync_report_from_a_non_member_is_refused() {
 #[test]
 fun deregistered_node_leaves_the_committee_and_its_stakers_get_out() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let a = register(&mut staking, 0, 0, ctx);
     let b = register(&mut staking, 1, 0, ctx);
     let mut staked_a = staking.stake_with_pool(frost(5 * WAL, ctx), a.cap_node_id(), ctx);
@@ -529,13 +509,13 @@ fun deregistered_node_leaves_the_committee_and_its_stakers_get_out() {
     destroy(staked_b);
     destroy(a);
     destroy(b);
-    teardown(staking, system, clock);
+    destroy_world(staking, system, clock);
 }
 
 #[test, expected_failure(abort_code = staking_pool::EPoolNotActive)]
 fun staking_with_a_deregistered_node_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     staking.deregister(&cap);
     destroy(staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx));
@@ -545,7 +525,7 @@ fun staking_with_a_deregistered_node_is_refused() {
 #[test, expected_failure(abort_code = staking_pool::EPoolNotActive)]
 fun deregistering_twice_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     staking.deregister(&cap);
     staking.deregister(&cap);

@@ -4,39 +4,20 @@
 module walrus::staking_withdrawal_tests;
 
 use std::unit_test::destroy;
-use sui::clock::{Self, Clock};
 use walrus::staked_wal;
-use walrus::staking::Staking;
 use walrus::staking_pool;
-use walrus::system::{Self, System};
-use walrus::test_utils::{frost, register, staking, epoch_duration};
+use walrus::test_utils::{frost, register, staking_world, destroy_world, select_committee, start_epoch};
 
 const WAL: u64 = 1_000_000_000;
-
-fun setup(ctx: &mut TxContext): (Staking, System, Clock) {
-    (staking(ctx), system::new_for_testing(10, ctx), clock::create_for_testing(ctx))
-}
-
-/// Sets the clock to the selection time of the next epoch and selects its committee.
-fun select(staking: &mut Staking, clock: &mut Clock) {
-    clock.set_for_testing(staking.next_epoch_start() - epoch_duration!() / 2);
-    staking.voting_end(clock);
-}
-
-/// Starts the selected epoch at its due time.
-fun start(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
-    clock.set_for_testing(staking.next_epoch_start());
-    staking.initiate_epoch_change(system, clock);
-}
 
 /// The attack: stake, select the committee (permissionless), withdraw in the same transaction.
 #[test, expected_failure(abort_code = staking_pool::ECountedStakeLocked)]
 fun stake_counted_by_the_selected_committee_cannot_be_withdrawn_at_once() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, mut clock) = setup(ctx);
+    let (mut staking, _system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let staked = staking.stake_with_pool(frost(1_000_000 * WAL, ctx), cap.cap_node_id(), ctx);
-    select(&mut staking, &mut clock);
+    select_committee(&mut staking, &mut clock);
     assert!(staking.next_committee().borrow().shard_count(&cap.cap_node_id()) == 100);
     destroy(staking.withdraw_stake(staked, ctx));
     abort
@@ -46,14 +27,14 @@ fun stake_counted_by_the_selected_committee_cannot_be_withdrawn_at_once() {
 #[test, expected_failure(abort_code = staking_pool::ECountedStakeLocked)]
 fun stake_counted_by_the_committee_after_next_is_locked_once_that_is_selected() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let anchor = staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx);
-    select(&mut staking, &mut clock);
+    select_committee(&mut staking, &mut clock);
     let late = staking.stake_with_pool(frost(5 * WAL, ctx), cap.cap_node_id(), ctx);
     assert!(late.activation_epoch() == 2);
-    start(&mut staking, &mut system, &mut clock);
-    select(&mut staking, &mut clock);
+    start_epoch(&mut staking, &mut system, &mut clock);
+    select_committee(&mut staking, &mut clock);
     destroy(anchor);
     destroy(staking.withdraw_stake(late, ctx));
     abort
@@ -62,41 +43,39 @@ fun stake_counted_by_the_committee_after_next_is_locked_once_that_is_selected() 
 #[test]
 fun counted_stake_requested_before_activation_leaves_after_its_committee_served() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let node = cap.cap_node_id();
     let anchor = staking.stake_with_pool(frost(WAL, ctx), node, ctx);
     let mut staked = staking.stake_with_pool(frost(4 * WAL, ctx), node, ctx);
-    select(&mut staking, &mut clock);
+    select_committee(&mut staking, &mut clock);
     staking.request_withdraw_stake(&mut staked, ctx);
     assert!(staked.withdraw_epoch() == 2);
     // Still counted for epoch 1, no longer for epoch 2.
     assert!(staking.pool(node).stake_at_epoch(1) == 5 * WAL);
     assert!(staking.pool(node).stake_at_epoch(2) == WAL);
-    start(&mut staking, &mut system, &mut clock);
+    start_epoch(&mut staking, &mut system, &mut clock);
     assert!(staking.pool(node).wal_balance() == 5 * WAL);
-    select(&mut staking, &mut clock);
-    start(&mut staking, &mut system, &mut clock);
+    select_committee(&mut staking, &mut clock);
+    start_epoch(&mut staking, &mut system, &mut clock);
     assert!(staking.pool(node).wal_balance() == WAL && staking.pool(node).num_shares() == WAL);
     let paid = staking.withdraw_stake(staked, ctx);
     assert!(paid.value() == 4 * WAL);
     destroy(vector[anchor]);
     destroy(paid);
     destroy(cap);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }
 
 #[test, expected_failure(abort_code = staking_pool::EWithdrawEpochNotReached)]
 fun counted_stake_requested_before_activation_cannot_leave_during_its_epoch() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, mut system, mut clock) = setup(ctx);
+    let (mut staking, mut system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let mut staked = staking.stake_with_pool(frost(4 * WAL, ctx), cap.cap_node_id(), ctx);
-    select(&mut staking, &mut clock);
+    select_committee(&mut staking, &mut clock);
     staking.request_withdraw_stake(&mut staked, ctx);
-    start(&mut staking, &mut system, &mut clock);
+    start_epoch(&mut staking, &mut system, &mut clock);
     destroy(staking.withdraw_stake(staked, ctx));
     abort
 }
@@ -104,12 +83,12 @@ fun counted_stake_requested_before_activation_cannot_leave_during_its_epoch() {
 #[test]
 fun stake_that_no_selected_committee_counts_leaves_directly() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, system, mut clock) = setup(ctx);
+    let (mut staking, system, mut clock) = staking_world(ctx);
     // Committees hold at most 4 nodes: the fifth, smallest, is not selected.
     let caps = vector::tabulate!(5, |i| register(&mut staking, i, 0, ctx));
     let anchors = vector::tabulate!(4, |i| staking.stake_with_pool(frost(10 * WAL, ctx), caps[i].cap_node_id(), ctx));
     let outsider = staking.stake_with_pool(frost(WAL, ctx), caps[4].cap_node_id(), ctx);
-    select(&mut staking, &mut clock);
+    select_committee(&mut staking, &mut clock);
     assert!(!staking.next_committee().borrow().contains(&caps[4].cap_node_id()));
     let paid = staking.withdraw_stake(outsider, ctx);
     assert!(paid.value() == WAL);
@@ -122,9 +101,7 @@ fun stake_that_no_selected_committee_counts_leaves_directly() {
     destroy(vector[paid, paid_late]);
     destroy(anchors);
     destroy(caps);
-    staking.destroy_for_testing();
-    system.destroy_for_testing();
-    clock.destroy_for_testing();
+    destroy_world(staking, system, clock);
 }
 
 /// Stake made after the selection counts for no selected committee: it is withdrawn
@@ -132,10 +109,10 @@ fun stake_that_no_selected_committee_counts_leaves_directly() {
 #[test, expected_failure(abort_code = staking_pool::EWithdrawDirectly)]
 fun requesting_withdrawal_of_stake_no_committee_counts_is_refused() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, mut clock) = setup(ctx);
+    let (mut staking, _system, mut clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let anchor = staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx);
-    select(&mut staking, &mut clock);
+    select_committee(&mut staking, &mut clock);
     let mut late = staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx);
     staking.request_withdraw_stake(&mut late, ctx);
     destroy(anchor);
@@ -145,7 +122,7 @@ fun requesting_withdrawal_of_stake_no_committee_counts_is_refused() {
 #[test, expected_failure(abort_code = staked_wal::ENotWithdrawing)]
 fun a_staked_stake_has_no_withdraw_epoch() {
     let ctx = &mut tx_context::dummy();
-    let (mut staking, _system, _clock) = setup(ctx);
+    let (mut staking, _system, _clock) = staking_world(ctx);
     let cap = register(&mut staking, 0, 0, ctx);
     let staked = staking.stake_with_pool(frost(WAL, ctx), cap.cap_node_id(), ctx);
     staked.withdraw_epoch();

@@ -2,6 +2,7 @@
 module walrus::test_utils;
 
 use sui::bls12381;
+use sui::clock::{Self, Clock};
 use sui::coin::{Self, Coin};
 use wal::wal::WAL;
 use walrus::bls_aggregate::{Self, BlsCommittee};
@@ -103,4 +104,34 @@ public fun register(staking: &mut Staking, index: u64, commission_rate: u16, ctx
         capacity!(),
         ctx,
     )
+}
+
+/// A staking object, a system and a clock at 0, as most staking tests start.
+public fun staking_world(ctx: &mut TxContext): (Staking, System, Clock) {
+    (staking(ctx), system::new_for_testing(max_epochs_ahead!(), ctx), clock::create_for_testing(ctx))
+}
+
+public fun destroy_world(staking: Staking, system: System, clock: Clock) {
+    staking.destroy_for_testing();
+    system.destroy_for_testing();
+    clock.destroy_for_testing();
+}
+
+/// Sets the clock to the next epoch's selection time (half an epoch before it is due) and
+/// selects its committee.
+public fun select_committee(staking: &mut Staking, clock: &mut Clock) {
+    clock.set_for_testing(staking.next_epoch_start() - epoch_duration!() / 2);
+    staking.voting_end(clock);
+}
+
+/// Starts the selected epoch at its due time.
+public fun start_epoch(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
+    clock.set_for_testing(staking.next_epoch_start());
+    staking.initiate_epoch_change(system, clock);
+}
+
+/// Selects the next committee and starts its epoch, each at its due time.
+public fun next_epoch(staking: &mut Staking, system: &mut System, clock: &mut Clock) {
+    select_committee(staking, clock);
+    start_epoch(staking, system, clock);
 }
