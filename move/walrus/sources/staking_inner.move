@@ -279,8 +279,8 @@ public(package) fun withdraw_stake(self: &mut StakingInnerV1, staked: StakedWal)
 
 // === Epoch change ===
 
-/// Selects the next committee (the largest stakes, at most `max_committee_size` nodes, shards
-/// by stake) and the next epoch's capacity and prices from its votes.
+/// Selects the next committee from the active set (shards by stake) and the next epoch's
+/// capacity and prices from its votes.
 public(package) fun voting_end(self: &mut StakingInnerV1, clock: &Clock) {
     let synced = match (self.epoch_state) {
         EpochState::EpochChangeDone => option::none(),

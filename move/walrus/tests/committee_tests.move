@@ -33,6 +33,13 @@ fun first_committee_numbers_shards_in_node_order() {
     assert!(c.shard_count(&node_id(9)) == 0 && !c.contains(&node_id(9)));
 }
 
+/// As in Walrus, a non-member has no shard list to borrow.
+#[test, expected_failure(abort_code = sui::vec_map::EKeyDoesNotExist)]
+fun shards_of_a_non_member_abort() {
+    let c = committee::empty().transition(vector[node_id(0)], vector[4], 4);
+    c.shards(&node_id(9));
+}
+
 #[test]
 fun transition_moves_only_the_shards_it_must() {
     let first = committee::empty().transition(ids(3), vector[4, 4, 2], 10);
