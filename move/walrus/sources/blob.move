@@ -167,6 +167,9 @@ public(package) fun check_extendable(self: &Blob, current_epoch: u32) {
     assert!(current_epoch < self.end_epoch(), EResourceBounds);
 }
 
+/// `blob.share()` makes the blob a `SharedBlob` that anyone can fund and extend.
+public use fun walrus::shared_blob::new as Blob.share;
+
 /// Destroys the blob and its storage: how owners clean up expired blobs. The storage's capacity
 /// stays reserved until it expires; `system::burn_blob` gives the unexpired part back.
 public fun burn(self: Blob) {
