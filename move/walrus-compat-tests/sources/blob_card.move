@@ -48,6 +48,11 @@ public fun certified_epoch(card: &Card): Option<u32> { card.certified_epoch }
 
 public fun epochs_left(card: &Card): u32 { card.epochs_left }
 
+/// Encoded bytes already sold for the epoch `epochs_ahead` epochs from now.
+public fun sold_in(system: &System, epochs_ahead: u32): u64 {
+    system.future_accounting()[epochs_ahead].used_capacity()
+}
+
 /// Whether the system has room for `bytes` more encoded bytes in the current epoch.
 public fun has_room(system: &System, bytes: u64): bool {
     system.used_capacity_size() + bytes <= system.total_capacity_size()

@@ -215,6 +215,7 @@ fun a_blob_card_reads_the_blob_and_the_system() {
     assert!(card.certified_epoch() == option::some(1) && card.epochs_left() == 3);
     assert!(blob_card::has_room(&system, CAPACITY - encoded(SIZE)));
     assert!(!blob_card::has_room(&system, CAPACITY - encoded(SIZE) + 1));
+    assert!(blob_card::sold_in(&system, 2) == encoded(SIZE) && blob_card::sold_in(&system, 3) == 0);
     destroy(blob);
     destroy(system);
 }
