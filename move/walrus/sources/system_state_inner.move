@@ -169,9 +169,8 @@ public(package) fun register_blob(
     ctx: &mut TxContext,
 ): Blob {
     let blob = blob::new(storage, blob_id, root_hash, size, encoding_type, deletable, self.epoch(), self.n_shards(), ctx);
-    let write_cost = self.write_cost(encoding::encoded_blob_length(size, encoding_type, self.n_shards()));
-    let current = self.future_accounting.ring_lookup_mut(0);
-    current.rewards_balance().join(take_payment(write_payment, write_cost, max_cost));
+    let encoded_size = blob.encoded_size(self.n_shards());
+    self.charge_write_fee(encoded_size, write_payment, max_cost);
     blob
 }
 
@@ -280,8 +279,7 @@ public(package) fun register_pooled_blob(
     pool.assert_active(current);
     let encoded_size = encoding::encoded_blob_length(unencoded_size, encoding_type, self.n_shards());
     pool.register_blob(blob_id, root_hash, unencoded_size, encoding_type, deletable, encoded_size, current, ctx);
-    let fee = take_payment(write_payment, self.write_cost(encoded_size), max_cost);
-    self.future_accounting.ring_lookup_mut(0).rewards_balance().join(fee);
+    self.charge_write_fee(encoded_size, write_payment, max_cost);
 }
 
 public(package) fun certify_pooled_blob(
@@ -409,6 +407,12 @@ fun reserve_and_pay(
     };
     self.used_capacity_size = self.future_accounting.ring_lookup(0).used_capacity();
     total
+}
+
+/// Takes the write fee for `encoded_size` bytes into the current epoch's rewards.
+fun charge_write_fee(self: &mut SystemStateInnerV1, encoded_size: u64, payment: &mut Coin<WAL>, max_cost: u64) {
+    let fee = take_payment(payment, self.write_cost(encoded_size), max_cost);
+    self.add_to_current_rewards(fee);
 }
 
 fun take_payment(payment: &mut Coin<WAL>, amount: u64, max_cost: u64): Balance<WAL> {
