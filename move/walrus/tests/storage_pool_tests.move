@@ -490,3 +490,12 @@ fun shrinking_by_more_than_all_is_refused() {
     destroy(system.decrease_storage_pool_unused_capacity_by_percent(&mut pool, 101, ctx));
     abort
 }
+
+#[test, expected_failure(abort_code = storage_pool::EZeroExtractSize)]
+fun taking_zero_bytes_out_is_refused() {
+    let ctx = &mut tx_context::dummy();
+    let mut system = system(WEIGHTS, ctx);
+    let mut pool = new_pool(&mut system, MIB, 3, ctx);
+    destroy(system.decrease_storage_pool_capacity_by_size(&mut pool, 0, ctx));
+    abort
+}
