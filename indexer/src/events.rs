@@ -81,6 +81,16 @@ events! {
     ShardsReceived { epoch: u32, shards: Vec<u16> }
     EpochParametersSelected { next_epoch: u32 }
     PricesUpdated { epoch: u32, storage_price: u64, write_price: u64 }
+    StoragePoolCreated {
+        epoch: u32, storage_pool_id: Address, reserved_encoded_capacity_bytes: u64, start_epoch: u32, end_epoch: u32,
+    }
+    PooledBlobRegistered {
+        epoch: u32, blob_id: BlobId, unencoded_size: u64, encoding_type: u8, deletable: bool, object_id: Address,
+        storage_pool_id: Address,
+    }
+    PooledBlobCertified { epoch: u32, blob_id: BlobId, deletable: bool, object_id: Address, storage_pool_id: Address }
+    PooledBlobDeleted { epoch: u32, blob_id: BlobId, object_id: Address, was_certified: bool, storage_pool_id: Address }
+    StoragePoolExtended { epoch: u32, storage_pool_id: Address, new_end_epoch: u32 }
     // Ours.
     CapacityUpdated { epoch: u32, total_capacity_size: u64, used_capacity_size: u64 }
     StorageReserved { epoch: u32, storage_id: Address, start_epoch: u32, end_epoch: u32, storage_size: u64, cost: u64 }
@@ -119,6 +129,9 @@ impl WalrusEvent {
             Self::BlobBurned(e) => Some(e.blob_id),
             Self::BlobAttributeSet(e) => Some(e.blob_id),
             Self::BlobAttributeRemoved(e) => Some(e.blob_id),
+            Self::PooledBlobRegistered(e) => Some(e.blob_id),
+            Self::PooledBlobCertified(e) => Some(e.blob_id),
+            Self::PooledBlobDeleted(e) => Some(e.blob_id),
             _ => None,
         }
     }

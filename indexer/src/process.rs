@@ -276,7 +276,13 @@ impl Batch {
             WalrusEvent::ShardsReceived(_)
             | WalrusEvent::EpochParametersSelected(_)
             | WalrusEvent::WithdrawalRequested(_)
-            | WalrusEvent::EpochChangeSyncTimedOut(_) => {}
+            | WalrusEvent::EpochChangeSyncTimedOut(_)
+            // Storage pools are kept as events (findable by blob ID), without state tables yet.
+            | WalrusEvent::StoragePoolCreated(_)
+            | WalrusEvent::PooledBlobRegistered(_)
+            | WalrusEvent::PooledBlobCertified(_)
+            | WalrusEvent::PooledBlobDeleted(_)
+            | WalrusEvent::StoragePoolExtended(_) => {}
         }
     }
 }

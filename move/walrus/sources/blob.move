@@ -1,13 +1,13 @@
 /// `Blob`: a registered blob and the storage that pays for it. Fields are Walrus's, in order,
 /// so contracts and SDKs that read blobs work unchanged. Attributes live in a dynamic field
-/// named `"metadata"`, as in Walrus.
+/// named `"metadata"`, as in Walrus (see `metadata`).
 module walrus::blob;
 
 use std::string::String;
-use sui::{bcs, dynamic_field, hash};
+use sui::{bcs, hash};
 use walrus::encoding;
 use walrus::events;
-use walrus::messages::{BlobPersistenceType, CertifiedBlobMessage};
+use walrus::messages::CertifiedBlobMessage;
 use walrus::metadata::{Self, Metadata};
 use walrus::storage_resource::Storage;
 
@@ -24,18 +24,11 @@ const EAlreadyCertified: vector<u8> = b"The blob is already certified";
 #[error]
 const EInvalidBlobId: vector<u8> = b"The blob ID does not match";
 #[error]
-const EDuplicateMetadata: vector<u8> = b"The blob already has metadata";
-#[error]
-const EMissingMetadata: vector<u8> = b"The blob has no metadata";
-#[error]
 const EInvalidBlobPersistenceType: vector<u8> = b"The certificate is for the other persistence type (permanent or deletable)";
 #[error]
 const EInvalidBlobObject: vector<u8> = b"The certificate is for another blob object";
 #[error]
 const EExtensionNotLater: vector<u8> = b"The extension must end after the blob's storage";
-
-/// Name of the dynamic field that holds a blob's `Metadata`.
-const METADATA_KEY: vector<u8> = b"metadata";
 
 public struct Blob has key, store {
     id: UID,
@@ -130,12 +123,29 @@ public(package) fun new(
 
 /// Marks the blob certified in `current_epoch` by a certificate verified for that epoch.
 public(package) fun certify_with_certified_msg(self: &mut Blob, current_epoch: u32, message: CertifiedBlobMessage) {
-    assert!(message.certified_blob_id() == self.blob_id, EInvalidBlobId);
-    assert!(!self.is_certified(), EAlreadyCertified);
-    assert!(current_epoch < self.end_epoch(), EResourceBounds);
-    self.check_persistence(message.persistence_type());
+    check_certificate(&message, self.blob_id, self.deletable, self.object_id(), self.is_certified(), current_epoch, self.end_epoch());
     self.certified_epoch.fill(current_epoch);
     self.emit_certified(false);
+}
+
+/// What a certificate must show to certify a blob, owned or pooled: the blob's ID and
+/// persistence (with the object for a deletable blob), a blob not yet certified, and storage
+/// that still covers the current epoch.
+public(package) fun check_certificate(
+    message: &CertifiedBlobMessage,
+    blob_id: u256,
+    deletable: bool,
+    object_id: ID,
+    already_certified: bool,
+    current_epoch: u32,
+    end_epoch: u32,
+) {
+    assert!(message.certified_blob_id() == blob_id, EInvalidBlobId);
+    assert!(!already_certified, EAlreadyCertified);
+    assert!(current_epoch < end_epoch, EResourceBounds);
+    let certified_object = message.persistence_type().deletable_object_id();
+    assert!(certified_object.is_some() == deletable, EInvalidBlobPersistenceType);
+    certified_object.do!(|id| assert!(id == object_id, EInvalidBlobObject));
 }
 
 /// Deletes a deletable, unexpired blob and returns its storage.
@@ -167,6 +177,9 @@ public(package) fun check_extendable(self: &Blob, current_epoch: u32) {
     assert!(current_epoch < self.end_epoch(), EResourceBounds);
 }
 
+/// `blob.share()` makes the blob a `SharedBlob` that anyone can fund and extend.
+public use fun walrus::shared_blob::new as Blob.share;
+
 /// Destroys the blob and its storage: how owners clean up expired blobs. The storage's capacity
 /// stays reserved until it expires; `system::burn_blob` gives the unexpired part back.
 public fun burn(self: Blob) {
@@ -180,86 +193,47 @@ public(package) fun burn_into_storage(self: Blob): Storage {
 }
 
 public(package) fun into_storage(mut self: Blob): Storage {
-    if (dynamic_field::exists_(&self.id, METADATA_KEY)) {
-        let _: Metadata = dynamic_field::remove(&mut self.id, METADATA_KEY);
-    };
+    metadata::drop_attached(&mut self.id);
     let Blob { id, storage, .. } = self;
     id.delete();
     storage
 }
 
-// === Attributes ===
+// === Attributes (kept in `metadata`'s dynamic field on the blob) ===
 
 /// Attaches `metadata`; aborts if the blob already has some.
 public fun add_metadata(self: &mut Blob, metadata: Metadata) {
-    assert!(!dynamic_field::exists_(&self.id, METADATA_KEY), EDuplicateMetadata);
-    self.emit_all_set(&metadata);
-    dynamic_field::add(&mut self.id, METADATA_KEY, metadata);
+    metadata::attach(&mut self.id, self.blob_id, metadata)
 }
 
 /// Attaches `metadata`, returning what it replaces.
 public fun add_or_replace_metadata(self: &mut Blob, metadata: Metadata): Option<Metadata> {
-    let old = if (dynamic_field::exists_(&self.id, METADATA_KEY)) option::some(self.take_metadata())
-    else option::none();
-    self.add_metadata(metadata);
-    old
+    metadata::attach_or_replace(&mut self.id, self.blob_id, metadata)
 }
 
 /// Detaches and returns the metadata; aborts if there is none.
 public fun take_metadata(self: &mut Blob): Metadata {
-    assert!(dynamic_field::exists_(&self.id, METADATA_KEY), EMissingMetadata);
-    let metadata: Metadata = dynamic_field::remove(&mut self.id, METADATA_KEY);
-    metadata.keys().do!(|key| events::emit_blob_attribute_removed(self.blob_id, self.object_id(), key));
-    metadata
+    metadata::detach(&mut self.id, self.blob_id)
 }
 
 /// Sets one attribute, creating the metadata if needed.
 public fun insert_or_update_metadata_pair(self: &mut Blob, key: String, value: String) {
-    if (!dynamic_field::exists_(&self.id, METADATA_KEY)) {
-        dynamic_field::add(&mut self.id, METADATA_KEY, metadata::new());
-    };
-    events::emit_blob_attribute_set(self.blob_id, self.object_id(), key, value);
-    self.metadata_mut().insert_or_update(key, value);
+    metadata::set_attribute(&mut self.id, self.blob_id, key, value)
 }
 
 /// Removes one attribute; aborts if the blob has no metadata or not this key.
 public fun remove_metadata_pair(self: &mut Blob, key: &String): (String, String) {
-    assert!(dynamic_field::exists_(&self.id, METADATA_KEY), EMissingMetadata);
-    let (key, value) = self.metadata_mut().remove(key);
-    events::emit_blob_attribute_removed(self.blob_id, self.object_id(), key);
-    (key, value)
+    metadata::remove_attribute(&mut self.id, self.blob_id, key)
 }
 
 /// Removes one attribute if present, returning its value.
 public fun remove_metadata_pair_if_exists(self: &mut Blob, key: &String): Option<String> {
-    if (!dynamic_field::exists_(&self.id, METADATA_KEY)) return option::none();
-    let value = self.metadata_mut().remove_if_exists(key);
-    if (value.is_some()) events::emit_blob_attribute_removed(self.blob_id, self.object_id(), *key);
-    value
+    metadata::remove_attribute_if_exists(&mut self.id, self.blob_id, key)
 }
 
 /// The value of attribute `key`, if the blob has it.
 public fun metadata_value(self: &Blob, key: &String): Option<String> {
-    if (!dynamic_field::exists_(&self.id, METADATA_KEY)) return option::none();
-    let metadata: &Metadata = dynamic_field::borrow(&self.id, METADATA_KEY);
-    metadata.get(key)
-}
-
-fun metadata_mut(self: &mut Blob): &mut Metadata {
-    dynamic_field::borrow_mut(&mut self.id, METADATA_KEY)
-}
-
-fun emit_all_set(self: &Blob, metadata: &Metadata) {
-    metadata.keys().do!(|key| {
-        let value = metadata.get(&key).destroy_some();
-        events::emit_blob_attribute_set(self.blob_id, self.object_id(), key, value);
-    });
-}
-
-fun check_persistence(self: &Blob, persistence: BlobPersistenceType) {
-    let object_id = persistence.deletable_object_id();
-    assert!(object_id.is_some() == self.deletable, EInvalidBlobPersistenceType);
-    object_id.do!(|id| assert!(id == self.object_id(), EInvalidBlobObject));
+    metadata::attribute(&self.id, key)
 }
 
 fun emit_certified(self: &Blob, is_extension: bool) {

@@ -73,6 +73,51 @@ public struct PricesUpdated has copy, drop {
     write_price: u64,
 }
 
+/// A storage pool was created with `reserved_encoded_capacity_bytes` for `[start_epoch, end_epoch)`.
+public struct StoragePoolCreated has copy, drop {
+    epoch: u32,
+    storage_pool_id: ID,
+    reserved_encoded_capacity_bytes: u64,
+    start_epoch: u32,
+    end_epoch: u32,
+}
+
+/// A blob was registered in a storage pool; it lives until the pool's end epoch.
+public struct PooledBlobRegistered has copy, drop {
+    epoch: u32,
+    blob_id: u256,
+    unencoded_size: u64,
+    encoding_type: u8,
+    deletable: bool,
+    object_id: ID,
+    storage_pool_id: ID,
+}
+
+/// A pooled blob was certified in `epoch`.
+public struct PooledBlobCertified has copy, drop {
+    epoch: u32,
+    blob_id: u256,
+    deletable: bool,
+    object_id: ID,
+    storage_pool_id: ID,
+}
+
+/// A deletable pooled blob was deleted and its space given back to its pool.
+public struct PooledBlobDeleted has copy, drop {
+    epoch: u32,
+    blob_id: u256,
+    object_id: ID,
+    was_certified: bool,
+    storage_pool_id: ID,
+}
+
+/// A storage pool (and every blob in it) now lasts until `new_end_epoch`.
+public struct StoragePoolExtended has copy, drop {
+    epoch: u32,
+    storage_pool_id: ID,
+    new_end_epoch: u32,
+}
+
 // === Events Walrus lacks ===
 
 /// The capacity of `epoch` and the encoded bytes already reserved in it, when it starts.
@@ -287,6 +332,52 @@ public(package) fun emit_epoch_parameters_selected(next_epoch: u32) {
 
 public(package) fun emit_prices_updated(epoch: u32, storage_price: u64, write_price: u64) {
     emit(PricesUpdated { epoch, storage_price, write_price })
+}
+
+public(package) fun emit_storage_pool_created(
+    epoch: u32,
+    storage_pool_id: ID,
+    reserved_encoded_capacity_bytes: u64,
+    start_epoch: u32,
+    end_epoch: u32,
+) {
+    emit(StoragePoolCreated { epoch, storage_pool_id, reserved_encoded_capacity_bytes, start_epoch, end_epoch })
+}
+
+public(package) fun emit_pooled_blob_registered(
+    epoch: u32,
+    blob_id: u256,
+    unencoded_size: u64,
+    encoding_type: u8,
+    deletable: bool,
+    object_id: ID,
+    storage_pool_id: ID,
+) {
+    emit(PooledBlobRegistered { epoch, blob_id, unencoded_size, encoding_type, deletable, object_id, storage_pool_id })
+}
+
+public(package) fun emit_pooled_blob_certified(
+    epoch: u32,
+    blob_id: u256,
+    deletable: bool,
+    object_id: ID,
+    storage_pool_id: ID,
+) {
+    emit(PooledBlobCertified { epoch, blob_id, deletable, object_id, storage_pool_id })
+}
+
+public(package) fun emit_pooled_blob_deleted(
+    epoch: u32,
+    blob_id: u256,
+    object_id: ID,
+    was_certified: bool,
+    storage_pool_id: ID,
+) {
+    emit(PooledBlobDeleted { epoch, blob_id, object_id, was_certified, storage_pool_id })
+}
+
+public(package) fun emit_storage_pool_extended(epoch: u32, storage_pool_id: ID, new_end_epoch: u32) {
+    emit(StoragePoolExtended { epoch, storage_pool_id, new_end_epoch })
 }
 
 public(package) fun emit_capacity_updated(epoch: u32, total_capacity_size: u64, used_capacity_size: u64) {

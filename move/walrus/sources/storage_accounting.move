@@ -30,12 +30,15 @@ public(package) fun new(first_epoch: u32, length: u32): FutureAccountingRingBuff
 
 public fun max_epochs_ahead(self: &FutureAccountingRingBuffer): u32 { self.length }
 
-/// The entry `epochs_ahead` epochs after the current one.
+/// The entry `epochs_ahead` epochs after the current one (also `ring[epochs_ahead]`, as in
+/// Walrus).
+#[syntax(index)]
 public fun ring_lookup(self: &FutureAccountingRingBuffer, epochs_ahead: u32): &FutureAccounting {
     assert!(epochs_ahead < self.length, ETooFarInFuture);
     &self.ring_buffer[((epochs_ahead + self.current_index) % self.length) as u64]
 }
 
+#[syntax(index)]
 public(package) fun ring_lookup_mut(self: &mut FutureAccountingRingBuffer, epochs_ahead: u32): &mut FutureAccounting {
     assert!(epochs_ahead < self.length, ETooFarInFuture);
     let index = (epochs_ahead + self.current_index) % self.length;

@@ -12,7 +12,7 @@ const EIncompatibleEpochs: vector<u8> = b"The storage periods are not adjacent o
 #[error]
 const EIncompatibleAmount: vector<u8> = b"The storage sizes differ";
 #[error]
-const EInvalidSplitSize: vector<u8> = b"Both pieces of a split must have a size greater than zero";
+const EInvalidSplitSize: vector<u8> = b"The split size exceeds the storage size";
 
 public struct Storage has key, store {
     id: UID,
@@ -42,9 +42,10 @@ public fun split_by_epoch(self: &mut Storage, split_epoch: u32, ctx: &mut TxCont
 }
 
 /// Splits off all but `split_size` bytes into a new object; `self` keeps `split_size` bytes.
-/// Unlike Walrus, empty pieces are refused: they could only clutter the owner's objects.
+/// Either piece may be empty, as in Walrus: integrators split at 0 or at the whole size to
+/// preview an empty resource, and an empty piece holds no capacity.
 public fun split_by_size(self: &mut Storage, split_size: u64, ctx: &mut TxContext): Storage {
-    assert!(split_size > 0 && split_size < self.storage_size, EInvalidSplitSize);
+    assert!(split_size <= self.storage_size, EInvalidSplitSize);
     let new = Storage {
         id: object::new(ctx),
         start_epoch: self.start_epoch,
@@ -89,6 +90,12 @@ public fun destroy(self: Storage) {
 
 public(package) fun create(start_epoch: u32, end_epoch: u32, storage_size: u64, ctx: &mut TxContext): Storage {
     Storage { id: object::new(ctx), start_epoch, end_epoch, storage_size }
+}
+
+/// Adds `extra_size` bytes over the same period, for storage pools whose growth is paid for
+/// directly.
+public(package) fun increase_size(self: &mut Storage, extra_size: u64) {
+    self.storage_size = self.storage_size + extra_size;
 }
 
 /// Moves the end of the period, for blob extensions that are paid for directly.

@@ -15,6 +15,7 @@ use walrus::blob::Blob;
 use walrus::bls_aggregate::BlsCommittee;
 use walrus::epoch_parameters::EpochParams;
 use walrus::storage_accounting::FutureAccountingRingBuffer;
+use walrus::storage_pool::StoragePool;
 use walrus::storage_resource::Storage;
 use walrus::system_state_inner::SystemStateInnerV1;
 
@@ -183,6 +184,193 @@ public fun invalidate_blob_id(
     self.inner().invalidate_blob_id(signature, signers_bitmap, message)
 }
 
+// === Storage pools (see `storage_pool`) ===
+
+/// Buys `reserved_encoded_capacity_bytes` for the current epoch and `epochs_ahead - 1` more,
+/// as a pool that many blobs can share.
+public fun create_storage_pool(
+    self: &mut System,
+    reserved_encoded_capacity_bytes: u64,
+    epochs_ahead: u32,
+    payment: &mut Coin<WAL>,
+    ctx: &mut TxContext,
+): StoragePool {
+    self.inner_mut().create_storage_pool(reserved_encoded_capacity_bytes, epochs_ahead, payment, NO_LIMIT, ctx)
+}
+
+public fun create_storage_pool_bounded(
+    self: &mut System,
+    reserved_encoded_capacity_bytes: u64,
+    epochs_ahead: u32,
+    payment: &mut Coin<WAL>,
+    max_cost: u64,
+    ctx: &mut TxContext,
+): StoragePool {
+    self.inner_mut().create_storage_pool(reserved_encoded_capacity_bytes, epochs_ahead, payment, max_cost, ctx)
+}
+
+/// Makes a pool of storage that has started and not expired.
+public fun create_storage_pool_with_storage(self: &System, storage: Storage, ctx: &mut TxContext): StoragePool {
+    self.inner().create_storage_pool_with_storage(storage, ctx)
+}
+
+/// Registers a blob in `storage_pool`, charging the write fee.
+public fun register_pooled_blob(
+    self: &mut System,
+    storage_pool: &mut StoragePool,
+    blob_id: u256,
+    root_hash: u256,
+    unencoded_size: u64,
+    encoding_type: u8,
+    deletable: bool,
+    write_payment: &mut Coin<WAL>,
+    ctx: &mut TxContext,
+) {
+    self
+        .inner_mut()
+        .register_pooled_blob(
+            storage_pool,
+            blob_id,
+            root_hash,
+            unencoded_size,
+            encoding_type,
+            deletable,
+            write_payment,
+            NO_LIMIT,
+            ctx,
+        )
+}
+
+public fun register_pooled_blob_bounded(
+    self: &mut System,
+    storage_pool: &mut StoragePool,
+    blob_id: u256,
+    root_hash: u256,
+    unencoded_size: u64,
+    encoding_type: u8,
+    deletable: bool,
+    write_payment: &mut Coin<WAL>,
+    max_cost: u64,
+    ctx: &mut TxContext,
+) {
+    self
+        .inner_mut()
+        .register_pooled_blob(
+            storage_pool,
+            blob_id,
+            root_hash,
+            unencoded_size,
+            encoding_type,
+            deletable,
+            write_payment,
+            max_cost,
+            ctx,
+        )
+}
+
+/// Certifies the pooled blob `blob_id` with a quorum certificate of the current committee.
+public fun certify_pooled_blob(
+    self: &System,
+    storage_pool: &mut StoragePool,
+    blob_id: u256,
+    signature: vector<u8>,
+    signers_bitmap: vector<u8>,
+    message: vector<u8>,
+) {
+    self.inner().certify_pooled_blob(storage_pool, blob_id, signature, signers_bitmap, message)
+}
+
+/// Deletes a deletable pooled blob; its bytes become free for other blobs of the pool.
+public fun delete_pooled_blob(self: &System, storage_pool: &mut StoragePool, blob_id: u256) {
+    storage_pool.delete_blob(blob_id, self.epoch())
+}
+
+/// Removes a blob, deletable or not, from an expired pool (so the pool can be destroyed).
+public fun burn_expired_pooled_blob(self: &System, storage_pool: &mut StoragePool, blob_id: u256) {
+    storage_pool.burn_expired_blob(blob_id, self.epoch())
+}
+
+/// Lengthens the pool by `extended_epochs`, paying for its whole capacity.
+public fun extend_storage_pool(
+    self: &mut System,
+    storage_pool: &mut StoragePool,
+    extended_epochs: u32,
+    payment: &mut Coin<WAL>,
+) {
+    self.inner_mut().extend_storage_pool(storage_pool, extended_epochs, payment, NO_LIMIT)
+}
+
+public fun extend_storage_pool_bounded(
+    self: &mut System,
+    storage_pool: &mut StoragePool,
+    extended_epochs: u32,
+    payment: &mut Coin<WAL>,
+    max_cost: u64,
+) {
+    self.inner_mut().extend_storage_pool(storage_pool, extended_epochs, payment, max_cost)
+}
+
+/// Adds capacity to the pool for the rest of its lifetime.
+public fun increase_storage_pool_capacity(
+    self: &mut System,
+    storage_pool: &mut StoragePool,
+    additional_encoded_capacity_bytes: u64,
+    payment: &mut Coin<WAL>,
+) {
+    self.inner_mut().increase_storage_pool_capacity(storage_pool, additional_encoded_capacity_bytes, payment, NO_LIMIT)
+}
+
+public fun increase_storage_pool_capacity_bounded(
+    self: &mut System,
+    storage_pool: &mut StoragePool,
+    additional_encoded_capacity_bytes: u64,
+    payment: &mut Coin<WAL>,
+    max_cost: u64,
+) {
+    self.inner_mut().increase_storage_pool_capacity(storage_pool, additional_encoded_capacity_bytes, payment, max_cost)
+}
+
+/// Adds a started `storage` that ends when the pool ends to the pool's capacity.
+public fun increase_storage_pool_capacity_with_storage(self: &System, storage_pool: &mut StoragePool, storage: Storage) {
+    let current = self.epoch();
+    storage_pool.assert_unexpired(current);
+    storage_pool.increase_capacity_with_storage(storage, current)
+}
+
+/// Takes `size` unused bytes out of an unexpired pool, as `Storage` over the pool's period.
+public fun decrease_storage_pool_capacity_by_size(
+    self: &System,
+    storage_pool: &mut StoragePool,
+    size: u64,
+    ctx: &mut TxContext,
+): Storage {
+    storage_pool.assert_unexpired(self.epoch());
+    storage_pool.decrease_capacity_by_size(size, ctx)
+}
+
+/// Takes `percent` of an unexpired pool's unused bytes out, as `Storage`.
+public fun decrease_storage_pool_unused_capacity_by_percent(
+    self: &System,
+    storage_pool: &mut StoragePool,
+    percent: u8,
+    ctx: &mut TxContext,
+): Storage {
+    storage_pool.assert_unexpired(self.epoch());
+    storage_pool.decrease_unused_capacity_by_percent(percent, ctx)
+}
+
+// === Subsidies (permissionless: paid out to the committees of the epochs they go to) ===
+
+/// Spreads `subsidy` evenly over the current epoch and the `epochs_ahead - 1` after it.
+public fun add_subsidy(system: &mut System, subsidy: Coin<WAL>, epochs_ahead: u32) {
+    system.inner_mut().add_subsidy(subsidy, epochs_ahead)
+}
+
+/// Adds `subsidies[i]` to the rewards of epoch `system.epoch() + i`.
+public fun add_per_epoch_subsidies(system: &mut System, subsidies: vector<Balance<WAL>>) {
+    system.inner_mut().add_per_epoch_subsidies(subsidies)
+}
+
 // === Reads ===
 
 public fun version(self: &System): u64 { self.version }
@@ -236,6 +424,40 @@ fun inner_mut(self: &mut System): &mut SystemStateInnerV1 {
 #[test_only]
 public fun new_for_testing(max_epochs_ahead: u32, ctx: &mut TxContext): System {
     create_empty(max_epochs_ahead, object::id_from_address(@walrus), ctx)
+}
+
+/// A system in epoch 1 whose committee is one member with `n_shards` shards, with the given
+/// capacity and prices: for the tests of packages built on this one, which cannot see this
+/// package's test helpers.
+#[test_only]
+public fun new_live_for_testing(
+    n_shards: u16,
+    capacity: u64,
+    storage_price: u64,
+    write_price: u64,
+    max_epochs_ahead: u32,
+    ctx: &mut TxContext,
+): System {
+    let mut system = new_for_testing(max_epochs_ahead, ctx);
+    system.advance_epoch_for_testing(n_shards, capacity, storage_price, write_price).destroy_for_testing();
+    system
+}
+
+/// Starts the next epoch with a one-member committee of `n_shards` shards and the given
+/// capacity and prices; returns what was paid for the epoch that ended (its rewards).
+#[test_only]
+public fun advance_epoch_for_testing(
+    self: &mut System,
+    n_shards: u16,
+    capacity: u64,
+    storage_price: u64,
+    write_price: u64,
+): Balance<WAL> {
+    let key = sui::bls12381::g1_to_uncompressed_g1(&sui::bls12381::g1_generator());
+    let member = walrus::bls_aggregate::new_bls_committee_member(key, n_shards, object::id_from_address(@0x1));
+    let committee = walrus::bls_aggregate::new_bls_committee(self.epoch() + 1, vector[member]);
+    let params = walrus::epoch_parameters::new(capacity, storage_price, write_price);
+    self.advance_epoch(committee, &params)
 }
 
 #[test_only]

@@ -12,6 +12,7 @@ use walrus::encoding;
 use walrus::epoch_parameters::EpochParams;
 use walrus::events;
 use walrus::storage_accounting::{Self, FutureAccountingRingBuffer};
+use walrus::storage_pool::{Self, StoragePool};
 use walrus::storage_resource::{Self, Storage};
 
 /// Prices are per MiB of encoded size.
@@ -33,6 +34,10 @@ const ECostAboveLimit: vector<u8> = b"The cost at current prices exceeds the pay
 const EInsufficientPayment: vector<u8> = b"The coin does not cover the cost";
 #[error]
 const ECostOverflow: vector<u8> = b"The cost does not fit in a u64";
+#[error]
+const EStorageNotActive: vector<u8> = b"The storage must cover the current epoch";
+#[error]
+const EInvalidSubsidyEpochs: vector<u8> = b"Subsidies must cover 1 to max_epochs_ahead epochs";
 #[error]
 const EWrongCommitteeEpoch: vector<u8> = b"The new committee must be for the next epoch";
 
@@ -164,9 +169,8 @@ public(package) fun register_blob(
     ctx: &mut TxContext,
 ): Blob {
     let blob = blob::new(storage, blob_id, root_hash, size, encoding_type, deletable, self.epoch(), self.n_shards(), ctx);
-    let write_cost = self.write_cost(encoding::encoded_blob_length(size, encoding_type, self.n_shards()));
-    let current = self.future_accounting.ring_lookup_mut(0);
-    current.rewards_balance().join(take_payment(write_payment, write_cost, max_cost));
+    let encoded_size = blob.encoded_size(self.n_shards());
+    self.charge_write_fee(encoded_size, write_payment, max_cost);
     blob
 }
 
@@ -220,6 +224,132 @@ public(package) fun invalidate_blob_id(
     let blob_id = certified.into_certified_invalid_blob_id().invalid_blob_id();
     events::emit_invalid_blob_id(self.epoch(), blob_id);
     blob_id
+}
+
+// === Storage pools ===
+
+/// Buys `capacity` encoded bytes for `epochs_ahead` epochs, as `reserve_space` does, as a pool.
+public(package) fun create_storage_pool(
+    self: &mut SystemStateInnerV1,
+    capacity: u64,
+    epochs_ahead: u32,
+    payment: &mut Coin<WAL>,
+    max_cost: u64,
+    ctx: &mut TxContext,
+): StoragePool {
+    let storage = self.reserve_space(capacity, epochs_ahead, payment, max_cost, ctx);
+    self.create_storage_pool_with_storage(storage, ctx)
+}
+
+/// Turns a non-empty `storage` that covers the current epoch into a pool.
+public(package) fun create_storage_pool_with_storage(
+    self: &SystemStateInnerV1,
+    storage: Storage,
+    ctx: &mut TxContext,
+): StoragePool {
+    assert!(storage.size() > 0, EInvalidResourceSize);
+    let current = self.epoch();
+    assert!(storage.start_epoch() <= current && current < storage.end_epoch(), EStorageNotActive);
+    let pool = storage_pool::create(storage, ctx);
+    events::emit_storage_pool_created(
+        current,
+        pool.object_id(),
+        pool.reserved_encoded_capacity_bytes(),
+        pool.start_epoch(),
+        pool.end_epoch(),
+    );
+    pool
+}
+
+/// Registers a blob in an active pool, which must have room for its encoded size, and
+/// charges the write fee.
+public(package) fun register_pooled_blob(
+    self: &mut SystemStateInnerV1,
+    pool: &mut StoragePool,
+    blob_id: u256,
+    root_hash: u256,
+    unencoded_size: u64,
+    encoding_type: u8,
+    deletable: bool,
+    write_payment: &mut Coin<WAL>,
+    max_cost: u64,
+    ctx: &mut TxContext,
+) {
+    let current = self.epoch();
+    pool.assert_active(current);
+    let encoded_size = encoding::encoded_blob_length(unencoded_size, encoding_type, self.n_shards());
+    pool.register_blob(blob_id, root_hash, unencoded_size, encoding_type, deletable, encoded_size, current, ctx);
+    self.charge_write_fee(encoded_size, write_payment, max_cost);
+}
+
+public(package) fun certify_pooled_blob(
+    self: &SystemStateInnerV1,
+    pool: &mut StoragePool,
+    blob_id: u256,
+    signature: vector<u8>,
+    signers_bitmap: vector<u8>,
+    message: vector<u8>,
+) {
+    let certified = self.committee.verify_quorum_in_epoch(signature, signers_bitmap, message);
+    pool.certify_blob(blob_id, &certified.into_certified_blob_message(), self.epoch());
+}
+
+/// Lengthens an unexpired pool by `extended_epochs`, paying for its whole capacity in each.
+public(package) fun extend_storage_pool(
+    self: &mut SystemStateInnerV1,
+    pool: &mut StoragePool,
+    extended_epochs: u32,
+    payment: &mut Coin<WAL>,
+    max_cost: u64,
+) {
+    pool.assert_unexpired(self.epoch());
+    assert!(extended_epochs > 0, EInvalidEpochsAhead);
+    let end = pool.end_epoch();
+    self.reserve_and_pay(pool.reserved_encoded_capacity_bytes(), end, end + extended_epochs, payment, max_cost);
+    pool.extend_end_epoch(extended_epochs);
+    events::emit_storage_pool_extended(self.epoch(), pool.object_id(), pool.end_epoch());
+}
+
+/// Adds `extra_bytes` to an unexpired pool, paying for the current epoch and the rest of its
+/// period (past epochs are neither charged nor reserved).
+public(package) fun increase_storage_pool_capacity(
+    self: &mut SystemStateInnerV1,
+    pool: &mut StoragePool,
+    extra_bytes: u64,
+    payment: &mut Coin<WAL>,
+    max_cost: u64,
+) {
+    let current = self.epoch();
+    pool.assert_unexpired(current);
+    assert!(extra_bytes > 0, EInvalidResourceSize);
+    self.reserve_and_pay(extra_bytes, current, pool.end_epoch(), payment, max_cost);
+    pool.increase_capacity(extra_bytes);
+}
+
+// === Subsidies ===
+
+/// Spreads `subsidy` evenly over the rewards of the current epoch and the `epochs_ahead - 1`
+/// after it; the remainder of the division goes to the current epoch.
+public(package) fun add_subsidy(self: &mut SystemStateInnerV1, subsidy: Coin<WAL>, epochs_ahead: u32) {
+    assert!(epochs_ahead > 0 && epochs_ahead <= self.future_accounting.max_epochs_ahead(), EInvalidSubsidyEpochs);
+    let mut subsidy = subsidy.into_balance();
+    let per_epoch = subsidy.value() / (epochs_ahead as u64);
+    let mut offset = epochs_ahead - 1;
+    while (offset > 0) {
+        self.future_accounting.ring_lookup_mut(offset).rewards_balance().join(subsidy.split(per_epoch));
+        offset = offset - 1;
+    };
+    self.add_to_current_rewards(subsidy);
+}
+
+/// Adds `subsidies[i]` to the rewards of the epoch `i` epochs after the current one.
+public(package) fun add_per_epoch_subsidies(self: &mut SystemStateInnerV1, subsidies: vector<Balance<WAL>>) {
+    assert!(subsidies.length() <= (self.future_accounting.max_epochs_ahead() as u64), EInvalidSubsidyEpochs);
+    let mut offset = 0;
+    subsidies.do!(|subsidy| {
+        self.future_accounting.ring_lookup_mut(offset).rewards_balance().join(subsidy);
+        offset = offset + 1;
+    });
 }
 
 // === Epochs ===
@@ -277,6 +407,12 @@ fun reserve_and_pay(
     };
     self.used_capacity_size = self.future_accounting.ring_lookup(0).used_capacity();
     total
+}
+
+/// Takes the write fee for `encoded_size` bytes into the current epoch's rewards.
+fun charge_write_fee(self: &mut SystemStateInnerV1, encoded_size: u64, payment: &mut Coin<WAL>, max_cost: u64) {
+    let fee = take_payment(payment, self.write_cost(encoded_size), max_cost);
+    self.add_to_current_rewards(fee);
 }
 
 fun take_payment(payment: &mut Coin<WAL>, amount: u64, max_cost: u64): Balance<WAL> {

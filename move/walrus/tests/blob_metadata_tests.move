@@ -67,7 +67,7 @@ fun attributes_on_a_blob() {
     system.destroy_for_testing();
 }
 
-#[test, expected_failure(abort_code = blob::EDuplicateMetadata)]
+#[test, expected_failure(abort_code = metadata::EDuplicateMetadata)]
 fun adding_metadata_twice_is_refused() {
     let ctx = &mut tx_context::dummy();
     let mut system = system(vector[4], ctx);
@@ -77,7 +77,7 @@ fun adding_metadata_twice_is_refused() {
     abort
 }
 
-#[test, expected_failure(abort_code = blob::EMissingMetadata)]
+#[test, expected_failure(abort_code = metadata::EMissingMetadata)]
 fun taking_absent_metadata_is_refused() {
     let ctx = &mut tx_context::dummy();
     let mut system = system(vector[4], ctx);
@@ -86,7 +86,7 @@ fun taking_absent_metadata_is_refused() {
     abort
 }
 
-#[test, expected_failure(abort_code = blob::EMissingMetadata)]
+#[test, expected_failure(abort_code = metadata::EMissingMetadata)]
 fun removing_a_pair_without_metadata_is_refused() {
     let ctx = &mut tx_context::dummy();
     let mut system = system(vector[4], ctx);

@@ -45,19 +45,34 @@ fun split_by_size_keeps_the_requested_size() {
     destroy(rest);
 }
 
-#[test, expected_failure(abort_code = storage_resource::EInvalidSplitSize)]
-fun split_by_size_into_an_empty_piece_is_refused() {
+#[test]
+fun split_by_size_at_the_whole_size_leaves_an_empty_piece() {
     let ctx = &mut tx_context::dummy();
     let mut storage = create_for_test(2, 10, 500, ctx);
-    destroy(storage.split_by_size(500, ctx));
+    let rest = storage.split_by_size(500, ctx);
+    assert!(storage.size() == 500 && rest.size() == 0);
+    assert!(rest.start_epoch() == 2 && rest.end_epoch() == 10);
+    destroy(storage);
+    destroy(rest);
+}
+
+#[test]
+fun split_by_size_zero_hands_everything_out() {
+    let ctx = &mut tx_context::dummy();
+    let mut storage = create_for_test(2, 10, 500, ctx);
+    let rest = storage.split_by_size(0, ctx);
+    assert!(storage.size() == 0 && rest.size() == 500);
+    // The empty piece fuses back without changing the total.
+    storage.fuse_amount(rest);
+    assert!(storage.size() == 500);
     destroy(storage);
 }
 
 #[test, expected_failure(abort_code = storage_resource::EInvalidSplitSize)]
-fun split_by_size_zero_is_refused() {
+fun split_by_size_beyond_the_size_is_refused() {
     let ctx = &mut tx_context::dummy();
     let mut storage = create_for_test(2, 10, 500, ctx);
-    destroy(storage.split_by_size(0, ctx));
+    destroy(storage.split_by_size(501, ctx));
     destroy(storage);
 }
 

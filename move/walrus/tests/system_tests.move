@@ -3,59 +3,21 @@ module walrus::system_tests;
 
 use sui::event;
 use std::unit_test::destroy;
-use walrus::blob::{Self, Blob};
+use walrus::blob;
 use walrus::encoding;
 use walrus::epoch_parameters;
 use walrus::events::{BlobRegistered, BlobCertified, BlobDeleted, StorageReserved, StorageReleased, EpochChangeStart};
 use walrus::messages;
-use walrus::storage_resource::Storage;
 use walrus::system::{Self, System};
 use walrus::system_state_inner;
 use walrus::test_utils::{system, advance, committee, frost, bitmap, signature, storage_price, write_price};
+use walrus::blob_test_utils::{
+    blob_size, blob_root, encoded, reserve, register_blob as register, new_blob, certify, certified_blob,
+};
 
 const MIB: u64 = 1_048_576;
-const SIZE: u64 = 1000;
-const ROOT: u256 = 0xC0FFEE;
 /// The committee of every test: 10 shards over three members.
 const WEIGHTS: vector<u16> = vector[2, 3, 5];
-
-fun encoded(system: &System): u64 { encoding::encoded_blob_length(SIZE, 1, system.n_shards()) }
-
-fun reserve(system: &mut System, amount: u64, epochs: u32, ctx: &mut TxContext): Storage {
-    let mut coin = frost(1_000_000, ctx);
-    let storage = system.reserve_space(amount, epochs, &mut coin, ctx);
-    destroy(coin);
-    storage
-}
-
-fun register(system: &mut System, storage: Storage, deletable: bool, ctx: &mut TxContext): Blob {
-    let mut coin = frost(1_000_000, ctx);
-    let blob_id = blob::derive_blob_id(ROOT, 1, SIZE);
-    let blob = system.register_blob(storage, blob_id, ROOT, SIZE, 1, deletable, &mut coin, ctx);
-    destroy(coin);
-    blob
-}
-
-fun new_blob(system: &mut System, deletable: bool, epochs: u32, ctx: &mut TxContext): Blob {
-    let amount = encoded(system);
-    let storage = reserve(system, amount, epochs, ctx);
-    register(system, storage, deletable, ctx)
-}
-
-fun persistence(blob: &Blob): messages::BlobPersistenceType {
-    if (blob.is_deletable()) messages::deletable(blob.object_id()) else messages::permanent()
-}
-
-fun certify(system: &System, blob: &mut Blob) {
-    let message = messages::blob_certification_message(system.epoch(), blob.blob_id(), persistence(blob));
-    system.certify_blob(blob, signature!(), bitmap(3, vector[1, 2]), message);
-}
-
-fun certified_blob(system: &mut System, epochs: u32, ctx: &mut TxContext): Blob {
-    let mut blob = new_blob(system, false, epochs, ctx);
-    certify(system, &mut blob);
-    blob
-}
 
 // === Set-up and versioning ===
 
@@ -336,11 +298,11 @@ fun register_checks_the_blob_and_charges_the_write_fee_to_the_current_epoch() {
     let storage = reserve(&mut system, amount, 3, ctx);
     let before = system.future_accounting().ring_lookup(0).rewards();
     let mut coin = frost(100, ctx);
-    let blob_id = blob::derive_blob_id(ROOT, 1, SIZE);
-    let blob = system.register_blob_bounded(storage, blob_id, ROOT, SIZE, 1, true, &mut coin, 3, ctx);
+    let blob_id = blob::derive_blob_id(blob_root!(), 1, blob_size!());
+    let blob = system.register_blob_bounded(storage, blob_id, blob_root!(), blob_size!(), 1, true, &mut coin, 3, ctx);
     assert!(system.write_cost(amount) == 3 && coin.value() == 97);
     assert!(system.future_accounting().ring_lookup(0).rewards() == before + 3);
-    assert!(blob.blob_id() == blob_id && blob.size() == SIZE && blob.encoding_type() == 1);
+    assert!(blob.blob_id() == blob_id && blob.size() == blob_size!() && blob.encoding_type() == 1);
     assert!(blob.registered_epoch() == 1 && blob.end_epoch() == 4 && blob.is_deletable());
     assert!(blob.certified_epoch().is_none() && blob.storage().size() == amount);
     assert!(blob.encoded_size(10) == amount);
@@ -369,8 +331,8 @@ fun register_with_a_write_fee_above_the_limit_is_refused() {
     let amount = encoded(&system);
     let storage = reserve(&mut system, amount, 3, ctx);
     let mut coin = frost(100, ctx);
-    let blob_id = blob::derive_blob_id(ROOT, 1, SIZE);
-    destroy(system.register_blob_bounded(storage, blob_id, ROOT, SIZE, 1, true, &mut coin, 2, ctx));
+    let blob_id = blob::derive_blob_id(blob_root!(), 1, blob_size!());
+    destroy(system.register_blob_bounded(storage, blob_id, blob_root!(), blob_size!(), 1, true, &mut coin, 2, ctx));
     abort
 }
 
@@ -410,8 +372,8 @@ fun register_with_a_blob_id_not_derived_from_the_root_hash_is_refused() {
     let mut system = system(WEIGHTS, ctx);
     let storage = reserve(&mut system, MIB, 1, ctx);
     let mut coin = frost(100, ctx);
-    let blob_id = blob::derive_blob_id(ROOT, 1, SIZE + 1);
-    destroy(system.register_blob(storage, blob_id, ROOT, SIZE, 1, false, &mut coin, ctx));
+    let blob_id = blob::derive_blob_id(blob_root!(), 1, blob_size!() + 1);
+    destroy(system.register_blob(storage, blob_id, blob_root!(), blob_size!(), 1, false, &mut coin, ctx));
     abort
 }
 
@@ -421,8 +383,8 @@ fun register_with_another_encoding_type_is_refused() {
     let mut system = system(WEIGHTS, ctx);
     let storage = reserve(&mut system, MIB, 1, ctx);
     let mut coin = frost(100, ctx);
-    let blob_id = blob::derive_blob_id(ROOT, 0, SIZE);
-    destroy(system.register_blob(storage, blob_id, ROOT, SIZE, 0, false, &mut coin, ctx));
+    let blob_id = blob::derive_blob_id(blob_root!(), 0, blob_size!());
+    destroy(system.register_blob(storage, blob_id, blob_root!(), blob_size!(), 0, false, &mut coin, ctx));
     abort
 }
 
