@@ -17,6 +17,15 @@ pub enum Input {
     Memory(Vec<u8>),
 }
 
+impl Input {
+    pub fn len(&self) -> u64 {
+        match self {
+            Input::File(_, len) => *len,
+            Input::Memory(blob) => blob.len() as u64,
+        }
+    }
+}
+
 /// Opens the blob, refusing early (before reading) a file too large for `params`.
 pub fn open(path: &Path, params: EncodingParams) -> Result<Input> {
     if path == Path::new("-") {
