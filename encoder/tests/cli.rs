@@ -5,20 +5,23 @@ mod common;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_walrus-encoder"))
+}
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_walrus-encoder")).args(args).output().expect("the binary runs")
+    binary().args(args).output().expect("the binary runs")
+}
+
+/// Starts the binary with standard output and error piped back.
+fn spawn(args: &[&str], stdin: Stdio) -> Child {
+    binary().args(args).stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the binary runs")
 }
 
 fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_walrus-encoder"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
+    let mut child = spawn(args, Stdio::piped());
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -346,21 +349,14 @@ fn a_second_encoder_into_the_same_folder_fails_at_once() {
     let dir = tempfile::tempdir().unwrap();
     let input = slow_input(dir.path());
     let enc = dir.path().join("enc");
-    let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_walrus-encoder"))
-            .args(["encode", path(&input), "--out", path(&enc)])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let mut first = spawn();
+    let encode = || spawn(&["encode", path(&input), "--out", path(&enc)], Stdio::null());
+    let mut first = encode();
     // Wait until the first one is writing (it holds the lock by then).
     while !enc.join("slivers.partial").exists() {
         assert!(first.try_wait().unwrap().is_none(), "the first encoder ended early");
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let second = spawn().wait_with_output().unwrap();
+    let second = encode().wait_with_output().unwrap();
     assert!(first.try_wait().unwrap().is_none(), "the two encoders did not overlap: use a larger blob");
     assert_eq!(second.status.code(), Some(1));
     assert!(
@@ -381,16 +377,8 @@ fn encoders_racing_for_a_folder_never_both_claim_it() {
     let dir = tempfile::tempdir().unwrap();
     let input = slow_input(dir.path());
     let enc = dir.path().join("enc");
-    let children: Vec<_> = (0..3)
-        .map(|_| {
-            Command::new(env!("CARGO_BIN_EXE_walrus-encoder"))
-                .args(["encode", path(&input), "-n", "300", "--out", path(&enc)])
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
+    let children: Vec<_> =
+        (0..3).map(|_| spawn(&["encode", path(&input), "-n", "300", "--out", path(&enc)], Stdio::null())).collect();
     let outputs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
     let succeeded = outputs.iter().filter(|o| o.status.success()).count();
     assert!(succeeded >= 1, "{:?}", outputs.iter().map(stderr).collect::<Vec<_>>());
@@ -476,7 +464,7 @@ fn stray_and_misplaced_sliver_files_are_named_plainly() {
 /// Runs the binary with its address space limited to `bytes`, as `ulimit -v` would.
 fn run_with_memory_limit(args: &[&str], bytes: u64) -> Output {
     use std::os::unix::process::CommandExt;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_walrus-encoder"));
+    let mut command = binary();
     command.args(args);
     // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
     unsafe {
@@ -528,12 +516,7 @@ fn a_reader_that_stops_early_gets_no_error() {
     encode_into(dir.path(), &blob, 100);
     let enc = dir.path().join("enc");
     for args in [vec!["verify", path(&enc), "--verbose"], vec!["decode", path(&enc), "--out", "-"]] {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_walrus-encoder"))
-            .args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let mut child = spawn(&args, Stdio::null());
         // Like `| head -c1`: read a byte, then close the pipe.
         let mut byte = [0u8; 1];
         std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut byte).unwrap();
