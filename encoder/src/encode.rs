@@ -216,7 +216,13 @@ impl<'a> FileEncoder<'a> {
     }
 
     pub fn compute_metadata(&self) -> io::Result<VerifiedMetadata> {
-        run(&self.layout, &self.message(), Output::Metadata)
+        run(&self.layout, &self.message(), Output::Metadata(None))
+    }
+
+    /// [`Self::compute_metadata`], calling `progress(done, total)` as work finishes: reading and
+    /// hashing a large file takes long enough for a user to want to see it move.
+    pub fn compute_metadata_with_progress(&self, progress: Progress) -> io::Result<VerifiedMetadata> {
+        run(&self.layout, &self.message(), Output::Metadata(Some(progress)))
     }
 
     /// Streams the slivers to `sink` and returns the metadata.
@@ -247,7 +253,12 @@ impl<'a> BlobEncoder<'a> {
     }
 
     pub fn compute_metadata(&self) -> VerifiedMetadata {
-        run(&self.layout, &self.message(), Output::Metadata).expect("no sink, no I/O")
+        run(&self.layout, &self.message(), Output::Metadata(None)).expect("no sink, no I/O")
+    }
+
+    /// [`Self::compute_metadata`], calling `progress(done, total)` as work finishes.
+    pub fn compute_metadata_with_progress(&self, progress: Progress) -> VerifiedMetadata {
+        run(&self.layout, &self.message(), Output::Metadata(Some(progress))).expect("no sink, no I/O")
     }
 
     /// Streams the slivers to `sink` and returns the metadata.
@@ -260,10 +271,13 @@ impl<'a> BlobEncoder<'a> {
     }
 }
 
+/// Told `(done, total)` units of work as encoding proceeds.
+pub type Progress<'p> = &'p mut (dyn FnMut(usize, usize) + Send);
+
 /// Where the slivers go.
 enum Output<'s> {
-    /// Nowhere: only the metadata is wanted.
-    Metadata,
+    /// Nowhere: only the metadata is wanted (with progress reports, if asked for).
+    Metadata(Option<Progress<'s>>),
     Sink(&'s mut dyn SliverSink),
     Memory(&'s mut InMemory),
 }
@@ -277,11 +291,11 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
     let primary_code = Code::across::<Primary>(layout);
     let secondary_code = Code::across::<Secondary>(layout);
     let mut leaves = LeafMatrix { n, hashes: vec![[0; 32]; n * n] };
-    let want_slivers = !matches!(output, Output::Metadata);
-    let (mut sink, primary_slivers, secondary_slivers) = match output {
-        Output::Metadata => (None, None, None),
-        Output::Sink(sink) => (Some(sink), None, None),
-        Output::Memory(InMemory { primary, secondary }) => (None, Some(primary), Some(secondary)),
+    let want_slivers = !matches!(output, Output::Metadata(_));
+    let (mut sink, mut progress, primary_slivers, secondary_slivers) = match output {
+        Output::Metadata(progress) => (None, progress, None, None),
+        Output::Sink(sink) => (Some(sink), None, None, None),
+        Output::Memory(InMemory { primary, secondary }) => (None, None, Some(primary), Some(secondary)),
     };
 
     let strip1 = batches(ks, n, s);
@@ -293,6 +307,9 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
         done += 1;
         if let Some(sink) = sink {
             sink.progress(done, total);
+        }
+        if let Some(progress) = progress.as_mut() {
+            progress(done, total);
         }
     };
 

@@ -1,6 +1,6 @@
 //! Code parameters: what the committee's shard count fixes, and what a blob's length adds.
 
-use crate::axis::Axis;
+use crate::axis::{Axis, Secondary};
 use crate::error::{Error, Result};
 
 /// Symbols are pairs of bytes (GF(2^16) elements), so symbol sizes are even.
@@ -127,6 +127,21 @@ impl BlobLayout {
         usize::from(self.params.sliver_symbols::<A>()) * self.s()
     }
 
+    /// About how many bytes encoding allocates besides the blob, at its peak: the `n²` leaf
+    /// hashes (32 bytes each), then either half as many again (the upper levels of the column
+    /// trees) or the non-systematic secondary slivers kept for the last strip, and the batches
+    /// in flight. Dominated by `n²` (measured: 3.1 GB at n = 8000 for a 1 KiB blob, 48·n²), so
+    /// a large committee needs more memory than a machine may have even for a tiny blob:
+    /// callers check this before encoding.
+    pub fn encoding_memory(&self) -> u64 {
+        const BATCHES: u64 = 128 << 20;
+        let p = self.params;
+        let n = u64::from(p.n_shards);
+        let leaves = 32 * n * n;
+        let kept_columns = u64::from(p.f()) * self.sliver_length::<Secondary>() as u64;
+        leaves + (leaves / 2).max(kept_columns) + BATCHES
+    }
+
     /// Bytes the system charges storage for: every sliver pair plus one nominal metadata copy
     /// per shard. The Move contracts compute the same number.
     pub fn encoded_length(&self) -> u64 {
@@ -175,6 +190,17 @@ mod tests {
         assert_eq!(case(p1000, 1 << 20), (6, 70_038_000));
         assert_eq!(case(p1000, 10_000_019), (46, 110_078_000));
         assert_eq!(case(p10, 28 * 65532 + 1).0, 65534);
+    }
+
+    #[test]
+    fn encoding_memory_grows_with_the_square_of_the_shards_and_with_the_blob() {
+        let small = |n| EncodingParams::new(n).unwrap().for_blob(1024).unwrap().encoding_memory();
+        assert_eq!(small(8000), 48 * 8000 * 8000 + (128 << 20));
+        assert_eq!(small(MAX_SHARDS), 48 * 49155 * 49155 + (128 << 20));
+        // A large blob: the kept secondary slivers (f of them, kp symbols each) outweigh the hashes.
+        let layout = EncodingParams::new(1000).unwrap().for_blob(1 << 30).unwrap();
+        let kept = 333 * 334 * u64::from(layout.symbol_size());
+        assert_eq!(layout.encoding_memory(), 32 * 1000 * 1000 + kept + (128 << 20));
     }
 
     #[test]

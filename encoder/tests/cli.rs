@@ -5,20 +5,23 @@ mod common;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
+
+fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_walrus-encoder"))
+}
 
 fn run(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_walrus-encoder")).args(args).output().expect("the binary runs")
+    binary().args(args).output().expect("the binary runs")
+}
+
+/// Starts the binary with standard output and error piped back.
+fn spawn(args: &[&str], stdin: Stdio) -> Child {
+    binary().args(args).stdin(stdin).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the binary runs")
 }
 
 fn run_with_stdin(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_walrus-encoder"))
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary runs");
+    let mut child = spawn(args, Stdio::piped());
     child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -118,7 +121,9 @@ fn verify_names_the_pair_of_a_flipped_byte_and_decode_rejects_it() {
     let enc = dir.path().join("enc");
     let out = run(&["verify", path(&enc)]);
     assert!(out.status.success(), "{}", stdout(&out));
-    assert!(stdout(&out).contains("26 slivers checked"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("26 of 26 slivers good"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("complete: every sliver is present and good"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("pair "), "per-pair lines only with --verbose: {}", stdout(&out));
 
     let victim = enc.join("slivers/2.primary.bcs");
     let mut bytes = fs::read(&victim).unwrap();
@@ -130,7 +135,8 @@ fn verify_names_the_pair_of_a_flipped_byte_and_decode_rejects_it() {
     let bad: Vec<&str> = report.lines().filter(|l| l.contains("BAD")).collect();
     assert_eq!(bad.len(), 1, "{report}");
     assert!(bad[0].starts_with("pair 2 "), "{report}");
-    assert!(report.contains("1 bad"), "{report}");
+    assert!(report.contains("primary:   12 good, 1 bad, 0 missing (5 good needed to decode)"), "{report}");
+    assert!(report.contains("can still be decoded from its primary or its secondary slivers"), "{report}");
 
     // Decoding from the primary slivers (0..5 of 13) must skip pair 2 and say so.
     for p in 5..13 {
@@ -170,7 +176,7 @@ fn decode_uses_whatever_subset_suffices() {
 
     // One primary fewer: the secondary slivers take over.
     fs::remove_file(slivers.join("20.primary.bcs")).unwrap();
-    let out = run(&["decode", path(&enc), "--out", path(&out_file)]);
+    let out = run(&["decode", path(&enc), "--out", path(&out_file), "--force"]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(fs::read(&out_file).unwrap(), blob);
 }
@@ -201,15 +207,21 @@ fn bad_input_gets_a_clear_error() {
     fs::write(&file, b"data").unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["blob-id", path(&file), "--shards", "3"], "n_shards must be at least 4"),
-        (vec!["blob-id", path(&file), "--shards", "0"], "invalid value '0'"),
-        (vec!["blob-id", path(&file), "--shards", "60000"], "beyond the supported maximum"),
+        (vec!["blob-id", path(&file), "--shards", "0"], "n_shards must be at least 4"),
+        (vec!["blob-id", path(&file), "--shards", "49156"], "beyond the supported maximum of 49155"),
+        (vec!["blob-id", path(&file), "--shards", "65536"], "not a shard count from 4 to 49155"),
         (vec!["blob-id", "/nonexistent/file", "-n", "10"], "opening /nonexistent/file"),
-        (vec!["decode", path(dir.path()), "--out", "x"], "holds no metadata.bcs"),
-        (vec!["verify", "/nonexistent"], "holds no metadata.bcs"),
+        (
+            vec!["decode", path(dir.path()), "--out", "x"],
+            "holds no metadata.bcs: it is not a folder written by `walrus-encoder encode`",
+        ),
+        (vec!["verify", "/nonexistent"], "/nonexistent does not exist"),
+        (vec!["verify", path(&file)], "is not a folder"),
     ];
     for (args, message) in cases {
         let out = run(&args);
-        assert_eq!(out.status.code(), Some(if message.starts_with("invalid value") { 2 } else { 1 }), "{args:?}");
+        let usage_error = args.contains(&"--shards");
+        assert_eq!(out.status.code(), Some(if usage_error { 2 } else { 1 }), "{args:?}");
         assert!(stderr(&out).contains(message), "{args:?}: {}", stderr(&out));
         assert!(stdout(&out).is_empty(), "{args:?}");
     }
@@ -244,4 +256,289 @@ fn help_explains_the_commands() {
     }
     let out = run(&["encode", "--help"]);
     assert!(stdout(&out).contains("--shards") && stdout(&out).contains("1000"), "{}", stdout(&out));
+    // The range stated is the range accepted (not clap's `1..=65535` for a u16).
+    assert!(stdout(&out).contains("from 4 to 49155"), "{}", stdout(&out));
+    assert!(!stdout(&out).contains("65535"), "{}", stdout(&out));
+}
+
+/// The names in `dir`, sorted: to see that nothing (such as a hidden temporary file) was left.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn decode_out_writes_only_regular_files_and_replaces_one_only_with_force() {
+    use std::os::unix::fs::{symlink, FileTypeExt};
+
+    let dir = tempfile::tempdir().unwrap();
+    let blob = common::splitmix64(7, 20_000);
+    encode_into(dir.path(), &blob, 10);
+    let enc = dir.path().join("enc");
+    let targets = dir.path().join("targets");
+    fs::create_dir(&targets).unwrap();
+    let decode_to = |out: &Path, extra: &[&str]| {
+        let mut args = vec!["decode", path(&enc), "--out", path(out)];
+        args.extend_from_slice(extra);
+        run(&args)
+    };
+
+    // A named pipe, a symbolic link (to a file that must stay as it is) and a folder.
+    let fifo = targets.join("fifo");
+    let c_path = std::ffi::CString::new(path(&fifo)).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+    let kept = targets.join("kept.txt");
+    fs::write(&kept, "keep me").unwrap();
+    let link = targets.join("link");
+    symlink(&kept, &link).unwrap();
+    let folder = targets.join("folder");
+    fs::create_dir(&folder).unwrap();
+    // A device node like /dev/full (character device 1:7), where we may create one (root).
+    let device = targets.join("full");
+    let c_device = std::ffi::CString::new(path(&device)).unwrap();
+    let have_device = unsafe { libc::mknod(c_device.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(1, 7)) } == 0;
+
+    let mut cases = vec![(&fifo, "is a named pipe"), (&link, "is a symbolic link"), (&folder, "is a folder")];
+    if have_device {
+        cases.push((&device, "is a character device"));
+    }
+    for (target, message) in cases {
+        for extra in [&[][..], &["--force"][..]] {
+            let out = decode_to(target, extra);
+            assert_eq!(out.status.code(), Some(1), "{target:?} {extra:?}");
+            assert!(stderr(&out).contains(message), "{}", stderr(&out));
+            assert!(stderr(&out).contains("--out -"), "the error says how to write there: {}", stderr(&out));
+        }
+    }
+    assert!(fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+    assert_eq!(fs::read_to_string(&kept).unwrap(), "keep me");
+    if have_device {
+        assert!(fs::symlink_metadata(&device).unwrap().file_type().is_char_device());
+    }
+
+    // A regular file is replaced only with --force.
+    let out = decode_to(&kept, &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("kept.txt already exists: pass --force to replace it"), "{}", stderr(&out));
+    assert_eq!(fs::read_to_string(&kept).unwrap(), "keep me");
+    let out = decode_to(&kept, &["--force"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(fs::read(&kept).unwrap(), blob);
+    // A new file, in a folder that does not exist: an error, and no temporary file anywhere.
+    let out = decode_to(&targets.join("no/such/dir/x"), &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let mut expected = vec!["fifo", "folder", "kept.txt", "link"];
+    if have_device {
+        expected.insert(2, "full");
+    }
+    assert_eq!(names(&targets), expected);
+}
+
+/// A blob large enough that encoding it with 1000 shards takes a noticeable time.
+fn slow_input(dir: &Path) -> std::path::PathBuf {
+    let input = dir.join("slow.bin");
+    fs::write(&input, common::splitmix64(8, 24 << 20)).unwrap();
+    input
+}
+
+#[test]
+fn a_second_encoder_into_the_same_folder_fails_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = slow_input(dir.path());
+    let enc = dir.path().join("enc");
+    let encode = || spawn(&["encode", path(&input), "--out", path(&enc)], Stdio::null());
+    let mut first = encode();
+    // Wait until the first one is writing (it holds the lock by then).
+    while !enc.join("slivers.partial").exists() {
+        assert!(first.try_wait().unwrap().is_none(), "the first encoder ended early");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let second = encode().wait_with_output().unwrap();
+    assert!(first.try_wait().unwrap().is_none(), "the two encoders did not overlap: use a larger blob");
+    assert_eq!(second.status.code(), Some(1));
+    assert!(
+        stderr(&second).contains(&format!("{} is in use by another walrus-encoder process", enc.display())),
+        "{}",
+        stderr(&second)
+    );
+    assert!(stdout(&second).is_empty());
+    let first = first.wait_with_output().unwrap();
+    assert!(first.status.success(), "{}", stderr(&first));
+    let out = run(&["verify", path(&enc)]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("2000 of 2000 slivers good"), "{}", stdout(&out));
+}
+
+#[test]
+fn encoders_racing_for_a_folder_never_both_claim_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = slow_input(dir.path());
+    let enc = dir.path().join("enc");
+    let children: Vec<_> =
+        (0..3).map(|_| spawn(&["encode", path(&input), "-n", "300", "--out", path(&enc)], Stdio::null())).collect();
+    let outputs: Vec<Output> = children.into_iter().map(|c| c.wait_with_output().unwrap()).collect();
+    let succeeded = outputs.iter().filter(|o| o.status.success()).count();
+    assert!(succeeded >= 1, "{:?}", outputs.iter().map(stderr).collect::<Vec<_>>());
+    for o in outputs.iter().filter(|o| !o.status.success()) {
+        assert!(stderr(o).contains("is in use by another walrus-encoder process"), "{}", stderr(o));
+    }
+    let out = run(&["verify", path(&enc)]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("600 of 600 slivers good"), "{}", stdout(&out));
+}
+
+#[test]
+fn verify_fails_on_an_incomplete_folder_and_says_whether_it_decodes() {
+    let dir = tempfile::tempdir().unwrap();
+    encode_into(dir.path(), &common::splitmix64(9, 50_000), 10);
+    let enc = dir.path().join("enc");
+    let slivers = enc.join("slivers");
+    // n = 10: 4 primary or 7 secondary slivers decode. Drop 5 primary and 2 secondary.
+    for p in 3..8 {
+        fs::remove_file(slivers.join(format!("{p}.primary.bcs"))).unwrap();
+    }
+    for p in [0, 9] {
+        fs::remove_file(slivers.join(format!("{p}.secondary.bcs"))).unwrap();
+    }
+    let out = run(&["verify", path(&enc)]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = stdout(&out);
+    assert!(report.contains("13 of 20 slivers good"), "{report}");
+    assert!(report.contains("primary:   5 good, 0 bad, 5 missing (4 good needed to decode)"), "{report}");
+    assert!(report.contains("secondary: 8 good, 0 bad, 2 missing (7 good needed to decode)"), "{report}");
+    assert!(report.contains("missing primary slivers of pairs 3-7"), "{report}");
+    assert!(report.contains("missing secondary slivers of pairs 0, 9"), "{report}");
+    assert!(report.contains("can still be decoded from its primary or its secondary slivers"), "{report}");
+    assert!(!report.contains(": primary ok"), "no per-pair lines without --verbose: {report}");
+    let verbose = stdout(&run(&["verify", path(&enc), "--verbose"]));
+    assert_eq!(verbose.lines().filter(|l| l.starts_with("pair ")).count(), 10, "{verbose}");
+    assert!(verbose.contains("primary missing, secondary ok  MISSING"), "{verbose}");
+
+    // Two secondary slivers fewer: only the primary axis still decodes.
+    for p in [1, 2] {
+        fs::remove_file(slivers.join(format!("{p}.secondary.bcs"))).unwrap();
+    }
+    let report = stdout(&run(&["verify", path(&enc)]));
+    assert!(report.contains("decoded from its primary slivers\n"), "{report}");
+    // Two primary fewer: nothing decodes, and decode agrees.
+    for p in [0, 1] {
+        fs::remove_file(slivers.join(format!("{p}.primary.bcs"))).unwrap();
+    }
+    let out = run(&["verify", path(&enc)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("NOT DECODABLE"), "{}", stdout(&out));
+    assert!(!run(&["decode", path(&enc), "--out", "-"]).status.success());
+
+    // No slivers at all: the reason is given.
+    fs::remove_dir_all(&slivers).unwrap();
+    let out = run(&["verify", path(&enc)]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = stdout(&out);
+    assert!(report.contains("0 of 20 slivers good"), "{report}");
+    assert!(report.contains(&format!("no slivers: {} does not exist", slivers.display())), "{report}");
+    assert!(report.contains("NOT DECODABLE"), "{report}");
+}
+
+#[test]
+fn stray_and_misplaced_sliver_files_are_named_plainly() {
+    let dir = tempfile::tempdir().unwrap();
+    encode_into(dir.path(), &common::splitmix64(10, 5000), 10);
+    let enc = dir.path().join("enc");
+    let slivers = enc.join("slivers");
+    // A pair that cannot exist with 10 shards.
+    fs::copy(slivers.join("1.primary.bcs"), slivers.join("5000.primary.bcs")).unwrap();
+    let out = run(&["verify", path(&enc)]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(stderr(&out).contains("5000.primary.bcs: there is no sliver pair 5000 with 10 shards"), "{}", stderr(&out));
+    assert!(!stdout(&out).contains("pair 5000"), "{}", stdout(&out));
+    // Pair 7's secondary sliver (index 2) under pair 7's primary name.
+    fs::copy(slivers.join("7.secondary.bcs"), slivers.join("7.primary.bcs")).unwrap();
+    let out = run(&["verify", path(&enc)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("holds secondary sliver 2 (of pair 7), not primary sliver 7"), "{}", stdout(&out));
+}
+
+/// Runs the binary with its address space limited to `bytes`, as `ulimit -v` would.
+fn run_with_memory_limit(args: &[&str], bytes: u64) -> Output {
+    use std::os::unix::process::CommandExt;
+    let mut command = binary();
+    command.args(args);
+    // SAFETY: setrlimit is async-signal-safe, as pre_exec requires.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit { rlim_cur: bytes, rlim_max: bytes };
+            if libc::setrlimit(libc::RLIMIT_AS, &limit) == 0 {
+                Ok(())
+            } else {
+                Err(std::io::Error::last_os_error())
+            }
+        });
+    }
+    command.output().unwrap()
+}
+
+#[test]
+fn a_shard_count_that_would_not_fit_in_memory_is_refused_before_allocating() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("k");
+    fs::write(&file, vec![1u8; 1024]).unwrap();
+    let enc = dir.path().join("enc");
+    const LIMIT: u64 = 2 << 30;
+    // 49155 shards (the code's maximum) need about 116 GB: refused, not aborted.
+    for args in [
+        vec!["blob-id", path(&file), "-n", "49155"],
+        vec!["encode", path(&file), "-n", "49155", "--out", path(&enc)],
+        vec!["encode", path(&file), "-n", "8000", "--out", path(&enc)],
+    ] {
+        let out = run_with_memory_limit(&args, LIMIT);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", stderr(&out));
+        let need = if args.contains(&"8000") { "3.2 GB" } else { "116.1 GB" };
+        assert!(
+            stderr(&out).contains(&format!("with {} shards needs about {need} of memory, but only", args[3])),
+            "{}",
+            stderr(&out)
+        );
+        assert!(!stderr(&out).contains("memory allocation"), "{}", stderr(&out));
+    }
+    assert!(!enc.exists(), "nothing is written before the check");
+    // Within the limit, the same blob encodes.
+    let out = run_with_memory_limit(&["encode", path(&file), "-n", "1000", "--out", path(&enc)], LIMIT);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
+#[test]
+fn a_reader_that_stops_early_gets_no_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = common::splitmix64(11, 3 << 20);
+    encode_into(dir.path(), &blob, 100);
+    let enc = dir.path().join("enc");
+    for args in [vec!["verify", path(&enc), "--verbose"], vec!["decode", path(&enc), "--out", "-"]] {
+        let mut child = spawn(&args, Stdio::null());
+        // Like `| head -c0`: the reader is gone before the first write (verifying and decoding
+        // take milliseconds; this takes microseconds), so every write meets a closed pipe.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        use std::os::unix::process::ExitStatusExt;
+        assert!(
+            out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+            "{args:?}: {:?} {}",
+            out.status,
+            stderr(&out)
+        );
+        assert!(stderr(&out).is_empty(), "{args:?}: {}", stderr(&out));
+    }
+}
+
+#[test]
+fn piped_runs_print_no_progress() {
+    let dir = tempfile::tempdir().unwrap();
+    encode_into(dir.path(), &common::splitmix64(12, 1 << 20), 100);
+    let enc = dir.path().join("enc");
+    let out = run(&["blob-id", path(&dir.path().join("blob.bin")), "-n", "100"]);
+    assert!(out.status.success() && stderr(&out).is_empty(), "{}", stderr(&out));
+    let out = run(&["verify", path(&enc)]);
+    assert!(out.status.success() && stderr(&out).is_empty(), "{}", stderr(&out));
 }

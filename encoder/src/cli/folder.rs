@@ -2,19 +2,22 @@
 //! `metadata.bcs` (`BlobMetadataWithId`), `slivers/<pair>.primary.bcs`,
 //! `slivers/<pair>.secondary.bcs`, and `blob.json` for people.
 //!
-//! Writing is crash-safe: slivers go to `slivers.partial/` and are renamed into place only
-//! when complete, then `metadata.bcs` is written (atomically); a folder with `metadata.bcs`
-//! therefore always has the slivers it describes.
+//! Writing is crash-safe: slivers go to `slivers.partial/`, are synced and renamed into place
+//! only when complete, then `metadata.bcs` is written (atomically, synced); a folder with
+//! `metadata.bcs` therefore always has the slivers it describes. An encoder holds an exclusive
+//! lock on the folder throughout, and readers a shared one, so two encoders never mix their
+//! slivers and a reader never sees a folder half replaced.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use super::{output, progress};
 use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rayon::prelude::*;
 use serde::Serialize;
 use walrus_encoder::{
@@ -45,15 +48,6 @@ fn parse_sliver_file_name(name: &str) -> Option<(SliverPairIndex, bool)> {
         return None;
     }
     Some((SliverPairIndex(pair.parse().ok()?), is_primary))
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let name = path.file_name().with_context(|| format!("{} is not a file path", path.display()))?;
-    let tmp = path.with_file_name(format!(".{}.partial", name.to_string_lossy()));
-    let mut file = File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 /// One sliver file's verdict.
@@ -87,45 +81,125 @@ impl fmt::Display for SliverCheck {
 /// Verdicts for the primary and secondary sliver of each pair present.
 pub type PairReport = BTreeMap<SliverPairIndex, (Option<SliverCheck>, Option<SliverCheck>)>;
 
+/// An encoded blob folder, open for reading under a shared lock.
 pub struct EncodingFolder {
     dir: PathBuf,
+    /// Held, not used: the lock lasts as long as the descriptor.
+    _lock: File,
 }
 
-impl EncodingFolder {
-    /// Prepares `dir` for a new encoding, clearing what an interrupted run left.
+/// Where a new encoding is being written, under an exclusive lock on the folder. Dropped
+/// without [`NewEncoding::commit`], it removes its unfinished slivers.
+pub struct NewEncoding {
+    dir: PathBuf,
+    _lock: File,
+    committed: bool,
+}
+
+/// Opens `dir` itself (no lock file to leave behind) and locks it, failing at once if another
+/// process holds a conflicting lock.
+fn lock(dir: &Path, exclusive: bool) -> Result<File> {
+    let file = File::open(dir).with_context(|| format!("opening {}", dir.display()))?;
+    let result = if exclusive { file.try_lock() } else { file.try_lock_shared() };
+    match result {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) if exclusive => bail!(
+            "{} is in use by another walrus-encoder process (another encode is writing it, or a decode or verify \
+             is reading it); try again when it has finished, or encode into another folder",
+            dir.display()
+        ),
+        Err(TryLockError::WouldBlock) => bail!(
+            "{} is being written by another walrus-encoder process right now; try again when it has finished",
+            dir.display()
+        ),
+        Err(TryLockError::Error(e)) => Err(e).with_context(|| format!("locking {}", dir.display())),
+    }
+}
+
+/// Fails with a plain sentence unless `dir` is an existing folder.
+fn ensure_folder(dir: &Path) -> Result<()> {
+    match fs::metadata(dir) {
+        Ok(metadata) if metadata.is_dir() => Ok(()),
+        Ok(_) => bail!("{} is not a folder", dir.display()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => bail!("{} does not exist", dir.display()),
+        Err(e) => Err(e).with_context(|| format!("opening {}", dir.display())),
+    }
+}
+
+impl NewEncoding {
+    /// Locks `dir` (created if needed) and clears what an interrupted run left.
     pub fn create(dir: &Path) -> Result<Self> {
-        fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        let folder = Self { dir: dir.to_path_buf() };
-        let partial = folder.dir.join(PARTIAL);
+        if fs::symlink_metadata(dir).is_err() {
+            fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        ensure_folder(dir)?;
+        let encoding = Self { dir: dir.to_path_buf(), _lock: lock(dir, true)?, committed: false };
+        let partial = encoding.dir.join(PARTIAL);
         if partial.exists() {
             fs::remove_dir_all(&partial).with_context(|| format!("removing {}", partial.display()))?;
         }
         fs::create_dir(&partial).with_context(|| format!("creating {}", partial.display()))?;
-        Ok(folder)
+        Ok(encoding)
     }
 
-    pub fn open(dir: &Path) -> Result<Self> {
-        if !dir.join(METADATA).is_file() {
-            bail!("{} holds no {METADATA}: not an encoded blob folder", dir.display());
-        }
-        Ok(Self { dir: dir.to_path_buf() })
-    }
-
-    /// Makes the finished slivers durable and visible, then writes the metadata.
-    pub fn commit(&self, metadata: &VerifiedMetadata) -> Result<()> {
+    /// Makes the finished slivers durable and visible, then writes the metadata; returns only
+    /// once all of it is on disk. Each sliver file and each directory changed is synced, not
+    /// the whole file system (syncfs would wait for every other writer on the disk too).
+    pub fn commit(mut self, metadata: &VerifiedMetadata) -> Result<()> {
         let partial = self.dir.join(PARTIAL);
-        File::open(&partial).and_then(|dir| sync_filesystem(&dir)).context("flushing slivers to disk")?;
-        let old_metadata = self.dir.join(METADATA);
-        if old_metadata.exists() {
-            fs::remove_file(&old_metadata).with_context(|| format!("removing {}", old_metadata.display()))?;
+        sync_files_in(&partial)?;
+        output::sync_dir(&partial)?;
+        // Metadata first, durably: a crash from here on leaves no metadata describing slivers
+        // that are half gone.
+        let metadata_path = self.dir.join(METADATA);
+        if metadata_path.exists() {
+            fs::remove_file(&metadata_path).with_context(|| format!("removing {}", metadata_path.display()))?;
+            output::sync_dir(&self.dir)?;
         }
         let slivers = self.dir.join(SLIVERS);
         if slivers.exists() {
             fs::remove_dir_all(&slivers).with_context(|| format!("removing {}", slivers.display()))?;
         }
         fs::rename(&partial, &slivers).with_context(|| format!("renaming {}", partial.display()))?;
-        write_atomically(&self.dir.join(BLOB_JSON), &BlobSummary::new(metadata).to_json())?;
-        write_atomically(&old_metadata, &metadata.as_metadata_with_id().to_bcs())
+        self.committed = true;
+        output::sync_dir(&self.dir)?;
+        output::write_atomically(&self.dir.join(BLOB_JSON), &BlobSummary::new(metadata).to_json(), true)?;
+        output::write_atomically(&metadata_path, &metadata.as_metadata_with_id().to_bcs(), true)
+    }
+}
+
+impl Drop for NewEncoding {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(self.dir.join(PARTIAL));
+        }
+    }
+}
+
+/// fsyncs every file in `dir`, several at a time: the disk can take them together.
+fn sync_files_in(dir: &Path) -> Result<()> {
+    let files: Vec<PathBuf> = fs::read_dir(dir)
+        .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect())
+        .with_context(|| format!("listing {}", dir.display()))?;
+    files.par_iter().try_for_each(|path| {
+        File::open(path).and_then(|f| f.sync_data()).with_context(|| format!("syncing {}", path.display()))
+    })
+}
+
+impl EncodingFolder {
+    /// Opens an encoded blob folder for reading, refusing one an encoder is writing.
+    pub fn open(dir: &Path) -> Result<Self> {
+        ensure_folder(dir)?;
+        let folder = Self { dir: dir.to_path_buf(), _lock: lock(dir, false)? };
+        if !dir.join(METADATA).is_file() {
+            let why = if dir.join(PARTIAL).exists() {
+                "an encoding into it was interrupted before it finished"
+            } else {
+                "it is not a folder written by `walrus-encoder encode`"
+            };
+            bail!("{} holds no {METADATA}: {why}", dir.display());
+        }
+        Ok(folder)
     }
 
     pub fn metadata(&self) -> Result<VerifiedMetadata> {
@@ -135,8 +209,19 @@ impl EncodingFolder {
         metadata.verify().with_context(|| format!("verifying {}", path.display()))
     }
 
-    /// The sliver files present, by pair and axis (`true` = primary). Other files are ignored.
-    fn sliver_files(&self) -> Result<BTreeMap<(bool, SliverPairIndex), PathBuf>> {
+    /// Says why there is no sliver at all, when there is none.
+    pub fn why_no_slivers(&self) -> String {
+        let dir = self.dir.join(SLIVERS);
+        if dir.is_dir() {
+            format!("{} holds no sliver files", dir.display())
+        } else {
+            format!("{} does not exist", dir.display())
+        }
+    }
+
+    /// The sliver files present for the blob's `n_shards` pairs, by pair and axis
+    /// (`true` = primary). Other files are named on standard error and ignored.
+    fn sliver_files(&self, n_shards: u16) -> Result<BTreeMap<(bool, SliverPairIndex), PathBuf>> {
         let dir = self.dir.join(SLIVERS);
         let mut files = BTreeMap::new();
         let entries = match fs::read_dir(&dir) {
@@ -148,6 +233,10 @@ impl EncodingFolder {
             let entry = entry.with_context(|| format!("listing {}", dir.display()))?;
             let name = entry.file_name();
             match name.to_str().and_then(parse_sliver_file_name) {
+                Some((pair, _)) if pair.0 >= n_shards => eprintln!(
+                    "ignoring {}: there is no sliver pair {pair} with {n_shards} shards",
+                    entry.path().display()
+                ),
                 Some((pair, is_primary)) => {
                     files.insert((is_primary, pair), entry.path());
                 }
@@ -179,8 +268,12 @@ impl EncodingFolder {
         rejected: &mut Vec<SliverCheck>,
     ) -> Result<Result<Vec<Sliver<A>>, usize>> {
         let needed = usize::from(metadata.layout().params().source_symbols::<A>());
-        let files: Vec<_> =
-            self.sliver_files()?.into_iter().filter(|((is_primary, _), _)| *is_primary == A::IS_PRIMARY).collect();
+        let files: Vec<_> = self
+            .sliver_files(metadata.n_shards())?
+            .into_iter()
+            .filter(|((is_primary, _), _)| *is_primary == A::IS_PRIMARY)
+            .collect();
+        let bar = progress::bar(&format!("checking {} slivers", A::NAME), needed as u64);
         let mut valid = Vec::with_capacity(needed);
         for batch in files.chunks(4 * rayon::current_num_threads()) {
             let checked: Vec<_> =
@@ -191,6 +284,7 @@ impl EncodingFolder {
                     None => rejected.push(check),
                 }
             }
+            bar.set_position(valid.len() as u64);
             if valid.len() >= needed {
                 valid.truncate(needed);
                 return Ok(Ok(valid));
@@ -201,7 +295,8 @@ impl EncodingFolder {
 
     /// Checks every sliver file present.
     pub fn verify_all(&self, metadata: &VerifiedMetadata) -> Result<PairReport> {
-        let files: Vec<_> = self.sliver_files()?.into_iter().collect();
+        let files: Vec<_> = self.sliver_files(metadata.n_shards())?.into_iter().collect();
+        let bar = progress::bar("verifying slivers", files.len() as u64);
         let checks: Vec<_> = files
             .par_iter()
             .map(|((is_primary, pair), path)| {
@@ -210,9 +305,11 @@ impl EncodingFolder {
                 } else {
                     self.check::<Secondary>(metadata, *pair, path).0
                 };
+                bar.inc(1);
                 (*is_primary, *pair, check)
             })
             .collect();
+        bar.finish_and_clear();
         let mut report = PairReport::new();
         for (is_primary, pair, check) in checks {
             let entry = report.entry(pair).or_insert((None, None));
@@ -229,34 +326,19 @@ impl EncodingFolder {
 /// Reads, parses and verifies one sliver file, checking it is the sliver its name promises.
 fn load_sliver<A: Axis>(metadata: &VerifiedMetadata, pair: SliverPairIndex, path: &Path) -> Result<Sliver<A>, String> {
     let n = metadata.n_shards();
-    if pair.0 >= n {
-        return Err(format!("pair {pair} does not exist with {n} shards"));
-    }
     let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
     let sliver = Sliver::<A>::from_bcs(&bytes).map_err(|e| e.to_string())?;
     let expected = pair.sliver::<A>(n);
+    // The bytes carry no axis, but the two axes' slivers differ in length.
+    if sliver.data().len() == metadata.layout().sliver_length::<A::Orthogonal>() && sliver.index().get() < n {
+        let other = SliverIndex::<A::Orthogonal>::new(sliver.index().get());
+        return Err(format!("holds {other} (of pair {}), not {expected}", other.pair(n)));
+    }
     if sliver.index() != expected {
         return Err(format!("holds {}, but pair {pair} has {expected}", sliver.index()));
     }
     sliver.verify(metadata).map_err(|e| e.to_string())?;
     Ok(sliver)
-}
-
-#[cfg(target_os = "linux")]
-fn sync_filesystem(file: &File) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // One syncfs instead of an fsync per sliver file (thousands of them).
-    // SAFETY: the descriptor is open for the duration of the call.
-    if unsafe { libc::syncfs(file.as_raw_fd()) } == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
-}
-
-#[cfg(not(target_os = "linux"))]
-fn sync_filesystem(file: &File) -> io::Result<()> {
-    file.sync_all()
 }
 
 /// Writes slivers into `slivers.partial/` as the encoder produces them.
@@ -270,11 +352,9 @@ pub struct FolderSink {
 }
 
 impl FolderSink {
-    pub fn new(folder: &EncodingFolder, layout: BlobLayout) -> Result<Self> {
-        let bar = ProgressBar::new(0).with_style(
-            ProgressStyle::with_template("encoding {bar:40} {percent}% {elapsed}").expect("valid template"),
-        );
-        Ok(Self { dir: folder.dir.join(PARTIAL), layout, pending: HashMap::new(), created: HashSet::new(), bar })
+    pub fn new(encoding: &NewEncoding, layout: BlobLayout) -> Self {
+        let bar = progress::bar("encoding", 0);
+        Self { dir: encoding.dir.join(PARTIAL), layout, pending: HashMap::new(), created: HashSet::new(), bar }
     }
 
     fn write_primary(&mut self, index: SliverIndex<Primary>, first_symbol: usize, data: &[u8]) -> io::Result<()> {

@@ -6,7 +6,7 @@ use std::io::{self, Read};
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::{ProgressBar, ProgressFinish, ProgressStyle};
 use walrus_encoder::EncodingParams;
 
 const CHUNK: usize = 8 << 20;
@@ -15,6 +15,15 @@ pub enum Input {
     /// A regular file and its length.
     File(File, u64),
     Memory(Vec<u8>),
+}
+
+impl Input {
+    pub fn len(&self) -> u64 {
+        match self {
+            Input::File(_, len) => *len,
+            Input::Memory(blob) => blob.len() as u64,
+        }
+    }
 }
 
 /// Opens the blob, refusing early (before reading) a file too large for `params`.
@@ -34,7 +43,8 @@ pub fn open(path: &Path, params: EncodingParams) -> Result<Input> {
 
 fn read_all(mut reader: impl Read, params: EncodingParams) -> Result<Vec<u8>> {
     let bar = ProgressBar::new_spinner()
-        .with_style(ProgressStyle::with_template("reading {spinner} {bytes} {bytes_per_sec}").expect("valid template"));
+        .with_style(ProgressStyle::with_template("reading {spinner} {bytes} {bytes_per_sec}").expect("valid template"))
+        .with_finish(ProgressFinish::AndClear);
     let mut blob = Vec::new();
     loop {
         let start = blob.len();

@@ -2,70 +2,101 @@
 
 mod folder;
 mod input;
+mod memory;
+mod output;
+mod progress;
 
-use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use walrus_encoder::{BlobEncoder, ConsistencyCheck, EncodingParams, FileEncoder, Primary, Secondary};
+use walrus_encoder::{
+    Axis, BlobEncoder, BlobLayout, ConsistencyCheck, EncodingParams, FileEncoder, Primary, Secondary, SliverPairIndex,
+    VerifiedMetadata,
+};
 
-use folder::{EncodingFolder, FolderSink, SliverCheck};
+use folder::{EncodingFolder, FolderSink, NewEncoding, PairReport, SliverCheck};
 use input::Input;
+use output::Destination;
 
-pub fn blob_id(file: &Path, n_shards: u16) -> Result<ExitCode> {
-    let params = EncodingParams::new(n_shards)?;
-    let metadata = match input::open(file, params)? {
-        Input::File(file, len) => {
-            FileEncoder::new(params, &file, len)?.compute_metadata().context("reading the blob")?
-        }
-        Input::Memory(blob) => BlobEncoder::new(params, &blob)?.compute_metadata(),
+pub fn blob_id(file: &Path, params: EncodingParams) -> Result<ExitCode> {
+    let (input, layout) = open_for_encoding(file, params)?;
+    let bar = progress::bar("hashing", 0);
+    let mut progress = |done, total| {
+        bar.set_length(total as u64);
+        bar.set_position(done as u64);
     };
+    let metadata = match &input {
+        Input::File(file, _) => FileEncoder::new(params, file, layout.unencoded_length())?
+            .compute_metadata_with_progress(&mut progress)
+            .context("reading the blob")?,
+        Input::Memory(blob) => BlobEncoder::new(params, blob)?.compute_metadata_with_progress(&mut progress),
+    };
+    bar.finish_and_clear();
     println!("{}", metadata.blob_id());
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn encode(file: &Path, n_shards: u16, out: &Path) -> Result<ExitCode> {
-    let params = EncodingParams::new(n_shards)?;
+/// Opens the blob, refusing before encoding allocates anything one whose encoding would not
+/// fit in memory: first for the shard count alone (before a long read of standard input), then
+/// for the blob's length. A blob read into memory already holds its memory.
+fn open_for_encoding(file: &Path, params: EncodingParams) -> Result<(Input, BlobLayout)> {
+    memory::ensure_available(params.for_blob(0)?.encoding_memory(), || {
+        format!("encoding with {} shards", params.n_shards())
+    })?;
     let input = input::open(file, params)?;
-    let folder = EncodingFolder::create(out)?;
+    let layout = params.for_blob(input.len())?;
+    memory::ensure_available(layout.encoding_memory(), || {
+        format!("encoding {} bytes with {} shards", layout.unencoded_length(), params.n_shards())
+    })?;
+    Ok((input, layout))
+}
+
+pub fn encode(file: &Path, params: EncodingParams, out: &Path) -> Result<ExitCode> {
+    let (input, layout) = open_for_encoding(file, params)?;
+    let encoding = NewEncoding::create(out)?;
+    let mut sink = FolderSink::new(&encoding, layout);
     let metadata = match &input {
-        Input::File(file, len) => {
-            let encoder = FileEncoder::new(params, file, *len)?;
-            let mut sink = FolderSink::new(&folder, encoder.layout())?;
-            let metadata = encoder.write_slivers(&mut sink).context("encoding")?;
-            sink.finish()?;
-            metadata
-        }
-        Input::Memory(blob) => {
-            let encoder = BlobEncoder::new(params, blob)?;
-            let mut sink = FolderSink::new(&folder, encoder.layout())?;
-            let metadata = encoder.write_slivers(&mut sink).context("encoding")?;
-            sink.finish()?;
-            metadata
-        }
-    };
-    folder.commit(&metadata)?;
+        Input::File(file, _) => FileEncoder::new(params, file, layout.unencoded_length())?.write_slivers(&mut sink),
+        Input::Memory(blob) => BlobEncoder::new(params, blob)?.write_slivers(&mut sink),
+    }
+    .context("encoding")?;
+    sink.finish()?;
+    let syncing = progress::spinner("syncing to disk");
+    encoding.commit(&metadata)?;
+    syncing.finish_and_clear();
     eprintln!(
         "encoded {} bytes into {} sliver pairs in {}",
         metadata.layout().unencoded_length(),
-        n_shards,
+        params.n_shards(),
         out.display()
     );
     println!("{}", metadata.blob_id());
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn decode(dir: &Path, out: &Path, strict: bool) -> Result<ExitCode> {
+pub fn decode(dir: &Path, out: &Path, force: bool, strict: bool) -> Result<ExitCode> {
+    // Checked first, so a bad --out costs nothing and is left untouched.
+    let destination = Destination::parse(out, force)?;
     let folder = EncodingFolder::open(dir)?;
     let metadata = folder.metadata()?;
+    // The blob, plus the slivers it is decoded from (about as large again).
+    let length = metadata.layout().unencoded_length();
+    memory::ensure_available(2 * length, || format!("decoding a blob of {length} bytes"))?;
     let mut rejected = Vec::new();
     let primary = folder.valid_slivers::<Primary>(&metadata, &mut rejected)?;
     let check = if strict { ConsistencyCheck::Strict } else { ConsistencyCheck::Default };
+    let decoding = || progress::spinner("decoding");
     let blob = match primary {
-        Ok(slivers) => walrus_encoder::decode(&metadata, &slivers, check),
+        Ok(slivers) => {
+            let _spinner = decoding();
+            walrus_encoder::decode(&metadata, &slivers, check)
+        }
         Err(primary_count) => match folder.valid_slivers::<Secondary>(&metadata, &mut rejected)? {
-            Ok(slivers) => walrus_encoder::decode(&metadata, &slivers, check),
+            Ok(slivers) => {
+                let _spinner = decoding();
+                walrus_encoder::decode(&metadata, &slivers, check)
+            }
             Err(secondary_count) => {
                 report_rejected(&rejected);
                 let p = metadata.layout().params();
@@ -80,10 +111,10 @@ pub fn decode(dir: &Path, out: &Path, strict: bool) -> Result<ExitCode> {
     };
     report_rejected(&rejected);
     let blob = blob.context("decoding")?;
-    if out == Path::new("-") {
-        std::io::stdout().lock().write_all(&blob).context("writing to standard output")?;
-    } else {
-        folder::write_atomically(out, &blob)?;
+    let writing = progress::spinner("writing");
+    destination.write(&blob)?;
+    writing.finish_and_clear();
+    if let Destination::File { .. } = destination {
         eprintln!("decoded {} bytes of blob {} into {}", blob.len(), metadata.blob_id(), out.display());
     }
     Ok(ExitCode::SUCCESS)
@@ -95,30 +126,123 @@ fn report_rejected(rejected: &[SliverCheck]) {
     }
 }
 
-pub fn verify(dir: &Path) -> Result<ExitCode> {
+/// One axis's slivers: how many are good, bad and missing.
+struct AxisCount {
+    name: &'static str,
+    good: usize,
+    bad: usize,
+    missing: usize,
+    needed: usize,
+}
+
+impl AxisCount {
+    fn of<A: Axis>(report: &PairReport, metadata: &VerifiedMetadata) -> Self {
+        let check = |checks: &(Option<SliverCheck>, Option<SliverCheck>)| {
+            if A::IS_PRIMARY { checks.0.as_ref() } else { checks.1.as_ref() }.map(SliverCheck::is_ok)
+        };
+        let present: Vec<bool> = report.values().filter_map(check).collect();
+        let good = present.iter().filter(|ok| **ok).count();
+        Self {
+            name: A::NAME,
+            good,
+            bad: present.len() - good,
+            missing: usize::from(metadata.n_shards()) - present.len(),
+            needed: usize::from(metadata.layout().params().source_symbols::<A>()),
+        }
+    }
+
+    fn decodable(&self) -> bool {
+        self.good >= self.needed
+    }
+}
+
+pub fn verify(dir: &Path, verbose: bool) -> Result<ExitCode> {
     let folder = EncodingFolder::open(dir)?;
     let metadata = folder.metadata()?;
     let report = folder.verify_all(&metadata)?;
+    let n = metadata.n_shards();
     let rotation = metadata.rotation();
-    let mut bad = 0;
-    let mut checked = 0;
-    for (pair, checks) in &report {
-        let shard = rotation.shard_of(*pair);
-        let describe = |c: &Option<SliverCheck>| match c {
-            None => "missing".to_string(),
-            Some(c) => c.verdict(),
-        };
-        let line =
-            format!("pair {pair} (shard {shard}): primary {}, secondary {}", describe(&checks.0), describe(&checks.1));
-        let pair_bad = [&checks.0, &checks.1].iter().any(|c| c.as_ref().is_some_and(|c| !c.is_ok()));
-        checked += checks.0.is_some() as usize + checks.1.is_some() as usize;
-        if pair_bad {
-            bad += [&checks.0, &checks.1].iter().filter(|c| c.as_ref().is_some_and(|c| !c.is_ok())).count();
-            println!("{line}  BAD");
-        } else {
-            println!("{line}");
+    let describe = |c: &Option<SliverCheck>| c.as_ref().map_or_else(|| "missing".to_string(), SliverCheck::verdict);
+    for p in 0..n {
+        let pair = SliverPairIndex(p);
+        let (primary, secondary) = report.get(&pair).map_or((&None, &None), |(a, b)| (a, b));
+        let bad = [primary, secondary].iter().any(|c| c.as_ref().is_some_and(|c| !c.is_ok()));
+        let missing = primary.is_none() || secondary.is_none();
+        // Bad slivers are always named; missing ones are summed up below unless asked for.
+        if verbose || bad {
+            let flag = if bad {
+                "  BAD"
+            } else if missing {
+                "  MISSING"
+            } else {
+                ""
+            };
+            println!(
+                "pair {pair} (shard {}): primary {}, secondary {}{flag}",
+                rotation.shard_of(pair),
+                describe(primary),
+                describe(secondary)
+            );
         }
     }
-    println!("{checked} slivers checked for blob {}: {} good, {bad} bad", metadata.blob_id(), checked - bad);
-    Ok(if bad == 0 && checked > 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    let axes = [AxisCount::of::<Primary>(&report, &metadata), AxisCount::of::<Secondary>(&report, &metadata)];
+    if !verbose {
+        for axis in &axes {
+            let missing = missing_pairs(&report, n, axis.name == Primary::NAME);
+            if !missing.is_empty() {
+                println!("missing {} slivers of pairs {missing}", axis.name);
+            }
+        }
+    }
+    let total = 2 * usize::from(n);
+    let good: usize = axes.iter().map(|a| a.good).sum();
+    println!("blob {} ({n} shards): {good} of {total} slivers good", metadata.blob_id());
+    for a in &axes {
+        println!(
+            "  {:<10} {} good, {} bad, {} missing ({} good needed to decode)",
+            format!("{}:", a.name),
+            a.good,
+            a.bad,
+            a.missing,
+            a.needed
+        );
+    }
+    if good == total {
+        println!("complete: every sliver is present and good");
+        return Ok(ExitCode::SUCCESS);
+    }
+    if good == 0 && axes.iter().all(|a| a.bad == 0) {
+        println!("no slivers: {}", folder.why_no_slivers());
+    }
+    let from: Vec<&str> = axes.iter().filter(|a| a.decodable()).map(|a| a.name).collect();
+    let problems = total - good;
+    if from.is_empty() {
+        println!("NOT DECODABLE: {problems} slivers missing or bad, and neither axis has enough good ones");
+    } else {
+        println!(
+            "incomplete: {problems} slivers missing or bad; the blob can still be decoded from its {} slivers",
+            from.join(" or its ")
+        );
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+/// The pairs whose sliver of one axis is missing, as ranges: `0-12, 20`.
+fn missing_pairs(report: &PairReport, n: u16, primary: bool) -> String {
+    let present =
+        |p: u16| report.get(&SliverPairIndex(p)).is_some_and(|(a, b)| if primary { a.is_some() } else { b.is_some() });
+    let mut ranges: Vec<String> = Vec::new();
+    let mut p = 0;
+    while p < n {
+        if present(p) {
+            p += 1;
+            continue;
+        }
+        let start = p;
+        while p < n && !present(p) {
+            p += 1;
+        }
+        ranges.push(if p - 1 == start { start.to_string() } else { format!("{start}-{}", p - 1) });
+    }
+    ranges.join(", ")
 }

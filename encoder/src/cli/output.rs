@@ -1,0 +1,134 @@
+//! Where `decode` writes the blob: standard output, or a regular file replaced atomically.
+//! Nothing else is ever replaced: renaming over a device node, a FIFO or a symbolic link would
+//! destroy it (as root, `/dev/null` itself) while reporting success.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+
+/// A checked destination, parsed from `--out` before any work is done.
+pub enum Destination {
+    Stdout,
+    /// A regular file, which may exist only if `replace` (`--force`).
+    File {
+        path: PathBuf,
+        replace: bool,
+    },
+}
+
+impl Destination {
+    pub fn parse(path: &Path, force: bool) -> Result<Self> {
+        if path == Path::new("-") {
+            return Ok(Self::Stdout);
+        }
+        if path.file_name().is_none() {
+            bail!("{} is not a file path", path.display());
+        }
+        check_replaceable(path, force)?;
+        Ok(Self::File { path: path.to_path_buf(), replace: force })
+    }
+
+    /// Writes `bytes`; a file appears whole or not at all.
+    pub fn write(&self, bytes: &[u8]) -> Result<()> {
+        match self {
+            Self::Stdout => io::stdout().lock().write_all(bytes).context("writing to standard output"),
+            Self::File { path, replace } => write_atomically(path, bytes, *replace),
+        }
+    }
+}
+
+/// Refuses anything at `path` but a regular file, and that only with `force`.
+fn check_replaceable(path: &Path, force: bool) -> Result<()> {
+    let metadata = match fs::symlink_metadata(path) {
+        Ok(metadata) => metadata,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e).with_context(|| format!("checking {}", path.display())),
+    };
+    let kind = metadata.file_type();
+    let what = if kind.is_file() {
+        if force {
+            return Ok(());
+        }
+        bail!("{} already exists: pass --force to replace it", path.display());
+    } else if kind.is_symlink() {
+        "a symbolic link"
+    } else if kind.is_dir() {
+        "a folder"
+    } else if kind.is_char_device() {
+        "a character device"
+    } else if kind.is_block_device() {
+        "a block device"
+    } else if kind.is_fifo() {
+        "a named pipe"
+    } else if kind.is_socket() {
+        "a socket"
+    } else {
+        "not a regular file"
+    };
+    bail!(
+        "{} is {what}, and --out only writes regular files: it is left as it is (to write into it, use `--out -` \
+         and redirect standard output)",
+        path.display()
+    )
+}
+
+/// Writes `bytes` to `path` through a hidden temporary file beside it, synced, then renamed
+/// into place (or, without `replace`, linked into place, which fails if `path` appeared in the
+/// meantime). The temporary file is removed whatever happens.
+pub fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
+    let tmp = TempFile::create(path)?;
+    let mut file = &tmp.file;
+    file.write_all(bytes).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", tmp.path.display()))?;
+    if replace {
+        // Checked again just before the rename: the target may have changed while we worked.
+        check_replaceable(path, true)?;
+        fs::rename(&tmp.path, path)
+            .with_context(|| format!("renaming {} to {}", tmp.path.display(), path.display()))?;
+    } else {
+        match fs::hard_link(&tmp.path, path) {
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => check_replaceable(path, false)?,
+            result => result.with_context(|| format!("creating {}", path.display()))?,
+        }
+    }
+    sync_dir(parent(path))
+}
+
+fn parent(path: &Path) -> &Path {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    }
+}
+
+/// Makes renames and new names in `dir` durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).and_then(|d| d.sync_all()).with_context(|| format!("syncing {}", dir.display()))
+}
+
+/// `.<name>.<pid>.partial` beside the target, deleted on drop.
+struct TempFile {
+    path: PathBuf,
+    file: File,
+}
+
+impl TempFile {
+    fn create(target: &Path) -> Result<Self> {
+        let name = target.file_name().with_context(|| format!("{} is not a file path", target.display()))?;
+        let path = target.with_file_name(format!(".{}.{}.partial", name.to_string_lossy(), std::process::id()));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .with_context(|| format!("creating {}", path.display()))?;
+        Ok(Self { path, file })
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
