@@ -1,5 +1,5 @@
-//! Every conformance vector of `shared/vectors/redstuff-rs2.json`, produced by the official
-//! Walrus encoder, reproduced byte for byte.
+//! Every conformance vector of `tests/vectors/walrus/redstuff-rs2.json`, produced by the
+//! official Walrus encoder, reproduced byte for byte.
 
 mod common;
 
@@ -8,7 +8,7 @@ use sha2::{Digest as _, Sha256};
 use walrus_encoder::{decode, encode, BlobMetadataWithId, ConsistencyCheck, EncodingParams, Error, ShardRotation};
 
 fn vectors() -> Value {
-    let path = common::shared_dir().join("vectors/redstuff-rs2.json");
+    let path = common::walrus_vectors_dir().join("redstuff-rs2.json");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
     serde_json::from_str(&text).expect("valid JSON")
 }
