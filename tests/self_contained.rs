@@ -39,7 +39,7 @@ fn walrus_data_is_the_recorded_copy() {
 /// Files that run at build or test time: scripts, Rust sources, manifests.
 fn is_code(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()), Some("rs" | "mjs" | "js" | "sh" | "toml" | "move"))
-        || path.parent().is_some_and(|p| p.ends_with(".ci"))
+        || path.parent().and_then(Path::file_name).is_some_and(|dir| dir == ".ci")
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
