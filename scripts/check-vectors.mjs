@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Re-run the official WASM encoder on cases from shared/vectors/redstuff-rs2.json and compare
+// Re-run the official WASM encoder on cases from tests/vectors/walrus/redstuff-rs2.json and compare
 // with the recorded results: proves the oracle (sizing, generators, hex/base64 handling) is
 // wired correctly. Default: a handful of cases; --all: every case (about 3 minutes).
 // Usage: node check-vectors.mjs [--all] [--vectors PATH]
@@ -14,7 +14,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const { values: opts } = parseArgs({
   options: { all: { type: 'boolean' }, vectors: { type: 'string' } },
 });
-const vectorsPath = opts.vectors ?? path.join(here, '../../shared/vectors/redstuff-rs2.json');
+const vectorsPath = opts.vectors ?? path.join(here, '../tests/vectors/walrus/redstuff-rs2.json');
 const V = JSON.parse(fs.readFileSync(vectorsPath, 'utf8'));
 
 const sha256 = (...parts) => {

@@ -9,7 +9,7 @@
 //   node scripts/move.mjs check-layouts [--write] [PACKAGE_DIR...]
 //
 // Without PACKAGE_DIR, every folder under move/ that holds a Move.toml is taken.
-// See README.md ("Move") and ../shared/specs/move-toolchain.md for why it is built this way.
+// See README.md ("The Move contracts") for why it is built this way.
 
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -32,7 +32,7 @@ const USAGE = `usage:
       enum the package defines, read from its compiled bytecode, as JSON
   node scripts/move.mjs check-layouts [--write] [PACKAGE_DIR...]
       compare each package's layout with its checked-in layout.json (--write updates it),
-      and the types Walrus also defines with ../shared/vectors/walrus-*-layouts.json
+      and the types Walrus also defines with tests/vectors/walrus/walrus-*-layouts.json
 
 PACKAGE_DIR defaults to every folder under move/ with a Move.toml.
 MOVE_FRAMEWORK_DIR may point at a folder holding move-stdlib/ and sui-framework/; by default
@@ -271,9 +271,6 @@ async function layoutOf(dir) {
 
 const stringify = (value) => `${JSON.stringify(value, null, 1)}\n`;
 
-function sharedDir() {
-  return process.env.WALRUS_SHARED_DIR ?? path.resolve(repo, '..', 'shared');
-}
 
 /**
  * Checks the compiled layouts against the checked-in `layout.json` of each package, and every
@@ -281,7 +278,7 @@ function sharedDir() {
  */
 async function checkLayouts(dirs, { write }) {
   const walrus = {};
-  const vectors = path.join(sharedDir(), 'vectors');
+  const vectors = path.join(repo, 'tests', 'vectors', 'walrus');
   for (const [file, prefix] of [['walrus-event-layouts.json', 'events::'], ['walrus-object-layouts.json', '']]) {
     for (const [name, value] of Object.entries(JSON.parse(fs.readFileSync(path.join(vectors, file), 'utf8')))) {
       walrus[prefix + name] = value.fields ?? value;

@@ -1,6 +1,6 @@
 // Shared helpers for the Walrus RS2 oracle: thin wrappers around the official
 // WASM encoder (@mysten/walrus-wasm 0.3.0) plus the input generators of
-// shared/vectors/redstuff-rs2.json. See shared/specs/redstuff-rs2.md §§2-3, 8, 11, 20.
+// tests/vectors/walrus/redstuff-rs2.json.
 
 // The package's Node entry loads the .wasm synchronously on import (fs.readFileSync +
 // new WebAssembly.Instance); its default export init() is a no-op, so nothing to await.
@@ -93,7 +93,7 @@ export function parseB64url(s) {
   return bytes;
 }
 
-// ---- input generators (shared/vectors/redstuff-rs2.json "generators") ----
+// ---- input generators (tests/vectors/walrus/redstuff-rs2.json "generators") ----
 
 const M64 = (1n << 64n) - 1n;
 

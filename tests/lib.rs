@@ -1,5 +1,5 @@
 //! Cross-part conformance checks. This library is a small reference model, written from the
-//! Walrus message formats (`../shared/specs/walrus-contracts.md`, section 5), of what the Move
+//! Walrus message formats (intent, epoch, then the message in BCS), of what the Move
 //! contracts verify in a certificate: the exact signed bytes, the signer bitmap, the weight
 //! thresholds, and the aggregate public key the signature is checked against. The tests sign
 //! with real BLS12-381 (fastcrypto, min-pk), which the Move test runner cannot: its BLS

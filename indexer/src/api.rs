@@ -5,8 +5,9 @@
 use std::str::FromStr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -15,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use sqlx::PgPool;
 use sui_sdk_types::Address;
+use tokio::sync::watch;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use walrus_encoder::{BlobId, EncodingParams};
 
@@ -24,6 +26,31 @@ pub struct AppState {
     pub metrics: Option<PrometheusHandle>,
     /// Shards assumed when the indexed events do not say (Walrus mainnet and testnet: 1000).
     pub default_n_shards: u16,
+}
+
+/// Where start-up is. The port is bound first, so health checks get an answer (a 503 naming
+/// the phase) while the database is reached and migrated, instead of a refused connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    Connecting,
+    Migrating,
+    Ready,
+}
+
+/// Answers every request with a 503 and the phase until start-up is done.
+pub fn until_ready(router: Router, phase: watch::Receiver<Phase>) -> Router {
+    router.layer(axum::middleware::from_fn(move |request: Request, next: Next| {
+        let phase = *phase.borrow();
+        async move {
+            let status = match phase {
+                Phase::Ready => return next.run(request).await,
+                Phase::Connecting => "connecting",
+                Phase::Migrating => "migrating",
+            };
+            let error = format!("starting: {status} to the database");
+            (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": status, "error": error }))).into_response()
+        }
+    }))
 }
 
 pub fn router(state: AppState) -> Router {

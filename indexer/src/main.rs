@@ -7,11 +7,11 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use tokio::sync::watch;
-use walrus_indexer::api::{self, AppState};
+use walrus_indexer::api::{self, AppState, Phase};
 use walrus_indexer::checkpoint::parse_address;
 use walrus_indexer::ingest::{self, IngestConfig};
 use walrus_indexer::source::Source;
-use walrus_indexer::store::Store;
+use walrus_indexer::store::{Database, Store};
 
 /// Follows Sui checkpoints, mirrors one Move package's Walrus events into PostgreSQL, and
 /// serves blobs, events, epochs and storage nodes over HTTP (JSON; see /v1/openapi.json).
@@ -23,6 +23,11 @@ struct Args {
     /// PostgreSQL URL, e.g. postgres://user@localhost/walrus. Migrations run at start.
     #[arg(long, env = "DATABASE_URL")]
     database_url: String,
+
+    /// Allow the URL to name a maintenance database (postgres, template0, template1), which
+    /// is refused by default: the indexer's tables would land next to everything else.
+    #[arg(long, env = "WALRUS_INDEXER_ALLOW_MAINTENANCE_DB")]
+    allow_maintenance_db: bool,
 
     /// The package whose events to index: its original ID (0x…). Types added by later
     /// upgrades are followed automatically.
@@ -77,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    let database = Database::parse(&args.database_url, args.allow_maintenance_db)?;
     let source = Source::parse(&args.source).map_err(anyhow::Error::msg)?;
     if let Source::Dir(path) = &source {
         anyhow::ensure!(PathBuf::from(path).is_dir(), "checkpoint folder {} does not exist", path.display());
@@ -85,10 +91,31 @@ async fn main() -> anyhow::Result<()> {
         .install_recorder()
         .context("installing the metrics recorder")?;
 
-    let store = Store::connect(&args.database_url).await.context("connecting to PostgreSQL")?;
-    store.migrate().await.context("running migrations")?;
-
+    // Listen first: until the database is reached and migrated, every request gets a 503
+    // naming the phase.
+    let (phase_tx, phase) = watch::channel(Phase::Connecting);
+    let store = Store::lazy(&database);
+    let state = AppState { pool: store.pool().clone(), metrics: Some(metrics), default_n_shards: args.n_shards };
+    let app = api::until_ready(api::router(state), phase).layer(tower_http::trace::TraceLayer::new_for_http());
+    let listener =
+        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
+    tracing::info!("serving on http://{}", listener.local_addr()?);
     let (shutdown_tx, shutdown) = watch::channel(false);
+    let mut server_shutdown = shutdown.clone();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                while server_shutdown.changed().await.is_ok() && !*server_shutdown.borrow() {}
+            })
+            .await
+    });
+
+    tracing::info!("connecting to PostgreSQL at {} (database `{}`)", database.server(), database.name());
+    database.check_reachable().await?;
+    phase_tx.send_replace(Phase::Migrating);
+    store.migrate().await.context("running migrations")?;
+    phase_tx.send_replace(Phase::Ready);
+
     let config = IngestConfig {
         package: args.package,
         first_checkpoint: args.first_checkpoint,
@@ -98,20 +125,6 @@ async fn main() -> anyhow::Result<()> {
         poll_interval: Duration::from_millis(args.poll_ms.max(1)),
     };
     let ingestion = tokio::spawn(ingest::run(store.clone(), source, config, shutdown.clone()));
-
-    let state = AppState { pool: store.pool().clone(), metrics: Some(metrics), default_n_shards: args.n_shards };
-    let app = api::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
-    let listener =
-        tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
-    tracing::info!("serving on http://{}", listener.local_addr()?);
-    let mut server_shutdown = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                while server_shutdown.changed().await.is_ok() && !*server_shutdown.borrow() {}
-            })
-            .await
-    });
 
     let exit_when_done = args.exit_when_done;
     tokio::select! {

@@ -2,8 +2,11 @@
 //! batch of checkpoints — its events, the state they change and the watermark — in one
 //! transaction, with set-based statements (UNNEST) rather than a row at a time.
 
-use sqlx::postgres::{PgPool, PgPoolOptions};
-use sqlx::{Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use sui_sdk_types::Address;
 
 use crate::events::PackageOrigins;
@@ -13,6 +16,72 @@ use crate::process::{attribute_ops, Batch};
 const PIPELINE: &str = "events";
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// How long the first connection may take before start-up gives up and names the server
+/// (the pool's own timeout is 30 s, and then it says only "pool timed out").
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// PostgreSQL's own databases: `postgres`, which administration tools connect to, and the
+/// templates new databases are copied from. The indexer's tables do not belong there.
+const MAINTENANCE_DATABASES: [&str; 3] = ["postgres", "template0", "template1"];
+
+/// The indexer's database, parsed from its URL and checked before anything connects.
+#[derive(Clone, Debug)]
+pub struct Database {
+    options: PgConnectOptions,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error("invalid database URL: {0}")]
+    Url(sqlx::Error),
+    #[error(
+        "refusing to create the indexer's tables in `{0}`, a PostgreSQL maintenance database: create a \
+         database for the indexer (`createdb walrus_indexer`) and name it in the URL, or pass \
+         --allow-maintenance-db"
+    )]
+    Maintenance(String),
+    #[error("PostgreSQL at {server} (database `{database}`) did not answer within {} s", CONNECT_TIMEOUT.as_secs())]
+    TimedOut { server: String, database: String },
+    #[error("cannot connect to PostgreSQL at {server} (database `{database}`): {cause}")]
+    Unreachable { server: String, database: String, cause: sqlx::Error },
+}
+
+impl Database {
+    /// Parses a `postgres://` URL; a maintenance database is refused unless `allow_maintenance`.
+    pub fn parse(url: &str, allow_maintenance: bool) -> Result<Self, DatabaseError> {
+        let database = Self { options: PgConnectOptions::from_str(url).map_err(DatabaseError::Url)? };
+        if !allow_maintenance && MAINTENANCE_DATABASES.contains(&database.name()) {
+            return Err(DatabaseError::Maintenance(database.name().to_owned()));
+        }
+        Ok(database)
+    }
+
+    /// The database's name; PostgreSQL takes the user's name when the URL has none.
+    pub fn name(&self) -> &str {
+        self.options.get_database().unwrap_or(self.options.get_username())
+    }
+
+    /// `host:port` (the host may be a Unix socket folder).
+    pub fn server(&self) -> String {
+        format!("{}:{}", self.options.get_host(), self.options.get_port())
+    }
+
+    /// Connects once, so a server that is down, silent or refuses us is reported within
+    /// [`CONNECT_TIMEOUT`] with its address and the cause.
+    pub async fn check_reachable(&self) -> Result<(), DatabaseError> {
+        let (server, database) = (self.server(), self.name().to_owned());
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&self.options)).await {
+            Err(_) => Err(DatabaseError::TimedOut { server, database }),
+            Ok(Err(cause)) => Err(DatabaseError::Unreachable { server, database, cause }),
+            Ok(Ok(connection)) => {
+                // Closing politely is a courtesy; the check already succeeded.
+                let _ = connection.close().await;
+                Ok(())
+            }
+        }
+    }
+}
 
 #[derive(Clone)]
 pub struct Store {
@@ -27,9 +96,9 @@ pub struct Watermark {
 }
 
 impl Store {
-    pub async fn connect(url: &str) -> Result<Self, sqlx::Error> {
-        let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
-        Ok(Self { pool })
+    /// A pool that connects on first use, so the API can listen before the database answers.
+    pub fn lazy(database: &Database) -> Self {
+        Self { pool: PgPoolOptions::new().max_connections(8).connect_lazy_with(database.options.clone()) }
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
@@ -366,4 +435,28 @@ async fn write_nodes(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Resul
         .await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maintenance_databases_are_refused_unless_allowed() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/postgres",
+            "postgres://me@db.example/template1",
+            "postgres://me@db.example/template0",
+            // No database in the URL: PostgreSQL uses the user's name.
+            "postgres://postgres@127.0.0.1:5432",
+        ] {
+            let err = Database::parse(url, false).unwrap_err();
+            assert!(matches!(err, DatabaseError::Maintenance(_)), "{url}: {err}");
+            assert!(err.to_string().contains("--allow-maintenance-db"), "{err}");
+            assert!(Database::parse(url, true).is_ok(), "{url} with the flag");
+        }
+        let database = Database::parse("postgres://postgres@10.1.2.3:6543/walrus", false).unwrap();
+        assert_eq!((database.name(), database.server().as_str()), ("walrus", "10.1.2.3:6543"));
+        assert!(matches!(Database::parse("not a URL", false), Err(DatabaseError::Url(_))));
+    }
 }

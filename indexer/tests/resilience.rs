@@ -14,7 +14,7 @@ use tokio::task::JoinHandle;
 use walrus_indexer::api::{self, AppState};
 use walrus_indexer::ingest;
 use walrus_indexer::source::Source;
-use walrus_indexer::store::Store;
+use walrus_indexer::store::{Database, Store};
 
 /// A TCP proxy to PostgreSQL that can be cut: while down it drops every connection.
 struct Proxy {
@@ -69,7 +69,7 @@ async fn survives_postgres_going_away_and_coming_back(pool: PgPool) {
     let mut through_proxy = url.clone();
     through_proxy.set_port(Some(proxy.port)).unwrap();
     through_proxy.set_path(&database);
-    let store = Store::connect(through_proxy.as_str()).await.unwrap();
+    let store = Store::lazy(&Database::parse(through_proxy.as_str(), false).unwrap());
 
     // Checkpoints appear over time; the database goes away in the middle and comes back.
     let dir = tempfile::tempdir().unwrap();

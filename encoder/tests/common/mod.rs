@@ -3,15 +3,13 @@
 
 use std::path::PathBuf;
 
-/// `shared/` beside the checkout, or `WALRUS_SHARED_DIR`.
-pub fn shared_dir() -> PathBuf {
-    std::env::var_os("WALRUS_SHARED_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"))
-}
-
 pub fn repo_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// Walrus's own data, copied into the repository (`tests/vectors/walrus/README.md` says from where).
+pub fn walrus_vectors_dir() -> PathBuf {
+    repo_dir().join("tests/vectors/walrus")
 }
 
 /// `byte[i] = (31 i + 7) mod 256`.

@@ -1,0 +1,113 @@
+//! Start-up of the binary: it listens before touching the database, says within seconds which
+//! server does not answer, and will not put its tables in PostgreSQL's maintenance database.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use walrus_indexer::store::CONNECT_TIMEOUT;
+
+/// The indexer on an empty checkpoint folder, serving on `listen`.
+fn indexer(database_url: &str, listen: &str, dir: &std::path::Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_walrus-indexer"))
+        .args(["--database-url", database_url])
+        .args(["--package", &common::package().to_string()])
+        .args(["--source", &format!("dir:{}", dir.display())])
+        .args(["--listen", listen])
+        .env_remove("WALRUS_INDEXER_ALLOW_MAINTENANCE_DB")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the indexer starts")
+}
+
+/// A port nothing listens on (bound, then released).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits for the process to exit, at most `limit`.
+fn exit_within(mut child: Child, limit: Duration) -> (Output, Duration) {
+    let started = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed() > limit {
+            child.kill().unwrap();
+            let output = child.wait_with_output().unwrap();
+            panic!("still running after {limit:?}; stderr: {}", String::from_utf8_lossy(&output.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    (child.wait_with_output().unwrap(), started.elapsed())
+}
+
+/// `GET http://{addr}{path}` as status and body, or None while nothing answers.
+async fn get(addr: &str, path: &str) -> Option<(u16, serde_json::Value)> {
+    let response = reqwest::get(format!("http://{addr}{path}")).await.ok()?;
+    let status = response.status().as_u16();
+    Some((status, serde_json::from_slice(&response.bytes().await.ok()?).ok()?))
+}
+
+#[tokio::test]
+async fn a_silent_database_is_named_within_the_timeout_while_health_says_connecting() {
+    // Accepts connections and never answers: a firewalled or hung server.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let db_port = silent.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = indexer(&format!("postgres://walrus@127.0.0.1:{db_port}/walrus_startup"), &listen, dir.path());
+    let started = Instant::now();
+
+    // The API answers before the database does, with the phase.
+    let health = loop {
+        if let Some(answer) = get(&listen, "/v1/health").await {
+            break answer;
+        }
+        assert!(started.elapsed() < CONNECT_TIMEOUT, "nothing listened on {listen} while connecting");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(health.0, 503, "{health:?}");
+    assert_eq!(health.1["status"], "connecting", "{health:?}");
+    assert_eq!(get(&listen, "/v1/blobs").await.map(|(status, _)| status), Some(503));
+
+    let (output, _) = exit_within(child, CONNECT_TIMEOUT + Duration::from_secs(5));
+    let elapsed = started.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(elapsed >= CONNECT_TIMEOUT && elapsed < CONNECT_TIMEOUT + Duration::from_secs(3), "{elapsed:?}");
+    assert!(stderr.contains(&format!("127.0.0.1:{db_port}")) && stderr.contains("walrus_startup"), "{stderr}");
+    assert!(stderr.contains("did not answer within 5 s"), "{stderr}");
+    drop(silent);
+}
+
+#[tokio::test]
+async fn a_refused_connection_is_named_at_once() {
+    let db_port = free_port();
+    let dir = tempfile::tempdir().unwrap();
+    let child = indexer(
+        &format!("postgres://walrus@127.0.0.1:{db_port}/walrus_startup"),
+        &format!("127.0.0.1:{}", free_port()),
+        dir.path(),
+    );
+    let (output, elapsed) = exit_within(child, CONNECT_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(elapsed < Duration::from_secs(3), "{elapsed:?}");
+    assert!(stderr.contains(&format!("cannot connect to PostgreSQL at 127.0.0.1:{db_port}")), "{stderr}");
+}
+
+#[tokio::test]
+async fn the_maintenance_database_is_refused_before_anything_connects() {
+    // The server the tests use, which would accept the connection.
+    let admin = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/x".into());
+    let mut url = url::Url::parse(&admin).unwrap();
+    url.set_path("/postgres");
+    let dir = tempfile::tempdir().unwrap();
+    let child = indexer(url.as_str(), &format!("127.0.0.1:{}", free_port()), dir.path());
+    let (output, _) = exit_within(child, CONNECT_TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(stderr.contains("maintenance database") && stderr.contains("--allow-maintenance-db"), "{stderr}");
+}
