@@ -203,6 +203,11 @@ async fn put_metadata(
     let metadata = BlobMetadataWithId { blob_id, metadata }
         .verify()
         .map_err(|e| ApiError::invalid("INVALID_METADATA", e.to_string()))?;
+    let n_shards = state.store.committee()?.n_shards();
+    if metadata.n_shards() != n_shards {
+        let message = format!("the metadata is for {} shards, the committee has {n_shards}", metadata.n_shards());
+        return Err(ApiError::invalid("INVALID_METADATA", message));
+    }
     if !state.store.blob_state(&blob_id)?.is_registered() {
         return Err(unregistered(query.pending));
     }

@@ -29,17 +29,28 @@ fn sliver_path(blob_id: &BlobId, pair: SliverPairIndex, axis: &str) -> String {
     format!("{blob_id}/slivers/{}/{axis}", pair.0)
 }
 
-/// Uploads metadata and every pair each node holds.
+/// Uploads metadata and every pair each node holds; data already there is fine (200).
 async fn upload(cluster: &Cluster, blob: &EncodedBlob) {
     let id = blob.metadata.blob_id();
+    let stored = |status: u16| assert!([200, 201].contains(&status), "status {status}");
     for (i, n) in cluster.nodes.iter().enumerate() {
-        assert_eq!(put(&n.url(&format!("{id}/metadata")), metadata_body(blob)).await.status, 201);
+        stored(put(&n.url(&format!("{id}/metadata")), metadata_body(blob)).await.status);
         for pair in cluster.pairs_of(i, &id) {
             let p = &blob.pairs[usize::from(pair.0)];
-            assert_eq!(put(&n.url(&sliver_path(&id, pair, "primary")), p.primary.to_bcs()).await.status, 201);
-            assert_eq!(put(&n.url(&sliver_path(&id, pair, "secondary")), p.secondary.to_bcs()).await.status, 201);
+            stored(put(&n.url(&sliver_path(&id, pair, "primary")), p.primary.to_bcs()).await.status);
+            stored(put(&n.url(&sliver_path(&id, pair, "secondary")), p.secondary.to_bcs()).await.status);
         }
     }
+}
+
+/// A committee holding blob `seed`, registered as a permanent blob until epoch 5.
+async fn cluster_with_blob(seed: u8) -> (Cluster, EncodedBlob, BlobId) {
+    let mut cluster = Cluster::start().await;
+    let b = blob(seed);
+    let id = b.metadata.blob_id();
+    cluster.register(id, object(1), 5, false);
+    upload(&cluster, &b).await;
+    (cluster, b, id)
 }
 
 /// Checks a signed message's envelope and signature against member `i`'s key; returns the
@@ -69,6 +80,13 @@ async fn metadata_is_stored_only_when_registered_and_valid() {
     // Another blob's metadata does not hash to this ID.
     put(&url, metadata_body(&blob(2))).await.assert_error(400, "INVALID_METADATA");
     put(&url, vec![1, 2, 3]).await.assert_error(400, "INVALID_METADATA");
+    // Valid metadata, but for a committee of another size.
+    let other_size = walrus_encoder::encode(N_SHARDS + 1, b"other size").unwrap();
+    let other_id = other_size.metadata.blob_id();
+    cluster.register(other_id, object(2), 5, false);
+    put(&cluster.nodes[0].url(&format!("{other_id}/metadata")), metadata_body(&other_size))
+        .await
+        .assert_error(400, "INVALID_METADATA");
     let mut raptorq = metadata_body(&b);
     raptorq[1] = 0;
     put(&url, raptorq).await.assert_error(400, "UNSUPPORTED_ENCODING_TYPE");
@@ -178,7 +196,7 @@ async fn confirmations_need_every_own_pair_and_aggregate_into_a_certificate() {
     }
     get(&confirm(0)).await.assert_error(400, "MISSING_SLIVERS");
 
-    upload_rest(&cluster, &b).await;
+    upload(&cluster, &b).await;
     let expected = walrus_conformance::blob_certification_message(EPOCH, &id.0, None);
     let mut signatures = Vec::new();
     for i in 0..3 {
@@ -215,27 +233,9 @@ async fn confirmations_need_every_own_pair_and_aggregate_into_a_certificate() {
     key.verify(&expected, &aggregate).expect("the certificate verifies as the contract checks it");
 }
 
-/// Uploads what `upload` would, tolerating data already there.
-async fn upload_rest(cluster: &Cluster, blob: &EncodedBlob) {
-    let id = blob.metadata.blob_id();
-    for (i, n) in cluster.nodes.iter().enumerate() {
-        put(&n.url(&format!("{id}/metadata")), metadata_body(blob)).await;
-        for pair in cluster.pairs_of(i, &id) {
-            let p = &blob.pairs[usize::from(pair.0)];
-            let a = put(&n.url(&sliver_path(&id, pair, "primary")), p.primary.to_bcs()).await.status;
-            let b = put(&n.url(&sliver_path(&id, pair, "secondary")), p.secondary.to_bcs()).await.status;
-            assert!([200, 201].contains(&a) && [200, 201].contains(&b));
-        }
-    }
-}
-
 #[tokio::test]
 async fn deletable_confirmations_name_their_object_and_can_wait_for_it() {
-    let mut cluster = Cluster::start().await;
-    let b = blob(6);
-    let id = b.metadata.blob_id();
-    cluster.register(id, object(1), 5, false);
-    upload(&cluster, &b).await;
+    let (mut cluster, _, id) = cluster_with_blob(6).await;
     let url = cluster.nodes[1].url(&format!("{id}/confirmation/deletable/{}", object(2)));
     get(&url).await.assert_error(400, "NOT_REGISTERED");
 
@@ -301,11 +301,7 @@ async fn data_goes_when_no_live_object_keeps_it() {
 
 #[tokio::test]
 async fn a_restarted_node_keeps_what_it_acknowledged_and_its_watermark() {
-    let mut cluster = Cluster::start().await;
-    let b = blob(11);
-    let id = b.metadata.blob_id();
-    cluster.register(id, object(1), 5, false);
-    upload(&cluster, &b).await;
+    let (mut cluster, b, id) = cluster_with_blob(11).await;
     let node = cluster.nodes.remove(2);
     let dir = node.stop().await;
     let node = TestNode::start(2, dir).await;
@@ -325,11 +321,7 @@ async fn a_restarted_node_keeps_what_it_acknowledged_and_its_watermark() {
 
 #[tokio::test]
 async fn recovery_symbols_rebuild_a_lost_sliver() {
-    let mut cluster = Cluster::start().await;
-    let b = blob(12);
-    let id = b.metadata.blob_id();
-    cluster.register(id, object(1), 5, false);
-    upload(&cluster, &b).await;
+    let (cluster, b, id) = cluster_with_blob(12).await;
     let target = SliverIndex::<Primary>::new(6);
     let (holder, _) = cluster.holder(&id, SliverPairIndex(6));
     let mut symbols = Vec::new();
