@@ -14,6 +14,7 @@ pub mod keys;
 pub mod messages;
 mod node;
 pub mod store;
+mod sync;
 
 pub use chain::{BlobObject, ChainUpdate, Committee, EventId, Member, ObjectId};
 pub use node::{Node, DB_FILE};

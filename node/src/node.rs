@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{watch, Semaphore};
 use walrus_encoder::{BlobId, ShardIndex};
 
 use crate::chain::{ChainUpdate, Committee, ObjectId};
@@ -30,6 +30,10 @@ pub(crate) struct NodeState {
     pub chain_changed: watch::Sender<u64>,
     /// This node's own metrics: a process may run several nodes.
     pub metrics: PrometheusRecorder,
+    /// Bounds the blobs synced at once.
+    pub sync_limit: Semaphore,
+    /// For fetching from other members during blob sync.
+    pub http: reqwest::Client,
 }
 
 impl NodeState {
@@ -70,6 +74,8 @@ impl Node {
             long_poll_max,
             chain_changed: watch::Sender::new(watermark),
             metrics: PrometheusBuilder::new().build_recorder(),
+            sync_limit: Semaphore::new(crate::sync::MAX_CONCURRENT_SYNCS),
+            http: reqwest::Client::new(),
         };
         Ok(Self { state: Arc::new(state) })
     }
@@ -79,10 +85,19 @@ impl Node {
     }
 
     /// Applies the chain updates of `checkpoint` atomically with it; see [`Store::apply`].
+    /// Called inside a Tokio runtime, it also starts syncing each newly certified blob in
+    /// the background (see [`crate::sync`]).
     pub fn apply(&self, checkpoint: u64, updates: &[ChainUpdate]) -> Result<bool, StoreError> {
         let applied = self.state.store.apply(checkpoint, updates)?;
         if applied {
             self.state.chain_changed.send_replace(checkpoint);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                for update in updates {
+                    if let ChainUpdate::BlobCertified { blob_id, .. } = update {
+                        runtime.spawn(crate::sync::sync_blob(self.state.clone(), *blob_id));
+                    }
+                }
+            }
         }
         Ok(applied)
     }

@@ -447,3 +447,42 @@ async fn health_openapi_metrics_and_cors() {
     let metrics = String::from_utf8(get(&format!("http://{}/metrics", node.addr)).await.bytes).unwrap();
     assert!(metrics.contains("http_requests_total"), "{metrics}");
 }
+
+#[tokio::test]
+async fn a_node_missing_its_slivers_syncs_them_after_certification() {
+    let mut cluster = Cluster::start().await;
+    let b = blob(14);
+    let id = b.metadata.blob_id();
+    cluster.register(id, object(1), 5, false);
+    let missing = cluster.nodes.pop().unwrap();
+    upload(&cluster, &b).await;
+    cluster.nodes.push(missing);
+    let node = &cluster.nodes[3];
+    assert!(!node.node.holds_data(&id).unwrap());
+    let confirm = node.url(&format!("{id}/confirmation/permanent"));
+    get(&confirm).await.assert_error(400, "MISSING_SLIVERS");
+
+    cluster.apply(vec![ChainUpdate::BlobCertified {
+        blob_id: id,
+        object_id: object(1),
+        end_epoch: 5,
+        deletable: false,
+        event: event(2),
+    }]);
+    let node = &cluster.nodes[3];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while get(&confirm).await.status != 200 {
+        assert!(std::time::Instant::now() < deadline, "node 3 did not sync its slivers");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for pair in cluster.pairs_of(3, &id) {
+        let p = &b.pairs[usize::from(pair.0)];
+        assert_eq!(get(&node.url(&sliver_path(&id, pair, "primary"))).await.bytes, p.primary.to_bcs());
+        assert_eq!(get(&node.url(&sliver_path(&id, pair, "secondary"))).await.bytes, p.secondary.to_bcs());
+    }
+    let metrics = String::from_utf8(get(&format!("http://{}/metrics", node.addr)).await.bytes).unwrap();
+    assert!(metrics.contains("blob_sync_slivers_recovered_total 4"), "{metrics}");
+    let status = get(&node.url(&format!("{id}/status"))).await.data();
+    assert_eq!(status["permanent"]["isCertified"], true);
+    assert_eq!(status["permanent"]["initialCertifiedEpoch"], EPOCH);
+}
