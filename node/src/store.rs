@@ -165,12 +165,14 @@ impl Store {
     /// transaction. A checkpoint at or below the watermark was applied before: it is skipped
     /// and `false` returned, which makes replay after a crash harmless.
     pub fn apply(&self, checkpoint: u64, updates: &[ChainUpdate]) -> Result<bool> {
-        if self.watermark()?.is_some_and(|w| w >= checkpoint) {
-            return Ok(false);
-        }
         let txn = self.db.begin_write()?;
         {
             let mut state = txn.open_table(STATE)?;
+            // Read inside the write transaction: writers are serialized, so no other apply can
+            // move the watermark between this check and the commit.
+            if state.get(WATERMARK)?.map(|v| read_u64(Some(v.value()))).transpose()?.is_some_and(|w| w >= checkpoint) {
+                return Ok(false);
+            }
             let mut objects = txn.open_table(OBJECTS)?;
             let mut invalid = txn.open_table(INVALID)?;
             let mut metadata = txn.open_table(METADATA)?;
