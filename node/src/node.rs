@@ -86,7 +86,7 @@ impl Node {
 
     /// Applies the chain updates of `checkpoint` atomically with it; see [`Store::apply`].
     /// Called inside a Tokio runtime, it also starts syncing each newly certified blob in
-    /// the background (see [`crate::sync`]).
+    /// the background (blob sync).
     pub fn apply(&self, checkpoint: u64, updates: &[ChainUpdate]) -> Result<bool, StoreError> {
         let applied = self.state.store.apply(checkpoint, updates)?;
         if applied {
