@@ -139,7 +139,9 @@ pub enum RecoveryError<B: Axis> {
 
 /// Evidence that a blob's encoding is inconsistent: authenticated symbols for `target_index`
 /// that decode to a sliver whose hash differs from the metadata. Anyone can re-check it.
+/// The axis is only a marker, so (de)serializing needs no bound on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(bound = "")]
 pub struct InconsistencyProof<B: Axis> {
     pub target_index: u16,
     pub recovery_symbols: Vec<RecoverySymbol<B>>,

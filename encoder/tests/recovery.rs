@@ -197,6 +197,9 @@ fn an_inconsistent_encoding_is_detected_and_proven() {
     assert_eq!(proof.target_index, 7);
     assert_eq!(proof.recovery_symbols.len(), 7);
     proof.verify(&lying).unwrap();
+    // A proof travels as BCS (a node receives it in a POST), so it must round-trip.
+    let bytes = bcs::to_bytes(&proof).unwrap();
+    assert_eq!(bcs::from_bytes::<walrus_encoder::InconsistencyProof<Primary>>(&bytes).unwrap(), proof);
     // Against honest metadata the same proof shows nothing.
     assert_eq!(proof.verify(&enc.metadata), Err(Error::NoInconsistency));
 }

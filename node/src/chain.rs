@@ -1,0 +1,133 @@
+//! The node's view of the chain: the typed updates that change it and the committee it
+//! serves in. The chain-following part maps Walrus events onto [`ChainUpdate`]s; everything
+//! else reads the view only through the store, which applies updates atomically with the
+//! checkpoint they came from.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use walrus_encoder::{BlobId, ShardIndex};
+
+/// A Sui object ID (or address): 32 bytes, written `0x` + 64 hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectId(pub [u8; 32]);
+
+impl fmt::Display for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "0x{}", hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for ObjectId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Exactly `0x` and 64 hex digits: the only form in Walrus's routes.
+impl FromStr for ObjectId {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let digits = s.strip_prefix("0x").ok_or_else(|| format!("object ID {s:?} does not start with 0x"))?;
+        let mut bytes = [0u8; 32];
+        hex::decode_to_slice(digits, &mut bytes).map_err(|_| format!("object ID {s:?} is not 64 hex digits"))?;
+        Ok(Self(bytes))
+    }
+}
+
+/// One storage node of a committee.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    /// The node's on-chain `StakingPool` object.
+    pub node_id: ObjectId,
+    /// The BLS12-381 min-pk key confirmations are checked against (48 bytes).
+    pub public_key: Vec<u8>,
+    pub shards: Vec<u16>,
+    /// Where the node serves its API, `host:port`.
+    pub network_address: String,
+}
+
+impl Member {
+    /// The member's weight in certificates: its number of shards.
+    pub fn weight(&self) -> usize {
+        self.shards.len()
+    }
+
+    pub fn owns(&self, shard: ShardIndex) -> bool {
+        self.shards.contains(&shard.0)
+    }
+}
+
+/// The committee of one epoch, members in the order the contract's signer bitmaps use.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Committee {
+    pub epoch: u32,
+    pub members: Vec<Member>,
+}
+
+impl Committee {
+    pub fn n_shards(&self) -> u16 {
+        self.members.iter().map(|m| m.shards.len() as u16).sum()
+    }
+
+    pub fn member(&self, node_id: &ObjectId) -> Option<&Member> {
+        self.members.iter().find(|m| m.node_id == *node_id)
+    }
+}
+
+/// The Sui event a state came from, as `BlobStatus` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventId {
+    pub tx_digest: [u8; 32],
+    pub event_seq: u64,
+}
+
+/// A change to the chain state a node follows. Object IDs are those of Sui `Blob` objects.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ChainUpdate {
+    BlobRegistered {
+        blob_id: BlobId,
+        object_id: ObjectId,
+        end_epoch: u32,
+        deletable: bool,
+        event: EventId,
+    },
+    BlobCertified {
+        blob_id: BlobId,
+        object_id: ObjectId,
+        end_epoch: u32,
+        deletable: bool,
+        event: EventId,
+    },
+    BlobDeleted {
+        blob_id: BlobId,
+        object_id: ObjectId,
+    },
+    /// The blob ID was proven inconsistently encoded: its data goes and is never taken again.
+    BlobIdInvalidated {
+        blob_id: BlobId,
+        event: EventId,
+    },
+    /// A new epoch begins with this committee; objects ending at or before it expire.
+    EpochStarted(Committee),
+}
+
+/// What the node knows of one `Blob` object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlobObject {
+    pub object_id: ObjectId,
+    pub end_epoch: u32,
+    pub deletable: bool,
+    /// The epoch in which it was certified, if it was.
+    pub certified_epoch: Option<u32>,
+    /// The event of its latest change (registration or certification).
+    pub event: EventId,
+}
+
+impl BlobObject {
+    pub fn is_live(&self, epoch: u32) -> bool {
+        self.end_epoch > epoch
+    }
+}

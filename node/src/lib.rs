@@ -1,0 +1,20 @@
+//! A Walrus storage node: it accepts metadata and slivers for registered blobs, verifies them
+//! against the blob ID before storing them durably, serves them back with recovery symbols,
+//! and signs confirmations once it holds its part of a blob.
+//!
+//! The node is a library first, so tests can run a whole committee in one process; the
+//! `walrus-node` binary wraps it. Its chain view changes only through [`ChainUpdate`]s applied
+//! with the checkpoint they come from ([`Node::apply`]).
+
+mod api;
+pub mod chain;
+pub mod config;
+mod error;
+pub mod keys;
+pub mod messages;
+mod node;
+pub mod store;
+mod sync;
+
+pub use chain::{BlobObject, ChainUpdate, Committee, EventId, Member, ObjectId};
+pub use node::{Node, DB_FILE};

@@ -1,0 +1,70 @@
+//! `walrus-node`: generate a node's keys, or run a storage node.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use walrus_node::config::Settings;
+use walrus_node::{keys, Node};
+
+#[derive(Parser)]
+#[command(version, about = "A Walrus storage node")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes a new protocol key and network key into DIR (mode 0600) and prints what node
+    /// registration (`staking::register_candidate`) takes.
+    Keygen {
+        #[arg(long)]
+        out: PathBuf,
+        /// The epoch the registration happens in: the proof of possession names it.
+        #[arg(long, default_value_t = 0)]
+        epoch: u32,
+        /// The Sui address that sends the registration, `0x` + 64 hex digits.
+        #[arg(long)]
+        sender: String,
+    },
+    /// Runs the node's API over its store.
+    Run {
+        /// A TOML file with the settings below (snake_case names).
+        #[arg(long, env = "WALRUS_NODE_CONFIG")]
+        config: Option<PathBuf>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    match Cli::parse().command {
+        Command::Keygen { out, epoch, sender } => {
+            let sender: walrus_node::ObjectId = sender.parse().map_err(|e: String| anyhow::anyhow!("--sender: {e}"))?;
+            let (protocol, network) = keys::generate(&out)?;
+            println!("public_key: 0x{}", hex::encode(protocol.public_key()));
+            println!("network_public_key: 0x{}", hex::encode(network.public_key()));
+            println!("proof_of_possession: 0x{}", hex::encode(protocol.proof_of_possession(epoch, &sender.0)));
+            println!("(for epoch {epoch} and sender {sender}; keys in {})", out.display());
+            Ok(())
+        }
+        Command::Run { config, settings } => {
+            let file = config.map(|path| Settings::from_file(&path)).transpose()?.unwrap_or_default();
+            let config = settings.over(file)?;
+            let key = keys::load_protocol_key(&config.protocol_key)?;
+            let runtime = tokio::runtime::Runtime::new()?;
+            runtime.block_on(async {
+                let node = Node::open(&config.storage_dir, key, config.node_id, config.long_poll_max)
+                    .context("opening the store")?;
+                let (addr, server) = node.spawn(config.listen_address).await?;
+                tracing::info!(%addr, node_id = %config.node_id, package_id = %config.package_id, "serving");
+                tokio::select! {
+                    _ = server => anyhow::bail!("the API server stopped"),
+                    signal = tokio::signal::ctrl_c() => Ok(signal?),
+                }
+            })
+        }
+    }
+}

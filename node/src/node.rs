@@ -1,0 +1,130 @@
+//! A storage node as a value: its store, key and identity, the HTTP API over them, and the
+//! entry point through which chain updates arrive. Several nodes can run in one process.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+use walrus_encoder::{BlobId, ShardIndex};
+
+use crate::chain::{ChainUpdate, Committee, ObjectId};
+use crate::keys::ProtocolKey;
+use crate::store::{Store, StoreError};
+
+/// The database file inside the storage directory.
+pub const DB_FILE: &str = "node.redb";
+
+/// Everything the request handlers share.
+pub(crate) struct NodeState {
+    pub store: Store,
+    pub key: ProtocolKey,
+    pub node_id: ObjectId,
+    pub started: Instant,
+    /// The longest a confirmation request may wait for its blob's registration.
+    pub long_poll_max: Duration,
+    /// Bumped after every applied checkpoint, so long polls wake up.
+    pub chain_changed: watch::Sender<u64>,
+    /// This node's own metrics: a process may run several nodes.
+    pub metrics: PrometheusRecorder,
+    /// Bounds the blobs synced at once.
+    pub sync_limit: Semaphore,
+    /// For fetching from other members during blob sync.
+    pub http: reqwest::Client,
+}
+
+impl NodeState {
+    /// Runs `f` against this node's metrics recorder.
+    pub fn record(&self, f: impl FnOnce()) {
+        metrics::with_local_recorder(&self.metrics, f)
+    }
+
+    /// The shards this node holds in `committee`.
+    pub fn own_shards(&self, committee: &Committee) -> Vec<ShardIndex> {
+        committee.member(&self.node_id).map(|m| m.shards.iter().map(|&s| ShardIndex(s)).collect()).unwrap_or_default()
+    }
+}
+
+/// A storage node. Cloning shares it.
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) state: Arc<NodeState>,
+}
+
+impl Node {
+    /// Opens (or creates) the node's store in `storage_dir`.
+    pub fn open(
+        storage_dir: &Path,
+        key: ProtocolKey,
+        node_id: ObjectId,
+        long_poll_max: Duration,
+    ) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(storage_dir)
+            .map_err(|e| StoreError::Corrupt(format!("cannot create {}: {e}", storage_dir.display())))?;
+        let store = Store::open(&storage_dir.join(DB_FILE))?;
+        let watermark = store.watermark()?.unwrap_or(0);
+        let state = NodeState {
+            store,
+            key,
+            node_id,
+            started: Instant::now(),
+            long_poll_max,
+            chain_changed: watch::Sender::new(watermark),
+            metrics: PrometheusBuilder::new().build_recorder(),
+            sync_limit: Semaphore::new(crate::sync::MAX_CONCURRENT_SYNCS),
+            http: reqwest::Client::new(),
+        };
+        Ok(Self { state: Arc::new(state) })
+    }
+
+    pub fn public_key(&self) -> [u8; 48] {
+        self.state.key.public_key()
+    }
+
+    /// Applies the chain updates of `checkpoint` atomically with it; see [`Store::apply`].
+    /// Called inside a Tokio runtime, it also starts syncing each newly certified blob in
+    /// the background (blob sync).
+    pub fn apply(&self, checkpoint: u64, updates: &[ChainUpdate]) -> Result<bool, StoreError> {
+        let applied = self.state.store.apply(checkpoint, updates)?;
+        if applied {
+            self.state.chain_changed.send_replace(checkpoint);
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                for update in updates {
+                    if let ChainUpdate::BlobCertified { blob_id, .. } = update {
+                        runtime.spawn(crate::sync::sync_blob(self.state.clone(), *blob_id));
+                    }
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    pub fn committee(&self) -> Result<Committee, StoreError> {
+        self.state.store.committee()
+    }
+
+    /// Whether any data of `blob_id` is stored, for checking that deletion happened.
+    pub fn holds_data(&self, blob_id: &BlobId) -> Result<bool, StoreError> {
+        self.state.store.holds_data(blob_id)
+    }
+
+    /// Serves the API on `listener` until the future is dropped.
+    pub async fn serve(self, listener: TcpListener) -> std::io::Result<()> {
+        axum::serve(listener, crate::api::router(self.state)).await
+    }
+
+    /// Binds `addr` and serves the API in a background task; returns the bound address.
+    pub async fn spawn(self, addr: SocketAddr) -> std::io::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
+        let listener = TcpListener::bind(addr).await?;
+        let local = listener.local_addr()?;
+        let task = tokio::spawn(async move {
+            if let Err(error) = self.serve(listener).await {
+                tracing::error!(%error, "the API server stopped");
+            }
+        });
+        Ok((local, task))
+    }
+}
