@@ -9,11 +9,11 @@ use futures::StreamExt;
 use sui_sdk_types::Address;
 use tokio::sync::{mpsc, watch};
 
-use crate::checkpoint::Checkpoint;
-use crate::events::PackageOrigins;
 use crate::process::Batch;
-use crate::source::Source;
 use crate::store::{CommitError, Store};
+use walrus_chain::checkpoint::Checkpoint;
+use walrus_chain::events::PackageOrigins;
+use walrus_chain::source::Source;
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {

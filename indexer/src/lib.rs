@@ -7,9 +7,6 @@
 //! batch) → [`store`] (one transaction with the watermark) → [`api`] (read).
 
 pub mod api;
-pub mod checkpoint;
-pub mod events;
 pub mod ingest;
 pub mod process;
-pub mod source;
 pub mod store;

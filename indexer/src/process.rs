@@ -7,8 +7,8 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Map, Value};
 use sui_sdk_types::Address;
 
-use crate::checkpoint::Checkpoint;
-use crate::events::{BlobId, PackageOrigins, WalrusEvent};
+use walrus_chain::checkpoint::Checkpoint;
+use walrus_chain::events::{BlobId, PackageOrigins, WalrusEvent};
 
 /// One event row.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,7 +74,7 @@ pub struct EpochChange {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeChange {
     pub registered: Option<(String, String, u16, u32)>,
-    pub updated: Option<crate::events::NodeUpdated>,
+    pub updated: Option<walrus_chain::events::NodeUpdated>,
     pub deregistered_epoch: Option<u32>,
     pub staked_delta: i64,
     pub commission_collected: u64,

@@ -6,8 +6,8 @@ use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{Postgres, Transaction};
 use sui_sdk_types::Address;
 
-use crate::events::PackageOrigins;
 use crate::process::{attribute_ops, Batch};
+use walrus_chain::events::PackageOrigins;
 
 /// The watermark row of the ingestion pipeline.
 const PIPELINE: &str = "events";

@@ -6,7 +6,7 @@ mod common;
 use std::path::PathBuf;
 
 use prost::Message;
-use walrus_indexer::checkpoint::{Checkpoint, DecodeError};
+use walrus_chain::checkpoint::{Checkpoint, DecodeError};
 
 /// Where cargo unpacked sui-sdk-types, whose tests ship the fixture.
 fn fixture() -> Vec<u8> {
@@ -45,8 +45,7 @@ fn chk_errors_are_named() {
 
 #[test]
 fn binpb_zst_round_trip_and_errors() {
-    let message =
-        common::checkpoint(7, vec![vec![common::ours(&walrus_indexer::events::EpochChangeStart { epoch: 3 })]]);
+    let message = common::checkpoint(7, vec![vec![common::ours(&walrus_chain::events::EpochChangeStart { epoch: 3 })]]);
     let file = zstd::encode_all(message.encode_to_vec().as_slice(), 3).unwrap();
     let checkpoint = Checkpoint::from_binpb_zst(&file).unwrap();
     assert_eq!((checkpoint.sequence_number, checkpoint.timestamp_ms), (7, 7000));

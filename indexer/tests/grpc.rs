@@ -12,8 +12,8 @@ use sqlx::PgPool;
 use sui_rpc::proto::sui::rpc::v2::ledger_service_server::{LedgerService, LedgerServiceServer};
 use sui_rpc::proto::sui::rpc::v2::{self as proto, get_checkpoint_request::CheckpointId};
 use tokio::sync::watch;
+use walrus_chain::source::Source;
 use walrus_indexer::ingest;
-use walrus_indexer::source::Source;
 use walrus_indexer::store::Store;
 
 /// Serves the checkpoints it has, answers NOT_FOUND beyond its tip, and fails the first

@@ -9,9 +9,9 @@ use common::*;
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::watch;
+use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState};
 use walrus_indexer::ingest;
-use walrus_indexer::source::Source;
 use walrus_indexer::store::Store;
 
 async fn ingest(pool: &PgPool, dir: &std::path::Path, last: u64, batch: u64) {

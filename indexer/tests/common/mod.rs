@@ -9,7 +9,7 @@ use prost::Message;
 use serde::Serialize;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::Address;
-use walrus_indexer::events::*;
+use walrus_chain::events::*;
 use walrus_indexer::ingest::IngestConfig;
 
 pub const WAL: u64 = 1_000_000_000;
