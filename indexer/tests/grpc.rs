@@ -117,7 +117,7 @@ async fn a_pruned_checkpoint_is_an_error_not_a_wait() {
     *node.requests.lock().unwrap() = 1; // no start-up failure here
     let address = serve(node).await;
     let source = Source::parse(&format!("grpc+http://{address}")).unwrap();
-    let error = source.fetch(5).await.unwrap_err();
+    let error = source.fetch(walrus_chain::checkpoint::CheckpointSequence(5)).await.unwrap_err();
     assert!(error.to_string().contains("pruned checkpoint 5 (its lowest is 1000)"), "{error}");
-    assert!(source.fetch(1000).await.unwrap().is_none());
+    assert!(source.fetch(walrus_chain::checkpoint::CheckpointSequence(1000)).await.unwrap().is_none());
 }
