@@ -85,7 +85,7 @@ mod tests {
 
     use super::*;
     use crate::events::{EpochChangeStart, InvalidBlobID};
-    use crate::testing::{address, blob_id, checkpoint, event_of, ours, package, raw_event};
+    use crate::testing::{address, blob_id, checkpoint, event_of, ours, package, publish_upgrade, raw_event};
 
     fn decode(message: &sui_rpc::proto::sui::rpc::v2::Checkpoint) -> Checkpoint {
         let file = zstd::encode_all(message.encode_to_vec().as_slice(), 1).unwrap();
@@ -123,5 +123,23 @@ mod tests {
             matches!(&found.events[3].decoded, Err(UndecodedEvent::InvalidBcs { type_name, .. }) if type_name == "EpochChangeStart")
         );
         assert!(found.new_origins.is_empty());
+    }
+
+    #[test]
+    fn an_upgrade_makes_its_new_event_types_ours_from_the_publishing_transaction_on() {
+        let upgraded = address(0xEF);
+        let new_event = || raw_event(upgraded, "events", "SomethingNew", vec![42]);
+        let mut origins = PackageOrigins::new(package());
+        let before = events_of(&decode(&checkpoint(0, vec![vec![new_event()]])), &mut origins);
+        assert!(before.events.is_empty() && before.new_origins.is_empty());
+        let mut publish = checkpoint(1, vec![vec![new_event()]]);
+        publish_upgrade(&mut publish, upgraded, "SomethingNew");
+        let during = events_of(&decode(&publish), &mut origins);
+        assert_eq!(during.new_origins, [upgraded]);
+        assert_eq!(during.events.len(), 1);
+        // Seen once, the upgrade is not new again.
+        let again = events_of(&decode(&publish), &mut origins);
+        assert!(again.new_origins.is_empty());
+        assert_eq!(origins, PackageOrigins::from_addresses([package(), upgraded]));
     }
 }

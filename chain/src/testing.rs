@@ -108,3 +108,27 @@ pub fn registered(object: u8, blob: u8, size: u64, deletable: bool, end_epoch: u
         object_id: address(object),
     }
 }
+
+/// Adds to `checkpoint` the package object of an upgrade of [`package`] published at `upgraded`:
+/// its type-origin table keeps `BlobRegistered` at the original package and defines `new_event`
+/// (in module `events`) at `upgraded`, as Sui records an upgrade that adds an event type.
+pub fn publish_upgrade(checkpoint: &mut proto::Checkpoint, upgraded: Address, new_event: &'static str) {
+    use sui_sdk_types::{Identifier, MovePackage, Object, ObjectData, Owner, TypeOrigin};
+
+    let origin = |name: &'static str, package| TypeOrigin {
+        module_name: Identifier::from_static("events"),
+        struct_name: Identifier::from_static(name),
+        package,
+    };
+    let upgrade = MovePackage {
+        id: upgraded,
+        version: 2,
+        modules: Default::default(),
+        type_origin_table: vec![origin("BlobRegistered", package()), origin(new_event, upgraded)],
+        linkage_table: Default::default(),
+    };
+    let object = Object::new(ObjectData::Package(upgrade), Owner::Immutable, Digest::ZERO, 0);
+    let mut message = proto::Object::default();
+    message.bcs = Some(proto::Bcs::from(bcs::to_bytes(&object).unwrap()));
+    checkpoint.objects.get_or_insert_with(Default::default).objects.push(message);
+}
