@@ -4,7 +4,7 @@
 //!
 //! Data flows one way: [`source`] (checkpoint N from a folder, a store or a full node) →
 //! [`checkpoint`] (decode) → [`events`] (our events, typed; package origins across upgrades), joined by
-//! [`follow::events_of`]. [`testing`] (feature `testing`) builds checkpoints for followers' tests.
+//! [`follow::events_of`]. `testing` (feature `testing`) builds checkpoints for followers' tests.
 
 pub mod checkpoint;
 pub mod events;
