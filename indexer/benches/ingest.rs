@@ -18,10 +18,10 @@ use std::time::{Duration, Instant};
 use common::*;
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio::sync::watch;
+use walrus_chain::events::*;
+use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState};
-use walrus_indexer::events::*;
 use walrus_indexer::ingest;
-use walrus_indexer::source::Source;
 use walrus_indexer::store::Store;
 
 struct Database {
@@ -210,7 +210,7 @@ async fn main() {
     let mut batch = walrus_indexer::process::Batch::default();
     for seq in 0..checkpoints {
         let bytes = std::fs::read(dir.path().join(format!("{seq}.binpb.zst"))).unwrap();
-        batch.add(&walrus_indexer::checkpoint::Checkpoint::from_binpb_zst(&bytes).unwrap(), &mut origins);
+        batch.add(&walrus_chain::checkpoint::Checkpoint::from_binpb_zst(&bytes).unwrap(), &mut origins);
     }
     println!(
         "read, decode and fold alone (one core): {:.0} events/s",

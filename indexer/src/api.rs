@@ -445,7 +445,7 @@ async fn list_events(State(state): State<AppState>, Query(query): Query<EventQue
                 "type": r.type_name,
                 "package": to_address(&r.package),
                 "sender": to_address(&r.sender),
-                "data": crate::events::WalrusEvent::decode(&r.type_name, &r.bcs)
+                "data": walrus_chain::events::WalrusEvent::decode(&r.type_name, &r.bcs)
                     .and_then(Result::ok)
                     .map(|event| serde_json::to_value(event).expect("events serialize")),
                 "bcs": base64::engine::general_purpose::STANDARD.encode(&r.bcs),

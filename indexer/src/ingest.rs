@@ -9,11 +9,11 @@ use futures::StreamExt;
 use sui_sdk_types::Address;
 use tokio::sync::{mpsc, watch};
 
-use crate::checkpoint::Checkpoint;
-use crate::events::PackageOrigins;
 use crate::process::Batch;
-use crate::source::Source;
 use crate::store::{CommitError, Store};
+use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence};
+use walrus_chain::events::PackageOrigins;
+use walrus_chain::source::Source;
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
@@ -112,7 +112,7 @@ async fn fetch_range(source: &Source, start: u64, end: u64, concurrency: usize) 
 async fn fetch_with_retry(source: &Source, sequence: u64) -> Option<Checkpoint> {
     let mut backoff = Duration::from_millis(100);
     loop {
-        match source.fetch(sequence).await {
+        match source.fetch(CheckpointSequence(sequence)).await {
             Ok(checkpoint) => return checkpoint,
             Err(error) => {
                 metrics::counter!("indexer_source_errors_total").increment(1);

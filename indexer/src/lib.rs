@@ -2,14 +2,11 @@
 //! or Walrus's on mainnet: the layouts are the same) in PostgreSQL with the current state they
 //! imply, and serves it over HTTP.
 //!
-//! Data flows one way: [`source`] (checkpoint N from a folder, a store or a full node) →
-//! [`checkpoint`] (decode) → [`process`] (our events, typed by [`events`], folded into a
-//! batch) → [`store`] (one transaction with the watermark) → [`api`] (read).
+//! Data flows one way: `walrus_chain` (checkpoint N from a source, decoded into our typed
+//! events) → [`process`] (folded into a batch) → [`store`] (one transaction with the
+//! watermark) → [`api`] (read). [`ingest`] runs the loop.
 
 pub mod api;
-pub mod checkpoint;
-pub mod events;
 pub mod ingest;
 pub mod process;
-pub mod source;
 pub mod store;

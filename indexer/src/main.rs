@@ -7,10 +7,10 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use tokio::sync::watch;
+use walrus_chain::checkpoint::parse_address;
+use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState, Phase};
-use walrus_indexer::checkpoint::parse_address;
 use walrus_indexer::ingest::{self, IngestConfig};
-use walrus_indexer::source::Source;
 use walrus_indexer::store::{Database, Store};
 
 /// Follows Sui checkpoints, mirrors one Move package's Walrus events into PostgreSQL, and

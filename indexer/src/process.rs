@@ -7,8 +7,9 @@ use std::collections::{BTreeMap, HashMap};
 use serde_json::{json, Map, Value};
 use sui_sdk_types::Address;
 
-use crate::checkpoint::Checkpoint;
-use crate::events::{BlobId, PackageOrigins, WalrusEvent};
+use walrus_chain::checkpoint::Checkpoint;
+use walrus_chain::events::{BlobId, PackageOrigins, WalrusEvent};
+use walrus_chain::follow::events_of;
 
 /// One event row.
 #[derive(Clone, Debug, PartialEq)]
@@ -74,7 +75,7 @@ pub struct EpochChange {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeChange {
     pub registered: Option<(String, String, u16, u32)>,
-    pub updated: Option<crate::events::NodeUpdated>,
+    pub updated: Option<walrus_chain::events::NodeUpdated>,
     pub deregistered_epoch: Option<u32>,
     pub staked_delta: i64,
     pub commission_collected: u64,
@@ -123,48 +124,35 @@ impl Batch {
 
     /// Adds the next checkpoint (they must come in order, without gaps).
     pub fn add(&mut self, checkpoint: &Checkpoint, origins: &mut PackageOrigins) {
-        let seq = checkpoint.sequence_number;
+        let seq = checkpoint.sequence_number.0;
         if let Some((last, _)) = self.last_checkpoint {
             assert_eq!(seq, last + 1, "checkpoints must be added in order");
         }
         self.first_checkpoint.get_or_insert(seq);
         self.last_checkpoint = Some((seq, checkpoint.timestamp_ms));
-        for (tx_index, tx) in checkpoint.transactions.iter().enumerate() {
-            for package in &tx.packages {
-                self.new_origins.extend(origins.learn(package).into_iter().map(|a| (a, seq)));
-            }
-            for (event_index, event) in tx.events.iter().enumerate() {
-                if !origins.is_ours(event) {
-                    continue;
-                }
-                let type_name = event.type_.name().as_str().to_owned();
-                let decoded = WalrusEvent::decode(&type_name, &event.contents);
-                let (decode_error, typed) = match decoded {
-                    Some(Ok(typed)) => (None, Some(typed)),
-                    Some(Err(error)) => (Some(format!("invalid BCS for {type_name}: {error}")), None),
-                    None => (Some(format!("unknown event type {type_name}")), None),
-                };
-                if typed.is_none() {
+        let ours = events_of(checkpoint, origins);
+        self.new_origins.extend(ours.new_origins.into_iter().map(|a| (a, seq)));
+        for event in ours.events {
+            match &event.decoded {
+                Ok(typed) => self.apply(typed, seq, checkpoint.timestamp_ms),
+                Err(error) => {
                     self.undecoded += 1;
-                    tracing::warn!(checkpoint = seq, tx = %tx.digest, event_index, "{}", decode_error.as_deref().unwrap_or(""));
+                    tracing::warn!(checkpoint = seq, tx = %event.tx_digest, event_index = event.event_index, "{error}");
                 }
-                if let Some(typed) = &typed {
-                    self.apply(typed, seq, checkpoint.timestamp_ms);
-                }
-                self.events.push(EventRow {
-                    checkpoint: seq,
-                    tx_index: tx_index as u32,
-                    event_index: event_index as u32,
-                    tx_digest: tx.digest.clone(),
-                    timestamp_ms: checkpoint.timestamp_ms,
-                    package: *event.type_.address(),
-                    type_name,
-                    sender: event.sender,
-                    bcs: event.contents.clone(),
-                    blob_id: typed.as_ref().and_then(WalrusEvent::blob_id),
-                    decode_error,
-                });
             }
+            self.events.push(EventRow {
+                checkpoint: seq,
+                tx_index: event.tx_index,
+                event_index: event.event_index,
+                tx_digest: event.tx_digest,
+                timestamp_ms: event.timestamp_ms,
+                package: event.package,
+                type_name: event.type_name,
+                sender: event.sender,
+                blob_id: event.decoded.as_ref().ok().and_then(WalrusEvent::blob_id),
+                decode_error: event.decoded.err().map(|e| e.to_string()),
+                bcs: event.bcs,
+            });
         }
     }
 

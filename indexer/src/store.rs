@@ -9,8 +9,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use sui_sdk_types::Address;
 
-use crate::events::PackageOrigins;
 use crate::process::{attribute_ops, Batch};
+use walrus_chain::events::PackageOrigins;
 
 /// The watermark row of the ingestion pipeline.
 const PIPELINE: &str = "events";

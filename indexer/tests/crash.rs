@@ -9,7 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use sqlx::{Connection, PgConnection, PgPool};
-use walrus_indexer::events::*;
+use walrus_chain::events::*;
 
 const CHECKPOINTS: u64 = 3000;
 

@@ -12,8 +12,8 @@ use sqlx::PgPool;
 use sui_rpc::proto::sui::rpc::v2::ledger_service_server::{LedgerService, LedgerServiceServer};
 use sui_rpc::proto::sui::rpc::v2::{self as proto, get_checkpoint_request::CheckpointId};
 use tokio::sync::watch;
+use walrus_chain::source::Source;
 use walrus_indexer::ingest;
-use walrus_indexer::source::Source;
 use walrus_indexer::store::Store;
 
 /// Serves the checkpoints it has, answers NOT_FOUND beyond its tip, and fails the first
@@ -117,7 +117,7 @@ async fn a_pruned_checkpoint_is_an_error_not_a_wait() {
     *node.requests.lock().unwrap() = 1; // no start-up failure here
     let address = serve(node).await;
     let source = Source::parse(&format!("grpc+http://{address}")).unwrap();
-    let error = source.fetch(5).await.unwrap_err();
+    let error = source.fetch(walrus_chain::checkpoint::CheckpointSequence(5)).await.unwrap_err();
     assert!(error.to_string().contains("pruned checkpoint 5 (its lowest is 1000)"), "{error}");
-    assert!(source.fetch(1000).await.unwrap().is_none());
+    assert!(source.fetch(walrus_chain::checkpoint::CheckpointSequence(1000)).await.unwrap().is_none());
 }

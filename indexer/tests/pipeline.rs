@@ -9,9 +9,9 @@ use common::*;
 use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::watch;
+use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState};
 use walrus_indexer::ingest;
-use walrus_indexer::source::Source;
 use walrus_indexer::store::Store;
 
 async fn ingest(pool: &PgPool, dir: &std::path::Path, last: u64, batch: u64) {
@@ -281,40 +281,15 @@ async fn reads_a_checkpoint_store_over_http(pool: PgPool) {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn follows_event_types_added_by_package_upgrades(pool: PgPool) {
-    use sui_sdk_types::{Identifier, MovePackage, Object, ObjectData, Owner, TypeOrigin};
-
     // An upgrade at a new address keeps the old types' origins and defines a new event type.
     let upgraded = address(0xEF);
-    let upgrade = MovePackage {
-        id: upgraded,
-        version: 2,
-        modules: Default::default(),
-        type_origin_table: vec![
-            TypeOrigin {
-                module_name: Identifier::from_static("events"),
-                struct_name: Identifier::from_static("BlobRegistered"),
-                package: package(),
-            },
-            TypeOrigin {
-                module_name: Identifier::from_static("events"),
-                struct_name: Identifier::from_static("SomethingNew"),
-                package: upgraded,
-            },
-        ],
-        linkage_table: Default::default(),
-    };
-    let object = Object::new(ObjectData::Package(upgrade), Owner::Immutable, sui_sdk_types::Digest::ZERO, 0);
-    let mut proto_object = sui_rpc::proto::sui::rpc::v2::Object::default();
-    proto_object.bcs = Some(sui_rpc::proto::sui::rpc::v2::Bcs::from(bcs::to_bytes(&object).unwrap()));
     let new_event = || raw_event(upgraded, "events", "SomethingNew", vec![42]);
 
     let dir = tempfile::tempdir().unwrap();
     // Before the upgrade is seen, the new address is not ours.
     write_binpb_zst(dir.path(), &checkpoint(0, vec![vec![new_event()]]));
     let mut publish = checkpoint(1, vec![vec![]]);
-    let mut objects = sui_rpc::proto::sui::rpc::v2::ObjectSet::default();
-    objects.objects = vec![proto_object];
-    publish.objects = Some(objects);
+    publish_upgrade(&mut publish, upgraded, "SomethingNew");
     write_binpb_zst(dir.path(), &publish);
     write_binpb_zst(dir.path(), &checkpoint(2, vec![vec![new_event()]]));
     ingest(&pool, dir.path(), 2, 1).await;

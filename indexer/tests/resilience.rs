@@ -11,9 +11,9 @@ use sqlx::PgPool;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState};
 use walrus_indexer::ingest;
-use walrus_indexer::source::Source;
 use walrus_indexer::store::{Database, Store};
 
 /// A TCP proxy to PostgreSQL that can be cut: while down it drops every connection.

@@ -1,81 +1,11 @@
-//! Synthetic checkpoints for the tests: protobuf `Checkpoint` messages, as a full node or a
-//! checkpoint store serves them, carrying events with the BCS the Move package emits.
+//! The indexer tests' history and database helpers; the checkpoint builders are
+//! `walrus_chain::testing`'s.
 
 #![allow(dead_code)]
 
-use std::path::Path;
-
-use prost::Message;
-use serde::Serialize;
-use sui_rpc::proto::sui::rpc::v2 as proto;
-use sui_sdk_types::Address;
-use walrus_indexer::events::*;
+use walrus_chain::events::*;
+pub use walrus_chain::testing::*;
 use walrus_indexer::ingest::IngestConfig;
-
-pub const WAL: u64 = 1_000_000_000;
-
-pub fn address(n: u8) -> Address {
-    let mut bytes = [0u8; 32];
-    bytes[31] = n;
-    bytes[0] = 0xAB;
-    Address::new(bytes)
-}
-
-pub fn blob_id(n: u8) -> BlobId {
-    BlobId([n; 32])
-}
-
-/// The package the tests index.
-pub fn package() -> Address {
-    address(0xEE)
-}
-
-/// An event of type `<package>::<module>::<name>` with the BCS of `value`.
-pub fn event_of(package: Address, module: &str, name: &str, value: &impl Serialize) -> proto::Event {
-    raw_event(package, module, name, bcs::to_bytes(value).unwrap())
-}
-
-pub fn raw_event(package: Address, module: &str, name: &str, contents: Vec<u8>) -> proto::Event {
-    let mut event = proto::Event::default();
-    event.package_id = Some(package.to_string());
-    event.module = Some(module.to_owned());
-    event.sender = Some(address(1).to_string());
-    event.event_type = Some(format!("{package}::{module}::{name}"));
-    event.contents = Some(proto::Bcs::from(contents));
-    event
-}
-
-/// One of our events (module `events` of the test package), named after its Rust type.
-pub fn ours<T: Serialize>(value: &T) -> proto::Event {
-    let name = std::any::type_name::<T>().rsplit("::").next().unwrap();
-    event_of(package(), "events", name, value)
-}
-
-/// A checkpoint whose transactions emit the given events; its timestamp is `1000 * sequence`.
-pub fn checkpoint(sequence: u64, transactions: Vec<Vec<proto::Event>>) -> proto::Checkpoint {
-    let mut summary = proto::CheckpointSummary::default();
-    summary.timestamp = Some(prost_types_timestamp(sequence * 1000));
-    let mut checkpoint = proto::Checkpoint::default();
-    checkpoint.sequence_number = Some(sequence);
-    checkpoint.summary = Some(summary);
-    checkpoint.transactions = transactions
-        .into_iter()
-        .enumerate()
-        .map(|(i, events)| {
-            let mut tx = proto::ExecutedTransaction::default();
-            tx.digest = Some(format!("tx{sequence}x{i}"));
-            let mut tx_events = proto::TransactionEvents::default();
-            tx_events.events = events;
-            tx.events = Some(tx_events);
-            tx
-        })
-        .collect();
-    checkpoint
-}
-
-fn prost_types_timestamp(ms: u64) -> ::prost_types::Timestamp {
-    ::prost_types::Timestamp { seconds: (ms / 1000) as i64, nanos: ((ms % 1000) * 1_000_000) as i32 }
-}
 
 /// Ingestion of the test package from checkpoint 0 to `last`, polling every 10 ms at the tip.
 pub fn ingest_config(last: u64, batch_checkpoints: u64, concurrency: usize) -> IngestConfig {
@@ -87,16 +17,6 @@ pub fn ingest_config(last: u64, batch_checkpoints: u64, concurrency: usize) -> I
         concurrency,
         poll_interval: std::time::Duration::from_millis(10),
     }
-}
-
-/// Writes `<sequence>.binpb.zst`, as a checkpoint store names it.
-pub fn write_binpb_zst(dir: &Path, checkpoint: &proto::Checkpoint) {
-    let bytes = zstd::encode_all(checkpoint.encode_to_vec().as_slice(), 1).unwrap();
-    let name = format!("{}.binpb.zst", checkpoint.sequence_number.unwrap());
-    // Written under a temporary name and renamed, as a store mirror would.
-    let tmp = dir.join(format!("{name}.tmp"));
-    std::fs::write(&tmp, bytes).unwrap();
-    std::fs::rename(tmp, dir.join(name)).unwrap();
 }
 
 /// Every table's rows (the watermark without its wall-clock time), in a canonical order, as text.
@@ -116,18 +36,6 @@ pub async fn dump(pool: &sqlx::PgPool) -> Vec<String> {
         rows.extend(dump.into_iter().map(|(r,)| format!("{table}: {r}")));
     }
     rows
-}
-
-pub fn registered(object: u8, blob: u8, size: u64, deletable: bool, end_epoch: u32) -> BlobRegistered {
-    BlobRegistered {
-        epoch: 1,
-        blob_id: blob_id(blob),
-        size,
-        encoding_type: 1,
-        end_epoch,
-        deletable,
-        object_id: address(object),
-    }
 }
 
 /// A small history: a committee, two nodes, blobs registered, certified, tagged, deleted and

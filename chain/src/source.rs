@@ -7,7 +7,7 @@ use std::time::Duration;
 use sui_rpc::field::FieldMaskUtil;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 
-use crate::checkpoint::{Checkpoint, DecodeError};
+use crate::checkpoint::{Checkpoint, CheckpointSequence, DecodeError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -51,8 +51,15 @@ impl std::fmt::Debug for Source {
 }
 
 /// The parts of a checkpoint the indexer asks the full node for.
-const READ_MASK: &[&str] =
-    &["sequence_number", "summary.timestamp", "transactions.digest", "transactions.events", "objects.objects.bcs"];
+const READ_MASK: &[&str] = &[
+    "sequence_number",
+    "digest",
+    "summary.previous_digest",
+    "summary.timestamp",
+    "transactions.digest",
+    "transactions.events",
+    "objects.objects.bcs",
+];
 
 impl Source {
     /// Parses `dir:PATH`, `http(s)://…` (a checkpoint store) or `grpc+http(s)://host:port`.
@@ -75,7 +82,8 @@ impl Source {
     }
 
     /// Checkpoint `sequence`, or `None` if the source does not have it (yet).
-    pub async fn fetch(&self, sequence: u64) -> Result<Option<Checkpoint>, SourceError> {
+    pub async fn fetch(&self, sequence: CheckpointSequence) -> Result<Option<Checkpoint>, SourceError> {
+        let CheckpointSequence(sequence) = sequence;
         match self {
             Self::Dir(dir) => {
                 for (name, decode) in FORMATS {
@@ -140,8 +148,8 @@ impl Source {
                     origin: "gRPC".into(),
                     error,
                 })?;
-                if checkpoint.sequence_number != sequence {
-                    return Err(SourceError::WrongCheckpoint { wanted: sequence, got: checkpoint.sequence_number });
+                if checkpoint.sequence_number.0 != sequence {
+                    return Err(SourceError::WrongCheckpoint { wanted: sequence, got: checkpoint.sequence_number.0 });
                 }
                 Ok(Some(checkpoint))
             }

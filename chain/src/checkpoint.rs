@@ -5,7 +5,7 @@
 
 use prost::Message;
 use sui_rpc::proto::sui::rpc::v2 as proto;
-use sui_sdk_types::{Address, CheckpointData, Event, MovePackage, ObjectData};
+use sui_sdk_types::{Address, CheckpointData, Digest, Event, MovePackage, ObjectData};
 
 /// The leading byte of a `.chk` file: its payload is BCS.
 const CHK_BCS: u8 = 0x01;
@@ -28,10 +28,31 @@ pub enum DecodeError {
     Invalid { what: &'static str, error: String },
 }
 
-/// One checkpoint: its number, time, and the events and packages of its transactions.
+/// A checkpoint's position in the chain: checkpoint N follows checkpoint N - 1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CheckpointSequence(pub u64);
+
+impl CheckpointSequence {
+    /// The checkpoint after this one.
+    pub fn next(self) -> Self {
+        Self(self.0 + 1)
+    }
+}
+
+impl std::fmt::Display for CheckpointSequence {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// One checkpoint: its number, its place in the hash chain, its time, and the events and
+/// packages of its transactions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
-    pub sequence_number: u64,
+    pub sequence_number: CheckpointSequence,
+    pub digest: Digest,
+    /// `None` only for the genesis checkpoint.
+    pub previous_digest: Option<Digest>,
     pub timestamp_ms: u64,
     pub transactions: Vec<Transaction>,
 }
@@ -72,14 +93,28 @@ impl Checkpoint {
                 packages: tx.output_objects.iter().filter_map(|o| package_of(o.data())).collect(),
             })
             .collect();
-        Self { sequence_number: summary.sequence_number, timestamp_ms: summary.timestamp_ms, transactions }
+        Self {
+            sequence_number: CheckpointSequence(summary.sequence_number),
+            digest: data.checkpoint_summary.checkpoint.digest(),
+            previous_digest: summary.previous_digest,
+            timestamp_ms: summary.timestamp_ms,
+            transactions,
+        }
     }
 
-    /// Reads the protobuf message, which must carry `sequence_number`, `summary.timestamp`,
+    /// Reads the protobuf message, which must carry `sequence_number`, `digest`,
+    /// `summary.previous_digest` (except at genesis), `summary.timestamp`,
     /// `transactions.digest`, `transactions.events` and, to follow package upgrades,
     /// `objects` or `transactions.objects` with their BCS.
     pub fn from_proto(message: &proto::Checkpoint) -> Result<Self, DecodeError> {
         let sequence_number = message.sequence_number.ok_or(DecodeError::Missing("sequence_number"))?;
+        let digest = parse_digest("digest", message.digest.as_deref().ok_or(DecodeError::Missing("digest"))?)?;
+        let previous_digest = message
+            .summary
+            .as_ref()
+            .and_then(|s| s.previous_digest.as_deref())
+            .map(|d| parse_digest("summary.previous_digest", d))
+            .transpose()?;
         let timestamp = message
             .summary
             .as_ref()
@@ -110,8 +145,18 @@ impl Checkpoint {
         if let Some(first) = transactions.first_mut() {
             first.packages.extend(checkpoint_packages);
         }
-        Ok(Self { sequence_number, timestamp_ms, transactions })
+        Ok(Self {
+            sequence_number: CheckpointSequence(sequence_number),
+            digest,
+            previous_digest,
+            timestamp_ms,
+            transactions,
+        })
     }
+}
+
+fn parse_digest(what: &'static str, text: &str) -> Result<Digest, DecodeError> {
+    text.parse().map_err(|e: sui_sdk_types::DigestParseError| DecodeError::Invalid { what, error: e.to_string() })
 }
 
 fn package_of(data: &ObjectData) -> Option<MovePackage> {

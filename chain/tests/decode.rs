@@ -1,12 +1,11 @@
 //! The checkpoint formats, on a real mainnet checkpoint: the fixture shipped in the
 //! sui-sdk-types crate (checkpoint 1137, stored as bare BCS of `CheckpointData`).
 
-mod common;
-
 use std::path::PathBuf;
 
 use prost::Message;
-use walrus_indexer::checkpoint::{Checkpoint, DecodeError};
+use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence, DecodeError};
+use walrus_chain::testing;
 
 /// Where cargo unpacked sui-sdk-types, whose tests ship the fixture.
 fn fixture() -> Vec<u8> {
@@ -28,7 +27,8 @@ fn real_mainnet_checkpoint_decodes_from_chk() {
     let mut file = vec![0x01];
     file.extend(fixture());
     let checkpoint = Checkpoint::from_chk(&file).unwrap();
-    assert_eq!(checkpoint.sequence_number, 1137);
+    assert_eq!(checkpoint.sequence_number, CheckpointSequence(1137));
+    assert!(checkpoint.previous_digest.is_some_and(|previous| previous != checkpoint.digest));
     assert_eq!(checkpoint.transactions.len(), 9);
     assert!(checkpoint.timestamp_ms > 1_600_000_000_000);
     assert!(checkpoint.transactions.iter().all(|tx| tx.digest.len() >= 43));
@@ -46,10 +46,12 @@ fn chk_errors_are_named() {
 #[test]
 fn binpb_zst_round_trip_and_errors() {
     let message =
-        common::checkpoint(7, vec![vec![common::ours(&walrus_indexer::events::EpochChangeStart { epoch: 3 })]]);
+        testing::checkpoint(7, vec![vec![testing::ours(&walrus_chain::events::EpochChangeStart { epoch: 3 })]]);
     let file = zstd::encode_all(message.encode_to_vec().as_slice(), 3).unwrap();
     let checkpoint = Checkpoint::from_binpb_zst(&file).unwrap();
-    assert_eq!((checkpoint.sequence_number, checkpoint.timestamp_ms), (7, 7000));
+    assert_eq!((checkpoint.sequence_number, checkpoint.timestamp_ms), (CheckpointSequence(7), 7000));
+    assert_eq!(checkpoint.digest, testing::checkpoint_digest(7));
+    assert_eq!(checkpoint.previous_digest, Some(testing::checkpoint_digest(6)));
     assert_eq!(checkpoint.transactions[0].events.len(), 1);
     assert_eq!(checkpoint.transactions[0].events[0].type_.name().as_str(), "EpochChangeStart");
     assert!(matches!(Checkpoint::from_binpb_zst(b"not zstd"), Err(DecodeError::Zstd(_))));
@@ -59,4 +61,15 @@ fn binpb_zst_round_trip_and_errors() {
     no_summary.summary = None;
     let file = zstd::encode_all(no_summary.encode_to_vec().as_slice(), 1).unwrap();
     assert!(matches!(Checkpoint::from_binpb_zst(&file), Err(DecodeError::Missing("summary.timestamp"))));
+    let mut no_digest = message.clone();
+    no_digest.digest = None;
+    let file = zstd::encode_all(no_digest.encode_to_vec().as_slice(), 1).unwrap();
+    assert!(matches!(Checkpoint::from_binpb_zst(&file), Err(DecodeError::Missing("digest"))));
+    let mut bad_digest = message.clone();
+    bad_digest.digest = Some("not base58!".into());
+    let file = zstd::encode_all(bad_digest.encode_to_vec().as_slice(), 1).unwrap();
+    assert!(matches!(Checkpoint::from_binpb_zst(&file), Err(DecodeError::Invalid { what: "digest", .. })));
+    // Genesis has no previous checkpoint.
+    let genesis = zstd::encode_all(testing::checkpoint(0, vec![]).encode_to_vec().as_slice(), 1).unwrap();
+    assert_eq!(Checkpoint::from_binpb_zst(&genesis).unwrap().previous_digest, None);
 }

@@ -1,0 +1,134 @@
+//! Synthetic checkpoints for tests of every follower (the indexer's, the node's): protobuf
+//! `Checkpoint` messages as a full node or a checkpoint store serves them, linked by their
+//! digests, carrying events with the BCS the Move package emits.
+
+use std::path::Path;
+
+use prost::Message;
+use serde::Serialize;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::{Address, Digest};
+
+use crate::events::{BlobId, BlobRegistered};
+
+pub const WAL: u64 = 1_000_000_000;
+
+pub fn address(n: u8) -> Address {
+    let mut bytes = [0u8; 32];
+    bytes[31] = n;
+    bytes[0] = 0xAB;
+    Address::new(bytes)
+}
+
+pub fn blob_id(n: u8) -> BlobId {
+    BlobId([n; 32])
+}
+
+/// The package the tests index.
+pub fn package() -> Address {
+    address(0xEE)
+}
+
+/// An event of type `<package>::<module>::<name>` with the BCS of `value`.
+pub fn event_of(package: Address, module: &str, name: &str, value: &impl Serialize) -> proto::Event {
+    raw_event(package, module, name, bcs::to_bytes(value).unwrap())
+}
+
+pub fn raw_event(package: Address, module: &str, name: &str, contents: Vec<u8>) -> proto::Event {
+    let mut event = proto::Event::default();
+    event.package_id = Some(package.to_string());
+    event.module = Some(module.to_owned());
+    event.sender = Some(address(1).to_string());
+    event.event_type = Some(format!("{package}::{module}::{name}"));
+    event.contents = Some(proto::Bcs::from(contents));
+    event
+}
+
+/// One of our events (module `events` of the test package), named after its Rust type.
+pub fn ours<T: Serialize>(value: &T) -> proto::Event {
+    let name = std::any::type_name::<T>().rsplit("::").next().unwrap();
+    event_of(package(), "events", name, value)
+}
+
+/// The digest the builder gives checkpoint `sequence`.
+pub fn checkpoint_digest(sequence: u64) -> Digest {
+    let mut bytes = [0xC0u8; 32];
+    bytes[..8].copy_from_slice(&sequence.to_le_bytes());
+    Digest::new(bytes)
+}
+
+/// A checkpoint whose transactions emit the given events; its timestamp is `1000 * sequence`,
+/// its digest [`checkpoint_digest`] and its previous digest that of `sequence - 1`.
+pub fn checkpoint(sequence: u64, transactions: Vec<Vec<proto::Event>>) -> proto::Checkpoint {
+    let mut summary = proto::CheckpointSummary::default();
+    summary.timestamp = Some(prost_types_timestamp(sequence * 1000));
+    summary.previous_digest = sequence.checked_sub(1).map(|previous| checkpoint_digest(previous).to_string());
+    let mut checkpoint = proto::Checkpoint::default();
+    checkpoint.sequence_number = Some(sequence);
+    checkpoint.digest = Some(checkpoint_digest(sequence).to_string());
+    checkpoint.summary = Some(summary);
+    checkpoint.transactions = transactions
+        .into_iter()
+        .enumerate()
+        .map(|(i, events)| {
+            let mut tx = proto::ExecutedTransaction::default();
+            tx.digest = Some(format!("tx{sequence}x{i}"));
+            let mut tx_events = proto::TransactionEvents::default();
+            tx_events.events = events;
+            tx.events = Some(tx_events);
+            tx
+        })
+        .collect();
+    checkpoint
+}
+
+fn prost_types_timestamp(ms: u64) -> ::prost_types::Timestamp {
+    ::prost_types::Timestamp { seconds: (ms / 1000) as i64, nanos: ((ms % 1000) * 1_000_000) as i32 }
+}
+
+/// Writes `<sequence>.binpb.zst`, as a checkpoint store names it.
+pub fn write_binpb_zst(dir: &Path, checkpoint: &proto::Checkpoint) {
+    let bytes = zstd::encode_all(checkpoint.encode_to_vec().as_slice(), 1).unwrap();
+    let name = format!("{}.binpb.zst", checkpoint.sequence_number.unwrap());
+    // Written under a temporary name and renamed, as a store mirror would.
+    let tmp = dir.join(format!("{name}.tmp"));
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(tmp, dir.join(name)).unwrap();
+}
+
+/// A `BlobRegistered` in epoch 1 of object `object` for blob `blob`.
+pub fn registered(object: u8, blob: u8, size: u64, deletable: bool, end_epoch: u32) -> BlobRegistered {
+    BlobRegistered {
+        epoch: 1,
+        blob_id: blob_id(blob),
+        size,
+        encoding_type: 1,
+        end_epoch,
+        deletable,
+        object_id: address(object),
+    }
+}
+
+/// Adds to `checkpoint` the package object of an upgrade of [`package`] published at `upgraded`:
+/// its type-origin table keeps `BlobRegistered` at the original package and defines `new_event`
+/// (in module `events`) at `upgraded`, as Sui records an upgrade that adds an event type.
+pub fn publish_upgrade(checkpoint: &mut proto::Checkpoint, upgraded: Address, new_event: &'static str) {
+    use sui_sdk_types::{Identifier, MovePackage, Object, ObjectData, Owner, TypeOrigin};
+
+    let origin = |name: &'static str, package| TypeOrigin {
+        module_name: Identifier::from_static("events"),
+        struct_name: Identifier::from_static(name),
+        package,
+    };
+    let upgrade = MovePackage {
+        id: upgraded,
+        version: 2,
+        modules: Default::default(),
+        type_origin_table: vec![origin("BlobRegistered", package()), origin(new_event, upgraded)],
+        linkage_table: Default::default(),
+    };
+    let object = Object::new(ObjectData::Package(upgrade), Owner::Immutable, Digest::ZERO, 0);
+    let mut message = proto::Object::default();
+    message.bcs = Some(proto::Bcs::from(bcs::to_bytes(&object).unwrap()));
+    checkpoint.objects.get_or_insert_with(Default::default).objects.push(message);
+}
