@@ -459,6 +459,15 @@ fn stray_and_misplaced_sliver_files_are_named_plainly() {
     let out = run(&["verify", path(&enc)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("holds secondary sliver 2 (of pair 7), not primary sliver 7"), "{}", stdout(&out));
+    // A secondary-length sliver whose index (10) is past the last: not taken for a secondary
+    // sliver of some pair, just the wrong sliver (caught the surviving mutant `< n` → `<= n`).
+    let mut bytes = fs::read(slivers.join("7.secondary.bcs")).unwrap();
+    let at = bytes.len() - 2;
+    bytes[at..].copy_from_slice(&10u16.to_le_bytes());
+    fs::write(slivers.join("7.primary.bcs"), bytes).unwrap();
+    let out = run(&["verify", path(&enc)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("holds primary sliver 10, but pair 7 has primary sliver 7"), "{}", stdout(&out));
 }
 
 /// Runs the binary with its address space limited to `bytes`, as `ulimit -v` would.
