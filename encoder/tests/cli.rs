@@ -459,6 +459,15 @@ fn stray_and_misplaced_sliver_files_are_named_plainly() {
     let out = run(&["verify", path(&enc)]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("holds secondary sliver 2 (of pair 7), not primary sliver 7"), "{}", stdout(&out));
+    // A secondary-length sliver whose index (10) is past the last: not taken for a secondary
+    // sliver of some pair, just the wrong sliver (caught the surviving mutant `< n` → `<= n`).
+    let mut bytes = fs::read(slivers.join("7.secondary.bcs")).unwrap();
+    let at = bytes.len() - 2;
+    bytes[at..].copy_from_slice(&10u16.to_le_bytes());
+    fs::write(slivers.join("7.primary.bcs"), bytes).unwrap();
+    let out = run(&["verify", path(&enc)]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("holds primary sliver 10, but pair 7 has primary sliver 7"), "{}", stdout(&out));
 }
 
 /// Runs the binary with its address space limited to `bytes`, as `ulimit -v` would.
@@ -541,4 +550,138 @@ fn piped_runs_print_no_progress() {
     assert!(out.status.success() && stderr(&out).is_empty(), "{}", stderr(&out));
     let out = run(&["verify", path(&enc)]);
     assert!(out.status.success() && stderr(&out).is_empty(), "{}", stderr(&out));
+}
+
+/// Flips one byte of a sliver file's data (past its BCS header), chosen by `rng`.
+fn corrupt_sliver_file(file: &Path, rng: &mut common::SplitMix64) {
+    let mut bytes = fs::read(file).unwrap();
+    // The data sits between its ULEB128 length (at most 5 bytes) and the symbol size and index
+    // (4 bytes): a flip there changes the symbols, not the sliver's shape.
+    let at = 5 + rng.below(bytes.len() as u64 - 9) as usize;
+    bytes[at] ^= 1 << rng.below(8);
+    fs::write(file, bytes).unwrap();
+}
+
+/// A seed that differs from run to run (so every pair gets its turn over time), printed in
+/// every failure and fixed with `WALRUS_TEST_SEED` to replay one.
+fn test_seed() -> u64 {
+    std::env::var("WALRUS_TEST_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
+    })
+}
+
+/// A flipped byte in any sliver (first pair, last pair, a random pair; either axis) makes
+/// `verify` name that pair and exit 1, and `decode` reject that file and still return the
+/// blob from the good ones. Catches the escaped mutation that skipped checking pair 0 in the
+/// folder reader (`verify` said "20 good, 0 bad"; `decode` exited 0 with wrong bytes): the
+/// older test only ever corrupted pair 2.
+#[test]
+fn a_flipped_byte_in_any_sliver_is_reported_and_never_decoded() {
+    const N: u16 = 10;
+    let seed = test_seed();
+    let mut rng = common::SplitMix64::new(seed);
+    let dir = tempfile::tempdir().unwrap();
+    let blob = common::splitmix64(13, 25_000);
+    encode_into(dir.path(), &blob, N);
+    let pristine = dir.path().join("enc");
+    let random_pair = rng.below(u64::from(N)) as u16;
+    for pair in [0, N - 1, random_pair] {
+        for (axis, needed) in [("primary", 4), ("secondary", 7)] {
+            let case = format!("pair {pair} {axis} (WALRUS_TEST_SEED={seed})");
+            let enc = dir.path().join(format!("case-{pair}-{axis}"));
+            let slivers = enc.join("slivers");
+            fs::create_dir_all(&slivers).unwrap();
+            fs::copy(pristine.join("metadata.bcs"), enc.join("metadata.bcs")).unwrap();
+            for entry in fs::read_dir(pristine.join("slivers")).unwrap() {
+                let entry = entry.unwrap();
+                fs::copy(entry.path(), slivers.join(entry.file_name())).unwrap();
+            }
+            let victim = format!("{pair}.{axis}.bcs");
+            corrupt_sliver_file(&slivers.join(&victim), &mut rng);
+
+            let out = run(&["verify", path(&enc)]);
+            let report = stdout(&out);
+            assert_eq!(out.status.code(), Some(1), "{case}: {report}");
+            let bad: Vec<&str> = report.lines().filter(|l| l.contains("BAD")).collect();
+            assert_eq!(bad.len(), 1, "{case}: {report}");
+            assert!(bad[0].starts_with(&format!("pair {pair} ")), "{case}: {report}");
+            let other = if axis == "primary" { "secondary" } else { "primary" };
+            assert!(
+                report.contains(&format!("{axis}:{}9 good, 1 bad, 0 missing", " ".repeat(10 - axis.len()))),
+                "{case}: {report}"
+            );
+            assert!(
+                report.contains(&format!("{other}:{}10 good, 0 bad", " ".repeat(10 - other.len()))),
+                "{case}: {report}"
+            );
+
+            // Only the victim and `needed` good slivers of its axis are left, so decode must
+            // read the victim, refuse it, and decode from exactly the good ones.
+            let mut kept = 0;
+            for p in 0..N {
+                if p != pair && kept < needed {
+                    kept += 1;
+                } else if p != pair {
+                    fs::remove_file(slivers.join(format!("{p}.{axis}.bcs"))).unwrap();
+                }
+                fs::remove_file(slivers.join(format!("{p}.{other}.bcs"))).unwrap();
+            }
+            let out = run(&["decode", path(&enc), "--out", "-"]);
+            assert!(out.status.success(), "{case}: {}", stderr(&out));
+            assert!(out.stdout == blob, "{case}: decode returned other bytes than the blob");
+            assert!(stderr(&out).contains(&format!("rejected slivers/{victim}")), "{case}: {}", stderr(&out));
+
+            // One good sliver fewer: too few, said plainly, and nothing written.
+            let last_good = (0..N).rev().find(|&p| p != pair && slivers.join(format!("{p}.{axis}.bcs")).exists());
+            fs::remove_file(slivers.join(format!("{}.{axis}.bcs", last_good.unwrap()))).unwrap();
+            let out = run(&["decode", path(&enc), "--out", "-"]);
+            assert_eq!(out.status.code(), Some(1), "{case}");
+            assert!(out.stdout.is_empty(), "{case}");
+            assert!(
+                stderr(&out).contains("too few valid slivers to decode")
+                    && stderr(&out).contains(&format!("{} {axis} ({needed} needed)", needed - 1)),
+                "{case}: {}",
+                stderr(&out)
+            );
+        }
+    }
+}
+
+/// A folder whose metadata lies about a systematic row (its hash and blob ID forged to match
+/// a different row 0 or last row): every sliver but that row's verifies, and `decode` must
+/// refuse the blob rather than print bytes that do not match the blob ID. Catches the escaped
+/// mutation that made the default consistency check skip a row.
+#[test]
+fn decode_refuses_a_folder_whose_metadata_lies_about_a_row() {
+    use walrus_encoder::{BlobMetadata, BlobMetadataWithId, Primary, Sliver};
+    const N: u16 = 10;
+    let dir = tempfile::tempdir().unwrap();
+    let blob = common::splitmix64(14, 12_000);
+    encode_into(dir.path(), &blob, N);
+    let enc = dir.path().join("enc");
+    let honest = BlobMetadataWithId::from_bcs(&fs::read(enc.join("metadata.bcs")).unwrap()).unwrap();
+    let layout = honest.clone().verify().unwrap().layout();
+    let kp = layout.params().primary_source_symbols();
+    for row in [0, kp - 1] {
+        let mut other_row = fs::read(enc.join(format!("slivers/{row}.primary.bcs"))).unwrap();
+        other_row[7] ^= 1;
+        let mut forged = honest.clone();
+        let BlobMetadata::V1(v1) = &mut forged.metadata;
+        v1.hashes[usize::from(row)].primary_hash =
+            Sliver::<Primary>::from_bcs(&other_row).unwrap().compute_hash(&layout).unwrap();
+        forged.blob_id = forged.metadata.compute_blob_id();
+        fs::write(enc.join("metadata.bcs"), forged.to_bcs()).unwrap();
+        for extra in [&[][..], &["--strict"][..]] {
+            let mut args = vec!["decode", path(&enc), "--out", "-"];
+            args.extend_from_slice(extra);
+            let out = run(&args);
+            assert_eq!(out.status.code(), Some(1), "row {row} {extra:?}");
+            assert!(out.stdout.is_empty(), "row {row} {extra:?}: printed a blob the metadata does not describe");
+            assert!(
+                stderr(&out).contains("the decoded blob is inconsistent with the metadata"),
+                "row {row} {extra:?}: {}",
+                stderr(&out)
+            );
+        }
+    }
 }

@@ -243,3 +243,63 @@ fn general_recovery_symbols_name_axis_and_target() {
     let for_secondary = enc.pairs[0].primary.recovery_symbol(SliverIndex::<Secondary>::new(1), &layout).unwrap();
     assert_eq!(for_secondary.into_general(SliverIndex::new(1)).to_bcs()[0], 1);
 }
+
+/// Metadata whose hash for systematic row `row` (primary sliver `row`) is that of another
+/// row, with the blob ID recomputed to match: metadata as a dishonest writer could publish.
+fn lying_about_row(enc: &EncodedBlob, row: usize) -> walrus_encoder::VerifiedMetadata {
+    let layout = enc.metadata.layout();
+    let mut forged = enc.metadata.as_metadata_with_id().clone();
+    let BlobMetadata::V1(v1) = &mut forged.metadata;
+    v1.hashes[row].primary_hash = flip_byte(&enc.pairs[row].primary, 1).compute_hash(&layout).unwrap();
+    forged.blob_id = forged.metadata.compute_blob_id();
+    forged.verify().unwrap()
+}
+
+/// The default check re-hashes every systematic row it did not take as input, so metadata
+/// that lies about any one row (first, middle or last) is refused whichever slivers decode
+/// it. Catches the escaped mutation that made the check skip a row (all tests passed: none
+/// decoded against forged metadata).
+#[test]
+fn decoding_refuses_metadata_that_lies_about_any_systematic_row() {
+    for n in [10u16, 13] {
+        let (blob, enc) = encoded(n, 20_000);
+        let kp = usize::from(enc.metadata.layout().params().primary_source_symbols());
+        let ks = usize::from(enc.metadata.layout().params().secondary_source_symbols());
+        for row in 0..kp {
+            let case = format!("n = {n}, row {row}");
+            let forged = lying_about_row(&enc, row);
+            // Every secondary sliver still verifies against the forged metadata...
+            let secondary: Vec<Sliver<Secondary>> = enc.pairs.iter().map(|p| p.secondary.clone()).collect();
+            assert!(secondary.iter().all(|s| s.verify(&forged).is_ok()), "{case}");
+            // ...and decodes to the real blob, whose row does not hash as the metadata says.
+            assert_eq!(decode(&forged, &secondary[..ks], ConsistencyCheck::Skip).unwrap(), blob, "{case}");
+            assert_eq!(
+                decode(&forged, &secondary[..ks], ConsistencyCheck::Default),
+                Err(Error::InconsistentBlob),
+                "{case}"
+            );
+            assert_eq!(
+                decode(&forged, &secondary[n as usize - ks..], ConsistencyCheck::Default),
+                Err(Error::InconsistentBlob),
+                "{case}"
+            );
+            assert_eq!(
+                decode(&forged, &secondary[..ks], ConsistencyCheck::Strict),
+                Err(Error::InconsistentBlob),
+                "{case}"
+            );
+
+            // From primary slivers that verify: all the others, without the lying row's own.
+            let primary: Vec<Sliver<Primary>> =
+                enc.pairs.iter().filter(|p| p.index().0 as usize != row).map(|p| p.primary.clone()).collect();
+            assert!(primary.iter().all(|s| s.verify(&forged).is_ok()), "{case}");
+            assert_eq!(
+                decode(&forged, &primary[..kp], ConsistencyCheck::Default),
+                Err(Error::InconsistentBlob),
+                "{case}"
+            );
+            let parity = &primary[primary.len() - kp..];
+            assert_eq!(decode(&forged, parity, ConsistencyCheck::Default), Err(Error::InconsistentBlob), "{case}");
+        }
+    }
+}
