@@ -264,9 +264,9 @@ fn bitmap_rules() {
 }
 
 /// Walrus's message constants, stated here rather than taken from the model: the intent
-/// types, `INTENT_VERSION = 0` and `APP_ID = 3` of Walrus's `messages.move` (and of
-/// `../shared/specs/walrus-contracts.md`, "Message header"). A wrong constant in the model
-/// and a regenerated vectors file still disagree with these.
+/// types, `INTENT_VERSION = 0` and `APP_ID = 3` of Walrus's `messages.move` (and of the team's
+/// digest of Walrus's contracts, `walrus-contracts.md`, "Message header"). A wrong constant in
+/// the model and a regenerated vectors file still disagree with these.
 const WALRUS_PROOF_OF_POSSESSION: u8 = 0;
 const WALRUS_BLOB_CERT: u8 = 1;
 const WALRUS_INVALID_BLOB_ID: u8 = 2;
@@ -315,9 +315,9 @@ fn messages_carry_walrus_constants() {
     assert_eq!(pop[..7], walrus_header(WALRUS_PROOF_OF_POSSESSION, EPOCH));
 }
 
-/// The confirmation vector of the storage-node spec (`../shared/specs/storage-node-and-client.md`
-/// section 4, itself checked against Walrus's tests and the TS SDK), copied here: epoch 21,
-/// blob ID `[7; 32]`, permanent; two of three nodes sign.
+/// The confirmation vector of the storage-node spec (the team's digest of Walrus's node API,
+/// `storage-node-and-client.md`, section 4, itself checked against Walrus's tests and the TS
+/// SDK), copied here: epoch 21, blob ID `[7; 32]`, permanent; two of three nodes sign.
 mod storage_node_spec {
     pub const MESSAGE: &str = "01000315000000070707070707070707070707070707070707070707070707070707070707070700";
     pub const NODE0_SK: &str = "265149ee743bf2ee3096ce96e9fd44e887074e4815b6d7c59043de9b830dc24c";
