@@ -70,7 +70,7 @@ struct Args {
     n_shards: u16,
 
     /// Exit once ingestion has passed --last-checkpoint instead of serving on.
-    #[arg(long)]
+    #[arg(long, env = "WALRUS_INDEXER_EXIT_WHEN_DONE")]
     exit_when_done: bool,
 }
 
