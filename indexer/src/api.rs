@@ -77,6 +77,17 @@ pub enum ApiError {
     BadRequest(String),
     NotFound(String),
     Internal(String),
+    /// A stored value the indexer itself wrote is malformed: a bug or a damaged database,
+    /// never shown as a made-up value.
+    Corrupt(String),
+}
+
+/// A 32-byte ID read back from the database.
+fn stored_id(bytes: &[u8], what: &str) -> Result<[u8; 32], ApiError> {
+    bytes.try_into().map_err(|_| {
+        tracing::error!(what, len = bytes.len(), "stored ID is not 32 bytes");
+        ApiError::Corrupt(format!("a stored {what} has {} bytes instead of 32", bytes.len()))
+    })
 }
 
 impl From<sqlx::Error> for ApiError {
@@ -92,6 +103,7 @@ impl IntoResponse for ApiError {
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
             Self::Internal(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+            Self::Corrupt(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
         };
         (status, Json(json!({ "error": { "code": status.as_u16(), "message": message } }))).into_response()
     }
@@ -188,12 +200,12 @@ pub struct BlobObject {
     attributes: Value,
 }
 
-fn blob_json(row: BlobRow, n_shards: u16) -> BlobObject {
-    let blob_id = BlobId(row.blob_id.try_into().unwrap_or([0; 32]));
-    let object_id = Address::new(row.object_id.try_into().unwrap_or([0; 32]));
+fn blob_json(row: BlobRow, n_shards: u16) -> Result<BlobObject, ApiError> {
+    let blob_id = BlobId(stored_id(&row.blob_id, "blob ID")?);
+    let object_id = Address::new(stored_id(&row.object_id, "object ID")?);
     let size = row.size as u64;
     let encoded_size = EncodingParams::new(n_shards).and_then(|p| p.for_blob(size)).map(|l| l.encoded_length()).ok();
-    BlobObject {
+    Ok(BlobObject {
         blob_id: blob_id.to_string(),
         object_id: object_id.to_string(),
         size,
@@ -206,7 +218,7 @@ fn blob_json(row: BlobRow, n_shards: u16) -> BlobObject {
         deleted_epoch: row.deleted_epoch.map(|e| e as u32),
         status: row.status,
         attributes: row.attributes,
-    }
+    })
 }
 
 fn blob_select(filter: &str) -> String {
@@ -273,7 +285,7 @@ async fn blob(State(state): State<AppState>, Path(blob_id): Path<String>) -> Api
         return Err(ApiError::NotFound(format!("no blob with ID {blob_id}")));
     }
     let n_shards = n_shards(&state).await?;
-    let objects: Vec<BlobObject> = rows.into_iter().map(|r| blob_json(r, n_shards)).collect();
+    let objects = rows.into_iter().map(|r| blob_json(r, n_shards)).collect::<Result<Vec<_>, _>>()?;
     let status = if invalid {
         "invalid"
     } else {
@@ -297,7 +309,7 @@ async fn blob_by_object(State(state): State<AppState>, Path(object_id): Path<Str
         .fetch_optional(&state.pool)
         .await?;
     let row = row.ok_or_else(|| ApiError::NotFound(format!("no blob object {object_id}")))?;
-    Ok(Json(blob_json(row, n_shards(&state).await?)))
+    Ok(Json(blob_json(row, n_shards(&state).await?)?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -352,7 +364,7 @@ async fn list_blobs(State(state): State<AppState>, Query(query): Query<BlobQuery
         .fetch_all(&state.pool)
         .await?;
     let n_shards = n_shards(&state).await?;
-    let mut blobs: Vec<BlobObject> = rows.into_iter().map(|r| blob_json(r, n_shards)).collect();
+    let mut blobs = rows.into_iter().map(|r| blob_json(r, n_shards)).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if blobs.len() as i64 > limit {
         blobs.truncate(limit as usize);
         blobs.last().map(|b| b.object_id.clone())
@@ -431,27 +443,27 @@ async fn list_events(State(state): State<AppState>, Query(query): Query<EventQue
     let rows = &rows[..rows.len().min(limit as usize)];
     let next_cursor =
         more.then(|| rows.last().map(|r| format!("{}.{}.{}", r.checkpoint, r.tx_index, r.event_index))).flatten();
-    let to_address = |bytes: &[u8]| Address::new(bytes.try_into().unwrap_or([0; 32])).to_string();
+    let to_address = |bytes: &[u8], what| stored_id(bytes, what).map(|id| Address::new(id).to_string());
     let events = rows
         .iter()
         .map(|r| {
             use base64::Engine;
-            json!({
+            Ok(json!({
                 "checkpoint": r.checkpoint,
                 "tx_digest": r.tx_digest,
                 "tx_index": r.tx_index,
                 "event_index": r.event_index,
                 "timestamp_ms": r.timestamp_ms,
                 "type": r.type_name,
-                "package": to_address(&r.package),
-                "sender": to_address(&r.sender),
+                "package": to_address(&r.package, "package ID")?,
+                "sender": to_address(&r.sender, "sender address")?,
                 "data": walrus_chain::events::WalrusEvent::decode(&r.type_name, &r.bcs)
                     .and_then(Result::ok)
                     .map(|event| serde_json::to_value(event).expect("events serialize")),
                 "bcs": base64::engine::general_purpose::STANDARD.encode(&r.bcs),
-            })
+            }))
         })
-        .collect();
+        .collect::<Result<_, ApiError>>()?;
     Ok(Json(EventPage { events, next_cursor }))
 }
 
@@ -537,13 +549,13 @@ async fn current_shards(pool: &PgPool) -> Result<Value, sqlx::Error> {
     Ok(row.and_then(|(c,)| c).unwrap_or(Value::Array(vec![])))
 }
 
-fn node_json(row: NodeRow, committee: &Value) -> Value {
-    let node_id = Address::new(row.node_id.try_into().unwrap_or([0; 32])).to_string();
+fn node_json(row: NodeRow, committee: &Value) -> Result<Value, ApiError> {
+    let node_id = Address::new(stored_id(&row.node_id, "node ID")?).to_string();
     let shards = committee
         .as_array()
         .and_then(|members| members.iter().find(|m| m["node_id"] == Value::String(node_id.clone())))
         .map_or(Value::Array(vec![]), |m| m["shards"].clone());
-    json!({
+    Ok(json!({
         "node_id": node_id,
         "name": row.name,
         "network_address": row.network_address,
@@ -559,14 +571,15 @@ fn node_json(row: NodeRow, committee: &Value) -> Value {
         "pool_shares": row.pool_shares,
         "commission_collected": row.commission_collected,
         "shards": shards,
-    })
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/nodes", responses((status = 200, description = "Every storage node")))]
 async fn list_nodes(State(state): State<AppState>) -> ApiResult<Value> {
     let rows: Vec<NodeRow> = sqlx::query_as(&format!("{NODE_SELECT} ORDER BY node_id")).fetch_all(&state.pool).await?;
     let committee = current_shards(&state.pool).await?;
-    Ok(Json(json!({ "nodes": rows.into_iter().map(|r| node_json(r, &committee)).collect::<Vec<_>>() })))
+    let nodes = rows.into_iter().map(|r| node_json(r, &committee)).collect::<Result<Vec<_>, _>>()?;
+    Ok(Json(json!({ "nodes": nodes })))
 }
 
 #[utoipa::path(get, path = "/v1/nodes/{node_id}", params(("node_id" = String, Path)),
@@ -583,7 +596,7 @@ async fn node(State(state): State<AppState>, Path(node_id): Path<String>) -> Api
     .bind(&id)
     .fetch_all(&state.pool)
     .await?;
-    let mut node = node_json(row, &current_shards(&state.pool).await?);
+    let mut node = node_json(row, &current_shards(&state.pool).await?)?;
     node["history"] = history
         .into_iter()
         .map(|(epoch, reward, commission, wal, shares)| {

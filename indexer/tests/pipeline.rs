@@ -208,6 +208,38 @@ async fn folder_to_database_to_api(pool: PgPool) {
     }
 }
 
+/// Mutation it catches: reading a wrong-length stored ID as all zeros
+/// (`unwrap_or([0; 32])`) instead of refusing it.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_damaged_stored_id_is_an_error_never_a_zero_id(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    for checkpoint in history() {
+        write_binpb_zst(dir.path(), &checkpoint);
+    }
+    ingest(&pool, dir.path(), 5, 5).await;
+    let base = serve(&pool).await;
+    let (status, _) = get(&base, "/v1/blobs").await;
+    assert_eq!(status, 200);
+
+    sqlx::query("UPDATE blobs SET blob_id = substring(blob_id from 2) WHERE object_id = $1")
+        .bind(address(0xC).as_bytes().to_vec())
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE nodes SET node_id = substring(node_id from 2) WHERE node_id = $1")
+        .bind(address(0x51).as_bytes().to_vec())
+        .execute(&pool)
+        .await
+        .unwrap();
+    for path in ["/v1/blobs".to_string(), format!("/v1/blobs/by-object/{}", address(0xC)), "/v1/nodes".into()] {
+        let (status, body) = get(&base, &path).await;
+        assert_eq!(status, 500, "{path}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains("31 bytes instead of 32"), "{path}: {message}");
+        assert!(!body.to_string().contains(&"00".repeat(32)), "{path} shows a zero ID: {body}");
+    }
+}
+
 #[sqlx::test(migrations = "../migrations")]
 async fn batch_size_does_not_change_the_result(pool: PgPool) {
     // The same history ingested one checkpoint per transaction gives the same rows as in one.
