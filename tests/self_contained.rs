@@ -62,13 +62,13 @@ fn nothing_reads_outside_the_repository() {
     let mut files = Vec::new();
     walk(&root, &mut files);
     assert!(files.len() > 50, "walked only {} files from {}", files.len(), root.display());
-    let this_test = root.join("tests/self_contained.rs");
+    // Spelled in pieces so that this file does not name the folder it forbids.
+    let forbidden = [format!("../{}", "shared"), format!("WALRUS_{}_DIR", "SHARED")];
     let offenders: Vec<String> = files
         .iter()
-        .filter(|f| **f != this_test)
         .filter_map(|f| {
             let text = fs::read_to_string(f).ok()?;
-            let hit = ["../shared", "WALRUS_SHARED_DIR"].iter().find(|p| text.contains(*p))?;
+            let hit = forbidden.iter().find(|p| text.contains(p.as_str()))?;
             Some(format!("{} mentions {hit}", f.strip_prefix(&root).unwrap().display()))
         })
         .collect();
