@@ -103,9 +103,13 @@ events! {
     BlobBurned { blob_id: BlobId, object_id: Address, end_epoch: u32, was_certified: bool }
     BlobAttributeSet { blob_id: BlobId, object_id: Address, key: String, value: String }
     BlobAttributeRemoved { blob_id: BlobId, object_id: Address, key: String }
-    NodeRegistered { epoch: u32, node_id: Address, name: String, network_address: String, commission_rate: u16 }
+    NodeRegistered {
+        epoch: u32, node_id: Address, name: String, network_address: String, public_key: Vec<u8>,
+        network_public_key: Vec<u8>, commission_rate: u16,
+    }
     NodeUpdated {
-        epoch: u32, node_id: Address, name: String, network_address: String, network_public_key: Vec<u8>,
+        epoch: u32, node_id: Address, name: String, network_address: String, public_key: Vec<u8>,
+        network_public_key: Vec<u8>,
         storage_price_vote: u64, write_price_vote: u64, node_capacity_vote: u64, commission_rate: u16,
     }
     NodeDeregistered { epoch: u32, node_id: Address }

@@ -52,6 +52,8 @@ pub fn history() -> Vec<sui_rpc::proto::sui::rpc::v2::Checkpoint> {
                     node_id: n1,
                     name: "one".into(),
                     network_address: "one:1".into(),
+                    public_key: vec![0x11; 48],
+                    network_public_key: vec![0x11; 33],
                     commission_rate: 100,
                 }),
                 ours(&NodeRegistered {
@@ -59,6 +61,8 @@ pub fn history() -> Vec<sui_rpc::proto::sui::rpc::v2::Checkpoint> {
                     node_id: n2,
                     name: "two".into(),
                     network_address: "two:1".into(),
+                    public_key: vec![0x22; 48],
+                    network_public_key: vec![0x22; 33],
                     commission_rate: 0,
                 }),
                 ours(&StakeDeposited {

@@ -198,6 +198,9 @@ public struct NodeRegistered has copy, drop {
     node_id: ID,
     name: String,
     network_address: String,
+    /// BLS12-381 min-pk, 48 bytes compressed: what the node signs confirmations with.
+    public_key: vector<u8>,
+    network_public_key: vector<u8>,
     commission_rate: u16,
 }
 
@@ -208,6 +211,8 @@ public struct NodeUpdated has copy, drop {
     node_id: ID,
     name: String,
     network_address: String,
+    /// The key committees selected from now on use (48 bytes compressed).
+    public_key: vector<u8>,
     network_public_key: vector<u8>,
     storage_price_vote: u64,
     write_price_vote: u64,
@@ -454,9 +459,19 @@ public(package) fun emit_node_registered(
     node_id: ID,
     name: String,
     network_address: String,
+    public_key: vector<u8>,
+    network_public_key: vector<u8>,
     commission_rate: u16,
 ) {
-    emit(NodeRegistered { epoch, node_id, name, network_address, commission_rate })
+    emit(NodeRegistered {
+        epoch,
+        node_id,
+        name,
+        network_address,
+        public_key,
+        network_public_key,
+        commission_rate,
+    })
 }
 
 public(package) fun emit_node_updated(
@@ -464,6 +479,7 @@ public(package) fun emit_node_updated(
     node_id: ID,
     name: String,
     network_address: String,
+    public_key: vector<u8>,
     network_public_key: vector<u8>,
     storage_price_vote: u64,
     write_price_vote: u64,
@@ -475,6 +491,7 @@ public(package) fun emit_node_updated(
         node_id,
         name,
         network_address,
+        public_key,
         network_public_key,
         storage_price_vote,
         write_price_vote,

@@ -156,7 +156,15 @@ public(package) fun register_candidate(
         ctx,
     );
     let node_id = pool.node_id();
-    events::emit_node_registered(self.epoch, node_id, name, network_address, commission_rate);
+    events::emit_node_registered(
+        self.epoch,
+        node_id,
+        name,
+        network_address,
+        public_key,
+        network_public_key,
+        commission_rate,
+    );
     self.pools.add(node_id, pool);
     walrus::storage_node::new_cap(node_id, ctx)
 }
@@ -491,6 +499,7 @@ fun emit_node_updated(self: &StakingInnerV1, node_id: ID) {
         node_id,
         info.name(),
         info.network_address(),
+        info.public_key_bytes(),
         info.network_public_key(),
         pool.storage_price_vote(),
         pool.write_price_vote(),

@@ -30,6 +30,9 @@ public struct NodeInfo has store {
     network_address: String,
     /// BLS12-381 G1, kept uncompressed so committee keys add up cheaply.
     public_key: Element<UncompressedG1>,
+    /// The same key as registered (48 bytes compressed), for events: followers of the chain
+    /// learn committee keys from them, and group arithmetic cannot give the bytes back.
+    public_key_bytes: vector<u8>,
     network_public_key: vector<u8>,
 }
 
@@ -52,6 +55,7 @@ public(package) fun new(
         node_id,
         network_address: b"".to_string(),
         public_key: bls12381::g1_to_uncompressed_g1(&bls12381::g1_identity()),
+        public_key_bytes: vector[],
         network_public_key: vector[],
     };
     info.set_name(name);
@@ -72,6 +76,8 @@ public fun node_id(self: &NodeInfo): ID { self.node_id }
 public fun network_address(self: &NodeInfo): String { self.network_address }
 
 public fun public_key(self: &NodeInfo): &Element<UncompressedG1> { &self.public_key }
+
+public fun public_key_bytes(self: &NodeInfo): vector<u8> { self.public_key_bytes }
 
 public fun network_public_key(self: &NodeInfo): vector<u8> { self.network_public_key }
 
@@ -94,6 +100,7 @@ public(package) fun set_network_address(self: &mut NodeInfo, network_address: St
 public(package) fun set_public_key(self: &mut NodeInfo, public_key: vector<u8>) {
     assert!(public_key.length() == BLS_PUBLIC_KEY_LENGTH, EInvalidPublicKey);
     self.public_key = bls12381::g1_to_uncompressed_g1(&bls12381::g1_from_bytes(&public_key));
+    self.public_key_bytes = public_key;
 }
 
 public(package) fun set_network_public_key(self: &mut NodeInfo, network_public_key: vector<u8>) {

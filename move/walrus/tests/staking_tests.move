@@ -58,6 +58,8 @@ fun operator_updates_are_applied_and_announced() {
     assert!(pool.node_info().name() == b"renamed".to_string());
     assert!(pool.node_info().network_address() == b"10.0.0.1:9185".to_string());
     assert!(pool.node_info().network_public_key() == vector::tabulate!(33, |_| 7));
+    // The bytes as given, for the events committee followers read keys from.
+    assert!(pool.node_info().public_key_bytes() == bls_key(1));
     assert!(pool.storage_price_vote() == 11 && pool.write_price_vote() == 12 && pool.node_capacity_vote() == 13);
     assert!(pool.commission_rate() == 500);
     assert!(event::events_by_type<events::NodeUpdated>().length() == 8);
