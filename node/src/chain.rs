@@ -112,6 +112,59 @@ pub enum ChainUpdate {
     },
     /// A new epoch begins with this committee; objects ending at or before it expire.
     EpochStarted(Committee),
+    /// A `Blob` object whose lifetime is that of a storage pool.
+    PooledBlobRegistered {
+        blob_id: BlobId,
+        object_id: ObjectId,
+        pool_id: ObjectId,
+        deletable: bool,
+        event: EventId,
+    },
+    PooledBlobCertified {
+        blob_id: BlobId,
+        object_id: ObjectId,
+        pool_id: ObjectId,
+        deletable: bool,
+        event: EventId,
+    },
+    StoragePoolCreated {
+        pool_id: ObjectId,
+        end_epoch: u32,
+    },
+    /// The pool's blobs live until the new end epoch.
+    StoragePoolExtended {
+        pool_id: ObjectId,
+        end_epoch: u32,
+    },
+    /// A node registered or updated: committees selected from now on use this key and address.
+    NodeRegistered {
+        node_id: ObjectId,
+        public_key: Vec<u8>,
+        network_address: String,
+    },
+    NodeDeregistered {
+        node_id: ObjectId,
+    },
+    /// The committee of the next epoch, members with their shards, in bitmap order; each
+    /// member's key and address are those its node has when the committee is selected.
+    CommitteeSelected {
+        epoch: u32,
+        members: Vec<(ObjectId, Vec<u16>)>,
+    },
+    /// The epoch whose committee was selected last begins (as [`ChainUpdate::EpochStarted`]).
+    EpochChangeStarted {
+        epoch: u32,
+    },
+}
+
+impl ChainUpdate {
+    /// The blob a certification update is about: after it, the node syncs what it lacks.
+    pub fn certified_blob(&self) -> Option<BlobId> {
+        match self {
+            Self::BlobCertified { blob_id, .. } | Self::PooledBlobCertified { blob_id, .. } => Some(*blob_id),
+            _ => None,
+        }
+    }
 }
 
 /// What the node knows of one `Blob` object.

@@ -31,6 +31,18 @@ pub struct Settings {
     /// The longest a confirmation request may wait for registration (`wait_millis` is capped).
     #[arg(long, env = "WALRUS_NODE_LONG_POLL_MAX_MILLIS")]
     pub long_poll_max_millis: Option<u64>,
+    /// Where checkpoints come from: grpc+http(s)://HOST:PORT (a Sui full node), dir:PATH
+    /// (`<sequence>.binpb.zst` or `<sequence>.chk` files, picked up as they appear) or
+    /// https://HOST (a checkpoint store with the same file names).
+    #[arg(long, env = "WALRUS_NODE_CHECKPOINTS")]
+    pub checkpoints: Option<String>,
+    /// The checkpoint to start following at when the store is new (later runs resume after
+    /// the stored watermark). Default 0: the node needs the package's events from its start.
+    #[arg(long, env = "WALRUS_NODE_FIRST_CHECKPOINT")]
+    pub first_checkpoint: Option<u64>,
+    /// How often to look again for a checkpoint the source does not have yet.
+    #[arg(long, env = "WALRUS_NODE_CHECKPOINT_POLL_MILLIS")]
+    pub checkpoint_poll_millis: Option<u64>,
 }
 
 /// Complete settings, checked.
@@ -42,11 +54,15 @@ pub struct Config {
     pub package_id: ObjectId,
     pub listen_address: SocketAddr,
     pub long_poll_max: Duration,
+    pub checkpoints: String,
+    pub first_checkpoint: u64,
+    pub checkpoint_poll: Duration,
 }
 
 /// Walrus's port for the node API.
 pub const DEFAULT_LISTEN: &str = "0.0.0.0:9185";
 const DEFAULT_LONG_POLL_MAX_MILLIS: u64 = 10_000;
+const DEFAULT_CHECKPOINT_POLL_MILLIS: u64 = 250;
 
 impl Settings {
     /// Reads a TOML file of settings.
@@ -75,6 +91,14 @@ impl Settings {
             long_poll_max: Duration::from_millis(
                 self.long_poll_max_millis.or(file.long_poll_max_millis).unwrap_or(DEFAULT_LONG_POLL_MAX_MILLIS),
             ),
+            checkpoints: self.checkpoints.or(file.checkpoints).ok_or_else(|| missing("checkpoints"))?,
+            first_checkpoint: self.first_checkpoint.or(file.first_checkpoint).unwrap_or(0),
+            checkpoint_poll: Duration::from_millis(
+                self.checkpoint_poll_millis
+                    .or(file.checkpoint_poll_millis)
+                    .unwrap_or(DEFAULT_CHECKPOINT_POLL_MILLIS)
+                    .max(1),
+            ),
         })
     }
 }
@@ -88,7 +112,7 @@ mod tests {
     #[test]
     fn flags_win_over_the_file_and_defaults_fill_in() {
         let file: Settings = toml::from_str(&format!(
-            "storage_dir = \"/a\"\nprotocol_key = \"/k\"\nnode_id = \"{ID}\"\npackage_id = \"{ID}\"\nlisten_address = \"127.0.0.1:1\""
+            "storage_dir = \"/a\"\nprotocol_key = \"/k\"\nnode_id = \"{ID}\"\npackage_id = \"{ID}\"\nlisten_address = \"127.0.0.1:1\"\ncheckpoints = \"dir:/c\""
         ))
         .unwrap();
         let flags = Settings { storage_dir: Some("/b".into()), ..Settings::default() };
@@ -96,6 +120,7 @@ mod tests {
         assert_eq!(config.storage_dir, PathBuf::from("/b"));
         assert_eq!(config.listen_address, "127.0.0.1:1".parse().unwrap());
         assert_eq!(config.long_poll_max, Duration::from_millis(DEFAULT_LONG_POLL_MAX_MILLIS));
+        assert_eq!((config.checkpoints.as_str(), config.first_checkpoint), ("dir:/c", 0));
     }
 
     #[test]

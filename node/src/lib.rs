@@ -4,12 +4,14 @@
 //!
 //! The node is a library first, so tests can run a whole committee in one process; the
 //! `walrus-node` binary wraps it. Its chain view changes only through [`ChainUpdate`]s applied
-//! with the checkpoint they come from ([`Node::apply`]).
+//! with the checkpoint they come from: mapped from the checkpoints it follows ([`Node::follow`])
+//! or given directly ([`Node::apply`]).
 
 mod api;
 pub mod chain;
 pub mod config;
 mod error;
+pub mod follow;
 pub mod keys;
 pub mod messages;
 mod node;
@@ -17,4 +19,5 @@ pub mod store;
 mod sync;
 
 pub use chain::{BlobObject, ChainUpdate, Committee, EventId, Member, ObjectId};
+pub use follow::FollowConfig;
 pub use node::{Node, DB_FILE};

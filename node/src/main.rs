@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use walrus_chain::source::Source;
 use walrus_node::config::Settings;
-use walrus_node::{keys, Node};
+use walrus_node::{keys, FollowConfig, Node};
 
 #[derive(Parser)]
 #[command(version, about = "A Walrus storage node")]
@@ -28,7 +29,7 @@ enum Command {
         #[arg(long)]
         sender: String,
     },
-    /// Runs the node's API over its store.
+    /// Runs the node: follows the chain from a checkpoint source and serves the API.
     Run {
         /// A TOML file with the settings below (snake_case names).
         #[arg(long, env = "WALRUS_NODE_CONFIG")]
@@ -39,7 +40,8 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt().with_env_filter(filter).init();
     match Cli::parse().command {
         Command::Keygen { out, epoch, sender } => {
             let sender: walrus_node::ObjectId = sender.parse().map_err(|e: String| anyhow::anyhow!("--sender: {e}"))?;
@@ -54,14 +56,25 @@ fn main() -> anyhow::Result<()> {
             let file = config.map(|path| Settings::from_file(&path)).transpose()?.unwrap_or_default();
             let config = settings.over(file)?;
             let key = keys::load_protocol_key(&config.protocol_key)?;
+            let source = Source::parse(&config.checkpoints).map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
+            if let Source::Dir(path) = &source {
+                anyhow::ensure!(path.is_dir(), "checkpoint folder {} does not exist", path.display());
+            }
+            let follow = FollowConfig {
+                package: sui_sdk_types::Address::new(config.package_id.0),
+                first_checkpoint: config.first_checkpoint,
+                poll_interval: config.checkpoint_poll,
+            };
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let node = Node::open(&config.storage_dir, key, config.node_id, config.long_poll_max)
                     .context("opening the store")?;
+                let follower = node.follow(source, follow);
                 let (addr, server) = node.spawn(config.listen_address).await?;
                 tracing::info!(%addr, node_id = %config.node_id, package_id = %config.package_id, "serving");
                 tokio::select! {
                     _ = server => anyhow::bail!("the API server stopped"),
+                    _ = follower => anyhow::bail!("following the chain stopped"),
                     signal = tokio::signal::ctrl_c() => Ok(signal?),
                 }
             })

@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
+use walrus_chain::source::Source;
 use walrus_encoder::{BlobId, ShardIndex};
 
 use crate::chain::{ChainUpdate, Committee, ObjectId};
+use crate::follow::FollowConfig;
 use crate::keys::ProtocolKey;
-use crate::store::{Store, StoreError};
+use crate::store::{BlobState, FollowedCheckpoint, Store, StoreError};
 
 /// The database file inside the storage directory.
 pub const DB_FILE: &str = "node.redb";
@@ -89,21 +91,58 @@ impl Node {
     /// the background (blob sync).
     pub fn apply(&self, checkpoint: u64, updates: &[ChainUpdate]) -> Result<bool, StoreError> {
         let applied = self.state.store.apply(checkpoint, updates)?;
+        self.applied(applied, checkpoint, updates);
+        Ok(applied)
+    }
+
+    /// Applies a followed checkpoint; see [`Store::apply_followed`].
+    pub(crate) fn apply_followed(&self, checkpoint: &FollowedCheckpoint<'_>) -> Result<bool, StoreError> {
+        let applied = self.state.store.apply_followed(checkpoint)?;
+        self.applied(applied, checkpoint.sequence, checkpoint.updates);
+        Ok(applied)
+    }
+
+    /// Follows the chain from `source` in a background task (see [`crate::follow`]), from the
+    /// checkpoint after the stored watermark. Dropping the handle leaves it running; abort it
+    /// to stop.
+    pub fn follow(&self, source: Source, config: FollowConfig) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::follow::run(self.clone(), source, config))
+    }
+
+    /// Wakes long polls and starts blob sync for certified blobs after an applied checkpoint.
+    fn applied(&self, applied: bool, checkpoint: u64, updates: &[ChainUpdate]) {
         if applied {
             self.state.chain_changed.send_replace(checkpoint);
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                for update in updates {
-                    if let ChainUpdate::BlobCertified { blob_id, .. } = update {
-                        runtime.spawn(crate::sync::sync_blob(self.state.clone(), *blob_id));
-                    }
+                for blob_id in updates.iter().filter_map(ChainUpdate::certified_blob) {
+                    runtime.spawn(crate::sync::sync_blob(self.state.clone(), blob_id));
                 }
             }
         }
-        Ok(applied)
     }
 
     pub fn committee(&self) -> Result<Committee, StoreError> {
         self.state.store.committee()
+    }
+
+    /// The committee selected for the next epoch, until that epoch starts.
+    pub fn next_committee(&self) -> Result<Option<Committee>, StoreError> {
+        self.state.store.next_committee()
+    }
+
+    /// The last checkpoint applied.
+    pub fn watermark(&self) -> Result<Option<u64>, StoreError> {
+        self.state.store.watermark()
+    }
+
+    /// What the node knows of `blob_id`'s objects (live ones) and invalidation.
+    pub fn blob_state(&self, blob_id: &BlobId) -> Result<BlobState, StoreError> {
+        self.state.store.blob_state(blob_id)
+    }
+
+    /// Events of the followed package that could not be used, in all.
+    pub fn unusable_events(&self) -> Result<u64, StoreError> {
+        self.state.store.undecodable_events()
     }
 
     /// Whether any data of `blob_id` is stored, for checking that deletion happened.

@@ -4,6 +4,11 @@
 //! that answers 201 after a write knows the data survives a crash, and chain updates are applied
 //! exactly once with their watermark.
 //!
+//! What following needs beside the view is kept in the same transactions: the node registry
+//! (keys and addresses, from which committees are built when selected), the selected committee
+//! of the next epoch, storage pools' end epochs, package versions learned from upgrades, and the
+//! digest of the last checkpoint.
+//!
 //! Data is kept only while a live object keeps its blob ID: writes check registration inside
 //! the same transaction that stores, and updates that end the last live object (deletion,
 //! expiry at an epoch change, invalidation) delete metadata and slivers in their transaction.
@@ -14,7 +19,9 @@ use std::path::Path;
 use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
 use walrus_encoder::{Axis, BlobId, SliverPairIndex};
 
-use crate::chain::{BlobObject, ChainUpdate, Committee, EventId, ObjectId};
+use serde::{Deserialize, Serialize};
+
+use crate::chain::{BlobObject, ChainUpdate, Committee, EventId, Member, ObjectId};
 
 /// `"watermark"` → u64 LE, `"committee"` → BCS [`Committee`].
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
@@ -26,11 +33,26 @@ const INVALID: TableDefinition<&[u8], &[u8]> = TableDefinition::new("invalid");
 const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata");
 /// blob ID ‖ axis (0 primary, 1 secondary) ‖ pair (u16 BE) → BCS sliver, verified.
 const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
+/// node ID → BCS [`RegisteredNode`]: every registered node as last registered or updated.
+const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
+/// storage pool ID → end epoch (u32 LE).
+const POOLS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pools");
+/// pool ID ‖ blob ID ‖ object ID → empty: the objects whose lifetime a pool sets.
+const POOL_OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pool_objects");
+/// package address → empty: the versions of the followed package seen so far.
+const ORIGINS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("origins");
 
 const WATERMARK: &str = "watermark";
 const COMMITTEE: &str = "committee";
-/// u64 LE: how many chain updates were applied, for the health report's event progress.
+/// u64 LE: how many chain events (or updates given directly) were processed, for the health
+/// report's event progress.
 const UPDATES: &str = "updates";
+/// u64 LE: events of the followed package that could not be used.
+const UNDECODABLE: &str = "undecodable";
+/// BCS [`Committee`] selected for the next epoch, until that epoch starts.
+const NEXT_COMMITTEE: &str = "next_committee";
+/// The digest of the checkpoint at the watermark, when it was followed.
+const DIGEST: &str = "digest";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -44,6 +66,12 @@ pub enum StoreError {
     Invalid,
     #[error("the blob's metadata is not stored")]
     MetadataMissing,
+    #[error("checkpoint {checkpoint} does not follow the watermark {watermark}")]
+    Gap { watermark: u64, checkpoint: u64 },
+    #[error("checkpoint {checkpoint}'s previous digest is not the digest of the checkpoint before it: refused")]
+    BrokenChain { checkpoint: u64 },
+    #[error("the chain contradicts the node's view: {0}")]
+    Chain(String),
 }
 
 macro_rules! from_redb {
@@ -64,6 +92,29 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub enum Written {
     New,
     Already,
+}
+
+/// A checkpoint the node followed, reduced to what its store keeps.
+#[derive(Debug, Clone, Copy)]
+pub struct FollowedCheckpoint<'a> {
+    pub sequence: u64,
+    pub digest: [u8; 32],
+    /// `None` only at genesis.
+    pub previous_digest: Option<[u8; 32]>,
+    pub updates: &'a [ChainUpdate],
+    /// Versions of the followed package first published in it.
+    pub new_origins: &'a [ObjectId],
+    /// Its events of the followed package, usable or not.
+    pub events: u64,
+    /// Those that could not be used.
+    pub undecodable: u64,
+}
+
+/// A node as its latest registration or update describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct RegisteredNode {
+    public_key: Vec<u8>,
+    network_address: String,
 }
 
 /// What the chain says about one blob ID.
@@ -111,10 +162,22 @@ fn sliver_key<A: Axis>(blob_id: &BlobId, pair: SliverPairIndex) -> [u8; 35] {
     key
 }
 
+fn pool_object_key(pool_id: &ObjectId, blob_id: &BlobId, object_id: &ObjectId) -> [u8; 96] {
+    let mut key = [0; 96];
+    key[..32].copy_from_slice(&pool_id.0);
+    key[32..].copy_from_slice(&object_key(blob_id, object_id));
+    key
+}
+
 /// The key range of everything stored under a blob ID (keys longer than 32 bytes).
 fn blob_range(blob_id: &BlobId) -> ([u8; 33], [u8; 33]) {
+    id_range(&blob_id.0)
+}
+
+/// The range of keys longer than 32 bytes that start with `id`.
+fn id_range(id: &[u8; 32]) -> ([u8; 33], [u8; 33]) {
     let mut lo = [0; 33];
-    lo[..32].copy_from_slice(&blob_id.0);
+    lo[..32].copy_from_slice(id);
     let mut hi = lo;
     hi[32] = 0xff;
     (lo, hi)
@@ -134,6 +197,10 @@ impl Store {
         txn.open_table(INVALID)?;
         txn.open_table(METADATA)?;
         txn.open_table(SLIVERS)?;
+        txn.open_table(NODES)?;
+        txn.open_table(POOLS)?;
+        txn.open_table(POOL_OBJECTS)?;
+        txn.open_table(ORIGINS)?;
         txn.commit()?;
         Ok(Self { db })
     }
@@ -153,6 +220,32 @@ impl Store {
         read_u64(value.as_ref().map(|v| v.value()))
     }
 
+    /// Events of the followed package that could not be used, in all.
+    pub fn undecodable_events(&self) -> Result<u64> {
+        let txn = self.db.begin_read()?;
+        let value = txn.open_table(STATE)?.get(UNDECODABLE)?;
+        read_u64(value.as_ref().map(|v| v.value()))
+    }
+
+    /// The committee selected for the next epoch, until that epoch starts.
+    pub fn next_committee(&self) -> Result<Option<Committee>> {
+        let txn = self.db.begin_read()?;
+        let value = txn.open_table(STATE)?.get(NEXT_COMMITTEE)?;
+        value.map(|v| decode(v.value(), "next committee")).transpose()
+    }
+
+    /// The package versions learned from upgrades (the original package is not stored).
+    pub fn origins(&self) -> Result<Vec<ObjectId>> {
+        let txn = self.db.begin_read()?;
+        let mut origins = Vec::new();
+        for entry in txn.open_table(ORIGINS)?.iter()? {
+            let bytes =
+                entry?.0.value().try_into().map_err(|_| StoreError::Corrupt("an origin is not 32 bytes".into()))?;
+            origins.push(ObjectId(bytes));
+        }
+        Ok(origins)
+    }
+
     /// The latest committee; an empty one at epoch 0 before the first epoch is seen.
     pub fn committee(&self) -> Result<Committee> {
         let txn = self.db.begin_read()?;
@@ -163,86 +256,79 @@ impl Store {
 
     /// Applies the updates of `checkpoint` and records it as the watermark, all in one
     /// transaction. A checkpoint at or below the watermark was applied before: it is skipped
-    /// and `false` returned, which makes replay after a crash harmless.
+    /// and `false` returned, which makes replay after a crash harmless. Updates given this way
+    /// carry no digest: the digest chain starts afresh at the next followed checkpoint.
     pub fn apply(&self, checkpoint: u64, updates: &[ChainUpdate]) -> Result<bool> {
+        self.apply_in(checkpoint, None, updates, &[], updates.len() as u64, 0)
+    }
+
+    /// Applies a checkpoint the node followed, as [`Store::apply`] does, with what following
+    /// needs kept beside it in the same transaction: its digest and the package versions it
+    /// published. Refuses a checkpoint that does not come right after the watermark or whose
+    /// previous digest is not the stored digest of that checkpoint.
+    pub fn apply_followed(&self, checkpoint: &FollowedCheckpoint<'_>) -> Result<bool> {
+        self.apply_in(
+            checkpoint.sequence,
+            Some((checkpoint.digest, checkpoint.previous_digest)),
+            checkpoint.updates,
+            checkpoint.new_origins,
+            checkpoint.events,
+            checkpoint.undecodable,
+        )
+    }
+
+    fn apply_in(
+        &self,
+        checkpoint: u64,
+        link: Option<([u8; 32], Option<[u8; 32]>)>,
+        updates: &[ChainUpdate],
+        new_origins: &[ObjectId],
+        events: u64,
+        undecodable: u64,
+    ) -> Result<bool> {
         let txn = self.db.begin_write()?;
         {
-            let mut state = txn.open_table(STATE)?;
+            let mut view = ChainTables::open(&txn)?;
             // Read inside the write transaction: writers are serialized, so no other apply can
             // move the watermark between this check and the commit.
-            if state.get(WATERMARK)?.map(|v| read_u64(Some(v.value()))).transpose()?.is_some_and(|w| w >= checkpoint) {
+            let watermark = view.state.get(WATERMARK)?.map(|v| read_u64(Some(v.value()))).transpose()?;
+            if watermark.is_some_and(|w| w >= checkpoint) {
                 return Ok(false);
             }
-            let mut objects = txn.open_table(OBJECTS)?;
-            let mut invalid = txn.open_table(INVALID)?;
-            let mut metadata = txn.open_table(METADATA)?;
-            let mut slivers = txn.open_table(SLIVERS)?;
-            let mut epoch = match state.get(COMMITTEE)? {
-                Some(v) => decode::<Committee>(v.value(), "committee")?.epoch,
-                None => 0,
-            };
+            match link {
+                Some((digest, previous)) => {
+                    if let Some(watermark) = watermark.filter(|&w| w + 1 != checkpoint) {
+                        return Err(StoreError::Gap { watermark, checkpoint });
+                    }
+                    let stored = view.state.get(DIGEST)?.map(|v| <[u8; 32]>::try_from(v.value()));
+                    match stored {
+                        Some(Err(_)) => return Err(StoreError::Corrupt("the stored digest is not 32 bytes".into())),
+                        Some(Ok(stored)) if previous != Some(stored) => {
+                            return Err(StoreError::BrokenChain { checkpoint });
+                        }
+                        _ => {}
+                    }
+                    view.state.insert(DIGEST, digest.as_slice())?;
+                }
+                None => {
+                    view.state.remove(DIGEST)?;
+                }
+            }
+            let mut origins = txn.open_table(ORIGINS)?;
+            for origin in new_origins {
+                origins.insert(origin.0.as_slice(), [].as_slice())?;
+            }
             // Blob IDs that may have lost their last live object.
             let mut touched = BTreeSet::new();
             for update in updates {
-                match update {
-                    ChainUpdate::BlobRegistered { blob_id, object_id, end_epoch, deletable, event } => {
-                        let object = BlobObject {
-                            object_id: *object_id,
-                            end_epoch: *end_epoch,
-                            deletable: *deletable,
-                            certified_epoch: None,
-                            event: *event,
-                        };
-                        objects.insert(object_key(blob_id, object_id).as_slice(), encode(&object).as_slice())?;
-                    }
-                    ChainUpdate::BlobCertified { blob_id, object_id, end_epoch, deletable, event } => {
-                        let key = object_key(blob_id, object_id);
-                        let certified_epoch = match objects.get(key.as_slice())? {
-                            Some(v) => decode::<BlobObject>(v.value(), "blob object")?.certified_epoch,
-                            None => None,
-                        };
-                        let object = BlobObject {
-                            object_id: *object_id,
-                            end_epoch: *end_epoch,
-                            deletable: *deletable,
-                            certified_epoch: certified_epoch.or(Some(epoch)),
-                            event: *event,
-                        };
-                        objects.insert(key.as_slice(), encode(&object).as_slice())?;
-                    }
-                    ChainUpdate::BlobDeleted { blob_id, object_id } => {
-                        objects.remove(object_key(blob_id, object_id).as_slice())?;
-                        touched.insert(*blob_id);
-                    }
-                    ChainUpdate::BlobIdInvalidated { blob_id, event } => {
-                        invalid.insert(blob_id.0.as_slice(), encode(event).as_slice())?;
-                        touched.insert(*blob_id);
-                    }
-                    ChainUpdate::EpochStarted(committee) => {
-                        epoch = committee.epoch;
-                        state.insert(COMMITTEE, encode(committee).as_slice())?;
-                        let expired = objects
-                            .extract_if(|_, v| bcs::from_bytes::<BlobObject>(v).is_ok_and(|o| !o.is_live(epoch)))?;
-                        for entry in expired {
-                            let (key, _) = entry?;
-                            touched.insert(BlobId(key.value()[..32].try_into().expect("64-byte key")));
-                        }
-                    }
-                }
+                view.apply(update, &mut touched)?;
             }
             for blob_id in touched {
-                let (lo, hi) = blob_range(&blob_id);
-                let keeps = invalid.get(blob_id.0.as_slice())?.is_none()
-                    && objects.range(lo.as_slice()..hi.as_slice())?.next().is_some();
-                if !keeps {
-                    objects.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-                    metadata.remove(blob_id.0.as_slice())?;
-                    slivers.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-                }
+                view.drop_unless_kept(&blob_id)?;
             }
-            let applied = read_u64(state.get(UPDATES)?.as_ref().map(|v| v.value()))? + updates.len() as u64;
-            state.insert(UPDATES, applied.to_le_bytes().as_slice())?;
-            state.insert(WATERMARK, checkpoint.to_le_bytes().as_slice())?;
+            view.add(UPDATES, events)?;
+            view.add(UNDECODABLE, undecodable)?;
+            view.state.insert(WATERMARK, checkpoint.to_le_bytes().as_slice())?;
         }
         txn.commit()?;
         Ok(true)
@@ -363,5 +449,286 @@ impl Store {
         let (lo, hi) = blob_range(blob_id);
         let has_metadata = txn.open_table(METADATA)?.get(blob_id.0.as_slice())?.is_some();
         Ok(has_metadata || txn.open_table(SLIVERS)?.range(lo.as_slice()..hi.as_slice())?.next().is_some())
+    }
+}
+
+/// The tables a chain update changes, open in one write transaction.
+struct ChainTables<'t> {
+    state: Table<'t, &'static str, &'static [u8]>,
+    objects: Table<'t, &'static [u8], &'static [u8]>,
+    invalid: Table<'t, &'static [u8], &'static [u8]>,
+    metadata: Table<'t, &'static [u8], &'static [u8]>,
+    slivers: Table<'t, &'static [u8], &'static [u8]>,
+    nodes: Table<'t, &'static [u8], &'static [u8]>,
+    pools: Table<'t, &'static [u8], &'static [u8]>,
+    pool_objects: Table<'t, &'static [u8], &'static [u8]>,
+}
+
+impl<'t> ChainTables<'t> {
+    fn open(txn: &'t redb::WriteTransaction) -> Result<Self> {
+        Ok(Self {
+            state: txn.open_table(STATE)?,
+            objects: txn.open_table(OBJECTS)?,
+            invalid: txn.open_table(INVALID)?,
+            metadata: txn.open_table(METADATA)?,
+            slivers: txn.open_table(SLIVERS)?,
+            nodes: txn.open_table(NODES)?,
+            pools: txn.open_table(POOLS)?,
+            pool_objects: txn.open_table(POOL_OBJECTS)?,
+        })
+    }
+
+    fn epoch(&self) -> Result<u32> {
+        match self.state.get(COMMITTEE)? {
+            Some(v) => Ok(decode::<Committee>(v.value(), "committee")?.epoch),
+            None => Ok(0),
+        }
+    }
+
+    /// Adds `n` to the counter `name`.
+    fn add(&mut self, name: &'static str, n: u64) -> Result<()> {
+        let total = read_u64(self.state.get(name)?.as_ref().map(|v| v.value()))? + n;
+        self.state.insert(name, total.to_le_bytes().as_slice())?;
+        Ok(())
+    }
+
+    fn apply(&mut self, update: &ChainUpdate, touched: &mut BTreeSet<BlobId>) -> Result<()> {
+        match update {
+            ChainUpdate::BlobRegistered { blob_id, object_id, end_epoch, deletable, event } => {
+                self.register(blob_id, object_id, *end_epoch, *deletable, event)?;
+            }
+            ChainUpdate::BlobCertified { blob_id, object_id, end_epoch, deletable, event } => {
+                self.certify(blob_id, object_id, *end_epoch, *deletable, event)?;
+            }
+            ChainUpdate::PooledBlobRegistered { blob_id, object_id, pool_id, deletable, event } => {
+                let end_epoch = self.pool_end(pool_id)?;
+                self.register(blob_id, object_id, end_epoch, *deletable, event)?;
+                self.pool_objects.insert(pool_object_key(pool_id, blob_id, object_id).as_slice(), [].as_slice())?;
+            }
+            ChainUpdate::PooledBlobCertified { blob_id, object_id, pool_id, deletable, event } => {
+                let end_epoch = self.pool_end(pool_id)?;
+                self.certify(blob_id, object_id, end_epoch, *deletable, event)?;
+                self.pool_objects.insert(pool_object_key(pool_id, blob_id, object_id).as_slice(), [].as_slice())?;
+            }
+            ChainUpdate::BlobDeleted { blob_id, object_id } => {
+                self.objects.remove(object_key(blob_id, object_id).as_slice())?;
+                touched.insert(*blob_id);
+            }
+            ChainUpdate::BlobIdInvalidated { blob_id, event } => {
+                self.invalid.insert(blob_id.0.as_slice(), encode(event).as_slice())?;
+                touched.insert(*blob_id);
+            }
+            ChainUpdate::EpochStarted(committee) => self.start_epoch(committee, touched)?,
+            ChainUpdate::NodeRegistered { node_id, public_key, network_address } => {
+                let node = RegisteredNode { public_key: public_key.clone(), network_address: network_address.clone() };
+                self.nodes.insert(node_id.0.as_slice(), encode(&node).as_slice())?;
+            }
+            ChainUpdate::NodeDeregistered { node_id } => {
+                self.nodes.remove(node_id.0.as_slice())?;
+            }
+            ChainUpdate::CommitteeSelected { epoch, members } => {
+                // Keys as registered now: a later key change counts from the next selection on.
+                let mut committee = Committee { epoch: *epoch, members: Vec::with_capacity(members.len()) };
+                for (node_id, shards) in members {
+                    let node: RegisteredNode = match self.nodes.get(node_id.0.as_slice())? {
+                        Some(v) => decode(v.value(), "registered node")?,
+                        None => {
+                            return Err(StoreError::Chain(format!(
+                                "the committee of epoch {epoch} names node {node_id}, which is not registered"
+                            )))
+                        }
+                    };
+                    committee.members.push(Member {
+                        node_id: *node_id,
+                        public_key: node.public_key,
+                        shards: shards.clone(),
+                        network_address: node.network_address,
+                    });
+                }
+                self.state.insert(NEXT_COMMITTEE, encode(&committee).as_slice())?;
+            }
+            ChainUpdate::EpochChangeStarted { epoch } => {
+                let next: Option<Committee> =
+                    self.state.remove(NEXT_COMMITTEE)?.map(|v| decode(v.value(), "next committee")).transpose()?;
+                match next {
+                    Some(committee) if committee.epoch == *epoch => self.start_epoch(&committee, touched)?,
+                    other => {
+                        return Err(StoreError::Chain(format!(
+                            "epoch {epoch} starts, but the committee selected last is for {}",
+                            other.map_or("no epoch (following began after the selection?)".into(), |c| {
+                                format!("epoch {}", c.epoch)
+                            })
+                        )))
+                    }
+                }
+            }
+            ChainUpdate::StoragePoolCreated { pool_id, end_epoch } => {
+                self.pools.insert(pool_id.0.as_slice(), end_epoch.to_le_bytes().as_slice())?;
+            }
+            ChainUpdate::StoragePoolExtended { pool_id, end_epoch } => {
+                self.pool_end(pool_id)?;
+                self.pools.insert(pool_id.0.as_slice(), end_epoch.to_le_bytes().as_slice())?;
+                self.extend_pool(pool_id, *end_epoch)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn register(
+        &mut self,
+        blob_id: &BlobId,
+        object_id: &ObjectId,
+        end_epoch: u32,
+        deletable: bool,
+        event: &EventId,
+    ) -> Result<()> {
+        let object = BlobObject { object_id: *object_id, end_epoch, deletable, certified_epoch: None, event: *event };
+        self.objects.insert(object_key(blob_id, object_id).as_slice(), encode(&object).as_slice())?;
+        Ok(())
+    }
+
+    fn certify(
+        &mut self,
+        blob_id: &BlobId,
+        object_id: &ObjectId,
+        end_epoch: u32,
+        deletable: bool,
+        event: &EventId,
+    ) -> Result<()> {
+        let epoch = self.epoch()?;
+        let key = object_key(blob_id, object_id);
+        let certified_epoch = match self.objects.get(key.as_slice())? {
+            Some(v) => decode::<BlobObject>(v.value(), "blob object")?.certified_epoch,
+            None => None,
+        };
+        let object = BlobObject {
+            object_id: *object_id,
+            end_epoch,
+            deletable,
+            certified_epoch: certified_epoch.or(Some(epoch)),
+            event: *event,
+        };
+        self.objects.insert(key.as_slice(), encode(&object).as_slice())?;
+        Ok(())
+    }
+
+    /// The end epoch of a storage pool the chain created.
+    fn pool_end(&self, pool_id: &ObjectId) -> Result<u32> {
+        let value = self
+            .pools
+            .get(pool_id.0.as_slice())?
+            .ok_or_else(|| StoreError::Chain(format!("storage pool {pool_id} was never created")))?;
+        let bytes: [u8; 4] =
+            value.value().try_into().map_err(|_| StoreError::Corrupt("a pool's end epoch is not 4 bytes".into()))?;
+        Ok(u32::from_le_bytes(bytes))
+    }
+
+    /// Moves the end epoch of every live object in the pool; forgets objects that are gone.
+    fn extend_pool(&mut self, pool_id: &ObjectId, end_epoch: u32) -> Result<()> {
+        let (lo, hi) = id_range(&pool_id.0);
+        let mut members = Vec::new();
+        for entry in self.pool_objects.range(lo.as_slice()..hi.as_slice())? {
+            let key: [u8; 96] = entry?
+                .0
+                .value()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("a pool entry key is not 96 bytes".into()))?;
+            members.push(key);
+        }
+        for key in members {
+            let object_key = &key[32..];
+            let object: Option<BlobObject> =
+                self.objects.get(object_key)?.map(|v| decode(v.value(), "blob object")).transpose()?;
+            match object {
+                Some(object) => {
+                    let object = BlobObject { end_epoch, ..object };
+                    self.objects.insert(object_key, encode(&object).as_slice())?;
+                }
+                None => {
+                    self.pool_objects.remove(key.as_slice())?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn start_epoch(&mut self, committee: &Committee, touched: &mut BTreeSet<BlobId>) -> Result<()> {
+        let epoch = committee.epoch;
+        self.state.insert(COMMITTEE, encode(committee).as_slice())?;
+        let expired =
+            self.objects.extract_if(|_, v| bcs::from_bytes::<BlobObject>(v).is_ok_and(|o| !o.is_live(epoch)))?;
+        for entry in expired {
+            let (key, _) = entry?;
+            touched.insert(BlobId(key.value()[..32].try_into().expect("64-byte key")));
+        }
+        Ok(())
+    }
+
+    /// Deletes everything stored under `blob_id` unless it is valid and a live object keeps it.
+    fn drop_unless_kept(&mut self, blob_id: &BlobId) -> Result<()> {
+        let (lo, hi) = blob_range(blob_id);
+        let keeps = self.invalid.get(blob_id.0.as_slice())?.is_none()
+            && self.objects.range(lo.as_slice()..hi.as_slice())?.next().is_some();
+        if !keeps {
+            self.objects.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+            self.metadata.remove(blob_id.0.as_slice())?;
+            self.slivers.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::TempDir::new().unwrap();
+        let store = Store::open(&dir.path().join("db")).unwrap();
+        (dir, store)
+    }
+
+    fn followed(sequence: u64, previous: Option<u8>, updates: &[ChainUpdate]) -> FollowedCheckpoint<'_> {
+        FollowedCheckpoint {
+            sequence,
+            digest: [sequence as u8; 32],
+            previous_digest: previous.map(|p| [p; 32]),
+            updates,
+            new_origins: &[],
+            events: updates.len() as u64,
+            undecodable: 0,
+        }
+    }
+
+    #[test]
+    fn followed_checkpoints_must_chain_without_gaps() {
+        let (_dir, store) = store();
+        assert!(store.apply_followed(&followed(4, Some(3), &[])).unwrap());
+        assert!(matches!(store.apply_followed(&followed(6, Some(5), &[])), Err(StoreError::Gap { watermark: 4, .. })));
+        assert!(matches!(
+            store.apply_followed(&followed(5, Some(9), &[])),
+            Err(StoreError::BrokenChain { checkpoint: 5 })
+        ));
+        assert!(store.apply_followed(&followed(5, Some(4), &[])).unwrap());
+        assert!(!store.apply_followed(&followed(5, Some(4), &[])).unwrap(), "replay is skipped");
+        assert_eq!(store.watermark().unwrap(), Some(5));
+    }
+
+    #[test]
+    fn a_refused_checkpoint_changes_nothing() {
+        let (_dir, store) = store();
+        let node = ObjectId([1; 32]);
+        let register =
+            ChainUpdate::NodeRegistered { node_id: node, public_key: vec![1; 48], network_address: "a:1".into() };
+        let unknown = ChainUpdate::CommitteeSelected { epoch: 1, members: vec![(ObjectId([2; 32]), vec![0])] };
+        assert!(matches!(store.apply(1, &[register, unknown]), Err(StoreError::Chain(_))));
+        assert_eq!(store.watermark().unwrap(), None);
+        let selected = ChainUpdate::CommitteeSelected { epoch: 1, members: vec![(node, vec![0])] };
+        assert!(matches!(store.apply(1, &[selected]), Err(StoreError::Chain(_))), "the registration was rolled back");
+        let start = ChainUpdate::EpochChangeStarted { epoch: 1 };
+        assert!(matches!(store.apply(1, &[start]), Err(StoreError::Chain(_))), "no committee was selected");
+        let extend = ChainUpdate::StoragePoolExtended { pool_id: node, end_epoch: 3 };
+        assert!(matches!(store.apply(1, &[extend]), Err(StoreError::Chain(_))), "no such pool");
+        assert_eq!(store.committee().unwrap(), Committee::default());
     }
 }
