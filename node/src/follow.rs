@@ -193,6 +193,14 @@ pub(crate) async fn run(node: Node, source: Source, config: FollowConfig) {
         }
     };
     let (watermark, learned) = stored;
+    match node.state.store.pending_syncs() {
+        Ok(pending) => {
+            for blob_id in pending {
+                tokio::spawn(crate::sync::sync_blob(node.state.clone(), blob_id));
+            }
+        }
+        Err(error) => tracing::error!(%error, "cannot read the blobs whose sync was cut short"),
+    }
     let mut origins = PackageOrigins::from_addresses(
         std::iter::once(config.package).chain(learned.iter().map(|o| Address::new(o.0))),
     );

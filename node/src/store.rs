@@ -39,6 +39,8 @@ const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
 const POOLS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pools");
 /// pool ID ‖ blob ID ‖ object ID → empty: the objects whose lifetime a pool sets.
 const POOL_OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pool_objects");
+/// blob ID → empty: certified blobs whose blob sync has not finished, resumed after a restart.
+const SYNC_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sync_pending");
 /// package address → empty: the versions of the followed package seen so far.
 const ORIGINS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("origins");
 
@@ -201,6 +203,7 @@ impl Store {
         txn.open_table(POOLS)?;
         txn.open_table(POOL_OBJECTS)?;
         txn.open_table(ORIGINS)?;
+        txn.open_table(SYNC_PENDING)?;
         txn.commit()?;
         Ok(Self { db })
     }
@@ -244,6 +247,26 @@ impl Store {
             origins.push(ObjectId(bytes));
         }
         Ok(origins)
+    }
+
+    /// Certified blobs whose sync has not finished.
+    pub fn pending_syncs(&self) -> Result<Vec<BlobId>> {
+        let txn = self.db.begin_read()?;
+        let mut pending = Vec::new();
+        for entry in txn.open_table(SYNC_PENDING)?.iter()? {
+            let bytes =
+                entry?.0.value().try_into().map_err(|_| StoreError::Corrupt("a blob ID is not 32 bytes".into()))?;
+            pending.push(BlobId(bytes));
+        }
+        Ok(pending)
+    }
+
+    /// Records that the node holds everything it should of `blob_id` (or that it is gone).
+    pub fn sync_done(&self, blob_id: &BlobId) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        txn.open_table(SYNC_PENDING)?.remove(blob_id.0.as_slice())?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// The latest committee; an empty one at epoch 0 before the first epoch is seen.
@@ -462,6 +485,7 @@ struct ChainTables<'t> {
     nodes: Table<'t, &'static [u8], &'static [u8]>,
     pools: Table<'t, &'static [u8], &'static [u8]>,
     pool_objects: Table<'t, &'static [u8], &'static [u8]>,
+    sync_pending: Table<'t, &'static [u8], &'static [u8]>,
 }
 
 impl<'t> ChainTables<'t> {
@@ -475,6 +499,7 @@ impl<'t> ChainTables<'t> {
             nodes: txn.open_table(NODES)?,
             pools: txn.open_table(POOLS)?,
             pool_objects: txn.open_table(POOL_OBJECTS)?,
+            sync_pending: txn.open_table(SYNC_PENDING)?,
         })
     }
 
@@ -609,6 +634,7 @@ impl<'t> ChainTables<'t> {
             event: *event,
         };
         self.objects.insert(key.as_slice(), encode(&object).as_slice())?;
+        self.sync_pending.insert(blob_id.0.as_slice(), [].as_slice())?;
         Ok(())
     }
 
@@ -673,6 +699,7 @@ impl<'t> ChainTables<'t> {
             self.objects.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
             self.metadata.remove(blob_id.0.as_slice())?;
             self.slivers.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+            self.sync_pending.remove(blob_id.0.as_slice())?;
         }
         Ok(())
     }
@@ -730,5 +757,23 @@ mod tests {
         let extend = ChainUpdate::StoragePoolExtended { pool_id: node, end_epoch: 3 };
         assert!(matches!(store.apply(1, &[extend]), Err(StoreError::Chain(_))), "no such pool");
         assert_eq!(store.committee().unwrap(), Committee::default());
+    }
+
+    #[test]
+    fn certified_blobs_stay_pending_until_synced_or_gone() {
+        let (_dir, store) = store();
+        let event = EventId { tx_digest: [0; 32], event_seq: 0 };
+        let certify = |blob: u8| ChainUpdate::BlobCertified {
+            blob_id: BlobId([blob; 32]),
+            object_id: ObjectId([blob; 32]),
+            end_epoch: 5,
+            deletable: true,
+            event,
+        };
+        store.apply(1, &[certify(1), certify(2)]).unwrap();
+        assert_eq!(store.pending_syncs().unwrap(), [BlobId([1; 32]), BlobId([2; 32])]);
+        store.sync_done(&BlobId([1; 32])).unwrap();
+        store.apply(2, &[ChainUpdate::BlobDeleted { blob_id: BlobId([2; 32]), object_id: ObjectId([2; 32]) }]).unwrap();
+        assert_eq!(store.pending_syncs().unwrap(), []);
     }
 }

@@ -4,7 +4,9 @@
 //! against the metadata, rebuilt slivers against their hashes) before it is stored.
 //!
 //! At most [`MAX_CONCURRENT_SYNCS`] blobs sync at once; a failed attempt is retried with a
-//! growing pause; outcomes are counted in `blob_sync_*` metrics.
+//! growing pause; outcomes are counted in `blob_sync_*` metrics. A certified blob stays pending
+//! in the store, in the transaction that certifies it, until its sync finishes, so a sync cut
+//! short by a crash (or given up) runs again when the node follows the chain again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,6 +32,9 @@ pub(crate) async fn sync_blob(state: Arc<NodeState>, blob_id: BlobId) {
     for attempt in 1..=ATTEMPTS {
         match sync_once(&state, &blob_id).await {
             Ok(recovered) => {
+                if let Err(error) = state.store.sync_done(&blob_id) {
+                    tracing::warn!(%blob_id, %error, "cannot record the finished sync; it runs again after a restart");
+                }
                 state.record(|| {
                     metrics::counter!("blob_sync_slivers_recovered_total").increment(recovered);
                     metrics::counter!("blob_sync_blobs_total", "outcome" => "done").increment(1);
