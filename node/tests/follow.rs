@@ -211,22 +211,37 @@ impl Net {
 
 /// Node `i`'s registration: its real BLS key and its address.
 fn registration(i: usize, addr: &SocketAddr) -> proto::Event {
+    registration_of(i, &key(i).public_key(), addr)
+}
+
+fn registration_of(i: usize, public_key: &[u8; 48], addr: &SocketAddr) -> proto::Event {
     ours(&ev::NodeRegistered {
         epoch: 0,
         node_id: address(node_id(i)),
         name: format!("node {i}"),
         network_address: addr.to_string(),
-        public_key: key(i).public_key().to_vec(),
+        public_key: public_key.to_vec(),
         network_public_key: vec![i as u8; 32],
         commission_rate: 0,
     })
 }
 
+/// The four nodes with [`SHARDS`].
 fn committee_selected(epoch: u32) -> proto::Event {
     ours(&ev::CommitteeSelected {
         epoch,
         node_ids: (0..SHARDS.len()).map(|i| address(node_id(i))).collect(),
         shards: SHARDS.iter().map(|s| s.to_vec()).collect(),
+    })
+}
+
+fn deleted(blob: &BlobId, object_id: u8) -> proto::Event {
+    ours(&ev::BlobDeleted {
+        epoch: 1,
+        blob_id: chain_blob(blob),
+        end_epoch: 9,
+        object_id: object(object_id),
+        was_certified: false,
     })
 }
 
@@ -350,8 +365,8 @@ async fn nodes_learn_the_committee_from_events_and_certify_with_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deletion_invalidation_and_expiry_remove_the_data() {
     let mut net = Net::start().await;
-    let (kept, deleted, invalid, expiring) = (blob(2), blob(3), blob(4), blob(5));
-    let ids = [&kept, &deleted, &invalid, &expiring].map(|b| b.metadata.blob_id());
+    let (kept, removed, invalid, expiring) = (blob(2), blob(3), blob(4), blob(5));
+    let ids = [&kept, &removed, &invalid, &expiring].map(|b| b.metadata.blob_id());
     net.emit(vec![
         registered(&ids[0], 10, 9, false),
         registered(&ids[1], 11, 9, true),
@@ -359,7 +374,7 @@ async fn deletion_invalidation_and_expiry_remove_the_data() {
         registered(&ids[3], 13, 3, false),
     ])
     .await;
-    for b in [&kept, &deleted, &invalid, &expiring] {
+    for b in [&kept, &removed, &invalid, &expiring] {
         for i in 0..SHARDS.len() {
             net.upload_to(i, b).await;
         }
@@ -367,14 +382,7 @@ async fn deletion_invalidation_and_expiry_remove_the_data() {
     net.emit(vec![certified(&ids[1], 11, 9, true), certified(&ids[0], 10, 9, false)]).await;
     assert_eq!(net.node(1).blob_state(&ids[1]).unwrap().objects[0].certified_epoch, Some(1));
 
-    net.emit(vec![ours(&ev::BlobDeleted {
-        epoch: 1,
-        blob_id: chain_blob(&ids[1]),
-        end_epoch: 9,
-        object_id: object(11),
-        was_certified: true,
-    })])
-    .await;
+    net.emit(vec![deleted(&ids[1], 11)]).await;
     net.emit(vec![ours(&ev::InvalidBlobID { epoch: 1, blob_id: chain_blob(&ids[2]) })]).await;
     for i in 0..SHARDS.len() {
         assert!(!net.node(i).holds_data(&ids[1]).unwrap(), "node {i} dropped the deleted blob");
@@ -505,4 +513,205 @@ async fn a_broken_digest_chain_is_refused_until_the_source_is_fixed() {
     }
     net.emit(vec![registered(&id, 40, 5, false)]).await;
     assert!(net.node(0).blob_state(&id).unwrap().is_registered());
+}
+
+/// A `walrus-node run` process: node 0 alone, holding every shard.
+struct Process {
+    child: std::process::Child,
+    log: std::path::PathBuf,
+}
+
+struct Crashing {
+    keys: TempDir,
+    store: TempDir,
+    addr: SocketAddr,
+    chain: std::path::PathBuf,
+}
+
+impl Crashing {
+    fn spawn(&self, generation: usize) -> Process {
+        let log = self.keys.path().join(format!("node-{generation}.log"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_walrus-node"))
+            .arg("run")
+            .arg("--storage-dir")
+            .arg(self.store.path())
+            .arg("--protocol-key")
+            .arg(self.keys.path().join(walrus_node::keys::PROTOCOL_KEY_FILE))
+            .args(["--node-id", &node_id(0).to_string(), "--package-id", &package().to_string()])
+            .args(["--listen-address", &self.addr.to_string(), "--checkpoint-poll-millis", "10"])
+            .arg("--checkpoints")
+            .arg(format!("dir:{}", self.chain.display()))
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Process { child, log }
+    }
+}
+
+impl Process {
+    /// `kill -9`.
+    fn kill(mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// Panics with the node's log if it exited by itself.
+    fn assert_running(&mut self) {
+        if let Some(status) = self.child.try_wait().unwrap() {
+            panic!("the node exited ({status}): {}", std::fs::read_to_string(&self.log).unwrap_or_default());
+        }
+    }
+}
+
+/// PUTs `body` until the node answers 201 or 200 (it may be down, or not have seen the
+/// registration yet); `true` for 201.
+async fn put_until_stored(url: &str, body: &[u8]) -> bool {
+    let client = reqwest::Client::new();
+    loop {
+        if let Ok(response) =
+            client.put(url).header("content-type", "application/octet-stream").body(body.to_vec()).send().await
+        {
+            match response.status().as_u16() {
+                201 => return true,
+                200 => return false,
+                400 => {} // not registered or no metadata yet
+                other => panic!("{url}: unexpected {other}"),
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_at_random_moments_keeps_what_it_acknowledged_and_its_chain_view() {
+    use rand::{Rng, SeedableRng};
+
+    let seed: u64 = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    eprintln!("seed {seed}");
+    let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
+    let keys = TempDir::new().unwrap();
+    let (protocol, _) = walrus_node::keys::generate(keys.path()).unwrap();
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let mut chain = Chain::new();
+    let all_shards: Vec<u16> = (0..N_SHARDS).collect();
+    let alone = |epoch: u32| {
+        ours(&ev::CommitteeSelected { epoch, node_ids: vec![address(node_id(0))], shards: vec![all_shards.clone()] })
+    };
+    chain.emit(vec![registration_of(0, &protocol.public_key(), &addr), alone(1)]);
+    chain.emit(vec![ours(&ev::EpochChangeStart { epoch: 1 })]);
+
+    // Kept: uploaded under crashes and checked. Gone: deleted, invalidated, expired.
+    let kept: Vec<EncodedBlob> = (0..4).map(|s| blob(40 + s)).collect();
+    let kept_ids: Vec<BlobId> = kept.iter().map(|b| b.metadata.blob_id()).collect();
+    let gone: Vec<BlobId> = (0..3).map(|s| blob(50 + s).metadata.blob_id()).collect();
+    let mut script: Vec<Vec<proto::Event>> = vec![
+        kept_ids.iter().enumerate().map(|(k, id)| registered(id, 60 + k as u8, 9, k == 3)).collect(),
+        vec![registered(&gone[0], 70, 9, true), registered(&gone[1], 71, 9, false), registered(&gone[2], 72, 3, false)],
+        vec![certified(&kept_ids[0], 60, 9, false), certified(&kept_ids[1], 61, 9, false)],
+        vec![deleted(&gone[0], 70)],
+        vec![ours(&ev::InvalidBlobID { epoch: 1, blob_id: chain_blob(&gone[1]) })],
+        vec![alone(2), ours(&ev::EpochChangeStart { epoch: 2 })],
+        vec![certified(&kept_ids[2], 62, 9, false), certified(&kept_ids[3], 63, 9, true)],
+        vec![alone(3)],
+        vec![ours(&ev::EpochChangeStart { epoch: 3 })],
+    ];
+    // Quiet checkpoints in between, so following goes on while the node is killed.
+    for k in (1..script.len()).rev() {
+        for _ in 0..4 {
+            script.insert(k, vec![]);
+        }
+    }
+
+    let crashing = Crashing { keys, store: TempDir::new().unwrap(), addr, chain: chain.path().to_owned() };
+    let base = format!("http://{addr}/v1/blobs");
+    let uploads = tokio::spawn({
+        let kept = kept.clone();
+        let base = base.clone();
+        async move {
+            let mut acknowledged = Vec::new();
+            for b in &kept {
+                let id = b.metadata.blob_id();
+                put_until_stored(&format!("{base}/{id}/metadata"), &bcs::to_bytes(b.metadata.metadata()).unwrap())
+                    .await;
+                for (pair, p) in b.pairs.iter().enumerate() {
+                    for (axis, bytes) in [("primary", p.primary.to_bcs()), ("secondary", p.secondary.to_bcs())] {
+                        let url = format!("{base}/{id}/slivers/{pair}/{axis}");
+                        if put_until_stored(&url, &bytes).await {
+                            acknowledged.push((url, bytes));
+                        }
+                    }
+                }
+            }
+            acknowledged
+        }
+    });
+
+    let mut generation = 0;
+    let mut process = crashing.spawn(generation);
+    let mut next_kill = tokio::time::Instant::now() + Duration::from_millis(rng.gen_range(30..250));
+    let mut events = script.into_iter();
+    let mut kills = 0;
+    loop {
+        let writing = match events.next() {
+            Some(transactions) => {
+                chain.emit(transactions);
+                true
+            }
+            None => false,
+        };
+        if !writing && uploads.is_finished() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(rng.gen_range(5..40))).await;
+        if tokio::time::Instant::now() >= next_kill {
+            process.assert_running();
+            process.kill();
+            kills += 1;
+            generation += 1;
+            process = crashing.spawn(generation);
+            next_kill = tokio::time::Instant::now() + Duration::from_millis(rng.gen_range(30..250));
+        }
+    }
+    assert!(kills >= 3, "only {kills} kills: the test did not crash the node enough");
+    let acknowledged = uploads.await.unwrap();
+    eprintln!("{kills} kills; {} slivers acknowledged with 201", acknowledged.len());
+    let last = chain.next - 1;
+    let health = format!("http://{addr}/v1/health");
+    for _ in 0..500 {
+        process.assert_running();
+        if let Ok(response) = reqwest::get(&health).await {
+            let json: serde_json::Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+            if json["success"]["data"]["latestCheckpointSequenceNumber"] == last {
+                break;
+            }
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    for (url, bytes) in &acknowledged {
+        assert_eq!(&get(url).await.bytes, bytes, "{url} answered 201 before a crash and is gone or changed");
+    }
+    process.kill();
+
+    // The same chain followed without interruption.
+    let reference_dir = TempDir::new().unwrap();
+    let reference = Node::open(reference_dir.path(), key(0), node_id(0), Duration::from_secs(1)).unwrap();
+    let follower = reference.follow(
+        Source::Dir(chain.path().to_owned()),
+        FollowConfig { package: package(), first_checkpoint: 0, poll_interval: POLL },
+    );
+    until("the reference node follows the whole chain", || reference.watermark().unwrap() == Some(last)).await;
+    follower.abort();
+    let crashed = Node::open(crashing.store.path(), key(0), node_id(0), Duration::from_secs(1)).unwrap();
+    assert_eq!(crashed.watermark().unwrap(), Some(last));
+    assert_eq!(crashed.committee().unwrap(), reference.committee().unwrap());
+    assert_eq!(crashed.committee().unwrap().epoch, 3);
+    assert_eq!(crashed.next_committee().unwrap(), reference.next_committee().unwrap());
+    for id in kept_ids.iter().chain(&gone) {
+        assert_eq!(crashed.blob_state(id).unwrap(), reference.blob_state(id).unwrap(), "{id}");
+    }
+    for id in &gone {
+        assert!(!crashed.holds_data(id).unwrap());
+    }
 }
