@@ -14,7 +14,7 @@ use sui_sdk_types::{Address, Digest};
 use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence};
 use walrus_chain::events::{PackageOrigins, WalrusEvent};
 use walrus_chain::follow::{events_of, ChainEvent};
-use walrus_chain::source::Source;
+use walrus_chain::source::{Source, SourceError};
 use walrus_encoder::BlobId;
 
 use crate::chain::{ChainUpdate, EventId, ObjectId};
@@ -25,6 +25,8 @@ use crate::store::{FollowedCheckpoint, StoreError};
 const PUBLIC_KEY_LENGTH: usize = 48;
 const FIRST_PAUSE: Duration = Duration::from_millis(100);
 const LONGEST_PAUSE: Duration = Duration::from_secs(10);
+/// The most checkpoints fetched at once and applied in one transaction.
+pub const MAX_BATCH: usize = 64;
 
 /// How a node follows the chain.
 #[derive(Debug, Clone)]
@@ -154,34 +156,71 @@ fn update_of(event: &ChainEvent) -> Result<Option<ChainUpdate>, String> {
     }))
 }
 
-/// Applies one checkpoint; `origins` learns its upgrades only once they are stored with it.
-fn apply(node: &Node, checkpoint: &Checkpoint, origins: &mut PackageOrigins) -> Result<bool, StoreError> {
+/// Applies checkpoints in one transaction; `origins` learns their upgrades only once they are
+/// stored with them.
+fn apply(node: &Node, checkpoints: &[Checkpoint], origins: &mut PackageOrigins) -> Result<usize, StoreError> {
     let mut learned = origins.clone();
-    let found = events_of(checkpoint, &mut learned);
-    let mapped = updates_of(&found.events);
-    let new_origins: Vec<ObjectId> = found.new_origins.iter().map(object).collect();
-    let applied = node.apply_followed(&FollowedCheckpoint {
-        sequence: checkpoint.sequence_number.0,
-        digest: checkpoint.digest.into_inner(),
-        previous_digest: checkpoint.previous_digest.map(Digest::into_inner),
-        updates: &mapped.updates,
-        new_origins: &new_origins,
-        events: found.events.len() as u64,
-        undecodable: mapped.unusable,
-    })?;
+    let mut prepared = Vec::with_capacity(checkpoints.len());
+    for checkpoint in checkpoints {
+        let found = events_of(checkpoint, &mut learned);
+        let mapped = updates_of(&found.events);
+        let new_origins: Vec<ObjectId> = found.new_origins.iter().map(object).collect();
+        prepared.push((checkpoint, found.events.len() as u64, mapped, new_origins));
+    }
+    let steps: Vec<FollowedCheckpoint<'_>> = prepared
+        .iter()
+        .map(|(checkpoint, events, mapped, new_origins)| FollowedCheckpoint {
+            sequence: checkpoint.sequence_number.0,
+            digest: checkpoint.digest.into_inner(),
+            previous_digest: checkpoint.previous_digest.map(Digest::into_inner),
+            updates: &mapped.updates,
+            new_origins,
+            events: *events,
+            undecodable: mapped.unusable,
+        })
+        .collect();
+    let applied = node.apply_followed(&steps)?;
     *origins = learned;
-    if applied {
+    if applied > 0 {
+        let events: u64 = steps.iter().map(|s| s.events).sum();
+        let unusable: u64 = steps.iter().map(|s| s.undecodable).sum();
+        let latest = steps.last().map_or(0, |s| s.sequence);
         node.state.record(|| {
-            metrics::counter!("chain_checkpoints_applied_total").increment(1);
-            metrics::counter!("chain_events_total").increment(found.events.len() as u64);
-            metrics::counter!("chain_events_unusable_total").increment(mapped.unusable);
-            metrics::gauge!("chain_latest_checkpoint").set(checkpoint.sequence_number.0 as f64);
+            metrics::counter!("chain_checkpoints_applied_total").increment(applied as u64);
+            metrics::counter!("chain_events_total").increment(events);
+            metrics::counter!("chain_events_unusable_total").increment(unusable);
+            metrics::gauge!("chain_latest_checkpoint").set(latest as f64);
         });
     }
     Ok(applied)
 }
 
-/// Follows `source` forever from the checkpoint after the watermark.
+/// Checkpoints `first`, `first + 1`, … fetched `count` at a time concurrently, up to the first
+/// the source lacks; an error only if the first cannot be read.
+async fn fetch_ahead(source: &Source, first: u64, count: usize) -> Result<Vec<Checkpoint>, SourceError> {
+    let mut fetches = tokio::task::JoinSet::new();
+    for offset in 0..count as u64 {
+        let source = source.clone();
+        fetches.spawn(async move { (offset, source.fetch(CheckpointSequence(first + offset)).await) });
+    }
+    let mut results: Vec<_> = fetches.join_all().await;
+    results.sort_by_key(|(offset, _)| *offset);
+    let mut checkpoints = Vec::new();
+    for (_, result) in results {
+        match result {
+            Ok(Some(checkpoint)) => checkpoints.push(checkpoint),
+            Ok(None) => break,
+            Err(error) if checkpoints.is_empty() => return Err(error),
+            // The next round reports it if it persists.
+            Err(_) => break,
+        }
+    }
+    Ok(checkpoints)
+}
+
+/// Follows `source` forever from the checkpoint after the watermark. Far from the tip it
+/// fetches up to [`MAX_BATCH`] checkpoints at once and applies them in one transaction; at the
+/// tip, one at a time.
 pub(crate) async fn run(node: Node, source: Source, config: FollowConfig) {
     let stored = loop {
         match (node.state.store.watermark(), node.state.store.origins()) {
@@ -208,28 +247,38 @@ pub(crate) async fn run(node: Node, source: Source, config: FollowConfig) {
     tracing::info!(checkpoint = next, source = ?source, package = %config.package, "following the chain");
     let mut waiting = false;
     let mut pause = FIRST_PAUSE;
+    let mut batch = 1;
     loop {
-        let failure = match source.fetch(CheckpointSequence(next)).await {
-            Ok(Some(checkpoint)) => match apply(&node, &checkpoint, &mut origins) {
-                Ok(_) => {
-                    next += 1;
-                    waiting = false;
-                    pause = FIRST_PAUSE;
-                    continue;
-                }
-                Err(error) => {
-                    tracing::error!(checkpoint = next, %error, "cannot apply the checkpoint; retrying");
-                    "apply"
-                }
-            },
-            Ok(None) => {
+        let failure = match fetch_ahead(&source, next, batch).await {
+            Ok(checkpoints) if checkpoints.is_empty() => {
                 if !waiting {
                     tracing::info!(checkpoint = next, "waiting for the checkpoint to appear at the source");
                     waiting = true;
                 }
+                batch = 1;
                 tokio::time::sleep(config.poll_interval).await;
                 continue;
             }
+            Ok(checkpoints) => match apply(&node, &checkpoints, &mut origins) {
+                Ok(_) => {
+                    next += checkpoints.len() as u64;
+                    waiting = false;
+                    pause = FIRST_PAUSE;
+                    batch = if checkpoints.len() == batch { (batch * 2).min(MAX_BATCH) } else { 1 };
+                    continue;
+                }
+                Err(error) => {
+                    tracing::error!(
+                        checkpoint = next,
+                        count = checkpoints.len(),
+                        %error,
+                        "cannot apply the checkpoints; retrying"
+                    );
+                    // One at a time, so the checkpoints before a bad one are applied.
+                    batch = 1;
+                    "apply"
+                }
+            },
             Err(error) => {
                 tracing::warn!(checkpoint = next, %error, "cannot read the checkpoint; retrying");
                 "source"

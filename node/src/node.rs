@@ -95,10 +95,12 @@ impl Node {
         Ok(applied)
     }
 
-    /// Applies a followed checkpoint; see [`Store::apply_followed`].
-    pub(crate) fn apply_followed(&self, checkpoint: &FollowedCheckpoint<'_>) -> Result<bool, StoreError> {
-        let applied = self.state.store.apply_followed(checkpoint)?;
-        self.applied(applied, checkpoint.sequence, checkpoint.updates);
+    /// Applies followed checkpoints in one transaction; see [`Store::apply_followed`].
+    pub(crate) fn apply_followed(&self, checkpoints: &[FollowedCheckpoint<'_>]) -> Result<usize, StoreError> {
+        let applied = self.state.store.apply_followed(checkpoints)?;
+        for checkpoint in checkpoints {
+            self.applied(applied > 0, checkpoint.sequence, checkpoint.updates);
+        }
         Ok(applied)
     }
 

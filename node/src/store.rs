@@ -282,79 +282,78 @@ impl Store {
     /// and `false` returned, which makes replay after a crash harmless. Updates given this way
     /// carry no digest: the digest chain starts afresh at the next followed checkpoint.
     pub fn apply(&self, checkpoint: u64, updates: &[ChainUpdate]) -> Result<bool> {
-        self.apply_in(checkpoint, None, updates, &[], updates.len() as u64, 0)
+        let step = FollowedCheckpoint {
+            sequence: checkpoint,
+            digest: [0; 32],
+            previous_digest: None,
+            updates,
+            new_origins: &[],
+            events: updates.len() as u64,
+            undecodable: 0,
+        };
+        self.apply_in(&[step], false).map(|applied| applied == 1)
     }
 
-    /// Applies a checkpoint the node followed, as [`Store::apply`] does, with what following
-    /// needs kept beside it in the same transaction: its digest and the package versions it
-    /// published. Refuses a checkpoint that does not come right after the watermark or whose
-    /// previous digest is not the stored digest of that checkpoint.
-    pub fn apply_followed(&self, checkpoint: &FollowedCheckpoint<'_>) -> Result<bool> {
-        self.apply_in(
-            checkpoint.sequence,
-            Some((checkpoint.digest, checkpoint.previous_digest)),
-            checkpoint.updates,
-            checkpoint.new_origins,
-            checkpoint.events,
-            checkpoint.undecodable,
-        )
+    /// Applies checkpoints the node followed, in order, as [`Store::apply`] does, in one
+    /// transaction with what following needs kept beside them: their digests and the package
+    /// versions they published. Refuses them all if one does not come right after the
+    /// watermark, or its previous digest is not the stored digest of the checkpoint before it.
+    /// Returns how many were applied (those at or below the watermark are skipped).
+    pub fn apply_followed(&self, checkpoints: &[FollowedCheckpoint<'_>]) -> Result<usize> {
+        self.apply_in(checkpoints, true)
     }
 
-    fn apply_in(
-        &self,
-        checkpoint: u64,
-        link: Option<([u8; 32], Option<[u8; 32]>)>,
-        updates: &[ChainUpdate],
-        new_origins: &[ObjectId],
-        events: u64,
-        undecodable: u64,
-    ) -> Result<bool> {
+    fn apply_in(&self, checkpoints: &[FollowedCheckpoint<'_>], linked: bool) -> Result<usize> {
         let txn = self.db.begin_write()?;
+        let mut applied = 0;
         {
             let mut view = ChainTables::open(&txn)?;
-            // Read inside the write transaction: writers are serialized, so no other apply can
-            // move the watermark between this check and the commit.
-            let watermark = view.state.get(WATERMARK)?.map(|v| read_u64(Some(v.value()))).transpose()?;
-            if watermark.is_some_and(|w| w >= checkpoint) {
-                return Ok(false);
-            }
-            match link {
-                Some((digest, previous)) => {
+            let mut origins = txn.open_table(ORIGINS)?;
+            for step in checkpoints {
+                let checkpoint = step.sequence;
+                // Read inside the write transaction: writers are serialized, so no other apply
+                // can move the watermark between this check and the commit.
+                let watermark = view.state.get(WATERMARK)?.map(|v| read_u64(Some(v.value()))).transpose()?;
+                if watermark.is_some_and(|w| w >= checkpoint) {
+                    continue;
+                }
+                if linked {
                     if let Some(watermark) = watermark.filter(|&w| w + 1 != checkpoint) {
                         return Err(StoreError::Gap { watermark, checkpoint });
                     }
                     let stored = view.state.get(DIGEST)?.map(|v| <[u8; 32]>::try_from(v.value()));
                     match stored {
                         Some(Err(_)) => return Err(StoreError::Corrupt("the stored digest is not 32 bytes".into())),
-                        Some(Ok(stored)) if previous != Some(stored) => {
+                        Some(Ok(stored)) if step.previous_digest != Some(stored) => {
                             return Err(StoreError::BrokenChain { checkpoint });
                         }
                         _ => {}
                     }
-                    view.state.insert(DIGEST, digest.as_slice())?;
-                }
-                None => {
+                    view.state.insert(DIGEST, step.digest.as_slice())?;
+                } else {
                     view.state.remove(DIGEST)?;
                 }
+                for origin in step.new_origins {
+                    origins.insert(origin.0.as_slice(), [].as_slice())?;
+                }
+                // Blob IDs that may have lost their last live object.
+                let mut touched = BTreeSet::new();
+                for update in step.updates {
+                    view.apply(update, &mut touched)?;
+                }
+                for blob_id in touched {
+                    view.drop_unless_kept(&blob_id)?;
+                }
+                view.add(UPDATES, step.events)?;
+                view.add(UNDECODABLE, step.undecodable)?;
+                view.state.insert(WATERMARK, checkpoint.to_le_bytes().as_slice())?;
+                applied += 1;
             }
-            let mut origins = txn.open_table(ORIGINS)?;
-            for origin in new_origins {
-                origins.insert(origin.0.as_slice(), [].as_slice())?;
-            }
-            // Blob IDs that may have lost their last live object.
-            let mut touched = BTreeSet::new();
-            for update in updates {
-                view.apply(update, &mut touched)?;
-            }
-            for blob_id in touched {
-                view.drop_unless_kept(&blob_id)?;
-            }
-            view.add(UPDATES, events)?;
-            view.add(UNDECODABLE, undecodable)?;
-            view.state.insert(WATERMARK, checkpoint.to_le_bytes().as_slice())?;
         }
-        txn.commit()?;
-        Ok(true)
+        if applied > 0 {
+            txn.commit()?;
+        }
+        Ok(applied)
     }
 
     /// The chain's view of `blob_id`, with only the objects that are live in the current epoch.
@@ -730,15 +729,19 @@ mod tests {
     #[test]
     fn followed_checkpoints_must_chain_without_gaps() {
         let (_dir, store) = store();
-        assert!(store.apply_followed(&followed(4, Some(3), &[])).unwrap());
-        assert!(matches!(store.apply_followed(&followed(6, Some(5), &[])), Err(StoreError::Gap { watermark: 4, .. })));
+        assert_eq!(store.apply_followed(&[followed(4, Some(3), &[])]).unwrap(), 1);
         assert!(matches!(
-            store.apply_followed(&followed(5, Some(9), &[])),
-            Err(StoreError::BrokenChain { checkpoint: 5 })
+            store.apply_followed(&[followed(6, Some(5), &[])]),
+            Err(StoreError::Gap { watermark: 4, .. })
         ));
-        assert!(store.apply_followed(&followed(5, Some(4), &[])).unwrap());
-        assert!(!store.apply_followed(&followed(5, Some(4), &[])).unwrap(), "replay is skipped");
-        assert_eq!(store.watermark().unwrap(), Some(5));
+        assert!(matches!(
+            store.apply_followed(&[followed(5, Some(4), &[]), followed(6, Some(9), &[])]),
+            Err(StoreError::BrokenChain { checkpoint: 6 })
+        ));
+        assert_eq!(store.watermark().unwrap(), Some(4), "a refused batch changes nothing");
+        assert_eq!(store.apply_followed(&[followed(5, Some(4), &[]), followed(6, Some(5), &[])]).unwrap(), 2);
+        assert_eq!(store.apply_followed(&[followed(6, Some(5), &[])]).unwrap(), 0, "replay is skipped");
+        assert_eq!(store.watermark().unwrap(), Some(6));
     }
 
     #[test]
