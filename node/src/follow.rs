@@ -206,7 +206,15 @@ async fn fetch_ahead(source: &Source, first: u64, count: usize) -> Result<Vec<Ch
     let mut results: Vec<_> = fetches.join_all().await;
     results.sort_by_key(|(offset, _)| *offset);
     let mut checkpoints = Vec::new();
-    for (_, result) in results {
+    for (offset, result) in results {
+        let wanted = first + offset;
+        // A file named for one checkpoint may hold another: never apply it as the wanted one.
+        let result = result.and_then(|found| match found {
+            Some(checkpoint) if checkpoint.sequence_number.0 != wanted => {
+                Err(SourceError::WrongCheckpoint { wanted, got: checkpoint.sequence_number.0 })
+            }
+            other => Ok(other),
+        });
         match result {
             Ok(Some(checkpoint)) => checkpoints.push(checkpoint),
             Ok(None) => break,
@@ -382,5 +390,21 @@ mod tests {
             event(Ok(WalrusEvent::InvalidBlobID(ev::InvalidBlobID { epoch: 1, blob_id: ev::BlobId([1; 32]) })));
         bad.tx_digest = "not base58!".into();
         assert_eq!(updates_of(&[bad]), Mapped { updates: vec![], unusable: 1 });
+    }
+
+    #[tokio::test]
+    async fn fetching_ahead_stops_at_the_tip_and_refuses_a_misnamed_checkpoint() {
+        use walrus_chain::testing::{checkpoint, write_binpb_zst};
+
+        let dir = tempfile::TempDir::new().unwrap();
+        for sequence in [0, 1, 7] {
+            write_binpb_zst(dir.path(), &checkpoint(sequence, vec![]));
+        }
+        std::fs::rename(dir.path().join("7.binpb.zst"), dir.path().join("2.binpb.zst")).unwrap();
+        let source = Source::Dir(dir.path().to_owned());
+        let sequences = |found: Vec<Checkpoint>| found.iter().map(|c| c.sequence_number.0).collect::<Vec<_>>();
+        assert_eq!(sequences(fetch_ahead(&source, 0, 8).await.unwrap()), [0, 1]);
+        assert!(matches!(fetch_ahead(&source, 2, 4).await, Err(SourceError::WrongCheckpoint { wanted: 2, got: 7 })));
+        assert_eq!(sequences(fetch_ahead(&source, 3, 4).await.unwrap()), Vec::<u64>::new());
     }
 }
