@@ -1,6 +1,6 @@
 //! The node following the chain itself: checkpoints from a source, in order, each turned into
-//! chain updates and applied in one transaction with its watermark, its digest and the package
-//! versions it published. What the mapping needs from earlier checkpoints (node keys, the
+//! chain updates and applied in one transaction (several at once behind the tip) with its
+//! watermark, its digest and the package versions it published. What the mapping needs from earlier checkpoints (node keys, the
 //! selected committee, pools) lives in the store and is read inside that transaction, so a
 //! crash anywhere leaves the view at a checkpoint boundary.
 //!

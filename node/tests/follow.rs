@@ -728,3 +728,27 @@ async fn a_node_killed_at_random_moments_keeps_what_it_acknowledged_and_its_chai
         assert!(!crashed.holds_data(id).unwrap());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn package_upgrades_are_remembered_across_restarts() {
+    use walrus_chain::testing::{event_of, publish_upgrade};
+
+    let mut net = Net::start().await;
+    let b = blob(9);
+    let id = b.metadata.blob_id();
+    net.emit(vec![registered(&id, 80, 5, false)]).await;
+    // An upgrade that (as far as the type-origin table says) defines `InvalidBlobID` anew.
+    let upgraded = Address::new([0x77; 32]);
+    let mut upgrade = with_digests(checkpoint(net.chain.next, vec![vec![]]));
+    publish_upgrade(&mut upgrade, upgraded, "InvalidBlobID");
+    write_binpb_zst(net.chain.path(), &upgrade);
+    net.chain.next += 1;
+    net.settle().await;
+    net.stop(0).await;
+    net.restart(0).await;
+    let invalidation = ev::InvalidBlobID { epoch: 1, blob_id: chain_blob(&id) };
+    net.emit(vec![event_of(upgraded, "events", "InvalidBlobID", &invalidation)]).await;
+    for i in 0..SHARDS.len() {
+        assert!(net.node(i).blob_state(&id).unwrap().invalidated.is_some(), "node {i} knows the upgrade's events");
+    }
+}
