@@ -216,7 +216,8 @@ impl Store {
         value.map(|v| read_u64(Some(v.value()))).transpose()
     }
 
-    /// How many chain updates were applied in all.
+    /// How many chain events were processed (followed checkpoints count their events of the
+    /// package, usable or not; updates given directly count one each), for event progress.
     pub fn updates_applied(&self) -> Result<u64> {
         let txn = self.db.begin_read()?;
         let value = txn.open_table(STATE)?.get(UPDATES)?;
