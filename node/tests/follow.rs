@@ -511,7 +511,9 @@ async fn a_broken_digest_chain_is_refused_until_the_source_is_fixed() {
     let mut forged = with_digests(checkpoint(net.chain.next, vec![vec![registered(&id, 40, 5, false)]]));
     forged.summary.as_mut().unwrap().previous_digest = Some(Digest::new([9; 32]).to_string());
     write_binpb_zst(net.chain.path(), &forged);
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    net.settle().await;
+    // Time for several retries of the forged checkpoint.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     for i in 0..SHARDS.len() {
         assert_eq!(net.node(i).watermark().unwrap(), Some(net.chain.next - 1), "node {i} refused the checkpoint");
         assert!(!net.node(i).blob_state(&id).unwrap().is_registered());
