@@ -13,8 +13,8 @@
 //
 // CONFIG is JSON: { nShards, epoch, size, seed, deletableObjectId, unknownObjectId, writeTo:
 // [member indices], nodes: [{ url, publicKey (hex), shards }], expectStatus (the SDK's parsed
-// BlobStatus) }. Each phase prints one
-// JSON line on success; any mismatch throws, so the process exits non-zero with the reason.
+// BlobStatus) }. Each phase prints one JSON line on success; any mismatch throws, so the
+// process exits non-zero with the reason.
 //
 // The storage-node client is not in the package's exports, so it is imported by path, as the
 // SDK's own client module does internally.
@@ -37,7 +37,7 @@ const { bls12381_min_pk_verify_aggregate } = await import('@mysten/walrus-wasm')
 
 const [phase, configText] = process.argv.slice(2);
 const config = JSON.parse(configText ?? 'null');
-assert.ok(config, 'usage: node sdk-storage-node.mjs encode|write|read CONFIG_JSON');
+assert.ok(config, 'usage: node sdk-storage-node.mjs encode|status|write|read|invalid CONFIG_JSON');
 
 const wasm = await getWasmBindings();
 const client = new StorageNodeClient({ timeout: 20_000 });
@@ -65,7 +65,7 @@ const publicKey = (member) => Uint8Array.from(Buffer.from(config.nodes[member].p
 /** The sliver pairs a member holds for this blob, as the SDK maps shards to pairs. */
 const pairsOf = (member) => config.nodes[member].shards.map((shard) => toPairIndex(shard, blobId, config.nShards));
 
-/** A member that does not hold `pair`. */
+/** Another member, so none of its shards are `member`'s. */
 const otherThan = (member) => (member + 1) % config.nodes.length;
 
 /** Expects `call` to fail with the SDK error class `Class`, HTTP `status` and our `reason`. */
@@ -310,11 +310,13 @@ async function read() {
   await status();
   const members = [...config.nodes.keys()];
   const expectedMetadata = BlobMetadata.serialize(encoded.metadata).toBytes();
+  let unencodedLength;
   for (const member of members) {
     await synced(member);
     const metadata = await client.getBlobMetadata({ blobId }, at(member));
     assert.equal(metadata.blobId, blobId);
     assert.deepEqual(BlobMetadata.serialize(metadata.metadata).toBytes(), expectedMetadata, `member ${member}'s metadata`);
+    unencodedLength = metadata.metadata.V1.unencoded_length;
   }
 
   const primaries = [];
@@ -331,7 +333,10 @@ async function read() {
   // Decoding needs any `primarySymbols` primary slivers; take them from the end, so the synced
   // node's slivers are among them.
   const { primarySymbols } = getSourceSymbols(config.nShards);
-  const decoded = wasm.decodePrimarySlivers(blobId, config.nShards, config.size, primaries.slice(-primarySymbols));
+  // As the SDK's `readBlob`: the length comes from the node's metadata, and the decoded bytes
+  // must hash to the blob ID again.
+  const decoded = wasm.decodePrimarySlivers(blobId, config.nShards, unencodedLength, primaries.slice(-primarySymbols));
+  assert.equal(wasm.computeMetadata(config.nShards, decoded).blobId, blobId, 'the decoded blob re-encodes to its ID');
   assert.deepEqual(decoded, data, 'the decoded blob');
 
   // Every node now holds its part, so every node confirms.

@@ -100,6 +100,7 @@ async fn the_typescript_sdk_stores_and_reads_a_blob_on_our_nodes() {
         "unknownObjectId": object(3).to_string(),
         "writeTo": WRITE_TO,
         "nodes": cluster.committee.members.iter().map(|m| json!({
+            // As the SDK makes a member's URL with `storageNodeUrlScheme: 'http'`.
             "url": format!("http://{}", m.network_address),
             "publicKey": hex::encode(&m.public_key),
             "shards": m.shards,
