@@ -4,7 +4,8 @@
 //! (success envelopes, statuses, BCS bodies, error envelopes mapped to the SDK's error
 //! classes) and verifies and aggregates the confirmations with the SDK's BLS functions. This
 //! test feeds the nodes the chain events between the script's phases and checks the SDK's
-//! certificate as the Move contract would.
+//! certificate as the Move contract would. A second test checks what browsers add around the
+//! SDK's requests (CORS).
 //!
 //! Needs Node.js >= 20 and `npm ci --prefix scripts` (scripts/test-all.sh runs it first);
 //! without them the test fails, it never skips.
@@ -158,4 +159,37 @@ async fn the_typescript_sdk_stores_and_reads_a_blob_on_our_nodes() {
     for node in &cluster.nodes {
         assert!(!node.node.holds_data(&blob_id).unwrap(), "data of an invalid blob ID is kept");
     }
+}
+
+/// In a browser, the SDK's PUTs (a non-simple content type) are preceded by a CORS preflight,
+/// and its reads need the answer's origin header; a node that refuses either is unusable
+/// from a web page whatever its API.
+#[tokio::test]
+async fn browsers_may_send_what_the_sdk_sends() {
+    let cluster = Cluster::start().await;
+    let origin = "https://dapp.example";
+    let id = BlobId([9; 32]);
+    let http = reqwest::Client::new();
+    for (method, path) in [("PUT", format!("{id}/metadata")), ("PUT", format!("{id}/slivers/0/primary"))] {
+        let response = http
+            .request(reqwest::Method::OPTIONS, cluster.nodes[0].url(&path))
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "preflight of {method} {path}: {}", response.status());
+        let header = |name: &str| {
+            response.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_ascii_lowercase()
+        };
+        assert!(["*", origin].contains(&header("access-control-allow-origin").as_str()), "{path}");
+        assert!(header("access-control-allow-methods").contains("put"), "{path}");
+        assert!(header("access-control-allow-headers").contains("content-type"), "{path}");
+    }
+    let response =
+        http.get(cluster.nodes[0].url(&format!("{id}/status"))).header("origin", origin).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let allowed = response.headers().get("access-control-allow-origin").expect("an origin header on answers");
+    assert!(["*", origin].contains(&allowed.to_str().unwrap()));
 }
