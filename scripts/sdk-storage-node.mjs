@@ -1,20 +1,23 @@
-// Drives our storage nodes with the official TypeScript SDK's storage-node client
-// (`StorageNodeClient` of @mysten/walrus 1.2.13), as the SDK's own write and read flows use it:
-// the blob is encoded by the SDK's WASM bindings (@mysten/walrus-wasm), confirmations are
-// checked and aggregated with the SDK's BLS functions, and every error answer must come out as
-// the SDK's error class for it. Run by node/tests/sdk.rs, which starts the nodes and feeds
-// them the chain events between the phases:
+// Drives our storage nodes with the official TypeScript SDK (@mysten/walrus 1.2.13): its own
+// write and read flows (`WalrusClient`, on the in-memory chain of sdk-committee.mjs that
+// describes the committee), and its `StorageNodeClient` directly, node by node, for what those
+// flows hide (statuses, refusals). The blob is encoded by the SDK's WASM bindings
+// (@mysten/walrus-wasm), confirmations are checked and aggregated by the SDK, and every error
+// answer must come out as the SDK's error class for it. Run by node/tests/sdk.rs, which starts
+// the nodes and feeds them the chain events between the phases:
 //
 //   node sdk-storage-node.mjs encode CONFIG   the blob ID, and what nodes say of it unregistered
 //   node sdk-storage-node.mjs status CONFIG   every node's blob status is `expectStatus`
-//   node sdk-storage-node.mjs write CONFIG    store on `writeTo` nodes, confirmations, certificate
-//   node sdk-storage-node.mjs read CONFIG     after certification: status, metadata, slivers, decode
+//   node sdk-storage-node.mjs write CONFIG    refusals; the SDK's write with members outside
+//                                             `writeTo` down; what each node then holds; certificates
+//   node sdk-storage-node.mjs read CONFIG     after certification: the SDK's read, then status,
+//                                             metadata and slivers of every node, decode, certificate
 //   node sdk-storage-node.mjs invalid CONFIG  after invalidation: status, data gone, writes refused
 //
 // CONFIG is JSON: { nShards, epoch, size, seed, deletableObjectId, unknownObjectId, writeTo:
-// [member indices], nodes: [{ url, publicKey (hex), shards }], expectStatus (the SDK's parsed
-// BlobStatus) }. Each phase prints one JSON line on success; any mismatch throws, so the
-// process exits non-zero with the reason.
+// [member indices], nodes: [{ url, nodeId, publicKey (hex), shards }], expectStatus (the
+// SDK's parsed BlobStatus) }. Each phase prints one JSON line on success; any mismatch
+// throws, so the process exits non-zero with the reason.
 //
 // The storage-node client is not in the package's exports, so it is imported by path, as the
 // SDK's own client module does internally.
@@ -34,6 +37,7 @@ const { getWasmBindings } = await import(new URL('dist/wasm.mjs', sdk));
 const { BlobMetadata, IntentType, SliverData, StorageConfirmation } = await import(new URL('dist/utils/bcs.mjs', sdk));
 const { getSourceSymbols, isQuorum, toPairIndex } = await import(new URL('dist/utils/index.mjs', sdk));
 const { bls12381_min_pk_verify_aggregate } = await import('@mysten/walrus-wasm');
+const { walrusClientFor } = await import('./sdk-committee.mjs');
 
 const [phase, configText] = process.argv.slice(2);
 const config = JSON.parse(configText ?? 'null');
@@ -100,23 +104,47 @@ function expectedMessage(objectId) {
   }).toBase64();
 }
 
-/** Checks a node's confirmation as the SDK does before aggregating it: same bytes, valid signature. */
+/** Checks a confirmation envelope `{success:{code:200,data:{signed}}}`, then what it signs. */
 function checkConfirmation(member, answer, objectId) {
-  const signed = answer?.success?.data?.signed;
   assert.equal(answer?.success?.code, 200, `confirmation of member ${member}: ${JSON.stringify(answer)}`);
-  assert.equal(signed.serializedMessage, expectedMessage(objectId), `member ${member}'s confirmed message`);
+  checkSigned(member, answer.success.data.signed, objectId);
+}
+
+/** Checks a node's confirmation as the SDK does before aggregating it: same bytes, valid signature. */
+function checkSigned(member, signed, objectId) {
+  assert.equal(signed?.serializedMessage, expectedMessage(objectId), `member ${member}'s confirmed message`);
   const verify = wasm.getVerifySignature();
   assert.ok(verify(signed, publicKey(member)), `member ${member}'s confirmation signature`);
   assert.ok(!verify(signed, publicKey(otherThan(member))), `member ${member}'s signature verifies under another key`);
-  return signed;
 }
 
-/** Aggregates the members' confirmations with the SDK and checks the aggregate signature. */
-function certificate(members, confirmations) {
-  const cert = wasm.combineSignatures(confirmations, members);
-  const keys = members.map(publicKey);
+/**
+ * The SDK's `WalrusClient` on a chain whose committee is the nodes of CONFIG; `down` members
+ * are listed at an address where nothing listens, as a node that is off.
+ */
+function walrusClient(down = []) {
+  const members = config.nodes.map((n, member) => ({
+    nodeId: n.nodeId,
+    address: down.includes(member) ? '127.0.0.1:1' : new URL(n.url).host,
+    publicKey: publicKey(member),
+    shards: n.shards,
+  }));
+  return walrusClientFor({ members, epoch: config.epoch, nShards: config.nShards, timeout: 20_000 });
+}
+
+/**
+ * The SDK's certificate from one confirmation (or null) per member, as it makes it before
+ * `certify_blob`: each confirmation checked against the expected bytes and the member's key,
+ * the signatures aggregated. Checked again here against the signers' keys, and returned as
+ * JSON for the Rust side, which checks it as the contract does.
+ */
+async function certificate(walrus, confirmations, objectId) {
+  const deletable = Boolean(objectId);
+  const cert = await walrus.certificateFromConfirmations({ confirmations, blobId, deletable, blobObjectId: objectId });
+  assert.equal(Buffer.from(cert.serializedMessage).toString('base64'), expectedMessage(objectId), 'certified message');
+  const keys = cert.signers.map(publicKey);
   assert.ok(bls12381_min_pk_verify_aggregate(keys, cert.serializedMessage, cert.signature), 'aggregate signature');
-  const weight = members.reduce((w, m) => w + config.nodes[m].shards.length, 0);
+  const weight = cert.signers.reduce((w, m) => w + config.nodes[m].shards.length, 0);
   assert.ok(isQuorum(weight, config.nShards), `signers' weight ${weight} is no quorum of ${config.nShards}`);
   return {
     signers: cert.signers,
@@ -224,6 +252,9 @@ async function refusals() {
   }
   assert.ok(oversize instanceof errors.StorageNodeAPIError, `an oversize sliver: ${oversize}`);
   assert.equal(oversize.status, 413, `an oversize sliver: ${oversize}`);
+  const id = { blobId, sliverPairIndex: pair, sliverType: 'primary' };
+  succeeded('a sliver', await client.storeSliver({ ...id, sliver: primary }, node), 201);
+  assert.equal(await client.getSliverStatus(id, node), 'stored');
   await rejects(
     'an unregistered deletable object',
     () => client.getDeletableBlobConfirmation({ blobId, objectId: config.unknownObjectId }, node),
@@ -234,41 +265,55 @@ async function refusals() {
 }
 
 /**
- * What `writeEncodedBlobToNode` does: metadata unless the node has it, then both slivers of
- * every pair on the node's shards, then the confirmations; statuses are checked on the way.
+ * After the SDK's write: the member holds metadata and both slivers of each of its pairs,
+ * takes them again (200, raw and in the SDK's structured form), and confirms both ways.
  */
-async function writeTo(member) {
+async function checkWritten(member) {
   const node = at(member);
-  if ((await client.getMetadataStatus({ blobId }, node)) === 'nonexistent') {
-    succeeded('metadata', await client.storeBlobMetadata({ blobId, metadata: encoded.metadata }, node), 201);
-  }
   assert.equal(await client.getMetadataStatus({ blobId }, node), 'stored');
   succeeded('metadata again', await client.storeBlobMetadata({ blobId, metadata: encoded.metadata }, node), 200);
   const writes = pairsOf(member).flatMap((pair) =>
     ['primary', 'secondary'].map(async (sliverType) => {
       const sliver = (sliverType === 'primary' ? encoded.primarySlivers : encoded.secondarySlivers)[pair];
       const id = { blobId, sliverPairIndex: pair, sliverType };
-      succeeded(`${sliverType} sliver ${pair}`, await client.storeSliver({ ...id, sliver }, node), 201);
       assert.equal(await client.getSliverStatus(id, node), 'stored');
-      // The SDK's structured form, serialized by the SDK's own BCS: the same sliver again.
+      succeeded(`${sliverType} sliver ${pair} again`, await client.storeSliver({ ...id, sliver }, node), 200);
+      // Serialized by the SDK's own BCS this time.
       succeeded(`${sliverType} sliver ${pair} again`, await client.storeSliver({ ...id, sliver: SliverData.parse(sliver) }, node), 200);
     }),
   );
   await Promise.all(writes);
-  const permanent = checkConfirmation(member, await client.getPermanentBlobConfirmation({ blobId }, node));
+  checkConfirmation(member, await client.getPermanentBlobConfirmation({ blobId }, node));
   const objectId = config.deletableObjectId;
-  const deletable = checkConfirmation(member, await client.getDeletableBlobConfirmation({ blobId, objectId }, node), objectId);
-  return { permanent, deletable };
+  checkConfirmation(member, await client.getDeletableBlobConfirmation({ blobId, objectId }, node), objectId);
 }
 
+/**
+ * The SDK's own write flow (`encodeBlob`, `writeEncodedBlobToNodes`, which stores metadata
+ * and slivers on every member in parallel and collects confirmations, then
+ * `certificateFromConfirmations`), with the members outside `writeTo` down; once permanent,
+ * once for the deletable object.
+ */
 async function write() {
   await refusals();
-  const written = await Promise.all(config.writeTo.map(writeTo));
-  const skipped = config.nodes.findIndex((_, member) => !config.writeTo.includes(member));
-  if (skipped >= 0) {
+  const down = [...config.nodes.keys()].filter((member) => !config.writeTo.includes(member));
+  const walrus = walrusClient(down);
+  const sdkEncoded = await walrus.encodeBlob(data);
+  assert.equal(sdkEncoded.blobId, blobId);
+  const { metadata, sliversByNode } = sdkEncoded;
+  const objectId = config.deletableObjectId;
+  const permanent = await walrus.writeEncodedBlobToNodes({ blobId, metadata, sliversByNode, deletable: false });
+  const deletable = await walrus.writeEncodedBlobToNodes({ blobId, metadata, sliversByNode, deletable: true, objectId });
+  for (const member of config.nodes.keys()) {
+    const confirmed = config.writeTo.includes(member);
+    assert.equal(permanent[member] !== null, confirmed, `member ${member}'s permanent confirmation`);
+    assert.equal(deletable[member] !== null, confirmed, `member ${member}'s deletable confirmation`);
+  }
+  await Promise.all(config.writeTo.map(checkWritten));
+  for (const member of down) {
     await rejects(
       'confirmation of a node without the slivers',
-      () => client.getPermanentBlobConfirmation({ blobId }, at(skipped)),
+      () => client.getPermanentBlobConfirmation({ blobId }, at(member)),
       errors.BadRequestError,
       400,
       'MISSING_SLIVERS',
@@ -276,8 +321,8 @@ async function write() {
   }
   return {
     blobId,
-    permanent: certificate(config.writeTo, written.map((w) => w.permanent)),
-    deletable: certificate(config.writeTo, written.map((w) => w.deletable)),
+    permanent: await certificate(walrus, permanent),
+    deletable: await certificate(walrus, deletable, objectId),
   };
 }
 
@@ -305,14 +350,21 @@ async function status() {
   return { blobId };
 }
 
-/** After certification: what the SDK's read flow fetches, from every node, checked against the encoding. */
+/**
+ * After certification: the SDK's own read flow (`getVerifiedBlobStatus`, `readBlob`), then
+ * what that flow fetches, from every node, checked against the encoding.
+ */
 async function read() {
   await status();
   const members = [...config.nodes.keys()];
+  for (const member of members) await synced(member);
+  const walrus = walrusClient();
+  assert.deepEqual(await walrus.getVerifiedBlobStatus({ blobId }), config.expectStatus, 'the verified blob status');
+  assert.deepEqual(await walrus.readBlob({ blobId }), data, "the SDK's readBlob");
+
   const expectedMetadata = BlobMetadata.serialize(encoded.metadata).toBytes();
   let unencodedLength;
   for (const member of members) {
-    await synced(member);
     const metadata = await client.getBlobMetadata({ blobId }, at(member));
     assert.equal(metadata.blobId, blobId);
     assert.deepEqual(BlobMetadata.serialize(metadata.metadata).toBytes(), expectedMetadata, `member ${member}'s metadata`);
@@ -340,11 +392,9 @@ async function read() {
   assert.deepEqual(decoded, data, 'the decoded blob');
 
   // Every node now holds its part, so every node confirms.
-  const confirmations = members.map(async (member) =>
-    checkConfirmation(member, await client.getPermanentBlobConfirmation({ blobId }, at(member))),
-  );
-  const all = certificate(members, await Promise.all(confirmations));
-  return { blobId, slivers: primaries.length, permanent: all };
+  const confirmations = await walrus.getStorageConfirmations({ blobId, deletable: false });
+  confirmations.forEach((signed, member) => checkSigned(member, signed));
+  return { blobId, slivers: primaries.length, permanent: await certificate(walrus, confirmations) };
 }
 
 /** After the blob ID is invalidated: the status says so, the data is gone, new data is refused. */

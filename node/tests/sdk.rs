@@ -1,10 +1,12 @@
-//! The official TypeScript SDK's storage-node client (npm `@mysten/walrus`, pinned in
-//! scripts/package.json) against a committee of our nodes: `scripts/sdk-storage-node.mjs`
-//! stores a blob encoded by the SDK's WASM encoder, checks every answer as the SDK reads it
-//! (success envelopes, statuses, BCS bodies, error envelopes mapped to the SDK's error
-//! classes) and verifies and aggregates the confirmations with the SDK's BLS functions. This
+//! The official TypeScript SDK (npm `@mysten/walrus`, pinned in scripts/package.json) against
+//! a committee of our nodes. `scripts/sdk-storage-node.mjs` runs the SDK's own write and read
+//! flows (`WalrusClient` on an in-memory chain that describes this committee, see
+//! `scripts/sdk-committee.mjs`: encode, store on every member, collect and aggregate
+//! confirmations, verified blob status, `readBlob`) and drives each node with the SDK's
+//! `StorageNodeClient` directly: every answer is checked as the SDK reads it (success
+//! envelopes, statuses, BCS bodies, error envelopes mapped to the SDK's error classes). This
 //! test feeds the nodes the chain events between the script's phases and checks the SDK's
-//! certificate as the Move contract would. A second test checks what browsers add around the
+//! certificates as the Move contract would. A second test checks what browsers add around the
 //! SDK's requests (CORS).
 //!
 //! Needs Node.js >= 20 and `npm ci --prefix scripts` (scripts/test-all.sh runs it first);
@@ -103,6 +105,7 @@ async fn the_typescript_sdk_stores_and_reads_a_blob_on_our_nodes() {
         "nodes": cluster.committee.members.iter().map(|m| json!({
             // As the SDK makes a member's URL with `storageNodeUrlScheme: 'http'`.
             "url": format!("http://{}", m.network_address),
+            "nodeId": m.node_id.to_string(),
             "publicKey": hex::encode(&m.public_key),
             "shards": m.shards,
         })).collect::<Vec<_>>(),
