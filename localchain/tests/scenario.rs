@@ -5,8 +5,8 @@
 //! with rewards. Its transactions and events are `tests/vectors/localchain-scenario.json`;
 //! this test fails when the local chain no longer produces that file (set
 //! `WALRUS_WRITE_LOCALCHAIN_VECTORS=1` to rewrite it, then run `node
-//! scripts/gen-move-vectors.mjs`). The checkpoint files it writes are read back with
-//! `walrus-chain`, as the indexer and the nodes read them.
+//! scripts/gen-move-vectors.mjs`). The checkpoint files it writes are read back through
+//! `walrus-chain`'s `dir:` source, as the indexer and the nodes follow them.
 
 mod common;
 
@@ -15,9 +15,10 @@ use std::path::PathBuf;
 
 use common::*;
 use serde_json::{json, Value};
-use walrus_chain::checkpoint::Checkpoint;
+use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence};
 use walrus_chain::events::PackageOrigins;
 use walrus_chain::follow::events_of;
+use walrus_chain::source::Source;
 use walrus_localchain::certificate::{blob_certification_message, invalid_blob_id_message};
 use walrus_localchain::{Call, Executed, LocalChain};
 
@@ -174,9 +175,10 @@ fn scenario_matches_the_vectors_the_move_test_replays() {
     let mut origins = PackageOrigins::new(network.genesis.package_id.unwrap());
     let mut previous = None;
     let mut read_back = Vec::new();
+    let source = Source::parse(&format!("dir:{}", chain.checkpoints_dir().display())).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     for sequence in 0..=chain.last_checkpoint() {
-        let path = chain.checkpoints_dir().join(format!("{sequence}.binpb.zst"));
-        let checkpoint = Checkpoint::from_binpb_zst(&std::fs::read(&path).unwrap()).unwrap();
+        let checkpoint = runtime.block_on(source.fetch(CheckpointSequence(sequence))).unwrap().expect("written");
         assert_eq!(checkpoint.sequence_number.0, sequence);
         assert_eq!(checkpoint.previous_digest, previous);
         previous = Some(checkpoint.digest);
@@ -187,6 +189,8 @@ fn scenario_matches_the_vectors_the_move_test_replays() {
     }
     let expected: Vec<_> = log.iter().flat_map(|tx| tx.events.iter().map(|e| (tx.digest.clone(), e.clone()))).collect();
     assert_eq!(read_back, expected);
+    let after = CheckpointSequence(chain.last_checkpoint() + 1);
+    assert!(runtime.block_on(source.fetch(after)).unwrap().is_none(), "nothing past the last checkpoint");
 }
 
 #[test]
