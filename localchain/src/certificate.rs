@@ -66,9 +66,8 @@ impl BlsCommittee {
         if bitmap.len() > n.div_ceil(8) {
             return Err(aborts::EInvalidBitmap);
         }
-        let non_signers =
-            (0..n).filter(|i| !(i / 8 < bitmap.len() && (bitmap[i / 8] >> (i % 8)) & 1 == 1)).collect();
-        if n % 8 != 0 && bitmap.len() == n.div_ceil(8) && bitmap[bitmap.len() - 1] >> (n % 8) != 0 {
+        let non_signers = (0..n).filter(|i| !(i / 8 < bitmap.len() && (bitmap[i / 8] >> (i % 8)) & 1 == 1)).collect();
+        if !n.is_multiple_of(8) && bitmap.len() == n.div_ceil(8) && bitmap[bitmap.len() - 1] >> (n % 8) != 0 {
             return Err(aborts::EInvalidBitmap);
         }
         Ok(non_signers)

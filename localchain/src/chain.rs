@@ -76,27 +76,35 @@ impl LocalChain {
             .package_id
             .unwrap_or_else(|| Address::new(blake2b256(&[b"walrus-localchain package", genesis.to_toml().as_bytes()])));
         let mut batch = Batch::new(&chain, time);
-        batch.run(&mut chain.state, genesis.deployer, Call::Initialize {
-            package_id,
-            n_shards: genesis.n_shards,
-            epoch_duration_ms: genesis.epoch_duration_ms,
-            max_epochs_ahead: genesis.max_epochs_ahead,
-            max_committee_size: genesis.max_committee_size,
-            balances: genesis.balances.iter().map(|b| (b.address, b.amount)).collect(),
-        })?;
+        batch.run(
+            &mut chain.state,
+            genesis.deployer,
+            Call::Initialize {
+                package_id,
+                n_shards: genesis.n_shards,
+                epoch_duration_ms: genesis.epoch_duration_ms,
+                max_epochs_ahead: genesis.max_epochs_ahead,
+                max_committee_size: genesis.max_committee_size,
+                balances: genesis.balances.iter().map(|b| (b.address, b.amount)).collect(),
+            },
+        )?;
         let mut node_ids = Vec::new();
         for node in &genesis.nodes {
-            let executed = batch.run(&mut chain.state, node.sender, Call::RegisterCandidate {
-                name: node.name.clone(),
-                network_address: node.network_address.clone(),
-                public_key: node.public_key.clone(),
-                network_public_key: node.network_public_key.clone(),
-                proof_of_possession: node.proof_of_possession.clone(),
-                commission_rate: node.commission_rate,
-                storage_price: node.storage_price,
-                write_price: node.write_price,
-                node_capacity: node.node_capacity,
-            })?;
+            let executed = batch.run(
+                &mut chain.state,
+                node.sender,
+                Call::RegisterCandidate {
+                    name: node.name.clone(),
+                    network_address: node.network_address.clone(),
+                    public_key: node.public_key.clone(),
+                    network_public_key: node.network_public_key.clone(),
+                    proof_of_possession: node.proof_of_possession.clone(),
+                    commission_rate: node.commission_rate,
+                    storage_price: node.storage_price,
+                    write_price: node.write_price,
+                    node_capacity: node.node_capacity,
+                },
+            )?;
             node_ids.push(executed.created[0]);
         }
         for (node, node_id) in genesis.nodes.iter().zip(node_ids) {
@@ -228,8 +236,9 @@ impl Batch {
         let mut digest_input = vec![self.sequence.to_le_bytes().to_vec(), self.time_ms.to_le_bytes().to_vec()];
         digest_input.push(self.previous.unwrap_or_default().to_vec());
         digest_input.extend(self.executed.iter().map(|tx| tx.digest_bytes.to_vec()));
-        let parts: Vec<&[u8]> =
-            std::iter::once(b"walrus-localchain checkpoint".as_slice()).chain(digest_input.iter().map(Vec::as_slice)).collect();
+        let parts: Vec<&[u8]> = std::iter::once(b"walrus-localchain checkpoint".as_slice())
+            .chain(digest_input.iter().map(Vec::as_slice))
+            .collect();
         let digest = blake2b256(&parts);
         let message = checkpoint_message(self.sequence, digest, self.previous, self.time_ms, package, &self.executed);
         let bytes = zstd::encode_all(message.encode_to_vec().as_slice(), 3)

@@ -58,9 +58,7 @@ async fn main() -> anyhow::Result<()> {
             let listener =
                 tokio::net::TcpListener::bind(listen).await.with_context(|| format!("listening on {listen}"))?;
             eprintln!("walrus-localchain: listening on http://{}", listener.local_addr()?);
-            axum::serve(listener, service::router(chain))
-                .with_graceful_shutdown(shutdown())
-                .await?;
+            axum::serve(listener, service::router(chain)).with_graceful_shutdown(shutdown()).await?;
             Ok(())
         }
     }

@@ -147,7 +147,10 @@ async fn balance(AxumState(chain): AxumState<Shared>, Path(address): Path<String
     Ok(Json(json!({"address": address, "balance": chain.state().balances.get(&address).copied().unwrap_or(0)})))
 }
 
-async fn blobs_by_id(AxumState(chain): AxumState<Shared>, Path(blob_id): Path<String>) -> Result<Json<Value>, ApiError> {
+async fn blobs_by_id(
+    AxumState(chain): AxumState<Shared>,
+    Path(blob_id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
     let blob_id = BlobId(crate::b64::url32::parse(&blob_id).map_err(bad_input)?);
     let chain = chain.lock().expect("not poisoned");
     let blobs: Vec<Value> = chain.state().blobs_by_id(&blob_id).into_iter().map(blob_json).collect();
@@ -157,7 +160,8 @@ async fn blobs_by_id(AxumState(chain): AxumState<Shared>, Path(blob_id): Path<St
 async fn object(AxumState(chain): AxumState<Shared>, Path(object_id): Path<String>) -> Result<Json<Value>, ApiError> {
     let id: Address = object_id.parse().map_err(|e| bad_input(format!("{object_id:?} is not an object ID: {e}")))?;
     let chain = chain.lock().expect("not poisoned");
-    let blob = chain.state().blobs.get(&id).ok_or(ApiError(ChainError::NotFound { what: "blob object", id: object_id }))?;
+    let blob =
+        chain.state().blobs.get(&id).ok_or(ApiError(ChainError::NotFound { what: "blob object", id: object_id }))?;
     Ok(Json(blob_json(blob)))
 }
 

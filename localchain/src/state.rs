@@ -320,7 +320,15 @@ impl State {
                 max_epochs_ahead,
                 max_committee_size,
                 balances,
-            } => self.initialize(tx, *package_id, *n_shards, *epoch_duration_ms, *max_epochs_ahead, *max_committee_size, balances),
+            } => self.initialize(
+                tx,
+                *package_id,
+                *n_shards,
+                *epoch_duration_ms,
+                *max_epochs_ahead,
+                *max_committee_size,
+                balances,
+            ),
             Call::RegisterCandidate {
                 name,
                 network_address,
@@ -363,26 +371,29 @@ impl State {
                     network_public_key: network_public_key.clone(),
                     commission_rate: *commission_rate,
                 }));
-                self.pools.insert(node_id, Pool {
+                self.pools.insert(
                     node_id,
-                    name: name.clone(),
-                    network_address: network_address.clone(),
-                    public_key: public_key.clone(),
-                    network_public_key: network_public_key.clone(),
-                    commission_rate: *commission_rate,
-                    storage_price_vote: *storage_price,
-                    write_price_vote: *write_price,
-                    node_capacity_vote: *node_capacity,
-                    wal_balance: 0,
-                    num_shares: 0,
-                    pending_stake: BTreeMap::new(),
-                    rewards_pool: 0,
-                    commission: 0,
-                    latest_epoch: self.epoch,
-                    cap_id,
-                    operator: tx.sender,
-                    last_epoch_sync_done: 0,
-                });
+                    Pool {
+                        node_id,
+                        name: name.clone(),
+                        network_address: network_address.clone(),
+                        public_key: public_key.clone(),
+                        network_public_key: network_public_key.clone(),
+                        commission_rate: *commission_rate,
+                        storage_price_vote: *storage_price,
+                        write_price_vote: *write_price,
+                        node_capacity_vote: *node_capacity,
+                        wal_balance: 0,
+                        num_shares: 0,
+                        pending_stake: BTreeMap::new(),
+                        rewards_pool: 0,
+                        commission: 0,
+                        latest_epoch: self.epoch,
+                        cap_id,
+                        operator: tx.sender,
+                        last_epoch_sync_done: 0,
+                    },
+                );
                 Ok(())
             }
             Call::Stake { node_id, amount } => self.stake(tx, *node_id, *amount),
@@ -545,8 +556,7 @@ impl State {
         let node_ids: Vec<Address> = self.active_set.iter().map(|(id, _)| *id).collect();
         let stakes: Vec<u64> = self.active_set.iter().map(|(_, stake)| *stake).collect();
         let counts = rules::apportion(&node_ids, &stakes, self.n_shards)?;
-        let members: Vec<(Address, u16)> =
-            node_ids.into_iter().zip(counts).filter(|(_, count)| *count > 0).collect();
+        let members: Vec<(Address, u16)> = node_ids.into_iter().zip(counts).filter(|(_, count)| *count > 0).collect();
         let next = rules::transition(&self.committee, &members, self.n_shards);
 
         let ids: Vec<Address> = next.keys().copied().collect();

@@ -59,7 +59,13 @@ impl Fixture {
         let mut order: Vec<usize> = (0..weights.len()).collect();
         order.sort_by_key(|&i| weights[i]);
         let mut total = 0;
-        order.into_iter().take_while(|&i| { total += weights[i]; total < limit }).collect()
+        order
+            .into_iter()
+            .take_while(|&i| {
+                total += weights[i];
+                total < limit
+            })
+            .collect()
     }
 
     fn certify(&self, object_id: Address, signature: Vec<u8>, signers_bitmap: Vec<u8>, message: Vec<u8>) -> Call {
@@ -91,7 +97,11 @@ fn certify_refuses_every_bad_certificate() {
 
     // A key outside the committee, and a bitmap naming a member that did not sign.
     let outsider = BLS12381KeyPair::generate(&mut rand::rngs::StdRng::seed_from_u64(999));
-    f.refused(client(), f.certify(object, outsider.sign(&good).as_bytes().to_vec(), bitmap.clone(), good.clone()), "ESigVerification");
+    f.refused(
+        client(),
+        f.certify(object, outsider.sign(&good).as_bytes().to_vec(), bitmap.clone(), good.clone()),
+        "ESigVerification",
+    );
     let all_but_one: Vec<usize> = (1..4).collect();
     let (sig, _) = f.network.certify(f.chain.state(), &all_but_one, &good);
     f.refused(client(), f.certify(object, sig, bitmap.clone(), good.clone()), "ESigVerification");

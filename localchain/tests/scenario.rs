@@ -74,7 +74,8 @@ fn run_scenario(chain: &mut LocalChain, network: &Network, log: Vec<Executed>) -
 
     // A permanent blob certified by everyone; a deletable one by all but the first member.
     let epoch = chain.state().epoch;
-    let (signature, signers_bitmap) = network.certify_all(chain.state(), &blob_certification_message(epoch, &id_a, None));
+    let (signature, signers_bitmap) =
+        network.certify_all(chain.state(), &blob_certification_message(epoch, &id_a, None));
     let message = blob_certification_message(epoch, &id_a, None);
     runner.exec(chain, client(), Call::CertifyBlob { object_id: a, signature, signers_bitmap, message });
     let message = blob_certification_message(epoch, &id_b, Some(&b));
@@ -154,7 +155,8 @@ fn scenario_matches_the_vectors_the_move_test_replays() {
     let log = run_scenario(&mut chain, &network, genesis);
     // Rewards were paid, the second change completed, the deletable blob is gone.
     let names: Vec<&str> = log.iter().flat_map(|tx| tx.events.iter().map(|e| e.name())).collect();
-    for expected in ["RewardsDistributed", "EpochChangeSyncTimedOut", "EpochChangeDone", "BlobDeleted", "InvalidBlobID"] {
+    for expected in ["RewardsDistributed", "EpochChangeSyncTimedOut", "EpochChangeDone", "BlobDeleted", "InvalidBlobID"]
+    {
         assert!(names.contains(&expected), "the scenario emits {expected}");
     }
     assert_eq!(chain.state().epoch, 3);
@@ -199,7 +201,14 @@ fn a_restarted_chain_resumes_where_it_stopped() {
     let network = Network::new(&[1, 1, 1, 1]);
     let (mut chain, _) = LocalChain::create(dir.path(), &network.genesis, 0).unwrap();
     let (root, id) = blob(9, 10);
-    let register = Call::RegisterBlob { blob_id: id, root_hash: root, size: 10, encoding_type: 1, deletable: true, epochs_ahead: 2 };
+    let register = Call::RegisterBlob {
+        blob_id: id,
+        root_hash: root,
+        size: 10,
+        encoding_type: 1,
+        deletable: true,
+        epochs_ahead: 2,
+    };
     let object = chain.execute(client(), register, GENESIS_TIME_MS + 5).unwrap().created[1];
     let before = chain.state().clone();
     let last = chain.last_checkpoint();
@@ -215,7 +224,10 @@ fn a_restarted_chain_resumes_where_it_stopped() {
 
     let executed = chain.execute(client(), Call::DeleteBlob { object_id: object }, GENESIS_TIME_MS + 6).unwrap();
     assert_eq!(executed.checkpoint, last + 1);
-    let next = Checkpoint::from_binpb_zst(&std::fs::read(dir.path().join(format!("checkpoints/{}.binpb.zst", last + 1))).unwrap()).unwrap();
+    let next = Checkpoint::from_binpb_zst(
+        &std::fs::read(dir.path().join(format!("checkpoints/{}.binpb.zst", last + 1))).unwrap(),
+    )
+    .unwrap();
     let previous = Checkpoint::from_binpb_zst(&bytes).unwrap();
     assert_eq!(next.previous_digest, Some(previous.digest));
     assert!(LocalChain::create(dir.path(), &network.genesis, 0).is_err(), "a folder holds one chain");

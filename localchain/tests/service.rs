@@ -44,10 +44,12 @@ async fn routes_run_calls_and_answer_errors_as_json() {
 
     let message = blob_certification_message(1, &blob_id, Some(&object_id));
     let (signature, bitmap) = network.certify_all(chain.lock().unwrap().state(), &message);
-    let certify = |message: &[u8]| json!({
-        "sender": client(), "object_id": object_id, "signature": STANDARD.encode(&signature),
-        "signers_bitmap": STANDARD.encode(&bitmap), "message": STANDARD.encode(message),
-    });
+    let certify = |message: &[u8]| {
+        json!({
+            "sender": client(), "object_id": object_id, "signature": STANDARD.encode(&signature),
+            "signers_bitmap": STANDARD.encode(&bitmap), "message": STANDARD.encode(message),
+        })
+    };
     let mut wrong_epoch = message.clone();
     wrong_epoch[3] = 9;
     let refused = post("/v1/blobs/certify", certify(&wrong_epoch)).await.unwrap();
@@ -78,8 +80,12 @@ async fn routes_run_calls_and_answer_errors_as_json() {
 
     let advanced: Value = post("/v1/epoch/advance", json!({})).await.unwrap().json().await.unwrap();
     assert_eq!(advanced["epoch"], 2);
-    let deleted: Value =
-        post("/v1/blobs/delete", json!({"sender": client(), "object_id": object_id})).await.unwrap().json().await.unwrap();
+    let deleted: Value = post("/v1/blobs/delete", json!({"sender": client(), "object_id": object_id}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(deleted["events"][0]["type"], "BlobDeleted");
     assert_eq!(deleted["events"][0]["data"]["was_certified"], true);
 }
