@@ -25,7 +25,7 @@ const INVALID_BLOB_ID_MSG_TYPE: u8 = 2;
 pub struct Member {
     pub node_id: Address,
     /// 48 bytes, compressed G1.
-    #[serde(with = "crate::b64")]
+    #[serde(with = "crate::as_text::base64")]
     pub public_key: Vec<u8>,
     pub weight: u16,
 }

@@ -46,14 +46,14 @@ pub struct Balance {
 pub struct NodeGenesis {
     pub name: String,
     pub network_address: String,
-    /// BLS12-381 min-pk, 48 bytes compressed, base64.
-    #[serde(with = "crate::b64")]
+    /// BLS12-381 min-pk, 48 bytes compressed, hex.
+    #[serde(with = "crate::as_text::hex")]
     pub public_key: Vec<u8>,
-    /// Compressed secp256r1, 33 bytes, base64.
-    #[serde(with = "crate::b64")]
+    /// Compressed secp256r1, 33 bytes, hex.
+    #[serde(with = "crate::as_text::hex")]
     pub network_public_key: Vec<u8>,
-    /// The BLS signature over `proof_of_possession_message(0, sender, public_key)`, base64.
-    #[serde(with = "crate::b64")]
+    /// The BLS signature over `proof_of_possession_message(0, sender, public_key)`, hex.
+    #[serde(with = "crate::as_text::hex")]
     pub proof_of_possession: Vec<u8>,
     /// The operator's address: it registers the node and holds its cap.
     pub sender: Address,

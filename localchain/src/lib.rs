@@ -5,7 +5,7 @@
 //! scripted scenario against `move/walrus` and compares); [`chain`] writes each transaction
 //! into checkpoint files that `dir:` followers read; [`service`] serves it over HTTP.
 
-mod b64;
+mod as_text;
 pub mod certificate;
 pub mod chain;
 pub mod error;

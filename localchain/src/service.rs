@@ -151,7 +151,7 @@ async fn blobs_by_id(
     AxumState(chain): AxumState<Shared>,
     Path(blob_id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let blob_id = BlobId(crate::b64::url32::parse(&blob_id).map_err(bad_input)?);
+    let blob_id = BlobId(crate::as_text::url32::parse(&blob_id).map_err(bad_input)?);
     let chain = chain.lock().expect("not poisoned");
     let blobs: Vec<Value> = chain.state().blobs_by_id(&blob_id).into_iter().map(blob_json).collect();
     Ok(Json(json!({"blob_id": blob_id, "objects": blobs})))

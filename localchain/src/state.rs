@@ -41,11 +41,11 @@ pub enum Call {
     RegisterCandidate {
         name: String,
         network_address: String,
-        #[serde(with = "crate::b64")]
+        #[serde(with = "crate::as_text::base64")]
         public_key: Vec<u8>,
-        #[serde(with = "crate::b64")]
+        #[serde(with = "crate::as_text::base64")]
         network_public_key: Vec<u8>,
-        #[serde(with = "crate::b64")]
+        #[serde(with = "crate::as_text::base64")]
         proof_of_possession: Vec<u8>,
         commission_rate: u16,
         storage_price: u64,
@@ -63,9 +63,9 @@ pub enum Call {
     /// One transaction of `system::reserve_space` for the blob's encoded size and
     /// `system::register_blob` on that storage, both paid from the sender's WAL.
     RegisterBlob {
-        #[serde(with = "crate::b64::url32")]
+        #[serde(with = "crate::as_text::url32")]
         blob_id: [u8; 32],
-        #[serde(with = "crate::b64::url32")]
+        #[serde(with = "crate::as_text::url32")]
         root_hash: [u8; 32],
         size: u64,
         encoding_type: u8,
@@ -75,11 +75,11 @@ pub enum Call {
     /// `system::certify_blob`.
     CertifyBlob {
         object_id: Address,
-        #[serde(with = "crate::b64")]
+        #[serde(with = "crate::as_text::base64")]
         signature: Vec<u8>,
-        #[serde(with = "crate::b64")]
+        #[serde(with = "crate::as_text::base64")]
         signers_bitmap: Vec<u8>,
-        #[serde(with = "crate::b64")]
+        #[serde(with = "crate::as_text::base64")]
         message: Vec<u8>,
     },
     /// `system::delete_blob`; the storage it returns stays with the sender.
@@ -88,11 +88,11 @@ pub enum Call {
     ExtendBlob { object_id: Address, epochs: u32 },
     /// `system::invalidate_blob_id`.
     InvalidateBlobId {
-        #[serde(with = "crate::b64")]
+        #[serde(with = "crate::as_text::base64")]
         signature: Vec<u8>,
-        #[serde(with = "crate::b64")]
+        #[serde(with = "crate::as_text::base64")]
         signers_bitmap: Vec<u8>,
-        #[serde(with = "crate::b64")]
+        #[serde(with = "crate::as_text::base64")]
         message: Vec<u8>,
     },
 }
@@ -148,9 +148,9 @@ pub struct Pool {
     pub node_id: Address,
     pub name: String,
     pub network_address: String,
-    #[serde(with = "crate::b64")]
+    #[serde(with = "crate::as_text::base64")]
     pub public_key: Vec<u8>,
-    #[serde(with = "crate::b64")]
+    #[serde(with = "crate::as_text::base64")]
     pub network_public_key: Vec<u8>,
     pub commission_rate: u16,
     pub storage_price_vote: u64,
@@ -221,7 +221,7 @@ pub struct BlobObject {
     pub id: Address,
     pub owner: Address,
     pub registered_epoch: u32,
-    #[serde(with = "crate::b64::blob_id")]
+    #[serde(with = "crate::as_text::blob_id")]
     pub blob_id: BlobId,
     pub size: u64,
     pub encoding_type: u8,
