@@ -38,6 +38,8 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Serve { dir, listen, genesis, no_epoch_timer } => {
+            // Absolute, so that the folder the state reports is usable from anywhere.
+            let dir = std::path::absolute(&dir).with_context(|| format!("resolving {}", dir.display()))?;
             let chain = if dir.join("state.json").exists() {
                 LocalChain::open(&dir)?
             } else {
