@@ -17,6 +17,9 @@ macro_rules! aborts {
             #[allow(non_upper_case_globals)]
             pub const $name: Abort = Abort { module: stringify!($module), name: stringify!($name), message: $message };
         )*
+
+        /// Every abort above, for the test that finds each in the Move sources.
+        pub const ALL: &[Abort] = &[$($name,)* ETooFewShardsForStaking];
     };
 }
 
