@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State as AxumState};
+use axum::extract::{Path, Query, State as AxumState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -18,6 +18,7 @@ use walrus_chain::events::BlobId;
 
 use crate::chain::{Executed, LocalChain};
 use crate::error::ChainError;
+use crate::rules;
 use crate::state::{BlobObject, Call};
 
 pub type Shared = Arc<Mutex<LocalChain>>;
@@ -32,6 +33,7 @@ pub fn router(chain: Shared) -> Router {
         .route("/v1/balances/{address}", get(balance))
         .route("/v1/blobs/{blob_id}", get(blobs_by_id))
         .route("/v1/objects/{object_id}", get(object))
+        .route("/v1/cost", get(cost))
         .route("/v1/blobs/register", post(|s, b| call(s, b, "register_blob")))
         .route("/v1/blobs/certify", post(|s, b| call(s, b, "certify_blob")))
         .route("/v1/blobs/delete", post(|s, b| call(s, b, "delete_blob")))
@@ -163,6 +165,41 @@ async fn object(AxumState(chain): AxumState<Shared>, Path(object_id): Path<Strin
     let blob =
         chain.state().blobs.get(&id).ok_or(ApiError(ChainError::NotFound { what: "blob object", id: object_id }))?;
     Ok(Json(blob_json(blob)))
+}
+
+#[derive(serde::Deserialize)]
+struct CostQuery {
+    size: u64,
+    epochs: u32,
+    #[serde(default = "CostQuery::rs2")]
+    encoding_type: u8,
+}
+
+impl CostQuery {
+    fn rs2() -> u8 {
+        1
+    }
+}
+
+/// What registering a blob of `size` bytes for `epochs` epochs costs at today's prices.
+async fn cost(
+    AxumState(chain): AxumState<Shared>,
+    query: Result<Query<CostQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(query) = query.map_err(|e| bad_input(e.body_text()))?;
+    let chain = chain.lock().expect("not poisoned");
+    let state = chain.state();
+    let encoded_size = rules::encoded_blob_length(query.size, query.encoding_type, state.bls_committee.n_shards())
+        .map_err(|abort| ApiError(abort.into()))?;
+    let storage_cost = rules::cost(encoded_size, state.storage_price, u64::from(query.epochs));
+    let write_cost = rules::cost(encoded_size, state.write_price, 1);
+    let (storage_cost, write_cost) = storage_cost.and_then(|s| Ok((s, write_cost?))).map_err(|a| ApiError(a.into()))?;
+    Ok(Json(json!({
+        "epoch": state.epoch,
+        "encoded_size": encoded_size,
+        "storage_cost": storage_cost,
+        "write_cost": write_cost,
+    })))
 }
 
 fn blob_json(blob: &BlobObject) -> Value {

@@ -31,6 +31,11 @@ async fn routes_run_calls_and_answer_errors_as_json() {
     assert_eq!(state["committee"].as_array().unwrap().len(), 4);
     assert_eq!(state["package_id"], json!(network.genesis.package_id.unwrap()));
 
+    let quote: Value =
+        http.get(format!("{url}/v1/cost?size=1234&epochs=2")).send().await.unwrap().json().await.unwrap();
+    let too_large = http.get(format!("{url}/v1/cost?size=99999999&epochs=2")).send().await.unwrap();
+    assert_eq!(too_large.json::<Value>().await.unwrap()["error"], "EBlobTooLarge");
+
     let (root_hash, blob_id) = blob(1, 1234);
     let register = json!({
         "sender": client(), "blob_id": URL_SAFE_NO_PAD.encode(blob_id), "root_hash": URL_SAFE_NO_PAD.encode(root_hash),
@@ -40,6 +45,9 @@ async fn routes_run_calls_and_answer_errors_as_json() {
     assert_eq!(response.status(), 200);
     let registered: Value = response.json().await.unwrap();
     assert_eq!(registered["events"][1]["type"], "BlobRegistered");
+    // The quote was the price paid.
+    assert_eq!(registered["events"][0]["data"]["cost"], quote["storage_cost"]);
+    assert_eq!(registered["blob"]["storage"]["storage_size"], quote["encoded_size"]);
     let object_id: sui_sdk_types::Address = serde_json::from_value(registered["blob"]["object_id"].clone()).unwrap();
 
     let message = blob_certification_message(1, &blob_id, Some(&object_id));
