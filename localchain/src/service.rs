@@ -62,13 +62,19 @@ pub async fn epoch_timer(chain: Shared) {
         .await
         .expect("the epoch change does not panic");
         match result {
-            Ok(executed) => eprintln!("walrus-localchain: epoch {} started", epoch_of(&executed)),
+            // Logged without `eprintln!`, which panics (stopping the timer) once stderr is closed.
+            Ok(executed) => log(&format!("epoch {} started", epoch_of(&executed))),
             Err(error) => {
-                eprintln!("walrus-localchain: epoch change failed: {error}");
+                log(&format!("epoch change failed: {error}"));
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
     }
+}
+
+fn log(line: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "walrus-localchain: {line}");
 }
 
 fn epoch_of(executed: &[Executed]) -> String {
