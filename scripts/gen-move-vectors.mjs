@@ -3,9 +3,12 @@
 // - move/walrus/tests/encoding_vectors_tests.move from the official encoder's vectors
 //   (tests/vectors/walrus/redstuff-rs2.json): blob IDs and encoded lengths as the encoder has them;
 // - move/walrus/tests/certificate_vectors_tests.move from tests/vectors/bls-certificates.json,
-//   whose signatures the Rust test (tests/certificates.rs) checks with real BLS12-381.
-//   node scripts/gen-move-vectors.mjs           rewrite both files
-//   node scripts/gen-move-vectors.mjs --check   fail if either is stale
+//   whose signatures the Rust test (tests/certificates.rs) checks with real BLS12-381;
+// - move/walrus/tests/localchain_scenario_tests.move from tests/vectors/localchain-scenario.json,
+//   the transactions and events of the local chain's scripted scenario
+//   (localchain/tests/scenario.rs): the same calls against move/walrus must emit the same bytes.
+//   node scripts/gen-move-vectors.mjs           rewrite the files
+//   node scripts/gen-move-vectors.mjs --check   fail if any is stale
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,4 +141,120 @@ fun proof_of_possession_message() {
 }
 `;
 emit('certificate_vectors_tests.move', certText, `${certs.cases.length} certificates`);
+
+// ---- the local chain's scenario ----
+const scenario = JSON.parse(fs.readFileSync(path.resolve(here, '../tests/vectors/localchain-scenario.json'), 'utf8'));
+const b64hex = (b64) => bytes(Buffer.from(b64, 'base64').toString('hex'));
+const u256url = (b64) => BigInt(`0x${Buffer.from(b64, 'base64url').reverse().toString('hex') || '0'}`).toString();
+const str = (text) => `${bytes(Buffer.from(text, 'utf8').toString('hex'))}.to_string()`;
+const id = (address) => `object::id_from_address(@${address})`;
+const coins = new Map();
+const caps = new Map();
+const blobs = new Map();
+const coinOf = (sender) => {
+  if (!coins.has(sender)) throw new Error(`no WAL minted for ${sender}`);
+  return coins.get(sender);
+};
+let body = '';
+const line = (text) => { body += `    ${text}\n`; };
+const ctx = (tx) => line(`let mut ctx = tx_context::new(@${tx.sender}, x"${tx.digest}", 0, 0, 0);`);
+for (const tx of scenario.transactions) {
+  const c = tx.call;
+  line(`// ${c.call} at ${tx.time_ms} ms`);
+  switch (c.call) {
+    case 'initialize':
+      c.balances.forEach(([address, amount], i) => {
+        coins.set(address, `coin_${i}`);
+        line(`let mut coin_${i} = coin::mint_for_testing<WAL>(${amount}, &mut setup);`);
+      });
+      ctx(tx);
+      line(`let mut system = system::create_empty(${c.max_epochs_ahead}, ${id(c.package_id)}, &mut ctx);`);
+      line(`let mut staking = staking::create(${c.n_shards}, ${c.epoch_duration_ms}, ${tx.time_ms}, ${c.max_committee_size}, ${id(c.package_id)}, &mut ctx);`);
+      break;
+    case 'register_candidate':
+      ctx(tx);
+      caps.set(tx.created[0], caps.size);
+      line(`caps.push_back(staking.register_candidate(${str(c.name)}, ${str(c.network_address)}, ${b64hex(c.public_key)}, ${b64hex(c.network_public_key)}, ${b64hex(c.proof_of_possession)}, ${c.commission_rate}, ${c.storage_price}, ${c.write_price}, ${c.node_capacity}, &mut ctx));`);
+      break;
+    case 'stake':
+      line(`let stake = coin::mint_for_testing<WAL>(${c.amount}, &mut setup);`);
+      ctx(tx);
+      line(`staked.push_back(staking.stake_with_pool(stake, ${id(c.node_id)}, &mut ctx));`);
+      break;
+    case 'voting_end':
+      line(`clock.set_for_testing(${tx.time_ms});`);
+      line('staking.voting_end(&clock);');
+      break;
+    case 'initiate_epoch_change':
+      line(`clock.set_for_testing(${tx.time_ms});`);
+      line('staking.initiate_epoch_change(&mut system, &clock);');
+      break;
+    case 'epoch_sync_done':
+      line(`staking.epoch_sync_done(&mut caps[${caps.get(c.node_id)}], ${c.epoch}, &clock);`);
+      break;
+    case 'register_blob':
+      ctx(tx);
+      blobs.set(tx.created[1], blobs.size);
+      line(`let encoded = encoding::encoded_blob_length(${c.size}, ${c.encoding_type}, system.n_shards());`);
+      line(`let storage = system.reserve_space(encoded, ${c.epochs_ahead}, &mut ${coinOf(tx.sender)}, &mut ctx);`);
+      line(`blobs.push_back(option::some(system.register_blob(storage, ${u256url(c.blob_id)}, ${u256url(c.root_hash)}, ${c.size}, ${c.encoding_type}, ${c.deletable}, &mut ${coinOf(tx.sender)}, &mut ctx)));`);
+      break;
+    case 'certify_blob':
+      line(`system.certify_blob(option::borrow_mut(&mut blobs[${blobs.get(c.object_id)}]), ${b64hex(c.signature)}, ${b64hex(c.signers_bitmap)}, ${b64hex(c.message)});`);
+      break;
+    case 'delete_blob':
+      line(`storages.push_back(system.delete_blob(option::extract(&mut blobs[${blobs.get(c.object_id)}])));`);
+      break;
+    case 'extend_blob':
+      line(`system.extend_blob(option::borrow_mut(&mut blobs[${blobs.get(c.object_id)}]), ${c.epochs}, &mut ${coinOf(tx.sender)});`);
+      break;
+    case 'invalidate_blob_id':
+      line(`system.invalidate_blob_id(${b64hex(c.signature)}, ${b64hex(c.signers_bitmap)}, ${b64hex(c.message)});`);
+      break;
+    default:
+      throw new Error(`unknown call ${c.call}`);
+  }
+}
+line('// The events, type by type, in the order they were emitted.');
+for (const [name, hex] of Object.entries(scenario.events_bcs)) {
+  line(`assert!(bcs::to_bytes(&event::events_by_type<events::${name}>()) == x"${hex}");`);
+}
+line(`assert!(event::num_events() == ${scenario.event_count});`);
+const scenarioText = `// Generated by scripts/gen-move-vectors.mjs from tests/vectors/localchain-scenario.json, which
+// the local chain (localchain/tests/scenario.rs) writes from a scripted scenario; do not edit.
+// The same transactions (same senders and digests, so the same object IDs) run here against
+// the contracts, which must emit the same events byte for byte. BLS verification is a no-op
+// in the Move test runner; the local chain checked these certificates with real BLS.
+#[test_only]
+module walrus::localchain_scenario_tests;
+
+use sui::{bcs, clock, coin, event};
+use wal::wal::WAL;
+use walrus::blob::Blob;
+use walrus::encoding;
+use walrus::events;
+use walrus::staked_wal::StakedWal;
+use walrus::staking;
+use walrus::storage_node::NodeCap;
+use walrus::storage_resource::Storage;
+use walrus::system;
+
+#[test]
+fun scenario_events_match_the_local_chain() {
+    let mut setup = tx_context::dummy();
+    let mut clock = clock::create_for_testing(&mut setup);
+    let mut caps: vector<NodeCap> = vector[];
+    let mut staked: vector<StakedWal> = vector[];
+    let mut blobs: vector<Option<Blob>> = vector[];
+    let mut storages: vector<Storage> = vector[];
+${body}    std::unit_test::destroy(system);
+    std::unit_test::destroy(staking);
+    std::unit_test::destroy(caps);
+    std::unit_test::destroy(staked);
+    std::unit_test::destroy(blobs);
+    std::unit_test::destroy(storages);
+${[...coins.values()].map((c) => `    std::unit_test::destroy(${c});\n`).join('')}    clock.destroy_for_testing();
+}
+`;
+emit('localchain_scenario_tests.move', scenarioText, `${scenario.transactions.length} transactions, ${scenario.event_count} events`);
 process.exit(stale ? 1 : 0);
