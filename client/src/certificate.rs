@@ -185,3 +185,115 @@ impl Certificate {
         signature.verify(&keys, &self.message).map_err(|_| "the aggregate signature does not verify".to_owned())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The confirmation and certificate vector of Walrus's own tests, as checked against
+    //! fastcrypto 0.1.11 and `@mysten/walrus-wasm` (recorded in the project's specification of
+    //! storage nodes, section 4 and 5).
+
+    use super::*;
+    use crate::chain::Member;
+
+    const NODE0_PK: &str =
+        "8a7524b153bb59b2d07bda3f28dea485ed4f7417f336edf3824a33b2460f4e400273897711306705093a753d16211754";
+    const NODE1_PK: &str =
+        "85a8b74d91124ffdd7851891a80b6a4a3c40b1acb6c256de535768a5d42b903aa62d4445cbd81fda8d427c7eca0d913a";
+    const NODE2_PK: &str =
+        "b76ce3f31a0b817bb893a608cd556fec824221c68672fe5717b5c406b150006cc742a9cadd586da3c8c14b606e3c5b64";
+    const NODE0_SIG: &str = "826e67628f00e48c5036fec26613c029795695fbc743ff89cdab57bb538df8806eeeb5aef6ec1fc31f7cf4be8247e1e60fe3d1809cbbb22fcfacaefeb575bcce2881da44a2ad72601890ce638cde87609eb90ab66023eba365638d2e1209f88d";
+    const NODE2_SIG: &str = "a3ede397491ba849a39d9072947b28782cc9964268caee4735f247a9a13bdef41d77e132b5ec4f073c53036f0e5eed540e0cfcdec8ff7b1f44f61c9dc9dac6d30814ad5c3b0718f93061af70d96ee03aba8886f6d3d4cf77ea5988ed8c089ce1";
+    const AGGREGATE: &str = "846de8f67ac314f01d0f096bfbe31ac39c3d580b5121d183fe74a85f17a22b91fe69f8ee1c319107e5d6819839a329ca00eabdc833c0f820f09f5ad5e098f09d5ab11becc2b80ffbc7575cf0220a4c3424bfb3bc0d5eb2c85578d2c43e2adad5";
+
+    fn unhex(s: &str) -> Vec<u8> {
+        hex::decode(s).unwrap()
+    }
+
+    /// Permanent, epoch 21, blob ID [7; 32]: `01000315000000`, 32 times `07`, then `00`.
+    fn vector_message() -> Vec<u8> {
+        unhex(&format!("01000315000000{}00", "07".repeat(32)))
+    }
+
+    /// Nodes 0 and 2 hold two shards each, node 1 one: {0, 2} is a quorum (4 of 5).
+    fn committee() -> Committee {
+        let member = |pk: &str, shards: Vec<u16>, id: u8| Member {
+            node_id: ObjectId([id; 32]),
+            public_key: unhex(pk),
+            shards,
+            network_address: String::new(),
+        };
+        Committee {
+            epoch: 21,
+            members: vec![
+                member(NODE0_PK, vec![0, 1], 0),
+                member(NODE1_PK, vec![2], 1),
+                member(NODE2_PK, vec![3, 4], 2),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_message_matches_the_vector() {
+        assert_eq!(confirmation_message(21, &BlobId([7; 32]), Persistence::Permanent), vector_message());
+        let deletable = confirmation_message(21, &BlobId([7; 32]), Persistence::Deletable(ObjectId([9; 32])));
+        assert_eq!((deletable.len(), deletable[39], &deletable[40..]), (72, 1, &[9u8; 32][..]));
+    }
+
+    #[test]
+    fn the_certificate_matches_the_vector() {
+        let committee = committee();
+        let message = vector_message();
+        let mut builder = CertificateBuilder::new(&committee, message.clone());
+        for (index, pk, sig) in [(2, NODE2_PK, NODE2_SIG), (0, NODE0_PK, NODE0_SIG)] {
+            let signature = verify_confirmation(&message, &unhex(pk), &message, &unhex(sig)).unwrap();
+            assert!(!builder.is_quorum());
+            builder.add(index, signature);
+        }
+        assert_eq!(builder.weight(), 4);
+        let certificate = builder.finish().unwrap();
+        assert_eq!(certificate.signature.to_vec(), unhex(AGGREGATE));
+        assert_eq!(certificate.signers_bitmap(), vec![0x05]);
+        let bcs = certificate.to_bcs();
+        assert_eq!(bcs.len(), 142);
+        assert_eq!(bcs[..6], [0x02, 0x00, 0x00, 0x02, 0x00, 0x28]);
+        assert_eq!(bcs[6..46], message[..]);
+        certificate.verify(&committee).unwrap();
+    }
+
+    #[test]
+    fn confirmations_are_refused_with_the_reason() {
+        let message = vector_message();
+        let check = |m: &[u8], pk: &str, sig: &str| verify_confirmation(&message, &unhex(pk), m, &unhex(sig));
+        // Node 0's signature is not node 2's.
+        assert_eq!(check(&message, NODE2_PK, NODE0_SIG), Err(ConfirmationError::InvalidSignature));
+        assert_eq!(check(&message, NODE0_PK, &NODE0_SIG[2..]), Err(ConfirmationError::MalformedSignature));
+        assert_eq!(check(&message, &NODE0_PK[2..], NODE0_SIG), Err(ConfirmationError::BadKey));
+        let mut other = message.clone();
+        other[3] = 22;
+        assert_eq!(check(&other, NODE0_PK, NODE0_SIG), Err(ConfirmationError::WrongEpoch { got: 22, expected: 21 }));
+        other = message.clone();
+        other[10] ^= 1;
+        assert_eq!(check(&other, NODE0_PK, NODE0_SIG), Err(ConfirmationError::WrongBlobId));
+        other = message.clone();
+        other[39] = 1;
+        other.extend_from_slice(&[0; 32]);
+        assert_eq!(check(&other, NODE0_PK, NODE0_SIG), Err(ConfirmationError::WrongPersistence));
+        other = message.clone();
+        other[0] = 2;
+        assert!(matches!(check(&other, NODE0_PK, NODE0_SIG), Err(ConfirmationError::NotACertification(40, _))));
+        assert!(matches!(check(&[1, 0], NODE0_PK, NODE0_SIG), Err(ConfirmationError::NotACertification(2, _))));
+    }
+
+    #[test]
+    fn a_certificate_needs_a_quorum() {
+        let committee = committee();
+        let message = vector_message();
+        let mut builder = CertificateBuilder::new(&committee, message.clone());
+        let signature = verify_confirmation(&message, &unhex(NODE0_PK), &message, &unhex(NODE0_SIG)).unwrap();
+        builder.add(0, signature.clone());
+        builder.add(0, signature);
+        assert_eq!(builder.weight(), 2, "a repeated confirmation counts once");
+        assert!(builder.finish().is_none());
+        assert_eq!(committee.quorum_weight(), 4);
+    }
+}

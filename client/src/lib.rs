@@ -15,7 +15,9 @@ mod read;
 mod store;
 
 pub use certificate::{Certificate, Persistence};
-pub use chain::{BlobObject, ChainAccess, ChainError, Committee, Member, ObjectId, Prices, RegisterRequest, Registered};
+pub use chain::{
+    BlobObject, ChainAccess, ChainError, Committee, Member, ObjectId, Prices, RegisterRequest, Registered,
+};
 pub use client::{Client, NodeFault};
 pub use config::ClientConfig;
 pub use read::{ReadError, ReadOutcome};

@@ -168,7 +168,10 @@ async fn info(chain: &dyn ChainAccess, json: bool) -> Result<()> {
     let committee = chain.committee().await?;
     let prices = chain.prices().await?;
     if json {
-        println!("{}", json!({"epoch": committee.epoch, "nShards": committee.n_shards(), "committee": committee, "prices": prices}));
+        println!(
+            "{}",
+            json!({"epoch": committee.epoch, "nShards": committee.n_shards(), "committee": committee, "prices": prices})
+        );
         return Ok(());
     }
     println!("epoch: {}", committee.epoch);
@@ -245,7 +248,11 @@ async fn store(client: &Client, files: &[PathBuf], options: StoreOptions, dry_ru
     let mut results = Vec::new();
     let mut failed = 0;
     for path in files {
-        let result = if dry_run { dry_run_one(client, path, &options, json).await } else { store_one(client, path, &options, json).await };
+        let result = if dry_run {
+            dry_run_one(client, path, &options, json).await
+        } else {
+            store_one(client, path, &options, json).await
+        };
         match result {
             Ok(value) => results.push(value),
             Err(e) => {
@@ -276,7 +283,9 @@ async fn dry_run_one(client: &Client, path: &Path, options: &StoreOptions, json:
         let encoded = layout.encoded_length();
         println!("{}: blob ID {id}, {size} bytes, encoded {encoded} bytes, would cost {cost} FROST", path.display());
     }
-    Ok(json!({"path": path, "blobId": id.to_string(), "unencodedSize": size, "encodedSize": layout.encoded_length(), "cost": cost}))
+    Ok(
+        json!({"path": path, "blobId": id.to_string(), "unencodedSize": size, "encodedSize": layout.encoded_length(), "cost": cost}),
+    )
 }
 
 async fn store_one(client: &Client, path: &Path, options: &StoreOptions, json: bool) -> Result<serde_json::Value> {

@@ -202,7 +202,12 @@ impl NodeClient {
         format!("/slivers/{}/{}", pair.0, A::NAME)
     }
 
-    pub async fn put_sliver<A: Axis>(&self, blob_id: &BlobId, sliver: &Sliver<A>, n_shards: u16) -> Result<Stored, NodeError> {
+    pub async fn put_sliver<A: Axis>(
+        &self,
+        blob_id: &BlobId,
+        sliver: &Sliver<A>,
+        n_shards: u16,
+    ) -> Result<Stored, NodeError> {
         let body = sliver.to_bcs();
         let timeout = self.sliver_timeout(body.len());
         let url = self.url(blob_id, &Self::sliver_path::<A>(sliver.index().pair(n_shards)));
@@ -231,7 +236,8 @@ impl NodeClient {
     ) -> Result<Sliver<A>, NodeError> {
         let url = self.url(blob_id, &Self::sliver_path::<A>(pair));
         let (_, body) = self.send(self.http.get(url), self.sliver_timeout(expected_len)).await?;
-        Sliver::from_bcs(&body).map_err(|e| NodeError::Malformed(format!("{} sliver {pair} is not valid BCS: {e}", A::NAME)))
+        Sliver::from_bcs(&body)
+            .map_err(|e| NodeError::Malformed(format!("{} sliver {pair} is not valid BCS: {e}", A::NAME)))
     }
 
     /// The node's signed confirmation; it waits up to `wait` for the node to see the

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use walrus_encoder::{decode, Axis, BlobId, ConsistencyCheck, Primary, Secondary, ShardIndex, Sliver, VerifiedMetadata};
+use walrus_encoder::{
+    decode, Axis, BlobId, ConsistencyCheck, Primary, Secondary, ShardIndex, Sliver, VerifiedMetadata,
+};
 
 use crate::chain::{ChainError, Committee};
 use crate::client::{list_faults, Client, NodeFault};
@@ -157,7 +159,10 @@ impl Client {
                         if sliver.index() != asked {
                             return Err(format!("sent {} sliver {} when asked for {asked}", A::NAME, sliver.index()));
                         }
-                        sliver.verify(&metadata).map(|()| sliver).map_err(|e| format!("sent an invalid {} sliver: {e}", A::NAME))
+                        sliver
+                            .verify(&metadata)
+                            .map(|()| sliver)
+                            .map_err(|e| format!("sent an invalid {} sliver: {e}", A::NAME))
                     });
                     if tx.send((index, checked)).is_err() {
                         return;

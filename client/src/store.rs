@@ -10,7 +10,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinSet;
 use walrus_encoder::{BlobId, EncodedBlob, EncodingType, Primary, Secondary, ShardIndex, SliverPairIndex};
 
-use crate::certificate::{confirmation_message, verify_confirmation, CertificateBuilder, ConfirmationError, Persistence};
+use crate::certificate::{
+    confirmation_message, verify_confirmation, CertificateBuilder, ConfirmationError, Persistence,
+};
 use crate::chain::{BlobObject, ChainError, Committee, RegisterRequest};
 use crate::client::{list_faults, Client, NodeFault};
 use crate::node_client::{NodeClient, NodeError};
@@ -143,7 +145,7 @@ struct Upload {
 }
 
 enum Report {
-    Confirmed(usize, BLS12381Signature),
+    Confirmed(usize, Box<BLS12381Signature>),
     Failed(usize, Failure),
 }
 
@@ -186,9 +188,9 @@ impl Client {
             })
             .await?;
         let object_id = registered.blob.object_id;
-        let persistence =
-            if options.deletable { Persistence::Deletable(object_id) } else { Persistence::Permanent };
-        let total_bytes = encoded.pairs.iter().map(|p| (p.primary.data().len() + p.secondary.data().len()) as u64).sum();
+        let persistence = if options.deletable { Persistence::Deletable(object_id) } else { Persistence::Permanent };
+        let total_bytes =
+            encoded.pairs.iter().map(|p| (p.primary.data().len() + p.secondary.data().len()) as u64).sum();
         options.report(StoreEvent::Encoded { total_bytes });
 
         let message = confirmation_message(committee.epoch, &blob_id, persistence);
@@ -227,7 +229,7 @@ impl Upload {
             let (upload, tx) = (self.clone(), tx.clone());
             tasks.spawn(async move {
                 let report = match upload.serve_node(index).await {
-                    Ok(signature) => Report::Confirmed(index, signature),
+                    Ok(signature) => Report::Confirmed(index, Box::new(signature)),
                     Err(failure) => Report::Failed(index, failure),
                 };
                 let _ = tx.send(report);
@@ -244,7 +246,7 @@ impl Upload {
             };
             match report {
                 Some(Report::Confirmed(index, signature)) => {
-                    builder.add(index, signature);
+                    builder.add(index, *signature);
                     let needed = self.committee.quorum_weight();
                     self.options.report(StoreEvent::Confirmed { weight: builder.weight(), needed });
                     if builder.is_quorum() && deadline.is_none() {

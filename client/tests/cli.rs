@@ -65,7 +65,10 @@ fn configuration_errors_are_clear() {
     fails_with(&["store", "/etc/hostname", "--epochs", "1"], "no chain is configured");
     let local = dir.path().join("local.toml");
     std::fs::write(&local, "[chain]\nkind = \"local\"\nurl = \"http://127.0.0.1:1\"\n").unwrap();
-    fails_with(&["--config", local.to_str().unwrap(), "read", &BlobId([1; 32]).to_string()], "chain kind \"local\" is not available");
+    fails_with(
+        &["--config", local.to_str().unwrap(), "read", &BlobId([1; 32]).to_string()],
+        "chain kind \"local\" is not available",
+    );
 }
 
 #[test]

@@ -59,7 +59,9 @@ async fn a_certified_blob_is_not_stored_again_unless_forced() {
     let data = blob(5000, 1);
     let (id, _) = store_new(&cluster, data.clone(), false).await;
     let again = cluster.client().store(data.clone(), options(2, false)).await.unwrap();
-    assert!(matches!(again, StoreOutcome::AlreadyCertified { blob } if blob.blob_id == id && blob.end_epoch == EPOCH + 3));
+    assert!(
+        matches!(again, StoreOutcome::AlreadyCertified { blob } if blob.blob_id == id && blob.end_epoch == EPOCH + 3)
+    );
     // Longer than the existing object covers: stored anew.
     let longer = cluster.client().store(data.clone(), options(5, false)).await.unwrap();
     assert!(matches!(longer, StoreOutcome::NewlyCreated { blob, .. } if blob.end_epoch == EPOCH + 5));
@@ -78,7 +80,10 @@ async fn the_certificate_passes_the_contract_checks() {
     let object = cluster.chain.blob_objects_now(&id)[0].object_id;
     let expected = walrus_conformance::blob_certification_message(EPOCH, &id.0, Some(&object.0));
     assert_eq!(certificate.message, expected);
-    assert_eq!(certificate.message, walrus_client::certificate::confirmation_message(EPOCH, &id, Persistence::Deletable(object)));
+    assert_eq!(
+        certificate.message,
+        walrus_client::certificate::confirmation_message(EPOCH, &id, Persistence::Deletable(object))
+    );
     let signers: Vec<usize> = certificate.signers.iter().map(|&i| usize::from(i)).collect();
     assert!(signers.len() >= 5, "a quorum of 10 of 14 shards is at least 5 nodes");
     assert_eq!(certificate.signers_bitmap(), walrus_conformance::signers_bitmap(N_NODES, &signers));
@@ -93,7 +98,8 @@ async fn the_certificate_passes_the_contract_checks() {
     // Without one signer the weight is still a quorum only if enough remain; with a forged
     // signer set the signature no longer verifies.
     let mut forged = certificate.clone();
-    forged.signers = (0..N_NODES as u16).filter(|i| !certificate.signers.contains(i)).chain([certificate.signers[0]]).collect();
+    forged.signers =
+        (0..N_NODES as u16).filter(|i| !certificate.signers.contains(i)).chain([certificate.signers[0]]).collect();
     forged.signers.sort();
     assert!(forged.verify(cluster.committee()).is_err());
     let mut short = certificate.clone();

@@ -111,7 +111,8 @@ pub struct TestNode {
 
 impl TestNode {
     async fn start(index: usize, dir: &std::path::Path) -> Self {
-        let node = Node::open(dir, key(index), walrus_node::ObjectId(node_id(index).0), Duration::from_secs(5)).unwrap();
+        let node =
+            Node::open(dir, key(index), walrus_node::ObjectId(node_id(index).0), Duration::from_secs(5)).unwrap();
         let (upstream, server_task) = node.clone().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let proxy = Arc::new(Proxy { upstream, mode: AtomicU8::new(Mode::Honest as u8), http: reqwest::Client::new() });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
