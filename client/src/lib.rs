@@ -12,7 +12,7 @@ mod client;
 pub mod config;
 pub mod node_client;
 mod read;
-mod store;
+pub mod store;
 
 pub use certificate::{Certificate, Persistence};
 pub use chain::{
@@ -21,4 +21,4 @@ pub use chain::{
 pub use client::{Client, NodeFault};
 pub use config::ClientConfig;
 pub use read::{ReadError, ReadOutcome};
-pub use store::{StoreError, StoreEvent, StoreOptions, StoreOutcome};
+pub use store::{Estimate, StoreError, StoreEvent, StoreOptions, StoreOutcome};

@@ -10,8 +10,8 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use walrus_client::config::FileConfig;
-use walrus_client::{ChainAccess, Client, StoreEvent, StoreOptions, StoreOutcome};
-use walrus_encoder::{BlobId, EncodingParams};
+use walrus_client::{ChainAccess, Client, Estimate, StoreEvent, StoreOptions, StoreOutcome};
+use walrus_encoder::BlobId;
 
 #[derive(Parser)]
 #[command(name = "walrus", version, about = "Store blobs on Walrus storage nodes and read them back")]
@@ -272,20 +272,21 @@ async fn store(client: &Client, files: &[PathBuf], options: StoreOptions, dry_ru
 }
 
 async fn dry_run_one(client: &Client, path: &Path, options: &StoreOptions, json: bool) -> Result<serde_json::Value> {
-    let chain = client.chain();
-    let n_shards = chain.n_shards().await?;
-    let bytes = read_file(path).await?;
-    let size = bytes.len() as u64;
-    let layout = EncodingParams::new(n_shards)?.for_blob(size)?;
-    let id = tokio::task::spawn_blocking(move || walrus_encoder::compute_metadata(n_shards, &bytes)).await??.blob_id();
-    let cost = chain.prices().await?.cost(layout.encoded_length(), options.epochs);
+    let estimate = client.estimate(read_file(path).await?, options.epochs).await?;
+    let Estimate { blob_id, unencoded_size, encoded_size, cost } = estimate;
     if !json {
-        let encoded = layout.encoded_length();
-        println!("{}: blob ID {id}, {size} bytes, encoded {encoded} bytes, would cost {cost} FROST", path.display());
+        println!(
+            "{}: blob ID {blob_id}, {unencoded_size} bytes, encoded {encoded_size} bytes, would cost {cost} FROST",
+            path.display()
+        );
     }
-    Ok(
-        json!({"path": path, "blobId": id.to_string(), "unencodedSize": size, "encodedSize": layout.encoded_length(), "cost": cost}),
-    )
+    Ok(json!({
+        "path": path,
+        "blobId": blob_id.to_string(),
+        "unencodedSize": unencoded_size,
+        "encodedSize": encoded_size,
+        "cost": cost,
+    }))
 }
 
 async fn store_one(client: &Client, path: &Path, options: &StoreOptions, json: bool) -> Result<serde_json::Value> {

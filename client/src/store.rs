@@ -149,7 +149,34 @@ enum Report {
     Failed(usize, Failure),
 }
 
+/// What storing a blob would be, without storing it (a dry run).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Estimate {
+    pub blob_id: BlobId,
+    pub unencoded_size: u64,
+    /// The size storage is charged for.
+    pub encoded_size: u64,
+    /// FROST for reserving `epochs` epochs and registering.
+    pub cost: u64,
+}
+
 impl Client {
+    /// The blob ID, sizes and cost of storing `blob` for `epochs` epochs.
+    pub async fn estimate(&self, blob: Vec<u8>, epochs: u32) -> Result<Estimate, StoreError> {
+        let n_shards = self.chain.n_shards().await?;
+        let prices = self.chain.prices().await?;
+        let metadata = tokio::task::spawn_blocking(move || walrus_encoder::compute_metadata(n_shards, &blob))
+            .await
+            .expect("encoding does not panic")?;
+        let layout = metadata.layout();
+        Ok(Estimate {
+            blob_id: metadata.blob_id(),
+            unencoded_size: layout.unencoded_length(),
+            encoded_size: layout.encoded_length(),
+            cost: prices.cost(layout.encoded_length(), epochs),
+        })
+    }
+
     /// Stores `blob` for `options.epochs` epochs and certifies it.
     pub async fn store(&self, blob: Vec<u8>, options: StoreOptions) -> Result<StoreOutcome, StoreError> {
         if options.epochs == 0 {

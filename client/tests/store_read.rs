@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use walrus_client::{Persistence, ReadError, StoreError, StoreOptions, StoreOutcome};
+use walrus_client::{Persistence, ReadError, StoreError, StoreEvent, StoreOptions, StoreOutcome};
 use walrus_encoder::BlobId;
 
 fn options(epochs: u32, deletable: bool) -> StoreOptions {
@@ -210,4 +210,50 @@ async fn a_store_with_f_plus_1_nodes_down_fails_with_a_clear_error() {
     }
     assert!(message.contains("unreachable"), "{message}");
     assert!(cluster.chain.certificates().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_answering_nonsense_or_nothing_are_named_and_worked_around() {
+    let cluster = Cluster::start().await;
+    cluster.nodes[1].set_mode(Mode::Nonsense);
+    cluster.nodes[4].set_mode(Mode::Hang);
+    let client = cluster.client_with(|c| c.timeouts.request = std::time::Duration::from_millis(300));
+    let data = blob(30_000, 9);
+    let started = std::time::Instant::now();
+    let outcome = client.store(data.clone(), options(2, false)).await.unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(8), "a hung node does not stall the store");
+    let StoreOutcome::NewlyCreated { faults, blob, .. } = outcome else { panic!("not stored") };
+    assert_eq!(addresses(&faults), addresses_of(&cluster, &[1, 4]));
+    let reason = |i: usize| faults.iter().find(|f| f.address == cluster.nodes[i].address()).unwrap().reason.clone();
+    assert!(reason(1).contains("answered nonsense"), "{}", reason(1));
+    assert!(reason(4).contains("timed out"), "{}", reason(4));
+
+    // Enough honest nodes answer before the hung one times out: the read need not wait for it.
+    let read = client.read(&blob.blob_id).await.unwrap();
+    assert!(read.blob == data);
+    assert!(addresses(&read.faults).is_subset(&addresses_of(&cluster, &[1, 4])), "{:?}", read.faults);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_counts_every_byte_and_the_confirmations() {
+    let cluster = Cluster::start().await;
+    let events = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = events.clone();
+    let progress: walrus_client::store::ProgressFn = std::sync::Arc::new(move |e| sink.lock().unwrap().push(e));
+    let data = blob(40_000, 10);
+    let estimate = cluster.client().estimate(data.clone(), 4).await.unwrap();
+    let options = StoreOptions { progress: Some(progress), ..options(4, false) };
+    let outcome = cluster.client().store(data, options).await.unwrap();
+    let StoreOutcome::NewlyCreated { blob, cost, encoded_length, .. } = outcome else { panic!("not stored") };
+    assert_eq!((estimate.blob_id, estimate.cost, estimate.encoded_size), (blob.blob_id, cost, encoded_length));
+
+    let events = events.lock().unwrap();
+    let Some(StoreEvent::Encoded { total_bytes }) = events.first().copied() else { panic!("{events:?}") };
+    let sent: u64 = events.iter().map(|e| if let StoreEvent::Sent { bytes } = e { *bytes } else { 0 }).sum();
+    assert_eq!(sent, total_bytes);
+    let weights: Vec<usize> = events
+        .iter()
+        .filter_map(|e| if let StoreEvent::Confirmed { weight, .. } = e { Some(*weight) } else { None })
+        .collect();
+    assert_eq!(weights, (1..=N_NODES).map(|i| i * usize::from(SHARDS_PER_NODE)).collect::<Vec<_>>());
 }

@@ -59,6 +59,10 @@ pub enum Mode {
     Slow = 1,
     /// Flips bytes in metadata, slivers and confirmation signatures it serves.
     Corrupt = 2,
+    /// Answers every request with 200 and a web page.
+    Nonsense = 3,
+    /// Accepts requests and never answers.
+    Hang = 4,
 }
 
 struct Proxy {
@@ -68,6 +72,11 @@ struct Proxy {
 }
 
 async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response {
+    match proxy.mode.load(Ordering::SeqCst) {
+        3 => return (StatusCode::OK, "<html>welcome to nginx</html>").into_response(),
+        4 => std::future::pending().await,
+        _ => {}
+    }
     let method = request.method().clone();
     let path = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
     let content_type = request.headers().get("content-type").cloned();
@@ -364,7 +373,11 @@ impl Cluster {
 
     /// A client that gives up quickly, so failure cases stay fast.
     pub fn client(&self) -> Client {
-        let config = ClientConfig {
+        self.client_with(|_| {})
+    }
+
+    pub fn client_with(&self, tune: impl FnOnce(&mut ClientConfig)) -> Client {
+        let mut config = ClientConfig {
             max_attempts: 3,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(200),
@@ -372,6 +385,7 @@ impl Cluster {
             after_quorum: Duration::from_secs(10),
             ..ClientConfig::default()
         };
+        tune(&mut config);
         Client::new(self.chain.clone(), config)
     }
 
