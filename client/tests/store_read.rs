@@ -58,7 +58,8 @@ async fn a_certified_blob_is_not_stored_again_unless_forced() {
     let cluster = Cluster::start().await;
     let data = blob(5000, 1);
     let (id, _) = store_new(&cluster, data.clone(), false).await;
-    let again = cluster.client().store(data.clone(), options(2, false)).await.unwrap();
+    // An object ending exactly when asked (epoch 1 + 3) is enough.
+    let again = cluster.client().store(data.clone(), options(3, false)).await.unwrap();
     assert!(
         matches!(again, StoreOutcome::AlreadyCertified { blob } if blob.blob_id == id && blob.end_epoch == EPOCH + 3)
     );
@@ -256,4 +257,18 @@ async fn progress_counts_every_byte_and_the_confirmations() {
         .filter_map(|e| if let StoreEvent::Confirmed { weight, .. } = e { Some(*weight) } else { None })
         .collect();
     assert_eq!(weights, (1..=N_NODES).map(|i| i * usize::from(SHARDS_PER_NODE)).collect::<Vec<_>>());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_fall_back_to_secondary_slivers() {
+    let cluster = Cluster::start().await;
+    let data = blob(70_000, 11);
+    let (id, _) = store_new(&cluster, data.clone(), true).await;
+    for node in &cluster.nodes {
+        node.set_mode(Mode::NoPrimary);
+    }
+    let read = cluster.client().read(&id).await.unwrap();
+    assert!(read.blob == data);
+    assert_eq!(read.faults.len(), N_NODES, "every node failed its primary slivers");
+    assert!(read.faults.iter().all(|f| f.reason.contains("503")), "{:?}", read.faults);
 }

@@ -63,6 +63,8 @@ pub enum Mode {
     Nonsense = 3,
     /// Accepts requests and never answers.
     Hang = 4,
+    /// Serves no primary sliver (answers 503 for them), as if those reads failed.
+    NoPrimary = 5,
 }
 
 struct Proxy {
@@ -75,6 +77,9 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     match proxy.mode.load(Ordering::SeqCst) {
         3 => return (StatusCode::OK, "<html>welcome to nginx</html>").into_response(),
         4 => std::future::pending().await,
+        5 if request.uri().path().ends_with("/primary") => {
+            return (StatusCode::SERVICE_UNAVAILABLE, "primary slivers are off").into_response()
+        }
         _ => {}
     }
     let method = request.method().clone();
