@@ -1,14 +1,14 @@
 //! Reading a blob: metadata from any node, verified against the blob ID; verified primary
-//! slivers from all nodes at once until enough are in hand (secondary ones if not); decode
+//! slivers from all nodes in parallel until enough are in hand (secondary ones if not); decode
 //! and check the result against the metadata. Nodes that fail or lie are named.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use futures::StreamExt;
-use tokio::sync::mpsc;
-use tokio::task::JoinSet;
+use tokio::sync::Semaphore;
 use walrus_encoder::{
-    decode, Axis, BlobId, ConsistencyCheck, Primary, Secondary, ShardIndex, Sliver, VerifiedMetadata,
+    decode, Axis, BlobId, ConsistencyCheck, Primary, Secondary, ShardIndex, Sliver, SliverPairIndex, VerifiedMetadata,
 };
 
 use crate::chain::{ChainError, Committee};
@@ -126,7 +126,9 @@ impl Client {
         Err(ReadError::NoMetadata { blob_id: *blob_id, faults: std::mem::take(faults).into_vec() })
     }
 
-    /// Verified slivers of axis `A` from all nodes at once, until enough to decode.
+    /// Verified slivers of axis `A` until enough to decode. Requests go round-robin over the
+    /// nodes, at most `requests_per_node` per node and about as many in all as are needed plus
+    /// one per node, so every node is asked early and little is fetched beyond the need.
     async fn slivers<A: Axis>(
         &self,
         committee: &Committee,
@@ -134,45 +136,45 @@ impl Client {
         faults: &mut Faults,
     ) -> Vec<Sliver<A>> {
         let layout = metadata.layout();
-        let params = layout.params();
-        let needed = usize::from(params.source_symbols::<A>());
+        let needed = usize::from(layout.params().source_symbols::<A>());
         let expected_len = layout.sliver_length::<A>();
         let rotation = metadata.rotation();
         let blob_id = metadata.blob_id();
         let n_shards = layout.n_shards();
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut tasks = JoinSet::new();
-        for (index, member) in committee.members.iter().enumerate() {
-            let node = self.node(member);
-            let pairs: Vec<_> = member.shards.iter().map(|&s| rotation.pair_on(ShardIndex(s))).collect();
-            let (tx, metadata, per_node) = (tx.clone(), metadata.clone(), self.config.requests_per_node);
-            tasks.spawn(async move {
-                let mut fetched = futures::stream::iter(pairs)
-                    .map(|pair| {
-                        let node = &node;
-                        async move { (pair, node.get_sliver::<A>(&blob_id, pair, expected_len).await) }
-                    })
-                    .buffer_unordered(per_node);
-                while let Some((pair, answer)) = fetched.next().await {
-                    let checked = answer.map_err(|e| e.to_string()).and_then(|sliver| {
-                        let asked = pair.sliver::<A>(n_shards);
-                        if sliver.index() != asked {
-                            return Err(format!("sent {} sliver {} when asked for {asked}", A::NAME, sliver.index()));
-                        }
-                        sliver
-                            .verify(&metadata)
-                            .map(|()| sliver)
-                            .map_err(|e| format!("sent an invalid {} sliver: {e}", A::NAME))
-                    });
-                    if tx.send((index, checked)).is_err() {
-                        return;
-                    }
+        let metadata = Arc::new(metadata.clone());
+        let nodes: Vec<_> =
+            committee.members.iter().map(|m| (self.node(m), Semaphore::new(self.config.requests_per_node))).collect();
+        let most_shards = committee.members.iter().map(|m| m.shards.len()).max().unwrap_or(0);
+        let requests: Vec<(usize, SliverPairIndex)> = (0..most_shards)
+            .flat_map(|round| {
+                committee.members.iter().enumerate().filter_map(move |(index, member)| {
+                    member.shards.get(round).map(|&s| (index, rotation.pair_on(ShardIndex(s))))
+                })
+            })
+            .collect();
+        let fetch = |(index, pair): (usize, SliverPairIndex)| {
+            let (node, limit) = &nodes[index];
+            let metadata = metadata.clone();
+            async move {
+                let _permit = limit.acquire().await.expect("the semaphore is never closed");
+                let sliver = match node.get_sliver::<A>(&blob_id, pair, expected_len).await {
+                    Ok(sliver) => sliver,
+                    Err(e) => return (index, Err(e.to_string())),
+                };
+                let asked = pair.sliver::<A>(n_shards);
+                if sliver.index() != asked {
+                    return (index, Err(format!("sent {} sliver {} when asked for {asked}", A::NAME, sliver.index())));
                 }
-            });
-        }
-        drop(tx);
+                let checked = tokio::task::spawn_blocking(move || sliver.verify(&metadata).map(|()| sliver))
+                    .await
+                    .expect("verification does not panic")
+                    .map_err(|e| format!("sent an invalid {} sliver: {e}", A::NAME));
+                (index, checked)
+            }
+        };
+        let mut answers = futures::stream::iter(requests).map(fetch).buffer_unordered(needed + committee.members.len());
         let mut slivers = Vec::with_capacity(needed);
-        while let Some((index, answer)) = rx.recv().await {
+        while let Some((index, answer)) = answers.next().await {
             match answer {
                 Ok(sliver) => {
                     slivers.push(sliver);
@@ -183,7 +185,6 @@ impl Client {
                 Err(reason) => faults.add(committee, index, reason),
             }
         }
-        tasks.abort_all();
         slivers
     }
 }
