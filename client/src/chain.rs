@@ -125,6 +125,9 @@ pub struct BlobObject {
     pub end_epoch: u32,
     pub storage_size: u64,
     pub deletable: bool,
+    /// Whether the wallet behind the [`ChainAccess`] owns it: only then can the client
+    /// certify, delete or extend it (or resume an interrupted store with it).
+    pub owned: bool,
 }
 
 /// What `register` needs: the fields of the contract's `register_blob` call. Storage is

@@ -21,4 +21,4 @@ pub use chain::{
 pub use client::{Client, NodeFault};
 pub use config::ClientConfig;
 pub use read::{ReadError, ReadOutcome};
-pub use store::{Estimate, StoreError, StoreEvent, StoreOptions, StoreOutcome};
+pub use store::{Estimate, ResourceOperation, StoreError, StoreEvent, StoreOptions, StoreOutcome};

@@ -13,7 +13,7 @@ use walrus_encoder::{BlobId, EncodedBlob, EncodingType, Primary, Secondary, Shar
 use crate::certificate::{
     confirmation_message, verify_confirmation, CertificateBuilder, ConfirmationError, Persistence,
 };
-use crate::chain::{BlobObject, ChainError, Committee, RegisterRequest};
+use crate::chain::{BlobObject, ChainError, Committee, RegisterRequest, Registered};
 use crate::client::{list_faults, Client, NodeFault};
 use crate::node_client::{NodeClient, NodeError};
 
@@ -49,6 +49,16 @@ impl StoreOptions {
     }
 }
 
+/// Where the blob's object came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ResourceOperation {
+    /// Storage reserved and the blob registered now.
+    RegisterFromScratch { epochs_ahead: u32 },
+    /// This wallet's earlier registration of the blob, not certified yet: a store resumed
+    /// after a failure, at no new cost.
+    ReuseRegistration,
+}
+
 /// What a store did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreOutcome {
@@ -59,7 +69,7 @@ pub enum StoreOutcome {
         /// FROST charged for reserving and registering.
         cost: u64,
         encoded_length: u64,
-        epochs_ahead: u32,
+        operation: ResourceOperation,
         /// Nodes that did not confirm before the blob was certified.
         faults: Vec<NodeFault>,
     },
@@ -80,13 +90,18 @@ impl StoreOutcome {
                 "objectId": blob.object_id,
                 "endEpoch": blob.end_epoch,
             }}),
-            StoreOutcome::NewlyCreated { blob, cost, encoded_length, epochs_ahead, .. } => {
+            StoreOutcome::NewlyCreated { blob, cost, encoded_length, operation, .. } => {
+                let operation = match operation {
+                    ResourceOperation::RegisterFromScratch { epochs_ahead } => serde_json::json!({
+                        "registerFromScratch": {"encodedLength": encoded_length, "epochsAhead": epochs_ahead},
+                    }),
+                    ResourceOperation::ReuseRegistration => {
+                        serde_json::json!({"reuseRegistration": {"encodedLength": encoded_length}})
+                    }
+                };
                 serde_json::json!({"newlyCreated": {
                     "blobObject": blob.to_json(),
-                    "resourceOperation": {"registerFromScratch": {
-                        "encodedLength": encoded_length,
-                        "epochsAhead": epochs_ahead,
-                    }},
+                    "resourceOperation": operation,
                     "cost": cost,
                 }})
             }
@@ -142,6 +157,8 @@ struct Upload {
     persistence: Persistence,
     message: Vec<u8>,
     options: StoreOptions,
+    /// Nodes may hold parts of the blob from an earlier attempt: ask before sending.
+    resumed: bool,
 }
 
 enum Report {
@@ -190,30 +207,39 @@ impl Client {
         let metadata = &encoded.metadata;
         let blob_id = metadata.blob_id();
         let wanted_end = committee.epoch + options.epochs;
+        let objects = self.chain.blob_objects(&blob_id).await?;
         if !options.force {
-            let objects = self.chain.blob_objects(&blob_id).await?;
             // Only a permanent blob is sure to stay: another's deletable blob may go at any time.
             let covering = objects
-                .into_iter()
+                .iter()
                 .filter(|o| o.certified_epoch.is_some() && !o.deletable && o.end_epoch >= wanted_end)
                 .max_by_key(|o| o.end_epoch);
             if let Some(blob) = covering {
-                return Ok(StoreOutcome::AlreadyCertified { blob });
+                return Ok(StoreOutcome::AlreadyCertified { blob: *blob });
             }
         }
         let layout = metadata.layout();
-        let registered = self
-            .chain
-            .register(&RegisterRequest {
-                blob_id,
-                root_hash: metadata.metadata().root_hash().bytes(),
-                unencoded_size: layout.unencoded_length(),
-                encoded_size: layout.encoded_length(),
-                encoding_type: EncodingType::RS2 as u8,
-                epochs_ahead: options.epochs,
-                deletable: options.deletable,
-            })
-            .await?;
+        let reusable = objects
+            .iter()
+            .filter(|o| o.owned && o.certified_epoch.is_none() && o.deletable == options.deletable)
+            .filter(|o| o.end_epoch >= wanted_end)
+            .min_by_key(|o| o.end_epoch);
+        let (registered, operation) = match reusable {
+            Some(blob) => (Registered { blob: *blob, cost: 0 }, ResourceOperation::ReuseRegistration),
+            None => {
+                let request = RegisterRequest {
+                    blob_id,
+                    root_hash: metadata.metadata().root_hash().bytes(),
+                    unencoded_size: layout.unencoded_length(),
+                    encoded_size: layout.encoded_length(),
+                    encoding_type: EncodingType::RS2 as u8,
+                    epochs_ahead: options.epochs,
+                    deletable: options.deletable,
+                };
+                let registered = self.chain.register(&request).await?;
+                (registered, ResourceOperation::RegisterFromScratch { epochs_ahead: options.epochs })
+            }
+        };
         let object_id = registered.blob.object_id;
         let persistence = if options.deletable { Persistence::Deletable(object_id) } else { Persistence::Permanent };
         let total_bytes =
@@ -221,7 +247,9 @@ impl Client {
         options.report(StoreEvent::Encoded { total_bytes });
 
         let message = confirmation_message(committee.epoch, &blob_id, persistence);
-        let upload = Arc::new(Upload { client: self.clone(), committee, encoded, persistence, message, options });
+        let resumed = operation == ResourceOperation::ReuseRegistration;
+        let upload =
+            Arc::new(Upload { client: self.clone(), committee, encoded, persistence, message, options, resumed });
         let (certificate, weight, faults) = upload.run().await;
         let committee = &upload.committee;
         let Some(certificate) = certificate else {
@@ -239,7 +267,7 @@ impl Client {
             blob,
             cost: registered.cost,
             encoded_length: layout.encoded_length(),
-            epochs_ahead: upload.options.epochs,
+            operation,
             faults,
         })
     }
@@ -341,7 +369,7 @@ impl Upload {
         }
         let parts: Vec<Part> = pending.iter().copied().collect();
         let mut sent = futures::stream::iter(parts)
-            .map(|part| self.send_part(node, part, attempt > 0))
+            .map(|part| self.send_part(node, part, attempt > 0 || self.resumed))
             .buffer_unordered(self.client.config.requests_per_node);
         let mut first_error = None;
         while let Some((part, result)) = sent.next().await {

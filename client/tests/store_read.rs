@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::*;
-use walrus_client::{Persistence, ReadError, StoreError, StoreEvent, StoreOptions, StoreOutcome};
+use walrus_client::{Persistence, ReadError, ResourceOperation, StoreError, StoreEvent, StoreOptions, StoreOutcome};
 use walrus_encoder::BlobId;
 
 fn options(epochs: u32, deletable: bool) -> StoreOptions {
@@ -17,8 +17,9 @@ fn options(epochs: u32, deletable: bool) -> StoreOptions {
 /// Stores `data` and returns the new object's blob ID and the faults reported.
 async fn store_new(cluster: &Cluster, data: Vec<u8>, deletable: bool) -> (BlobId, Vec<walrus_client::NodeFault>) {
     match cluster.client().store(data, options(3, deletable)).await.unwrap() {
-        StoreOutcome::NewlyCreated { blob, faults, epochs_ahead, cost, encoded_length } => {
-            assert_eq!((blob.certified_epoch, blob.end_epoch, epochs_ahead), (Some(EPOCH), EPOCH + 3, 3));
+        StoreOutcome::NewlyCreated { blob, faults, operation, cost, encoded_length } => {
+            assert_eq!((blob.certified_epoch, blob.end_epoch), (Some(EPOCH), EPOCH + 3));
+            assert_eq!(operation, ResourceOperation::RegisterFromScratch { epochs_ahead: 3 });
             assert_eq!(blob.deletable, deletable);
             assert_eq!(cost, PRICES.cost(encoded_length, 3));
             (blob.blob_id, faults)
@@ -63,9 +64,23 @@ async fn a_certified_blob_is_not_stored_again_unless_forced() {
     assert!(
         matches!(again, StoreOutcome::AlreadyCertified { blob } if blob.blob_id == id && blob.end_epoch == EPOCH + 3)
     );
+    let json = again.to_json();
+    assert_eq!(json["alreadyCertified"]["blobId"], id.to_string());
+    assert_eq!(json["alreadyCertified"]["endEpoch"], EPOCH + 3);
+    assert!(json["alreadyCertified"]["objectId"].as_str().unwrap().starts_with("0x"));
     // Longer than the existing object covers: stored anew.
     let longer = cluster.client().store(data.clone(), options(5, false)).await.unwrap();
     assert!(matches!(longer, StoreOutcome::NewlyCreated { blob, .. } if blob.end_epoch == EPOCH + 5));
+    // The publisher's BlobStoreResult shape.
+    let json = &longer.to_json()["newlyCreated"];
+    let object = &json["blobObject"];
+    assert_eq!((object["blobId"].as_str(), object["size"].as_u64()), (Some(id.to_string().as_str()), Some(5000)));
+    assert_eq!((object["encodingType"].as_str(), object["certifiedEpoch"].as_u64()), (Some("RS2"), Some(1)));
+    assert_eq!((object["storage"]["startEpoch"].as_u64(), object["storage"]["endEpoch"].as_u64()), (Some(1), Some(6)));
+    assert_eq!(object["deletable"], false);
+    assert_eq!(json["resourceOperation"]["registerFromScratch"]["epochsAhead"], 5);
+    assert_eq!(json["resourceOperation"]["registerFromScratch"]["encodedLength"], object["storage"]["storageSize"]);
+    assert!(json["cost"].as_u64().unwrap() > 0);
     let forced = StoreOptions { force: true, ..options(2, false) };
     assert!(matches!(cluster.client().store(data, forced).await.unwrap(), StoreOutcome::NewlyCreated { .. }));
     assert_eq!(cluster.chain.certificates().len(), 3);
@@ -271,4 +286,35 @@ async fn reads_fall_back_to_secondary_slivers() {
     assert!(read.blob == data);
     assert_eq!(read.faults.len(), N_NODES, "every node failed its primary slivers");
     assert!(read.faults.iter().all(|f| f.reason.contains("503")), "{:?}", read.faults);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_store_resumes_with_its_registration_and_sends_only_what_is_missing() {
+    let cluster = Cluster::start().await;
+    let unavailable = [2, 3, 6];
+    for &i in &unavailable {
+        cluster.nodes[i].set_mode(Mode::Unavailable);
+    }
+    let data = blob(25_000, 12);
+    let error = cluster.client().store(data.clone(), options(2, false)).await.unwrap_err();
+    assert!(error.to_string().contains("HTTP 503"), "{error}");
+    let per_node = 2 * usize::from(SHARDS_PER_NODE);
+    let puts: Vec<usize> = cluster.nodes.iter().map(|n| n.sliver_puts()).collect();
+    assert_eq!(puts, [per_node, per_node, 0, 0, per_node, per_node, 0]);
+
+    for &i in &unavailable {
+        cluster.nodes[i].set_mode(Mode::Honest);
+    }
+    let outcome = cluster.client().store(data.clone(), options(2, false)).await.unwrap();
+    let StoreOutcome::NewlyCreated { blob, cost, operation, faults, .. } = &outcome else { panic!("{outcome:?}") };
+    assert_eq!((*operation, *cost, faults.len()), (ResourceOperation::ReuseRegistration, 0, 0));
+    assert_eq!(cluster.chain.blob_objects_now(&blob.blob_id).len(), 1, "no second registration");
+    assert_eq!(
+        outcome.to_json()["newlyCreated"]["resourceOperation"]["reuseRegistration"]["encodedLength"],
+        serde_json::json!(blob.storage_size)
+    );
+    // The nodes that had their slivers were asked, not sent them again.
+    let puts: Vec<usize> = cluster.nodes.iter().map(|n| n.sliver_puts()).collect();
+    assert_eq!(puts, [per_node; N_NODES]);
+    assert!(cluster.client().read(&blob.blob_id).await.unwrap().blob == data);
 }

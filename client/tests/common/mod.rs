@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -65,11 +65,15 @@ pub enum Mode {
     Hang = 4,
     /// Serves no primary sliver (answers 503 for them), as if those reads failed.
     NoPrimary = 5,
+    /// Answers 503 to everything, as a node that is overloaded or restarting.
+    Unavailable = 6,
 }
 
 struct Proxy {
     upstream: SocketAddr,
     mode: AtomicU8,
+    /// Sliver uploads passed on to the node.
+    sliver_puts: AtomicUsize,
     http: reqwest::Client,
 }
 
@@ -80,10 +84,14 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
         5 if request.uri().path().ends_with("/primary") => {
             return (StatusCode::SERVICE_UNAVAILABLE, "primary slivers are off").into_response()
         }
+        6 => return (StatusCode::SERVICE_UNAVAILABLE, "restarting").into_response(),
         _ => {}
     }
     let method = request.method().clone();
     let path = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
+    if method == Method::PUT && path.contains("/slivers/") {
+        proxy.sliver_puts.fetch_add(1, Ordering::SeqCst);
+    }
     let content_type = request.headers().get("content-type").cloned();
     let body = axum::body::to_bytes(request.into_body(), usize::MAX).await.unwrap();
     let mut upstream = proxy.http.request(method.clone(), format!("http://{}{path}", proxy.upstream)).body(body);
@@ -128,7 +136,12 @@ impl TestNode {
         let node =
             Node::open(dir, key(index), walrus_node::ObjectId(node_id(index).0), Duration::from_secs(5)).unwrap();
         let (upstream, server_task) = node.clone().spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
-        let proxy = Arc::new(Proxy { upstream, mode: AtomicU8::new(Mode::Honest as u8), http: reqwest::Client::new() });
+        let proxy = Arc::new(Proxy {
+            upstream,
+            mode: AtomicU8::new(Mode::Honest as u8),
+            sliver_puts: AtomicUsize::new(0),
+            http: reqwest::Client::new(),
+        });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let router = axum::Router::new().fallback(forward).with_state(proxy.clone());
@@ -136,6 +149,11 @@ impl TestNode {
             axum::serve(listener, router).await.unwrap();
         });
         Self { node, index, addr, proxy, proxy_task, server_task }
+    }
+
+    /// Sliver uploads the node has received so far.
+    pub fn sliver_puts(&self) -> usize {
+        self.proxy.sliver_puts.load(Ordering::SeqCst)
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -276,6 +294,8 @@ impl ChainAccess for TestChain {
             end_epoch: epoch + request.epochs_ahead,
             storage_size: request.encoded_size,
             deletable: request.deletable,
+            // The test chain serves one wallet, which owns everything it registered.
+            owned: true,
         };
         state.objects.insert(blob.object_id, blob);
         let update = ChainUpdate::BlobRegistered {
