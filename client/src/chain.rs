@@ -7,7 +7,7 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use serde::Serialize;
-use walrus_encoder::{BlobId, ShardIndex};
+use walrus_encoder::BlobId;
 
 use crate::certificate::Certificate;
 
@@ -61,10 +61,6 @@ pub struct Member {
 impl Member {
     pub fn weight(&self) -> usize {
         self.shards.len()
-    }
-
-    pub fn owns(&self, shard: ShardIndex) -> bool {
-        self.shards.contains(&shard.0)
     }
 }
 

@@ -189,11 +189,13 @@ async fn info(chain: &dyn ChainAccess, json: bool) -> Result<()> {
 
 async fn blob_status(chain: &dyn ChainAccess, blob_id: &BlobId, json: bool) -> Result<()> {
     let objects = chain.blob_objects(blob_id).await?;
+    let epoch = chain.current_epoch().await?;
     if json {
         let objects: Vec<_> = objects.iter().map(|o| o.to_json()).collect();
-        println!("{}", json!({"blobId": blob_id.to_string(), "objects": objects}));
+        println!("{}", json!({"blobId": blob_id.to_string(), "currentEpoch": epoch, "objects": objects}));
         return Ok(());
     }
+    println!("current epoch: {epoch}");
     if objects.is_empty() {
         println!("blob {blob_id}: nonexistent (no live blob object)");
     }

@@ -132,10 +132,6 @@ impl NodeClient {
         reqwest::Client::builder().connect_timeout(timeouts.connect).build().expect("a plain HTTP client builds")
     }
 
-    pub fn base_url(&self) -> &str {
-        &self.base
-    }
-
     fn url(&self, blob_id: &BlobId, rest: &str) -> String {
         format!("{}/v1/blobs/{blob_id}{rest}", self.base)
     }
@@ -262,12 +258,6 @@ impl NodeClient {
             message: decode("message", &signed.serialized_message)?,
             signature: decode("signature", &signed.signature)?,
         })
-    }
-
-    /// The node's `BlobStatus` JSON, as it is.
-    pub async fn blob_status(&self, blob_id: &BlobId) -> Result<serde_json::Value, NodeError> {
-        let (_, body) = self.send(self.http.get(self.url(blob_id, "/status")), self.timeouts.request).await?;
-        Self::data(&body)
     }
 }
 
