@@ -29,7 +29,7 @@ pub struct ReadOutcome {
 pub enum ReadError {
     #[error("chain: {0}")]
     Chain(#[from] ChainError),
-    #[error("no node served valid metadata for blob {blob_id} (is it stored?):{}", list_faults(faults))]
+    #[error("no node served valid metadata for blob {blob_id}: {}", no_metadata_reason(faults))]
     NoMetadata { blob_id: BlobId, faults: Vec<NodeFault> },
     #[error(
         "too few valid slivers for blob {blob_id}: {primary} primary of {primary_needed} needed, {secondary} secondary \
@@ -48,6 +48,15 @@ pub enum ReadError {
     Inconsistent(BlobId),
     #[error("cannot decode blob {blob_id}: {source}")]
     Decode { blob_id: BlobId, source: walrus_encoder::Error },
+}
+
+/// Nodes that failed, or else what the silence means.
+fn no_metadata_reason(faults: &[NodeFault]) -> String {
+    if faults.is_empty() {
+        "no node has it (the blob was never stored, or it expired or was deleted)".to_owned()
+    } else {
+        format!("the others do not have it, and {} node(s) failed:{}", faults.len(), list_faults(faults))
+    }
 }
 
 /// Faults gathered during a read, one per node (the first reason).

@@ -177,6 +177,7 @@ async fn a_read_with_too_many_liars_fails_clearly_or_never_returns_wrong_data() 
     let unknown = BlobId([9; 32]);
     let error = cluster.client().read(&unknown).await.unwrap_err();
     assert!(matches!(error, ReadError::NoMetadata { .. }), "{error}");
+    assert!(error.to_string().ends_with("no node has it (the blob was never stored, or it expired or was deleted)"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
