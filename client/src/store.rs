@@ -332,7 +332,7 @@ impl Upload {
         let member = &self.committee.members[index];
         let node = self.client.node(member);
         let rotation = self.encoded.metadata.rotation();
-        let mut pending: BTreeSet<Part> = member
+        let all: BTreeSet<Part> = member
             .shards
             .iter()
             .flat_map(|&s| {
@@ -340,6 +340,7 @@ impl Upload {
                 [Part { pair, primary: true }, Part { pair, primary: false }]
             })
             .collect();
+        let mut pending = all.clone();
         let mut metadata_stored = false;
         let mut attempt = 0;
         loop {
@@ -348,7 +349,15 @@ impl Upload {
             }
             match self.attempt(&node, member, attempt, &mut metadata_stored, &mut pending).await {
                 Ok(signature) => return Ok(signature),
-                Err(Failure::Node(e)) if e.is_transient() && attempt + 1 < config.max_attempts => attempt += 1,
+                Err(Failure::Node(e)) if e.is_transient() && attempt + 1 < config.max_attempts => {
+                    // The node lost or never kept something it accepted: ask about everything
+                    // again (the retry checks before sending).
+                    if matches!(&e, NodeError::Refused { reason, .. } if reason == "MISSING_SLIVERS") {
+                        pending = all.clone();
+                        metadata_stored = false;
+                    }
+                    attempt += 1;
+                }
                 Err(failure) => return Err(failure),
             }
         }

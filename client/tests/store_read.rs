@@ -319,3 +319,14 @@ async fn a_failed_store_resumes_with_its_registration_and_sends_only_what_is_mis
     assert_eq!(puts, [per_node; N_NODES]);
     assert!(cluster.client().read(&blob.blob_id).await.unwrap().blob == data);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slivers_a_node_lost_are_sent_again_when_it_reports_them_missing() {
+    let cluster = Cluster::start().await;
+    cluster.nodes[5].set_mode(Mode::LoseFirstUpload);
+    let (id, faults) = store_new(&cluster, blob(12_000, 13), false).await;
+    assert_eq!(faults, vec![], "node 5 confirmed after getting its slivers again");
+    assert!(cluster.chain.certificates()[0].signers.contains(&5));
+    assert_eq!(cluster.nodes[5].sliver_puts(), 2 * usize::from(SHARDS_PER_NODE));
+    assert!(cluster.nodes[5].node.holds_data(&id).unwrap());
+}

@@ -67,6 +67,9 @@ pub enum Mode {
     NoPrimary = 5,
     /// Answers 503 to everything, as a node that is overloaded or restarting.
     Unavailable = 6,
+    /// Answers the first upload of each sliver with 201 without passing it on, as a node that
+    /// loses what it accepted.
+    LoseFirstUpload = 7,
 }
 
 struct Proxy {
@@ -74,6 +77,8 @@ struct Proxy {
     mode: AtomicU8,
     /// Sliver uploads passed on to the node.
     sliver_puts: AtomicUsize,
+    /// Sliver paths whose upload `LoseFirstUpload` has dropped.
+    lost: Mutex<std::collections::HashSet<String>>,
     http: reqwest::Client,
 }
 
@@ -90,6 +95,10 @@ async fn forward(State(proxy): State<Arc<Proxy>>, request: Request) -> Response 
     let method = request.method().clone();
     let path = request.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
     if method == Method::PUT && path.contains("/slivers/") {
+        let losing = proxy.mode.load(Ordering::SeqCst) == Mode::LoseFirstUpload as u8;
+        if losing && proxy.lost.lock().unwrap().insert(path.clone()) {
+            return (StatusCode::CREATED, r#"{"success":{"code":201,"data":"stored"}}"#).into_response();
+        }
         proxy.sliver_puts.fetch_add(1, Ordering::SeqCst);
     }
     let content_type = request.headers().get("content-type").cloned();
@@ -140,6 +149,7 @@ impl TestNode {
             upstream,
             mode: AtomicU8::new(Mode::Honest as u8),
             sliver_puts: AtomicUsize::new(0),
+            lost: Mutex::default(),
             http: reqwest::Client::new(),
         });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
