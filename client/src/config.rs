@@ -105,3 +105,43 @@ impl FileConfig {
         Ok(c)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<ClientConfig, String> {
+        toml::from_str::<FileConfig>(text).map_err(|e| e.to_string())?.client_config()
+    }
+
+    #[test]
+    fn every_key_overrides_its_default() {
+        let c = parse(
+            "[chain]\nkind = \"local\"\nurl = \"http://x\"\n[client]\nconnect_timeout_ms = 1\nrequest_timeout_ms = 2\n\
+             timeout_per_mib_ms = 3\nmax_attempts = 4\ninitial_backoff_ms = 5\nmax_backoff_ms = 6\n\
+             requests_per_node = 7\nconfirmation_wait_ms = 8\nafter_quorum_ms = 9\n",
+        )
+        .unwrap();
+        let ms = Duration::from_millis;
+        let t = c.timeouts;
+        assert_eq!((t.connect, t.request, t.per_mib), (ms(1), ms(2), ms(3)));
+        assert_eq!((c.max_attempts, c.initial_backoff, c.max_backoff), (4, ms(5), ms(6)));
+        assert_eq!((c.requests_per_node, c.confirmation_wait, c.after_quorum), (7, ms(8), ms(9)));
+    }
+
+    #[test]
+    fn an_empty_file_means_the_defaults_and_bad_values_are_refused() {
+        let c = parse("").unwrap();
+        assert_eq!((c.max_attempts, c.requests_per_node, c.after_quorum), (5, 8, Duration::from_secs(2)));
+        assert!(parse("[client]\nmax_attempts = 0\n").unwrap_err().contains("at least 1"));
+        assert!(parse("[client]\nrequests_per_node = 0\n").unwrap_err().contains("at least 1"));
+        assert!(parse("[chain]\nurl = \"x\"\n").unwrap_err().contains("kind"));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_limit() {
+        let c = ClientConfig::default();
+        let waits: Vec<u64> = (1..7).map(|a| c.backoff(a).as_millis() as u64).collect();
+        assert_eq!(waits, [250, 500, 1000, 2000, 4000, 4000]);
+    }
+}
