@@ -180,6 +180,8 @@ pub trait ChainAccess: Send + Sync {
     async fn prices(&self) -> Result<Prices, ChainError>;
     /// The live (not deleted, not expired) blob objects with this blob ID, of any owner.
     async fn blob_objects(&self, blob_id: &BlobId) -> Result<Vec<BlobObject>, ChainError>;
+    /// The blob object with this ID, of any owner, if it is live (not deleted, not expired).
+    async fn blob_object(&self, object_id: &ObjectId) -> Result<Option<BlobObject>, ChainError>;
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, ChainError>;
     async fn certify(&self, object_id: &ObjectId, certificate: &Certificate) -> Result<BlobObject, ChainError>;
     async fn delete(&self, object_id: &ObjectId) -> Result<(), ChainError>;

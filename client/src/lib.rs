@@ -10,6 +10,7 @@ pub mod certificate;
 pub mod chain;
 mod client;
 pub mod config;
+pub mod daemon;
 pub mod node_client;
 mod read;
 pub mod store;

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use walrus_client::config::FileConfig;
+use walrus_client::daemon::{self, DaemonConfig};
 use walrus_client::{ChainAccess, Client, Estimate, StoreEvent, StoreOptions, StoreOutcome};
 use walrus_encoder::BlobId;
 
@@ -71,6 +72,25 @@ enum Command {
     },
     /// Convert a blob ID (decimal as Sui explorers show it, hex or base64) to base64.
     ConvertBlobId { blob_id: String },
+    /// Serve the publisher (PUT /v1/blobs) and aggregator (GET /v1/blobs/ID) HTTP API until
+    /// Ctrl-C or SIGTERM.
+    Daemon {
+        /// The address to listen on.
+        #[arg(long, visible_alias = "bind-address", default_value = "127.0.0.1:31415")]
+        listen: std::net::SocketAddr,
+        /// The largest blob a PUT may carry, in KiB (as Walrus's flag); larger ones get a 413.
+        #[arg(long = "max-body-size", default_value_t = 10 * 1024)]
+        max_body_size_kib: usize,
+        /// Requests the publisher, and separately the aggregator, work on at once.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..))]
+        max_concurrent_requests: u32,
+        /// Requests each side lets wait beyond those; more are refused with a 429.
+        #[arg(long = "max-buffer-size", default_value_t = 8)]
+        max_waiting_requests: u32,
+        /// Seconds a request may take before it gets a 504.
+        #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
+        request_timeout_secs: u64,
+    },
 }
 
 #[tokio::main]
@@ -119,6 +139,28 @@ async fn run(cli: Cli) -> Result<()> {
             let client = Client::new(connect(&config)?, config.client_config().map_err(|e| anyhow!(e))?);
             read(&client, &id, out.as_deref(), json).await?;
         }
+        Command::Daemon {
+            listen,
+            max_body_size_kib,
+            max_concurrent_requests,
+            max_waiting_requests,
+            request_timeout_secs,
+        } => {
+            let client = Client::new(connect(&config)?, config.client_config().map_err(|e| anyhow!(e))?);
+            let daemon = DaemonConfig {
+                max_body_size: max_body_size_kib
+                    .checked_mul(1024)
+                    .ok_or_else(|| anyhow!("--max-body-size {max_body_size_kib} KiB is too large"))?,
+                max_concurrent_requests: max_concurrent_requests as usize,
+                max_waiting_requests: max_waiting_requests as usize,
+                request_timeout: std::time::Duration::from_secs(request_timeout_secs),
+            };
+            let listener =
+                tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+            eprintln!("walrus daemon: publisher and aggregator at http://{}", listener.local_addr()?);
+            daemon::serve(listener, daemon::router(client, daemon), stop_signal()).await?;
+            eprintln!("walrus daemon: stopped");
+        }
         Command::Store { files, epochs, permanent, force, dry_run } => {
             let client = Client::new(connect(&config)?, config.client_config().map_err(|e| anyhow!(e))?);
             let options = StoreOptions { epochs, deletable: !permanent, force, progress: None };
@@ -126,6 +168,22 @@ async fn run(cli: Cli) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let term = async {
+        match term.as_mut() {
+            Some(term) => term.recv().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+    eprintln!("walrus daemon: stopping; requests in flight may finish");
 }
 
 /// The chain named in the configuration.

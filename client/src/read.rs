@@ -115,8 +115,11 @@ impl Client {
         faults: &mut Faults,
     ) -> Result<VerifiedMetadata, ReadError> {
         let n_shards = committee.n_shards();
-        let mut answers = futures::stream::iter(committee.members.iter().enumerate())
-            .map(|(index, member)| async move { (index, self.node(member).get_metadata(blob_id).await) })
+        // Owned node clients: a closure over borrowed members makes the future's Send-ness
+        // unprovable to the compiler, and the daemon needs it Send.
+        let nodes: Vec<_> = committee.members.iter().map(|member| self.node(member)).collect();
+        let mut answers = futures::stream::iter(nodes.into_iter().enumerate())
+            .map(|(index, node)| async move { (index, node.get_metadata(blob_id).await) })
             .buffer_unordered(METADATA_FANOUT);
         while let Some((index, answer)) = answers.next().await {
             match answer {

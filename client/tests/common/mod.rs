@@ -289,6 +289,10 @@ impl ChainAccess for TestChain {
         Ok(self.blob_objects_now(blob_id))
     }
 
+    async fn blob_object(&self, object_id: &ObjectId) -> Result<Option<BlobObject>, ChainError> {
+        Ok(self.state.lock().unwrap().objects.get(object_id).copied())
+    }
+
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, ChainError> {
         let mut state = self.state.lock().unwrap();
         state.next_object += 1;
