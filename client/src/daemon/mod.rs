@@ -74,8 +74,13 @@ pub fn router(client: Client, config: DaemonConfig) -> Router {
         .route("/v1/blobs/by-object-id/{object_id}", get(aggregator::by_object_id).head(aggregator::by_object_id))
         .layer(middleware::from_fn_with_state(limits(&config), limits::limit));
     // Walrus's daemon lets any page use it: blobs are public and stores carry no credentials.
-    let cors =
-        CorsLayer::new().allow_origin(Any).allow_methods(Any).allow_headers(Any).max_age(Duration::from_secs(86400));
+    // Pages may also read the headers a player or cache needs (ETag, Content-Range).
+    let cors = CorsLayer::new()
+        .allow_origin(Any)
+        .allow_methods(Any)
+        .allow_headers(Any)
+        .expose_headers(Any)
+        .max_age(Duration::from_secs(86400));
     Router::new()
         .merge(publisher)
         .merge(aggregator)
