@@ -394,7 +394,7 @@ async fn any_origin_may_use_the_daemon() {
 }
 
 #[test]
-fn the_daemon_command_needs_a_chain_and_a_free_address() {
+fn the_daemon_command_needs_a_chain_and_a_valid_address() {
     let walrus = |args: &[&str]| {
         std::process::Command::new(env!("CARGO_BIN_EXE_walrus"))
             .args(args)
