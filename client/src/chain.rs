@@ -6,10 +6,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use walrus_encoder::BlobId;
 
 use crate::certificate::Certificate;
+
+pub mod local;
 
 /// A Sui object ID (or address): 32 bytes, written `0x` + 64 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,6 +38,12 @@ impl FromStr for ObjectId {
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(digits, &mut bytes).map_err(|_| format!("object ID {s:?} is not 0x and 64 hex digits"))?;
         Ok(Self(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 

@@ -9,6 +9,7 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use walrus_client::chain::local::LocalChain;
 use walrus_client::config::FileConfig;
 use walrus_client::{ChainAccess, Client, Estimate, StoreEvent, StoreOptions, StoreOutcome};
 use walrus_encoder::BlobId;
@@ -134,11 +135,8 @@ fn connect(config: &FileConfig) -> Result<Arc<dyn ChainAccess>> {
         None => bail!(
             "no chain is configured: pass --config FILE (or set WALRUS_CONFIG) naming a client.toml with a [chain] table"
         ),
-        Some(chain) => bail!(
-            "chain kind {:?} is not available in this build: no chain implementation is wired into the CLI yet \
-             (the local chain comes next)",
-            chain.kind
-        ),
+        Some(chain) if chain.kind == "local" => Ok(Arc::new(LocalChain::from_settings(&chain.settings).map_err(|e| anyhow!(e))?)),
+        Some(chain) => bail!("[chain] kind {:?} is not known: this build supports \"local\" (the local chain)", chain.kind),
     }
 }
 
