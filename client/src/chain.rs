@@ -186,8 +186,12 @@ pub trait ChainAccess: Send + Sync {
     /// The number of shards of the system, fixed at genesis.
     async fn n_shards(&self) -> Result<u16, ChainError>;
     async fn prices(&self) -> Result<Prices, ChainError>;
+    /// How many epochs ahead of the current one storage can be reserved (`--epochs max`).
+    async fn max_epochs_ahead(&self) -> Result<u32, ChainError>;
     /// The live (not deleted, not expired) blob objects with this blob ID, of any owner.
     async fn blob_objects(&self, blob_id: &BlobId) -> Result<Vec<BlobObject>, ChainError>;
+    /// The wallet's blob objects that are not deleted, expired ones included.
+    async fn owned_blobs(&self) -> Result<Vec<BlobObject>, ChainError>;
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, ChainError>;
     async fn certify(&self, object_id: &ObjectId, certificate: &Certificate) -> Result<BlobObject, ChainError>;
     async fn delete(&self, object_id: &ObjectId) -> Result<(), ChainError>;

@@ -77,5 +77,7 @@ fn configuration_errors_are_clear() {
 #[test]
 fn usage_errors_exit_non_zero() {
     fails_with(&["store", "file"], "--epochs");
+    fails_with(&["store", "file", "--epochs", "forever"], "neither a number of epochs nor `max`");
+    fails_with(&["delete"], "--blob-id");
     fails_with(&["blob-status"], "--blob-id");
 }

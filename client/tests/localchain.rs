@@ -272,6 +272,36 @@ async fn the_walrus_binary_stores_reads_and_reports_through_the_local_chain() {
     assert_eq!(status["objects"][0]["id"], object["id"]);
     assert_eq!(status["objects"][0]["certifiedEpoch"].as_u64(), Some(1));
 
+    // Another blob, deletable, as far ahead as the chain allows (max_epochs_ahead = 10).
+    let other = stand.dir.path().join("other.bin");
+    std::fs::write(&other, blob(1000, 9)).unwrap();
+    let stored = json_of(&config, &["--json", "store", other.to_str().unwrap(), "--epochs", "max"]).await;
+    let deletable = &stored[0]["blobStoreResult"]["newlyCreated"]["blobObject"];
+    assert_eq!((deletable["storage"]["endEpoch"].as_u64(), &deletable["deletable"]), (Some(11), &Value::Bool(true)));
+    let listed = json_of(&config, &["--json", "list-blobs"]).await;
+    let mut ids: Vec<&Value> = listed.as_array().unwrap().iter().map(|b| &b["id"]).collect();
+    ids.sort_by_key(|id| id.as_str());
+    let mut expected = vec![&object["id"], &deletable["id"]];
+    expected.sort_by_key(|id| id.as_str());
+    assert_eq!(ids, expected);
+
+    let permanent_id = object["id"].as_str().unwrap();
+    let extended =
+        json_of(&config, &["--json", "extend", "--blob-obj-id", permanent_id, "--epochs-extended", "2"]).await;
+    assert_eq!(extended["blobObject"]["storage"]["endEpoch"].as_u64(), Some(5));
+    assert!(extended["cost"].as_u64().unwrap() > 0);
+
+    let output = walrus(&config, &["delete", "--blob-id", &blob_id]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success() && stderr.contains("no deletable blob object of this wallet"), "{stderr}");
+    let output = walrus(&config, &["delete", "--object-id", permanent_id]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("blob::EBlobNotDeletable (The blob is not deletable)"), "{stderr}");
+    let deleted = json_of(&config, &["--json", "delete", "--blob-id", deletable["blobId"].as_str().unwrap()]).await;
+    assert_eq!(deleted["deleted"][0], deletable["id"]);
+    let listed = json_of(&config, &["--json", "list-blobs"]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+
     // The chain's refusal reaches the user by name: epochs beyond max_epochs_ahead.
     let refused = walrus(&config, &["store", file.to_str().unwrap(), "--epochs", "11", "--force"]).await;
     let stderr = String::from_utf8_lossy(&refused.stderr);

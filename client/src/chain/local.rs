@@ -124,6 +124,7 @@ struct StateJson {
     n_shards: u16,
     storage_price_per_unit_size: u64,
     write_price_per_unit_size: u64,
+    max_epochs_ahead: u32,
     committee: Vec<MemberJson>,
 }
 
@@ -236,6 +237,15 @@ impl ChainAccess for LocalChain {
             storage_per_unit_epoch: state.storage_price_per_unit_size,
             write_per_unit: state.write_price_per_unit_size,
         })
+    }
+
+    async fn max_epochs_ahead(&self) -> Result<u32, ChainError> {
+        Ok(self.state().await?.max_epochs_ahead)
+    }
+
+    async fn owned_blobs(&self) -> Result<Vec<BlobObject>, ChainError> {
+        let blobs: BlobsJson = self.get(&format!("/v1/owners/{}/blobs", self.sender)).await?;
+        blobs.objects.iter().map(|b| b.to_object(&self.sender)).collect()
     }
 
     /// The chain keeps expired objects until they are deleted: only those still covering
