@@ -3,7 +3,6 @@
 //! proofs of possession and following its checkpoint folder, and the client (library and
 //! `walrus` binary) talking to the chain only over its HTTP API.
 
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::{Arc, Mutex};
@@ -120,8 +119,9 @@ impl Stand {
 
     /// The chain's own record of the blob's objects, not the client's reading of it.
     async fn objects_on_chain(&self, blob_id: &BlobId) -> Vec<Value> {
-        let url = format!("{}/v1/blobs/{blob_id}", self.url);
-        let answer = tokio::task::spawn_blocking(move || http_get(&url)).await.unwrap();
+        let response = reqwest::get(format!("{}/v1/blobs/{blob_id}", self.url)).await.unwrap();
+        assert_eq!(response.status(), 200);
+        let answer: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
         answer["objects"].as_array().unwrap().clone()
     }
 
@@ -148,20 +148,6 @@ impl Stand {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
-}
-
-/// A GET through a plain TCP socket, so the test needs no HTTP client of its own.
-fn http_get(url: &str) -> Value {
-    use std::io::{Read, Write};
-    let rest = url.strip_prefix("http://").unwrap();
-    let (host, path) = rest.split_at(rest.find('/').unwrap());
-    let mut stream = std::net::TcpStream::connect(host.parse::<SocketAddr>().unwrap()).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer).unwrap();
-    let (head, body) = answer.split_once("\r\n\r\n").unwrap();
-    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
-    serde_json::from_str(body).unwrap()
 }
 
 fn blob(len: usize, seed: u8) -> Vec<u8> {
