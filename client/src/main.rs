@@ -199,7 +199,10 @@ fn connect(config: &FileConfig) -> Result<Arc<dyn ChainAccess>> {
         None => bail!(
             "no chain is configured: pass --config FILE (or set WALRUS_CONFIG) naming a client.toml with a [chain] table"
         ),
-        Some(chain) if chain.kind == "local" => Ok(Arc::new(LocalChain::from_settings(&chain.settings).map_err(|e| anyhow!(e))?)),
+        Some(chain) if chain.kind == "local" => {
+            let local = LocalChain::from_settings(&chain.settings).map_err(|e| anyhow!(e))?;
+            Ok(Arc::new(local))
+        }
         Some(chain) => bail!("[chain] kind {:?} is not known: this build supports \"local\" (the local chain)", chain.kind),
     }
 }
