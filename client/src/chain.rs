@@ -6,10 +6,12 @@ use std::fmt;
 use std::str::FromStr;
 
 use async_trait::async_trait;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use walrus_encoder::BlobId;
 
 use crate::certificate::Certificate;
+
+pub mod local;
 
 /// A Sui object ID (or address): 32 bytes, written `0x` + 64 hex digits.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -36,6 +38,12 @@ impl FromStr for ObjectId {
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(digits, &mut bytes).map_err(|_| format!("object ID {s:?} is not 0x and 64 hex digits"))?;
         Ok(Self(bytes))
+    }
+}
+
+impl<'de> Deserialize<'de> for ObjectId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
     }
 }
 
@@ -178,10 +186,14 @@ pub trait ChainAccess: Send + Sync {
     /// The number of shards of the system, fixed at genesis.
     async fn n_shards(&self) -> Result<u16, ChainError>;
     async fn prices(&self) -> Result<Prices, ChainError>;
+    /// How many epochs ahead of the current one storage can be reserved (`--epochs max`).
+    async fn max_epochs_ahead(&self) -> Result<u32, ChainError>;
     /// The live (not deleted, not expired) blob objects with this blob ID, of any owner.
     async fn blob_objects(&self, blob_id: &BlobId) -> Result<Vec<BlobObject>, ChainError>;
     /// The blob object with this ID, of any owner, if it is live (not deleted, not expired).
     async fn blob_object(&self, object_id: &ObjectId) -> Result<Option<BlobObject>, ChainError>;
+    /// The wallet's blob objects that are not deleted, expired ones included.
+    async fn owned_blobs(&self) -> Result<Vec<BlobObject>, ChainError>;
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, ChainError>;
     async fn certify(&self, object_id: &ObjectId, certificate: &Certificate) -> Result<BlobObject, ChainError>;
     async fn delete(&self, object_id: &ObjectId) -> Result<(), ChainError>;

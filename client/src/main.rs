@@ -9,9 +9,12 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use walrus_client::chain::local::LocalChain;
 use walrus_client::config::FileConfig;
 use walrus_client::daemon::{self, DaemonConfig};
-use walrus_client::{ChainAccess, Client, Estimate, StoreEvent, StoreOptions, StoreOutcome};
+use walrus_client::{
+    BlobObject, ChainAccess, Client, Estimate, ObjectId, Registered, StoreEvent, StoreOptions, StoreOutcome,
+};
 use walrus_encoder::BlobId;
 
 #[derive(Parser)]
@@ -33,9 +36,9 @@ enum Command {
     Store {
         #[arg(required = true)]
         files: Vec<PathBuf>,
-        /// Epochs ahead of the current one to store for.
-        #[arg(long)]
-        epochs: u32,
+        /// Epochs ahead of the current one to store for, or `max` (as far as the chain allows).
+        #[arg(long, value_parser = Epochs::parse)]
+        epochs: Epochs,
         /// Store as a permanent blob (blobs are deletable by default).
         #[arg(long)]
         permanent: bool,
@@ -91,6 +94,49 @@ enum Command {
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         request_timeout_secs: u64,
     },
+    /// Delete the wallet's deletable blob objects: every one of a blob ID, or one object.
+    Delete {
+        #[arg(long, conflicts_with = "object_id", required_unless_present = "object_id")]
+        blob_id: Option<String>,
+        #[arg(long)]
+        object_id: Option<String>,
+    },
+    /// Add epochs to the storage of one of the wallet's certified blob objects.
+    Extend {
+        #[arg(long)]
+        blob_obj_id: String,
+        #[arg(long)]
+        epochs_extended: u32,
+    },
+    /// The wallet's blob objects.
+    ListBlobs {
+        /// Also those whose storage has ended.
+        #[arg(long)]
+        include_expired: bool,
+    },
+}
+
+/// `--epochs N` or `--epochs max`.
+#[derive(Clone, Copy, Debug)]
+enum Epochs {
+    Count(u32),
+    Max,
+}
+
+impl Epochs {
+    fn parse(text: &str) -> Result<Self, String> {
+        if text == "max" {
+            return Ok(Self::Max);
+        }
+        text.parse().map(Self::Count).map_err(|_| format!("{text:?} is neither a number of epochs nor `max`"))
+    }
+
+    async fn resolve(self, chain: &dyn ChainAccess) -> Result<u32> {
+        match self {
+            Self::Count(epochs) => Ok(epochs),
+            Self::Max => Ok(chain.max_epochs_ahead().await?),
+        }
+    }
 }
 
 #[tokio::main]
@@ -163,9 +209,28 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::Store { files, epochs, permanent, force, dry_run } => {
             let client = Client::new(connect(&config)?, config.client_config().map_err(|e| anyhow!(e))?);
+            let epochs = epochs.resolve(client.chain()).await?;
             let options = StoreOptions { epochs, deletable: !permanent, force, progress: None };
             store(&client, &files, options, dry_run, json).await?;
         }
+        Command::Delete { blob_id, object_id } => {
+            let target = match (blob_id, object_id) {
+                (_, Some(id)) => Target::Object(parse_object_id(&id)?),
+                (Some(id), None) => Target::Blob(parse_blob_id(&id)?),
+                (None, None) => unreachable!("clap requires one of them"),
+            };
+            delete(&*connect(&config)?, target, json).await?;
+        }
+        Command::Extend { blob_obj_id, epochs_extended } => {
+            let Registered { blob, cost } =
+                connect(&config)?.extend(&parse_object_id(&blob_obj_id)?, epochs_extended).await?;
+            let text = format!(
+                "extended {} (blob {}) to epoch {}, cost {cost} FROST",
+                blob.object_id, blob.blob_id, blob.end_epoch
+            );
+            print(json, json!({"blobObject": blob.to_json(), "cost": cost}), &text);
+        }
+        Command::ListBlobs { include_expired } => list_blobs(&*connect(&config)?, include_expired, json).await?,
     }
     Ok(())
 }
@@ -192,12 +257,16 @@ fn connect(config: &FileConfig) -> Result<Arc<dyn ChainAccess>> {
         None => bail!(
             "no chain is configured: pass --config FILE (or set WALRUS_CONFIG) naming a client.toml with a [chain] table"
         ),
-        Some(chain) => bail!(
-            "chain kind {:?} is not available in this build: no chain implementation is wired into the CLI yet \
-             (the local chain comes next)",
-            chain.kind
-        ),
+        Some(chain) if chain.kind == "local" => {
+            let local = LocalChain::from_settings(&chain.settings).map_err(|e| anyhow!(e))?;
+            Ok(Arc::new(local))
+        }
+        Some(chain) => bail!("[chain] kind {:?} is not known: this build supports \"local\" (the local chain)", chain.kind),
     }
+}
+
+fn parse_object_id(text: &str) -> Result<ObjectId> {
+    text.parse::<ObjectId>().map_err(|e| anyhow!(e))
 }
 
 fn parse_blob_id(text: &str) -> Result<BlobId> {
@@ -396,4 +465,57 @@ fn progress_bar(path: &Path) -> ProgressBar {
     );
     bar.set_prefix(path.display().to_string());
     bar
+}
+
+/// What `delete` removes.
+enum Target {
+    /// Every deletable object of the wallet with this blob ID.
+    Blob(BlobId),
+    Object(ObjectId),
+}
+
+async fn delete(chain: &dyn ChainAccess, target: Target, json: bool) -> Result<()> {
+    let objects = match target {
+        Target::Object(id) => vec![id],
+        Target::Blob(blob_id) => {
+            let objects = chain.blob_objects(&blob_id).await?;
+            let mine: Vec<ObjectId> = objects.iter().filter(|o| o.owned && o.deletable).map(|o| o.object_id).collect();
+            if mine.is_empty() {
+                bail!(
+                    "no deletable blob object of this wallet holds blob {blob_id} ({} live object(s) in all)",
+                    objects.len()
+                );
+            }
+            mine
+        }
+    };
+    for id in &objects {
+        chain.delete(id).await.with_context(|| format!("cannot delete {id}"))?;
+        if !json {
+            println!("deleted {id}");
+        }
+    }
+    if json {
+        println!("{}", json!({ "deleted": objects }));
+    }
+    Ok(())
+}
+
+async fn list_blobs(chain: &dyn ChainAccess, include_expired: bool, json: bool) -> Result<()> {
+    let epoch = chain.current_epoch().await?;
+    let blobs: Vec<BlobObject> =
+        chain.owned_blobs().await?.into_iter().filter(|b| include_expired || b.end_epoch > epoch).collect();
+    if json {
+        println!("{}", serde_json::Value::Array(blobs.iter().map(BlobObject::to_json).collect()));
+        return Ok(());
+    }
+    if blobs.is_empty() {
+        println!("no blob objects (current epoch {epoch})");
+    }
+    for b in blobs {
+        let kind = if b.deletable { "deletable" } else { "permanent" };
+        let state = b.certified_epoch.map_or("registered".to_owned(), |e| format!("certified in epoch {e}"));
+        println!("{} {}: {} bytes, {kind}, {state}, until epoch {}", b.blob_id, b.object_id, b.size, b.end_epoch);
+    }
+    Ok(())
 }

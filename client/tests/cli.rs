@@ -60,19 +60,24 @@ fn configuration_errors_are_clear() {
     fails_with(&["--config", typo.to_str().unwrap(), "info"], "unknown field `max_atempts`");
     fails_with(&["--config", "/no/such/client.toml", "info"], "cannot read /no/such/client.toml");
 
-    // Commands that need the chain say so when there is none, or none this build can reach.
+    // Commands that need the chain say so when there is none, or one this build does not know.
     fails_with(&["info"], "no chain is configured");
     fails_with(&["store", "/etc/hostname", "--epochs", "1"], "no chain is configured");
     let local = dir.path().join("local.toml");
     std::fs::write(&local, "[chain]\nkind = \"local\"\nurl = \"http://127.0.0.1:1\"\n").unwrap();
+    fails_with(&["--config", local.to_str().unwrap(), "info"], "[chain] of kind \"local\": missing field `sender`");
+    let sui = dir.path().join("sui.toml");
+    std::fs::write(&sui, "[chain]\nkind = \"sui\"\n").unwrap();
     fails_with(
-        &["--config", local.to_str().unwrap(), "read", &BlobId([1; 32]).to_string()],
-        "chain kind \"local\" is not available",
+        &["--config", sui.to_str().unwrap(), "read", &BlobId([1; 32]).to_string()],
+        "[chain] kind \"sui\" is not known",
     );
 }
 
 #[test]
 fn usage_errors_exit_non_zero() {
     fails_with(&["store", "file"], "--epochs");
+    fails_with(&["store", "file", "--epochs", "forever"], "neither a number of epochs nor `max`");
+    fails_with(&["delete"], "--blob-id");
     fails_with(&["blob-status"], "--blob-id");
 }

@@ -33,6 +33,7 @@ pub fn router(chain: Shared) -> Router {
         .route("/v1/balances/{address}", get(balance))
         .route("/v1/blobs/{blob_id}", get(blobs_by_id))
         .route("/v1/objects/{object_id}", get(object))
+        .route("/v1/owners/{address}/blobs", get(blobs_by_owner))
         .route("/v1/cost", get(cost))
         .route("/v1/blobs/register", post(|s, b| call(s, b, "register_blob")))
         .route("/v1/blobs/certify", post(|s, b| call(s, b, "certify_blob")))
@@ -163,6 +164,17 @@ async fn blobs_by_id(
     let chain = chain.lock().expect("not poisoned");
     let blobs: Vec<Value> = chain.state().blobs_by_id(&blob_id).into_iter().map(blob_json).collect();
     Ok(Json(json!({"blob_id": blob_id, "objects": blobs})))
+}
+
+/// The blob objects an address owns (what `walrus list-blobs` shows), expired ones included.
+async fn blobs_by_owner(
+    AxumState(chain): AxumState<Shared>,
+    Path(address): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let owner: Address = address.parse().map_err(|e| bad_input(format!("{address:?} is not an address: {e}")))?;
+    let chain = chain.lock().expect("not poisoned");
+    let blobs: Vec<Value> = chain.state().blobs.values().filter(|b| b.owner == owner).map(blob_json).collect();
+    Ok(Json(json!({"owner": owner, "objects": blobs})))
 }
 
 async fn object(AxumState(chain): AxumState<Shared>, Path(object_id): Path<String>) -> Result<Json<Value>, ApiError> {

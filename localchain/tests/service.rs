@@ -78,6 +78,12 @@ async fn routes_run_calls_and_answer_errors_as_json() {
         .await
         .unwrap();
     assert_eq!(by_id["objects"][0]["object_id"], json!(object_id));
+    let owned: Value =
+        http.get(format!("{url}/v1/owners/{}/blobs", client())).send().await.unwrap().json().await.unwrap();
+    assert_eq!(owned["objects"][0]["object_id"], json!(object_id));
+    let others: Value =
+        http.get(format!("{url}/v1/owners/{}/blobs", address(0x55, 5))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(others["objects"], json!([]));
 
     let garbage = http.post(format!("{url}/v1/blobs/delete")).body("{not json").send().await.unwrap();
     assert_eq!(garbage.status(), 400);

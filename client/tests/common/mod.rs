@@ -1,8 +1,8 @@
 //! A committee of real storage nodes in one process, each behind a small HTTP proxy that can
 //! delay or corrupt what the node serves or be taken down, and a test chain.
 //!
-//! `TestChain` stands in for the chain until the local chain (walrus-localchain) lands: it
-//! keeps blob objects in memory, applies each transaction's effect to the nodes directly as
+//! `TestChain` is a chain in memory, so that tests can inject faults between the chain and
+//! the nodes (`localchain.rs` runs the real local chain instead): it keeps blob objects in memory, applies each transaction's effect to the nodes directly as
 //! chain updates, and checks every certificate with the conformance model of the Move
 //! contract's rules (`walrus-conformance`) and real BLS before accepting it.
 
@@ -37,6 +37,7 @@ pub const SHARDS_PER_NODE: u16 = 2;
 pub const N_SHARDS: u16 = N_NODES as u16 * SHARDS_PER_NODE;
 pub const F_NODES: usize = 2;
 pub const EPOCH: u32 = 1;
+pub const MAX_EPOCHS_AHEAD: u32 = 53;
 pub const PRICES: Prices = Prices { storage_per_unit_epoch: 100, write_per_unit: 1000 };
 
 /// Member `i`'s secret key is the scalar `i + 1`.
@@ -285,12 +286,20 @@ impl ChainAccess for TestChain {
         Ok(PRICES)
     }
 
+    async fn max_epochs_ahead(&self) -> Result<u32, ChainError> {
+        Ok(MAX_EPOCHS_AHEAD)
+    }
+
     async fn blob_objects(&self, blob_id: &BlobId) -> Result<Vec<BlobObject>, ChainError> {
         Ok(self.blob_objects_now(blob_id))
     }
 
     async fn blob_object(&self, object_id: &ObjectId) -> Result<Option<BlobObject>, ChainError> {
         Ok(self.state.lock().unwrap().objects.get(object_id).copied())
+    }
+
+    async fn owned_blobs(&self) -> Result<Vec<BlobObject>, ChainError> {
+        Ok(self.state.lock().unwrap().objects.values().copied().collect())
     }
 
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, ChainError> {
