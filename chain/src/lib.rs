@@ -5,10 +5,15 @@
 //! Data flows one way: [`source`] (checkpoint N from a folder, a store or a full node) →
 //! [`checkpoint`] (decode) → [`events`] (our events, typed; package origins across upgrades), joined by
 //! [`follow::events_of`]. `testing` (feature `testing`) builds checkpoints for followers' tests.
+//! [`messages`] holds what nodes sign for the contracts, which nodes, clients and the local
+//! chain all build.
 
 pub mod checkpoint;
 pub mod events;
 pub mod follow;
+pub mod messages;
 pub mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
+
+pub use messages::ObjectId;

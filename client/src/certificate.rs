@@ -5,33 +5,20 @@
 
 use fastcrypto::bls12381::min_pk::{BLS12381AggregateSignature, BLS12381PublicKey, BLS12381Signature};
 use fastcrypto::traits::{AggregateAuthenticator, ToFromBytes, VerifyingKey};
+pub use walrus_chain::messages::Persistence;
+use walrus_chain::messages::{self, Intent, APP_ID_STORAGE, INTENT_VERSION};
 use walrus_encoder::BlobId;
 
-use crate::chain::{Committee, ObjectId};
+use crate::chain::Committee;
 
-const INTENT_BLOB_CERTIFICATION: [u8; 3] = [1, 0, 3];
-const HEADER_LEN: usize = 3 + 4 + 32;
-
-/// How a certified blob persists: a deletable blob's confirmation names its object.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Persistence {
-    Permanent,
-    Deletable(ObjectId),
-}
+/// The certification header's intent type, version and app ID, for reading a confirmation.
+const INTENT_BLOB_CERTIFICATION: [u8; 3] = [Intent::BlobCertification as u8, INTENT_VERSION, APP_ID_STORAGE];
+/// The header, then the blob ID.
+const BLOB_ID_END: usize = messages::HEADER_LEN + 32;
 
 /// The bytes a node signs to confirm that it holds its part of `blob_id` in `epoch`.
 pub fn confirmation_message(epoch: u32, blob_id: &BlobId, persistence: Persistence) -> Vec<u8> {
-    let mut message = INTENT_BLOB_CERTIFICATION.to_vec();
-    message.extend_from_slice(&epoch.to_le_bytes());
-    message.extend_from_slice(&blob_id.0);
-    match persistence {
-        Persistence::Permanent => message.push(0),
-        Persistence::Deletable(object) => {
-            message.push(1);
-            message.extend_from_slice(&object.0);
-        }
-    }
-    message
+    messages::blob_certification(epoch, &blob_id.0, persistence)
 }
 
 /// Why a node's confirmation was not counted.
@@ -62,7 +49,7 @@ pub fn verify_confirmation(
     signature: &[u8],
 ) -> Result<BLS12381Signature, ConfirmationError> {
     if message != expected {
-        if message.len() < HEADER_LEN + 1 || message[..3] != INTENT_BLOB_CERTIFICATION {
+        if message.len() < BLOB_ID_END + 1 || message[..3] != INTENT_BLOB_CERTIFICATION {
             let start = hex::encode(&message[..message.len().min(8)]);
             return Err(ConfirmationError::NotACertification(message.len(), start));
         }
@@ -70,7 +57,7 @@ pub fn verify_confirmation(
         if epoch(message) != epoch(expected) {
             return Err(ConfirmationError::WrongEpoch { got: epoch(message), expected: epoch(expected) });
         }
-        if message[7..HEADER_LEN] != expected[7..HEADER_LEN] {
+        if message[messages::HEADER_LEN..BLOB_ID_END] != expected[messages::HEADER_LEN..BLOB_ID_END] {
             return Err(ConfirmationError::WrongBlobId);
         }
         return Err(ConfirmationError::WrongPersistence);
@@ -193,7 +180,7 @@ mod tests {
     //! storage nodes, section 4 and 5).
 
     use super::*;
-    use crate::chain::Member;
+    use crate::chain::{Member, ObjectId};
 
     const NODE0_PK: &str =
         "8a7524b153bb59b2d07bda3f28dea485ed4f7417f336edf3824a33b2460f4e400273897711306705093a753d16211754";

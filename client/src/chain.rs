@@ -2,56 +2,15 @@
 //! and the local chain can both serve it. The client never reads chain objects itself: it asks
 //! [`ChainAccess`] and trusts its answers as it would trust a full node.
 
-use std::fmt;
-use std::str::FromStr;
-
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use walrus_encoder::BlobId;
 
 use crate::certificate::Certificate;
 
 pub mod local;
 
-/// A Sui object ID (or address): 32 bytes, written `0x` + 64 hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ObjectId(pub [u8; 32]);
-
-impl fmt::Display for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{}", hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-impl FromStr for ObjectId {
-    type Err = String;
-
-    /// Exactly `0x` and 64 hex digits, the form Walrus shows and its routes take.
-    fn from_str(s: &str) -> Result<Self, String> {
-        let digits = s.strip_prefix("0x").ok_or_else(|| format!("object ID {s:?} does not start with 0x"))?;
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(digits, &mut bytes).map_err(|_| format!("object ID {s:?} is not 0x and 64 hex digits"))?;
-        Ok(Self(bytes))
-    }
-}
-
-impl<'de> Deserialize<'de> for ObjectId {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d)?.parse().map_err(serde::de::Error::custom)
-    }
-}
-
-impl Serialize for ObjectId {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
+pub use walrus_chain::ObjectId;
 
 /// One storage node of a committee.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

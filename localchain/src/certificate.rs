@@ -10,15 +10,12 @@ use fastcrypto::serde_helpers::ToFromByteArray;
 use fastcrypto::traits::{ToFromBytes, VerifyingKey};
 use serde::{Deserialize, Serialize};
 use sui_sdk_types::Address;
+use walrus_chain::messages::{Intent, APP_ID_STORAGE, HEADER_LEN, INTENT_VERSION};
 
 use crate::error::{aborts, Abort};
 
-const APP_ID: u8 = 3;
-const INTENT_VERSION: u8 = 0;
-const HEADER_LENGTH: usize = 7;
-pub const PROOF_OF_POSSESSION_MSG_TYPE: u8 = 0;
-const BLOB_CERT_MSG_TYPE: u8 = 1;
-const INVALID_BLOB_ID_MSG_TYPE: u8 = 2;
+const BLOB_CERT_MSG_TYPE: u8 = Intent::BlobCertification as u8;
+const INVALID_BLOB_ID_MSG_TYPE: u8 = Intent::InvalidBlobId as u8;
 
 /// A committee member as certificates see it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,19 +120,19 @@ impl BlsCommittee {
 
 /// `messages::new_certified_message`: the 7-byte header, for the committee's epoch.
 fn parse_header(message: &[u8], committee_epoch: u32) -> Result<(u8, Vec<u8>), Abort> {
-    if message.len() < HEADER_LENGTH {
+    if message.len() < HEADER_LEN {
         return Err(aborts::EMessageTooShort);
     }
     if message[1] != INTENT_VERSION {
         return Err(aborts::EIncorrectIntentVersion);
     }
-    if message[2] != APP_ID {
+    if message[2] != APP_ID_STORAGE {
         return Err(aborts::EIncorrectAppId);
     }
     if u32::from_le_bytes(message[3..7].try_into().expect("4 bytes")) != committee_epoch {
         return Err(aborts::EIncorrectEpoch);
     }
-    Ok((message[0], message[HEADER_LENGTH..].to_vec()))
+    Ok((message[0], message[HEADER_LEN..].to_vec()))
 }
 
 /// `messages::into_certified_blob_message`.
@@ -162,41 +159,6 @@ pub fn invalid_blob_id_certificate(intent: u8, body: &[u8]) -> Result<[u8; 32], 
         return Err(aborts::EInvalidMsgType);
     }
     body.get(..32).map(|b| b.try_into().expect("32 bytes")).ok_or(aborts::EMessageTooShort)
-}
-
-fn header(intent: u8, epoch: u32) -> Vec<u8> {
-    let mut message = vec![intent, INTENT_VERSION, APP_ID];
-    message.extend_from_slice(&epoch.to_le_bytes());
-    message
-}
-
-/// `messages::proof_of_possession_message`.
-pub fn proof_of_possession_message(epoch: u32, sender: &Address, public_key: &[u8]) -> Vec<u8> {
-    let mut message = header(PROOF_OF_POSSESSION_MSG_TYPE, epoch);
-    message.extend_from_slice(sender.as_bytes());
-    message.extend_from_slice(public_key);
-    message
-}
-
-/// `messages::blob_certification_message`: what nodes sign to certify a blob.
-pub fn blob_certification_message(epoch: u32, blob_id: &[u8; 32], deletable_object: Option<&Address>) -> Vec<u8> {
-    let mut message = header(BLOB_CERT_MSG_TYPE, epoch);
-    message.extend_from_slice(blob_id);
-    match deletable_object {
-        None => message.push(0),
-        Some(object) => {
-            message.push(1);
-            message.extend_from_slice(object.as_bytes());
-        }
-    }
-    message
-}
-
-/// `messages::invalid_blob_id_message`.
-pub fn invalid_blob_id_message(epoch: u32, blob_id: &[u8; 32]) -> Vec<u8> {
-    let mut message = header(INVALID_BLOB_ID_MSG_TYPE, epoch);
-    message.extend_from_slice(blob_id);
-    message
 }
 
 /// `bls12381_min_pk_verify` of a proof of possession.

@@ -52,7 +52,7 @@ pub struct NodeGenesis {
     /// Compressed secp256r1, 33 bytes, hex.
     #[serde(with = "crate::as_text::hex")]
     pub network_public_key: Vec<u8>,
-    /// The BLS signature over `proof_of_possession_message(0, sender, public_key)`, hex.
+    /// The BLS signature over `walrus_chain::messages::proof_of_possession(0, sender, public_key)`, hex.
     #[serde(with = "crate::as_text::hex")]
     pub proof_of_possession: Vec<u8>,
     /// The operator's address: it registers the node and holds its cap.

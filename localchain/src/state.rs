@@ -340,7 +340,8 @@ impl State {
                 write_price,
                 node_capacity,
             } => {
-                let message = certificate::proof_of_possession_message(self.epoch, &tx.sender, public_key);
+                let message =
+                    walrus_chain::messages::proof_of_possession(self.epoch, &tx.sender.into_inner(), public_key);
                 if !certificate::verify_signature(public_key, proof_of_possession, &message) {
                     return Err(aborts::EInvalidProofOfPossession.into());
                 }

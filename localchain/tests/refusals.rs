@@ -9,7 +9,7 @@ use fastcrypto::bls12381::min_pk::BLS12381KeyPair;
 use fastcrypto::traits::{KeyPair, Signer, ToFromBytes};
 use rand::SeedableRng;
 use sui_sdk_types::Address;
-use walrus_localchain::certificate::{blob_certification_message, invalid_blob_id_message};
+use walrus_chain::messages::{blob_certification, invalid_blob_id, Persistence};
 use walrus_localchain::{Call, ChainError, LocalChain};
 
 struct Fixture {
@@ -78,11 +78,11 @@ fn certify_refuses_every_bad_certificate() {
     let mut f = fixture();
     let epoch = f.chain.state().epoch;
     let (object, blob_id) = f.permanent;
-    let good = blob_certification_message(epoch, &blob_id, None);
+    let good = blob_certification(epoch, &blob_id, Persistence::Permanent);
     let (signature, bitmap) = f.network.certify_all(f.chain.state(), &good);
 
     // Signed by everyone, but for the next epoch.
-    let later = blob_certification_message(epoch + 1, &blob_id, None);
+    let later = blob_certification(epoch + 1, &blob_id, Persistence::Permanent);
     let (sig, bm) = f.network.certify_all(f.chain.state(), &later);
     f.refused(client(), f.certify(object, sig, bm, later), "EIncorrectEpoch");
 
@@ -109,18 +109,18 @@ fn certify_refuses_every_bad_certificate() {
 
     // Messages: signed for one blob, shown for another; another blob's certificate; the wrong
     // intent; the wrong persistence; another object; a header that is not Walrus's.
-    let other = blob_certification_message(epoch, &[7; 32], None);
+    let other = blob_certification(epoch, &[7; 32], Persistence::Permanent);
     f.refused(client(), f.certify(object, signature.clone(), bitmap.clone(), other.clone()), "ESigVerification");
     let (sig, bm) = f.network.certify_all(f.chain.state(), &other);
     f.refused(client(), f.certify(object, sig, bm, other), "EInvalidBlobId");
-    let invalid = invalid_blob_id_message(epoch, &blob_id);
+    let invalid = invalid_blob_id(epoch, &blob_id);
     let (sig, bm) = f.network.certify_all(f.chain.state(), &invalid);
     f.refused(client(), f.certify(object, sig, bm, invalid), "EInvalidMsgType");
-    let as_deletable = blob_certification_message(epoch, &blob_id, Some(&object));
+    let as_deletable = blob_certification(epoch, &blob_id, Persistence::Deletable(object.into()));
     let (sig, bm) = f.network.certify_all(f.chain.state(), &as_deletable);
     f.refused(client(), f.certify(object, sig, bm, as_deletable), "EInvalidBlobPersistenceType");
     let (deletable, deletable_id) = f.deletable;
-    let wrong_object = blob_certification_message(epoch, &deletable_id, Some(&object));
+    let wrong_object = blob_certification(epoch, &deletable_id, Persistence::Deletable(object.into()));
     let (sig, bm) = f.network.certify_all(f.chain.state(), &wrong_object);
     f.refused(client(), f.certify(deletable, sig, bm, wrong_object), "EInvalidBlobObject");
     let mut not_walrus = good.clone();
@@ -148,7 +148,7 @@ fn certify_refuses_every_bad_certificate() {
 fn invalidation_needs_one_correct_node() {
     let mut f = fixture();
     let epoch = f.chain.state().epoch;
-    let message = invalid_blob_id_message(epoch, &[5; 32]);
+    let message = invalid_blob_id(epoch, &[5; 32]);
     // 3w >= n + 1 with n = 10 needs 4 shards.
     let few = f.signers_below(4);
     let (sig, bm) = f.network.certify(f.chain.state(), &few, &message);

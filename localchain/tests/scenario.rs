@@ -18,8 +18,8 @@ use serde_json::{json, Value};
 use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence};
 use walrus_chain::events::PackageOrigins;
 use walrus_chain::follow::events_of;
+use walrus_chain::messages::{blob_certification, invalid_blob_id, Persistence};
 use walrus_chain::source::Source;
-use walrus_localchain::certificate::{blob_certification_message, invalid_blob_id_message};
 use walrus_localchain::{Call, Executed, LocalChain};
 
 /// The event types the local chain emits, in the order the generated test checks them.
@@ -75,17 +75,17 @@ fn run_scenario(chain: &mut LocalChain, network: &Network, log: Vec<Executed>) -
     // A permanent blob certified by everyone; a deletable one by all but the first member.
     let epoch = chain.state().epoch;
     let (signature, signers_bitmap) =
-        network.certify_all(chain.state(), &blob_certification_message(epoch, &id_a, None));
-    let message = blob_certification_message(epoch, &id_a, None);
+        network.certify_all(chain.state(), &blob_certification(epoch, &id_a, Persistence::Permanent));
+    let message = blob_certification(epoch, &id_a, Persistence::Permanent);
     runner.exec(chain, client(), Call::CertifyBlob { object_id: a, signature, signers_bitmap, message });
-    let message = blob_certification_message(epoch, &id_b, Some(&b));
+    let message = blob_certification(epoch, &id_b, Persistence::Deletable(b.into()));
     let n = chain.state().bls_committee.members.len();
     let (signature, signers_bitmap) = network.certify(chain.state(), &(1..n).collect::<Vec<_>>(), &message);
     runner.exec(chain, client(), Call::CertifyBlob { object_id: b, signature, signers_bitmap, message });
     runner.exec(chain, client(), Call::ExtendBlob { object_id: a, epochs: 2 });
 
     let (_, id_c) = blob(3, 77);
-    let message = invalid_blob_id_message(epoch, &id_c);
+    let message = invalid_blob_id(epoch, &id_c);
     let (signature, signers_bitmap) = network.certify_all(chain.state(), &message);
     runner.exec(chain, client(), Call::InvalidateBlobId { signature, signers_bitmap, message });
 
@@ -101,7 +101,7 @@ fn run_scenario(chain: &mut LocalChain, network: &Network, log: Vec<Executed>) -
     let epoch = chain.state().epoch;
     let (root_c, id_c) = blob(4, 300_000);
     let c = runner.exec(chain, client(), register(id_c, root_c, 300_000, true, 1)).created[1];
-    let message = blob_certification_message(epoch, &id_c, Some(&c));
+    let message = blob_certification(epoch, &id_c, Persistence::Deletable(c.into()));
     let (signature, signers_bitmap) = network.certify_all(chain.state(), &message);
     runner.exec(chain, client(), Call::CertifyBlob { object_id: c, signature, signers_bitmap, message });
     // Every member reports: the epoch change completes.

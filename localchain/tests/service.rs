@@ -9,7 +9,7 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use common::*;
 use serde_json::{json, Value};
-use walrus_localchain::certificate::blob_certification_message;
+use walrus_chain::messages::{blob_certification, Persistence};
 use walrus_localchain::{service, LocalChain};
 
 #[tokio::test]
@@ -50,7 +50,7 @@ async fn routes_run_calls_and_answer_errors_as_json() {
     assert_eq!(registered["blob"]["storage"]["storage_size"], quote["encoded_size"]);
     let object_id: sui_sdk_types::Address = serde_json::from_value(registered["blob"]["object_id"].clone()).unwrap();
 
-    let message = blob_certification_message(1, &blob_id, Some(&object_id));
+    let message = blob_certification(1, &blob_id, Persistence::Deletable(object_id.into()));
     let (signature, bitmap) = network.certify_all(chain.lock().unwrap().state(), &message);
     let certify = |message: &[u8]| {
         json!({

@@ -30,9 +30,9 @@ use walrus_encoder::{
 
 use crate::chain::ObjectId;
 use crate::error::{success, ApiError};
-use crate::messages::{self, Persistence};
 use crate::node::NodeState;
 use crate::store::Written;
+use walrus_chain::messages::{self, Persistence};
 
 type Shared = Arc<NodeState>;
 type ApiResult<T = Response> = Result<T, ApiError>;
@@ -419,7 +419,7 @@ async fn confirm(state: Shared, blob_id: BlobId, persistence: Persistence, query
             ));
         }
     }
-    let signed = SignedMessage::sign(&state, messages::blob_certification(committee.epoch, &blob_id, persistence));
+    let signed = SignedMessage::sign(&state, messages::blob_certification(committee.epoch, &blob_id.0, persistence));
     state.record(|| metrics::counter!("confirmations_signed_total").increment(1));
     Ok(success(StatusCode::OK, json!({ "signed": signed })))
 }
@@ -658,7 +658,7 @@ async fn inconsistency_proof(
             AxisParam::Secondary => check_proof::<Secondary>(&metadata, &body)?,
         }
         let epoch = state.store.committee()?.epoch;
-        let signed = SignedMessage::sign(&state, messages::invalid_blob_id(epoch, &blob_id));
+        let signed = SignedMessage::sign(&state, messages::invalid_blob_id(epoch, &blob_id.0));
         Ok(success(StatusCode::OK, json!(signed)))
     })
     .await

@@ -3,39 +3,10 @@
 //! else reads the view only through the store, which applies updates atomically with the
 //! checkpoint they came from.
 
-use std::fmt;
-use std::str::FromStr;
-
 use serde::{Deserialize, Serialize};
 use walrus_encoder::{BlobId, ShardIndex};
 
-/// A Sui object ID (or address): 32 bytes, written `0x` + 64 hex digits.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct ObjectId(pub [u8; 32]);
-
-impl fmt::Display for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{}", hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for ObjectId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self, f)
-    }
-}
-
-/// Exactly `0x` and 64 hex digits: the only form in Walrus's routes.
-impl FromStr for ObjectId {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let digits = s.strip_prefix("0x").ok_or_else(|| format!("object ID {s:?} does not start with 0x"))?;
-        let mut bytes = [0u8; 32];
-        hex::decode_to_slice(digits, &mut bytes).map_err(|_| format!("object ID {s:?} is not 64 hex digits"))?;
-        Ok(Self(bytes))
-    }
-}
+pub use walrus_chain::ObjectId;
 
 /// One storage node of a committee.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

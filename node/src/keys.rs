@@ -16,7 +16,7 @@ use fastcrypto::traits::{KeyPair, Signer, ToFromBytes};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
-use crate::messages;
+use walrus_chain::messages;
 
 /// File names inside a key directory.
 pub const PROTOCOL_KEY_FILE: &str = "protocol.key";

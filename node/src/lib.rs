@@ -13,10 +13,11 @@ pub mod config;
 mod error;
 pub mod follow;
 pub mod keys;
-pub mod messages;
 mod node;
 pub mod store;
 mod sync;
+
+pub use walrus_chain::messages;
 
 pub use chain::{BlobObject, ChainUpdate, Committee, EventId, Member, ObjectId};
 pub use follow::FollowConfig;

@@ -6,7 +6,6 @@ use std::process::Command;
 
 use fastcrypto::bls12381::min_pk::{BLS12381PublicKey, BLS12381Signature};
 use fastcrypto::traits::{ToFromBytes, VerifyingKey};
-use walrus_encoder::BlobId;
 use walrus_node::keys::{self, KeyError, ProtocolKey, NETWORK_KEY_FILE, PROTOCOL_KEY_FILE};
 use walrus_node::messages::{self, Persistence};
 
@@ -55,7 +54,7 @@ fn keygen_prints_what_registration_takes_and_keeps_keys_private() {
 fn confirmations_match_the_spec_vector() {
     let secret = hex::decode("265149ee743bf2ee3096ce96e9fd44e887074e4815b6d7c59043de9b830dc24c").unwrap();
     let key = ProtocolKey::from_secret(&secret).unwrap();
-    let message = messages::blob_certification(21, &BlobId([7; 32]), Persistence::Permanent);
+    let message = messages::blob_certification(21, &[7; 32], Persistence::Permanent);
     assert_eq!(
         hex::encode(&message),
         "01000315000000070707070707070707070707070707070707070707070707070707070707070700"
@@ -70,11 +69,8 @@ fn confirmations_match_the_spec_vector() {
     );
     let object = walrus_node::ObjectId([9; 32]);
     assert_eq!(
-        messages::blob_certification(4, &BlobId([1; 32]), Persistence::Deletable(object)),
+        messages::blob_certification(4, &[1; 32], Persistence::Deletable(object)),
         walrus_conformance::blob_certification_message(4, &[1; 32], Some(&object.0))
     );
-    assert_eq!(
-        messages::invalid_blob_id(4, &BlobId([1; 32])),
-        walrus_conformance::invalid_blob_id_message(4, &[1; 32])
-    );
+    assert_eq!(messages::invalid_blob_id(4, &[1; 32]), walrus_conformance::invalid_blob_id_message(4, &[1; 32]));
 }

@@ -7,7 +7,6 @@ use fastcrypto::bls12381::min_pk::{BLS12381AggregateSignature, BLS12381KeyPair};
 use fastcrypto::traits::{AggregateAuthenticator, KeyPair, Signer, ToFromBytes};
 use rand::SeedableRng;
 use sui_sdk_types::Address;
-use walrus_localchain::certificate;
 use walrus_localchain::genesis::{Balance, Genesis, NodeGenesis};
 use walrus_localchain::state::State;
 
@@ -43,7 +42,7 @@ impl Network {
             .map(|(i, (key, stake))| {
                 let sender = address(0x0A, i as u8);
                 let public_key = key.public().as_bytes().to_vec();
-                let message = certificate::proof_of_possession_message(0, &sender, &public_key);
+                let message = walrus_chain::messages::proof_of_possession(0, &sender.into_inner(), &public_key);
                 NodeGenesis {
                     name: format!("node-{i}"),
                     network_address: format!("127.0.0.1:{}", 9100 + i),
