@@ -168,14 +168,11 @@ fn refuse_invalid(state: &NodeState, blob_id: &BlobId) -> ApiResult<crate::store
     Ok(blob)
 }
 
-/// The stored metadata; it was verified before it was stored.
-fn stored_metadata(state: &NodeState, blob_id: &BlobId) -> ApiResult<Option<VerifiedMetadata>> {
-    let Some(bytes) = state.store.metadata(blob_id)? else { return Ok(None) };
-    let metadata = BlobMetadataWithId::from_bcs(&bytes).map_err(ApiError::internal)?;
-    metadata.verify().map(Some).map_err(ApiError::internal)
+fn stored_metadata(state: &NodeState, blob_id: &BlobId) -> ApiResult<Option<Arc<VerifiedMetadata>>> {
+    Ok(state.stored_metadata(blob_id)?)
 }
 
-fn require_metadata(state: &NodeState, blob_id: &BlobId) -> ApiResult<VerifiedMetadata> {
+fn require_metadata(state: &NodeState, blob_id: &BlobId) -> ApiResult<Arc<VerifiedMetadata>> {
     stored_metadata(state, blob_id)?.ok_or_else(|| ApiError::not_found("METADATA_NOT_FOUND", "no metadata stored"))
 }
 
@@ -251,7 +248,7 @@ fn check_sliver<A: Axis>(
     path_pair: u16,
     sliver: &Sliver<A>,
     pending: bool,
-) -> ApiResult<(VerifiedMetadata, SliverPairIndex)> {
+) -> ApiResult<(Arc<VerifiedMetadata>, SliverPairIndex)> {
     let committee = state.store.committee()?;
     let n = committee.n_shards();
     if path_pair >= n || sliver.index().get() >= n {
@@ -293,14 +290,15 @@ fn check_shard(
     }
 }
 
-fn store_sliver<A: Axis>(state: &NodeState, blob_id: BlobId, path_pair: u16, body: &[u8], pending: bool) -> ApiResult {
-    let sliver = Sliver::<A>::from_bcs(body)
+fn store_sliver<A: Axis>(state: &NodeState, blob_id: BlobId, path_pair: u16, body: Bytes, pending: bool) -> ApiResult {
+    let sliver = Sliver::<A>::from_bcs(&body)
         .map_err(|e| ApiError::invalid("INVALID_SLIVER", format!("not a BCS sliver: {e}")))?;
     let (metadata, pair) = check_sliver(state, &blob_id, path_pair, &sliver, pending)?;
     if state.store.has_sliver::<A>(&blob_id, pair)? {
         return Ok(stored_response(Written::Already, "sliver"));
     }
     sliver.verify(&metadata).map_err(|e| ApiError::invalid("INVALID_SLIVER", e.to_string()))?;
+    drop(sliver);
     let written = state.store.put_sliver::<A>(&blob_id, pair, body)?;
     if written == Written::New {
         state.record(|| metrics::counter!("slivers_stored_total", "axis" => A::NAME).increment(1));
@@ -323,8 +321,8 @@ async fn put_sliver(
         return Ok((StatusCode::PAYLOAD_TOO_LARGE, format!("a sliver body has at most {limit} bytes")).into_response());
     };
     blocking(move || match axis {
-        AxisParam::Primary => store_sliver::<Primary>(&state, blob_id, pair, &body, query.pending),
-        AxisParam::Secondary => store_sliver::<Secondary>(&state, blob_id, pair, &body, query.pending),
+        AxisParam::Primary => store_sliver::<Primary>(&state, blob_id, pair, body, query.pending),
+        AxisParam::Secondary => store_sliver::<Secondary>(&state, blob_id, pair, body, query.pending),
     })
     .await
 }
@@ -408,16 +406,10 @@ async fn confirm(state: Shared, blob_id: BlobId, persistence: Persistence, query
     let metadata = stored_metadata(&state, &blob_id)?
         .ok_or_else(|| ApiError::precondition("MISSING_SLIVERS", "the blob's metadata is not stored here"))?;
     let rotation = metadata.rotation();
-    for shard in state.own_shards(&committee) {
-        let pair = rotation.pair_on(shard);
-        if !state.store.has_sliver::<Primary>(&blob_id, pair)?
-            || !state.store.has_sliver::<Secondary>(&blob_id, pair)?
-        {
-            return Err(ApiError::precondition(
-                "MISSING_SLIVERS",
-                format!("pair {pair} (shard {shard}) is incomplete"),
-            ));
-        }
+    let pairs: Vec<SliverPairIndex> = state.own_shards(&committee).into_iter().map(|s| rotation.pair_on(s)).collect();
+    if let Some(pair) = state.store.first_incomplete(&blob_id, &pairs)? {
+        let shard = rotation.shard_of(pair);
+        return Err(ApiError::precondition("MISSING_SLIVERS", format!("pair {pair} (shard {shard}) is incomplete")));
     }
     let signed = SignedMessage::sign(&state, messages::blob_certification(committee.epoch, &blob_id, persistence));
     state.record(|| metrics::counter!("confirmations_signed_total").increment(1));

@@ -4,15 +4,21 @@
 //! that answers 201 after a write knows the data survives a crash, and chain updates are applied
 //! exactly once with their watermark.
 //!
+//! Sliver writes that arrive while another commit is in progress are committed together in the
+//! next transaction (group commit): one fsync for many slivers, and each writer still returns
+//! only after its data is durable.
+//!
 //! Data is kept only while a live object keeps its blob ID: writes check registration inside
 //! the same transaction that stores, and updates that end the last live object (deletion,
 //! expiry at an epoch change, invalidation) delete metadata and slivers in their transaction.
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 
-use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
-use walrus_encoder::{Axis, BlobId, SliverPairIndex};
+use bytes::Bytes;
+use redb::{Builder, Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use walrus_encoder::{Axis, BlobId, Primary, Secondary, SliverPairIndex};
 
 use crate::chain::{BlobObject, ChainUpdate, Committee, EventId, ObjectId};
 
@@ -26,6 +32,12 @@ const INVALID: TableDefinition<&[u8], &[u8]> = TableDefinition::new("invalid");
 const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata");
 /// blob ID ‖ axis (0 primary, 1 secondary) ‖ pair (u16 BE) → BCS sliver, verified.
 const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
+/// The keys of `SLIVERS`, written and removed with them: checking that a sliver is there then
+/// reads a few bytes instead of the sliver's megabytes.
+const HELD: TableDefinition<&[u8], ()> = TableDefinition::new("held");
+/// redb's page cache: slivers are large and read once in a while, so the cache holds the small
+/// tables' pages and the process stays small while slivers stream through.
+const CACHE_BYTES: usize = 64 << 20;
 
 const WATERMARK: &str = "watermark";
 const COMMITTEE: &str = "committee";
@@ -44,6 +56,9 @@ pub enum StoreError {
     Invalid,
     #[error("the blob's metadata is not stored")]
     MetadataMissing,
+    /// A storage error in a group commit, reported to every write in it.
+    #[error("storage: {0}")]
+    Group(String),
 }
 
 macro_rules! from_redb {
@@ -120,22 +135,43 @@ fn blob_range(blob_id: &BlobId) -> ([u8; 33], [u8; 33]) {
     (lo, hi)
 }
 
+/// A sliver waiting for the next group commit.
+struct SliverWrite {
+    id: u64,
+    blob_id: BlobId,
+    key: [u8; 35],
+    bytes: Bytes,
+}
+
+/// Sliver writes waiting for a commit, and the outcomes of committed ones.
+#[derive(Default)]
+struct Queue {
+    next_id: u64,
+    pending: Vec<SliverWrite>,
+    /// Whether a writer is committing a batch now.
+    committing: bool,
+    outcomes: Vec<(u64, Result<Written>)>,
+}
+
 pub struct Store {
     db: Database,
+    queue: Mutex<Queue>,
+    committed: Condvar,
 }
 
 impl Store {
     /// Opens or creates the database file `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::create(path)?;
+        let db = Builder::new().set_cache_size(CACHE_BYTES).create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(STATE)?;
         txn.open_table(OBJECTS)?;
         txn.open_table(INVALID)?;
         txn.open_table(METADATA)?;
         txn.open_table(SLIVERS)?;
+        txn.open_table(HELD)?;
         txn.commit()?;
-        Ok(Self { db })
+        Ok(Self { db, queue: Mutex::default(), committed: Condvar::new() })
     }
 
     /// The last checkpoint whose updates are applied.
@@ -177,6 +213,7 @@ impl Store {
             let mut invalid = txn.open_table(INVALID)?;
             let mut metadata = txn.open_table(METADATA)?;
             let mut slivers = txn.open_table(SLIVERS)?;
+            let mut held = txn.open_table(HELD)?;
             let mut epoch = match state.get(COMMITTEE)? {
                 Some(v) => decode::<Committee>(v.value(), "committee")?.epoch,
                 None => 0,
@@ -238,6 +275,7 @@ impl Store {
                     objects.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
                     metadata.remove(blob_id.0.as_slice())?;
                     slivers.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+                    held.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
                 }
             }
             let applied = read_u64(state.get(UPDATES)?.as_ref().map(|v| v.value()))? + updates.len() as u64;
@@ -316,30 +354,76 @@ impl Store {
         Ok(value.map(|v| v.value().to_vec()))
     }
 
-    /// Stores a verified sliver (BCS) if the blob is registered and its metadata stored.
-    pub fn put_sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex, bytes: &[u8]) -> Result<Written> {
+    /// Whether metadata of `blob_id` is stored, without parsing it.
+    pub fn has_metadata(&self, blob_id: &BlobId) -> Result<bool> {
+        let txn = self.db.begin_read()?;
+        let value = txn.open_table(METADATA)?.get(blob_id.0.as_slice())?;
+        Ok(value.is_some())
+    }
+
+    /// Stores a verified sliver (BCS) if the blob is registered and its metadata stored, and
+    /// returns once it is durable. Concurrent calls share commits: whoever finds no commit in
+    /// progress commits everything queued so far, while the others wait for their outcome.
+    pub fn put_sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex, bytes: Bytes) -> Result<Written> {
+        let mut queue = self.queue.lock().expect("the write queue is never poisoned");
+        let id = queue.next_id;
+        queue.next_id += 1;
+        queue.pending.push(SliverWrite { id, blob_id: *blob_id, key: sliver_key::<A>(blob_id, pair), bytes });
+        loop {
+            if let Some(at) = queue.outcomes.iter().position(|(done, _)| *done == id) {
+                return queue.outcomes.swap_remove(at).1;
+            }
+            if queue.committing {
+                queue = self.committed.wait(queue).expect("the write queue is never poisoned");
+                continue;
+            }
+            queue.committing = true;
+            let batch = std::mem::take(&mut queue.pending);
+            drop(queue);
+            let ids: Vec<u64> = batch.iter().map(|w| w.id).collect();
+            let outcomes = match self.commit_slivers(batch) {
+                Ok(outcomes) => outcomes,
+                Err(e) => ids.into_iter().map(|id| (id, Err(StoreError::Group(e.to_string())))).collect(),
+            };
+            queue = self.queue.lock().expect("the write queue is never poisoned");
+            queue.outcomes.extend(outcomes);
+            queue.committing = false;
+            self.committed.notify_all();
+        }
+    }
+
+    /// Writes a batch of slivers in one transaction; each gets its own outcome, and only
+    /// those found registered, with metadata, are written.
+    fn commit_slivers(&self, batch: Vec<SliverWrite>) -> Result<Vec<(u64, Result<Written>)>> {
         let epoch = self.committee()?.epoch;
-        let key = sliver_key::<A>(blob_id, pair);
         let txn = self.db.begin_write()?;
-        let written = {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut any_new = false;
+        {
             let objects = txn.open_table(OBJECTS)?;
             let invalid = txn.open_table(INVALID)?;
-            Self::check_registered(&objects, &invalid, epoch, blob_id)?;
-            if txn.open_table(METADATA)?.get(blob_id.0.as_slice())?.is_none() {
-                return Err(StoreError::MetadataMissing);
-            }
+            let metadata = txn.open_table(METADATA)?;
             let mut slivers = txn.open_table(SLIVERS)?;
-            if slivers.get(key.as_slice())?.is_some() {
-                Written::Already
-            } else {
-                slivers.insert(key.as_slice(), bytes)?;
-                Written::New
+            let mut held = txn.open_table(HELD)?;
+            for write in batch {
+                let outcome = match Self::check_registered(&objects, &invalid, epoch, &write.blob_id) {
+                    Err(e) => Err(e),
+                    Ok(()) if metadata.get(write.blob_id.0.as_slice())?.is_none() => Err(StoreError::MetadataMissing),
+                    Ok(()) if held.get(write.key.as_slice())?.is_some() => Ok(Written::Already),
+                    Ok(()) => {
+                        slivers.insert(write.key.as_slice(), write.bytes.as_ref())?;
+                        held.insert(write.key.as_slice(), ())?;
+                        any_new = true;
+                        Ok(Written::New)
+                    }
+                };
+                outcomes.push((write.id, outcome));
             }
-        };
-        if written == Written::New {
+        }
+        if any_new {
             txn.commit()?;
         }
-        Ok(written)
+        Ok(outcomes)
     }
 
     /// The stored BCS of a sliver.
@@ -351,8 +435,22 @@ impl Store {
 
     pub fn has_sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex) -> Result<bool> {
         let txn = self.db.begin_read()?;
-        let value = txn.open_table(SLIVERS)?.get(sliver_key::<A>(blob_id, pair).as_slice())?;
+        let value = txn.open_table(HELD)?.get(sliver_key::<A>(blob_id, pair).as_slice())?;
         Ok(value.is_some())
+    }
+
+    /// The first of `pairs` of which a sliver is missing, checked in one read transaction.
+    pub fn first_incomplete(&self, blob_id: &BlobId, pairs: &[SliverPairIndex]) -> Result<Option<SliverPairIndex>> {
+        let txn = self.db.begin_read()?;
+        let held = txn.open_table(HELD)?;
+        for &pair in pairs {
+            if held.get(sliver_key::<Primary>(blob_id, pair).as_slice())?.is_none()
+                || held.get(sliver_key::<Secondary>(blob_id, pair).as_slice())?.is_none()
+            {
+                return Ok(Some(pair));
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -54,9 +54,9 @@ async fn sync_once(state: &NodeState, blob_id: &BlobId) -> Result<u64, String> {
     }
     let committee = state.store.committee().map_err(|e| e.to_string())?;
     let others: Vec<&Member> = committee.members.iter().filter(|m| m.node_id != state.node_id).collect();
-    let metadata = match stored_metadata(state, blob_id)? {
+    let metadata = match state.stored_metadata(blob_id).map_err(|e| e.to_string())? {
         Some(metadata) => metadata,
-        None => fetch_metadata(state, blob_id, &others).await?,
+        None => Arc::new(fetch_metadata(state, blob_id, &others).await?),
     };
     let rotation = metadata.rotation();
     let mut recovered = 0;
@@ -66,12 +66,6 @@ async fn sync_once(state: &NodeState, blob_id: &BlobId) -> Result<u64, String> {
         recovered += u64::from(recover_missing::<Secondary>(state, &metadata, pair, &others).await?);
     }
     Ok(recovered)
-}
-
-fn stored_metadata(state: &NodeState, blob_id: &BlobId) -> Result<Option<VerifiedMetadata>, String> {
-    let Some(bytes) = state.store.metadata(blob_id).map_err(|e| e.to_string())? else { return Ok(None) };
-    let metadata = BlobMetadataWithId::from_bcs(&bytes).map_err(|e| e.to_string())?;
-    metadata.verify().map(Some).map_err(|e| e.to_string())
 }
 
 async fn fetch(state: &NodeState, member: &Member, path_and_query: &str) -> Result<Vec<u8>, String> {
@@ -122,7 +116,7 @@ async fn recover_missing<A: Axis>(
         );
         match recover_sliver(metadata, target, &symbols) {
             Ok(sliver) => {
-                state.store.put_sliver::<A>(&blob_id, pair, &sliver.to_bcs()).map_err(|e| e.to_string())?;
+                state.store.put_sliver::<A>(&blob_id, pair, sliver.to_bcs().into()).map_err(|e| e.to_string())?;
                 return Ok(true);
             }
             Err(RecoveryError::Inconsistent(_)) => {
