@@ -40,6 +40,7 @@ fn main() {
         return child(Path::new(&args[1]));
     }
     let filter = args.first().cloned().unwrap_or_default();
+    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     println!("machine: {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
     if "ingest".contains(filter.as_str()) {
@@ -348,22 +349,34 @@ async fn sync() {
     }
     let client = reqwest::Client::new();
     let lagging = SYNC_NODES - 1;
-    for blob in &blobs {
-        let blob_id = blob.metadata.blob_id();
-        let rotation = ShardRotation::new(&blob_id, N_SHARDS);
-        for (i, (_, addr)) in nodes.iter().enumerate().take(lagging) {
-            let base = format!("http://{addr}/v1/blobs/{blob_id}");
-            let metadata = bcs::to_bytes(blob.metadata.metadata()).unwrap();
-            assert_eq!(client.put(format!("{base}/metadata")).body(metadata).send().await.unwrap().status(), 201);
-            for &shard in &committee.members[i].shards {
-                let pair = rotation.pair_on(ShardIndex(shard));
-                let slivers = &blob.pairs[usize::from(pair.0)];
-                for (axis, body) in [("primary", slivers.primary.to_bcs()), ("secondary", slivers.secondary.to_bcs())] {
-                    let url = format!("{base}/slivers/{}/{axis}", pair.0);
-                    assert_eq!(client.put(url).body(body).send().await.unwrap().status(), 201);
+    // The holders receive their slivers in parallel, one uploader each.
+    let blobs = Arc::new(blobs);
+    let mut uploads = tokio::task::JoinSet::new();
+    for (i, (_, addr)) in nodes.iter().enumerate().take(lagging) {
+        let (client, blobs, addr) = (client.clone(), blobs.clone(), *addr);
+        let shards = committee.members[i].shards.clone();
+        uploads.spawn(async move {
+            for blob in blobs.iter() {
+                let blob_id = blob.metadata.blob_id();
+                let rotation = ShardRotation::new(&blob_id, N_SHARDS);
+                let base = format!("http://{addr}/v1/blobs/{blob_id}");
+                let metadata = bcs::to_bytes(blob.metadata.metadata()).unwrap();
+                assert_eq!(client.put(format!("{base}/metadata")).body(metadata).send().await.unwrap().status(), 201);
+                for &shard in &shards {
+                    let pair = rotation.pair_on(ShardIndex(shard));
+                    let slivers = &blob.pairs[usize::from(pair.0)];
+                    for (axis, body) in
+                        [("primary", slivers.primary.to_bcs()), ("secondary", slivers.secondary.to_bcs())]
+                    {
+                        let url = format!("{base}/slivers/{}/{axis}", pair.0);
+                        assert_eq!(client.put(url).body(body).send().await.unwrap().status(), 201);
+                    }
                 }
             }
-        }
+        });
+    }
+    while let Some(upload) = uploads.join_next().await {
+        upload.unwrap();
     }
     let certifications: Vec<_> = blobs
         .iter()
@@ -383,13 +396,14 @@ async fn sync() {
     // Let the holders' own sync checks (nothing to do) settle before timing.
     wait_synced(&client, &nodes[0].1, SYNC_BLOBS).await;
 
+    println!("sync: slivers stored on {lagging} nodes; the last one syncs now");
     let started = Instant::now();
     nodes[lagging].0.apply(checkpoint, &certifications).unwrap();
     wait_synced(&client, &nodes[lagging].1, SYNC_BLOBS).await;
     let secs = started.elapsed().as_secs_f64();
 
     // Everything the lagging node rebuilt is what the encoder produced.
-    for blob in &blobs {
+    for blob in blobs.iter() {
         let blob_id = blob.metadata.blob_id();
         let rotation = ShardRotation::new(&blob_id, N_SHARDS);
         for &shard in &committee.members[lagging].shards {

@@ -556,43 +556,49 @@ async fn recovery_symbols(
 }
 
 /// A recovery symbol without its proof, the variant naming the axis of the target sliver.
-#[derive(Serialize)]
-enum EitherDecodingSymbol {
+#[derive(Serialize, Deserialize)]
+pub(crate) enum EitherDecodingSymbol {
     Primary(DecodingSymbol),
     Secondary(DecodingSymbol),
 }
 
-#[derive(Serialize)]
-struct DecodingSymbol {
-    index: u16,
-    data: Vec<u8>,
+#[derive(Serialize, Deserialize)]
+pub(crate) struct DecodingSymbol {
+    /// The index of the source sliver (of the other axis than the target).
+    pub index: u16,
+    pub data: Vec<u8>,
 }
 
-/// Symbols from this node's slivers of axis `A` for each target of the other axis.
+/// The BCS answer of `decodingSymbols`: target sliver index → symbols for it.
+pub(crate) type DecodingSymbols = BTreeMap<u16, Vec<EitherDecodingSymbol>>;
+
+/// Symbols from this node's slivers of axis `A` for each target of the other axis; each
+/// source sliver is expanded once for all targets.
 fn decoding_symbols_for<A: Axis>(
     state: &NodeState,
     metadata: &VerifiedMetadata,
     targets: &[u16],
-) -> ApiResult<BTreeMap<u16, Vec<EitherDecodingSymbol>>> {
-    let sources: Vec<Sliver<A>> = own_sliver_indices::<A>(state, metadata)?
-        .into_iter()
-        .filter_map(|i| held_sliver::<A>(state, metadata, i).transpose())
-        .collect::<ApiResult<_>>()?;
-    let mut out = BTreeMap::new();
-    for &target in targets {
-        let mut symbols = Vec::new();
-        for sliver in &sources {
-            let symbol =
-                sliver.recovery_symbol(SliverIndex::new(target), &metadata.layout()).map_err(ApiError::internal)?;
-            let symbol = DecodingSymbol { index: sliver.index().get(), data: symbol.data().to_vec() };
+) -> ApiResult<DecodingSymbols> {
+    let mut targets = targets.to_vec();
+    targets.sort_unstable();
+    targets.dedup();
+    let target_indices: Vec<SliverIndex<A::Orthogonal>> = targets.iter().map(|&t| SliverIndex::new(t)).collect();
+    let mut out: DecodingSymbols = targets.iter().map(|&t| (t, Vec::new())).collect();
+    let mut sources = Vec::new();
+    for source in own_sliver_indices::<A>(state, metadata)? {
+        sources.extend(held_sliver::<A>(state, metadata, source)?);
+    }
+    let symbols = Sliver::decoding_symbols(&sources, &target_indices, &metadata.layout()).map_err(ApiError::internal)?;
+    for (sliver, symbols) in sources.iter().zip(symbols) {
+        for (&target, data) in targets.iter().zip(symbols) {
+            let symbol = DecodingSymbol { index: sliver.index().get(), data };
             // The sources are of axis A, so the targets are of the other axis.
-            symbols.push(if A::IS_PRIMARY {
+            out.get_mut(&target).expect("every target has an entry").push(if A::IS_PRIMARY {
                 EitherDecodingSymbol::Secondary(symbol)
             } else {
                 EitherDecodingSymbol::Primary(symbol)
             });
         }
-        out.insert(target, symbols);
     }
     Ok(out)
 }

@@ -362,16 +362,31 @@ impl Store {
     }
 
     /// Stores a verified sliver (BCS) if the blob is registered and its metadata stored, and
-    /// returns once it is durable. Concurrent calls share commits: whoever finds no commit in
-    /// progress commits everything queued so far, while the others wait for their outcome.
+    /// returns once it is durable.
     pub fn put_sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex, bytes: Bytes) -> Result<Written> {
+        self.put_slivers::<A>(blob_id, vec![(pair, bytes)]).pop().expect("one outcome per sliver")
+    }
+
+    /// Stores verified slivers of one axis as [`Store::put_sliver`] does, with one outcome each,
+    /// in as few commits as concurrent writers allow: whoever finds no commit in progress
+    /// commits everything queued so far, while the others wait for their outcomes.
+    pub fn put_slivers<A: Axis>(&self, blob_id: &BlobId, slivers: Vec<(SliverPairIndex, Bytes)>) -> Vec<Result<Written>> {
         let mut queue = self.queue.lock().expect("the write queue is never poisoned");
-        let id = queue.next_id;
-        queue.next_id += 1;
-        queue.pending.push(SliverWrite { id, blob_id: *blob_id, key: sliver_key::<A>(blob_id, pair), bytes });
+        let first = queue.next_id;
+        let count = slivers.len() as u64;
+        queue.next_id += count;
+        for ((pair, bytes), id) in slivers.into_iter().zip(first..) {
+            queue.pending.push(SliverWrite { id, blob_id: *blob_id, key: sliver_key::<A>(blob_id, pair), bytes });
+        }
+        let mut outcomes: Vec<(u64, Result<Written>)> = Vec::with_capacity(count as usize);
         loop {
-            if let Some(at) = queue.outcomes.iter().position(|(done, _)| *done == id) {
-                return queue.outcomes.swap_remove(at).1;
+            let mine = |id: &u64| (first..first + count).contains(id);
+            let (done, others) = std::mem::take(&mut queue.outcomes).into_iter().partition(|(id, _)| mine(id));
+            queue.outcomes = others;
+            outcomes.extend::<Vec<_>>(done);
+            if outcomes.len() as u64 == count {
+                outcomes.sort_by_key(|(id, _)| *id);
+                return outcomes.into_iter().map(|(_, outcome)| outcome).collect();
             }
             if queue.committing {
                 queue = self.committed.wait(queue).expect("the write queue is never poisoned");
@@ -381,12 +396,12 @@ impl Store {
             let batch = std::mem::take(&mut queue.pending);
             drop(queue);
             let ids: Vec<u64> = batch.iter().map(|w| w.id).collect();
-            let outcomes = match self.commit_slivers(batch) {
-                Ok(outcomes) => outcomes,
+            let committed = match self.commit_slivers(batch) {
+                Ok(committed) => committed,
                 Err(e) => ids.into_iter().map(|id| (id, Err(StoreError::Group(e.to_string())))).collect(),
             };
             queue = self.queue.lock().expect("the write queue is never poisoned");
-            queue.outcomes.extend(outcomes);
+            queue.outcomes.extend(committed);
             queue.committing = false;
             self.committed.notify_all();
         }
