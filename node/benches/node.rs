@@ -85,6 +85,20 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
     sorted[i].as_secs_f64() * 1e3
 }
 
+/// User plus system CPU seconds used so far by process `pid` ("self" for this one), from
+/// `/proc` (clock ticks of 1/100 s, as on every Linux x86 build).
+fn cpu_seconds(pid: &str) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
+}
+
+/// The machine's 1-minute load average: other work on it slows the figures down.
+fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap().split(' ').next().unwrap().to_owned()
+}
+
 fn median(mut xs: Vec<f64>) -> f64 {
     xs.sort_by(f64::total_cmp);
     xs[xs.len() / 2]
@@ -204,8 +218,10 @@ async fn ingest() {
         let status = client.put(format!("{base}/metadata")).body(metadata.clone()).send().await.unwrap().status();
         assert_eq!(status, 201);
 
+        let cpu = cpu_seconds(&node.process.id().to_string());
         let secs = upload_all(&client, &base, &bodies).await;
         let ingest = sliver_bytes as f64 / 1e6 / secs;
+        let cpu = cpu_seconds(&node.process.id().to_string()) - cpu;
 
         let mut latencies = Vec::new();
         for _ in 0..CONFIRMATIONS {
@@ -221,9 +237,10 @@ async fn ingest() {
         let secs = download_all(&client, &base, &bodies).await;
         let serve = sliver_bytes as f64 / 1e6 / secs;
         println!(
-            "ingest run {run}: ingest {ingest:.0} MB/s, confirmation p50 {p50:.2} ms p99 {p99:.2} ms, \
-             serve {serve:.0} MB/s, node peak RSS {:.0} MiB",
-            node.peak_rss_mib()
+            "ingest run {run}: ingest {ingest:.0} MB/s (node CPU {cpu:.1} s), confirmation p50 {p50:.2} ms \
+             p99 {p99:.2} ms, serve {serve:.0} MB/s, node peak RSS {:.0} MiB, load {}",
+            node.peak_rss_mib(),
+            load()
         );
         ingest_rates.push(ingest);
         serve_rates.push(serve);
@@ -397,10 +414,11 @@ async fn sync() {
     wait_synced(&client, &nodes[0].1, SYNC_BLOBS).await;
 
     println!("sync: slivers stored on {lagging} nodes; the last one syncs now");
-    let started = Instant::now();
+    let (started, cpu) = (Instant::now(), cpu_seconds("self"));
     nodes[lagging].0.apply(checkpoint, &certifications).unwrap();
     wait_synced(&client, &nodes[lagging].1, SYNC_BLOBS).await;
     let secs = started.elapsed().as_secs_f64();
+    let cpu = cpu_seconds("self") - cpu;
 
     // Everything the lagging node rebuilt is what the encoder produced.
     for blob in blobs.iter() {
@@ -419,8 +437,10 @@ async fn sync() {
     }
     println!(
         "sync: a node with {per_node} of {N_SHARDS} shards rebuilt its slivers of {SYNC_BLOBS} blobs of 1 MiB in \
-         {secs:.2} s: {:.1} blobs/s (target >= 50)",
-        f64::from(SYNC_BLOBS) / secs
+         {secs:.2} s: {:.1} blobs/s (target >= 50); all ten nodes used {cpu:.1} CPU s ({:.0} ms a blob); load {}",
+        f64::from(SYNC_BLOBS) / secs,
+        cpu * 1e3 / f64::from(SYNC_BLOBS),
+        load()
     );
 }
 
