@@ -3,8 +3,9 @@
 mod common;
 
 use walrus_encoder::{
-    decode, encode, recover_sliver, recover_slivers_unproven, BlobId, BlobMetadata, BlobMetadataV1, BlobMetadataWithId, ConsistencyCheck,
-    EncodedBlob, Error, Primary, RecoveryError, RecoverySymbol, Secondary, Sliver, SliverIndex, SliverPairIndex,
+    decode, encode, recover_sliver, recover_slivers_unproven, BlobId, BlobMetadata, BlobMetadataV1, BlobMetadataWithId,
+    ConsistencyCheck, EncodedBlob, Error, Primary, RecoveryError, RecoverySymbol, Secondary, Sliver, SliverIndex,
+    SliverPairIndex,
 };
 
 fn encoded(n: u16, len: usize) -> (Vec<u8>, EncodedBlob) {

@@ -346,7 +346,8 @@ async fn sync() {
     }
 
     let started = Instant::now();
-    let blobs: Vec<_> = (0..SYNC_BLOBS).map(|b| encode(N_SHARDS, &blob_data(SYNC_BLOB, u64::from(b))).unwrap()).collect();
+    let blobs: Vec<_> =
+        (0..SYNC_BLOBS).map(|b| encode(N_SHARDS, &blob_data(SYNC_BLOB, u64::from(b))).unwrap()).collect();
     println!("sync: {SYNC_BLOBS} blobs of 1 MiB encoded in {:.1} s", started.elapsed().as_secs_f64());
     let object = |b: u8| ObjectId([b + 1; 32]);
     let registrations: Vec<_> = blobs
@@ -463,4 +464,3 @@ async fn wait_synced(client: &reqwest::Client, addr: &std::net::SocketAddr, blob
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }
-

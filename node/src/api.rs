@@ -588,7 +588,8 @@ fn decoding_symbols_for<A: Axis>(
     for source in own_sliver_indices::<A>(state, metadata)? {
         sources.extend(held_sliver::<A>(state, metadata, source)?);
     }
-    let symbols = Sliver::decoding_symbols(&sources, &target_indices, &metadata.layout()).map_err(ApiError::internal)?;
+    let symbols =
+        Sliver::decoding_symbols(&sources, &target_indices, &metadata.layout()).map_err(ApiError::internal)?;
     for (sliver, symbols) in sources.iter().zip(symbols) {
         for (&target, data) in targets.iter().zip(symbols) {
             let symbol = DecodingSymbol { index: sliver.index().get(), data };

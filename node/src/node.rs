@@ -1,9 +1,9 @@
 //! A storage node as a value: its store, key and identity, the HTTP API over them, and the
 //! entry point through which chain updates arrive. Several nodes can run in one process.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -51,7 +51,8 @@ impl NodeState {
     /// The stored metadata of `blob_id`, verified (again: the store is not trusted blindly), or
     /// taken from the recently verified ones while the store still holds it.
     pub fn stored_metadata(&self, blob_id: &BlobId) -> Result<Option<Arc<VerifiedMetadata>>, StoreError> {
-        let recent = |recent: &VecDeque<Arc<VerifiedMetadata>>| recent.iter().find(|m| m.blob_id() == *blob_id).cloned();
+        let recent =
+            |recent: &VecDeque<Arc<VerifiedMetadata>>| recent.iter().find(|m| m.blob_id() == *blob_id).cloned();
         if let Some(metadata) = recent(&self.recent_metadata.lock().expect("never poisoned")) {
             return Ok(self.store.has_metadata(blob_id)?.then_some(metadata));
         }

@@ -370,7 +370,11 @@ impl Store {
     /// Stores verified slivers of one axis as [`Store::put_sliver`] does, with one outcome each,
     /// in as few commits as concurrent writers allow: whoever finds no commit in progress
     /// commits everything queued so far, while the others wait for their outcomes.
-    pub fn put_slivers<A: Axis>(&self, blob_id: &BlobId, slivers: Vec<(SliverPairIndex, Bytes)>) -> Vec<Result<Written>> {
+    pub fn put_slivers<A: Axis>(
+        &self,
+        blob_id: &BlobId,
+        slivers: Vec<(SliverPairIndex, Bytes)>,
+    ) -> Vec<Result<Written>> {
         let mut queue = self.queue.lock().expect("the write queue is never poisoned");
         let first = queue.next_id;
         let count = slivers.len() as u64;

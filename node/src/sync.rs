@@ -168,7 +168,8 @@ async fn fetch_decoding_symbols<A: Axis>(
                     if symbol.data.len() != s {
                         continue;
                     }
-                    let (line, got) = lines.entry(symbol.index).or_insert_with(|| (vec![0; width * s], vec![false; width]));
+                    let (line, got) =
+                        lines.entry(symbol.index).or_insert_with(|| (vec![0; width * s], vec![false; width]));
                     line[w * s..(w + 1) * s].copy_from_slice(&symbol.data);
                     got[w] = true;
                 }
@@ -191,7 +192,11 @@ async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String>
 }
 
 /// The first metadata another member serves that hashes to the blob ID, stored.
-async fn fetch_metadata(state: &Arc<NodeState>, blob_id: &BlobId, others: &[&Member]) -> Result<VerifiedMetadata, String> {
+async fn fetch_metadata(
+    state: &Arc<NodeState>,
+    blob_id: &BlobId,
+    others: &[&Member],
+) -> Result<VerifiedMetadata, String> {
     for member in others {
         let Ok(bytes) = fetch(state, member, &format!("{blob_id}/metadata")).await else { continue };
         let Ok(metadata) = BlobMetadataWithId::from_bcs(&bytes) else { continue };
@@ -234,10 +239,12 @@ async fn recover_missing<A: Axis>(
         match recover_sliver(metadata, target, &symbols) {
             Ok(sliver) => {
                 let store = state.clone();
-                tokio::task::spawn_blocking(move || store.store.put_sliver::<A>(&blob_id, pair, sliver.to_bcs().into()))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
+                tokio::task::spawn_blocking(move || {
+                    store.store.put_sliver::<A>(&blob_id, pair, sliver.to_bcs().into())
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
                 return Ok(true);
             }
             Err(RecoveryError::Inconsistent(_)) => {
