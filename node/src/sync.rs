@@ -29,6 +29,8 @@ pub const MAX_CONCURRENT_SYNCS: usize = 8;
 const ATTEMPTS: u32 = 5;
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// About the most symbol bytes one member's `decodingSymbols` answer should carry.
+const MAX_ANSWER_BYTES: usize = 8 << 20;
 
 /// Syncs `blob_id` until it is complete, gone, or the attempts are used up.
 pub(crate) async fn sync_blob(state: Arc<NodeState>, blob_id: BlobId) {
@@ -80,16 +82,30 @@ async fn sync_axis<A: Axis>(
     others: &[&Member],
 ) -> Result<u64, String> {
     let blob_id = metadata.blob_id();
-    let n = metadata.n_shards();
     let mut missing = Vec::new();
     for &pair in pairs {
         if !state.store.has_sliver::<A>(&blob_id, pair).map_err(|e| e.to_string())? {
             missing.push(pair);
         }
     }
-    if missing.is_empty() {
-        return Ok(0);
+    // Bound each member's answer (targets × its shards × symbol size) for large blobs.
+    let widest = others.iter().map(|m| m.weight()).max().unwrap_or(1).max(1);
+    let per_round = (MAX_ANSWER_BYTES / (widest * usize::from(metadata.layout().symbol_size()))).max(1);
+    let mut recovered = 0;
+    for chunk in missing.chunks(per_round) {
+        recovered += rebuild_chunk::<A>(state, metadata, chunk.to_vec(), others).await?;
     }
+    Ok(recovered)
+}
+
+/// Rebuilds the slivers of axis `A` of the `missing` pairs, proofless symbols first.
+async fn rebuild_chunk<A: Axis>(
+    state: &Arc<NodeState>,
+    metadata: &Arc<VerifiedMetadata>,
+    missing: Vec<SliverPairIndex>,
+    others: &[&Member],
+) -> Result<u64, String> {
+    let (blob_id, n) = (metadata.blob_id(), metadata.n_shards());
     let targets: Vec<u16> = missing.iter().map(|p| p.sliver::<A>(n).get()).collect();
     let sources = fetch_decoding_symbols::<A>(state, metadata, &targets, others).await;
     let rebuilt = {
