@@ -35,5 +35,7 @@ pub use metadata::{
     BlobMetadata, BlobMetadataV1, BlobMetadataWithId, EncodingType, SliverPairMetadata, VerifiedMetadata,
 };
 pub use params::{BlobLayout, EncodingParams, MAX_SHARDS, MAX_SYMBOL_SIZE, MIN_SHARDS};
-pub use recovery::{recover_sliver, GeneralRecoverySymbol, InconsistencyProof, RecoveryError, RecoverySymbol};
+pub use recovery::{
+    recover_sliver, recover_slivers_unproven, GeneralRecoverySymbol, InconsistencyProof, RecoveryError, RecoverySymbol,
+};
 pub use sliver::{Sliver, SliverPair};

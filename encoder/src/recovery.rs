@@ -191,6 +191,56 @@ pub fn recover_sliver<B: Axis>(
     }
 }
 
+/// Rebuilds slivers `targets` (of axis `B`) from symbols that carry no proofs, as a node's
+/// decoding symbols come, accepting each rebuilt sliver only if it matches the metadata. The
+/// fast path of blob sync: no proof is built or checked per symbol, yet a wrong symbol cannot
+/// get through, it only makes a sliver fail its check (then [`recover_sliver`], with proofs,
+/// tells a bad symbol from a bad encoding).
+///
+/// `sources` pairs a source sliver index (of the other axis) with its symbols for every
+/// target, in the order of `targets`, so that one decoding serves all targets: they share the
+/// positions of the missing symbols. Returns one outcome per target.
+pub fn recover_slivers_unproven<B: Axis>(
+    metadata: &VerifiedMetadata,
+    targets: &[SliverIndex<B>],
+    sources: &[(u16, &[u8])],
+) -> Result<Vec<Result<Sliver<B>>>> {
+    let layout = metadata.layout();
+    let (n, s, width) = (layout.n_shards(), layout.s(), targets.len());
+    for target in targets {
+        target.check(n)?;
+    }
+    if width == 0 {
+        return Ok(Vec::new());
+    }
+    let code = Code::across::<B::Orthogonal>(&layout);
+    let mut lines: BTreeMap<u16, &[u8]> = BTreeMap::new();
+    for &(source, data) in sources {
+        if lines.len() == code.k {
+            break;
+        }
+        if source < n && data.len() == width * s {
+            lines.entry(source).or_insert(data);
+        }
+    }
+    if lines.len() < code.k {
+        return Err(Error::NotEnoughSymbols { got: lines.len(), needed: code.k });
+    }
+    let lines: Vec<(usize, &[u8])> = lines.into_iter().map(|(i, data)| (usize::from(i), data)).collect();
+    let decoded = code.decode(width, &lines);
+    let slivers: Vec<Sliver<B>> = targets
+        .iter()
+        .enumerate()
+        .map(|(w, &target)| {
+            let mut data = Vec::with_capacity(code.k * s);
+            decoded.lines().for_each(|line| data.extend_from_slice(&line[w * s..(w + 1) * s]));
+            Sliver::new(target, layout.symbol_size(), data)
+        })
+        .collect();
+    let checks = Sliver::verify_all(&slivers, metadata);
+    Ok(slivers.into_iter().zip(checks).map(|(sliver, check)| check.map(|()| sliver)).collect())
+}
+
 impl<B: Axis> InconsistencyProof<B> {
     /// Succeeds only if the proof shows the encoding to be inconsistent.
     pub fn verify(&self, metadata: &VerifiedMetadata) -> Result<()> {

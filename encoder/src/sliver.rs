@@ -138,6 +138,64 @@ impl<A: Axis> Sliver<A> {
         Ok(())
     }
 
+    /// Verifies many slivers against the metadata of their blob, expanded together in one
+    /// encoding; one outcome each, as [`Sliver::verify`] gives.
+    pub fn verify_all(slivers: &[Self], metadata: &VerifiedMetadata) -> Vec<Result<()>> {
+        let layout = metadata.layout();
+        let shapes: Vec<Result<()>> = slivers.iter().map(|sliver| sliver.check_shape(&layout)).collect();
+        if shapes.iter().any(Result::is_err) {
+            return slivers.iter().map(|sliver| sliver.verify(metadata)).collect();
+        }
+        let (s, n) = (layout.s(), usize::from(layout.n_shards()));
+        let code = Code::across::<A::Orthogonal>(&layout);
+        let recovery = code.encode(slivers.len(), |j, w| &slivers[w].data[j * s..(j + 1) * s]);
+        let mut expanded = Vec::with_capacity(n * s);
+        let mut leaves = vec![[0; 32]; n];
+        slivers
+            .iter()
+            .enumerate()
+            .map(|(w, sliver)| {
+                expanded.clear();
+                expanded.extend_from_slice(&sliver.data);
+                recovery.iter().for_each(|r| expanded.extend_from_slice(&r[w * s..(w + 1) * s]));
+                leaf_hashes(&expanded, s, &mut leaves);
+                let pair = sliver.index.pair(layout.n_shards());
+                if root_of_leaf_hashes(leaves.clone()) == *metadata.pair(pair).hash::<A>() {
+                    Ok(())
+                } else {
+                    Err(Error::SliverHashMismatch(pair))
+                }
+            })
+            .collect()
+    }
+
+    /// The symbols each of `slivers` contributes to rebuilding each of `targets` (slivers of
+    /// the other axis), without proofs: what a node serves as decoding symbols. The slivers are
+    /// expanded together, in one encoding. Indexed `[sliver][target]`.
+    pub fn decoding_symbols(
+        slivers: &[Self],
+        targets: &[SliverIndex<A::Orthogonal>],
+        layout: &BlobLayout,
+    ) -> Result<Vec<Vec<Vec<u8>>>> {
+        for sliver in slivers {
+            sliver.check_shape(layout)?;
+        }
+        for target in targets {
+            target.check(layout.n_shards())?;
+        }
+        if slivers.is_empty() {
+            return Ok(Vec::new());
+        }
+        let s = layout.s();
+        let code = Code::across::<A::Orthogonal>(layout);
+        let recovery = code.encode(slivers.len(), |j, w| &slivers[w].data[j * s..(j + 1) * s]);
+        let symbol = |w: usize, t: usize| match t.checked_sub(code.k) {
+            None => &slivers[w].data[t * s..(t + 1) * s],
+            Some(r) => &recovery[r][w * s..(w + 1) * s],
+        };
+        Ok((0..slivers.len()).map(|w| targets.iter().map(|t| symbol(w, t.as_usize()).to_vec()).collect()).collect())
+    }
+
     /// The symbol this sliver contributes to rebuilding sliver `target` of the other axis:
     /// the crossing point of the two in the expanded matrix, with its Merkle proof against
     /// this sliver's hash.

@@ -3,8 +3,9 @@
 mod common;
 
 use walrus_encoder::{
-    decode, encode, recover_sliver, BlobId, BlobMetadata, BlobMetadataV1, BlobMetadataWithId, ConsistencyCheck,
-    EncodedBlob, Error, Primary, RecoveryError, RecoverySymbol, Secondary, Sliver, SliverIndex, SliverPairIndex,
+    decode, encode, recover_sliver, recover_slivers_unproven, BlobId, BlobMetadata, BlobMetadataV1, BlobMetadataWithId,
+    ConsistencyCheck, EncodedBlob, Error, Primary, RecoveryError, RecoverySymbol, Secondary, Sliver, SliverIndex,
+    SliverPairIndex,
 };
 
 fn encoded(n: u16, len: usize) -> (Vec<u8>, EncodedBlob) {
@@ -162,6 +163,56 @@ fn bad_recovery_symbols_are_skipped_and_too_few_refused() {
         Err(RecoveryError::Invalid(Error::NotEnoughSymbols { got: 6, needed: 7 })) => {}
         other => panic!("expected too few symbols, got {other:?}"),
     }
+}
+
+/// Blob sync's fast path: decoding symbols from several slivers at once equal the recovery
+/// symbols' data; slivers rebuilt from them together match the encoding, a wrong symbol fails
+/// only the sliver it belongs to, and too few or malformed symbols are refused.
+#[test]
+fn many_slivers_are_rebuilt_from_symbols_without_proofs() {
+    let (_, enc) = encoded(10, 2000);
+    let layout = enc.metadata.layout();
+    let targets: Vec<SliverIndex<Primary>> = [1u16, 4, 8].map(SliverIndex::new).to_vec();
+    let sources: Vec<Sliver<Secondary>> = enc.pairs[1..].iter().map(|p| p.secondary.clone()).collect();
+    let symbols = Sliver::decoding_symbols(&sources, &targets, &layout).unwrap();
+    for (source, by_target) in sources.iter().zip(&symbols) {
+        for (target, data) in targets.iter().zip(by_target) {
+            assert_eq!(source.recovery_symbol(*target, &layout).unwrap().data(), data.as_slice());
+        }
+    }
+    // Each source's symbols for all targets, in target order.
+    let mut lines: Vec<(u16, Vec<u8>)> =
+        sources.iter().zip(&symbols).map(|(s, by_target)| (s.index().get(), by_target.concat())).collect();
+    let rebuild = |lines: &[(u16, Vec<u8>)]| {
+        let lines: Vec<(u16, &[u8])> = lines.iter().map(|(i, l)| (*i, l.as_slice())).collect();
+        recover_slivers_unproven(&enc.metadata, &targets, &lines)
+    };
+    let rebuilt = rebuild(&lines).unwrap();
+    for (target, sliver) in targets.iter().zip(rebuilt) {
+        assert_eq!(sliver.unwrap(), enc.pairs[usize::from(target.get())].primary);
+    }
+    // A wrong symbol for target 4 from a source that gets used (the first 7 given are) fails
+    // that sliver only.
+    let mut bad = lines.clone();
+    let s = usize::from(layout.symbol_size());
+    bad[0].1[s] ^= 1;
+    let rebuilt = rebuild(&bad).unwrap();
+    assert_eq!(rebuilt[0].as_ref().unwrap(), &enc.pairs[1].primary);
+    assert_eq!(rebuilt[1], Err(Error::SliverHashMismatch(SliverPairIndex(4))));
+    assert_eq!(rebuilt[2].as_ref().unwrap(), &enc.pairs[8].primary);
+    // Lines of the wrong length or out-of-range sources do not count; 7 are needed.
+    lines.truncate(7);
+    lines[0].1.pop();
+    lines[1].0 = 10;
+    assert_eq!(rebuild(&lines).unwrap_err(), Error::NotEnoughSymbols { got: 5, needed: 7 });
+    let out_of_range = [SliverIndex::<Primary>::new(10)];
+    assert!(recover_slivers_unproven(&enc.metadata, &out_of_range, &[]).is_err());
+    // A batch of slivers verifies together, each with its own outcome.
+    let mut batch: Vec<Sliver<Secondary>> = enc.pairs.iter().map(|p| p.secondary.clone()).collect();
+    batch[3] = flip_byte(&batch[3], 1);
+    let checks = Sliver::verify_all(&batch, &enc.metadata);
+    assert_eq!(checks[3], Err(Error::SliverHashMismatch(SliverPairIndex(3))));
+    assert!(checks.iter().enumerate().all(|(i, c)| i == 3 || c.is_ok()));
 }
 
 /// A malicious writer commits to a matrix that is not a codeword: primary sliver 7 is replaced

@@ -168,14 +168,11 @@ fn refuse_invalid(state: &NodeState, blob_id: &BlobId) -> ApiResult<crate::store
     Ok(blob)
 }
 
-/// The stored metadata; it was verified before it was stored.
-fn stored_metadata(state: &NodeState, blob_id: &BlobId) -> ApiResult<Option<VerifiedMetadata>> {
-    let Some(bytes) = state.store.metadata(blob_id)? else { return Ok(None) };
-    let metadata = BlobMetadataWithId::from_bcs(&bytes).map_err(ApiError::internal)?;
-    metadata.verify().map(Some).map_err(ApiError::internal)
+fn stored_metadata(state: &NodeState, blob_id: &BlobId) -> ApiResult<Option<Arc<VerifiedMetadata>>> {
+    Ok(state.stored_metadata(blob_id)?)
 }
 
-fn require_metadata(state: &NodeState, blob_id: &BlobId) -> ApiResult<VerifiedMetadata> {
+fn require_metadata(state: &NodeState, blob_id: &BlobId) -> ApiResult<Arc<VerifiedMetadata>> {
     stored_metadata(state, blob_id)?.ok_or_else(|| ApiError::not_found("METADATA_NOT_FOUND", "no metadata stored"))
 }
 
@@ -251,7 +248,7 @@ fn check_sliver<A: Axis>(
     path_pair: u16,
     sliver: &Sliver<A>,
     pending: bool,
-) -> ApiResult<(VerifiedMetadata, SliverPairIndex)> {
+) -> ApiResult<(Arc<VerifiedMetadata>, SliverPairIndex)> {
     let committee = state.store.committee()?;
     let n = committee.n_shards();
     if path_pair >= n || sliver.index().get() >= n {
@@ -293,14 +290,15 @@ fn check_shard(
     }
 }
 
-fn store_sliver<A: Axis>(state: &NodeState, blob_id: BlobId, path_pair: u16, body: &[u8], pending: bool) -> ApiResult {
-    let sliver = Sliver::<A>::from_bcs(body)
+fn store_sliver<A: Axis>(state: &NodeState, blob_id: BlobId, path_pair: u16, body: Bytes, pending: bool) -> ApiResult {
+    let sliver = Sliver::<A>::from_bcs(&body)
         .map_err(|e| ApiError::invalid("INVALID_SLIVER", format!("not a BCS sliver: {e}")))?;
     let (metadata, pair) = check_sliver(state, &blob_id, path_pair, &sliver, pending)?;
     if state.store.has_sliver::<A>(&blob_id, pair)? {
         return Ok(stored_response(Written::Already, "sliver"));
     }
     sliver.verify(&metadata).map_err(|e| ApiError::invalid("INVALID_SLIVER", e.to_string()))?;
+    drop(sliver);
     let written = state.store.put_sliver::<A>(&blob_id, pair, body)?;
     if written == Written::New {
         state.record(|| metrics::counter!("slivers_stored_total", "axis" => A::NAME).increment(1));
@@ -323,8 +321,8 @@ async fn put_sliver(
         return Ok((StatusCode::PAYLOAD_TOO_LARGE, format!("a sliver body has at most {limit} bytes")).into_response());
     };
     blocking(move || match axis {
-        AxisParam::Primary => store_sliver::<Primary>(&state, blob_id, pair, &body, query.pending),
-        AxisParam::Secondary => store_sliver::<Secondary>(&state, blob_id, pair, &body, query.pending),
+        AxisParam::Primary => store_sliver::<Primary>(&state, blob_id, pair, body, query.pending),
+        AxisParam::Secondary => store_sliver::<Secondary>(&state, blob_id, pair, body, query.pending),
     })
     .await
 }
@@ -408,16 +406,10 @@ async fn confirm(state: Shared, blob_id: BlobId, persistence: Persistence, query
     let metadata = stored_metadata(&state, &blob_id)?
         .ok_or_else(|| ApiError::precondition("MISSING_SLIVERS", "the blob's metadata is not stored here"))?;
     let rotation = metadata.rotation();
-    for shard in state.own_shards(&committee) {
-        let pair = rotation.pair_on(shard);
-        if !state.store.has_sliver::<Primary>(&blob_id, pair)?
-            || !state.store.has_sliver::<Secondary>(&blob_id, pair)?
-        {
-            return Err(ApiError::precondition(
-                "MISSING_SLIVERS",
-                format!("pair {pair} (shard {shard}) is incomplete"),
-            ));
-        }
+    let pairs: Vec<SliverPairIndex> = state.own_shards(&committee).into_iter().map(|s| rotation.pair_on(s)).collect();
+    if let Some(pair) = state.store.first_incomplete(&blob_id, &pairs)? {
+        let shard = rotation.shard_of(pair);
+        return Err(ApiError::precondition("MISSING_SLIVERS", format!("pair {pair} (shard {shard}) is incomplete")));
     }
     let signed = SignedMessage::sign(&state, messages::blob_certification(committee.epoch, &blob_id.0, persistence));
     state.record(|| metrics::counter!("confirmations_signed_total").increment(1));
@@ -564,43 +556,50 @@ async fn recovery_symbols(
 }
 
 /// A recovery symbol without its proof, the variant naming the axis of the target sliver.
-#[derive(Serialize)]
-enum EitherDecodingSymbol {
+#[derive(Serialize, Deserialize)]
+pub(crate) enum EitherDecodingSymbol {
     Primary(DecodingSymbol),
     Secondary(DecodingSymbol),
 }
 
-#[derive(Serialize)]
-struct DecodingSymbol {
-    index: u16,
-    data: Vec<u8>,
+#[derive(Serialize, Deserialize)]
+pub(crate) struct DecodingSymbol {
+    /// The index of the source sliver (of the other axis than the target).
+    pub index: u16,
+    pub data: Vec<u8>,
 }
 
-/// Symbols from this node's slivers of axis `A` for each target of the other axis.
+/// The BCS answer of `decodingSymbols`: target sliver index → symbols for it.
+pub(crate) type DecodingSymbols = BTreeMap<u16, Vec<EitherDecodingSymbol>>;
+
+/// Symbols from this node's slivers of axis `A` for each target of the other axis; each
+/// source sliver is expanded once for all targets.
 fn decoding_symbols_for<A: Axis>(
     state: &NodeState,
     metadata: &VerifiedMetadata,
     targets: &[u16],
-) -> ApiResult<BTreeMap<u16, Vec<EitherDecodingSymbol>>> {
-    let sources: Vec<Sliver<A>> = own_sliver_indices::<A>(state, metadata)?
-        .into_iter()
-        .filter_map(|i| held_sliver::<A>(state, metadata, i).transpose())
-        .collect::<ApiResult<_>>()?;
-    let mut out = BTreeMap::new();
-    for &target in targets {
-        let mut symbols = Vec::new();
-        for sliver in &sources {
-            let symbol =
-                sliver.recovery_symbol(SliverIndex::new(target), &metadata.layout()).map_err(ApiError::internal)?;
-            let symbol = DecodingSymbol { index: sliver.index().get(), data: symbol.data().to_vec() };
+) -> ApiResult<DecodingSymbols> {
+    let mut targets = targets.to_vec();
+    targets.sort_unstable();
+    targets.dedup();
+    let target_indices: Vec<SliverIndex<A::Orthogonal>> = targets.iter().map(|&t| SliverIndex::new(t)).collect();
+    let mut out: DecodingSymbols = targets.iter().map(|&t| (t, Vec::new())).collect();
+    let mut sources = Vec::new();
+    for source in own_sliver_indices::<A>(state, metadata)? {
+        sources.extend(held_sliver::<A>(state, metadata, source)?);
+    }
+    let symbols =
+        Sliver::decoding_symbols(&sources, &target_indices, &metadata.layout()).map_err(ApiError::internal)?;
+    for (sliver, symbols) in sources.iter().zip(symbols) {
+        for (&target, data) in targets.iter().zip(symbols) {
+            let symbol = DecodingSymbol { index: sliver.index().get(), data };
             // The sources are of axis A, so the targets are of the other axis.
-            symbols.push(if A::IS_PRIMARY {
+            out.get_mut(&target).expect("every target has an entry").push(if A::IS_PRIMARY {
                 EitherDecodingSymbol::Secondary(symbol)
             } else {
                 EitherDecodingSymbol::Primary(symbol)
             });
         }
-        out.insert(target, symbols);
     }
     Ok(out)
 }

@@ -1,16 +1,17 @@
 //! A storage node as a value: its store, key and identity, the HTTP API over them, and the
 //! entry point through which chain updates arrive. Several nodes can run in one process.
 
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 use walrus_chain::source::Source;
-use walrus_encoder::{BlobId, ShardIndex};
+use walrus_encoder::{BlobId, BlobMetadataWithId, ShardIndex, VerifiedMetadata};
 
 use crate::chain::{ChainUpdate, Committee, ObjectId};
 use crate::follow::FollowConfig;
@@ -19,6 +20,9 @@ use crate::store::{BlobState, FollowedCheckpoint, Store, StoreError};
 
 /// The database file inside the storage directory.
 pub const DB_FILE: &str = "node.redb";
+/// Verified metadata kept in memory, so the requests of a blob being uploaded do not parse and
+/// hash its (up to 66 kB of) metadata once each.
+const RECENT_METADATA: usize = 16;
 
 /// Everything the request handlers share.
 pub(crate) struct NodeState {
@@ -36,12 +40,33 @@ pub(crate) struct NodeState {
     pub sync_limit: Semaphore,
     /// For fetching from other members during blob sync.
     pub http: reqwest::Client,
+    /// The latest verified metadata read from the store, newest last.
+    recent_metadata: Mutex<VecDeque<Arc<VerifiedMetadata>>>,
 }
 
 impl NodeState {
     /// Runs `f` against this node's metrics recorder.
     pub fn record(&self, f: impl FnOnce()) {
         metrics::with_local_recorder(&self.metrics, f)
+    }
+
+    /// The stored metadata of `blob_id`, verified (again: the store is not trusted blindly), or
+    /// taken from the recently verified ones while the store still holds it.
+    pub fn stored_metadata(&self, blob_id: &BlobId) -> Result<Option<Arc<VerifiedMetadata>>, StoreError> {
+        let recent =
+            |recent: &VecDeque<Arc<VerifiedMetadata>>| recent.iter().find(|m| m.blob_id() == *blob_id).cloned();
+        if let Some(metadata) = recent(&self.recent_metadata.lock().expect("never poisoned")) {
+            return Ok(self.store.has_metadata(blob_id)?.then_some(metadata));
+        }
+        let Some(bytes) = self.store.metadata(blob_id)? else { return Ok(None) };
+        let corrupt = |e: walrus_encoder::Error| StoreError::Corrupt(format!("metadata of {blob_id}: {e}"));
+        let metadata = Arc::new(BlobMetadataWithId::from_bcs(&bytes).and_then(|m| m.verify()).map_err(corrupt)?);
+        let mut recent = self.recent_metadata.lock().expect("never poisoned");
+        if recent.len() == RECENT_METADATA {
+            recent.pop_front();
+        }
+        recent.push_back(metadata.clone());
+        Ok(Some(metadata))
     }
 
     /// The shards this node holds in `committee`.
@@ -78,6 +103,7 @@ impl Node {
             metrics: PrometheusBuilder::new().build_recorder(),
             sync_limit: Semaphore::new(crate::sync::MAX_CONCURRENT_SYNCS),
             http: reqwest::Client::new(),
+            recent_metadata: Mutex::default(),
         };
         Ok(Self { state: Arc::new(state) })
     }

@@ -9,15 +9,21 @@
 //! of the next epoch, storage pools' end epochs, package versions learned from upgrades, and the
 //! digest of the last checkpoint.
 //!
+//! Sliver writes that arrive while another commit is in progress are committed together in the
+//! next transaction (group commit): one fsync for many slivers, and each writer still returns
+//! only after its data is durable.
+//!
 //! Data is kept only while a live object keeps its blob ID: writes check registration inside
 //! the same transaction that stores, and updates that end the last live object (deletion,
 //! expiry at an epoch change, invalidation) delete metadata and slivers in their transaction.
 
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::sync::{Condvar, Mutex};
 
-use redb::{Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
-use walrus_encoder::{Axis, BlobId, SliverPairIndex};
+use bytes::Bytes;
+use redb::{Builder, Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use walrus_encoder::{Axis, BlobId, Primary, Secondary, SliverPairIndex};
 
 use serde::{Deserialize, Serialize};
 
@@ -43,6 +49,12 @@ const POOL_OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pool_o
 const SYNC_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sync_pending");
 /// package address → empty: the versions of the followed package seen so far.
 const ORIGINS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("origins");
+/// The keys of `SLIVERS`, written and removed with them: checking that a sliver is there then
+/// reads a few bytes instead of the sliver's megabytes.
+const HELD: TableDefinition<&[u8], ()> = TableDefinition::new("held");
+/// redb's page cache: slivers are large and read once in a while, so the cache holds the small
+/// tables' pages and the process stays small while slivers stream through.
+const CACHE_BYTES: usize = 64 << 20;
 
 const WATERMARK: &str = "watermark";
 const COMMITTEE: &str = "committee";
@@ -74,6 +86,9 @@ pub enum StoreError {
     BrokenChain { checkpoint: u64 },
     #[error("the chain contradicts the node's view: {0}")]
     Chain(String),
+    /// A storage error in a group commit, reported to every write in it.
+    #[error("storage: {0}")]
+    Group(String),
 }
 
 macro_rules! from_redb {
@@ -185,14 +200,34 @@ fn id_range(id: &[u8; 32]) -> ([u8; 33], [u8; 33]) {
     (lo, hi)
 }
 
+/// A sliver waiting for the next group commit.
+struct SliverWrite {
+    id: u64,
+    blob_id: BlobId,
+    key: [u8; 35],
+    bytes: Bytes,
+}
+
+/// Sliver writes waiting for a commit, and the outcomes of committed ones.
+#[derive(Default)]
+struct Queue {
+    next_id: u64,
+    pending: Vec<SliverWrite>,
+    /// Whether a writer is committing a batch now.
+    committing: bool,
+    outcomes: Vec<(u64, Result<Written>)>,
+}
+
 pub struct Store {
     db: Database,
+    queue: Mutex<Queue>,
+    committed: Condvar,
 }
 
 impl Store {
     /// Opens or creates the database file `path`.
     pub fn open(path: &Path) -> Result<Self> {
-        let db = Database::create(path)?;
+        let db = Builder::new().set_cache_size(CACHE_BYTES).create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(STATE)?;
         txn.open_table(OBJECTS)?;
@@ -204,8 +239,9 @@ impl Store {
         txn.open_table(POOL_OBJECTS)?;
         txn.open_table(ORIGINS)?;
         txn.open_table(SYNC_PENDING)?;
+        txn.open_table(HELD)?;
         txn.commit()?;
-        Ok(Self { db })
+        Ok(Self { db, queue: Mutex::default(), committed: Condvar::new() })
     }
 
     /// The last checkpoint whose updates are applied.
@@ -425,30 +461,95 @@ impl Store {
         Ok(value.map(|v| v.value().to_vec()))
     }
 
-    /// Stores a verified sliver (BCS) if the blob is registered and its metadata stored.
-    pub fn put_sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex, bytes: &[u8]) -> Result<Written> {
+    /// Whether metadata of `blob_id` is stored, without parsing it.
+    pub fn has_metadata(&self, blob_id: &BlobId) -> Result<bool> {
+        let txn = self.db.begin_read()?;
+        let value = txn.open_table(METADATA)?.get(blob_id.0.as_slice())?;
+        Ok(value.is_some())
+    }
+
+    /// Stores a verified sliver (BCS) if the blob is registered and its metadata stored, and
+    /// returns once it is durable.
+    pub fn put_sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex, bytes: Bytes) -> Result<Written> {
+        self.put_slivers::<A>(blob_id, vec![(pair, bytes)]).pop().expect("one outcome per sliver")
+    }
+
+    /// Stores verified slivers of one axis as [`Store::put_sliver`] does, with one outcome each,
+    /// in as few commits as concurrent writers allow: whoever finds no commit in progress
+    /// commits everything queued so far, while the others wait for their outcomes.
+    pub fn put_slivers<A: Axis>(
+        &self,
+        blob_id: &BlobId,
+        slivers: Vec<(SliverPairIndex, Bytes)>,
+    ) -> Vec<Result<Written>> {
+        let mut queue = self.queue.lock().expect("the write queue is never poisoned");
+        let first = queue.next_id;
+        let count = slivers.len() as u64;
+        queue.next_id += count;
+        for ((pair, bytes), id) in slivers.into_iter().zip(first..) {
+            queue.pending.push(SliverWrite { id, blob_id: *blob_id, key: sliver_key::<A>(blob_id, pair), bytes });
+        }
+        let mut outcomes: Vec<(u64, Result<Written>)> = Vec::with_capacity(count as usize);
+        loop {
+            let mine = |id: &u64| (first..first + count).contains(id);
+            let (done, others) = std::mem::take(&mut queue.outcomes).into_iter().partition(|(id, _)| mine(id));
+            queue.outcomes = others;
+            outcomes.extend::<Vec<_>>(done);
+            if outcomes.len() as u64 == count {
+                outcomes.sort_by_key(|(id, _)| *id);
+                return outcomes.into_iter().map(|(_, outcome)| outcome).collect();
+            }
+            if queue.committing {
+                queue = self.committed.wait(queue).expect("the write queue is never poisoned");
+                continue;
+            }
+            queue.committing = true;
+            let batch = std::mem::take(&mut queue.pending);
+            drop(queue);
+            let ids: Vec<u64> = batch.iter().map(|w| w.id).collect();
+            let committed = match self.commit_slivers(batch) {
+                Ok(committed) => committed,
+                Err(e) => ids.into_iter().map(|id| (id, Err(StoreError::Group(e.to_string())))).collect(),
+            };
+            queue = self.queue.lock().expect("the write queue is never poisoned");
+            queue.outcomes.extend(committed);
+            queue.committing = false;
+            self.committed.notify_all();
+        }
+    }
+
+    /// Writes a batch of slivers in one transaction; each gets its own outcome, and only
+    /// those found registered, with metadata, are written.
+    fn commit_slivers(&self, batch: Vec<SliverWrite>) -> Result<Vec<(u64, Result<Written>)>> {
         let epoch = self.committee()?.epoch;
-        let key = sliver_key::<A>(blob_id, pair);
         let txn = self.db.begin_write()?;
-        let written = {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        let mut any_new = false;
+        {
             let objects = txn.open_table(OBJECTS)?;
             let invalid = txn.open_table(INVALID)?;
-            Self::check_registered(&objects, &invalid, epoch, blob_id)?;
-            if txn.open_table(METADATA)?.get(blob_id.0.as_slice())?.is_none() {
-                return Err(StoreError::MetadataMissing);
-            }
+            let metadata = txn.open_table(METADATA)?;
             let mut slivers = txn.open_table(SLIVERS)?;
-            if slivers.get(key.as_slice())?.is_some() {
-                Written::Already
-            } else {
-                slivers.insert(key.as_slice(), bytes)?;
-                Written::New
+            let mut held = txn.open_table(HELD)?;
+            for write in batch {
+                let outcome = match Self::check_registered(&objects, &invalid, epoch, &write.blob_id) {
+                    Err(e) => Err(e),
+                    Ok(()) if metadata.get(write.blob_id.0.as_slice())?.is_none() => Err(StoreError::MetadataMissing),
+                    Ok(()) if held.get(write.key.as_slice())?.is_some() => Ok(Written::Already),
+                    Ok(()) => {
+                        slivers.insert(write.key.as_slice(), write.bytes.as_ref())?;
+                        held.insert(write.key.as_slice(), ())?;
+                        any_new = true;
+                        Ok(Written::New)
+                    }
+                };
+                outcomes.push((write.id, outcome));
             }
-        };
-        if written == Written::New {
+        }
+        if any_new {
             txn.commit()?;
         }
-        Ok(written)
+        Ok(outcomes)
     }
 
     /// The stored BCS of a sliver.
@@ -460,8 +561,22 @@ impl Store {
 
     pub fn has_sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex) -> Result<bool> {
         let txn = self.db.begin_read()?;
-        let value = txn.open_table(SLIVERS)?.get(sliver_key::<A>(blob_id, pair).as_slice())?;
+        let value = txn.open_table(HELD)?.get(sliver_key::<A>(blob_id, pair).as_slice())?;
         Ok(value.is_some())
+    }
+
+    /// The first of `pairs` of which a sliver is missing, checked in one read transaction.
+    pub fn first_incomplete(&self, blob_id: &BlobId, pairs: &[SliverPairIndex]) -> Result<Option<SliverPairIndex>> {
+        let txn = self.db.begin_read()?;
+        let held = txn.open_table(HELD)?;
+        for &pair in pairs {
+            if held.get(sliver_key::<Primary>(blob_id, pair).as_slice())?.is_none()
+                || held.get(sliver_key::<Secondary>(blob_id, pair).as_slice())?.is_none()
+            {
+                return Ok(Some(pair));
+            }
+        }
+        Ok(None)
     }
 }
 
@@ -486,6 +601,7 @@ struct ChainTables<'t> {
     pools: Table<'t, &'static [u8], &'static [u8]>,
     pool_objects: Table<'t, &'static [u8], &'static [u8]>,
     sync_pending: Table<'t, &'static [u8], &'static [u8]>,
+    held: Table<'t, &'static [u8], ()>,
 }
 
 impl<'t> ChainTables<'t> {
@@ -500,6 +616,7 @@ impl<'t> ChainTables<'t> {
             pools: txn.open_table(POOLS)?,
             pool_objects: txn.open_table(POOL_OBJECTS)?,
             sync_pending: txn.open_table(SYNC_PENDING)?,
+            held: txn.open_table(HELD)?,
         })
     }
 
@@ -699,6 +816,7 @@ impl<'t> ChainTables<'t> {
             self.objects.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
             self.metadata.remove(blob_id.0.as_slice())?;
             self.slivers.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+            self.held.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
             self.sync_pending.remove(blob_id.0.as_slice())?;
         }
         Ok(())

@@ -3,19 +3,26 @@
 //! it lacks that too. Everything fetched is verified (metadata against the blob ID, symbols
 //! against the metadata, rebuilt slivers against their hashes) before it is stored.
 //!
+//! Symbols are first fetched without proofs (`decodingSymbols`, all of the node's targets of
+//! an axis in one request to each member, in parallel) and every rebuilt sliver is checked
+//! against its hash in the metadata; a sliver that fails the check is rebuilt again from
+//! symbols with proofs, which tells a lying member from an inconsistently encoded blob.
+//!
 //! At most [`MAX_CONCURRENT_SYNCS`] blobs sync at once; a failed attempt is retried with a
 //! growing pause; outcomes are counted in `blob_sync_*` metrics. A certified blob stays pending
 //! in the store, in the transaction that certifies it, until its sync finishes, so a sync cut
 //! short by a crash (or given up) runs again when the node follows the chain again.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use walrus_encoder::{
-    recover_sliver, Axis, BlobId, BlobMetadataWithId, GeneralRecoverySymbol, Primary, RecoveryError, Secondary,
-    SliverPairIndex, VerifiedMetadata,
+    recover_sliver, recover_slivers_unproven, Axis, BlobId, BlobMetadataWithId, GeneralRecoverySymbol, Primary,
+    RecoveryError, Secondary, SliverIndex, SliverPairIndex, VerifiedMetadata,
 };
 
+use crate::api::{DecodingSymbols, EitherDecodingSymbol};
 use crate::chain::Member;
 use crate::node::NodeState;
 
@@ -24,6 +31,8 @@ pub const MAX_CONCURRENT_SYNCS: usize = 8;
 const ATTEMPTS: u32 = 5;
 const FIRST_PAUSE: Duration = Duration::from_millis(200);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// About the most symbol bytes one member's `decodingSymbols` answer should carry.
+const MAX_ANSWER_BYTES: usize = 8 << 20;
 
 /// Syncs `blob_id` until it is complete, gone, or the attempts are used up.
 pub(crate) async fn sync_blob(state: Arc<NodeState>, blob_id: BlobId) {
@@ -53,35 +62,150 @@ pub(crate) async fn sync_blob(state: Arc<NodeState>, blob_id: BlobId) {
 }
 
 /// One pass over the node's pairs of the blob; returns how many slivers it rebuilt.
-async fn sync_once(state: &NodeState, blob_id: &BlobId) -> Result<u64, String> {
+async fn sync_once(state: &Arc<NodeState>, blob_id: &BlobId) -> Result<u64, String> {
     if !state.store.blob_state(blob_id).map_err(|e| e.to_string())?.is_registered() {
         return Ok(0);
     }
     let committee = state.store.committee().map_err(|e| e.to_string())?;
     let others: Vec<&Member> = committee.members.iter().filter(|m| m.node_id != state.node_id).collect();
-    let metadata = match stored_metadata(state, blob_id)? {
+    let metadata = match state.stored_metadata(blob_id).map_err(|e| e.to_string())? {
         Some(metadata) => metadata,
-        None => fetch_metadata(state, blob_id, &others).await?,
+        None => Arc::new(fetch_metadata(state, blob_id, &others).await?),
     };
     let rotation = metadata.rotation();
+    let pairs: Vec<SliverPairIndex> = state.own_shards(&committee).into_iter().map(|s| rotation.pair_on(s)).collect();
+    let primary = sync_axis::<Primary>(state, &metadata, &pairs, &others).await?;
+    let secondary = sync_axis::<Secondary>(state, &metadata, &pairs, &others).await?;
+    Ok(primary + secondary)
+}
+
+/// Rebuilds this node's missing slivers of axis `A` among `pairs`; returns how many.
+async fn sync_axis<A: Axis>(
+    state: &Arc<NodeState>,
+    metadata: &Arc<VerifiedMetadata>,
+    pairs: &[SliverPairIndex],
+    others: &[&Member],
+) -> Result<u64, String> {
+    let blob_id = metadata.blob_id();
+    let mut missing = Vec::new();
+    for &pair in pairs {
+        if !state.store.has_sliver::<A>(&blob_id, pair).map_err(|e| e.to_string())? {
+            missing.push(pair);
+        }
+    }
+    // Bound each member's answer (targets × its shards × symbol size) for large blobs.
+    let widest = others.iter().map(|m| m.weight()).max().unwrap_or(1).max(1);
+    let per_round = (MAX_ANSWER_BYTES / (widest * usize::from(metadata.layout().symbol_size()))).max(1);
     let mut recovered = 0;
-    for shard in state.own_shards(&committee) {
-        let pair = rotation.pair_on(shard);
-        recovered += u64::from(recover_missing::<Primary>(state, &metadata, pair, &others).await?);
-        recovered += u64::from(recover_missing::<Secondary>(state, &metadata, pair, &others).await?);
+    for chunk in missing.chunks(per_round) {
+        recovered += rebuild_chunk::<A>(state, metadata, chunk.to_vec(), others).await?;
     }
     Ok(recovered)
 }
 
-fn stored_metadata(state: &NodeState, blob_id: &BlobId) -> Result<Option<VerifiedMetadata>, String> {
-    let Some(bytes) = state.store.metadata(blob_id).map_err(|e| e.to_string())? else { return Ok(None) };
-    let metadata = BlobMetadataWithId::from_bcs(&bytes).map_err(|e| e.to_string())?;
-    metadata.verify().map(Some).map_err(|e| e.to_string())
+/// Rebuilds the slivers of axis `A` of the `missing` pairs, proofless symbols first.
+async fn rebuild_chunk<A: Axis>(
+    state: &Arc<NodeState>,
+    metadata: &Arc<VerifiedMetadata>,
+    missing: Vec<SliverPairIndex>,
+    others: &[&Member],
+) -> Result<u64, String> {
+    let (blob_id, n) = (metadata.blob_id(), metadata.n_shards());
+    let targets: Vec<u16> = missing.iter().map(|p| p.sliver::<A>(n).get()).collect();
+    let sources = fetch_decoding_symbols::<A>(state, metadata, &targets, others).await;
+    let rebuilt = {
+        let metadata = metadata.clone();
+        let targets: Vec<SliverIndex<A>> = targets.iter().map(|&t| SliverIndex::new(t)).collect();
+        tokio::task::spawn_blocking(move || {
+            let sources: Vec<(u16, &[u8])> = sources.iter().map(|(i, line)| (*i, line.as_slice())).collect();
+            recover_slivers_unproven::<A>(&metadata, &targets, &sources).unwrap_or_default()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+    };
+    let (mut fast, mut slow) = (Vec::new(), Vec::new());
+    let mut rebuilt = rebuilt.into_iter();
+    for pair in missing {
+        match rebuilt.next() {
+            Some(Ok(sliver)) => fast.push((pair, sliver.to_bcs().into())),
+            _ => slow.push(pair),
+        }
+    }
+    let mut recovered = fast.len() as u64;
+    let store = state.clone();
+    let outcomes = tokio::task::spawn_blocking(move || store.store.put_slivers::<A>(&blob_id, fast))
+        .await
+        .map_err(|e| e.to_string())?;
+    for outcome in outcomes {
+        outcome.map_err(|e| e.to_string())?;
+    }
+    for pair in slow {
+        recovered += u64::from(recover_missing::<A>(state, metadata, pair, others).await?);
+    }
+    Ok(recovered)
 }
 
-async fn fetch(state: &NodeState, member: &Member, path_and_query: &str) -> Result<Vec<u8>, String> {
-    let url = format!("http://{}/v1/blobs/{path_and_query}", member.network_address);
-    let response = state.http.get(&url).timeout(REQUEST_TIMEOUT).send().await.map_err(|e| format!("{url}: {e}"))?;
+/// The other members' decoding symbols for `targets` (slivers of axis `A`), by source sliver:
+/// each source's symbols for all targets, in target order, for the sources that sent all of
+/// them. Asks, at once, members enough to decode, then the rest if some fail.
+async fn fetch_decoding_symbols<A: Axis>(
+    state: &Arc<NodeState>,
+    metadata: &VerifiedMetadata,
+    targets: &[u16],
+    others: &[&Member],
+) -> BTreeMap<u16, Vec<u8>> {
+    let layout = metadata.layout();
+    let needed = usize::from(layout.params().source_symbols::<A::Orthogonal>());
+    let s = usize::from(layout.symbol_size());
+    let width = targets.len();
+    let query: Vec<String> = targets.iter().map(|t| format!("targetSlivers={t}")).collect();
+    let path = format!("{}/decodingSymbols?{}&targetType={}", metadata.blob_id(), query.join("&"), A::NAME);
+    // Per source: its symbols in target order, and which of them arrived.
+    let mut lines: BTreeMap<u16, (Vec<u8>, Vec<bool>)> = BTreeMap::new();
+    let mut members = others.iter();
+    loop {
+        let complete = lines.values().filter(|(_, got)| got.iter().all(|g| *g)).count();
+        let mut requests = tokio::task::JoinSet::new();
+        let mut expected = complete;
+        while expected < needed {
+            let Some(member) = members.next() else { break };
+            expected += member.weight();
+            let (http, url) = (state.http.clone(), format!("http://{}/v1/blobs/{path}", member.network_address));
+            requests.spawn(async move { fetch_url(&http, &url).await });
+        }
+        if requests.is_empty() {
+            break;
+        }
+        while let Some(answer) = requests.join_next().await {
+            let Ok(Ok(bytes)) = answer else { continue };
+            let Ok(answer) = bcs::from_bytes::<DecodingSymbols>(&bytes) else { continue };
+            for (target, symbols) in answer {
+                let Some(w) = targets.iter().position(|&t| t == target) else { continue };
+                for symbol in symbols {
+                    let symbol = match (symbol, A::IS_PRIMARY) {
+                        (EitherDecodingSymbol::Primary(s), true) | (EitherDecodingSymbol::Secondary(s), false) => s,
+                        _ => continue,
+                    };
+                    if symbol.data.len() != s {
+                        continue;
+                    }
+                    let (line, got) =
+                        lines.entry(symbol.index).or_insert_with(|| (vec![0; width * s], vec![false; width]));
+                    line[w * s..(w + 1) * s].copy_from_slice(&symbol.data);
+                    got[w] = true;
+                }
+            }
+        }
+    }
+    lines.into_iter().filter(|(_, (_, got))| got.iter().all(|g| *g)).map(|(i, (line, _))| (i, line)).collect()
+}
+
+async fn fetch(state: &Arc<NodeState>, member: &Member, path_and_query: &str) -> Result<Vec<u8>, String> {
+    fetch_url(&state.http, &format!("http://{}/v1/blobs/{path_and_query}", member.network_address)).await
+}
+
+async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+    let response = http.get(url).timeout(REQUEST_TIMEOUT).send().await.map_err(|e| format!("{url}: {e}"))?;
     if !response.status().is_success() {
         return Err(format!("{url}: {}", response.status()));
     }
@@ -89,7 +213,11 @@ async fn fetch(state: &NodeState, member: &Member, path_and_query: &str) -> Resu
 }
 
 /// The first metadata another member serves that hashes to the blob ID, stored.
-async fn fetch_metadata(state: &NodeState, blob_id: &BlobId, others: &[&Member]) -> Result<VerifiedMetadata, String> {
+async fn fetch_metadata(
+    state: &Arc<NodeState>,
+    blob_id: &BlobId,
+    others: &[&Member],
+) -> Result<VerifiedMetadata, String> {
     for member in others {
         let Ok(bytes) = fetch(state, member, &format!("{blob_id}/metadata")).await else { continue };
         let Ok(metadata) = BlobMetadataWithId::from_bcs(&bytes) else { continue };
@@ -98,7 +226,11 @@ async fn fetch_metadata(state: &NodeState, blob_id: &BlobId, others: &[&Member])
         }
         if let Ok(metadata) = metadata.verify() {
             let bcs = metadata.as_metadata_with_id().to_bcs();
-            state.store.put_metadata(blob_id, &bcs).map_err(|e| e.to_string())?;
+            let (store, blob_id) = (state.clone(), *blob_id);
+            tokio::task::spawn_blocking(move || store.store.put_metadata(&blob_id, &bcs))
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
             return Ok(metadata);
         }
     }
@@ -107,7 +239,7 @@ async fn fetch_metadata(state: &NodeState, blob_id: &BlobId, others: &[&Member])
 
 /// Rebuilds this node's sliver of axis `A` in `pair` if it is missing; `true` if it did.
 async fn recover_missing<A: Axis>(
-    state: &NodeState,
+    state: &Arc<NodeState>,
     metadata: &VerifiedMetadata,
     pair: SliverPairIndex,
     others: &[&Member],
@@ -127,7 +259,13 @@ async fn recover_missing<A: Axis>(
         );
         match recover_sliver(metadata, target, &symbols) {
             Ok(sliver) => {
-                state.store.put_sliver::<A>(&blob_id, pair, &sliver.to_bcs()).map_err(|e| e.to_string())?;
+                let store = state.clone();
+                tokio::task::spawn_blocking(move || {
+                    store.store.put_sliver::<A>(&blob_id, pair, sliver.to_bcs().into())
+                })
+                .await
+                .map_err(|e| e.to_string())?
+                .map_err(|e| e.to_string())?;
                 return Ok(true);
             }
             Err(RecoveryError::Inconsistent(_)) => {

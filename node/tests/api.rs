@@ -486,3 +486,61 @@ async fn a_node_missing_its_slivers_syncs_them_after_certification() {
     assert_eq!(status["permanent"]["isCertified"], true);
     assert_eq!(status["permanent"]["initialCertifiedEpoch"], EPOCH);
 }
+
+/// A member that corrupts the decoding symbols it serves (and passes every other request to
+/// the real node behind it) does not stop blob sync: rebuilt slivers that miss their hash are
+/// rebuilt again from proven recovery symbols.
+#[tokio::test]
+async fn sync_gets_past_a_member_serving_wrong_decoding_symbols() {
+    let mut cluster = Cluster::start().await;
+    let real = cluster.nodes[0].addr;
+    let liar = axum::Router::new().fallback(move |uri: axum::http::Uri| async move {
+        let answer = reqwest::get(format!("http://{real}{uri}")).await.unwrap();
+        let status = answer.status().as_u16();
+        let mut bytes = answer.bytes().await.unwrap().to_vec();
+        if uri.path().ends_with("/decodingSymbols") && status == 200 {
+            // The answer ends with the data of its last symbol.
+            *bytes.last_mut().unwrap() ^= 0xff;
+        }
+        (axum::http::StatusCode::from_u16(status).unwrap(), bytes)
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let liar_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, liar).await.unwrap() });
+    let mut committee = cluster.committee.clone();
+    committee.members[0].network_address = liar_addr.to_string();
+    cluster.apply(vec![ChainUpdate::EpochStarted(committee)]);
+
+    let b = blob(15);
+    let id = b.metadata.blob_id();
+    cluster.register(id, object(1), 5, false);
+    let missing = cluster.nodes.pop().unwrap();
+    upload(&cluster, &b).await;
+    cluster.nodes.push(missing);
+    // The liar's answers really are wrong.
+    let query = format!("{id}/decodingSymbols?targetSlivers=0&targetSlivers=1&targetType=primary");
+    let honest = get(&cluster.nodes[0].url(&query)).await.bytes;
+    let lied = get(&format!("http://{liar_addr}/v1/blobs/{query}")).await.bytes;
+    assert_eq!(honest.len(), lied.len());
+    assert_ne!(honest, lied);
+
+    cluster.apply(vec![ChainUpdate::BlobCertified {
+        blob_id: id,
+        object_id: object(1),
+        end_epoch: 5,
+        deletable: false,
+        event: event(2),
+    }]);
+    let node = &cluster.nodes[3];
+    let confirm = node.url(&format!("{id}/confirmation/permanent"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while get(&confirm).await.status != 200 {
+        assert!(std::time::Instant::now() < deadline, "node 3 did not sync its slivers");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    for pair in cluster.pairs_of(3, &id) {
+        let p = &b.pairs[usize::from(pair.0)];
+        assert_eq!(get(&node.url(&sliver_path(&id, pair, "primary"))).await.bytes, p.primary.to_bcs());
+        assert_eq!(get(&node.url(&sliver_path(&id, pair, "secondary"))).await.bytes, p.secondary.to_bcs());
+    }
+}
