@@ -6,8 +6,8 @@
 //!
 //! The folder is written once with `walrus-chain`'s writer: most checkpoints empty, about one in
 //! 20 with a few transactions (a blob registered, the previous one certified, now and then one
-//! deleted, and an event of another package), the genesis with four node registrations and the
-//! committee, and an epoch change with a new committee every 5,000 checkpoints. The followed
+//! deleted, and an event of another package), the genesis with four node registrations, and an
+//! epoch change with its committee at checkpoint 1 and every 5,000 checkpoints after. The followed
 //! node is not a committee member, so certifications start no blob sync (that is measured by
 //! the `node` bench).
 //!
@@ -44,6 +44,8 @@ const BUSY_EVERY: u64 = 20;
 const EPOCH_EVERY: u64 = 5_000;
 const RUNS: usize = 5;
 const MEMBERS: u8 = 4;
+/// Every blob's end epoch, past the last epoch of any run.
+const END_EPOCH: u32 = 1_000;
 
 fn member(i: u8) -> Address {
     Address::new([0xa0 + i; 32])
@@ -69,10 +71,16 @@ fn committee(epoch: u32) -> proto::Event {
     })
 }
 
+/// The epoch that checkpoint `sequence` (from 1) is in: each starts at a checkpoint 1 modulo
+/// [`EPOCH_EVERY`].
+fn epoch_of(sequence: u64) -> u32 {
+    1 + ((sequence - 1) / EPOCH_EVERY) as u32
+}
+
 /// The transactions of checkpoint `sequence`, each a list of events.
 fn transactions(sequence: u64) -> Vec<Vec<proto::Event>> {
     if sequence == 0 {
-        let mut genesis: Vec<_> = (0..MEMBERS)
+        let genesis: Vec<_> = (0..MEMBERS)
             .map(|i| {
                 let mut secret = [0u8; 32];
                 secret[31] = i + 1;
@@ -88,45 +96,45 @@ fn transactions(sequence: u64) -> Vec<Vec<proto::Event>> {
                 })
             })
             .collect();
-        genesis.push(committee(1));
         return genesis.into_iter().map(|e| vec![e]).collect();
     }
-    if sequence == 1 {
-        return vec![vec![ours(&ev::EpochChangeStart { epoch: 1 })]];
-    }
-    let epoch = 1 + (sequence / EPOCH_EVERY) as u32;
-    if sequence % EPOCH_EVERY == 0 {
+    let epoch = epoch_of(sequence);
+    // Off the busy checkpoints, so no blob is left without its registration.
+    if sequence % EPOCH_EVERY == 1 {
         return vec![vec![committee(epoch)], vec![ours(&ev::EpochChangeStart { epoch })]];
     }
-    if sequence % BUSY_EVERY != 0 {
+    if !sequence.is_multiple_of(BUSY_EVERY) {
         return vec![];
     }
     let n = sequence / BUSY_EVERY;
     let mut txs = vec![
+        vec![raw_event(Address::new([0x77; 32]), "other", "Swapped", vec![7; 40])],
         vec![ours(&ev::BlobRegistered {
             epoch,
             blob_id: blob(n),
             size: 3000,
             encoding_type: 1,
-            end_epoch: epoch + 10,
-            deletable: n % 2 == 0,
+            end_epoch: END_EPOCH,
+            deletable: n.is_multiple_of(2),
             object_id: blob_object(n),
         })],
-        vec![ours(&ev::BlobCertified {
+    ];
+    if n >= 2 {
+        txs.push(vec![ours(&ev::BlobCertified {
             epoch,
             blob_id: blob(n - 1),
-            end_epoch: epoch + 10,
-            deletable: (n - 1) % 2 == 0,
+            end_epoch: END_EPOCH,
+            deletable: (n - 1).is_multiple_of(2),
             object_id: blob_object(n - 1),
             is_extension: false,
-        })],
-        vec![raw_event(Address::new([0x77; 32]), "other", "Swapped", vec![7; 40])],
-    ];
-    if n % 10 == 0 && n >= 2 && (n - 2) % 2 == 0 {
+        })]);
+    }
+    // Every tenth busy checkpoint deletes the blob registered two before (a deletable one).
+    if n.is_multiple_of(10) {
         txs.push(vec![ours(&ev::BlobDeleted {
             epoch,
             blob_id: blob(n - 2),
-            end_epoch: epoch + 10,
+            end_epoch: END_EPOCH,
             object_id: blob_object(n - 2),
             was_certified: true,
         })]);
@@ -187,7 +195,7 @@ async fn follow(source: &Source, count: u64) -> Duration {
     let elapsed = started.elapsed();
     follower.abort();
     let _ = follower.await;
-    assert_eq!(node.committee().unwrap().epoch, 1 + ((count - 1) / EPOCH_EVERY) as u32);
+    assert_eq!(node.committee().unwrap().epoch, epoch_of(count - 1));
     assert_eq!(node.unusable_events().unwrap(), 0);
     elapsed
 }
@@ -224,10 +232,8 @@ async fn main() {
     write_chain(dir.path(), count);
     println!("wrote {count} checkpoints in {:.1} s", started.elapsed().as_secs_f64());
     let addr = serve(dir.path().to_owned()).await;
-    let sources = [
-        ("dir", Source::Dir(dir.path().to_owned())),
-        ("http", Source::parse(&format!("http://{addr}")).unwrap()),
-    ];
+    let sources =
+        [("dir", Source::Dir(dir.path().to_owned())), ("http", Source::parse(&format!("http://{addr}")).unwrap())];
     println!("| source | read+decode+map (ceiling), checkpoints/s | node following, checkpoints/s | ratio |");
     println!("|---|---:|---:|---:|");
     let mut runs_of = Vec::new();
