@@ -178,7 +178,10 @@ impl Testbed {
                 "epoch_duration_ms": options.epoch_duration_ms,
                 "client_address": client.to_string(),
             },
-            "indexer_database": self.database.as_ref().map(|d| d.name().to_owned()),
+            "indexer": self.indexer_url.as_ref().map(|_| json!({
+                "pid": self.children.last().map(Child::pid),
+                "database": self.database.as_ref().map(TestbedDatabase::name),
+            })),
             "nodes": nodes,
         });
         let text = serde_json::to_string_pretty(&self.description)?;
