@@ -258,7 +258,16 @@ impl Testbed {
     pub fn check_running(&mut self) -> anyhow::Result<()> {
         for child in &mut self.children {
             if let Some(status) = child.exit_status() {
-                bail!("{} (pid {}) exited ({status}); see {}", child.name(), child.pid(), child.log().display());
+                let log = std::fs::read_to_string(child.log()).unwrap_or_default();
+                // Its last lines, leaving out indented ones (backtraces).
+                let tail: Vec<&str> = log.lines().filter(|l| !l.starts_with(' ')).collect();
+                let tail = tail[tail.len().saturating_sub(5)..].join("\n  ");
+                bail!(
+                    "{} (pid {}) exited ({status}); {} ends:\n  {tail}",
+                    child.name(),
+                    child.pid(),
+                    child.log().display()
+                );
             }
         }
         Ok(())

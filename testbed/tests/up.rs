@@ -64,7 +64,8 @@ fn signal(child: &Child, signal: libc::c_int) {
 
 /// Every process the testbed reported starting.
 fn child_pids(description: &Value) -> Vec<u64> {
-    let mut pids: Vec<u64> = description["nodes"].as_array().unwrap().iter().map(|n| n["pid"].as_u64().unwrap()).collect();
+    let mut pids: Vec<u64> =
+        description["nodes"].as_array().unwrap().iter().map(|n| n["pid"].as_u64().unwrap()).collect();
     pids.push(description["chain"]["pid"].as_u64().unwrap());
     if let Some(pid) = description["indexer"]["pid"].as_u64() {
         pids.push(pid);
