@@ -187,19 +187,23 @@ fn without_postgresql_it_runs_without_the_indexer_and_a_killed_testbed_takes_its
 fn bad_requests_are_refused_before_anything_starts() {
     let work = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
-        let output = Command::new(testbed_binary()).arg("up").args(args).env_remove("DATABASE_URL").output().unwrap();
+        let output = Command::new(testbed_binary()).args(args).env_remove("DATABASE_URL").output().unwrap();
         assert!(!output.status.success());
         String::from_utf8(output.stderr).unwrap()
     };
     let occupied = work.path().join("occupied");
     std::fs::create_dir(&occupied).unwrap();
     std::fs::write(occupied.join("keep-me"), "data").unwrap();
-    let stderr = run(&["--dir", occupied.to_str().unwrap()]);
+    let stderr = run(&["up", "--dir", occupied.to_str().unwrap()]);
     assert!(stderr.contains("is not empty"), "{stderr}");
     assert_eq!(std::fs::read_dir(&occupied).unwrap().count(), 1, "nothing written into a folder in use");
 
-    let stderr = run(&["--nodes", "5", "--shards", "4", "--dir", work.path().join("a").to_str().unwrap()]);
+    let stderr = run(&["up", "--nodes", "5", "--shards", "4", "--dir", work.path().join("a").to_str().unwrap()]);
     assert!(stderr.contains("--shards (4) must be at least --nodes (5)"), "{stderr}");
-    let stderr = run(&["--nodes", "0", "--dir", work.path().join("b").to_str().unwrap()]);
+    let stderr = run(&["up", "--nodes", "0", "--dir", work.path().join("b").to_str().unwrap()]);
     assert!(stderr.contains("--nodes must be at least 1"), "{stderr}");
+    let missing = work.path().join("missing");
+    let stderr = run(&["demo", missing.to_str().unwrap(), "--dir", work.path().join("c").to_str().unwrap()]);
+    assert!(stderr.contains("missing is not a file"), "{stderr}");
+    assert!(!work.path().join("c").exists());
 }
