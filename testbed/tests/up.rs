@@ -207,3 +207,19 @@ fn bad_requests_are_refused_before_anything_starts() {
     assert!(stderr.contains("missing is not a file"), "{stderr}");
     assert!(!work.path().join("c").exists());
 }
+
+#[test]
+fn a_child_that_dies_takes_the_testbed_down_with_the_others() {
+    let work = tempfile::tempdir().unwrap();
+    let mut testbed = start(work.path(), &["--nodes", "2", "--shards", "4"], None);
+    let description = wait_ready(&mut testbed, work.path());
+    let pids = child_pids(&description);
+    let victim = description["nodes"][0]["pid"].as_u64().unwrap();
+    assert_eq!(unsafe { libc::kill(victim as libc::pid_t, libc::SIGKILL) }, 0);
+
+    let status = testbed.wait().unwrap();
+    assert!(!status.success());
+    let stderr = std::fs::read_to_string(work.path().join("stderr")).unwrap();
+    assert!(stderr.contains(&format!("node-0 (pid {victim}) exited (signal: 9")), "{stderr}");
+    assert_all_gone(&pids);
+}
