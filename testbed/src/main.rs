@@ -1,0 +1,176 @@
+//! `walrus-testbed`: the whole system on one machine. `up` runs a local chain, storage nodes
+//! and (with PostgreSQL) the indexer until Ctrl-C or SIGTERM; `demo` stores a file through
+//! them with the `walrus` CLI, reads it back and stops.
+
+mod children;
+mod database;
+mod demo;
+mod genesis;
+mod testbed;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tokio::signal::unix::{signal, Signal, SignalKind};
+
+use crate::testbed::{Options, Testbed};
+
+#[derive(Parser)]
+#[command(version, about = "The whole Walrus system on one machine: a local chain, storage nodes and the indexer")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Starts the testbed and keeps it up until Ctrl-C or SIGTERM; writes DIR/client.toml and
+    /// DIR/testbed.json once every node is ready.
+    Up {
+        #[command(flatten)]
+        setup: Setup,
+    },
+    /// Starts a testbed, stores FILE with `walrus store`, reads it back, compares, shows the
+    /// indexer's view of the blob (with PostgreSQL), and stops.
+    Demo {
+        file: PathBuf,
+        /// Epochs ahead to store the blob for.
+        #[arg(long, default_value_t = 1)]
+        epochs: u32,
+        #[command(flatten)]
+        setup: Setup,
+    },
+}
+
+#[derive(clap::Args)]
+struct Setup {
+    #[arg(long, default_value_t = 10)]
+    nodes: u16,
+    #[arg(long, default_value_t = 100)]
+    shards: u16,
+    /// A new or empty folder for everything the testbed writes (default: a new folder in the
+    /// system's temporary directory, kept by `up`, removed by a successful `demo`).
+    #[arg(long)]
+    dir: Option<PathBuf>,
+    #[arg(long, default_value_t = 3_600_000)]
+    epoch_duration_ms: u64,
+    /// The chain listens here, the indexer on the next port, the nodes on the ports after it
+    /// (default: free ports the system picks).
+    #[arg(long)]
+    base_port: Option<u16>,
+}
+
+impl Setup {
+    fn options(&self) -> Options {
+        Options {
+            nodes: self.nodes,
+            shards: self.shards,
+            epoch_duration_ms: self.epoch_duration_ms,
+            base_port: self.base_port,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The runtime drives `run` on this thread, which lives as long as the children: their
+    // death signal is tied to the thread that started them.
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("walrus-testbed: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("walrus-testbed: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut stop = StopSignals::new()?;
+    match cli.command {
+        Command::Up { setup } => {
+            let dir = match &setup.dir {
+                Some(dir) => dir.clone(),
+                None => tempfile::Builder::new().prefix("walrus-testbed-").tempdir()?.keep(),
+            };
+            let mut testbed = Testbed::new(&std::path::absolute(&dir)?)?;
+            let options = setup.options();
+            let outcome = tokio::select! {
+                started = testbed.bring_up(&options) => started.map(|()| true),
+                name = stop.wait() => {
+                    eprintln!("walrus-testbed: {name} while starting; stopping");
+                    Ok(false)
+                }
+            };
+            let outcome = match outcome {
+                Ok(true) => {
+                    announce(&testbed);
+                    serve(&mut testbed, &mut stop).await
+                }
+                other => other.map(drop),
+            };
+            testbed.shutdown().await;
+            eprintln!("walrus-testbed: stopped");
+            outcome
+        }
+        Command::Demo { file, epochs, setup } => {
+            demo::run(&file, epochs, setup.dir.as_deref(), &setup.options(), &mut stop).await
+        }
+    }
+}
+
+fn announce(testbed: &Testbed) {
+    let description = &testbed.description;
+    let nodes = description["nodes"].as_array().map_or(0, Vec::len);
+    println!("walrus-testbed: ready: {nodes} nodes, {} shards", description["n_shards"]);
+    println!("  chain     {}", description["chain"]["url"].as_str().unwrap_or("?"));
+    match &testbed.indexer_url {
+        Some(url) => println!("  indexer   {url}"),
+        None => println!("  indexer   not running (needs PostgreSQL at DATABASE_URL)"),
+    }
+    println!("  testbed   {}", testbed.dir.join("testbed.json").display());
+    println!("  logs      {}", testbed.dir.join("logs").display());
+    println!("  store     walrus --config {} store FILE --epochs 1", testbed.dir.join("client.toml").display());
+    println!("Ctrl-C stops it.");
+}
+
+/// Waits for a stop signal, or fails when one of the processes exits by itself.
+async fn serve(testbed: &mut Testbed, stop: &mut StopSignals) -> anyhow::Result<()> {
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            name = stop.wait() => {
+                eprintln!("walrus-testbed: {name}: stopping");
+                return Ok(());
+            }
+            _ = tick.tick() => testbed.check_running()?,
+        }
+    }
+}
+
+/// Ctrl-C and SIGTERM, caught from the start so that a stop during start-up still cleans up.
+pub struct StopSignals {
+    interrupt: Signal,
+    terminate: Signal,
+}
+
+impl StopSignals {
+    fn new() -> anyhow::Result<Self> {
+        Ok(Self { interrupt: signal(SignalKind::interrupt())?, terminate: signal(SignalKind::terminate())? })
+    }
+
+    pub async fn wait(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.interrupt.recv() => "interrupted",
+            _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! `walrus-testbed up` run as a user runs it: the real local chain, nodes and (when
+//! `DATABASE_URL` is set) indexer binaries from the same target folder, checked through their
+//! APIs, then stopped by a signal with no process left behind.
+
+use std::collections::BTreeSet;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
+use serde_json::Value;
+
+const START_TIMEOUT: Duration = Duration::from_secs(180);
+
+fn testbed_binary() -> PathBuf {
+    let binary = PathBuf::from(env!("CARGO_BIN_EXE_walrus-testbed"));
+    for sibling in ["walrus-localchain", "walrus-node", "walrus-indexer"] {
+        assert!(
+            binary.with_file_name(sibling).is_file(),
+            "{sibling} is not beside {}: run `cargo build --workspace --bins` (or `cargo nextest run --workspace`)",
+            binary.display()
+        );
+    }
+    binary
+}
+
+/// Starts `up` with its output in files under `work`; `database_url` is passed on or removed.
+fn start(work: &Path, args: &[&str], database_url: Option<&str>) -> Child {
+    let mut command = Command::new(testbed_binary());
+    command
+        .arg("up")
+        .args(args)
+        .arg("--dir")
+        .arg(work.join("tb"))
+        .stdin(Stdio::null())
+        .stdout(File::create(work.join("stdout")).unwrap())
+        .stderr(File::create(work.join("stderr")).unwrap());
+    match database_url {
+        Some(url) => command.env("DATABASE_URL", url),
+        None => command.env_remove("DATABASE_URL"),
+    };
+    command.spawn().unwrap()
+}
+
+/// Waits for testbed.json (written once everything is ready), failing if `up` exits first.
+fn wait_ready(testbed: &mut Child, work: &Path) -> Value {
+    let path = work.join("tb/testbed.json");
+    let deadline = Instant::now() + START_TIMEOUT;
+    while !path.exists() {
+        if let Some(status) = testbed.try_wait().unwrap() {
+            panic!("walrus-testbed up exited ({status}): {}", std::fs::read_to_string(work.join("stderr")).unwrap());
+        }
+        assert!(Instant::now() < deadline, "not ready after {START_TIMEOUT:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+fn signal(child: &Child, signal: libc::c_int) {
+    assert_eq!(unsafe { libc::kill(child.id() as libc::pid_t, signal) }, 0);
+}
+
+/// Every process the testbed reported starting.
+fn child_pids(description: &Value) -> Vec<u64> {
+    let mut pids: Vec<u64> =
+        description["nodes"].as_array().unwrap().iter().map(|n| n["pid"].as_u64().unwrap()).collect();
+    pids.push(description["chain"]["pid"].as_u64().unwrap());
+    if let Some(pid) = description["indexer"]["pid"].as_u64() {
+        pids.push(pid);
+    }
+    pids
+}
+
+/// Waits until no process in `pids` exists (the testbed reaps its children, so none lingers
+/// as a zombie).
+fn assert_all_gone(pids: &[u64]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let alive: Vec<_> = pids.iter().filter(|pid| Path::new(&format!("/proc/{pid}")).exists()).collect();
+        if alive.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "still running: {alive:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+async fn get(url: String) -> Value {
+    let response = reqwest::get(&url).await.unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    assert!(response.status().is_success(), "GET {url}: {}", response.status());
+    serde_json::from_str(&response.text().await.unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_serves_a_ready_committee_and_sigterm_stops_every_process() {
+    let work = tempfile::tempdir().unwrap();
+    let database_url = std::env::var("DATABASE_URL").ok();
+    let mut testbed = start(work.path(), &["--nodes", "4", "--shards", "16"], database_url.as_deref());
+    let description = wait_ready(&mut testbed, work.path());
+    let stdout = std::fs::read_to_string(work.path().join("stdout")).unwrap();
+    assert!(stdout.contains("ready: 4 nodes, 16 shards"), "{stdout}");
+
+    // The chain's committee is the one testbed.json describes.
+    assert_eq!(description["n_shards"], 16);
+    let chain_url = description["chain"]["url"].as_str().unwrap().to_owned();
+    let state = get(format!("{chain_url}/v1/state")).await;
+    assert_eq!(state["package_id"], description["package_id"]);
+    assert_eq!(state["n_shards"], 16);
+    let nodes = description["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 4);
+    let mut all_shards = BTreeSet::new();
+    for node in nodes {
+        let member = state["committee"].as_array().unwrap().iter().find(|m| m["node_id"] == node["node_id"]).unwrap();
+        assert_eq!(member["public_key"], node["public_key"]);
+        assert_eq!(member["shards"], node["shards"]);
+        let url = node["url"].as_str().unwrap();
+        assert_eq!(member["network_address"].as_str().unwrap(), url.trim_start_matches("http://"));
+        assert_eq!(STANDARD.decode(node["public_key"].as_str().unwrap()).unwrap().len(), 48);
+        for shard in node["shards"].as_array().unwrap() {
+            assert!(all_shards.insert(shard.as_u64().unwrap()), "shard {shard} twice");
+        }
+
+        // Each node answers where genesis registered it, with its key, through genesis.
+        let health = get(format!("{url}/v1/health")).await;
+        let data = &health["success"]["data"];
+        assert_eq!(data["publicKey"], node["public_key"], "{health}");
+        assert_eq!(data["nodeStatus"], "Active", "{health}");
+        assert_eq!(data["epoch"], state["epoch"], "{health}");
+        assert_eq!(data["shardSummary"]["owned"], node["shards"].as_array().unwrap().len(), "{health}");
+        assert!(data["latestCheckpointSequenceNumber"].is_u64(), "{health}");
+    }
+    assert_eq!(all_shards, (0..16).collect());
+
+    // The client's configuration names the chain and a funded wallet.
+    let client: toml::Table =
+        std::fs::read_to_string(description["client_config"].as_str().unwrap()).unwrap().parse().unwrap();
+    let chain = client["chain"].as_table().unwrap();
+    assert_eq!(chain["kind"].as_str(), Some("local"));
+    assert_eq!(chain["url"].as_str(), Some(chain_url.as_str()));
+    let sender = chain["sender"].as_str().unwrap();
+    let balance = get(format!("{chain_url}/v1/balances/{sender}")).await;
+    assert!(balance["balance"].as_u64().unwrap() > 0, "{balance}");
+
+    match &database_url {
+        Some(_) => {
+            // The indexer followed the same checkpoints: it knows the committee.
+            let indexer = description["indexer_url"].as_str().expect("DATABASE_URL is set: the indexer runs");
+            let indexed = get(format!("{indexer}/v1/nodes")).await;
+            let indexed = indexed["nodes"].as_array().unwrap();
+            assert_eq!(indexed.len(), 4);
+            for node in nodes {
+                let row = indexed.iter().find(|n| n["node_id"] == node["node_id"]).unwrap();
+                assert_eq!(row["shards"], node["shards"]);
+            }
+        }
+        None => assert!(description["indexer_url"].is_null()),
+    }
+
+    let pids = child_pids(&description);
+    signal(&testbed, libc::SIGTERM);
+    let status = testbed.wait().unwrap();
+    assert!(status.success(), "{status}: {}", std::fs::read_to_string(work.path().join("stderr")).unwrap());
+    assert_all_gone(&pids);
+}
+
+#[test]
+fn without_postgresql_it_runs_without_the_indexer_and_a_killed_testbed_takes_its_children_along() {
+    let work = tempfile::tempdir().unwrap();
+    let mut testbed = start(work.path(), &["--nodes", "2", "--shards", "4"], None);
+    let description = wait_ready(&mut testbed, work.path());
+    assert!(description["indexer_url"].is_null());
+    assert!(description["indexer"].is_null());
+    let stderr = std::fs::read_to_string(work.path().join("stderr")).unwrap();
+    assert!(stderr.contains("DATABASE_URL is not set: running without the indexer"), "{stderr}");
+
+    // SIGKILL leaves the testbed no chance to clean up: the kernel stops its children.
+    let pids = child_pids(&description);
+    assert_eq!(pids.len(), 3);
+    signal(&testbed, libc::SIGKILL);
+    testbed.wait().unwrap();
+    assert_all_gone(&pids);
+}
+
+#[test]
+fn bad_requests_are_refused_before_anything_starts() {
+    let work = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(testbed_binary()).args(args).env_remove("DATABASE_URL").output().unwrap();
+        assert!(!output.status.success());
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let occupied = work.path().join("occupied");
+    std::fs::create_dir(&occupied).unwrap();
+    std::fs::write(occupied.join("keep-me"), "data").unwrap();
+    let stderr = run(&["up", "--dir", occupied.to_str().unwrap()]);
+    assert!(stderr.contains("is not empty"), "{stderr}");
+    assert_eq!(std::fs::read_dir(&occupied).unwrap().count(), 1, "nothing written into a folder in use");
+
+    let stderr = run(&["up", "--nodes", "5", "--shards", "4", "--dir", work.path().join("a").to_str().unwrap()]);
+    assert!(stderr.contains("--shards (4) must be at least --nodes (5)"), "{stderr}");
+    let stderr = run(&["up", "--nodes", "0", "--dir", work.path().join("b").to_str().unwrap()]);
+    assert!(stderr.contains("--nodes must be at least 1"), "{stderr}");
+    let missing = work.path().join("missing");
+    let stderr = run(&["demo", missing.to_str().unwrap(), "--dir", work.path().join("c").to_str().unwrap()]);
+    assert!(stderr.contains("missing is not a file"), "{stderr}");
+    assert!(!work.path().join("c").exists());
+}
+
+#[test]
+fn a_child_that_dies_takes_the_testbed_down_with_the_others() {
+    let work = tempfile::tempdir().unwrap();
+    let mut testbed = start(work.path(), &["--nodes", "2", "--shards", "4"], None);
+    let description = wait_ready(&mut testbed, work.path());
+    let pids = child_pids(&description);
+    let victim = description["nodes"][0]["pid"].as_u64().unwrap();
+    assert_eq!(unsafe { libc::kill(victim as libc::pid_t, libc::SIGKILL) }, 0);
+
+    let status = testbed.wait().unwrap();
+    assert!(!status.success());
+    let stderr = std::fs::read_to_string(work.path().join("stderr")).unwrap();
+    assert!(stderr.contains(&format!("node-0 (pid {victim}) exited (signal: 9")), "{stderr}");
+    assert_all_gone(&pids);
+}
