@@ -483,6 +483,8 @@ struct EpochRow {
 fn epoch_json(row: EpochRow) -> Value {
     json!({
         "epoch": row.epoch,
+        // Listed once its parameters or committee are selected, before it starts.
+        "upcoming": row.start_checkpoint.is_none(),
         "start_checkpoint": row.start_checkpoint,
         "start_timestamp_ms": row.start_timestamp_ms,
         "sync_done_checkpoint": row.done_checkpoint,
@@ -521,6 +523,7 @@ struct NodeRow {
     node_id: Vec<u8>,
     name: String,
     network_address: String,
+    public_key: Option<Vec<u8>>,
     network_public_key: Option<Vec<u8>>,
     commission_rate: i32,
     storage_price_vote: Option<i64>,
@@ -535,7 +538,7 @@ struct NodeRow {
 }
 
 const NODE_SELECT: &str =
-    "SELECT node_id, name, network_address, network_public_key, commission_rate, storage_price_vote,
+    "SELECT node_id, name, network_address, public_key, network_public_key, commission_rate, storage_price_vote,
      write_price_vote, capacity_vote, registered_epoch, deregistered_epoch, staked, pool_wal, pool_shares,
      commission_collected FROM nodes";
 
@@ -559,6 +562,7 @@ fn node_json(row: NodeRow, committee: &Value) -> Result<Value, ApiError> {
         "node_id": node_id,
         "name": row.name,
         "network_address": row.network_address,
+        "public_key": row.public_key.map(hex::encode),
         "network_public_key": row.network_public_key.map(hex::encode),
         "commission_rate_bps": row.commission_rate,
         "storage_price_vote": row.storage_price_vote,

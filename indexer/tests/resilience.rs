@@ -98,10 +98,15 @@ async fn survives_postgres_going_away_and_coming_back(pool: PgPool) {
     assert_eq!((events, watermark), (26, 5));
 }
 
+/// Counts only this test's ingestion whatever the runner: the recorder is this thread's
+/// (`#[sqlx::test]` runs on a current-thread runtime, so ingestion's tasks record into it), not
+/// the process's global one, which other tests' ingestion (under plain `cargo test`, threads of
+/// one process) would also feed.
 #[sqlx::test(migrations = "../migrations")]
 async fn metrics_report_progress(pool: PgPool) {
-    // Each test runs in its own process under nextest, so the global recorder is this test's.
-    let handle = metrics_exporter_prometheus::PrometheusBuilder::new().install_recorder().unwrap();
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
     let dir = tempfile::tempdir().unwrap();
     for checkpoint in history() {
         write_binpb_zst(dir.path(), &checkpoint);

@@ -3,9 +3,17 @@
 
 #![allow(dead_code)]
 
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::watch;
 use walrus_chain::events::*;
+use walrus_chain::source::Source;
 pub use walrus_chain::testing::*;
-use walrus_indexer::ingest::IngestConfig;
+use walrus_indexer::api::{self, AppState};
+use walrus_indexer::ingest::{self, IngestConfig};
+use walrus_indexer::store::Store;
 
 /// Ingestion of the test package from checkpoint 0 to `last`, polling every 10 ms at the tip.
 pub fn ingest_config(last: u64, batch_checkpoints: u64, concurrency: usize) -> IngestConfig {
@@ -17,6 +25,43 @@ pub fn ingest_config(last: u64, batch_checkpoints: u64, concurrency: usize) -> I
         concurrency,
         poll_interval: std::time::Duration::from_millis(10),
     }
+}
+
+/// Ingests checkpoints 0 to `last` of `dir`, `batch` per transaction, and expects success.
+pub async fn ingest_folder(pool: &PgPool, dir: &std::path::Path, last: u64, batch: u64) {
+    let config = ingest_config(last, batch, 4);
+    let (_tx, rx) = watch::channel(false);
+    let store = Store::from_pool(pool.clone());
+    tokio::time::timeout(Duration::from_secs(30), ingest::run(store, Source::Dir(dir.into()), config, rx))
+        .await
+        .expect("ingestion finishes")
+        .expect("ingestion succeeds");
+}
+
+/// Writes `checkpoints` into a fresh folder.
+pub fn folder_of(checkpoints: &[sui_rpc::proto::sui::rpc::v2::Checkpoint]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for checkpoint in checkpoints {
+        write_binpb_zst(dir.path(), checkpoint);
+    }
+    dir
+}
+
+/// Serves the API on a free port; returns its base URL.
+pub async fn serve(pool: &PgPool) -> String {
+    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000 };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    format!("http://{address}")
+}
+
+/// `GET {base}{path}`: the status and the body as JSON (a string if it is not JSON).
+pub async fn get(base: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
 }
 
 /// Every table's rows (the watermark without its wall-clock time), in a canonical order, as text.
