@@ -20,12 +20,16 @@ use tokio::sync::watch;
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use walrus_encoder::{BlobId, EncodingParams};
 
+use crate::status::{IngestStatus, Report};
+
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub metrics: Option<PrometheusHandle>,
     /// Shards assumed when the indexed events do not say (Walrus mainnet and testnet: 1000).
     pub default_n_shards: u16,
+    /// Ingestion's failures and waits, for `/v1/health`.
+    pub ingestion: IngestStatus,
 }
 
 /// Where start-up is. The port is bound first, so health checks get an answer (a 503 naming
@@ -77,6 +81,8 @@ pub enum ApiError {
     BadRequest(String),
     NotFound(String),
     Internal(String),
+    /// Ingestion has been failing for longer than allowed.
+    Unhealthy(String),
     /// A stored value the indexer itself wrote is malformed: a bug or a damaged database,
     /// never shown as a made-up value.
     Corrupt(String),
@@ -102,7 +108,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match self {
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
-            Self::Internal(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
+            Self::Internal(m) | Self::Unhealthy(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             Self::Corrupt(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
         };
         (status, Json(json!({ "error": { "code": status.as_u16(), "message": message } }))).into_response()
@@ -240,10 +246,18 @@ pub struct Health {
     /// How far the watermark's checkpoint is behind this server's clock.
     lag_ms: Option<u64>,
     epoch: u32,
+    ingestion: Report,
 }
 
-#[utoipa::path(get, path = "/v1/health", responses((status = 200, body = Health)))]
+#[utoipa::path(get, path = "/v1/health", responses((status = 200, body = Health),
+    (status = 503, description = "Ingestion has failed for longer than --unhealthy-after-secs, or the database is away")))]
 async fn health(State(state): State<AppState>) -> ApiResult<Health> {
+    let ingestion = state.ingestion.report();
+    if !ingestion.healthy {
+        let error = ingestion.error.unwrap_or_default();
+        let seconds = ingestion.failing_ms.unwrap_or_default() / 1000;
+        return Err(ApiError::Unhealthy(format!("ingestion has been failing for {seconds} s: {error}")));
+    }
     let row: Option<(i64, i64)> =
         sqlx::query_as("SELECT checkpoint_hi, timestamp_ms FROM watermark WHERE pipeline = 'events'")
             .fetch_optional(&state.pool)
@@ -254,6 +268,7 @@ async fn health(State(state): State<AppState>) -> ApiResult<Health> {
         watermark_timestamp_ms: row.map(|(_, t)| t as u64),
         lag_ms: row.map(|(_, t)| now_ms.saturating_sub(t as u64)),
         epoch: current_epoch(&state.pool).await? as u32,
+        ingestion,
     }))
 }
 

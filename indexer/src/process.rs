@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Map, Value};
-use sui_sdk_types::Address;
+use sui_sdk_types::{Address, Digest};
 
 use walrus_chain::checkpoint::Checkpoint;
 use walrus_chain::events::{BlobId, PackageOrigins, WalrusEvent};
@@ -98,6 +98,8 @@ pub struct RewardRow {
 pub struct Batch {
     pub first_checkpoint: Option<u64>,
     pub last_checkpoint: Option<(u64, u64)>,
+    /// The last checkpoint's digest, stored with the watermark so a restart checks the link.
+    pub last_digest: Option<Digest>,
     pub events: Vec<EventRow>,
     pub new_blobs: Vec<NewBlob>,
     /// Changes to blobs registered before this batch.
@@ -130,6 +132,7 @@ impl Batch {
         }
         self.first_checkpoint.get_or_insert(seq);
         self.last_checkpoint = Some((seq, checkpoint.timestamp_ms));
+        self.last_digest = Some(checkpoint.digest);
         let ours = events_of(checkpoint, origins);
         self.new_origins.extend(ours.new_origins.into_iter().map(|a| (a, seq)));
         for event in ours.events {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
-use sui_sdk_types::Address;
+use sui_sdk_types::{Address, Digest};
 
 use crate::process::{attribute_ops, Batch, EpochChange};
 use walrus_chain::events::PackageOrigins;
@@ -88,11 +88,13 @@ pub struct Store {
     pool: PgPool,
 }
 
-/// The last committed checkpoint and its timestamp.
+/// The last committed checkpoint, its timestamp and its digest (absent if written by a
+/// version that did not store it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Watermark {
     pub checkpoint: u64,
     pub timestamp_ms: u64,
+    pub digest: Option<Digest>,
 }
 
 impl Store {
@@ -114,15 +116,20 @@ impl Store {
     }
 
     pub async fn watermark(&self) -> Result<Option<Watermark>, sqlx::Error> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT checkpoint_hi, timestamp_ms FROM watermark WHERE pipeline = $1")
+        let row: Option<(i64, i64, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT checkpoint_hi, timestamp_ms, digest FROM watermark WHERE pipeline = $1")
                 .bind(PIPELINE)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|(checkpoint, timestamp_ms)| Watermark {
-            checkpoint: checkpoint as u64,
-            timestamp_ms: timestamp_ms as u64,
-        }))
+        let Some((checkpoint, timestamp_ms, digest)) = row else { return Ok(None) };
+        let digest = digest
+            .map(|bytes| {
+                <[u8; 32]>::try_from(bytes.as_slice()).map(Digest::new).map_err(|_| {
+                    sqlx::Error::Decode(format!("the watermark's digest has {} bytes, not 32", bytes.len()).into())
+                })
+            })
+            .transpose()?;
+        Ok(Some(Watermark { checkpoint: checkpoint as u64, timestamp_ms: timestamp_ms as u64, digest }))
     }
 
     /// The configured package plus every origin learned from its upgrades so far.
@@ -158,14 +165,15 @@ impl Store {
         write_epochs(&mut tx, batch).await?;
         write_nodes(&mut tx, batch).await?;
         sqlx::query(
-            "INSERT INTO watermark (pipeline, checkpoint_hi, timestamp_ms) VALUES ($1, $2, $3)
+            "INSERT INTO watermark (pipeline, checkpoint_hi, timestamp_ms, digest) VALUES ($1, $2, $3, $4)
              ON CONFLICT (pipeline) DO UPDATE SET checkpoint_hi = EXCLUDED.checkpoint_hi,
-                 timestamp_ms = EXCLUDED.timestamp_ms, updated_at = now()
+                 timestamp_ms = EXCLUDED.timestamp_ms, digest = EXCLUDED.digest, updated_at = now()
              WHERE watermark.checkpoint_hi < EXCLUDED.checkpoint_hi",
         )
         .bind(PIPELINE)
         .bind(last as i64)
         .bind(timestamp_ms as i64)
+        .bind(batch.last_digest.map(|d| d.as_bytes().to_vec()))
         .execute(&mut *tx)
         .await?;
         Ok(tx.commit().await?)

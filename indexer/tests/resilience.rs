@@ -115,7 +115,7 @@ async fn metrics_report_progress(pool: PgPool) {
     let (_tx, rx) = watch::channel(false);
     ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.path().into()), config, rx).await.unwrap();
 
-    let state = AppState { pool, metrics: Some(handle), default_n_shards: 1000 };
+    let state = AppState { pool, metrics: Some(handle), default_n_shards: 1000, ingestion: Default::default() };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });

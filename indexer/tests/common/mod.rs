@@ -20,10 +20,12 @@ pub fn ingest_config(last: u64, batch_checkpoints: u64, concurrency: usize) -> I
     IngestConfig {
         package: package(),
         first_checkpoint: 0,
+        first_checkpoint_digest: None,
         last_checkpoint: Some(last),
         batch_checkpoints,
         concurrency,
         poll_interval: std::time::Duration::from_millis(10),
+        status: Default::default(),
     }
 }
 
@@ -49,7 +51,7 @@ pub fn folder_of(checkpoints: &[sui_rpc::proto::sui::rpc::v2::Checkpoint]) -> te
 
 /// Serves the API on a free port; returns its base URL.
 pub async fn serve(pool: &PgPool) -> String {
-    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000 };
+    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: Default::default() };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
