@@ -14,6 +14,7 @@ use sqlx::PgPool;
 use sui_sdk_types::Digest;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use walrus_chain::checkpoint::MAX_CHECKPOINT_BYTES;
 use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState};
 use walrus_indexer::ingest::{self, IngestError, Outcome};
@@ -31,12 +32,16 @@ struct Running {
 
 /// Ingestion of checkpoints 0 to `last` of `dir` in the background, and the API beside it.
 async fn start(pool: &PgPool, dir: &std::path::Path, last: u64, first_digest: Option<Digest>) -> Running {
+    start_from(pool, Source::Dir(dir.into()), last, first_digest).await
+}
+
+async fn start_from(pool: &PgPool, source: Source, last: u64, first_digest: Option<Digest>) -> Running {
     let status = IngestStatus::new(UNHEALTHY_AFTER);
     let mut config = ingest_config(last, 10, 4);
     config.status = status.clone();
     config.first_checkpoint_digest = first_digest;
     let (stop, rx) = watch::channel(false);
-    let task = tokio::spawn(ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.into()), config, rx));
+    let task = tokio::spawn(ingest::run(Store::from_pool(pool.clone()), source, config, rx));
     let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: status };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -172,6 +177,65 @@ async fn the_first_checkpoint_must_have_the_configured_digest(pool: PgPool) {
 
     let running = start(&pool, dir.path(), 5, Some(checkpoint_digest(0))).await;
     finishes(running, &pool).await;
+}
+
+/// Defect: a 33 KB checkpoint file took the process to 1.05 GiB. It is refused at the limit.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_zstd_bomb_is_refused_with_a_clear_error(pool: PgPool) {
+    use std::io::Write;
+    let history = history();
+    let dir = folder_of(&history);
+    let mut bomb = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..=(MAX_CHECKPOINT_BYTES >> 20) {
+        bomb.write_all(&zeros).unwrap();
+    }
+    let bomb = bomb.finish().unwrap();
+    assert!(bomb.len() < 64 << 10, "{} bytes", bomb.len());
+    std::fs::write(dir.path().join("3.binpb.zst"), bomb).unwrap();
+    let running = start(&pool, dir.path(), 5, None).await;
+    let message = unhealthy(&running.base).await;
+    assert!(message.contains("3.binpb.zst") && message.contains("larger than 268435456 bytes"), "{message}");
+    assert_eq!(watermark(&pool).await, Some(2));
+
+    write_binpb_zst(dir.path(), &history[3]);
+    finishes(running, &pool).await;
+}
+
+/// A checkpoint store whose body would be too large is refused by its length, unread.
+#[sqlx::test(migrations = "../migrations")]
+async fn an_oversized_http_body_is_refused_before_it_is_read(pool: PgPool) {
+    use axum::body::Body;
+    use axum::response::{IntoResponse, Response};
+    let dir = folder_of(&history());
+    let root = dir.path().to_owned();
+    let app = axum::Router::new().route(
+        "/{file}",
+        axum::routing::get(move |axum::extract::Path(file): axum::extract::Path<String>| {
+            let root = root.clone();
+            async move {
+                if file == "3.binpb.zst" {
+                    // Announces 300 MB and never sends them.
+                    let never = futures::stream::pending::<Result<bytes::Bytes, std::io::Error>>();
+                    return Response::builder()
+                        .header("content-length", "300000000")
+                        .body(Body::from_stream(never))
+                        .unwrap();
+                }
+                match std::fs::read(root.join(&file)) {
+                    Ok(bytes) => bytes.into_response(),
+                    Err(_) => axum::http::StatusCode::NOT_FOUND.into_response(),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let running = start_from(&pool, Source::parse(&format!("http://{address}")).unwrap(), 5, None).await;
+    let message = unhealthy(&running.base).await;
+    assert!(message.contains("3.binpb.zst is 300000000 bytes"), "{message}");
+    assert_eq!(watermark(&pool).await, Some(2));
 }
 
 /// Defects: with `--exit-when-done`, a run that had not reached `--last-checkpoint` could exit
