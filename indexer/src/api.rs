@@ -3,10 +3,11 @@
 //! unknown things a 404; values reach SQL only as bound parameters.
 
 use std::str::FromStr;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, Query, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -17,6 +18,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use sui_sdk_types::Address;
 use tokio::sync::watch;
+use tower_http::cors::{Any, CorsLayer};
 use utoipa::{IntoParams, OpenApi, ToSchema};
 use walrus_encoder::{BlobId, EncodingParams};
 
@@ -51,11 +53,15 @@ pub fn until_ready(router: Router, phase: watch::Receiver<Phase>) -> Router {
                 Phase::Connecting => "connecting",
                 Phase::Migrating => "migrating",
             };
-            let error = format!("starting: {status} to the database");
+            let message = format!("starting: {status} to the database");
+            let error = json!({ "code": StatusCode::SERVICE_UNAVAILABLE.as_u16(), "message": message });
             (StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": status, "error": error }))).into_response()
         }
     }))
 }
+
+/// How long a request may take before it is answered with a 503.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -71,7 +77,35 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats", get(stats))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
+        .fallback(|uri: Uri| async move { ApiError::NotFound(format!("no route {}", uri.path())) })
+        .method_not_allowed_fallback(|method: Method| async move {
+            ApiError::MethodNotAllowed(format!("{method} is not allowed here; the API is read-only (GET)"))
+        })
         .with_state(state)
+        .layer(axum::middleware::from_fn(|request: Request, next: Next| async move {
+            match tokio::time::timeout(REQUEST_TIMEOUT, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    ApiError::Internal(format!("no answer within {} s", REQUEST_TIMEOUT.as_secs())).into_response()
+                }
+            }
+        }))
+        // Explorers and apps on other origins read the API from browsers.
+        .layer(CorsLayer::new().allow_origin(Any).allow_methods([Method::GET, Method::HEAD]).allow_headers(Any))
+}
+
+/// `Query`, whose rejections (unparsable parameters) are the API's JSON errors.
+pub struct ApiQuery<T>(pub T);
+
+impl<S: Send + Sync, T: serde::de::DeserializeOwned> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(query)| Self(query))
+            .map_err(|rejection| ApiError::BadRequest(rejection.body_text()))
+    }
 }
 
 // === Errors ===
@@ -80,6 +114,7 @@ pub fn router(state: AppState) -> Router {
 pub enum ApiError {
     BadRequest(String),
     NotFound(String),
+    MethodNotAllowed(String),
     Internal(String),
     /// Ingestion has been failing for longer than allowed.
     Unhealthy(String),
@@ -108,6 +143,7 @@ impl IntoResponse for ApiError {
         let (status, message) = match self {
             Self::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             Self::NotFound(m) => (StatusCode::NOT_FOUND, m),
+            Self::MethodNotAllowed(m) => (StatusCode::METHOD_NOT_ALLOWED, m),
             Self::Internal(m) | Self::Unhealthy(m) => (StatusCode::SERVICE_UNAVAILABLE, m),
             Self::Corrupt(m) => (StatusCode::INTERNAL_SERVER_ERROR, m),
         };
@@ -138,6 +174,11 @@ fn limit(requested: Option<i64>) -> Result<i64, ApiError> {
         Some(n) if (1..=MAX_LIMIT).contains(&n) => Ok(n),
         Some(n) => Err(ApiError::BadRequest(format!("limit must be between 1 and {MAX_LIMIT}, got {n}"))),
     }
+}
+
+/// An epoch parameter as stored (`integer`): larger ones are refused, never wrapped.
+fn epoch_param(name: &str, epoch: u32) -> Result<i32, ApiError> {
+    i32::try_from(epoch).map_err(|_| ApiError::BadRequest(format!("{name} must be at most {}, got {epoch}", i32::MAX)))
 }
 
 // === Shared reads ===
@@ -350,7 +391,7 @@ pub struct BlobPage {
 const STATUSES: [&str; 5] = ["registered", "certified", "deleted", "invalid", "expired"];
 
 #[utoipa::path(get, path = "/v1/blobs", params(BlobQuery), responses((status = 200, body = BlobPage), (status = 400)))]
-async fn list_blobs(State(state): State<AppState>, Query(query): Query<BlobQuery>) -> ApiResult<BlobPage> {
+async fn list_blobs(State(state): State<AppState>, ApiQuery(query): ApiQuery<BlobQuery>) -> ApiResult<BlobPage> {
     if let Some(status) = &query.status {
         if !STATUSES.contains(&status.as_str()) {
             return Err(ApiError::BadRequest(format!(
@@ -361,6 +402,7 @@ async fn list_blobs(State(state): State<AppState>, Query(query): Query<BlobQuery
     }
     let cursor = query.cursor.as_deref().map(|c| parse_address(c, "cursor")).transpose()?;
     let limit = limit(query.limit)?;
+    let end_epoch_before = query.end_epoch_before.map(|e| epoch_param("end_epoch_before", e)).transpose()?;
     let epoch = current_epoch(&state.pool).await?;
     let sql = format!(
         "SELECT * FROM ({}) s
@@ -373,7 +415,7 @@ async fn list_blobs(State(state): State<AppState>, Query(query): Query<BlobQuery
         .bind(epoch)
         .bind(query.status)
         .bind(query.deletable)
-        .bind(query.end_epoch_before.map(|e| e as i32))
+        .bind(end_epoch_before)
         .bind(cursor.map(|c| c.as_bytes().to_vec()))
         .bind(limit + 1)
         .fetch_all(&state.pool)
@@ -418,7 +460,7 @@ fn parse_event_cursor(text: &str) -> Result<(i64, i32, i32), ApiError> {
 }
 
 #[utoipa::path(get, path = "/v1/events", params(EventQuery), responses((status = 200, body = EventPage), (status = 400)))]
-async fn list_events(State(state): State<AppState>, Query(query): Query<EventQuery>) -> ApiResult<EventPage> {
+async fn list_events(State(state): State<AppState>, ApiQuery(query): ApiQuery<EventQuery>) -> ApiResult<EventPage> {
     let blob_id = query.blob_id.as_deref().map(parse_blob_id).transpose()?;
     if let Some(name) = &query.r#type {
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
@@ -527,7 +569,7 @@ async fn list_epochs(State(state): State<AppState>) -> ApiResult<Value> {
 async fn epoch(State(state): State<AppState>, Path(epoch): Path<String>) -> ApiResult<Value> {
     let epoch: u32 = epoch.parse().map_err(|_| ApiError::BadRequest(format!("invalid epoch {epoch:?}")))?;
     let row: Option<EpochRow> = sqlx::query_as(&format!("{EPOCH_SELECT} WHERE epoch = $1"))
-        .bind(epoch as i32)
+        .bind(epoch_param("epoch", epoch)?)
         .fetch_optional(&state.pool)
         .await?;
     row.map(|r| Json(epoch_json(r))).ok_or_else(|| ApiError::NotFound(format!("no epoch {epoch}")))

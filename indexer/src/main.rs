@@ -12,6 +12,7 @@ use walrus_chain::checkpoint::parse_address;
 use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState, Phase};
 use walrus_indexer::ingest::{self, IngestConfig, Outcome};
+use walrus_indexer::serve::{self, Limits};
 use walrus_indexer::status::IngestStatus;
 use walrus_indexer::store::{Database, Store};
 
@@ -71,6 +72,14 @@ struct Args {
     /// How often to look for new checkpoints at the tip, in milliseconds.
     #[arg(long, env = "WALRUS_INDEXER_POLL_MS", default_value_t = 250)]
     poll_ms: u64,
+
+    /// HTTP connections served at once; more wait until one closes.
+    #[arg(long, env = "WALRUS_INDEXER_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
+
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[arg(long, env = "WALRUS_INDEXER_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
 
     /// Shards assumed for encoded sizes when the indexed events do not name a committee.
     #[arg(long, env = "WALRUS_N_SHARDS", default_value_t = 1000)]
@@ -136,14 +145,12 @@ async fn main() -> anyhow::Result<()> {
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     tracing::info!("serving on http://{}", listener.local_addr()?);
     let (shutdown_tx, shutdown) = watch::channel(false);
-    let mut server_shutdown = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                while server_shutdown.changed().await.is_ok() && !*server_shutdown.borrow() {}
-            })
-            .await
-    });
+    let limits = Limits {
+        header_read_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+        max_connections: args.max_connections.max(1),
+        ..Limits::default()
+    };
+    let server = tokio::spawn(serve::serve(listener, app, limits, shutdown.clone()));
 
     tracing::info!("connecting to PostgreSQL at {} (database `{}`)", database.server(), database.name());
     database.check_reachable().await?;
@@ -179,7 +186,7 @@ async fn main() -> anyhow::Result<()> {
         }
     };
     let _ = shutdown_tx.send(true);
-    server.await.context("server task")?.context("serving")?;
+    server.await.context("server task")?;
     if args.exit_when_done && !finished {
         anyhow::bail!("stopped before --last-checkpoint was reached");
     }
