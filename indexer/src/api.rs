@@ -299,6 +299,16 @@ async fn health(State(state): State<AppState>) -> ApiResult<Health> {
         let seconds = ingestion.failing_ms.unwrap_or_default() / 1000;
         return Err(ApiError::Unhealthy(format!("ingestion has been failing for {seconds} s: {error}")));
     }
+    // Monitors need an answer even when PostgreSQL stalls.
+    tokio::time::timeout(HEALTH_DATABASE_TIMEOUT, committed_health(&state, ingestion)).await.map_err(|_| {
+        ApiError::Internal(format!("the database did not answer within {} ms", HEALTH_DATABASE_TIMEOUT.as_millis()))
+    })?
+}
+
+/// How long `/v1/health` waits for the database, so it answers within a second.
+pub const HEALTH_DATABASE_TIMEOUT: Duration = Duration::from_millis(800);
+
+async fn committed_health(state: &AppState, ingestion: Report) -> ApiResult<Health> {
     let row: Option<(i64, i64)> =
         sqlx::query_as("SELECT checkpoint_hi, timestamp_ms FROM watermark WHERE pipeline = 'events'")
             .fetch_optional(&state.pool)

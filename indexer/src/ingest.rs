@@ -34,6 +34,9 @@ pub struct IngestConfig {
     pub concurrency: usize,
     /// How long to wait at the tip before asking again.
     pub poll_interval: Duration,
+    /// How long one commit (or read of the watermark) may take before it is abandoned and
+    /// retried on a fresh connection: a stalled network path must not freeze ingestion.
+    pub database_timeout: Duration,
     /// Where ingestion reports what it retries and waits for (shown by `/v1/health`).
     pub status: IngestStatus,
 }
@@ -77,9 +80,9 @@ pub async fn run(
     config: IngestConfig,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<Outcome, IngestError> {
-    let status = config.status.clone();
-    let origins = retry(&status, "reading package origins", || store.origins(config.package)).await;
-    let link = match retry(&status, "reading the watermark", || store.watermark()).await {
+    let (status, timeout) = (config.status.clone(), config.database_timeout);
+    let origins = retry(&status, timeout, "reading package origins", || store.origins(config.package)).await;
+    let link = match retry(&status, timeout, "reading the watermark", || store.watermark()).await {
         Some(watermark) => ChainLink::after(watermark.checkpoint, watermark.digest),
         None => ChainLink::starting_at(config.first_checkpoint, config.first_checkpoint_digest),
     };
@@ -96,7 +99,7 @@ pub async fn run(
             // mistaken for completion.
             break (&mut producer).await.map_err(|error| IngestError::Reader(error.to_string()));
         };
-        if let Err(error) = commit(&store, &status, &batch).await {
+        if let Err(error) = commit(&store, &status, timeout, &batch).await {
             break Err(error.into());
         }
         record(&batch);
@@ -205,47 +208,48 @@ fn fold(checkpoints: &[Checkpoint], origins: &mut PackageOrigins) -> Batch {
     batch
 }
 
-/// Commits, retrying while Postgres is unreachable; a batch that does not follow the
-/// watermark (another writer?) is an error, not something to retry.
-async fn commit(store: &Store, status: &IngestStatus, batch: &Batch) -> Result<(), CommitError> {
+/// Commits, retrying while Postgres is unreachable or does not answer within `timeout`; a
+/// batch that does not follow the watermark (another writer?) is an error, not something to
+/// retry.
+async fn commit(store: &Store, status: &IngestStatus, timeout: Duration, batch: &Batch) -> Result<(), CommitError> {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match store.commit(batch).await {
-            Ok(()) => {
+        let error = match tokio::time::timeout(timeout, store.commit(batch)).await {
+            Ok(Ok(())) => {
                 status.recovered(Stage::Database);
                 return Ok(());
             }
-            Err(CommitError::Database(error)) => {
-                metrics::counter!("indexer_commit_errors_total").increment(1);
-                tracing::warn!(%error, "committing failed; retrying in {backoff:?}");
-                status.failing(Stage::Database, format!("committing: {error}"));
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-            Err(error) => return Err(error),
-        }
+            Ok(Err(CommitError::Database(error))) => error.to_string(),
+            Ok(Err(error)) => return Err(error),
+            Err(_) => format!("no answer within {timeout:?}"),
+        };
+        metrics::counter!("indexer_commit_errors_total").increment(1);
+        tracing::warn!(%error, "committing failed; retrying in {backoff:?}");
+        status.failing(Stage::Database, format!("committing: {error}"));
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
-async fn retry<T, F, Fut>(status: &IngestStatus, what: &str, mut operation: F) -> T
+async fn retry<T, F, Fut>(status: &IngestStatus, timeout: Duration, what: &str, mut operation: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
 {
     let mut backoff = FIRST_BACKOFF;
     loop {
-        match operation().await {
-            Ok(value) => {
+        let error = match tokio::time::timeout(timeout, operation()).await {
+            Ok(Ok(value)) => {
                 status.recovered(Stage::Database);
                 return value;
             }
-            Err(error) => {
-                tracing::warn!(%error, "{what} failed; retrying in {backoff:?}");
-                status.failing(Stage::Database, format!("{what}: {error}"));
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
-        }
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {timeout:?}"),
+        };
+        tracing::warn!(%error, "{what} failed; retrying in {backoff:?}");
+        status.failing(Stage::Database, format!("{what}: {error}"));
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 

@@ -14,7 +14,7 @@ use walrus_indexer::api::{self, AppState, Phase};
 use walrus_indexer::ingest::{self, IngestConfig, Outcome};
 use walrus_indexer::serve::{self, Limits};
 use walrus_indexer::status::IngestStatus;
-use walrus_indexer::store::{Database, Store};
+use walrus_indexer::store::{Database, PoolLimits, Store};
 
 /// Follows Sui checkpoints, mirrors one Move package's Walrus events into PostgreSQL, and
 /// serves blobs, events, epochs and storage nodes over HTTP (JSON; see /v1/openapi.json).
@@ -135,7 +135,7 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::lazy(&database);
     let status = IngestStatus::new(Duration::from_secs(args.unhealthy_after_secs));
     let state = AppState {
-        pool: store.pool().clone(),
+        pool: database.pool(PoolLimits::API),
         metrics: Some(metrics),
         default_n_shards: args.n_shards,
         ingestion: status.clone(),
@@ -166,6 +166,7 @@ async fn main() -> anyhow::Result<()> {
         batch_checkpoints: args.batch_checkpoints.max(1),
         concurrency: args.concurrency.max(1),
         poll_interval: Duration::from_millis(args.poll_ms.max(1)),
+        database_timeout: PoolLimits::INGESTION.statement_timeout,
         status,
     };
     let mut ingestion = tokio::spawn(ingest::run(store.clone(), source, config, shutdown.clone()));

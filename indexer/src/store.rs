@@ -67,6 +67,15 @@ impl Database {
         format!("{}:{}", self.options.get_host(), self.options.get_port())
     }
 
+    /// A pool with `limits` that connects on first use.
+    pub fn pool(&self, limits: PoolLimits) -> PgPool {
+        let statement_timeout = format!("{}ms", limits.statement_timeout.as_millis());
+        PgPoolOptions::new()
+            .max_connections(limits.max_connections)
+            .acquire_timeout(limits.acquire_timeout)
+            .connect_lazy_with(self.options.clone().options([("statement_timeout", statement_timeout)]))
+    }
+
     /// Connects once, so a server that is down, silent or refuses us is reported within
     /// [`CONNECT_TIMEOUT`] with its address and the cause.
     pub async fn check_reachable(&self) -> Result<(), DatabaseError> {
@@ -88,6 +97,33 @@ pub struct Store {
     pool: PgPool,
 }
 
+/// The limits of one pool. Ingestion and the API have a pool each, so neither can take the
+/// other's connections; every wait is bounded, so a stalled server or network path shows up as
+/// an error (and a retry on a fresh connection) instead of a silent freeze.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolLimits {
+    pub max_connections: u32,
+    /// Waiting for a connection, including connecting.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` for the pool's sessions.
+    pub statement_timeout: Duration,
+}
+
+impl PoolLimits {
+    /// Large batches in one transaction; the loop also bounds each commit on the client side.
+    pub const INGESTION: Self = Self {
+        max_connections: 4,
+        acquire_timeout: Duration::from_secs(30),
+        statement_timeout: Duration::from_secs(120),
+    };
+    /// Reads that take milliseconds; the HTTP layer bounds each request on the client side.
+    pub const API: Self = Self {
+        max_connections: 16,
+        acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(10),
+    };
+}
+
 /// The last committed checkpoint, its timestamp and its digest (absent if written by a
 /// version that did not store it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -98,9 +134,10 @@ pub struct Watermark {
 }
 
 impl Store {
-    /// A pool that connects on first use, so the API can listen before the database answers.
+    /// Ingestion's store on a pool that connects on first use, so the API can listen before the
+    /// database answers.
     pub fn lazy(database: &Database) -> Self {
-        Self { pool: PgPoolOptions::new().max_connections(8).connect_lazy_with(database.options.clone()) }
+        Self { pool: database.pool(PoolLimits::INGESTION) }
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
@@ -154,8 +191,13 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some((hi,)) = committed {
-            if first != hi as u64 + 1 {
-                return Err(CommitError::NotNext { first, watermark: hi as u64 });
+            let hi = hi as u64;
+            // Committed already: an earlier attempt whose answer was lost (a timeout) succeeded.
+            if first <= hi && last <= hi {
+                return Ok(());
+            }
+            if first != hi + 1 {
+                return Err(CommitError::NotNext { first, watermark: hi });
             }
         }
         insert_events(&mut tx, batch).await?;

@@ -311,3 +311,37 @@ async fn follows_event_types_added_by_package_upgrades(pool: PgPool) {
     let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
     assert_eq!(count, 2);
 }
+
+/// A commit whose answer was lost (abandoned after a timeout, yet committed by the server) is
+/// retried: the retry must change nothing and succeed, while a batch that skips checkpoints is
+/// still refused.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_batch_committed_twice_is_written_once(pool: PgPool) {
+    use walrus_chain::checkpoint::Checkpoint;
+    use walrus_chain::events::PackageOrigins;
+    use walrus_indexer::process::Batch;
+    use walrus_indexer::store::CommitError;
+
+    let checkpoints: Vec<Checkpoint> = history().iter().map(|c| Checkpoint::from_proto(c).unwrap()).collect();
+    let mut origins = PackageOrigins::from_addresses([package()]);
+    let batch = |range: std::ops::Range<usize>, origins: &mut PackageOrigins| {
+        let mut batch = Batch::default();
+        for checkpoint in &checkpoints[range] {
+            batch.add(checkpoint, origins);
+        }
+        batch
+    };
+    let (first, second) = (batch(0..3, &mut origins), batch(3..6, &mut origins));
+    let store = Store::from_pool(pool.clone());
+    store.commit(&first).await.unwrap();
+    let once = dump(&pool).await;
+    store.commit(&first).await.unwrap();
+    assert_eq!(dump(&pool).await, once);
+    let mut skipping = second.clone();
+    skipping.first_checkpoint = Some(4);
+    assert!(matches!(store.commit(&skipping).await, Err(CommitError::NotNext { first: 4, watermark: 2 })));
+    store.commit(&second).await.unwrap();
+    store.commit(&first).await.unwrap();
+    assert_eq!(store.watermark().await.unwrap().unwrap().checkpoint, 5);
+    assert_eq!(store.watermark().await.unwrap().unwrap().digest, Some(checkpoint_digest(5)));
+}

@@ -25,6 +25,7 @@ pub fn ingest_config(last: u64, batch_checkpoints: u64, concurrency: usize) -> I
         batch_checkpoints,
         concurrency,
         poll_interval: std::time::Duration::from_millis(10),
+        database_timeout: std::time::Duration::from_secs(30),
         status: Default::default(),
     }
 }
