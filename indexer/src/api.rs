@@ -202,9 +202,10 @@ async fn n_shards(state: &AppState) -> Result<u16, sqlx::Error> {
     Ok(shards.and_then(|n| u16::try_from(n).ok()).unwrap_or(state.default_n_shards))
 }
 
-/// A Blob object's status: invalid, deleted, expired, certified or registered (first match).
-const STATUS_SQL: &str = "CASE WHEN i.blob_id IS NOT NULL THEN 'invalid'
-     WHEN b.deleted_epoch IS NOT NULL OR b.burned THEN 'deleted'
+/// A Blob object's status: deleted, invalid, expired, certified or registered (first match; a
+/// deleted object stays deleted when its blob ID is declared invalid later).
+const STATUS_SQL: &str = "CASE WHEN b.deleted_epoch IS NOT NULL OR b.burned THEN 'deleted'
+     WHEN i.blob_id IS NOT NULL THEN 'invalid'
      WHEN b.end_epoch <= $1 THEN 'expired'
      WHEN b.certified_epoch IS NOT NULL THEN 'certified'
      ELSE 'registered' END";
@@ -680,7 +681,9 @@ async fn node(State(state): State<AppState>, Path(node_id): Path<String>) -> Api
 #[utoipa::path(get, path = "/v1/stats", responses((status = 200, description = "Blobs and bytes, in total and by epoch")))]
 async fn stats(State(state): State<AppState>) -> ApiResult<Value> {
     let epoch = current_epoch(&state.pool).await?;
-    let live = "b.deleted_epoch IS NULL AND NOT b.burned AND b.end_epoch > $1";
+    // An invalid blob is not stored, whatever its object says.
+    let live = "b.deleted_epoch IS NULL AND NOT b.burned AND b.end_epoch > $1
+                AND NOT EXISTS (SELECT 1 FROM invalid_blob_ids i WHERE i.blob_id = b.blob_id)";
     let (blobs, bytes, certified, certified_bytes): (i64, Option<i64>, i64, Option<i64>) = sqlx::query_as(&format!(
         "SELECT count(*), sum(size)::int8, count(*) FILTER (WHERE certified_epoch IS NOT NULL),
                 (sum(size) FILTER (WHERE certified_epoch IS NOT NULL))::int8

@@ -13,7 +13,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::process::Batch;
 use crate::status::{IngestStatus, Stage};
-use crate::store::{CommitError, Store};
+use crate::store::{CommitError, Store, Watermark};
 use crate::verify::{ChainError, ChainLink};
 use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence};
 use walrus_chain::events::PackageOrigins;
@@ -82,7 +82,9 @@ pub async fn run(
 ) -> Result<Outcome, IngestError> {
     let (status, timeout) = (config.status.clone(), config.database_timeout);
     let origins = retry(&status, timeout, "reading package origins", || store.origins(config.package)).await;
-    let link = match retry(&status, timeout, "reading the watermark", || store.watermark()).await {
+    let watermark = retry(&status, timeout, "reading the watermark", || store.watermark()).await;
+    report_start(watermark);
+    let link = match watermark {
         Some(watermark) => ChainLink::after(watermark.checkpoint, watermark.digest),
         None => ChainLink::starting_at(config.first_checkpoint, config.first_checkpoint_digest),
     };
@@ -250,6 +252,24 @@ where
         status.failing(Stage::Database, format!("{what}: {error}"));
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Every series exists from the start, the watermark's at its stored value: after a restart
+/// `/metrics` is complete before the first batch commits.
+fn report_start(watermark: Option<Watermark>) {
+    for counter in [
+        "indexer_checkpoints_ingested_total",
+        "indexer_events_ingested_total",
+        "indexer_events_undecoded_total",
+        "indexer_source_errors_total",
+        "indexer_commit_errors_total",
+    ] {
+        metrics::counter!(counter).increment(0);
+    }
+    if let Some(watermark) = watermark {
+        metrics::gauge!("indexer_watermark_checkpoint").set(watermark.checkpoint as f64);
+        metrics::gauge!("indexer_watermark_timestamp_ms").set(watermark.timestamp_ms as f64);
     }
 }
 

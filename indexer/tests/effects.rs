@@ -318,3 +318,53 @@ async fn every_node_event_changes_the_node_as_the_chain_does(pool: PgPool) {
     assert_eq!(listed, vec![(2, true), (1, false)]);
     assert_eq!(get(&base, "/v1/epochs/1").await.1["sync_done_checkpoint"], 2);
 }
+
+/// Defects: a deleted blob whose ID was later declared invalid showed `invalid` (a deleted
+/// object stays deleted), and `/v1/stats` counted invalid blobs as stored and certified.
+#[sqlx::test(migrations = "../migrations")]
+async fn invalid_blob_ids_are_not_stored_and_deleted_objects_stay_deleted(pool: PgPool) {
+    let dir = folder_of(&[
+        checkpoint(0, vec![vec![ours(&EpochChangeStart { epoch: 1 })]]),
+        checkpoint(
+            1,
+            vec![vec![
+                ours(&registered(0xA, 1, 100, true, 5)),
+                ours(&certified(0xA, 1, 5)),
+                ours(&BlobDeleted {
+                    epoch: 1,
+                    blob_id: blob_id(1),
+                    end_epoch: 5,
+                    object_id: address(0xA),
+                    was_certified: true,
+                }),
+                ours(&registered(0xB, 2, 200, false, 5)),
+                ours(&certified(0xB, 2, 5)),
+                ours(&registered(0xC, 3, 300, false, 5)),
+                ours(&certified(0xC, 3, 5)),
+            ]],
+        ),
+        checkpoint(
+            2,
+            vec![vec![
+                ours(&InvalidBlobID { epoch: 1, blob_id: blob_id(1) }),
+                ours(&InvalidBlobID { epoch: 1, blob_id: blob_id(2) }),
+            ]],
+        ),
+    ]);
+    ingest_folder(&pool, dir.path(), 2, 10).await;
+    let base = serve(&pool).await;
+    let (_, page) = get(&base, "/v1/blobs").await;
+    assert_eq!(
+        statuses(&page),
+        vec![
+            (address(0xA).to_string(), "deleted".into()),
+            (address(0xB).to_string(), "invalid".into()),
+            (address(0xC).to_string(), "certified".into()),
+        ]
+    );
+    // The blob ID itself is invalid either way.
+    assert_eq!(get(&base, &format!("/v1/blobs/{}", blob_id(1))).await.1["status"], "invalid");
+    let (_, stats) = get(&base, "/v1/stats").await;
+    assert_eq!(stats["stored"], json!({ "blobs": 1, "bytes": 300 }));
+    assert_eq!(stats["certified"], json!({ "blobs": 1, "bytes": 300 }));
+}

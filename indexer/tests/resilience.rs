@@ -259,3 +259,33 @@ async fn metrics_report_progress(pool: PgPool) {
         assert!(body.lines().any(|l| l == line), "{line:?} missing from\n{body}");
     }
 }
+
+/// Defect: after a restart `/metrics` was empty until a batch committed.
+#[sqlx::test(migrations = "../migrations")]
+async fn metrics_are_complete_right_after_a_restart(pool: PgPool) {
+    let dir = tempfile::tempdir().unwrap();
+    for checkpoint in history() {
+        write_binpb_zst(dir.path(), &checkpoint);
+    }
+    let (_tx, rx) = watch::channel(false);
+    let run = || {
+        ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.path().into()), ingest_config(5, 2, 2), rx.clone())
+    };
+    run().await.unwrap();
+
+    // The restarted process: a fresh recorder, nothing left to ingest.
+    let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    let _local = metrics::set_default_local_recorder(&recorder);
+    run().await.unwrap();
+    let body = handle.render();
+    for line in [
+        "indexer_watermark_checkpoint 5",
+        "indexer_watermark_timestamp_ms 5000",
+        "indexer_checkpoints_ingested_total 0",
+        "indexer_source_errors_total 0",
+        "indexer_commit_errors_total 0",
+    ] {
+        assert!(body.lines().any(|l| l == line), "{line:?} missing from\n{body}");
+    }
+}
