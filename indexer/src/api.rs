@@ -15,7 +15,8 @@ use axum::{Json, Router};
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use sqlx::PgPool;
+use sqlx::postgres::PgArguments;
+use sqlx::{Arguments, PgPool, Postgres};
 use sui_sdk_types::Address;
 use tokio::sync::watch;
 use tower_http::cors::{Any, CorsLayer};
@@ -401,6 +402,88 @@ pub struct BlobPage {
 
 const STATUSES: [&str; 5] = ["registered", "certified", "deleted", "invalid", "expired"];
 
+/// A statement's parameters, numbered as they are bound.
+#[derive(Default)]
+struct Parameters {
+    arguments: PgArguments,
+    count: usize,
+}
+
+impl Parameters {
+    /// Binds `value` and returns its placeholder (`$n`).
+    fn bind<'q, T: sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + 'q>(&mut self, value: T) -> String {
+        // Encoding these plain values into the buffer cannot fail.
+        self.arguments.add(value).expect("encoding a parameter");
+        self.count += 1;
+        format!("${}", self.count)
+    }
+}
+
+/// The filters of a blob page (already checked).
+#[derive(Clone, Debug, Default)]
+struct BlobFilter {
+    status: Option<String>,
+    deletable: Option<bool>,
+    end_epoch_before: Option<i32>,
+    cursor: Option<Vec<u8>>,
+}
+
+/// The blob page's statement with only the filters present, so every combination is its own
+/// statement and PostgreSQL's generic plan for it keeps to the primary key (a generic plan of
+/// `($n IS NULL OR object_id > $n)` scanned the whole table on every page).
+fn blob_page_query(epoch: i32, filter: BlobFilter, rows: i64) -> (String, PgArguments) {
+    let mut parameters = Parameters::default();
+    // $1 is the epoch STATUS_SQL names.
+    parameters.bind(epoch);
+    let mut conditions = Vec::new();
+    if let Some(status) = filter.status {
+        conditions.push(format!("({STATUS_SQL}) = {}", parameters.bind(status)));
+    }
+    if let Some(deletable) = filter.deletable {
+        conditions.push(format!("b.deletable = {}", parameters.bind(deletable)));
+    }
+    if let Some(end) = filter.end_epoch_before {
+        conditions.push(format!("b.end_epoch < {}", parameters.bind(end)));
+    }
+    if let Some(cursor) = filter.cursor {
+        conditions.push(format!("b.object_id > {}", parameters.bind(cursor)));
+    }
+    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let sql = format!("{} ORDER BY b.object_id LIMIT {}", blob_select(&filter), parameters.bind(rows));
+    (sql, parameters.arguments)
+}
+
+/// The filters of an event page (already checked).
+#[derive(Clone, Debug, Default)]
+struct EventFilter {
+    type_name: Option<String>,
+    blob_id: Option<Vec<u8>>,
+    cursor: Option<(i64, i32, i32)>,
+}
+
+/// The event page's statement with only the filters present (see [`blob_page_query`]).
+fn event_page_query(filter: EventFilter, rows: i64) -> (String, PgArguments) {
+    let mut parameters = Parameters::default();
+    let mut conditions = Vec::new();
+    if let Some(type_name) = filter.type_name {
+        conditions.push(format!("type_name = {}", parameters.bind(type_name)));
+    }
+    if let Some(blob_id) = filter.blob_id {
+        conditions.push(format!("blob_id = {}", parameters.bind(blob_id)));
+    }
+    if let Some((checkpoint, tx, event)) = filter.cursor {
+        let (checkpoint, tx, event) = (parameters.bind(checkpoint), parameters.bind(tx), parameters.bind(event));
+        conditions.push(format!("(checkpoint, tx_index, event_index) > ({checkpoint}, {tx}, {event})"));
+    }
+    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let sql = format!(
+        "SELECT checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name, sender, bcs
+         FROM events {filter} ORDER BY checkpoint, tx_index, event_index LIMIT {}",
+        parameters.bind(rows)
+    );
+    (sql, parameters.arguments)
+}
+
 #[utoipa::path(get, path = "/v1/blobs", params(BlobQuery), responses((status = 200, body = BlobPage), (status = 400)))]
 async fn list_blobs(State(state): State<AppState>, ApiQuery(query): ApiQuery<BlobQuery>) -> ApiResult<BlobPage> {
     if let Some(status) = &query.status {
@@ -411,26 +494,16 @@ async fn list_blobs(State(state): State<AppState>, ApiQuery(query): ApiQuery<Blo
             )));
         }
     }
-    let cursor = query.cursor.as_deref().map(|c| parse_address(c, "cursor")).transpose()?;
+    let filter = BlobFilter {
+        status: query.status,
+        deletable: query.deletable,
+        end_epoch_before: query.end_epoch_before.map(|e| epoch_param("end_epoch_before", e)).transpose()?,
+        cursor: query.cursor.as_deref().map(|c| parse_address(c, "cursor")).transpose()?.map(|c| c.as_bytes().to_vec()),
+    };
     let limit = limit(query.limit)?;
-    let end_epoch_before = query.end_epoch_before.map(|e| epoch_param("end_epoch_before", e)).transpose()?;
     let epoch = current_epoch(&state.pool).await?;
-    let sql = format!(
-        "SELECT * FROM ({}) s
-         WHERE ($2::text IS NULL OR s.status = $2) AND ($3::bool IS NULL OR s.deletable = $3)
-           AND ($4::int4 IS NULL OR s.end_epoch < $4) AND ($5::bytea IS NULL OR s.object_id > $5)
-         ORDER BY s.object_id LIMIT $6",
-        blob_select("")
-    );
-    let rows: Vec<BlobRow> = sqlx::query_as(&sql)
-        .bind(epoch)
-        .bind(query.status)
-        .bind(query.deletable)
-        .bind(end_epoch_before)
-        .bind(cursor.map(|c| c.as_bytes().to_vec()))
-        .bind(limit + 1)
-        .fetch_all(&state.pool)
-        .await?;
+    let (sql, arguments) = blob_page_query(epoch, filter, limit + 1);
+    let rows: Vec<BlobRow> = sqlx::query_as_with(&sql, arguments).fetch_all(&state.pool).await?;
     let n_shards = n_shards(&state).await?;
     let mut blobs = rows.into_iter().map(|r| blob_json(r, n_shards)).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if blobs.len() as i64 > limit {
@@ -492,21 +565,9 @@ async fn list_events(State(state): State<AppState>, ApiQuery(query): ApiQuery<Ev
         sender: Vec<u8>,
         bcs: Vec<u8>,
     }
-    let rows: Vec<Row> = sqlx::query_as(
-        "SELECT checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name, sender, bcs
-         FROM events
-         WHERE ($1::text IS NULL OR type_name = $1) AND ($2::bytea IS NULL OR blob_id = $2)
-           AND ($3::int8 IS NULL OR (checkpoint, tx_index, event_index) > ($3, $4, $5))
-         ORDER BY checkpoint, tx_index, event_index LIMIT $6",
-    )
-    .bind(query.r#type)
-    .bind(blob_id.map(|b| b.0.to_vec()))
-    .bind(cursor.map(|c| c.0))
-    .bind(cursor.map(|c| c.1))
-    .bind(cursor.map(|c| c.2))
-    .bind(limit + 1)
-    .fetch_all(&state.pool)
-    .await?;
+    let filter = EventFilter { type_name: query.r#type, blob_id: blob_id.map(|b| b.0.to_vec()), cursor };
+    let (sql, arguments) = event_page_query(filter, limit + 1);
+    let rows: Vec<Row> = sqlx::query_as_with(&sql, arguments).fetch_all(&state.pool).await?;
     let more = rows.len() as i64 > limit;
     let rows = &rows[..rows.len().min(limit as usize)];
     let next_cursor =
@@ -722,5 +783,126 @@ async fn metrics(State(state): State<AppState>) -> Response {
     match &state.metrics {
         Some(handle) => handle.render().into_response(),
         None => (StatusCode::NOT_FOUND, "metrics are not enabled").into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sqlx::Connection;
+
+    /// The plan PostgreSQL would reuse for every call of `sql` (a prepared statement's generic
+    /// plan, which it switches to after five calls), run with `values` (SQL literals): every
+    /// scan node's type, relation and index condition.
+    async fn generic_plan(pool: &PgPool, sql: &str, values: &[String]) -> Vec<(String, String, String)> {
+        let mut connection = pool.acquire().await.unwrap();
+        sqlx::query("SET plan_cache_mode = force_generic_plan").execute(&mut *connection).await.unwrap();
+        sqlx::raw_sql(&format!("PREPARE q AS {sql}")).execute(&mut *connection).await.unwrap();
+        let (plan,): (Value,) = sqlx::query_as(&format!("EXPLAIN (FORMAT JSON) EXECUTE q({})", values.join(", ")))
+            .fetch_one(&mut *connection)
+            .await
+            .unwrap();
+        sqlx::raw_sql("DEALLOCATE q").execute(&mut *connection).await.unwrap();
+        connection.ping().await.unwrap();
+        let mut scans = Vec::new();
+        let mut nodes = vec![&plan[0]["Plan"]];
+        while let Some(node) = nodes.pop() {
+            // A bitmap index scan names its index, not its table; its heap scan names the table.
+            let relation = node["Relation Name"].as_str().or(node["Index Name"].as_str());
+            if let (Some(kind), Some(relation)) = (node["Node Type"].as_str(), relation) {
+                let condition = node["Index Cond"].as_str().unwrap_or_default();
+                scans.push((kind.to_owned(), relation.to_owned(), condition.to_owned()));
+            }
+            nodes.extend(node["Plans"].as_array().into_iter().flatten());
+        }
+        scans
+    }
+
+    fn indexed(kind: &str) -> bool {
+        kind.starts_with("Index") || kind.starts_with("Bitmap")
+    }
+
+    /// Defect: `/v1/blobs` and `/v1/events` filtered with `($n IS NULL OR …)`, whose generic plan
+    /// scans the whole table: on 100k blobs the last page took 106 ms instead of 0.8 ms. Every
+    /// filter combination of a page, as PostgreSQL plans it for reuse, reads through an index.
+    #[sqlx::test(migrations = "../migrations")]
+    async fn every_page_query_stays_on_an_index_in_its_generic_plan(pool: PgPool) {
+        sqlx::raw_sql(
+            "INSERT INTO blobs (object_id, blob_id, size, encoding_type, deletable, registered_epoch, certified_epoch,
+                                end_epoch, registered_checkpoint, updated_checkpoint)
+             SELECT sha256(int8send(g)), sha256(int8send(-g)), g, 1, g % 3 = 0, 1, CASE WHEN g % 2 = 0 THEN 1 END,
+                    2 + g % 50, g, g
+             FROM generate_series(1, 100000) g;
+             INSERT INTO events (checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name,
+                                 sender, bcs, blob_id)
+             SELECT g / 4, g % 4, 0, 'tx', 0, '\\x00', (ARRAY['BlobRegistered', 'BlobCertified', 'BlobDeleted',
+                    'EpochChangeStart'])[1 + g % 4], '\\x00', '\\x00', CASE WHEN g % 4 < 3 THEN sha256(int8send(g / 4)) END
+             FROM generate_series(1, 100000) g;
+             ANALYZE;",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let cursor = format!("'\\x{}'::bytea", "80".repeat(32));
+        for mask in 0..16u8 {
+            let has = |bit: u8| mask & (1 << bit) != 0;
+            let filter = BlobFilter {
+                status: has(0).then(|| "certified".to_owned()),
+                deletable: has(1).then_some(true),
+                end_epoch_before: has(2).then_some(10),
+                cursor: has(3).then(|| vec![0x80; 32]),
+            };
+            let (sql, _) = blob_page_query(2, filter.clone(), 51);
+            let values: Vec<String> = [
+                Some("2".to_owned()),
+                filter.status.map(|s| format!("'{s}'")),
+                filter.deletable.map(|d| d.to_string()),
+                filter.end_epoch_before.map(|e| e.to_string()),
+                filter.cursor.map(|_| cursor.clone()),
+                Some("51".to_owned()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let scans = generic_plan(&pool, &sql, &values).await;
+            let blobs: Vec<_> = scans.iter().filter(|(_, relation, _)| relation.starts_with("blobs")).collect();
+            assert!(!blobs.is_empty() && blobs.iter().all(|(kind, ..)| indexed(kind)), "{mask:#06b}: {scans:?}");
+            // A page after a cursor starts at the cursor, not at the first blob.
+            if has(3) {
+                assert!(
+                    blobs.iter().any(|(.., condition)| condition.contains("object_id >")),
+                    "{mask:#06b}: {scans:?}"
+                );
+            }
+        }
+        for mask in 0..8u8 {
+            let has = |bit: u8| mask & (1 << bit) != 0;
+            let filter = EventFilter {
+                type_name: has(0).then(|| "BlobCertified".to_owned()),
+                blob_id: has(1).then(|| vec![0x80; 32]),
+                cursor: has(2).then_some((12_500, 1, 0)),
+            };
+            let (sql, _) = event_page_query(filter.clone(), 51);
+            let values: Vec<String> = [
+                filter.type_name.map(|t| format!("'{t}'")),
+                filter.blob_id.map(|_| cursor.clone()),
+                filter.cursor.map(|(c, _, _)| c.to_string()),
+                filter.cursor.map(|(_, t, _)| t.to_string()),
+                filter.cursor.map(|(_, _, e)| e.to_string()),
+                Some("51".to_owned()),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let scans = generic_plan(&pool, &sql, &values).await;
+            assert!(scans.iter().all(|(kind, ..)| indexed(kind)), "event filters {mask:#05b}: {scans:?}");
+            let conditions: Vec<&str> = scans.iter().map(|(.., condition)| condition.as_str()).collect();
+            // (A type filter may read the primary key in order and skip other types: types are few.)
+            for (bit, column) in [(1, "blob_id ="), (2, "ROW(checkpoint, tx_index, event_index) >")] {
+                if has(bit) {
+                    assert!(conditions.iter().any(|c| c.contains(column)), "{mask:#05b} {column}: {scans:?}");
+                }
+            }
+        }
     }
 }
