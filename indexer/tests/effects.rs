@@ -91,6 +91,7 @@ async fn a_blob_expires_exactly_when_its_end_epoch_starts(pool: PgPool) {
     let (_, stats) = get(&base, "/v1/stats").await;
     assert_eq!(stats["stored"], json!({ "blobs": 1, "bytes": 200 }));
     assert_eq!(stats["certified"], json!({ "blobs": 1, "bytes": 200 }));
+    assert_totals_match_the_blobs(&pool).await;
     let (burned,): (bool,) = sqlx::query_as("SELECT burned FROM blobs WHERE object_id = $1")
         .bind(address(0xD).as_bytes().to_vec())
         .fetch_one(&pool)
@@ -240,7 +241,8 @@ async fn every_node_event_changes_the_node_as_the_chain_does(pool: PgPool) {
     let mut dumps = Vec::new();
     for batch in [1, 100] {
         sqlx::query(
-            "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark",
+            "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
+                   blob_totals, registered_totals",
         )
         .execute(&pool)
         .await
@@ -367,4 +369,5 @@ async fn invalid_blob_ids_are_not_stored_and_deleted_objects_stay_deleted(pool: 
     let (_, stats) = get(&base, "/v1/stats").await;
     assert_eq!(stats["stored"], json!({ "blobs": 1, "bytes": 300 }));
     assert_eq!(stats["certified"], json!({ "blobs": 1, "bytes": 300 }));
+    assert_totals_match_the_blobs(&pool).await;
 }

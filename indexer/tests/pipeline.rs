@@ -223,10 +223,13 @@ async fn batch_size_does_not_change_the_result(pool: PgPool) {
     }
     ingest_folder(&pool, dir.path(), 5, 1).await;
     let one_by_one = dump(&pool).await;
-    sqlx::query("TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
+                   blob_totals, registered_totals",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     ingest_folder(&pool, dir.path(), 5, 100).await;
     assert_eq!(dump(&pool).await, one_by_one);
 }

@@ -67,8 +67,43 @@ pub async fn get(base: &str, path: &str) -> (u16, Value) {
     (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
 }
 
-/// Every table's rows (the watermark without its wall-clock time), in a canonical order, as text.
+/// The running totals behind `/v1/stats` (kept by triggers) equal a recount of the blobs.
+pub async fn assert_totals_match_the_blobs(pool: &sqlx::PgPool) {
+    type Totals = Vec<(i32, bool, i64, i64)>;
+    let kept: Totals = sqlx::query_as(
+        "SELECT end_epoch, certified, blobs, bytes::int8 FROM blob_totals WHERE blobs <> 0 OR bytes <> 0 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let counted: Totals = sqlx::query_as(
+        "SELECT end_epoch, certified_epoch IS NOT NULL, count(*), sum(size)::int8 FROM blobs b
+         WHERE deleted_epoch IS NULL AND NOT burned
+           AND NOT EXISTS (SELECT 1 FROM invalid_blob_ids i WHERE i.blob_id = b.blob_id)
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, counted, "blob_totals drifted from the blobs");
+    type Registered = Vec<(i32, i64, i64)>;
+    let kept: Registered =
+        sqlx::query_as("SELECT registered_epoch, blobs, bytes::int8 FROM registered_totals ORDER BY 1")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let counted: Registered =
+        sqlx::query_as("SELECT registered_epoch, count(*), sum(size)::int8 FROM blobs GROUP BY 1 ORDER BY 1")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, counted, "registered_totals drifted from the blobs");
+}
+
+/// Every table's rows (the watermark without its wall-clock time), in a canonical order, as
+/// text, after checking that the derived totals agree with them.
 pub async fn dump(pool: &sqlx::PgPool) -> Vec<String> {
+    assert_totals_match_the_blobs(pool).await;
     let mut rows = Vec::new();
     for table in
         ["events", "blobs", "invalid_blob_ids", "storage_resources", "epochs", "nodes", "node_rewards", "watermark"]
