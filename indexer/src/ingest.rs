@@ -81,8 +81,15 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<Outcome, IngestError> {
     let (status, timeout) = (config.status.clone(), config.database_timeout);
-    let origins = retry(&status, timeout, "reading package origins", || store.origins(config.package)).await;
-    let watermark = retry(&status, timeout, "reading the watermark", || store.watermark()).await;
+    let Some(origins) =
+        retry(&status, timeout, &shutdown, "reading package origins", || store.origins(config.package)).await
+    else {
+        return Ok(Outcome::Stopped);
+    };
+    let Some(watermark) = retry(&status, timeout, &shutdown, "reading the watermark", || store.watermark()).await
+    else {
+        return Ok(Outcome::Stopped);
+    };
     report_start(watermark);
     let link = match watermark {
         Some(watermark) => ChainLink::after(watermark.checkpoint, watermark.digest),
@@ -101,10 +108,11 @@ pub async fn run(
             // mistaken for completion.
             break (&mut producer).await.map_err(|error| IngestError::Reader(error.to_string()));
         };
-        if let Err(error) = commit(&store, &status, timeout, &batch).await {
-            break Err(error.into());
+        match commit(&store, &status, timeout, &batch, &shutdown).await {
+            Ok(true) => record(&batch),
+            Ok(false) => break Ok(Outcome::Stopped),
+            Err(error) => break Err(error.into()),
         }
-        record(&batch);
     };
     producer.abort();
     result
@@ -138,7 +146,7 @@ async fn produce(
                 status.recovered(Stage::Source);
                 let waited = status.waiting_for(missing);
                 if waited >= next_wait_log {
-                    tracing::warn!("waiting for checkpoint {missing} for {} s", waited.as_secs());
+                    tracing::info!("waiting for checkpoint {missing} for {} s", waited.as_secs());
                     next_wait_log = waited + WAIT_LOG_AFTER;
                 }
                 checkpoints.is_empty().then_some(config.poll_interval)
@@ -210,16 +218,23 @@ fn fold(checkpoints: &[Checkpoint], origins: &mut PackageOrigins) -> Batch {
     batch
 }
 
-/// Commits, retrying while Postgres is unreachable or does not answer within `timeout`; a
-/// batch that does not follow the watermark (another writer?) is an error, not something to
-/// retry.
-async fn commit(store: &Store, status: &IngestStatus, timeout: Duration, batch: &Batch) -> Result<(), CommitError> {
+/// Commits, retrying while Postgres is unreachable or does not answer within `timeout`, until
+/// shutdown (then `false`: the batch is not written, and the next run starts with it); a batch
+/// that does not follow the watermark (another writer?) is an error, not something to retry.
+async fn commit(
+    store: &Store,
+    status: &IngestStatus,
+    timeout: Duration,
+    batch: &Batch,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<bool, CommitError> {
     let mut backoff = FIRST_BACKOFF;
+    let mut shutdown = shutdown.clone();
     loop {
         let error = match tokio::time::timeout(timeout, store.commit(batch)).await {
             Ok(Ok(())) => {
                 status.recovered(Stage::Database);
-                return Ok(());
+                return Ok(true);
             }
             Ok(Err(CommitError::Database(error))) => error.to_string(),
             Ok(Err(error)) => return Err(error),
@@ -228,29 +243,43 @@ async fn commit(store: &Store, status: &IngestStatus, timeout: Duration, batch: 
         metrics::counter!("indexer_commit_errors_total").increment(1);
         tracing::warn!(%error, "committing failed; retrying in {backoff:?}");
         status.failing(Stage::Database, format!("committing: {error}"));
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            Ok(_) = shutdown.wait_for(|stopping| *stopping) => return Ok(false),
+        }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
-async fn retry<T, F, Fut>(status: &IngestStatus, timeout: Duration, what: &str, mut operation: F) -> T
+/// Runs a read until it succeeds, or until shutdown (`None`).
+async fn retry<T, F, Fut>(
+    status: &IngestStatus,
+    timeout: Duration,
+    shutdown: &watch::Receiver<bool>,
+    what: &str,
+    mut operation: F,
+) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
 {
     let mut backoff = FIRST_BACKOFF;
+    let mut shutdown = shutdown.clone();
     loop {
         let error = match tokio::time::timeout(timeout, operation()).await {
             Ok(Ok(value)) => {
                 status.recovered(Stage::Database);
-                return value;
+                return Some(value);
             }
             Ok(Err(error)) => error.to_string(),
             Err(_) => format!("no answer within {timeout:?}"),
         };
         tracing::warn!(%error, "{what} failed; retrying in {backoff:?}");
         status.failing(Stage::Database, format!("{what}: {error}"));
-        tokio::time::sleep(backoff).await;
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            Ok(_) = shutdown.wait_for(|stopping| *stopping) => return None,
+        }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }

@@ -159,6 +159,39 @@ async fn survives_postgres_going_away_and_coming_back(pool: PgPool) {
     assert_eq!((events, watermark), (26, 5));
 }
 
+/// Shutdown is not held up by a database that is away: a read or a batch being retried is
+/// dropped (nothing of it is written) and the next run starts with it.
+#[sqlx::test(migrations = "../migrations")]
+async fn shutdown_stops_retrying_a_commit(pool: PgPool) {
+    let (proxy, database) = proxied(&pool).await;
+    let dir = tempfile::tempdir().unwrap();
+    let history = history();
+    for checkpoint in &history[..2] {
+        write_binpb_zst(dir.path(), checkpoint);
+    }
+    let (stop, rx) = watch::channel(false);
+    let ingestion =
+        tokio::spawn(ingest::run(Store::lazy(&database), Source::Dir(dir.path().into()), ingest_config(5, 1, 2), rx));
+    let watermark = || async {
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT checkpoint_hi FROM watermark").fetch_optional(&pool).await.unwrap();
+        row.map(|(w,)| w)
+    };
+    while watermark().await != Some(1) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // The database goes away while the next checkpoints arrive: their commits are retried.
+    proxy.cut();
+    for checkpoint in &history[2..] {
+        write_binpb_zst(dir.path(), checkpoint);
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.send(true).unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(5), ingestion).await.expect("stops promptly").unwrap();
+    assert_eq!(outcome.unwrap(), ingest::Outcome::Stopped);
+    assert_eq!(watermark().await, Some(1));
+}
+
 /// Defect: when open connections stalled (a half-dead network path), ingestion froze for
 /// minutes and never recovered, and health requests hung for 23 s.
 #[sqlx::test(migrations = "../migrations")]
