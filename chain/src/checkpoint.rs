@@ -10,6 +10,11 @@ use sui_sdk_types::{Address, CheckpointData, Digest, Event, MovePackage, ObjectD
 /// The leading byte of a `.chk` file: its payload is BCS.
 const CHK_BCS: u8 = 0x01;
 
+/// The largest checkpoint read, as a file, an HTTP body or decompressed: Sui's largest are tens
+/// of MiB, and a zstd bomb (a few KiB that inflate to GiBs) stops here instead of exhausting
+/// memory.
+pub const MAX_CHECKPOINT_BYTES: u64 = 256 << 20;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DecodeError {
     #[error("empty checkpoint file")]
@@ -22,6 +27,8 @@ pub enum DecodeError {
     Zstd(#[from] std::io::Error),
     #[error("invalid protobuf: {0}")]
     Protobuf(#[from] prost::DecodeError),
+    #[error("checkpoint is larger than {limit} bytes decompressed: refused")]
+    TooLarge { limit: u64 },
     #[error("checkpoint message lacks {0}")]
     Missing(&'static str),
     #[error("invalid {what}: {error}")]
@@ -76,9 +83,19 @@ impl Checkpoint {
         }
     }
 
-    /// Reads a `.binpb.zst` file.
+    /// Reads a `.binpb.zst` file of at most [`MAX_CHECKPOINT_BYTES`] decompressed.
     pub fn from_binpb_zst(bytes: &[u8]) -> Result<Self, DecodeError> {
-        let raw = zstd::decode_all(bytes)?;
+        Self::from_binpb_zst_within(bytes, MAX_CHECKPOINT_BYTES)
+    }
+
+    /// Reads a `.binpb.zst` file, refusing it once it inflates beyond `limit` bytes.
+    pub fn from_binpb_zst_within(bytes: &[u8], limit: u64) -> Result<Self, DecodeError> {
+        use std::io::Read;
+        let mut raw = Vec::new();
+        zstd::stream::read::Decoder::new(bytes)?.take(limit + 1).read_to_end(&mut raw)?;
+        if raw.len() as u64 > limit {
+            return Err(DecodeError::TooLarge { limit });
+        }
         Self::from_proto(&proto::Checkpoint::decode(raw.as_slice())?)
     }
 

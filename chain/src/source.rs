@@ -7,7 +7,9 @@ use std::time::Duration;
 use sui_rpc::field::FieldMaskUtil;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 
-use crate::checkpoint::{Checkpoint, CheckpointSequence, DecodeError};
+use sui_sdk_types::Digest;
+
+use crate::checkpoint::{Checkpoint, CheckpointSequence, DecodeError, MAX_CHECKPOINT_BYTES};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SourceError {
@@ -15,6 +17,10 @@ pub enum SourceError {
     Io { path: PathBuf, error: std::io::Error },
     #[error("checkpoint {sequence} ({origin}): {error}")]
     Decode { sequence: u64, origin: String, error: DecodeError },
+    #[error("{origin} is {size} bytes, more than a checkpoint may be ({limit})")]
+    TooLarge { origin: String, size: u64, limit: u64 },
+    #[error("{first} and {second} are different checkpoints (digests {first_digest} and {second_digest})")]
+    Conflict { first: PathBuf, second: PathBuf, first_digest: Digest, second_digest: Digest },
     #[error("HTTP {0}")]
     Http(#[from] reqwest::Error),
     #[error("HTTP {status} for {url}")]
@@ -86,22 +92,27 @@ impl Source {
         let CheckpointSequence(sequence) = sequence;
         match self {
             Self::Dir(dir) => {
+                // Both formats are read: two files for one number must be the same checkpoint.
+                let mut found: Option<(PathBuf, Checkpoint)> = None;
                 for (name, decode) in FORMATS {
                     let path = dir.join(format!("{sequence}.{name}"));
-                    match tokio::fs::read(&path).await {
-                        Ok(bytes) => {
-                            let origin = path.display().to_string();
-                            return decode(&bytes).map(Some).map_err(|error| SourceError::Decode {
-                                sequence,
-                                origin,
-                                error,
+                    let Some(bytes) = read_file(&path).await? else { continue };
+                    let origin = path.display().to_string();
+                    let checkpoint = decode(&bytes).map_err(|error| SourceError::Decode { sequence, origin, error })?;
+                    match &found {
+                        Some((first, earlier)) if earlier.digest != checkpoint.digest => {
+                            return Err(SourceError::Conflict {
+                                first: first.clone(),
+                                second: path,
+                                first_digest: earlier.digest,
+                                second_digest: checkpoint.digest,
                             });
                         }
-                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                        Err(error) => return Err(SourceError::Io { path, error }),
+                        Some(_) => {}
+                        None => found = Some((path, checkpoint)),
                     }
                 }
-                Ok(None)
+                Ok(found.map(|(_, checkpoint)| checkpoint))
             }
             Self::Http { base, client } => {
                 for (name, decode) in FORMATS {
@@ -113,7 +124,7 @@ impl Source {
                     if !response.status().is_success() {
                         return Err(SourceError::HttpStatus { status: response.status(), url });
                     }
-                    let bytes = response.bytes().await?;
+                    let bytes = read_body(response, &url).await?;
                     return decode(&bytes).map(Some).map_err(|error| SourceError::Decode {
                         sequence,
                         origin: url,
@@ -155,6 +166,42 @@ impl Source {
             }
         }
     }
+}
+
+/// The file's bytes, `None` if it does not exist; a file too large to be a checkpoint is refused
+/// before it is read.
+async fn read_file(path: &std::path::Path) -> Result<Option<Vec<u8>>, SourceError> {
+    let io = |error| SourceError::Io { path: path.to_owned(), error };
+    let size = match tokio::fs::metadata(path).await {
+        Ok(metadata) => metadata.len(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(error) => return Err(io(error)),
+    };
+    if size > MAX_CHECKPOINT_BYTES {
+        return Err(SourceError::TooLarge { origin: path.display().to_string(), size, limit: MAX_CHECKPOINT_BYTES });
+    }
+    match tokio::fs::read(path).await {
+        Ok(bytes) => Ok(Some(bytes)),
+        // Removed between the two calls: as if never there.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(io(error)),
+    }
+}
+
+/// An HTTP body of at most [`MAX_CHECKPOINT_BYTES`], refused as soon as it is known to be larger.
+async fn read_body(mut response: reqwest::Response, url: &str) -> Result<Vec<u8>, SourceError> {
+    let too_large = |size| SourceError::TooLarge { origin: url.to_owned(), size, limit: MAX_CHECKPOINT_BYTES };
+    if let Some(size) = response.content_length().filter(|&size| size > MAX_CHECKPOINT_BYTES) {
+        return Err(too_large(size));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > MAX_CHECKPOINT_BYTES {
+            return Err(too_large(body.len() as u64));
+        }
+    }
+    Ok(body)
 }
 
 /// The full node's header naming the oldest checkpoint it still serves.

@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 
 use prost::Message;
-use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence, DecodeError};
+use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence, DecodeError, MAX_CHECKPOINT_BYTES};
+use walrus_chain::source::{Source, SourceError};
 use walrus_chain::testing;
 
 /// Where cargo unpacked sui-sdk-types, whose tests ship the fixture.
@@ -72,4 +73,48 @@ fn binpb_zst_round_trip_and_errors() {
     // Genesis has no previous checkpoint.
     let genesis = zstd::encode_all(testing::checkpoint(0, vec![]).encode_to_vec().as_slice(), 1).unwrap();
     assert_eq!(Checkpoint::from_binpb_zst(&genesis).unwrap().previous_digest, None);
+}
+
+/// Defect: a 33 KB file inflated to over 1 GiB in memory. Decompression stops at the limit.
+#[test]
+fn a_zstd_bomb_is_refused_at_the_limit() {
+    use std::io::Write;
+    let mut encoder = zstd::stream::write::Encoder::new(Vec::new(), 1).unwrap();
+    for _ in 0..16 {
+        encoder.write_all(&[0u8; 64 << 10]).unwrap();
+    }
+    let bomb = encoder.finish().unwrap();
+    assert!(bomb.len() < 1024, "1 MiB of zeros compresses to {} bytes", bomb.len());
+    let error = Checkpoint::from_binpb_zst_within(&bomb, 64 << 10).unwrap_err();
+    assert!(matches!(error, DecodeError::TooLarge { limit: 65536 }), "{error}");
+    assert!(error.to_string().contains("larger than 65536 bytes"), "{error}");
+    // Within the limit it is read (and found not to be a checkpoint).
+    assert!(matches!(Checkpoint::from_binpb_zst_within(&bomb, 1 << 20), Err(DecodeError::Protobuf(_))));
+}
+
+/// Defect: a `.chk` that disagreed with the `.binpb.zst` of the same number was ignored; and a
+/// file too large to be a checkpoint was read whole.
+#[tokio::test]
+async fn a_folder_refuses_conflicting_files_and_oversized_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let source = Source::Dir(dir.path().to_owned());
+    let mut chk = vec![0x01];
+    chk.extend(fixture());
+    std::fs::write(dir.path().join("1137.chk"), chk).unwrap();
+    let alone = source.fetch(CheckpointSequence(1137)).await.unwrap().unwrap();
+    assert_eq!(alone.sequence_number, CheckpointSequence(1137));
+
+    // Another checkpoint under the same number in the other format.
+    testing::write_binpb_zst(dir.path(), &testing::checkpoint(1137, vec![]));
+    let error = source.fetch(CheckpointSequence(1137)).await.unwrap_err();
+    assert!(matches!(error, SourceError::Conflict { .. }), "{error}");
+    let message = error.to_string();
+    assert!(message.contains("1137.binpb.zst") && message.contains("1137.chk"), "{message}");
+
+    // A sparse file: refused by its size, never read.
+    let big = std::fs::File::create(dir.path().join("5.binpb.zst")).unwrap();
+    big.set_len(MAX_CHECKPOINT_BYTES + 1).unwrap();
+    let error = source.fetch(CheckpointSequence(5)).await.unwrap_err();
+    assert!(matches!(error, SourceError::TooLarge { .. }), "{error}");
+    assert!(error.to_string().contains("5.binpb.zst"), "{error}");
 }

@@ -1,25 +1,31 @@
-//! The ingestion loop: fetch the checkpoints after the watermark (several at a time), fold
-//! them into a batch, commit the batch with the watermark, repeat; at the tip, poll. Failures
-//! of the source or of Postgres are retried with backoff, so the indexer rides out restarts of
-//! either; nothing is ever written out of order.
+//! The ingestion loop: fetch the checkpoints after the watermark (several at a time), verify
+//! they continue the chain, fold them into a batch, commit the batch with the watermark,
+//! repeat; at the tip, poll. Failures of the source (unreadable, undecodable or misplaced
+//! checkpoints) and of Postgres are logged, counted, shown by `/v1/health` and retried with
+//! backoff, so the indexer rides out restarts of either and resumes once a bad file is
+//! replaced; nothing is ever skipped or written out of order.
 
 use std::time::Duration;
 
 use futures::StreamExt;
-use sui_sdk_types::Address;
+use sui_sdk_types::{Address, Digest};
 use tokio::sync::{mpsc, watch};
 
 use crate::process::Batch;
-use crate::store::{CommitError, Store};
+use crate::status::{IngestStatus, Stage};
+use crate::store::{CommitError, Store, Watermark};
+use crate::verify::{ChainError, ChainLink};
 use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence};
 use walrus_chain::events::PackageOrigins;
-use walrus_chain::source::Source;
+use walrus_chain::source::{Source, SourceError};
 
 #[derive(Clone, Debug)]
 pub struct IngestConfig {
     pub package: Address,
     /// Where to start when the database is empty.
     pub first_checkpoint: u64,
+    /// The digest `first_checkpoint` must have, which anchors the chain the indexer follows.
+    pub first_checkpoint_digest: Option<Digest>,
     /// Stop after this checkpoint (for backfills and tests); follow the tip forever if `None`.
     pub last_checkpoint: Option<u64>,
     /// Checkpoints per transaction, at most.
@@ -28,15 +34,43 @@ pub struct IngestConfig {
     pub concurrency: usize,
     /// How long to wait at the tip before asking again.
     pub poll_interval: Duration,
+    /// How long one commit (or read of the watermark) may take before it is abandoned and
+    /// retried on a fresh connection: a stalled network path must not freeze ingestion.
+    pub database_timeout: Duration,
+    /// Where ingestion reports what it retries and waits for (shown by `/v1/health`).
+    pub status: IngestStatus,
+}
+
+/// How ingestion ended without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Every checkpoint up to `last_checkpoint` is committed.
+    Finished,
+    /// Shutdown was asked for first.
+    Stopped,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error(transparent)]
     Commit(#[from] CommitError),
+    #[error("the checkpoint reader failed: {0}")]
+    Reader(String),
 }
 
+/// Why checkpoints could not be taken: both are retried, neither is ever skipped.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("{from:?}: {error}")]
+    Chain { from: Source, error: ChainError },
+}
+
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// A missing checkpoint is logged once it has been awaited this long, then at this interval.
+const WAIT_LOG_AFTER: Duration = Duration::from_secs(10);
 
 /// Runs until `last_checkpoint` is committed or `shutdown` turns true. Fetching and folding
 /// the next batch overlaps committing the current one; batches still commit strictly in order.
@@ -45,83 +79,135 @@ pub async fn run(
     source: Source,
     config: IngestConfig,
     mut shutdown: watch::Receiver<bool>,
-) -> Result<(), IngestError> {
-    let origins = retry("reading package origins", || store.origins(config.package)).await;
-    let next = retry("reading the watermark", || store.watermark())
-        .await
-        .map_or(config.first_checkpoint, |w| w.checkpoint + 1);
-    tracing::info!(next, package = %config.package, "ingesting");
+) -> Result<Outcome, IngestError> {
+    let (status, timeout) = (config.status.clone(), config.database_timeout);
+    let Some(origins) =
+        retry(&status, timeout, &shutdown, "reading package origins", || store.origins(config.package)).await
+    else {
+        return Ok(Outcome::Stopped);
+    };
+    let Some(watermark) = retry(&status, timeout, &shutdown, "reading the watermark", || store.watermark()).await
+    else {
+        return Ok(Outcome::Stopped);
+    };
+    report_start(watermark);
+    let link = match watermark {
+        Some(watermark) => ChainLink::after(watermark.checkpoint, watermark.digest),
+        None => ChainLink::starting_at(config.first_checkpoint, config.first_checkpoint_digest),
+    };
+    tracing::info!(next = link.next(), package = %config.package, "ingesting");
     let (batches, mut ready) = mpsc::channel(2);
-    let producer = tokio::spawn(produce(source, config, origins, next, batches, shutdown.clone()));
+    let mut producer = tokio::spawn(produce(source, config, origins, link, batches, shutdown.clone()));
     let result = loop {
         let batch = tokio::select! {
             batch = ready.recv() => batch,
-            Ok(()) = shutdown.changed() => if *shutdown.borrow() { None } else { continue },
+            Ok(()) = shutdown.changed() => if *shutdown.borrow() { break Ok(Outcome::Stopped) } else { continue },
         };
-        let Some(batch) = batch else { break Ok(()) };
-        if let Err(error) = commit(&store, &batch).await {
-            break Err(error.into());
+        let Some(batch) = batch else {
+            // The reader ends when done or stopped; anything else (a panic) is a failure, never
+            // mistaken for completion.
+            break (&mut producer).await.map_err(|error| IngestError::Reader(error.to_string()));
+        };
+        match commit(&store, &status, timeout, &batch, &shutdown).await {
+            Ok(true) => record(&batch),
+            Ok(false) => break Ok(Outcome::Stopped),
+            Err(error) => break Err(error.into()),
         }
-        record(&batch);
     };
     producer.abort();
     result
 }
 
-/// Fetches and folds batches from `next` on, until the last checkpoint or shutdown.
+/// Fetches, verifies and folds batches from the link on, until the last checkpoint or shutdown.
 async fn produce(
     source: Source,
     config: IngestConfig,
     mut origins: PackageOrigins,
-    mut next: u64,
+    mut link: ChainLink,
     batches: mpsc::Sender<Batch>,
     mut shutdown: watch::Receiver<bool>,
-) {
+) -> Outcome {
+    let status = &config.status;
+    let mut backoff = FIRST_BACKOFF;
+    let mut next_wait_log = WAIT_LOG_AFTER;
     loop {
-        if *shutdown.borrow() || config.last_checkpoint.is_some_and(|last| next > last) {
-            return;
+        if *shutdown.borrow() {
+            return Outcome::Stopped;
+        }
+        let next = link.next();
+        if config.last_checkpoint.is_some_and(|last| next > last) {
+            return Outcome::Finished;
         }
         let end = config.last_checkpoint.map_or(u64::MAX, |last| last + 1).min(next + config.batch_checkpoints);
-        let checkpoints = fetch_range(&source, next, end, config.concurrency).await;
-        if checkpoints.is_empty() {
+        let (checkpoints, stop) = fetch_range(&source, &mut link, end, config.concurrency).await;
+        let pause = match stop {
+            Stop::End => None,
+            Stop::Missing(missing) => {
+                status.recovered(Stage::Source);
+                let waited = status.waiting_for(missing);
+                if waited >= next_wait_log {
+                    tracing::info!("waiting for checkpoint {missing} for {} s", waited.as_secs());
+                    next_wait_log = waited + WAIT_LOG_AFTER;
+                }
+                checkpoints.is_empty().then_some(config.poll_interval)
+            }
+            Stop::Failed(error) => {
+                metrics::counter!("indexer_source_errors_total").increment(1);
+                tracing::warn!(next = link.next(), "{error}; retrying in {backoff:?}");
+                status.failing(Stage::Source, error.to_string());
+                let pause = backoff;
+                backoff = (backoff * 2).min(MAX_BACKOFF);
+                Some(pause)
+            }
+        };
+        if pause.is_none() {
+            backoff = FIRST_BACKOFF;
+            status.recovered(Stage::Source);
+        }
+        if !checkpoints.is_empty() {
+            status.not_waiting();
+            next_wait_log = WAIT_LOG_AFTER;
+            // Good checkpoints before a failure are committed before it is retried.
+            if batches.send(fold(&checkpoints, &mut origins)).await.is_err() {
+                return Outcome::Stopped;
+            }
+        }
+        if let Some(pause) = pause {
             tokio::select! {
-                _ = tokio::time::sleep(config.poll_interval) => {}
+                _ = tokio::time::sleep(pause) => {}
                 _ = shutdown.changed() => {}
             }
-            continue;
-        }
-        let batch = fold(&checkpoints, &mut origins);
-        next = batch.last_checkpoint.map_or(next, |(last, _)| last + 1);
-        if batches.send(batch).await.is_err() {
-            return;
         }
     }
 }
 
-/// The checkpoints `start..end` that the source has, in order, up to the first it lacks.
-async fn fetch_range(source: &Source, start: u64, end: u64, concurrency: usize) -> Vec<Checkpoint> {
-    futures::stream::iter(start..end)
-        .map(|sequence| fetch_with_retry(source, sequence))
-        .buffered(concurrency.max(1))
-        .take_while(|checkpoint| std::future::ready(checkpoint.is_some()))
-        .filter_map(std::future::ready)
-        .collect()
-        .await
+/// Where a fetched range ended.
+enum Stop {
+    /// Every checkpoint of the range was taken.
+    End,
+    /// The source does not have this one (yet).
+    Missing(u64),
+    Failed(FetchError),
 }
 
-async fn fetch_with_retry(source: &Source, sequence: u64) -> Option<Checkpoint> {
-    let mut backoff = Duration::from_millis(100);
-    loop {
-        match source.fetch(CheckpointSequence(sequence)).await {
-            Ok(checkpoint) => return checkpoint,
-            Err(error) => {
-                metrics::counter!("indexer_source_errors_total").increment(1);
-                tracing::warn!(sequence, %error, "fetching checkpoint failed; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
-            }
+/// The checkpoints from the link's next up to `end` (exclusive) that the source has and that
+/// continue the chain, in order, and why the range ended.
+async fn fetch_range(source: &Source, link: &mut ChainLink, end: u64, concurrency: usize) -> (Vec<Checkpoint>, Stop) {
+    let mut fetched = futures::stream::iter(link.next()..end)
+        .map(|sequence| async move { (sequence, source.fetch(CheckpointSequence(sequence)).await) })
+        .buffered(concurrency.max(1));
+    let mut checkpoints = Vec::new();
+    while let Some((sequence, result)) = fetched.next().await {
+        match result {
+            Ok(Some(checkpoint)) => match link.accept(&checkpoint) {
+                Ok(()) => checkpoints.push(checkpoint),
+                Err(error) => return (checkpoints, Stop::Failed(FetchError::Chain { from: source.clone(), error })),
+            },
+            Ok(None) => return (checkpoints, Stop::Missing(sequence)),
+            Err(error) => return (checkpoints, Stop::Failed(error.into())),
         }
     }
+    (checkpoints, Stop::End)
 }
 
 fn fold(checkpoints: &[Checkpoint], origins: &mut PackageOrigins) -> Batch {
@@ -132,39 +218,87 @@ fn fold(checkpoints: &[Checkpoint], origins: &mut PackageOrigins) -> Batch {
     batch
 }
 
-/// Commits, retrying while Postgres is unreachable; a batch that does not follow the
-/// watermark (another writer?) is an error, not something to retry.
-async fn commit(store: &Store, batch: &Batch) -> Result<(), CommitError> {
-    let mut backoff = Duration::from_millis(100);
+/// Commits, retrying while Postgres is unreachable or does not answer within `timeout`, until
+/// shutdown (then `false`: the batch is not written, and the next run starts with it); a batch
+/// that does not follow the watermark (another writer?) is an error, not something to retry.
+async fn commit(
+    store: &Store,
+    status: &IngestStatus,
+    timeout: Duration,
+    batch: &Batch,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<bool, CommitError> {
+    let mut backoff = FIRST_BACKOFF;
+    let mut shutdown = shutdown.clone();
     loop {
-        match store.commit(batch).await {
-            Ok(()) => return Ok(()),
-            Err(CommitError::Database(error)) => {
-                metrics::counter!("indexer_commit_errors_total").increment(1);
-                tracing::warn!(%error, "committing failed; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+        let error = match tokio::time::timeout(timeout, store.commit(batch)).await {
+            Ok(Ok(())) => {
+                status.recovered(Stage::Database);
+                return Ok(true);
             }
-            Err(error) => return Err(error),
+            Ok(Err(CommitError::Database(error))) => error.to_string(),
+            Ok(Err(error)) => return Err(error),
+            Err(_) => format!("no answer within {timeout:?}"),
+        };
+        metrics::counter!("indexer_commit_errors_total").increment(1);
+        tracing::warn!(%error, "committing failed; retrying in {backoff:?}");
+        status.failing(Stage::Database, format!("committing: {error}"));
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            Ok(_) = shutdown.wait_for(|stopping| *stopping) => return Ok(false),
         }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
 }
 
-async fn retry<T, F, Fut>(what: &str, mut operation: F) -> T
+/// Runs a read until it succeeds, or until shutdown (`None`).
+async fn retry<T, F, Fut>(
+    status: &IngestStatus,
+    timeout: Duration,
+    shutdown: &watch::Receiver<bool>,
+    what: &str,
+    mut operation: F,
+) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
 {
-    let mut backoff = Duration::from_millis(100);
+    let mut backoff = FIRST_BACKOFF;
+    let mut shutdown = shutdown.clone();
     loop {
-        match operation().await {
-            Ok(value) => return value,
-            Err(error) => {
-                tracing::warn!(%error, "{what} failed; retrying in {backoff:?}");
-                tokio::time::sleep(backoff).await;
-                backoff = (backoff * 2).min(MAX_BACKOFF);
+        let error = match tokio::time::timeout(timeout, operation()).await {
+            Ok(Ok(value)) => {
+                status.recovered(Stage::Database);
+                return Some(value);
             }
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => format!("no answer within {timeout:?}"),
+        };
+        tracing::warn!(%error, "{what} failed; retrying in {backoff:?}");
+        status.failing(Stage::Database, format!("{what}: {error}"));
+        tokio::select! {
+            () = tokio::time::sleep(backoff) => {}
+            Ok(_) = shutdown.wait_for(|stopping| *stopping) => return None,
         }
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Every series exists from the start, the watermark's at its stored value: after a restart
+/// `/metrics` is complete before the first batch commits.
+fn report_start(watermark: Option<Watermark>) {
+    for counter in [
+        "indexer_checkpoints_ingested_total",
+        "indexer_events_ingested_total",
+        "indexer_events_undecoded_total",
+        "indexer_source_errors_total",
+        "indexer_commit_errors_total",
+    ] {
+        metrics::counter!(counter).increment(0);
+    }
+    if let Some(watermark) = watermark {
+        metrics::gauge!("indexer_watermark_checkpoint").set(watermark.checkpoint as f64);
+        metrics::gauge!("indexer_watermark_timestamp_ms").set(watermark.timestamp_ms as f64);
     }
 }
 

@@ -3,10 +3,13 @@
 //! imply, and serves it over HTTP.
 //!
 //! Data flows one way: `walrus_chain` (checkpoint N from a source, decoded into our typed
-//! events) → [`process`] (folded into a batch) → [`store`] (one transaction with the
-//! watermark) → [`api`] (read). [`ingest`] runs the loop.
+//! events) → [`verify`] (it continues the chain) → [`process`] (folded into a batch) → [`store`] (one transaction with the
+//! watermark) → [`api`] (read, served by [`serve`]). [`ingest`] runs the loop and reports to [`status`].
 
 pub mod api;
 pub mod ingest;
 pub mod process;
+pub mod serve;
+pub mod status;
 pub mod store;
+pub mod verify;

@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use sui_sdk_types::Digest;
 use tokio::sync::watch;
 use walrus_chain::checkpoint::parse_address;
 use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState, Phase};
-use walrus_indexer::ingest::{self, IngestConfig};
-use walrus_indexer::store::{Database, Store};
+use walrus_indexer::ingest::{self, IngestConfig, Outcome};
+use walrus_indexer::serve::{self, Limits};
+use walrus_indexer::status::IngestStatus;
+use walrus_indexer::store::{Database, PoolLimits, Store};
 
 /// Follows Sui checkpoints, mirrors one Move package's Walrus events into PostgreSQL, and
 /// serves blobs, events, epochs and storage nodes over HTTP (JSON; see /v1/openapi.json).
@@ -49,6 +52,11 @@ struct Args {
     #[arg(long, env = "WALRUS_INDEXER_FIRST_CHECKPOINT", default_value_t = 0)]
     first_checkpoint: u64,
 
+    /// The digest (base58) the first checkpoint must have when the database is empty: the
+    /// chain every later checkpoint must link to. Later runs link to the stored watermark.
+    #[arg(long, env = "WALRUS_INDEXER_FIRST_CHECKPOINT_DIGEST", value_parser = parse_digest)]
+    first_checkpoint_digest: Option<Digest>,
+
     /// Stop ingesting after this checkpoint (the API keeps serving); follow the tip if absent.
     #[arg(long, env = "WALRUS_INDEXER_LAST_CHECKPOINT")]
     last_checkpoint: Option<u64>,
@@ -65,18 +73,48 @@ struct Args {
     #[arg(long, env = "WALRUS_INDEXER_POLL_MS", default_value_t = 250)]
     poll_ms: u64,
 
+    /// HTTP connections served at once; more wait until one closes.
+    #[arg(long, env = "WALRUS_INDEXER_MAX_CONNECTIONS", default_value_t = 512)]
+    max_connections: usize,
+
+    /// Seconds a client has to send a request's headers before its connection is closed.
+    #[arg(long, env = "WALRUS_INDEXER_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    header_timeout_secs: u64,
+
     /// Shards assumed for encoded sizes when the indexed events do not name a committee.
     #[arg(long, env = "WALRUS_N_SHARDS", default_value_t = 1000)]
     n_shards: u16,
 
-    /// Exit once ingestion has passed --last-checkpoint instead of serving on.
+    /// Exit once ingestion has passed --last-checkpoint instead of serving on; exits non-zero
+    /// if stopped or failed before that.
     #[arg(long, env = "WALRUS_INDEXER_EXIT_WHEN_DONE")]
     exit_when_done: bool,
+
+    /// How long ingestion may keep failing (a bad checkpoint file, an unreachable source or
+    /// database) before /v1/health answers 503 with the reason.
+    #[arg(long, env = "WALRUS_INDEXER_UNHEALTHY_AFTER_SECS", default_value_t = 60)]
+    unhealthy_after_secs: u64,
+}
+
+fn parse_digest(text: &str) -> Result<Digest, String> {
+    text.parse::<Digest>().map_err(|e| format!("{text:?} is not a checkpoint digest (base58): {e}"))
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+async fn stop_signal() {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing the SIGTERM handler");
+    tokio::select! {
+        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
+        // Colours only for a terminal: redirected logs stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
         )
@@ -95,20 +133,24 @@ async fn main() -> anyhow::Result<()> {
     // naming the phase.
     let (phase_tx, phase) = watch::channel(Phase::Connecting);
     let store = Store::lazy(&database);
-    let state = AppState { pool: store.pool().clone(), metrics: Some(metrics), default_n_shards: args.n_shards };
+    let status = IngestStatus::new(Duration::from_secs(args.unhealthy_after_secs));
+    let state = AppState {
+        pool: database.pool(PoolLimits::API),
+        metrics: Some(metrics),
+        default_n_shards: args.n_shards,
+        ingestion: status.clone(),
+    };
     let app = api::until_ready(api::router(state), phase).layer(tower_http::trace::TraceLayer::new_for_http());
     let listener =
         tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("binding {}", args.listen))?;
     tracing::info!("serving on http://{}", listener.local_addr()?);
     let (shutdown_tx, shutdown) = watch::channel(false);
-    let mut server_shutdown = shutdown.clone();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                while server_shutdown.changed().await.is_ok() && !*server_shutdown.borrow() {}
-            })
-            .await
-    });
+    let limits = Limits {
+        header_read_timeout: Duration::from_secs(args.header_timeout_secs.max(1)),
+        max_connections: args.max_connections.max(1),
+        ..Limits::default()
+    };
+    let server = tokio::spawn(serve::serve(listener, app, limits, shutdown.clone()));
 
     tracing::info!("connecting to PostgreSQL at {} (database `{}`)", database.server(), database.name());
     database.check_reachable().await?;
@@ -119,27 +161,35 @@ async fn main() -> anyhow::Result<()> {
     let config = IngestConfig {
         package: args.package,
         first_checkpoint: args.first_checkpoint,
+        first_checkpoint_digest: args.first_checkpoint_digest,
         last_checkpoint: args.last_checkpoint,
         batch_checkpoints: args.batch_checkpoints.max(1),
         concurrency: args.concurrency.max(1),
         poll_interval: Duration::from_millis(args.poll_ms.max(1)),
+        database_timeout: PoolLimits::INGESTION.statement_timeout,
+        status,
     };
-    let ingestion = tokio::spawn(ingest::run(store.clone(), source, config, shutdown.clone()));
+    let mut ingestion = tokio::spawn(ingest::run(store.clone(), source, config, shutdown.clone()));
 
-    let exit_when_done = args.exit_when_done;
-    tokio::select! {
-        result = ingestion => {
-            result.context("ingestion task")??;
-            if exit_when_done {
-                let _ = shutdown_tx.send(true);
-                return Ok(());
+    let finished = tokio::select! {
+        result = &mut ingestion => {
+            let outcome = result.context("ingestion task")?.context("ingestion")?;
+            if !args.exit_when_done {
+                tracing::info!("ingestion reached --last-checkpoint; serving only");
+                stop_signal().await;
             }
-            tracing::info!("ingestion reached --last-checkpoint; serving only");
-            let _ = tokio::signal::ctrl_c().await;
+            outcome == Outcome::Finished
         }
-        _ = tokio::signal::ctrl_c() => {}
-    }
+        () = stop_signal() => {
+            // The batch being committed completes; nothing after it starts.
+            let _ = shutdown_tx.send(true);
+            ingestion.await.context("ingestion task")?.context("ingestion")? == Outcome::Finished
+        }
+    };
     let _ = shutdown_tx.send(true);
-    server.await.context("server task")?.context("serving")?;
+    server.await.context("server task")?;
+    if args.exit_when_done && !finished {
+        anyhow::bail!("stopped before --last-checkpoint was reached");
+    }
     Ok(())
 }

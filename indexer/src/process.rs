@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Map, Value};
-use sui_sdk_types::Address;
+use sui_sdk_types::{Address, Digest};
 
 use walrus_chain::checkpoint::Checkpoint;
 use walrus_chain::events::{BlobId, PackageOrigins, WalrusEvent};
@@ -74,7 +74,7 @@ pub struct EpochChange {
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeChange {
-    pub registered: Option<(String, String, u16, u32)>,
+    pub registered: Option<walrus_chain::events::NodeRegistered>,
     pub updated: Option<walrus_chain::events::NodeUpdated>,
     pub deregistered_epoch: Option<u32>,
     pub staked_delta: i64,
@@ -98,6 +98,8 @@ pub struct RewardRow {
 pub struct Batch {
     pub first_checkpoint: Option<u64>,
     pub last_checkpoint: Option<(u64, u64)>,
+    /// The last checkpoint's digest, stored with the watermark so a restart checks the link.
+    pub last_digest: Option<Digest>,
     pub events: Vec<EventRow>,
     pub new_blobs: Vec<NewBlob>,
     /// Changes to blobs registered before this batch.
@@ -130,6 +132,7 @@ impl Batch {
         }
         self.first_checkpoint.get_or_insert(seq);
         self.last_checkpoint = Some((seq, checkpoint.timestamp_ms));
+        self.last_digest = Some(checkpoint.digest);
         let ours = events_of(checkpoint, origins);
         self.new_origins.extend(ours.new_origins.into_iter().map(|a| (a, seq)));
         for event in ours.events {
@@ -241,10 +244,7 @@ impl Batch {
                 self.storage(e.absorbed_id, seq).absorbed_into = Some(e.storage_id);
             }
             WalrusEvent::StorageReleased(e) => self.storage(e.storage_id, seq).released_epoch = Some(e.epoch),
-            WalrusEvent::NodeRegistered(e) => {
-                self.node(e.node_id, seq).registered =
-                    Some((e.name.clone(), e.network_address.clone(), e.commission_rate, e.epoch));
-            }
+            WalrusEvent::NodeRegistered(e) => self.node(e.node_id, seq).registered = Some(e.clone()),
             WalrusEvent::NodeUpdated(e) => self.node(e.node_id, seq).updated = Some(e.clone()),
             WalrusEvent::NodeDeregistered(e) => self.node(e.node_id, seq).deregistered_epoch = Some(e.epoch),
             WalrusEvent::StakeDeposited(e) => self.node(e.node_id, seq).staked_delta += e.amount as i64,
@@ -261,8 +261,12 @@ impl Batch {
                     pool_shares: e.pool_shares,
                 });
             }
+            // Selected parameters announce the next epoch: it is listed (as upcoming) from then on.
+            WalrusEvent::EpochParametersSelected(e) => {
+                self.epochs.entry(e.next_epoch).or_default();
+            }
+            // Stake leaves the pool when withdrawn (StakeWithdrawn), not when requested.
             WalrusEvent::ShardsReceived(_)
-            | WalrusEvent::EpochParametersSelected(_)
             | WalrusEvent::WithdrawalRequested(_)
             | WalrusEvent::EpochChangeSyncTimedOut(_)
             // Storage pools are kept as events (findable by blob ID), without state tables yet.

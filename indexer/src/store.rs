@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
-use sui_sdk_types::Address;
+use sui_sdk_types::{Address, Digest};
 
-use crate::process::{attribute_ops, Batch};
+use crate::process::{attribute_ops, Batch, EpochChange};
 use walrus_chain::events::PackageOrigins;
 
 /// The watermark row of the ingestion pipeline.
@@ -67,6 +67,15 @@ impl Database {
         format!("{}:{}", self.options.get_host(), self.options.get_port())
     }
 
+    /// A pool with `limits` that connects on first use.
+    pub fn pool(&self, limits: PoolLimits) -> PgPool {
+        let statement_timeout = format!("{}ms", limits.statement_timeout.as_millis());
+        PgPoolOptions::new()
+            .max_connections(limits.max_connections)
+            .acquire_timeout(limits.acquire_timeout)
+            .connect_lazy_with(self.options.clone().options([("statement_timeout", statement_timeout)]))
+    }
+
     /// Connects once, so a server that is down, silent or refuses us is reported within
     /// [`CONNECT_TIMEOUT`] with its address and the cause.
     pub async fn check_reachable(&self) -> Result<(), DatabaseError> {
@@ -88,17 +97,47 @@ pub struct Store {
     pool: PgPool,
 }
 
-/// The last committed checkpoint and its timestamp.
+/// The limits of one pool. Ingestion and the API have a pool each, so neither can take the
+/// other's connections; every wait is bounded, so a stalled server or network path shows up as
+/// an error (and a retry on a fresh connection) instead of a silent freeze.
+#[derive(Clone, Copy, Debug)]
+pub struct PoolLimits {
+    pub max_connections: u32,
+    /// Waiting for a connection, including connecting.
+    pub acquire_timeout: Duration,
+    /// PostgreSQL's `statement_timeout` for the pool's sessions.
+    pub statement_timeout: Duration,
+}
+
+impl PoolLimits {
+    /// Large batches in one transaction; the loop also bounds each commit on the client side.
+    pub const INGESTION: Self = Self {
+        max_connections: 4,
+        acquire_timeout: Duration::from_secs(30),
+        statement_timeout: Duration::from_secs(120),
+    };
+    /// Reads that take milliseconds; the HTTP layer bounds each request on the client side.
+    pub const API: Self = Self {
+        max_connections: 16,
+        acquire_timeout: Duration::from_secs(5),
+        statement_timeout: Duration::from_secs(10),
+    };
+}
+
+/// The last committed checkpoint, its timestamp and its digest (absent if written by a
+/// version that did not store it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Watermark {
     pub checkpoint: u64,
     pub timestamp_ms: u64,
+    pub digest: Option<Digest>,
 }
 
 impl Store {
-    /// A pool that connects on first use, so the API can listen before the database answers.
+    /// Ingestion's store on a pool that connects on first use, so the API can listen before the
+    /// database answers.
     pub fn lazy(database: &Database) -> Self {
-        Self { pool: PgPoolOptions::new().max_connections(8).connect_lazy_with(database.options.clone()) }
+        Self { pool: database.pool(PoolLimits::INGESTION) }
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
@@ -114,15 +153,20 @@ impl Store {
     }
 
     pub async fn watermark(&self) -> Result<Option<Watermark>, sqlx::Error> {
-        let row: Option<(i64, i64)> =
-            sqlx::query_as("SELECT checkpoint_hi, timestamp_ms FROM watermark WHERE pipeline = $1")
+        let row: Option<(i64, i64, Option<Vec<u8>>)> =
+            sqlx::query_as("SELECT checkpoint_hi, timestamp_ms, digest FROM watermark WHERE pipeline = $1")
                 .bind(PIPELINE)
                 .fetch_optional(&self.pool)
                 .await?;
-        Ok(row.map(|(checkpoint, timestamp_ms)| Watermark {
-            checkpoint: checkpoint as u64,
-            timestamp_ms: timestamp_ms as u64,
-        }))
+        let Some((checkpoint, timestamp_ms, digest)) = row else { return Ok(None) };
+        let digest = digest
+            .map(|bytes| {
+                <[u8; 32]>::try_from(bytes.as_slice()).map(Digest::new).map_err(|_| {
+                    sqlx::Error::Decode(format!("the watermark's digest has {} bytes, not 32", bytes.len()).into())
+                })
+            })
+            .transpose()?;
+        Ok(Some(Watermark { checkpoint: checkpoint as u64, timestamp_ms: timestamp_ms as u64, digest }))
     }
 
     /// The configured package plus every origin learned from its upgrades so far.
@@ -147,8 +191,13 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
         if let Some((hi,)) = committed {
-            if first != hi as u64 + 1 {
-                return Err(CommitError::NotNext { first, watermark: hi as u64 });
+            let hi = hi as u64;
+            // Committed already: an earlier attempt whose answer was lost (a timeout) succeeded.
+            if first <= hi && last <= hi {
+                return Ok(());
+            }
+            if first != hi + 1 {
+                return Err(CommitError::NotNext { first, watermark: hi });
             }
         }
         insert_events(&mut tx, batch).await?;
@@ -158,14 +207,15 @@ impl Store {
         write_epochs(&mut tx, batch).await?;
         write_nodes(&mut tx, batch).await?;
         sqlx::query(
-            "INSERT INTO watermark (pipeline, checkpoint_hi, timestamp_ms) VALUES ($1, $2, $3)
+            "INSERT INTO watermark (pipeline, checkpoint_hi, timestamp_ms, digest) VALUES ($1, $2, $3, $4)
              ON CONFLICT (pipeline) DO UPDATE SET checkpoint_hi = EXCLUDED.checkpoint_hi,
-                 timestamp_ms = EXCLUDED.timestamp_ms, updated_at = now()
+                 timestamp_ms = EXCLUDED.timestamp_ms, digest = EXCLUDED.digest, updated_at = now()
              WHERE watermark.checkpoint_hi < EXCLUDED.checkpoint_hi",
         )
         .bind(PIPELINE)
         .bind(last as i64)
         .bind(timestamp_ms as i64)
+        .bind(batch.last_digest.map(|d| d.as_bytes().to_vec()))
         .execute(&mut *tx)
         .await?;
         Ok(tx.commit().await?)
@@ -214,13 +264,18 @@ async fn insert_events(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Res
 }
 
 async fn write_origins(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
-    for (address, checkpoint) in &batch.new_origins {
-        sqlx::query("INSERT INTO package_origins (address, first_checkpoint) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-            .bind(bytes(address))
-            .bind(*checkpoint as i64)
-            .execute(&mut **tx)
-            .await?;
+    let origins = &batch.new_origins;
+    if origins.is_empty() {
+        return Ok(());
     }
+    sqlx::query(
+        "INSERT INTO package_origins (address, first_checkpoint) SELECT * FROM UNNEST($1::bytea[], $2::int8[])
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(origins.iter().map(|(address, _)| bytes(address)).collect::<Vec<_>>())
+    .bind(origins.iter().map(|(_, checkpoint)| *checkpoint as i64).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
@@ -288,13 +343,15 @@ async fn write_blobs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Resul
         .execute(&mut **tx)
         .await?;
     }
-    for (blob_id, epoch, checkpoint) in &batch.invalid_blob_ids {
+    let invalid = &batch.invalid_blob_ids;
+    if !invalid.is_empty() {
         sqlx::query(
-            "INSERT INTO invalid_blob_ids (blob_id, epoch, checkpoint) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            "INSERT INTO invalid_blob_ids (blob_id, epoch, checkpoint)
+             SELECT * FROM UNNEST($1::bytea[], $2::int4[], $3::int8[]) ON CONFLICT DO NOTHING",
         )
-        .bind(blob_id.0.to_vec())
-        .bind(*epoch as i32)
-        .bind(*checkpoint as i64)
+        .bind(invalid.iter().map(|(blob_id, _, _)| blob_id.0.to_vec()).collect::<Vec<_>>())
+        .bind(invalid.iter().map(|(_, epoch, _)| *epoch as i32).collect::<Vec<_>>())
+        .bind(invalid.iter().map(|(_, _, checkpoint)| *checkpoint as i64).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
     }
@@ -338,83 +395,106 @@ async fn write_storage(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Res
 }
 
 async fn write_epochs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
-    for (epoch, change) in &batch.epochs {
-        sqlx::query(
-            "INSERT INTO epochs (epoch, start_checkpoint, start_timestamp_ms, done_checkpoint, storage_price, write_price,
-                                 total_capacity, used_capacity, committee)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-             ON CONFLICT (epoch) DO UPDATE SET
-                 start_checkpoint = COALESCE(EXCLUDED.start_checkpoint, epochs.start_checkpoint),
-                 start_timestamp_ms = COALESCE(EXCLUDED.start_timestamp_ms, epochs.start_timestamp_ms),
-                 done_checkpoint = COALESCE(EXCLUDED.done_checkpoint, epochs.done_checkpoint),
-                 storage_price = COALESCE(EXCLUDED.storage_price, epochs.storage_price),
-                 write_price = COALESCE(EXCLUDED.write_price, epochs.write_price),
-                 total_capacity = COALESCE(EXCLUDED.total_capacity, epochs.total_capacity),
-                 used_capacity = COALESCE(EXCLUDED.used_capacity, epochs.used_capacity),
-                 committee = COALESCE(EXCLUDED.committee, epochs.committee)",
-        )
-        .bind(*epoch as i32)
-        .bind(change.start.map(|(c, _)| c as i64))
-        .bind(change.start.map(|(_, t)| t as i64))
-        .bind(change.done_checkpoint.map(|c| c as i64))
-        .bind(change.prices.map(|(s, _)| s as i64))
-        .bind(change.prices.map(|(_, w)| w as i64))
-        .bind(change.capacity.map(|(t, _)| t as i64))
-        .bind(change.capacity.map(|(_, u)| u as i64))
-        .bind(change.committee.clone())
-        .execute(&mut **tx)
-        .await?;
+    let epochs = &batch.epochs;
+    if epochs.is_empty() {
+        return Ok(());
     }
+    let column = |f: fn(&EpochChange) -> Option<i64>| epochs.values().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "INSERT INTO epochs (epoch, start_checkpoint, start_timestamp_ms, done_checkpoint, storage_price, write_price,
+                             total_capacity, used_capacity, committee)
+         SELECT * FROM UNNEST($1::int4[], $2::int8[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[],
+                              $8::int8[], $9::jsonb[])
+         ON CONFLICT (epoch) DO UPDATE SET
+             start_checkpoint = COALESCE(EXCLUDED.start_checkpoint, epochs.start_checkpoint),
+             start_timestamp_ms = COALESCE(EXCLUDED.start_timestamp_ms, epochs.start_timestamp_ms),
+             done_checkpoint = COALESCE(EXCLUDED.done_checkpoint, epochs.done_checkpoint),
+             storage_price = COALESCE(EXCLUDED.storage_price, epochs.storage_price),
+             write_price = COALESCE(EXCLUDED.write_price, epochs.write_price),
+             total_capacity = COALESCE(EXCLUDED.total_capacity, epochs.total_capacity),
+             used_capacity = COALESCE(EXCLUDED.used_capacity, epochs.used_capacity),
+             committee = COALESCE(EXCLUDED.committee, epochs.committee)",
+    )
+    .bind(epochs.keys().map(|e| *e as i32).collect::<Vec<_>>())
+    .bind(column(|c| c.start.map(|(checkpoint, _)| checkpoint as i64)))
+    .bind(column(|c| c.start.map(|(_, timestamp)| timestamp as i64)))
+    .bind(column(|c| c.done_checkpoint.map(|c| c as i64)))
+    .bind(column(|c| c.prices.map(|(storage, _)| storage as i64)))
+    .bind(column(|c| c.prices.map(|(_, write)| write as i64)))
+    .bind(column(|c| c.capacity.map(|(total, _)| total as i64)))
+    .bind(column(|c| c.capacity.map(|(_, used)| used as i64)))
+    .bind(epochs.values().map(|c| c.committee.clone()).collect::<Vec<_>>())
+    .execute(&mut **tx)
+    .await?;
     Ok(())
 }
 
+/// Registrations first, then updates, then the increments (stake, commission) and the latest
+/// pool, deregistration and checkpoint of every node the batch touched.
 async fn write_nodes(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
-    for (node_id, change) in &batch.nodes {
-        let id = bytes(node_id);
-        if let Some((name, address, commission, epoch)) = &change.registered {
-            sqlx::query(
-                "INSERT INTO nodes (node_id, name, network_address, commission_rate, registered_epoch, updated_checkpoint)
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
-            )
-            .bind(&id)
-            .bind(name)
-            .bind(address)
-            .bind(i32::from(*commission))
-            .bind(*epoch as i32)
-            .bind(change.checkpoint as i64)
-            .execute(&mut **tx)
-            .await?;
-        }
-        if let Some(u) = &change.updated {
-            sqlx::query(
-                "UPDATE nodes SET name = $2, network_address = $3, network_public_key = $4, commission_rate = $5,
-                     storage_price_vote = $6, write_price_vote = $7, capacity_vote = $8
-                 WHERE node_id = $1",
-            )
-            .bind(&id)
-            .bind(&u.name)
-            .bind(&u.network_address)
-            .bind(&u.network_public_key)
-            .bind(i32::from(u.commission_rate))
-            .bind(u.storage_price_vote as i64)
-            .bind(u.write_price_vote as i64)
-            .bind(u.node_capacity_vote as i64)
-            .execute(&mut **tx)
-            .await?;
-        }
+    let nodes = &batch.nodes;
+    let registered: Vec<_> = nodes.values().filter_map(|c| c.registered.as_ref().map(|r| (r, c.checkpoint))).collect();
+    if !registered.is_empty() {
         sqlx::query(
-            "UPDATE nodes SET deregistered_epoch = COALESCE($2, deregistered_epoch), staked = staked + $3,
-                 commission_collected = commission_collected + $4, pool_wal = COALESCE($5, pool_wal),
-                 pool_shares = COALESCE($6, pool_shares), updated_checkpoint = $7
-             WHERE node_id = $1",
+            "INSERT INTO nodes (node_id, name, network_address, public_key, network_public_key, commission_rate,
+                                registered_epoch, updated_checkpoint)
+             SELECT * FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::int4[],
+                                  $7::int4[], $8::int8[])
+             ON CONFLICT DO NOTHING",
         )
-        .bind(&id)
-        .bind(change.deregistered_epoch.map(|e| e as i32))
-        .bind(change.staked_delta)
-        .bind(change.commission_collected as i64)
-        .bind(change.pool.map(|(w, _)| w as i64))
-        .bind(change.pool.map(|(_, s)| s as i64))
-        .bind(change.checkpoint as i64)
+        .bind(registered.iter().map(|(r, _)| bytes(&r.node_id)).collect::<Vec<_>>())
+        .bind(registered.iter().map(|(r, _)| r.name.clone()).collect::<Vec<_>>())
+        .bind(registered.iter().map(|(r, _)| r.network_address.clone()).collect::<Vec<_>>())
+        .bind(registered.iter().map(|(r, _)| r.public_key.clone()).collect::<Vec<_>>())
+        .bind(registered.iter().map(|(r, _)| r.network_public_key.clone()).collect::<Vec<_>>())
+        .bind(registered.iter().map(|(r, _)| i32::from(r.commission_rate)).collect::<Vec<_>>())
+        .bind(registered.iter().map(|(r, _)| r.epoch as i32).collect::<Vec<_>>())
+        .bind(registered.iter().map(|(_, checkpoint)| *checkpoint as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    let updated: Vec<_> = nodes.values().filter_map(|c| c.updated.as_ref()).collect();
+    if !updated.is_empty() {
+        sqlx::query(
+            "UPDATE nodes n SET name = u.name, network_address = u.network_address, public_key = u.public_key,
+                 network_public_key = u.network_public_key, commission_rate = u.commission_rate,
+                 storage_price_vote = u.storage_price_vote, write_price_vote = u.write_price_vote,
+                 capacity_vote = u.capacity_vote
+             FROM UNNEST($1::bytea[], $2::text[], $3::text[], $4::bytea[], $5::bytea[], $6::int4[], $7::int8[],
+                         $8::int8[], $9::int8[])
+                  AS u(node_id, name, network_address, public_key, network_public_key, commission_rate,
+                       storage_price_vote, write_price_vote, capacity_vote)
+             WHERE n.node_id = u.node_id",
+        )
+        .bind(updated.iter().map(|u| bytes(&u.node_id)).collect::<Vec<_>>())
+        .bind(updated.iter().map(|u| u.name.clone()).collect::<Vec<_>>())
+        .bind(updated.iter().map(|u| u.network_address.clone()).collect::<Vec<_>>())
+        .bind(updated.iter().map(|u| u.public_key.clone()).collect::<Vec<_>>())
+        .bind(updated.iter().map(|u| u.network_public_key.clone()).collect::<Vec<_>>())
+        .bind(updated.iter().map(|u| i32::from(u.commission_rate)).collect::<Vec<_>>())
+        .bind(updated.iter().map(|u| u.storage_price_vote as i64).collect::<Vec<_>>())
+        .bind(updated.iter().map(|u| u.write_price_vote as i64).collect::<Vec<_>>())
+        .bind(updated.iter().map(|u| u.node_capacity_vote as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    if !nodes.is_empty() {
+        sqlx::query(
+            "UPDATE nodes n SET deregistered_epoch = COALESCE(u.deregistered, n.deregistered_epoch),
+                 staked = n.staked + u.staked_delta, commission_collected = n.commission_collected + u.commission,
+                 pool_wal = COALESCE(u.pool_wal, n.pool_wal), pool_shares = COALESCE(u.pool_shares, n.pool_shares),
+                 updated_checkpoint = u.checkpoint
+             FROM UNNEST($1::bytea[], $2::int4[], $3::int8[], $4::int8[], $5::int8[], $6::int8[], $7::int8[])
+                  AS u(node_id, deregistered, staked_delta, commission, pool_wal, pool_shares, checkpoint)
+             WHERE n.node_id = u.node_id",
+        )
+        .bind(nodes.keys().map(bytes).collect::<Vec<_>>())
+        .bind(nodes.values().map(|c| c.deregistered_epoch.map(|e| e as i32)).collect::<Vec<_>>())
+        .bind(nodes.values().map(|c| c.staked_delta).collect::<Vec<_>>())
+        .bind(nodes.values().map(|c| c.commission_collected as i64).collect::<Vec<_>>())
+        .bind(nodes.values().map(|c| c.pool.map(|(wal, _)| wal as i64)).collect::<Vec<_>>())
+        .bind(nodes.values().map(|c| c.pool.map(|(_, shares)| shares as i64)).collect::<Vec<_>>())
+        .bind(nodes.values().map(|c| c.checkpoint as i64).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
     }

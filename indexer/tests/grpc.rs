@@ -95,10 +95,13 @@ async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
 
     // The same rows as ingesting the same checkpoints from a folder.
     let from_node = dump(&pool).await;
-    sqlx::query("TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark")
-        .execute(&pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
+                   blob_totals, registered_totals",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
     let dir = tempfile::tempdir().unwrap();
     for checkpoint in &history {
         write_binpb_zst(dir.path(), checkpoint);

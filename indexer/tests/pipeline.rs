@@ -10,34 +10,8 @@ use serde_json::Value;
 use sqlx::PgPool;
 use tokio::sync::watch;
 use walrus_chain::source::Source;
-use walrus_indexer::api::{self, AppState};
 use walrus_indexer::ingest;
 use walrus_indexer::store::Store;
-
-async fn ingest(pool: &PgPool, dir: &std::path::Path, last: u64, batch: u64) {
-    let config = ingest_config(last, batch, 4);
-    let (_tx, rx) = watch::channel(false);
-    let store = Store::from_pool(pool.clone());
-    tokio::time::timeout(Duration::from_secs(30), ingest::run(store, Source::Dir(dir.into()), config, rx))
-        .await
-        .expect("ingestion finishes")
-        .expect("ingestion succeeds");
-}
-
-async fn serve(pool: &PgPool) -> String {
-    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000 };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
-    format!("http://{address}")
-}
-
-async fn get(base: &str, path: &str) -> (u16, Value) {
-    let response = reqwest::get(format!("{base}{path}")).await.unwrap();
-    let status = response.status().as_u16();
-    let body = response.text().await.unwrap();
-    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
-}
 
 #[sqlx::test(migrations = "../migrations")]
 async fn folder_to_database_to_api(pool: PgPool) {
@@ -45,7 +19,7 @@ async fn folder_to_database_to_api(pool: PgPool) {
     for checkpoint in history() {
         write_binpb_zst(dir.path(), &checkpoint);
     }
-    ingest(&pool, dir.path(), 5, 2).await;
+    ingest_folder(&pool, dir.path(), 5, 2).await;
 
     let store = Store::from_pool(pool.clone());
     let watermark = store.watermark().await.unwrap().unwrap();
@@ -216,7 +190,7 @@ async fn a_damaged_stored_id_is_an_error_never_a_zero_id(pool: PgPool) {
     for checkpoint in history() {
         write_binpb_zst(dir.path(), &checkpoint);
     }
-    ingest(&pool, dir.path(), 5, 5).await;
+    ingest_folder(&pool, dir.path(), 5, 5).await;
     let base = serve(&pool).await;
     let (status, _) = get(&base, "/v1/blobs").await;
     assert_eq!(status, 200);
@@ -247,13 +221,16 @@ async fn batch_size_does_not_change_the_result(pool: PgPool) {
     for checkpoint in history() {
         write_binpb_zst(dir.path(), &checkpoint);
     }
-    ingest(&pool, dir.path(), 5, 1).await;
+    ingest_folder(&pool, dir.path(), 5, 1).await;
     let one_by_one = dump(&pool).await;
-    sqlx::query("TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark")
-        .execute(&pool)
-        .await
-        .unwrap();
-    ingest(&pool, dir.path(), 5, 100).await;
+    sqlx::query(
+        "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
+                   blob_totals, registered_totals",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    ingest_folder(&pool, dir.path(), 5, 100).await;
     assert_eq!(dump(&pool).await, one_by_one);
 }
 
@@ -269,7 +246,7 @@ async fn follows_files_as_they_appear(pool: PgPool) {
             write_binpb_zst(&path, checkpoint);
         }
     });
-    ingest(&pool, dir.path(), 5, 10).await;
+    ingest_folder(&pool, dir.path(), 5, 10).await;
     writer.await.unwrap();
     assert_eq!(Store::from_pool(pool).watermark().await.unwrap().unwrap().checkpoint, 5);
 }
@@ -324,7 +301,7 @@ async fn follows_event_types_added_by_package_upgrades(pool: PgPool) {
     publish_upgrade(&mut publish, upgraded, "SomethingNew");
     write_binpb_zst(dir.path(), &publish);
     write_binpb_zst(dir.path(), &checkpoint(2, vec![vec![new_event()]]));
-    ingest(&pool, dir.path(), 2, 1).await;
+    ingest_folder(&pool, dir.path(), 2, 1).await;
 
     let rows: Vec<(i64, String)> =
         sqlx::query_as("SELECT checkpoint, type_name FROM events").fetch_all(&pool).await.unwrap();
@@ -333,7 +310,41 @@ async fn follows_event_types_added_by_package_upgrades(pool: PgPool) {
     let origins = Store::from_pool(pool.clone()).origins(package()).await.unwrap();
     assert!(origins.addresses().any(|a| *a == upgraded));
     write_binpb_zst(dir.path(), &checkpoint(3, vec![vec![new_event()]]));
-    ingest(&pool, dir.path(), 3, 1).await;
+    ingest_folder(&pool, dir.path(), 3, 1).await;
     let (count,): (i64,) = sqlx::query_as("SELECT count(*) FROM events").fetch_one(&pool).await.unwrap();
     assert_eq!(count, 2);
+}
+
+/// A commit whose answer was lost (abandoned after a timeout, yet committed by the server) is
+/// retried: the retry must change nothing and succeed, while a batch that skips checkpoints is
+/// still refused.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_batch_committed_twice_is_written_once(pool: PgPool) {
+    use walrus_chain::checkpoint::Checkpoint;
+    use walrus_chain::events::PackageOrigins;
+    use walrus_indexer::process::Batch;
+    use walrus_indexer::store::CommitError;
+
+    let checkpoints: Vec<Checkpoint> = history().iter().map(|c| Checkpoint::from_proto(c).unwrap()).collect();
+    let mut origins = PackageOrigins::from_addresses([package()]);
+    let batch = |range: std::ops::Range<usize>, origins: &mut PackageOrigins| {
+        let mut batch = Batch::default();
+        for checkpoint in &checkpoints[range] {
+            batch.add(checkpoint, origins);
+        }
+        batch
+    };
+    let (first, second) = (batch(0..3, &mut origins), batch(3..6, &mut origins));
+    let store = Store::from_pool(pool.clone());
+    store.commit(&first).await.unwrap();
+    let once = dump(&pool).await;
+    store.commit(&first).await.unwrap();
+    assert_eq!(dump(&pool).await, once);
+    let mut skipping = second.clone();
+    skipping.first_checkpoint = Some(4);
+    assert!(matches!(store.commit(&skipping).await, Err(CommitError::NotNext { first: 4, watermark: 2 })));
+    store.commit(&second).await.unwrap();
+    store.commit(&first).await.unwrap();
+    assert_eq!(store.watermark().await.unwrap().unwrap().checkpoint, 5);
+    assert_eq!(store.watermark().await.unwrap().unwrap().digest, Some(checkpoint_digest(5)));
 }

@@ -70,6 +70,7 @@ async fn a_silent_database_is_named_within_the_timeout_while_health_says_connect
     };
     assert_eq!(health.0, 503, "{health:?}");
     assert_eq!(health.1["status"], "connecting", "{health:?}");
+    assert_eq!(health.1["error"]["code"], 503, "the API's error envelope: {health:?}");
     assert_eq!(get(&listen, "/v1/blobs").await.map(|(status, _)| status), Some(503));
 
     let (output, _) = exit_within(child, CONNECT_TIMEOUT + Duration::from_secs(5));

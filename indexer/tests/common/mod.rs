@@ -3,24 +3,107 @@
 
 #![allow(dead_code)]
 
+use std::time::Duration;
+
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::watch;
 use walrus_chain::events::*;
+use walrus_chain::source::Source;
 pub use walrus_chain::testing::*;
-use walrus_indexer::ingest::IngestConfig;
+use walrus_indexer::api::{self, AppState};
+use walrus_indexer::ingest::{self, IngestConfig};
+use walrus_indexer::store::Store;
 
 /// Ingestion of the test package from checkpoint 0 to `last`, polling every 10 ms at the tip.
 pub fn ingest_config(last: u64, batch_checkpoints: u64, concurrency: usize) -> IngestConfig {
     IngestConfig {
         package: package(),
         first_checkpoint: 0,
+        first_checkpoint_digest: None,
         last_checkpoint: Some(last),
         batch_checkpoints,
         concurrency,
         poll_interval: std::time::Duration::from_millis(10),
+        database_timeout: std::time::Duration::from_secs(30),
+        status: Default::default(),
     }
 }
 
-/// Every table's rows (the watermark without its wall-clock time), in a canonical order, as text.
+/// Ingests checkpoints 0 to `last` of `dir`, `batch` per transaction, and expects success.
+pub async fn ingest_folder(pool: &PgPool, dir: &std::path::Path, last: u64, batch: u64) {
+    let config = ingest_config(last, batch, 4);
+    let (_tx, rx) = watch::channel(false);
+    let store = Store::from_pool(pool.clone());
+    tokio::time::timeout(Duration::from_secs(30), ingest::run(store, Source::Dir(dir.into()), config, rx))
+        .await
+        .expect("ingestion finishes")
+        .expect("ingestion succeeds");
+}
+
+/// Writes `checkpoints` into a fresh folder.
+pub fn folder_of(checkpoints: &[sui_rpc::proto::sui::rpc::v2::Checkpoint]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    for checkpoint in checkpoints {
+        write_binpb_zst(dir.path(), checkpoint);
+    }
+    dir
+}
+
+/// Serves the API on a free port; returns its base URL.
+pub async fn serve(pool: &PgPool) -> String {
+    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: Default::default() };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    format!("http://{address}")
+}
+
+/// `GET {base}{path}`: the status and the body as JSON (a string if it is not JSON).
+pub async fn get(base: &str, path: &str) -> (u16, Value) {
+    let response = reqwest::get(format!("{base}{path}")).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap();
+    (status, serde_json::from_str(&body).unwrap_or(Value::String(body)))
+}
+
+/// The running totals behind `/v1/stats` (kept by triggers) equal a recount of the blobs.
+pub async fn assert_totals_match_the_blobs(pool: &sqlx::PgPool) {
+    type Totals = Vec<(i32, bool, i64, i64)>;
+    let kept: Totals = sqlx::query_as(
+        "SELECT end_epoch, certified, blobs, bytes::int8 FROM blob_totals WHERE blobs <> 0 OR bytes <> 0 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let counted: Totals = sqlx::query_as(
+        "SELECT end_epoch, certified_epoch IS NOT NULL, count(*), sum(size)::int8 FROM blobs b
+         WHERE deleted_epoch IS NULL AND NOT burned
+           AND NOT EXISTS (SELECT 1 FROM invalid_blob_ids i WHERE i.blob_id = b.blob_id)
+         GROUP BY 1, 2 ORDER BY 1, 2",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(kept, counted, "blob_totals drifted from the blobs");
+    type Registered = Vec<(i32, i64, i64)>;
+    let kept: Registered =
+        sqlx::query_as("SELECT registered_epoch, blobs, bytes::int8 FROM registered_totals ORDER BY 1")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    let counted: Registered =
+        sqlx::query_as("SELECT registered_epoch, count(*), sum(size)::int8 FROM blobs GROUP BY 1 ORDER BY 1")
+            .fetch_all(pool)
+            .await
+            .unwrap();
+    assert_eq!(kept, counted, "registered_totals drifted from the blobs");
+}
+
+/// Every table's rows (the watermark without its wall-clock time), in a canonical order, as
+/// text, after checking that the derived totals agree with them.
 pub async fn dump(pool: &sqlx::PgPool) -> Vec<String> {
+    assert_totals_match_the_blobs(pool).await;
     let mut rows = Vec::new();
     for table in
         ["events", "blobs", "invalid_blob_ids", "storage_resources", "epochs", "nodes", "node_rewards", "watermark"]
