@@ -21,6 +21,10 @@ pub struct ClientConfig {
     pub requests_per_node: usize,
     /// How long a node may wait for the registration before confirming.
     pub confirmation_wait: Duration,
+    /// How long a node that does not know the registration yet (it follows the chain behind
+    /// the client) is given to catch up, with backoff, before it counts as failed; these
+    /// retries are not attempts.
+    pub registration_wait: Duration,
     /// After a quorum, how long uploads to the remaining nodes may go on, so that fewer nodes
     /// must recover the blob later.
     pub after_quorum: Duration,
@@ -35,6 +39,7 @@ impl Default for ClientConfig {
             max_backoff: Duration::from_secs(4),
             requests_per_node: 8,
             confirmation_wait: Duration::from_secs(5),
+            registration_wait: Duration::from_secs(30),
             after_quorum: Duration::from_secs(2),
         }
     }
@@ -77,6 +82,7 @@ pub struct Tuning {
     pub max_backoff_ms: Option<u64>,
     pub requests_per_node: Option<usize>,
     pub confirmation_wait_ms: Option<u64>,
+    pub registration_wait_ms: Option<u64>,
     pub after_quorum_ms: Option<u64>,
 }
 
@@ -98,6 +104,7 @@ impl FileConfig {
         c.max_backoff = t.max_backoff_ms.map_or(c.max_backoff, ms);
         c.requests_per_node = t.requests_per_node.unwrap_or(c.requests_per_node);
         c.confirmation_wait = t.confirmation_wait_ms.map_or(c.confirmation_wait, ms);
+        c.registration_wait = t.registration_wait_ms.map_or(c.registration_wait, ms);
         c.after_quorum = t.after_quorum_ms.map_or(c.after_quorum, ms);
         if c.max_attempts == 0 || c.requests_per_node == 0 {
             return Err("[client] max_attempts and requests_per_node must be at least 1".to_owned());

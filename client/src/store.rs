@@ -343,12 +343,19 @@ impl Upload {
         let mut pending = all.clone();
         let mut metadata_stored = false;
         let mut attempt = 0;
+        let started = std::time::Instant::now();
+        let mut catching_up = 0;
         loop {
-            if attempt > 0 {
-                tokio::time::sleep(config.backoff(attempt)).await;
+            if attempt + catching_up > 0 {
+                tokio::time::sleep(config.backoff(attempt + catching_up)).await;
             }
             match self.attempt(&node, member, attempt, &mut metadata_stored, &mut pending).await {
                 Ok(signature) => return Ok(signature),
+                Err(Failure::Node(NodeError::Refused { reason, .. }))
+                    if reason == "NOT_REGISTERED" && started.elapsed() < config.registration_wait =>
+                {
+                    catching_up += 1;
+                }
                 Err(Failure::Node(e)) if e.is_transient() && attempt + 1 < config.max_attempts => {
                     // The node lost or never kept something it accepted: ask about everything
                     // again (the retry checks before sending).

@@ -108,8 +108,6 @@ impl Stand {
 
     fn client(&self) -> Client {
         let config = ClientConfig {
-            // Patient enough for nodes that see the registration late on a busy machine.
-            max_attempts: 10,
             initial_backoff: Duration::from_millis(50),
             max_backoff: Duration::from_millis(1000),
             ..ClientConfig::default()
@@ -128,7 +126,7 @@ impl Stand {
     fn config_file(&self) -> PathBuf {
         let path = self.dir.path().join("client.toml");
         let text = format!(
-            "[chain]\nkind = \"local\"\nurl = \"{}\"\nsender = \"{}\"\n\n[client]\ninitial_backoff_ms = 50\nmax_attempts = 10\n",
+            "[chain]\nkind = \"local\"\nurl = \"{}\"\nsender = \"{}\"\n\n[client]\ninitial_backoff_ms = 50\n",
             self.url, self.wallet
         );
         std::fs::write(&path, text).unwrap();

@@ -330,3 +330,20 @@ async fn slivers_a_node_lost_are_sent_again_when_it_reports_them_missing() {
     assert_eq!(cluster.nodes[5].sliver_puts(), 2 * usize::from(SHARDS_PER_NODE));
     assert!(cluster.nodes[5].node.holds_data(&id).unwrap());
 }
+
+/// Nodes that follow the chain behind the client answer `NOT_REGISTERED` at first; the store
+/// waits for them to catch up instead of spending its attempts (with three attempts 50 ms
+/// apart and no such wait, every node fails long before it sees the registration).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_that_see_the_registration_late_are_waited_for() {
+    let cluster = Cluster::start().await;
+    cluster.chain.set_registration_lag(std::time::Duration::from_secs(2));
+    let data = blob(20_000, 9);
+    let outcome = cluster.client().store(data.clone(), options(3, false)).await.unwrap();
+    let StoreOutcome::NewlyCreated { blob: stored, faults, .. } = outcome else { panic!("expected a new blob") };
+    assert!(faults.is_empty(), "{faults:?}");
+    assert!(cluster.client().read(&stored.blob_id).await.unwrap().blob == data);
+    let impatient = cluster.client_with(|c| c.registration_wait = std::time::Duration::ZERO);
+    let error = impatient.store(blob(20_000, 10), options(3, false)).await.unwrap_err();
+    assert!(error.to_string().contains("NOT_REGISTERED"), "{error}");
+}

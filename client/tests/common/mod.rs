@@ -198,6 +198,9 @@ struct ChainState {
     objects: BTreeMap<ObjectId, BlobObject>,
     /// Every certificate accepted, for tests to inspect.
     certificates: Vec<Certificate>,
+    /// How long after the client the nodes learn of a registration, as nodes that follow the
+    /// chain some way behind it do.
+    registration_lag: Duration,
 }
 
 /// The test chain: see the module documentation.
@@ -217,6 +220,10 @@ impl TestChain {
 
     pub fn blob_objects_now(&self, blob_id: &BlobId) -> Vec<BlobObject> {
         self.state.lock().unwrap().objects.values().filter(|o| o.blob_id == *blob_id).copied().collect()
+    }
+
+    pub fn set_registration_lag(&self, lag: Duration) {
+        self.state.lock().unwrap().registration_lag = lag;
     }
 
     pub fn certificates(&self) -> Vec<Certificate> {
@@ -328,7 +335,18 @@ impl ChainAccess for TestChain {
             deletable: blob.deletable,
             event: event(state.checkpoint),
         };
-        self.apply(&mut state, update);
+        if state.registration_lag.is_zero() {
+            self.apply(&mut state, update);
+        } else {
+            state.checkpoint += 1;
+            let (checkpoint, lag, nodes) = (state.checkpoint, state.registration_lag, self.nodes.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(lag).await;
+                for node in nodes {
+                    assert!(node.apply(checkpoint, std::slice::from_ref(&update)).unwrap());
+                }
+            });
+        }
         Ok(Registered { blob, cost: PRICES.cost(request.encoded_size, request.epochs_ahead) })
     }
 
@@ -406,7 +424,13 @@ impl Cluster {
                 })
                 .collect(),
         };
-        let state = ChainState { checkpoint: 0, next_object: 0, objects: BTreeMap::new(), certificates: Vec::new() };
+        let state = ChainState {
+            checkpoint: 0,
+            next_object: 0,
+            objects: BTreeMap::new(),
+            certificates: Vec::new(),
+            registration_lag: Duration::ZERO,
+        };
         let chain = Arc::new(TestChain {
             committee,
             nodes: nodes.iter().map(|n| n.node.clone()).collect(),
