@@ -9,6 +9,7 @@
 //! chain all build.
 
 pub mod checkpoint;
+pub mod committee;
 pub mod events;
 pub mod follow;
 pub mod messages;

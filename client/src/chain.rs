@@ -12,44 +12,7 @@ pub mod local;
 
 pub use walrus_chain::ObjectId;
 
-/// One storage node of a committee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Member {
-    /// The node's `StakingPool` object.
-    pub node_id: ObjectId,
-    /// The BLS12-381 min-pk protocol key registered with a proof of possession (48 bytes).
-    pub public_key: Vec<u8>,
-    /// The shards the node holds in this epoch; their count is its weight in certificates.
-    pub shards: Vec<u16>,
-    /// Where the node serves its API: `host:port` or a full `http://` URL.
-    pub network_address: String,
-}
-
-impl Member {
-    pub fn weight(&self) -> usize {
-        self.shards.len()
-    }
-}
-
-/// The committee of one epoch, members in the order the contract's signer bitmaps use.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Committee {
-    pub epoch: u32,
-    pub members: Vec<Member>,
-}
-
-impl Committee {
-    pub fn n_shards(&self) -> u16 {
-        self.members.iter().map(|m| m.shards.len() as u16).sum()
-    }
-
-    /// The shard weight a certificate needs: `n - f` with `f = (n - 1) / 3`, which always
-    /// satisfies the contract's `3w >= 2n + 1`.
-    pub fn quorum_weight(&self) -> usize {
-        let n = usize::from(self.n_shards());
-        n - (n.saturating_sub(1)) / 3
-    }
-}
+pub use walrus_chain::committee::{Committee, Member};
 
 /// Storage prices in FROST (10⁻⁹ WAL) per [`Prices::UNIT_SIZE`] of encoded size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

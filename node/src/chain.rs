@@ -4,49 +4,11 @@
 //! checkpoint they came from.
 
 use serde::{Deserialize, Serialize};
-use walrus_encoder::{BlobId, ShardIndex};
+use walrus_encoder::BlobId;
 
 pub use walrus_chain::ObjectId;
 
-/// One storage node of a committee.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Member {
-    /// The node's on-chain `StakingPool` object.
-    pub node_id: ObjectId,
-    /// The BLS12-381 min-pk key confirmations are checked against (48 bytes).
-    pub public_key: Vec<u8>,
-    pub shards: Vec<u16>,
-    /// Where the node serves its API, `host:port`.
-    pub network_address: String,
-}
-
-impl Member {
-    /// The member's weight in certificates: its number of shards.
-    pub fn weight(&self) -> usize {
-        self.shards.len()
-    }
-
-    pub fn owns(&self, shard: ShardIndex) -> bool {
-        self.shards.contains(&shard.0)
-    }
-}
-
-/// The committee of one epoch, members in the order the contract's signer bitmaps use.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Committee {
-    pub epoch: u32,
-    pub members: Vec<Member>,
-}
-
-impl Committee {
-    pub fn n_shards(&self) -> u16 {
-        self.members.iter().map(|m| m.shards.len() as u16).sum()
-    }
-
-    pub fn member(&self, node_id: &ObjectId) -> Option<&Member> {
-        self.members.iter().find(|m| m.node_id == *node_id)
-    }
-}
+pub use walrus_chain::committee::{Committee, Member};
 
 /// The Sui event a state came from, as `BlobStatus` reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
