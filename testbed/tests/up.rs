@@ -44,11 +44,14 @@ fn start(work: &Path, args: &[&str], database_url: Option<&str>) -> Child {
     command.spawn().unwrap()
 }
 
-/// Waits for testbed.json (written once everything is ready), failing if `up` exits first.
+/// Waits for testbed.json (written once everything is ready) and the ready line that follows
+/// it on standard output, failing if `up` exits first.
 fn wait_ready(testbed: &mut Child, work: &Path) -> Value {
     let path = work.join("tb/testbed.json");
     let deadline = Instant::now() + START_TIMEOUT;
-    while !path.exists() {
+    let announced =
+        || std::fs::read_to_string(work.join("stdout")).is_ok_and(|out| out.contains("walrus-testbed: ready"));
+    while !path.exists() || !announced() {
         if let Some(status) = testbed.try_wait().unwrap() {
             panic!("walrus-testbed up exited ({status}): {}", std::fs::read_to_string(work.join("stderr")).unwrap());
         }
