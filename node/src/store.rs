@@ -276,26 +276,23 @@ impl Store {
 
     /// The package versions learned from upgrades (the original package is not stored).
     pub fn origins(&self) -> Result<Vec<ObjectId>> {
-        let txn = self.db.begin_read()?;
-        let mut origins = Vec::new();
-        for entry in txn.open_table(ORIGINS)?.iter()? {
-            let bytes =
-                entry?.0.value().try_into().map_err(|_| StoreError::Corrupt("an origin is not 32 bytes".into()))?;
-            origins.push(ObjectId(bytes));
-        }
-        Ok(origins)
+        self.ids_in(ORIGINS, "an origin").map(|ids| ids.into_iter().map(ObjectId).collect())
     }
 
     /// Certified blobs whose sync has not finished.
     pub fn pending_syncs(&self) -> Result<Vec<BlobId>> {
+        self.ids_in(SYNC_PENDING, "a blob ID").map(|ids| ids.into_iter().map(BlobId).collect())
+    }
+
+    /// The keys of a table keyed by 32-byte IDs.
+    fn ids_in(&self, table: TableDefinition<&[u8], &[u8]>, what: &str) -> Result<Vec<[u8; 32]>> {
         let txn = self.db.begin_read()?;
-        let mut pending = Vec::new();
-        for entry in txn.open_table(SYNC_PENDING)?.iter()? {
-            let bytes =
-                entry?.0.value().try_into().map_err(|_| StoreError::Corrupt("a blob ID is not 32 bytes".into()))?;
-            pending.push(BlobId(bytes));
+        let mut ids = Vec::new();
+        for entry in txn.open_table(table)?.iter()? {
+            let id = entry?.0.value().try_into().map_err(|_| StoreError::Corrupt(format!("{what} is not 32 bytes")))?;
+            ids.push(id);
         }
-        Ok(pending)
+        Ok(ids)
     }
 
     /// Records that the node holds everything it should of `blob_id` (or that it is gone).

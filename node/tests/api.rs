@@ -207,19 +207,7 @@ async fn confirmations_need_every_own_pair_and_aggregate_into_a_certificate() {
         signatures.push(signature);
     }
     // Nodes 0, 1, 2 hold 3 + 3 + 2 of 10 shards: a quorum as the contract checks it.
-    let model = walrus_conformance::Committee {
-        epoch: EPOCH,
-        members: cluster
-            .committee
-            .members
-            .iter()
-            .map(|m| walrus_conformance::Member {
-                node_id: m.node_id.0,
-                weight: m.shards.len() as u16,
-                public_key: BLS12381PublicKey::from_bytes(&m.public_key).unwrap(),
-            })
-            .collect(),
-    };
+    let model = model(&cluster.committee);
     let bitmap = walrus_conformance::signers_bitmap(4, &[0, 1, 2]);
     assert_eq!(bitmap, vec![0b0111]);
     let non_signers = walrus_conformance::non_signers(4, &bitmap).unwrap();

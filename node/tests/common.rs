@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use fastcrypto::bls12381::min_pk::BLS12381PublicKey;
+use fastcrypto::traits::ToFromBytes;
 use serde_json::Value;
 use tempfile::TempDir;
 use tokio::task::JoinHandle;
@@ -172,4 +174,20 @@ pub async fn put(url: &str, body: Vec<u8>) -> Answer {
 
 pub async fn post(url: &str, body: Vec<u8>) -> Answer {
     send(reqwest::Client::new().post(url).header("content-type", "application/octet-stream").body(body)).await
+}
+
+/// The committee as the contract's certificate check sees it (the conformance model).
+pub fn model(committee: &Committee) -> walrus_conformance::Committee {
+    walrus_conformance::Committee {
+        epoch: committee.epoch,
+        members: committee
+            .members
+            .iter()
+            .map(|m| walrus_conformance::Member {
+                node_id: m.node_id.0,
+                weight: m.shards.len() as u16,
+                public_key: BLS12381PublicKey::from_bytes(&m.public_key).unwrap(),
+            })
+            .collect(),
+    }
 }

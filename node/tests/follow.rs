@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{get, key, node_id, put, Answer, N_SHARDS, SHARDS};
+use common::{get, key, model, node_id, put, Answer, N_SHARDS, SHARDS};
 use fastcrypto::bls12381::min_pk::{BLS12381AggregateSignature, BLS12381PublicKey, BLS12381Signature};
 use fastcrypto::traits::{AggregateAuthenticator, ToFromBytes, VerifyingKey};
 use sui_rpc::proto::sui::rpc::v2 as proto;
@@ -21,7 +21,7 @@ use walrus_chain::events as ev;
 use walrus_chain::source::Source;
 use walrus_chain::testing::{checkpoint, ours, package, raw_event, write_binpb_zst};
 use walrus_encoder::{encode, BlobId, EncodedBlob, ShardIndex, ShardRotation, SliverPairIndex};
-use walrus_node::{Committee, FollowConfig, Node};
+use walrus_node::{FollowConfig, Node};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -286,22 +286,6 @@ async fn until(what: &str, mut condition: impl FnMut() -> bool) {
         tokio::time::sleep(POLL).await;
     }
     panic!("timed out waiting until {what}");
-}
-
-/// The committee as the contract's certificate check sees it.
-fn model(committee: &Committee) -> walrus_conformance::Committee {
-    walrus_conformance::Committee {
-        epoch: committee.epoch,
-        members: committee
-            .members
-            .iter()
-            .map(|m| walrus_conformance::Member {
-                node_id: m.node_id.0,
-                weight: m.shards.len() as u16,
-                public_key: BLS12381PublicKey::from_bytes(&m.public_key).unwrap(),
-            })
-            .collect(),
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -21,7 +21,7 @@ use std::process::Command;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use common::*;
-use fastcrypto::bls12381::min_pk::{BLS12381PublicKey, BLS12381Signature};
+use fastcrypto::bls12381::min_pk::BLS12381Signature;
 use fastcrypto::encoding::{Base58, Encoding};
 use fastcrypto::traits::{ToFromBytes, VerifyingKey};
 use serde_json::{json, Value};
@@ -64,19 +64,7 @@ fn check_certificate(cluster: &Cluster, certificate: &Value, expected_message: &
     let signature = STANDARD.decode(certificate["signature"].as_str().unwrap()).unwrap();
     let signature = BLS12381Signature::from_bytes(&signature).expect("a 96-byte BLS signature");
     let members = cluster.committee.members.len();
-    let model = walrus_conformance::Committee {
-        epoch: EPOCH,
-        members: cluster
-            .committee
-            .members
-            .iter()
-            .map(|m| walrus_conformance::Member {
-                node_id: m.node_id.0,
-                weight: m.shards.len() as u16,
-                public_key: BLS12381PublicKey::from_bytes(&m.public_key).unwrap(),
-            })
-            .collect(),
-    };
+    let model = model(&cluster.committee);
     let bitmap = walrus_conformance::signers_bitmap(members, signers);
     let non_signers = walrus_conformance::non_signers(members, &bitmap).unwrap();
     assert!(model.is_quorum(model.weight_of(signers)), "signers {signers:?} are no quorum");
