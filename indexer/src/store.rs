@@ -21,6 +21,18 @@ pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
 /// (the pool's own timeout is 30 s, and then it says only "pool timed out").
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// TCP keepalive on every database connection, set on the server's end: sqlx 0.8 does not expose
+/// its client socket, so the server probes an idle connection after 30 s (then every 10 s, 3
+/// times) and drops a connection whose data stays unacknowledged for 60 s, freeing the backend
+/// of a client behind a dead network path. Our end is covered by the client-side deadlines
+/// (acquire, commit, request), which drop a stalled connection and retry on a fresh one.
+const KEEPALIVE: [(&str, &str); 4] = [
+    ("tcp_keepalives_idle", "30"),
+    ("tcp_keepalives_interval", "10"),
+    ("tcp_keepalives_count", "3"),
+    ("tcp_user_timeout", "60000"),
+];
+
 /// PostgreSQL's own databases: `postgres`, which administration tools connect to, and the
 /// templates new databases are copied from. The indexer's tables do not belong there.
 const MAINTENANCE_DATABASES: [&str; 3] = ["postgres", "template0", "template1"];
@@ -73,7 +85,9 @@ impl Database {
         PgPoolOptions::new()
             .max_connections(limits.max_connections)
             .acquire_timeout(limits.acquire_timeout)
-            .connect_lazy_with(self.options.clone().options([("statement_timeout", statement_timeout)]))
+            .connect_lazy_with(self.options.clone().options(
+                [("statement_timeout", statement_timeout)].into_iter().chain(KEEPALIVE.map(|(k, v)| (k, v.to_owned()))),
+            ))
     }
 
     /// Connects once, so a server that is down, silent or refuses us is reported within
@@ -200,12 +214,14 @@ impl Store {
                 return Err(CommitError::NotNext { first, watermark: hi });
             }
         }
+        let epoch_before = current_epoch(&mut tx).await?;
         insert_events(&mut tx, batch).await?;
         write_origins(&mut tx, batch).await?;
         write_blobs(&mut tx, batch).await?;
         write_storage(&mut tx, batch).await?;
         write_epochs(&mut tx, batch).await?;
         write_nodes(&mut tx, batch).await?;
+        refresh_status(&mut tx, batch, epoch_before).await?;
         sqlx::query(
             "INSERT INTO watermark (pipeline, checkpoint_hi, timestamp_ms, digest) VALUES ($1, $2, $3, $4)
              ON CONFLICT (pipeline) DO UPDATE SET checkpoint_hi = EXCLUDED.checkpoint_hi,
@@ -354,6 +370,54 @@ async fn write_blobs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Resul
         .bind(invalid.iter().map(|(_, _, checkpoint)| *checkpoint as i64).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
+    }
+    Ok(())
+}
+
+/// The latest epoch that has started (0 before any), as the API computes it.
+async fn current_epoch(tx: &mut Transaction<'_, Postgres>) -> Result<i32, sqlx::Error> {
+    let (epoch,): (i32,) =
+        sqlx::query_as("SELECT coalesce(max(epoch), 0) FROM epochs WHERE start_checkpoint IS NOT NULL")
+            .fetch_one(&mut **tx)
+            .await?;
+    Ok(epoch)
+}
+
+/// Brings the stored status (migrations/0005) of every blob object the batch may have changed
+/// up to date: the objects it wrote, the objects of the blob IDs it declared invalid, and, if
+/// an epoch started, the objects whose end epoch it reached. Each set is found through an
+/// index; rows whose status did not change are not written.
+async fn refresh_status(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &Batch,
+    epoch_before: i32,
+) -> Result<(), sqlx::Error> {
+    let epoch = current_epoch(tx).await?;
+    let update = |rows: &str| {
+        format!(
+            "UPDATE blobs b SET status = s.status
+             FROM (SELECT o.object_id, blob_status(o.deleted_epoch, o.burned,
+                          EXISTS (SELECT 1 FROM invalid_blob_ids i WHERE i.blob_id = o.blob_id),
+                          o.end_epoch, o.certified_epoch, $1) AS status
+                   FROM blobs o WHERE {rows}) s
+             WHERE b.object_id = s.object_id AND b.status <> s.status"
+        )
+    };
+    let touched: Vec<Vec<u8>> =
+        batch.new_blobs.iter().map(|b| bytes(&b.object_id)).chain(batch.blob_changes.keys().map(bytes)).collect();
+    if !touched.is_empty() {
+        sqlx::query(&update("o.object_id = ANY($2)")).bind(epoch).bind(touched).execute(&mut **tx).await?;
+    }
+    if !batch.invalid_blob_ids.is_empty() {
+        let invalid: Vec<Vec<u8>> = batch.invalid_blob_ids.iter().map(|(blob_id, _, _)| blob_id.0.to_vec()).collect();
+        sqlx::query(&update("o.blob_id = ANY($2)")).bind(epoch).bind(invalid).execute(&mut **tx).await?;
+    }
+    if epoch > epoch_before {
+        sqlx::query(&update("o.end_epoch > $2 AND o.end_epoch <= $1"))
+            .bind(epoch)
+            .bind(epoch_before)
+            .execute(&mut **tx)
+            .await?;
     }
     Ok(())
 }
@@ -520,6 +584,30 @@ async fn write_nodes(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every session of a pool runs with its statement timeout and the keepalive settings.
+    #[sqlx::test(migrations = false)]
+    async fn sessions_have_the_timeouts_and_keepalives(pool: PgPool) {
+        let database = Database { options: (*pool.connect_options()).clone() };
+        let sessions = database.pool(PoolLimits::API);
+        let mut expected = vec![("statement_timeout".to_owned(), "10s".to_owned())];
+        // Unix sockets have no TCP settings (PostgreSQL shows 0).
+        if database.options.get_socket().is_none() {
+            expected.extend(
+                [
+                    ("tcp_keepalives_idle", "30"),
+                    ("tcp_keepalives_interval", "10"),
+                    ("tcp_keepalives_count", "3"),
+                    ("tcp_user_timeout", "60000"),
+                ]
+                .map(|(k, v)| (k.to_owned(), v.to_owned())),
+            );
+        }
+        for (setting, value) in expected {
+            let (shown,): (String,) = sqlx::query_as(&format!("SHOW {setting}")).fetch_one(&sessions).await.unwrap();
+            assert_eq!(shown, value, "{setting}");
+        }
+    }
 
     #[test]
     fn maintenance_databases_are_refused_unless_allowed() {

@@ -30,6 +30,16 @@ fn statuses(page: &Value) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Each status filter lists exactly the objects that the unfiltered page shows with that status:
+/// the filter reads the stored status (kept by the writer), the page computes it.
+async fn assert_status_filters_agree(base: &str) {
+    let all = statuses(&get(base, "/v1/blobs").await.1);
+    for status in ["registered", "certified", "deleted", "invalid", "expired"] {
+        let expected: Vec<_> = all.iter().filter(|(_, s)| s == status).cloned().collect();
+        assert_eq!(statuses(&get(base, &format!("/v1/blobs?status={status}")).await.1), expected, "{status}");
+    }
+}
+
 /// Mutations it catches: `end_epoch <= epoch` turned into `<` in the status (a blob whose end
 /// epoch has just started would show as certified), `end_epoch > epoch` turned into `>=` in
 /// `/v1/stats`, and a `BlobBurned` that does not delete (`burned = true` dropped).
@@ -69,6 +79,7 @@ async fn a_blob_expires_exactly_when_its_end_epoch_starts(pool: PgPool) {
             (d.clone(), "deleted".into()),
         ]
     );
+    assert_status_filters_agree(&base).await;
     let (_, stats) = get(&base, "/v1/stats").await;
     assert_eq!(stats["stored"], json!({ "blobs": 3, "bytes": 600 }));
     assert_eq!(stats["certified"], json!({ "blobs": 2, "bytes": 300 }));
@@ -88,6 +99,7 @@ async fn a_blob_expires_exactly_when_its_end_epoch_starts(pool: PgPool) {
     assert_eq!(get(&base, &format!("/v1/blobs/{}", blob_id(1))).await.1["status"], "expired");
     assert_eq!(get(&base, &format!("/v1/blobs/{}", blob_id(2))).await.1["status"], "certified");
     assert_eq!(statuses(&get(&base, "/v1/blobs?status=expired").await.1).len(), 2);
+    assert_status_filters_agree(&base).await;
     let (_, stats) = get(&base, "/v1/stats").await;
     assert_eq!(stats["stored"], json!({ "blobs": 1, "bytes": 200 }));
     assert_eq!(stats["certified"], json!({ "blobs": 1, "bytes": 200 }));
@@ -364,6 +376,7 @@ async fn invalid_blob_ids_are_not_stored_and_deleted_objects_stay_deleted(pool: 
             (address(0xC).to_string(), "certified".into()),
         ]
     );
+    assert_status_filters_agree(&base).await;
     // The blob ID itself is invalid either way.
     assert_eq!(get(&base, &format!("/v1/blobs/{}", blob_id(1))).await.1["status"], "invalid");
     let (_, stats) = get(&base, "/v1/stats").await;
