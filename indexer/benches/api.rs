@@ -355,8 +355,9 @@ fn mixed_request(i: u64, corpus: &Corpus) -> (Kind, String) {
 struct Sample {
     kind: Kind,
     latency: Duration,
-    /// 2xx, or a 404 for a kind that may miss.
-    ok: bool,
+    /// Why the request failed (a status or a transport error); `None` for a 2xx, or a 404 for a
+    /// lookup during ingestion.
+    error: Option<String>,
 }
 
 struct Load {
@@ -366,8 +367,14 @@ struct Load {
     worst_lag: Duration,
 }
 
+/// Connections the generator keeps open at most (requests beyond them wait for one, and that
+/// wait counts in their latency): an overloaded server then shows as latency, not as
+/// thousands of connections refused.
+const CONNECTIONS: usize = 256;
+
 /// Sends request `i` at `start + i / rate` until `duration` has passed or `until` resolves,
-/// whatever the earlier ones are doing (open loop); latency counts from the actual send.
+/// whatever the earlier ones are doing (open loop); latency counts from the time a request was
+/// due, so waiting for a connection is included.
 async fn open_loop(
     client: &reqwest::Client,
     base: &str,
@@ -378,6 +385,7 @@ async fn open_loop(
 ) -> Load {
     tokio::pin!(until);
     let start = Instant::now();
+    let connections = Arc::new(tokio::sync::Semaphore::new(CONNECTIONS));
     let mut tasks = Vec::new();
     let mut worst_lag = Duration::ZERO;
     for i in 0u64.. {
@@ -391,18 +399,23 @@ async fn open_loop(
         }
         worst_lag = worst_lag.max(Instant::now() - due);
         let (kind, path) = request(i);
-        let (client, url) = (client.clone(), format!("{base}{path}"));
+        let (client, url, connections) = (client.clone(), format!("{base}{path}"), connections.clone());
         tasks.push(tokio::spawn(async move {
-            let sent = Instant::now();
-            let ok = match client.get(url).send().await {
+            let _connection = connections.acquire().await.unwrap();
+            let error = match client.get(url).send().await {
                 Ok(response) => {
                     let status = response.status();
-                    let body = response.bytes().await;
-                    body.is_ok() && (status.is_success() || (status == 404 && kind == Kind::Lookup))
+                    match response.bytes().await {
+                        Err(error) => Some(format!("reading the body: {error}")),
+                        Ok(_) if status.is_success() || (status == 404 && kind == Kind::Lookup) => None,
+                        Ok(_) => Some(format!("status {status}")),
+                    }
                 }
-                Err(_) => false,
+                Err(error) if error.is_connect() => Some("no connection (refused or failed)".to_owned()),
+                Err(error) if error.is_timeout() => Some("no answer within the client's 10 s".to_owned()),
+                Err(error) => Some(error.without_url().to_string()),
             };
-            Sample { kind, latency: sent.elapsed(), ok }
+            Sample { kind, latency: due.elapsed(), error }
         }));
     }
     let mut samples = Vec::with_capacity(tasks.len());
@@ -426,24 +439,29 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 fn report(name: &str, load: &Load) -> (f64, f64) {
     let mut by_kind: BTreeMap<Kind, Vec<Duration>> = BTreeMap::new();
     let mut all = Vec::new();
-    let mut errors = 0;
+    let mut errors: BTreeMap<&str, usize> = BTreeMap::new();
     for sample in &load.samples {
-        if sample.ok {
-            by_kind.entry(sample.kind).or_default().push(sample.latency);
-            all.push(sample.latency);
-        } else {
-            errors += 1;
+        match &sample.error {
+            None => {
+                by_kind.entry(sample.kind).or_default().push(sample.latency);
+                all.push(sample.latency);
+            }
+            Some(error) => *errors.entry(error.as_str()).or_default() += 1,
         }
     }
     let rate = all.len() as f64 / load.elapsed.as_secs_f64();
     println!(
-        "{name}: {} requests in {:.1} s = {rate:.0}/s answered, {errors} errors, generator late by {:.1} ms at worst, \
+        "{name}: {} requests in {:.1} s = {rate:.0}/s answered, {} errors, generator late by {:.1} ms at worst, \
          load average {}",
         load.samples.len(),
         load.elapsed.as_secs_f64(),
+        errors.values().sum::<usize>(),
         ms(load.worst_lag),
         load_average()
     );
+    for (error, count) in errors.iter().take(3) {
+        println!("  error x{count}: {error:.200}");
+    }
     for (kind, latencies) in
         by_kind.iter_mut().map(|(k, l)| (format!("{k:?}"), l)).chain([("all".to_owned(), &mut all)])
     {
@@ -544,7 +562,11 @@ async fn main() {
     let blobs = env_number("BENCH_BLOBS", 100_000);
     let seconds = Duration::from_secs(env_number("BENCH_SECONDS", 10));
     let rate = env_number("BENCH_RATE", 2_000) as f64;
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().unwrap();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .pool_max_idle_per_host(CONNECTIONS)
+        .build()
+        .unwrap();
     let never = std::future::pending::<()>;
 
     println!("load average at start {}; {} cores", load_average(), std::thread::available_parallelism().unwrap());
