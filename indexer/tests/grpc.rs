@@ -88,8 +88,12 @@ async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
     let ingestion = tokio::spawn(ingest::run(Store::from_pool(pool.clone()), source, config, rx));
 
     // The node executes the rest while the indexer waits at the tip.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(Store::from_pool(pool.clone()).watermark().await.unwrap().unwrap().checkpoint, 2);
+    // (Polled: a fixed 300 ms was too short on a loaded machine.)
+    let waiting = std::time::Instant::now();
+    while Store::from_pool(pool.clone()).watermark().await.unwrap().map(|w| w.checkpoint) != Some(2) {
+        assert!(waiting.elapsed() < Duration::from_secs(10), "checkpoints 0 to 2 not committed within 10 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     node.checkpoints.lock().unwrap().extend(history[3..].iter().cloned());
     tokio::time::timeout(Duration::from_secs(30), ingestion).await.unwrap().unwrap().unwrap();
 
