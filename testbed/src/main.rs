@@ -61,7 +61,7 @@ struct Setup {
     #[arg(long, default_value_t = 3_600_000)]
     epoch_duration_ms: u64,
     /// The chain listens here, the indexer on the next port, the nodes on the ports after it
-    /// (default: free ports the system picks).
+    /// (default: free ports below the ephemeral range).
     #[arg(long)]
     base_port: Option<u16>,
 }

@@ -347,10 +347,7 @@ impl Ports {
                 .context("--base-port leaves no room for every port")?;
             return Ok(Self { ports, _held: Vec::new() });
         }
-        let listeners = (0..count)
-            .map(|_| TcpListener::bind("127.0.0.1:0"))
-            .collect::<Result<Vec<_>, _>>()
-            .context("finding free ports")?;
+        let listeners = free_ports(count)?;
         let ports = listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<Result<_, _>>()?;
         Ok(Self { ports, _held: listeners })
     }
@@ -358,6 +355,36 @@ impl Ports {
     fn get(&self, i: usize) -> u16 {
         self.ports[i]
     }
+}
+
+/// Where the testbed looks for free ports: below the system's ephemeral range, so that no
+/// outgoing connection (of a client, a test, another testbed) can take a port between the
+/// moment the testbed frees it and the moment the process it is meant for binds it.
+const LOWEST_PORT: u16 = 10_000;
+
+/// `count` distinct free ports below the ephemeral range, held open; ports the system picks
+/// if that range is too small.
+fn free_ports(count: usize) -> anyhow::Result<Vec<TcpListener>> {
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok();
+    let first_ephemeral = ephemeral.and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok()).unwrap_or(32768);
+    let mut listeners = Vec::with_capacity(count);
+    if first_ephemeral > LOWEST_PORT.saturating_add(1000) {
+        let mut rng = rand::thread_rng();
+        for _ in 0..count * 50 {
+            if listeners.len() == count {
+                break;
+            }
+            // Bound ports are held, so a port already chosen fails here and none repeats.
+            let port = rand::Rng::gen_range(&mut rng, LOWEST_PORT..first_ephemeral);
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+                listeners.push(listener);
+            }
+        }
+    }
+    while listeners.len() < count {
+        listeners.push(TcpListener::bind("127.0.0.1:0").context("finding free ports")?);
+    }
+    Ok(listeners)
 }
 
 /// The folder must be new or empty: a testbed is created fresh, never resumed.
@@ -413,4 +440,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_and_outside_the_ephemeral_range() {
+        let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+        let first_ephemeral: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+        let listeners = free_ports(40).unwrap();
+        let ports: std::collections::BTreeSet<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        assert_eq!(ports.len(), 40);
+        assert!(ports.iter().all(|&p| (LOWEST_PORT..first_ephemeral).contains(&p)), "{ports:?}");
+    }
 }
