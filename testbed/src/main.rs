@@ -31,6 +31,10 @@ enum Command {
     Up {
         #[command(flatten)]
         setup: Setup,
+        /// Once up, keep running when a node exits (it is reported), for fault tests that kill
+        /// nodes and start them again with the `command` testbed.json records for each node.
+        #[arg(long)]
+        tolerate_node_exits: bool,
     },
     /// Starts a testbed, stores FILE with `walrus store`, reads it back, compares, shows the
     /// indexer's view of the blob (with PostgreSQL), and stops.
@@ -57,7 +61,7 @@ struct Setup {
     #[arg(long, default_value_t = 3_600_000)]
     epoch_duration_ms: u64,
     /// The chain listens here, the indexer on the next port, the nodes on the ports after it
-    /// (default: free ports the system picks).
+    /// (default: free ports below the ephemeral range).
     #[arg(long)]
     base_port: Option<u16>,
 }
@@ -69,6 +73,7 @@ impl Setup {
             shards: self.shards,
             epoch_duration_ms: self.epoch_duration_ms,
             base_port: self.base_port,
+            tolerate_node_exits: false,
         }
     }
 }
@@ -96,13 +101,13 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stop = StopSignals::new()?;
     match cli.command {
-        Command::Up { setup } => {
+        Command::Up { setup, tolerate_node_exits } => {
             let dir = match &setup.dir {
                 Some(dir) => dir.clone(),
                 None => tempfile::Builder::new().prefix("walrus-testbed-").tempdir()?.keep(),
             };
             let mut testbed = Testbed::new(&std::path::absolute(&dir)?)?;
-            let options = setup.options();
+            let options = Options { tolerate_node_exits, ..setup.options() };
             let outcome = tokio::select! {
                 started = testbed.bring_up(&options) => started.map(|()| true),
                 name = stop.wait() => {

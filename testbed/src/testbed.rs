@@ -24,6 +24,9 @@ pub struct Options {
     pub epoch_duration_ms: u64,
     /// Ports from here on (chain, indexer, then the nodes); ephemeral ports when absent.
     pub base_port: Option<u16>,
+    /// Once up, a node that exits is reported and the rest run on (fault tests kill nodes on
+    /// purpose and restart them from `testbed.json`); the chain or indexer exiting still stops it.
+    pub tolerate_node_exits: bool,
 }
 
 /// A running testbed. Its processes stop when it is dropped; [`Testbed::shutdown`] also
@@ -33,6 +36,12 @@ pub struct Testbed {
     programs: Programs,
     /// The local chain first, then the nodes, then the indexer.
     children: Vec<Child>,
+    /// Which of `children` are nodes.
+    node_children: std::ops::Range<usize>,
+    /// Set once up with [`Options::tolerate_node_exits`]: node exits are reported, not fatal.
+    node_exits_tolerated: bool,
+    /// The pids of node exits already reported.
+    reported_exits: Vec<u32>,
     database: Option<TestbedDatabase>,
     pub indexer_url: Option<String>,
     /// `testbed.json`'s content.
@@ -52,6 +61,9 @@ impl Testbed {
             dir: dir.to_owned(),
             programs,
             children: Vec::new(),
+            node_children: 0..0,
+            node_exits_tolerated: false,
+            reported_exits: Vec::new(),
             database: None,
             indexer_url: None,
             description: Value::Null,
@@ -114,32 +126,33 @@ impl Testbed {
         let source = format!("dir:{}", path_arg(&checkpoints));
 
         let mut nodes = Vec::with_capacity(planned.len());
+        let first_node = self.children.len();
         for node in &planned {
             let member = state["committee"]
                 .as_array()
                 .and_then(|members| members.iter().find(|m| m["name"] == node.name.as_str()))
                 .with_context(|| format!("{} is not in the local chain's committee", node.name))?;
             let storage = node.dir.join("storage");
-            let pid = self.spawn(
-                &node.name,
-                &self.programs.node.clone(),
-                &[
-                    "run".into(),
-                    "--storage-dir".into(),
-                    path_arg(&storage),
-                    "--protocol-key".into(),
-                    path_arg(&node.keys_dir().join(walrus_node::keys::PROTOCOL_KEY_FILE)),
-                    "--node-id".into(),
-                    str_field(member, "node_id")?.to_owned(),
-                    "--package-id".into(),
-                    package_id.clone(),
-                    "--listen-address".into(),
-                    format!("127.0.0.1:{}", node.port),
-                    "--checkpoints".into(),
-                    source.clone(),
-                ],
-                &logs.join(format!("{}.log", node.name)),
-            )?;
+            let program = self.programs.node.clone();
+            let args = [
+                "run".into(),
+                "--storage-dir".into(),
+                path_arg(&storage),
+                "--protocol-key".into(),
+                path_arg(&node.keys_dir().join(walrus_node::keys::PROTOCOL_KEY_FILE)),
+                "--node-id".into(),
+                str_field(member, "node_id")?.to_owned(),
+                "--package-id".into(),
+                package_id.clone(),
+                "--listen-address".into(),
+                format!("127.0.0.1:{}", node.port),
+                "--checkpoints".into(),
+                source.clone(),
+            ];
+            let log = logs.join(format!("{}.log", node.name));
+            let pid = self.spawn(&node.name, &program, &args, &log)?;
+            // The command line, so that a node stopped on purpose can be started again as it was.
+            let command: Vec<String> = std::iter::once(path_arg(&program)).chain(args).collect();
             nodes.push(json!({
                 "name": node.name,
                 "node_id": member["node_id"],
@@ -148,8 +161,11 @@ impl Testbed {
                 "shards": member["shards"],
                 "pid": pid,
                 "storage_dir": node.dir,
+                "command": command,
+                "log": log,
             }));
         }
+        self.node_children = first_node..self.children.len();
 
         self.start_indexer(&package_id, &source, indexer_port, options.shards, &logs).await;
 
@@ -186,6 +202,7 @@ impl Testbed {
         });
         let text = serde_json::to_string_pretty(&self.description)?;
         write_atomically(&dir.join("testbed.json"), text.as_bytes())?;
+        self.node_exits_tolerated = options.tolerate_node_exits;
         Ok(())
     }
 
@@ -254,21 +271,32 @@ impl Testbed {
         }
     }
 
-    /// An error if any process has exited, naming it and its log.
+    /// An error if any process has exited, naming it and its log; once up with
+    /// [`Options::tolerate_node_exits`], a node's exit is only reported (once).
     pub fn check_running(&mut self) -> anyhow::Result<()> {
-        for child in &mut self.children {
-            if let Some(status) = child.exit_status() {
-                let log = std::fs::read_to_string(child.log()).unwrap_or_default();
-                // Its last lines, leaving out indented ones (backtraces).
-                let tail: Vec<&str> = log.lines().filter(|l| !l.starts_with(' ')).collect();
-                let tail = tail[tail.len().saturating_sub(5)..].join("\n  ");
-                bail!(
-                    "{} (pid {}) exited ({status}); {} ends:\n  {tail}",
-                    child.name(),
-                    child.pid(),
-                    child.log().display()
-                );
+        for (index, child) in self.children.iter_mut().enumerate() {
+            let Some(status) = child.exit_status() else { continue };
+            if self.node_exits_tolerated && self.node_children.contains(&index) {
+                if !self.reported_exits.contains(&child.pid()) {
+                    self.reported_exits.push(child.pid());
+                    eprintln!(
+                        "walrus-testbed: {} (pid {}) exited ({status}); the others run on (--tolerate-node-exits)",
+                        child.name(),
+                        child.pid()
+                    );
+                }
+                continue;
             }
+            let log = std::fs::read_to_string(child.log()).unwrap_or_default();
+            // Its last lines, leaving out indented ones (backtraces).
+            let tail: Vec<&str> = log.lines().filter(|l| !l.starts_with(' ')).collect();
+            let tail = tail[tail.len().saturating_sub(5)..].join("\n  ");
+            bail!(
+                "{} (pid {}) exited ({status}); {} ends:\n  {tail}",
+                child.name(),
+                child.pid(),
+                child.log().display()
+            );
         }
         Ok(())
     }
@@ -319,10 +347,7 @@ impl Ports {
                 .context("--base-port leaves no room for every port")?;
             return Ok(Self { ports, _held: Vec::new() });
         }
-        let listeners = (0..count)
-            .map(|_| TcpListener::bind("127.0.0.1:0"))
-            .collect::<Result<Vec<_>, _>>()
-            .context("finding free ports")?;
+        let listeners = free_ports(count)?;
         let ports = listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect::<Result<_, _>>()?;
         Ok(Self { ports, _held: listeners })
     }
@@ -330,6 +355,36 @@ impl Ports {
     fn get(&self, i: usize) -> u16 {
         self.ports[i]
     }
+}
+
+/// Where the testbed looks for free ports: below the system's ephemeral range, so that no
+/// outgoing connection (of a client, a test, another testbed) can take a port between the
+/// moment the testbed frees it and the moment the process it is meant for binds it.
+const LOWEST_PORT: u16 = 10_000;
+
+/// `count` distinct free ports below the ephemeral range, held open; ports the system picks
+/// if that range is too small.
+fn free_ports(count: usize) -> anyhow::Result<Vec<TcpListener>> {
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok();
+    let first_ephemeral = ephemeral.and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok()).unwrap_or(32768);
+    let mut listeners = Vec::with_capacity(count);
+    if first_ephemeral > LOWEST_PORT.saturating_add(1000) {
+        let mut rng = rand::thread_rng();
+        for _ in 0..count * 50 {
+            if listeners.len() == count {
+                break;
+            }
+            // Bound ports are held, so a port already chosen fails here and none repeats.
+            let port = rand::Rng::gen_range(&mut rng, LOWEST_PORT..first_ephemeral);
+            if let Ok(listener) = TcpListener::bind(("127.0.0.1", port)) {
+                listeners.push(listener);
+            }
+        }
+    }
+    while listeners.len() < count {
+        listeners.push(TcpListener::bind("127.0.0.1:0").context("finding free ports")?);
+    }
+    Ok(listeners)
 }
 
 /// The folder must be new or empty: a testbed is created fresh, never resumed.
@@ -385,4 +440,19 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn free_ports_are_distinct_and_outside_the_ephemeral_range() {
+        let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap();
+        let first_ephemeral: u16 = range.split_whitespace().next().unwrap().parse().unwrap();
+        let listeners = free_ports(40).unwrap();
+        let ports: std::collections::BTreeSet<u16> = listeners.iter().map(|l| l.local_addr().unwrap().port()).collect();
+        assert_eq!(ports.len(), 40);
+        assert!(ports.iter().all(|&p| (LOWEST_PORT..first_ephemeral).contains(&p)), "{ports:?}");
+    }
 }
