@@ -55,7 +55,9 @@ fn children_cpu() -> f64 {
 }
 
 fn load() -> String {
-    fs::read_to_string("/proc/loadavg").map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" ")).unwrap_or_default()
+    fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
 }
 
 /// One process: wall seconds, CPU seconds, peak RSS in MiB. The peak is the child's `VmHWM`,
@@ -74,7 +76,10 @@ fn run(binary: &Path, args: &[&str]) -> (f64, f64, f64) {
     let mut peak_kb = 0u64;
     let status = loop {
         if let Ok(status) = fs::read_to_string(&status_file) {
-            let hwm = status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
+            let hwm = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches(" kB").parse().ok());
             peak_kb = peak_kb.max(hwm.unwrap_or(0));
         }
         if let Some(status) = child.try_wait().expect("waiting for walrus-encoder") {

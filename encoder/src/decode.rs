@@ -145,8 +145,7 @@ pub fn check_consistency<A: Axis>(
             let chosen = choose(metadata, slivers)?;
             let kp = usize::from(layout.params().primary_source_symbols());
             let row_len = layout.sliver_length::<Primary>();
-            let rows: Vec<usize> =
-                (0..kp).filter(|r| !(A::IS_PRIMARY && chosen.contains_key(&(*r as u16)))).collect();
+            let rows: Vec<usize> = (0..kp).filter(|r| !(A::IS_PRIMARY && chosen.contains_key(&(*r as u16)))).collect();
             // Rows past the blob's end are zero-padded, as the encoder pads them.
             let padded = |r: usize| {
                 let mut row = vec![0u8; row_len];

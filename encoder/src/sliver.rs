@@ -150,7 +150,15 @@ impl<A: Axis> Sliver<A> {
         lines_match(&lines, metadata)
             .into_iter()
             .zip(slivers)
-            .map(|(ok, sliver)| if ok { Ok(()) } else { Err(Error::SliverHashMismatch(sliver.index.pair(layout.n_shards()))) })
+            .map(
+                |(ok, sliver)| {
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(Error::SliverHashMismatch(sliver.index.pair(layout.n_shards())))
+                    }
+                },
+            )
             .collect()
     }
 

@@ -276,10 +276,8 @@ impl EncodingFolder {
         let mut valid = Vec::with_capacity(needed);
         for batch in files.chunks(VERIFIED_TOGETHER * 2 * rayon::current_num_threads()) {
             // Read and parsed in parallel, then verified a few together (one encoding each).
-            let parsed: Vec<_> = batch
-                .par_iter()
-                .map(|((_, pair), path)| (*pair, parse_sliver::<A>(metadata, *pair, path)))
-                .collect();
+            let parsed: Vec<_> =
+                batch.par_iter().map(|((_, pair), path)| (*pair, parse_sliver::<A>(metadata, *pair, path))).collect();
             let slivers: Vec<Sliver<A>> = parsed.iter().filter_map(|(_, p)| p.as_ref().ok().cloned()).collect();
             let verdicts: Vec<_> = slivers
                 .par_chunks(VERIFIED_TOGETHER)

@@ -122,7 +122,8 @@ fn decode_to<A: Axis>(
     destination: &Destination,
 ) -> Result<()> {
     let spinner = progress::spinner("decoding");
-    let length = usize::try_from(metadata.layout().unencoded_length()).context("the blob is too large to decode here")?;
+    let length =
+        usize::try_from(metadata.layout().unencoded_length()).context("the blob is too large to decode here")?;
     let mut blob = AlignedBuf::zeroed(length);
     walrus_encoder::decode_unchecked(metadata, slivers, blob.as_mut_slice()).context("decoding")?;
     let checked = || walrus_encoder::check_consistency(metadata, slivers, check, blob.as_slice()).context("decoding");

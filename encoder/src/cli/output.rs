@@ -32,7 +32,6 @@ impl Destination {
         check_replaceable(path, force)?;
         Ok(Self::File { path: path.to_path_buf(), replace: force })
     }
-
 }
 
 /// A blob written and synced beside its destination file, not yet in place.
