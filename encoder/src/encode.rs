@@ -24,7 +24,7 @@ use crate::axis::{Primary, Secondary};
 use crate::batch::{advise_huge_pages, batches, parts_per_batch, run_batches};
 use crate::blob_id::BlobId;
 use crate::error::Result;
-use crate::hash::{leaf_hashes_of_lines, parent_rows, Digest};
+use crate::hash::{leaf_hashes_of_lines, parent_rows, zeroed_digests, Digest};
 use crate::index::{SliverIndex, SliverPairIndex};
 use crate::merkle::{root_of_leaf_hashes, Node};
 use crate::metadata::{
@@ -158,27 +158,39 @@ impl LeafMatrix {
         self.hashes.par_chunks_exact(self.n).map(|row| root_of_leaf_hashes(row.to_vec())).collect()
     }
 
-    /// Reduces all column trees at once, level by level, over whole rows.
+    /// Reduces all column trees at once, level by level, over whole rows. The levels take
+    /// turns in two buffers (the leaves' and one half their size): fresh memory for every
+    /// level would cost as many page faults as the leaves themselves.
     fn into_column_roots(self) -> Vec<Node> {
         let n = self.n;
-        let mut level = self.hashes;
-        while level.len() > n {
-            let rows_out = (level.len() / n).div_ceil(2);
+        let mut leaves = self.hashes;
+        let mut rows = leaves.len() / n;
+        let mut other = zeroed_digests(rows.div_ceil(2) * n);
+        advise_huge_pages(as_bytes(&other));
+        let mut in_leaves = true;
+        while rows > 1 {
+            let rows_out = rows.div_ceil(2);
             let chunk_rows = rows_out.div_ceil(4 * rayon::current_num_threads());
-            let mut next = vec![[0; 32]; rows_out * n];
+            let (level, next) = if in_leaves {
+                (&leaves[..rows * n], &mut other[..rows_out * n])
+            } else {
+                (&other[..rows * n], &mut leaves[..rows_out * n])
+            };
             next.par_chunks_mut(chunk_rows * n).enumerate().for_each(|(i, out)| {
                 let input = &level[2 * i * chunk_rows * n..level.len().min(2 * (i + 1) * chunk_rows * n)];
                 parent_rows(input, n, out);
             });
-            level = next;
+            rows = rows_out;
+            in_leaves = !in_leaves;
         }
-        level.into_iter().map(Node::Digest).collect()
+        let root_row = if in_leaves { &leaves[..n] } else { &other[..n] };
+        root_row.iter().map(|d| Node::Digest(*d)).collect()
     }
 }
 
 /// Leaf hashes of `lines` of `width` symbols each, line after line.
 fn hash_lines(lines: &[&[u8]], s: usize, width: usize) -> Vec<Digest> {
-    let mut hashes = vec![[0; 32]; lines.len() * width];
+    let mut hashes = zeroed_digests(lines.len() * width);
     leaf_hashes_of_lines(lines, s, &mut hashes);
     hashes
 }
@@ -186,6 +198,10 @@ fn hash_lines(lines: &[&[u8]], s: usize, width: usize) -> Vec<Digest> {
 /// One input per batch: the batch's item of `parts` where there are parts, else `None`.
 fn per_batch<T>(parts: Option<impl IntoIterator<Item = T>>) -> impl Iterator<Item = Option<T>> {
     parts.into_iter().flatten().map(Some).chain(std::iter::repeat_with(|| None))
+}
+
+fn as_bytes(digests: &[Digest]) -> &[u8] {
+    digests.as_flattened()
 }
 
 fn as_slices(lines: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> {
@@ -290,7 +306,8 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
     let s = layout.s();
     let primary_code = Code::across::<Primary>(layout);
     let secondary_code = Code::across::<Secondary>(layout);
-    let mut leaves = LeafMatrix { n, hashes: vec![[0; 32]; n * n] };
+    let mut leaves = LeafMatrix { n, hashes: zeroed_digests(n * n) };
+    advise_huge_pages(as_bytes(&leaves.hashes));
     let want_slivers = !matches!(output, Output::Metadata(_));
     let (mut sink, mut progress, primary_slivers, secondary_slivers) = match output {
         Output::Metadata(progress) => (None, progress, None, None),

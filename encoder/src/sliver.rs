@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::axis::Axis;
 use crate::error::{Error, Result};
-use crate::hash::{leaf_hashes, Digest};
+use crate::hash::{leaf_hashes, leaf_hashes_of_lines, Digest};
 use crate::index::SliverIndex;
 use crate::merkle::{root_of_leaf_hashes, MerkleTree, Node};
 use crate::metadata::VerifiedMetadata;
@@ -146,27 +146,30 @@ impl<A: Axis> Sliver<A> {
         if shapes.iter().any(Result::is_err) {
             return slivers.iter().map(|sliver| sliver.verify(metadata)).collect();
         }
-        let (s, n) = (layout.s(), usize::from(layout.n_shards()));
-        let code = Code::across::<A::Orthogonal>(&layout);
-        let recovery = code.encode(slivers.len(), |j, w| &slivers[w].data[j * s..(j + 1) * s]);
-        let mut expanded = Vec::with_capacity(n * s);
-        let mut leaves = vec![[0; 32]; n];
-        slivers
-            .iter()
-            .enumerate()
-            .map(|(w, sliver)| {
-                expanded.clear();
-                expanded.extend_from_slice(&sliver.data);
-                recovery.iter().for_each(|r| expanded.extend_from_slice(&r[w * s..(w + 1) * s]));
-                leaf_hashes(&expanded, s, &mut leaves);
-                let pair = sliver.index.pair(layout.n_shards());
-                if root_of_leaf_hashes(leaves.clone()) == *metadata.pair(pair).hash::<A>() {
-                    Ok(())
-                } else {
-                    Err(Error::SliverHashMismatch(pair))
-                }
-            })
+        let lines: Vec<_> = slivers.iter().map(|sliver| (sliver.index, &sliver.data[..])).collect();
+        lines_match(&lines, metadata)
+            .into_iter()
+            .zip(slivers)
+            .map(
+                |(ok, sliver)| {
+                    if ok {
+                        Ok(())
+                    } else {
+                        Err(Error::SliverHashMismatch(sliver.index.pair(layout.n_shards())))
+                    }
+                },
+            )
             .collect()
+    }
+
+    /// Parses a sliver from its BCS bytes, keeping the symbols where they lie (no copy).
+    pub fn from_bcs_bytes(bytes: Bytes) -> Result<Self> {
+        let wire: SliverWire = bcs::from_bytes(&bytes)?;
+        let data = match wire.data {
+            Cow::Borrowed(data) => bytes.slice_ref(data),
+            Cow::Owned(data) => data.into(),
+        };
+        Ok(Self { data, symbol_size: wire.symbol_size, index: SliverIndex::new(wire.index) })
     }
 
     /// The symbols each of `slivers` contributes to rebuilding each of `targets` (slivers of
@@ -212,6 +215,30 @@ impl<A: Axis> Sliver<A> {
         let data = expanded[target.as_usize() * s..(target.as_usize() + 1) * s].to_vec();
         Ok(RecoverySymbol::new(self.index.get(), data, proof))
     }
+}
+
+/// Whether each line (the symbols of sliver `index`, of the layout's length for axis `A`)
+/// expands to the hash the metadata records for that sliver. The lines are expanded together,
+/// in one encoding, and their leaves hashed in place.
+pub(crate) fn lines_match<A: Axis>(lines: &[(SliverIndex<A>, &[u8])], metadata: &VerifiedMetadata) -> Vec<bool> {
+    if lines.is_empty() {
+        return Vec::new();
+    }
+    let layout = metadata.layout();
+    let (s, n) = (layout.s(), usize::from(layout.n_shards()));
+    let code = Code::across::<A::Orthogonal>(&layout);
+    let recovery = code.encode(lines.len(), |j, w| &lines[w].1[j * s..(j + 1) * s]);
+    let mut leaves = vec![[0; 32]; n];
+    lines
+        .iter()
+        .enumerate()
+        .map(|(w, (index, data))| {
+            let parts: Vec<&[u8]> =
+                std::iter::once(*data).chain(recovery.iter().map(|r| &r[w * s..(w + 1) * s])).collect();
+            leaf_hashes_of_lines(&parts, s, &mut leaves);
+            root_of_leaf_hashes(leaves.clone()) == *metadata.pair(index.pair(layout.n_shards())).hash::<A>()
+        })
+        .collect()
 }
 
 /// The two slivers a shard stores for one blob.

@@ -8,13 +8,15 @@
 //! lock on the folder throughout, and readers a shared one, so two encoders never mix their
 //! slivers and a reader never sees a folder half replaced.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::fs::{self, File, OpenOptions, TryLockError};
-use std::io::{self, Write};
+use std::fs::{self, File, TryLockError};
+use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::direct::{self, AlignedBuf, BlockWriter, Target};
 use super::{output, progress};
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
@@ -29,8 +31,12 @@ const METADATA: &str = "metadata.bcs";
 const SLIVERS: &str = "slivers";
 const PARTIAL: &str = "slivers.partial";
 const BLOB_JSON: &str = "blob.json";
-/// A primary sliver's pieces are gathered up to this size before one write.
-const FLUSH_BYTES: usize = 16 << 10;
+/// A primary sliver arriving in pieces is written in runs of up to this many bytes: at
+/// n = 1000 its 666 parity slivers hold about 24 MB in these buffers. Smaller runs cost more
+/// writes (on a VM, a few tens of microseconds of system time each).
+const RUN_BUFFER: usize = 32 << 10;
+/// Slivers verified together, in one encoding of their expansions.
+const VERIFIED_TOGETHER: usize = 8;
 
 fn sliver_file_name<A: Axis>(pair: SliverPairIndex) -> String {
     format!("{pair}.{}.bcs", A::NAME)
@@ -147,7 +153,10 @@ impl NewEncoding {
     /// the whole file system (syncfs would wait for every other writer on the disk too).
     pub fn commit(mut self, metadata: &VerifiedMetadata) -> Result<()> {
         let partial = self.dir.join(PARTIAL);
-        sync_files_in(&partial)?;
+        let files: Vec<PathBuf> = fs::read_dir(&partial)
+            .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect())
+            .with_context(|| format!("listing {}", partial.display()))?;
+        direct::sync_files(&files)?;
         output::sync_dir(&partial)?;
         // Metadata first, durably: a crash from here on leaves no metadata describing slivers
         // that are half gone.
@@ -174,16 +183,6 @@ impl Drop for NewEncoding {
             let _ = fs::remove_dir_all(self.dir.join(PARTIAL));
         }
     }
-}
-
-/// fsyncs every file in `dir`, several at a time: the disk can take them together.
-fn sync_files_in(dir: &Path) -> Result<()> {
-    let files: Vec<PathBuf> = fs::read_dir(dir)
-        .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect())
-        .with_context(|| format!("listing {}", dir.display()))?;
-    files.par_iter().try_for_each(|path| {
-        File::open(path).and_then(|f| f.sync_data()).with_context(|| format!("syncing {}", path.display()))
-    })
 }
 
 impl EncodingFolder {
@@ -275,14 +274,29 @@ impl EncodingFolder {
             .collect();
         let bar = progress::bar(&format!("checking {} slivers", A::NAME), needed as u64);
         let mut valid = Vec::with_capacity(needed);
-        for batch in files.chunks(4 * rayon::current_num_threads()) {
-            let checked: Vec<_> =
-                batch.par_iter().map(|((_, pair), path)| self.check::<A>(metadata, *pair, path)).collect();
-            for (check, sliver) in checked {
-                match sliver {
-                    Some(sliver) => valid.push(sliver),
-                    None => rejected.push(check),
-                }
+        for batch in files.chunks(VERIFIED_TOGETHER * 2 * rayon::current_num_threads()) {
+            // Read and parsed in parallel, then verified a few together (one encoding each).
+            let parsed: Vec<_> =
+                batch.par_iter().map(|((_, pair), path)| (*pair, parse_sliver::<A>(metadata, *pair, path))).collect();
+            let slivers: Vec<Sliver<A>> = parsed.iter().filter_map(|(_, p)| p.as_ref().ok().cloned()).collect();
+            let verdicts: Vec<_> = slivers
+                .par_chunks(VERIFIED_TOGETHER)
+                .flat_map_iter(|chunk| Sliver::verify_all(chunk, metadata))
+                .collect();
+            let mut verdicts = slivers.into_iter().zip(verdicts);
+            for (pair, parsed) in parsed {
+                let file = format!("{SLIVERS}/{}", sliver_file_name::<A>(pair));
+                let result = match parsed {
+                    Ok(_) => match verdicts.next().expect("one verdict per parsed sliver") {
+                        (sliver, Ok(())) => {
+                            valid.push(sliver);
+                            continue;
+                        }
+                        (_, Err(e)) => Err(e.to_string()),
+                    },
+                    Err(reason) => Err(reason),
+                };
+                rejected.push(SliverCheck { file, result });
             }
             bar.set_position(valid.len() as u64);
             if valid.len() >= needed {
@@ -325,9 +339,17 @@ impl EncodingFolder {
 
 /// Reads, parses and verifies one sliver file, checking it is the sliver its name promises.
 fn load_sliver<A: Axis>(metadata: &VerifiedMetadata, pair: SliverPairIndex, path: &Path) -> Result<Sliver<A>, String> {
+    let sliver = parse_sliver(metadata, pair, path)?;
+    sliver.verify(metadata).map_err(|e| e.to_string())?;
+    Ok(sliver)
+}
+
+/// Reads and parses one sliver file, checking it is the sliver its name promises (but not
+/// yet against the metadata's hash).
+fn parse_sliver<A: Axis>(metadata: &VerifiedMetadata, pair: SliverPairIndex, path: &Path) -> Result<Sliver<A>, String> {
     let n = metadata.n_shards();
     let bytes = fs::read(path).map_err(|e| format!("cannot read: {e}"))?;
-    let sliver = Sliver::<A>::from_bcs(&bytes).map_err(|e| e.to_string())?;
+    let sliver = Sliver::<A>::from_bcs_bytes(bytes.into()).map_err(|e| e.to_string())?;
     let expected = pair.sliver::<A>(n);
     // The bytes carry no axis, but the two axes' slivers differ in length.
     if sliver.data().len() == metadata.layout().sliver_length::<A::Orthogonal>() && sliver.index().get() < n {
@@ -337,55 +359,99 @@ fn load_sliver<A: Axis>(metadata: &VerifiedMetadata, pair: SliverPairIndex, path
     if sliver.index() != expected {
         return Err(format!("holds {}, but pair {pair} has {expected}", sliver.index()));
     }
-    sliver.verify(metadata).map_err(|e| e.to_string())?;
     Ok(sliver)
 }
 
-/// Writes slivers into `slivers.partial/` as the encoder produces them.
+/// Writes slivers into `slivers.partial/` as the encoder produces them, through
+/// [`direct::Writers`]: whole slivers at once, and the primary slivers that arrive in pieces as
+/// sequential runs of whole blocks.
 pub struct FolderSink {
     dir: PathBuf,
     layout: BlobLayout,
-    /// Pieces of primary slivers not yet written: (first symbol, bytes).
-    pending: HashMap<u16, (usize, Vec<u8>)>,
-    created: HashSet<u16>,
+    writers: direct::Writers,
+    /// Primary slivers arriving in pieces, by index: each is written as its pieces come.
+    runs: HashMap<u16, Run>,
     bar: ProgressBar,
+}
+
+/// A primary sliver being written piece by piece.
+enum Run {
+    /// Pieces so far came in order: the file is written in whole blocks.
+    Sequential(BlockWriter),
+    /// A piece came out of order: each is written where it belongs.
+    Scattered(Arc<File>),
 }
 
 impl FolderSink {
     pub fn new(encoding: &NewEncoding, layout: BlobLayout) -> Self {
         let bar = progress::bar("encoding", 0);
-        Self { dir: encoding.dir.join(PARTIAL), layout, pending: HashMap::new(), created: HashSet::new(), bar }
+        Self {
+            dir: encoding.dir.join(PARTIAL),
+            layout,
+            writers: direct::Writers::start(RUN_BUFFER),
+            runs: HashMap::new(),
+            bar,
+        }
     }
 
-    fn write_primary(&mut self, index: SliverIndex<Primary>, first_symbol: usize, data: &[u8]) -> io::Result<()> {
-        let path = self.dir.join(sliver_file_name::<Primary>(index.pair(self.layout.n_shards())));
+    /// Queues a whole sliver file: its BCS frame around `symbols`.
+    fn write_whole(&mut self, name: String, prefix: &[u8], symbols: &[u8], suffix: &[u8]) -> io::Result<()> {
+        let len = prefix.len() + symbols.len() + suffix.len();
+        let mut buf = AlignedBuf::with_capacity(len);
+        for part in [prefix, symbols, suffix] {
+            buf.push(part);
+        }
+        self.writers.write(Target::Create(self.dir.join(name)), 0, buf, Some(len as u64))
+    }
+
+    /// Writes symbols `first_symbol..` of a primary sliver that arrives in pieces.
+    fn write_piece(&mut self, index: SliverIndex<Primary>, first_symbol: usize, data: &[u8]) -> io::Result<()> {
         let total = self.layout.sliver_length::<Primary>();
         let (prefix, suffix) = Sliver::<Primary>::bcs_frame(total, self.layout.symbol_size(), index);
-        let file = if self.created.insert(index.get()) {
-            let file = File::create(&path)?;
-            file.write_all_at(&prefix, 0)?;
-            file.write_all_at(&suffix, (prefix.len() + total) as u64)?;
-            file
-        } else {
-            OpenOptions::new().write(true).open(&path)?
+        let end = (prefix.len() + total + suffix.len()) as u64;
+        let offset = (prefix.len() + first_symbol * usize::from(self.layout.symbol_size())) as u64;
+        let run = match self.runs.remove(&index.get()) {
+            Some(run) => run,
+            None => {
+                let path = self.dir.join(sliver_file_name::<Primary>(index.pair(self.layout.n_shards())));
+                let mut writer = BlockWriter::new(direct::create(&path)?, self.writers.buffer());
+                writer.push(&self.writers, &prefix)?;
+                Run::Sequential(writer)
+            }
         };
-        let offset = prefix.len() + first_symbol * usize::from(self.layout.symbol_size());
-        file.write_all_at(data, offset as u64)
-    }
-
-    fn flush(&mut self, index: u16) -> io::Result<()> {
-        if let Some((first, data)) = self.pending.remove(&index) {
-            self.write_primary(SliverIndex::new(index), first, &data)?;
-        }
+        let run = match run {
+            Run::Sequential(mut writer) if writer.position() == offset => {
+                writer.push(&self.writers, data)?;
+                if writer.position() + suffix.len() as u64 == end {
+                    writer.push(&self.writers, &suffix)?;
+                    return writer.finish(&self.writers);
+                }
+                Run::Sequential(writer)
+            }
+            Run::Sequential(writer) => {
+                let file = writer.into_buffered()?;
+                file.write_all_at(&suffix, end - suffix.len() as u64)?;
+                file.write_all_at(data, offset)?;
+                Run::Scattered(file)
+            }
+            Run::Scattered(file) => {
+                file.write_all_at(data, offset)?;
+                Run::Scattered(file)
+            }
+        };
+        self.runs.insert(index.get(), run);
         Ok(())
     }
 
-    /// Writes what is still buffered.
+    /// Waits for every write.
     pub fn finish(mut self) -> Result<()> {
-        let indices: Vec<u16> = self.pending.keys().copied().collect();
-        for index in indices {
-            self.flush(index).context("writing slivers")?;
+        // Only a sink whose pieces came out of order (or never completed) holds runs here.
+        for (_, run) in self.runs.drain() {
+            if let Run::Sequential(writer) = run {
+                writer.finish(&self.writers).context("writing slivers")?;
+            }
         }
+        self.writers.finish().context("writing slivers")?;
         self.bar.finish_and_clear();
         Ok(())
     }
@@ -394,31 +460,17 @@ impl FolderSink {
 impl SliverSink for FolderSink {
     fn primary(&mut self, index: SliverIndex<Primary>, first_symbol: usize, symbols: &[u8]) -> io::Result<()> {
         if symbols.len() == self.layout.sliver_length::<Primary>() {
-            return self.write_primary(index, first_symbol, symbols);
+            let (prefix, suffix) = Sliver::<Primary>::bcs_frame(symbols.len(), self.layout.symbol_size(), index);
+            let name = sliver_file_name::<Primary>(index.pair(self.layout.n_shards()));
+            return self.write_whole(name, &prefix, symbols, &suffix);
         }
-        let s = usize::from(self.layout.symbol_size());
-        let follows =
-            self.pending.get(&index.get()).is_some_and(|(first, data)| first + data.len() / s == first_symbol);
-        if !follows {
-            self.flush(index.get())?;
-        }
-        let entry = self.pending.entry(index.get()).or_insert_with(|| (first_symbol, Vec::new()));
-        entry.1.extend_from_slice(symbols);
-        if entry.1.len() >= FLUSH_BYTES {
-            self.flush(index.get())?;
-        }
-        Ok(())
+        self.write_piece(index, first_symbol, symbols)
     }
 
     fn secondary(&mut self, index: SliverIndex<Secondary>, symbols: Vec<u8>) -> io::Result<()> {
-        let path = self.dir.join(sliver_file_name::<Secondary>(index.pair(self.layout.n_shards())));
         let (prefix, suffix) = Sliver::<Secondary>::bcs_frame(symbols.len(), self.layout.symbol_size(), index);
-        let mut file = io::BufWriter::new(File::create(path)?);
-        file.write_all(&prefix)?;
-        file.write_all(&symbols)?;
-        file.write_all(&suffix)?;
-        file.into_inner().map_err(|e| e.into_error())?;
-        Ok(())
+        let name = sliver_file_name::<Secondary>(index.pair(self.layout.n_shards()));
+        self.write_whole(name, &prefix, &symbols, &suffix)
     }
 
     fn progress(&mut self, done: usize, total: usize) {

@@ -1,5 +1,6 @@
 //! The commands of `walrus-encoder`, on top of the library.
 
+mod direct;
 mod folder;
 mod input;
 mod memory;
@@ -11,13 +12,14 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use walrus_encoder::{
-    Axis, BlobEncoder, BlobLayout, ConsistencyCheck, EncodingParams, FileEncoder, Primary, Secondary, SliverPairIndex,
-    VerifiedMetadata,
+    Axis, BlobEncoder, BlobLayout, ConsistencyCheck, EncodingParams, FileEncoder, Primary, Secondary, Sliver,
+    SliverPairIndex, VerifiedMetadata,
 };
 
+use direct::AlignedBuf;
 use folder::{EncodingFolder, FolderSink, NewEncoding, PairReport, SliverCheck};
 use input::Input;
-use output::Destination;
+use output::{Destination, Staged};
 
 pub fn blob_id(file: &Path, params: EncodingParams) -> Result<ExitCode> {
     let (input, layout) = open_for_encoding(file, params)?;
@@ -86,17 +88,10 @@ pub fn decode(dir: &Path, out: &Path, force: bool, strict: bool) -> Result<ExitC
     let mut rejected = Vec::new();
     let primary = folder.valid_slivers::<Primary>(&metadata, &mut rejected)?;
     let check = if strict { ConsistencyCheck::Strict } else { ConsistencyCheck::Default };
-    let decoding = || progress::spinner("decoding");
-    let blob = match primary {
-        Ok(slivers) => {
-            let _spinner = decoding();
-            walrus_encoder::decode(&metadata, &slivers, check)
-        }
+    let result = match primary {
+        Ok(slivers) => decode_to(&metadata, &slivers, check, &destination),
         Err(primary_count) => match folder.valid_slivers::<Secondary>(&metadata, &mut rejected)? {
-            Ok(slivers) => {
-                let _spinner = decoding();
-                walrus_encoder::decode(&metadata, &slivers, check)
-            }
+            Ok(slivers) => decode_to(&metadata, &slivers, check, &destination),
             Err(secondary_count) => {
                 report_rejected(&rejected);
                 let p = metadata.layout().params();
@@ -110,14 +105,46 @@ pub fn decode(dir: &Path, out: &Path, force: bool, strict: bool) -> Result<ExitC
         },
     };
     report_rejected(&rejected);
-    let blob = blob.context("decoding")?;
-    let writing = progress::spinner("writing");
-    destination.write(&blob)?;
-    writing.finish_and_clear();
+    result?;
     if let Destination::File { .. } = destination {
-        eprintln!("decoded {} bytes of blob {} into {}", blob.len(), metadata.blob_id(), out.display());
+        eprintln!("decoded {length} bytes of blob {} into {}", metadata.blob_id(), out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Decodes the blob from `slivers` (verified) and writes it to `destination`. A file is written
+/// while the consistency check runs, and put in place only if the check passes; standard
+/// output gets nothing unless it does.
+fn decode_to<A: Axis>(
+    metadata: &VerifiedMetadata,
+    slivers: &[Sliver<A>],
+    check: ConsistencyCheck,
+    destination: &Destination,
+) -> Result<()> {
+    let spinner = progress::spinner("decoding");
+    let length =
+        usize::try_from(metadata.layout().unencoded_length()).context("the blob is too large to decode here")?;
+    let mut blob = AlignedBuf::zeroed(length);
+    walrus_encoder::decode_unchecked(metadata, slivers, blob.as_mut_slice()).context("decoding")?;
+    let checked = || walrus_encoder::check_consistency(metadata, slivers, check, blob.as_slice()).context("decoding");
+    match destination {
+        Destination::Stdout => {
+            checked()?;
+            drop(spinner);
+            output::write_stdout(blob.as_slice())
+        }
+        Destination::File { path, replace } => {
+            let (staged, checked) = std::thread::scope(|scope| {
+                let writing = scope.spawn(|| Staged::write(path, *replace, &blob));
+                let checked = checked();
+                (writing.join().expect("the writing thread does not panic"), checked)
+            });
+            checked?;
+            let staged = staged?;
+            drop(spinner);
+            staged.commit()
+        }
+    }
 }
 
 fn report_rejected(rejected: &[SliverCheck]) {

@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
+use super::direct::{open_direct, write_block_run, AlignedBuf};
+
 /// A checked destination, parsed from `--out` before any work is done.
 pub enum Destination {
     Stdout,
@@ -30,14 +32,35 @@ impl Destination {
         check_replaceable(path, force)?;
         Ok(Self::File { path: path.to_path_buf(), replace: force })
     }
+}
 
-    /// Writes `bytes`; a file appears whole or not at all.
-    pub fn write(&self, bytes: &[u8]) -> Result<()> {
-        match self {
-            Self::Stdout => io::stdout().lock().write_all(bytes).context("writing to standard output"),
-            Self::File { path, replace } => write_atomically(path, bytes, *replace),
-        }
+/// A blob written and synced beside its destination file, not yet in place.
+pub struct Staged<'a> {
+    tmp: TempFile,
+    path: &'a Path,
+    replace: bool,
+}
+
+impl<'a> Staged<'a> {
+    /// Writes `blob` (direct, if the file system allows) into a synced temporary file beside
+    /// `path`.
+    pub fn write(path: &'a Path, replace: bool, blob: &AlignedBuf) -> Result<Self> {
+        let tmp = TempFile::create(path, true)?;
+        write_block_run(&tmp.file, 0, blob, Some(blob.len() as u64))
+            .and_then(|()| tmp.file.sync_all())
+            .with_context(|| format!("writing {}", tmp.path.display()))?;
+        Ok(Self { tmp, path, replace })
     }
+
+    /// Puts the file in place; it appears whole or not at all.
+    pub fn commit(self) -> Result<()> {
+        place(&self.tmp, self.path, self.replace)
+    }
+}
+
+/// Writes `bytes` to standard output.
+pub fn write_stdout(bytes: &[u8]) -> Result<()> {
+    io::stdout().lock().write_all(bytes).context("writing to standard output")
 }
 
 /// Refuses anything at `path` but a regular file, and that only with `force`.
@@ -79,9 +102,14 @@ fn check_replaceable(path: &Path, force: bool) -> Result<()> {
 /// into place (or, without `replace`, linked into place, which fails if `path` appeared in the
 /// meantime). The temporary file is removed whatever happens.
 pub fn write_atomically(path: &Path, bytes: &[u8], replace: bool) -> Result<()> {
-    let tmp = TempFile::create(path)?;
+    let tmp = TempFile::create(path, false)?;
     let mut file = &tmp.file;
     file.write_all(bytes).and_then(|()| file.sync_all()).with_context(|| format!("writing {}", tmp.path.display()))?;
+    place(&tmp, path, replace)
+}
+
+/// Renames (or, without `replace`, links) the synced `tmp` to `path`, and syncs the folder.
+fn place(tmp: &TempFile, path: &Path, replace: bool) -> Result<()> {
     if replace {
         // Checked again just before the rename: the target may have changed while we worked.
         check_replaceable(path, true)?;
@@ -115,14 +143,14 @@ struct TempFile {
 }
 
 impl TempFile {
-    fn create(target: &Path) -> Result<Self> {
+    /// Direct I/O for `direct`, if the file system allows.
+    fn create(target: &Path, direct: bool) -> Result<Self> {
         let name = target.file_name().with_context(|| format!("{} is not a file path", target.display()))?;
         let path = target.with_file_name(format!(".{}.{}.partial", name.to_string_lossy(), std::process::id()));
-        let file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .with_context(|| format!("creating {}", path.display()))?;
+        let mut options = OpenOptions::new();
+        options.write(true).create_new(true);
+        let file = if direct { open_direct(options, &path) } else { options.open(&path) };
+        let file = file.with_context(|| format!("creating {}", path.display()))?;
         Ok(Self { path, file })
     }
 }

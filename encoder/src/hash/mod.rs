@@ -31,6 +31,26 @@ fn to_digest(hash: blake2b_simd::Hash) -> Digest {
     hash.as_bytes().try_into().expect("hash length is 32")
 }
 
+/// `len` zero digests in fresh memory, not yet touched: `vec![[0; 32]; len]` writes every
+/// byte (arrays of zeros are not allocated zeroed), which for the encoder's n² leaf hashes
+/// costs a page fault per 4 KiB before any work, and leaves no chance to ask for huge pages.
+pub(crate) fn zeroed_digests(len: usize) -> Vec<Digest> {
+    if len == 0 {
+        return Vec::new();
+    }
+    let layout = std::alloc::Layout::array::<Digest>(len).expect("digests fit in memory");
+    // SAFETY: the layout is non-zero-sized and is that of `len` digests; all-zero bytes are
+    // valid digests; the allocation is handed to a Vec with that same layout (length and
+    // capacity `len`), which frees it with it.
+    unsafe {
+        let ptr = std::alloc::alloc_zeroed(layout) as *mut Digest;
+        if ptr.is_null() {
+            std::alloc::handle_alloc_error(layout);
+        }
+        Vec::from_raw_parts(ptr, len, len)
+    }
+}
+
 /// Blake2b with a 32-byte digest (not a truncated Blake2b-512).
 pub fn blake2b256(data: &[u8]) -> Digest {
     to_digest(params().hash(data))
