@@ -78,6 +78,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/stats", get(stats))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
+        .merge(crate::web::routes())
         .fallback(|uri: Uri| async move { ApiError::NotFound(format!("no route {}", uri.path())) })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(format!("{method} is not allowed here; the API is read-only (GET)"))
