@@ -200,13 +200,14 @@ async fn browser_script(args: &[&str], env: Vec<(&'static str, String)>) -> Stri
 async fn home_page_is_interactive_within_a_second_with_a_million_blobs(pool: PgPool) {
     let filled = std::time::Instant::now();
     sqlx::raw_sql(
-        "INSERT INTO nodes (node_id, name, network_address, commission_rate, registered_epoch, staked, pool_wal, pool_shares)
+        "INSERT INTO nodes (node_id, name, network_address, commission_rate, registered_epoch, staked, pool_wal, pool_shares,
+                            updated_checkpoint)
          SELECT decode(lpad(to_hex(n), 64, '0'), 'hex'), 'node-' || n, 'node' || n || '.example:9185', n * 10, 0,
-                n * 1000000000000, n * 1001000000000, n * 1000000000000
+                n * 1000000000000, n * 1001000000000, n * 1000000000000, 1
          FROM generate_series(1, 100) n;
          INSERT INTO epochs (epoch, start_checkpoint, start_timestamp_ms, storage_price, write_price, total_capacity,
                              used_capacity, committee)
-         SELECT e, e * 1000, 1700000000000 + e * 86400000, 1000 + e, 2000 - e, 1::int8 << 50, e::int8 << 40,
+         SELECT e, e * 1000, 1700000000000 + e::int8 * 86400000, 1000 + e, 2000 - e, 1::int8 << 50, e::int8 << 40,
                 (SELECT jsonb_agg(jsonb_build_object('node_id', '0x' || lpad(to_hex(n), 64, '0'),
                                                      'shards', (SELECT jsonb_agg(n * 10 + s) FROM generate_series(0, 9) s)))
                  FROM generate_series(1, 100) n)

@@ -99,7 +99,7 @@ export function barChart(items, { format = String } = {}) {
     root.append(svg('text', { x: labelW + width + 4, y: y + 14 }, format(item.value)));
   });
   const wrap = document.createElement('div');
-  wrap.className = 'chart';
+  wrap.className = 'chart bars';
   wrap.append(root);
   return wrap;
 }
