@@ -109,15 +109,15 @@ async function home() {
       `${fmt(stats.certified.blobs)} blobs, ${bytes(stats.certified.bytes)}`),
     figure('Nodes', val('nodes', active.length)),
     figure('Total stake', val('stake', totalStake, wal(totalStake))));
-  const byEpoch = stats.registered_by_epoch;
-  const prices = started.filter((e) => e.storage_price_per_mib !== null);
+  // Per started epoch: registered and certified blobs and bytes, total stake, prices.
+  const byEpoch = stats.by_epoch.filter((e) => e.epoch <= stats.epoch);
+  const series = (name, key) => ({ name, points: byEpoch.filter((e) => e[key] !== null).map((e) => [e.epoch, e[key]]) });
   const charts = h('div', { class: 'charts' },
-    card('Blobs registered per epoch', lineChart([{ name: 'blobs', points: byEpoch.map((e) => [e.epoch, e.blobs]) }], { format: fmt })),
-    card('Bytes registered per epoch', lineChart([{ name: 'bytes', points: byEpoch.map((e) => [e.epoch, e.bytes]) }], { format: bytes })),
-    card('Prices per MiB and epoch', lineChart([
-      { name: 'storage', points: prices.map((e) => [e.epoch, e.storage_price_per_mib]) },
-      { name: 'write', points: prices.map((e) => [e.epoch, e.write_price_per_mib]) },
-    ], { format: (v) => `${fmt(Math.round(v))} FROST` })),
+    card('Blobs per epoch', lineChart([series('registered', 'blobs_registered'), series('certified', 'blobs_certified')], { format: fmt })),
+    card('Bytes per epoch', lineChart([series('registered', 'bytes_registered'), series('certified', 'bytes_certified')], { format: bytes })),
+    card('Total stake per epoch', lineChart([series('stake', 'total_stake')], { format: wal })),
+    card('Prices per MiB and epoch', lineChart([series('storage', 'storage_price'), series('write', 'write_price')],
+      { format: (v) => `${fmt(Math.round(v))} FROST` })),
     card('Stake by node', barChart(active.map((n) => ({ label: n.name, value: stake(n), href: `/node/${n.node_id}` }))
       .sort((a, b) => b.value - a.value), { format: wal })));
   const nodeRows = [...nodes].sort((a, b) => stake(b) - stake(a)).map((n) => h('tr', {},
@@ -256,16 +256,13 @@ async function eventsPage() {
 
 // === Search ===
 
-/** Where a search term leads: a node or blob object for 0x IDs, else a blob ID. */
+/** Where a search term leads, as the API's search resolves it (blob ID in any form, object or node ID). */
 async function resolve(term) {
   const q = term.trim();
-  if (/^0x[0-9a-fA-F]{1,64}$/.test(q)) {
-    const found = await api(`/v1/blobs/by-object/${q}`).catch((e) => (e instanceof NotFound ? null : Promise.reject(e)));
-    if (found) return `/blob/${found.blob_id}`;
-    const node = await api(`/v1/nodes/${q}`).catch((e) => (e instanceof NotFound ? null : Promise.reject(e)));
-    if (node) return `/node/${node.node_id}`;
-  }
-  return `/blob/${encodeURIComponent(q)}`;
+  const { results } = await api(`/v1/search?q=${encodeURIComponent(q)}`);
+  const hit = results[0];
+  if (!hit) throw new NotFound(`nothing indexed is named ${q}`);
+  return hit.kind === 'node' ? `/node/${hit.id}` : `/blob/${hit.blob_id}`;
 }
 
 // === Routing ===
@@ -326,7 +323,9 @@ document.getElementById('search').addEventListener('submit', async (event) => {
     navigate(await resolve(input.value));
     input.value = '';
   } catch (error) {
-    view.replaceChildren(card('Search failed', h('p', {}, error.message)));
+    const notFound = error instanceof NotFound;
+    view.replaceChildren(card(notFound ? 'Not found' : 'Search failed', h('p', {}, error.message)));
+    view.dataset.state = notFound ? 'not-found' : 'error';
   }
 });
 
