@@ -88,7 +88,10 @@ mod tests {
         assert_eq!(first.status(), StatusCode::OK);
         let etag = first.headers()[header::ETAG].clone();
         let mut revalidate = HeaderMap::new();
-        revalidate.insert(header::IF_NONE_MATCH, HeaderValue::from_str(&format!("\"x\", {}", etag.to_str().unwrap())).unwrap());
+        revalidate.insert(
+            header::IF_NONE_MATCH,
+            HeaderValue::from_str(&format!("\"x\", {}", etag.to_str().unwrap())).unwrap(),
+        );
         assert_eq!(respond(&APP, &revalidate).status(), StatusCode::NOT_MODIFIED);
         revalidate.insert(header::IF_NONE_MATCH, HeaderValue::from_static("\"0000000000000000\""));
         assert_eq!(respond(&APP, &revalidate).status(), StatusCode::OK);

@@ -54,7 +54,11 @@ fn network() -> Vec<Checkpoint> {
         let mut change = vec![
             ours(&CommitteeSelected { epoch, node_ids: nodes.iter().map(|n| n.0).collect(), shards }),
             ours(&EpochChangeStart { epoch }),
-            ours(&PricesUpdated { epoch, storage_price: 1000 + 100 * epoch as u64, write_price: 2000 - 50 * epoch as u64 }),
+            ours(&PricesUpdated {
+                epoch,
+                storage_price: 1000 + 100 * epoch as u64,
+                write_price: 2000 - 50 * epoch as u64,
+            }),
             ours(&CapacityUpdated { epoch, total_capacity_size: (epoch as u64) << 40, used_capacity_size: 1 << 30 }),
         ];
         if epoch > 1 {
@@ -188,7 +192,11 @@ async fn browser_script(args: &[&str], env: Vec<(&'static str, String)>) -> Stri
         .expect("node runs (the browser tests need Node.js; see scripts/test-all.sh)");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     println!("{stdout}");
-    assert!(output.status.success(), "explorer-test.mjs failed:\n{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "explorer-test.mjs failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     stdout
 }
 
