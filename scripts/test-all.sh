@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project: installs what the tests need first (the official Walrus
-# encoder used as an oracle, and the Sui Move compiler and test runner, from npm), then the
+# encoder used as an oracle, the Sui Move compiler and test runner and playwright-core from npm,
+# Debian's chromium for the explorer's browser test), then the
 # Move packages' unit tests and layout checks, then the Rust workspace's tests. Prints how long
 # each step took and the total, also when a step fails.
 set -euo pipefail
@@ -27,6 +28,15 @@ fi
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 step "npm dependencies" npm ci --prefix scripts --no-audit --no-fund --loglevel=error
+# The explorer's browser test (indexer/tests/explorer.rs) drives Debian's Chromium.
+install_chromium() {
+  if [[ -x /usr/bin/chromium ]]; then return; fi
+  local sudo=()
+  ((EUID == 0)) || sudo=(sudo)
+  "${sudo[@]}" apt-get update -qq
+  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+}
+step "Chromium for the browser tests" install_chromium
 step "generated Move tests are current" node scripts/gen-move-vectors.mjs --check
 step "Move tests" node scripts/move.mjs test
 step "Move layouts" node scripts/move.mjs check-layouts

@@ -75,9 +75,12 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/epochs/{epoch}", get(epoch))
         .route("/v1/nodes", get(list_nodes))
         .route("/v1/nodes/{node_id}", get(node))
+        .route("/v1/nodes/{node_id}/history", get(node_history))
+        .route("/v1/search", get(search))
         .route("/v1/stats", get(stats))
         .route("/v1/openapi.json", get(openapi))
         .route("/metrics", get(metrics))
+        .merge(crate::web::routes())
         .fallback(|uri: Uri| async move { ApiError::NotFound(format!("no route {}", uri.path())) })
         .method_not_allowed_fallback(|method: Method| async move {
             ApiError::MethodNotAllowed(format!("{method} is not allowed here; the API is read-only (GET)"))
@@ -231,6 +234,10 @@ struct BlobRow {
 pub struct BlobObject {
     /// URL-safe base64, no padding.
     blob_id: String,
+    /// `0x` and the 32 bytes in hex, in their stored (little-endian) order.
+    blob_id_hex: String,
+    /// The blob ID as the decimal u256 Walrus prints.
+    blob_id_decimal: String,
     /// `0x` and 64 hex digits.
     object_id: String,
     /// Unencoded size in bytes.
@@ -256,6 +263,8 @@ fn blob_json(row: BlobRow, n_shards: u16) -> Result<BlobObject, ApiError> {
     let encoded_size = EncodingParams::new(n_shards).and_then(|p| p.for_blob(size)).map(|l| l.encoded_length()).ok();
     Ok(BlobObject {
         blob_id: blob_id.to_string(),
+        blob_id_hex: blob_id_hex(&blob_id),
+        blob_id_decimal: blob_id.to_u256_decimal(),
         object_id: object_id.to_string(),
         size,
         encoded_size,
@@ -268,6 +277,10 @@ fn blob_json(row: BlobRow, n_shards: u16) -> Result<BlobObject, ApiError> {
         status: row.status,
         attributes: row.attributes,
     })
+}
+
+fn blob_id_hex(blob_id: &BlobId) -> String {
+    format!("0x{}", hex::encode(blob_id.0))
 }
 
 fn blob_select(filter: &str) -> String {
@@ -328,11 +341,33 @@ async fn committed_health(state: &AppState, ingestion: Report) -> ApiResult<Heal
 #[derive(Serialize, ToSchema)]
 pub struct BlobStatus {
     blob_id: String,
+    blob_id_hex: String,
+    blob_id_decimal: String,
     /// The blob ID's combined status: invalid if declared so, else certified if any object
     /// is, else registered, expired or deleted.
     status: String,
+    /// Unencoded size (the same for every object of a blob ID); null without objects.
+    size: Option<u64>,
+    /// Encoded size for the latest committee's shard count, as the encoder computes it.
+    encoded_size: Option<u64>,
+    /// The earliest registration and certification, and the latest end, over its objects.
+    registered_epoch: Option<u32>,
+    certified_epoch: Option<u32>,
+    end_epoch: Option<u32>,
+    /// Deleted from the storage nodes by a deny-list certificate (DenyListBlobDeleted).
+    deny_listed: bool,
+    /// Every object's attributes merged (a key set on several objects shows one of them).
+    attributes: Value,
     objects: Vec<BlobObject>,
+    /// The blob ID's events, oldest first (at most 100): each with checkpoint, tx_digest,
+    /// timestamp_ms, type and data, as `/v1/events` shows them.
+    events: Vec<Value>,
+    /// Pass as `cursor` to `/v1/events?blob_id=...` for the rest; null if all are shown.
+    events_next_cursor: Option<String>,
 }
+
+/// Events of the blob timeline shown with the blob.
+const BLOB_TIMELINE_EVENTS: i64 = 100;
 
 #[utoipa::path(get, path = "/v1/blobs/{blob_id}",
     params(("blob_id" = String, Path, description = "base64url, hex or decimal u256")),
@@ -349,7 +384,12 @@ async fn blob(State(state): State<AppState>, Path(blob_id): Path<String>) -> Api
         .bind(blob_id.0.to_vec())
         .fetch_one(&state.pool)
         .await?;
-    if rows.is_empty() && !invalid {
+    let (deny_listed,): (bool,) =
+        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM deny_listed_blob_ids WHERE blob_id = $1)")
+            .bind(blob_id.0.to_vec())
+            .fetch_one(&state.pool)
+            .await?;
+    if rows.is_empty() && !invalid && !deny_listed {
         return Err(ApiError::NotFound(format!("no blob with ID {blob_id}")));
     }
     let n_shards = n_shards(&state).await?;
@@ -362,7 +402,30 @@ async fn blob(State(state): State<AppState>, Path(blob_id): Path<String>) -> Api
             .find(|s| objects.iter().any(|o| o.status == *s))
             .unwrap_or("deleted")
     };
-    Ok(Json(BlobStatus { blob_id: blob_id.to_string(), status: status.into(), objects }))
+    let filter = EventFilter { blob_id: Some(blob_id.0.to_vec()), ..Default::default() };
+    let (events, events_next_cursor) = event_page(&state.pool, filter, BLOB_TIMELINE_EVENTS).await?;
+    let mut attributes = serde_json::Map::new();
+    for object in &objects {
+        if let Value::Object(map) = &object.attributes {
+            attributes.extend(map.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+    }
+    Ok(Json(BlobStatus {
+        blob_id: blob_id.to_string(),
+        blob_id_hex: blob_id_hex(&blob_id),
+        blob_id_decimal: blob_id.to_u256_decimal(),
+        status: status.into(),
+        size: objects.first().map(|o| o.size),
+        encoded_size: objects.first().and_then(|o| o.encoded_size),
+        registered_epoch: objects.iter().map(|o| o.registered_epoch).min(),
+        certified_epoch: objects.iter().filter_map(|o| o.certified_epoch).min(),
+        end_epoch: objects.iter().map(|o| o.end_epoch).max(),
+        deny_listed,
+        attributes: Value::Object(attributes),
+        objects,
+        events,
+        events_next_cursor,
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/blobs/by-object/{object_id}",
@@ -387,6 +450,9 @@ pub struct BlobQuery {
     deletable: Option<bool>,
     /// Only blobs whose end epoch is before this one.
     end_epoch_before: Option<u32>,
+    /// `KEY` (blobs with that attribute) or `KEY:VALUE` (with that value); the first `:`
+    /// separates them, so a key cannot contain one.
+    attribute: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// 1 to 1000, 50 by default.
@@ -426,6 +492,8 @@ struct BlobFilter {
     deletable: Option<bool>,
     end_epoch_before: Option<i32>,
     cursor: Option<Vec<u8>>,
+    /// Key, and value if given.
+    attribute: Option<(String, Option<String>)>,
 }
 
 /// The blob page's statement with only the filters present, so every combination is its own
@@ -446,11 +514,24 @@ fn blob_page_query(epoch: i32, filter: BlobFilter, rows: i64) -> (String, PgArgu
     if let Some(end) = filter.end_epoch_before {
         conditions.push(format!("b.end_epoch < {}", parameters.bind(end)));
     }
+    // With an attribute, the page walks the attribute index in object order and joins the blobs.
+    let order = if filter.attribute.is_some() { "a.object_id" } else { "b.object_id" };
     if let Some(cursor) = filter.cursor {
-        conditions.push(format!("b.object_id > {}", parameters.bind(cursor)));
+        conditions.push(format!("{order} > {}", parameters.bind(cursor)));
     }
+    let join = match filter.attribute {
+        None => String::new(),
+        Some((key, value)) => {
+            let mut on = format!("a.object_id = b.object_id AND a.key = {}", parameters.bind(key));
+            if let Some(value) = value {
+                on.push_str(&format!(" AND a.value = {}", parameters.bind(value)));
+            }
+            format!("JOIN blob_attributes a ON {on}")
+        }
+    };
     let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let sql = format!("{} ORDER BY b.object_id LIMIT {}", blob_select(&filter), parameters.bind(rows));
+    let select = blob_select(&format!("{join} {filter}"));
+    let sql = format!("{select} ORDER BY {order} LIMIT {}", parameters.bind(rows));
     (sql, parameters.arguments)
 }
 
@@ -500,6 +581,7 @@ async fn list_blobs(State(state): State<AppState>, ApiQuery(query): ApiQuery<Blo
         deletable: query.deletable,
         end_epoch_before: query.end_epoch_before.map(|e| epoch_param("end_epoch_before", e)).transpose()?,
         cursor: query.cursor.as_deref().map(|c| parse_address(c, "cursor")).transpose()?.map(|c| c.as_bytes().to_vec()),
+        attribute: query.attribute.as_deref().map(parse_attribute).transpose()?,
     };
     let limit = limit(query.limit)?;
     let epoch = current_epoch(&state.pool).await?;
@@ -514,6 +596,18 @@ async fn list_blobs(State(state): State<AppState>, ApiQuery(query): ApiQuery<Blo
         None
     };
     Ok(Json(BlobPage { blobs, next_cursor }))
+}
+
+/// `KEY` or `KEY:VALUE` of `/v1/blobs?attribute=`.
+fn parse_attribute(text: &str) -> Result<(String, Option<String>), ApiError> {
+    let (key, value) = match text.split_once(':') {
+        Some((key, value)) => (key, Some(value.to_owned())),
+        None => (text, None),
+    };
+    if key.is_empty() {
+        return Err(ApiError::BadRequest(format!("invalid attribute filter {text:?}: expected KEY or KEY:VALUE")));
+    }
+    Ok((key.to_owned(), value))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -554,6 +648,13 @@ async fn list_events(State(state): State<AppState>, ApiQuery(query): ApiQuery<Ev
     }
     let cursor = query.cursor.as_deref().map(parse_event_cursor).transpose()?;
     let limit = limit(query.limit)?;
+    let filter = EventFilter { type_name: query.r#type, blob_id: blob_id.map(|b| b.0.to_vec()), cursor };
+    let (events, next_cursor) = event_page(&state.pool, filter, limit).await?;
+    Ok(Json(EventPage { events, next_cursor }))
+}
+
+/// A page of events as JSON and the cursor of the next page, if any.
+async fn event_page(pool: &PgPool, filter: EventFilter, limit: i64) -> Result<(Vec<Value>, Option<String>), ApiError> {
     #[derive(sqlx::FromRow)]
     struct Row {
         checkpoint: i64,
@@ -566,9 +667,8 @@ async fn list_events(State(state): State<AppState>, ApiQuery(query): ApiQuery<Ev
         sender: Vec<u8>,
         bcs: Vec<u8>,
     }
-    let filter = EventFilter { type_name: query.r#type, blob_id: blob_id.map(|b| b.0.to_vec()), cursor };
     let (sql, arguments) = event_page_query(filter, limit + 1);
-    let rows: Vec<Row> = sqlx::query_as_with(&sql, arguments).fetch_all(&state.pool).await?;
+    let rows: Vec<Row> = sqlx::query_as_with(&sql, arguments).fetch_all(pool).await?;
     let more = rows.len() as i64 > limit;
     let rows = &rows[..rows.len().min(limit as usize)];
     let next_cursor =
@@ -594,7 +694,7 @@ async fn list_events(State(state): State<AppState>, ApiQuery(query): ApiQuery<Ev
             }))
         })
         .collect::<Result<_, ApiError>>()?;
-    Ok(Json(EventPage { events, next_cursor }))
+    Ok((events, next_cursor))
 }
 
 #[derive(sqlx::FromRow)]
@@ -608,10 +708,35 @@ struct EpochRow {
     total_capacity: Option<i64>,
     used_capacity: Option<i64>,
     committee: Option<Value>,
+    end_checkpoint: Option<i64>,
+    end_timestamp_ms: Option<i64>,
+    total_stake: Option<i64>,
+    protocol_version: Option<i64>,
+    blobs_registered: Option<i64>,
+    bytes_registered: Option<i64>,
+    blobs_certified: Option<i64>,
+    bytes_certified: Option<i64>,
 }
 
 fn epoch_json(row: EpochRow) -> Value {
+    let n_shards = row.committee.as_ref().and_then(Value::as_array).map(|members| {
+        members.iter().map(|m| m["shards"].as_array().map_or(0, Vec::len)).sum::<usize>()
+    });
     json!({
+        "storage_price": row.storage_price,
+        "write_price": row.write_price,
+        "total_capacity": row.total_capacity,
+        "used_capacity": row.used_capacity,
+        // The epoch ends when the next one starts.
+        "end_checkpoint": row.end_checkpoint,
+        "end_timestamp_ms": row.end_timestamp_ms,
+        "total_stake": row.total_stake,
+        "protocol_version": row.protocol_version,
+        "n_shards": n_shards,
+        "blobs_registered": row.blobs_registered.unwrap_or(0),
+        "bytes_registered": row.bytes_registered.unwrap_or(0),
+        "blobs_certified": row.blobs_certified.unwrap_or(0),
+        "bytes_certified": row.bytes_certified.unwrap_or(0),
         "epoch": row.epoch,
         // Listed once its parameters or committee are selected, before it starts.
         "upcoming": row.start_checkpoint.is_none(),
@@ -626,26 +751,104 @@ fn epoch_json(row: EpochRow) -> Value {
     })
 }
 
+/// An epoch with what the explorer plots: every joined table is read by its primary key, and
+/// the stake and protocol version in force are the latest at or before the epoch.
 const EPOCH_SELECT: &str =
-    "SELECT epoch, start_checkpoint, start_timestamp_ms, done_checkpoint, storage_price, write_price,
-     total_capacity, used_capacity, committee FROM epochs";
+    "SELECT e.epoch, e.start_checkpoint, e.start_timestamp_ms, e.done_checkpoint, e.storage_price, e.write_price,
+     e.total_capacity, e.used_capacity, e.committee, n.start_checkpoint AS end_checkpoint,
+     n.start_timestamp_ms AS end_timestamp_ms,
+     (SELECT s.total_stake FROM epoch_stake s WHERE s.epoch <= e.epoch ORDER BY s.epoch DESC LIMIT 1) AS total_stake,
+     (SELECT p.version FROM protocol_versions p WHERE p.start_epoch <= e.epoch ORDER BY p.start_epoch DESC LIMIT 1)
+         AS protocol_version,
+     r.blobs AS blobs_registered, r.bytes::int8 AS bytes_registered,
+     c.blobs AS blobs_certified, c.bytes::int8 AS bytes_certified
+     FROM epochs e LEFT JOIN epochs n ON n.epoch = e.epoch + 1
+     LEFT JOIN registered_totals r ON r.registered_epoch = e.epoch
+     LEFT JOIN certified_totals c ON c.certified_epoch = e.epoch";
 
-#[utoipa::path(get, path = "/v1/epochs", responses((status = 200, description = "Every epoch, newest first")))]
-async fn list_epochs(State(state): State<AppState>) -> ApiResult<Value> {
-    let rows: Vec<EpochRow> =
-        sqlx::query_as(&format!("{EPOCH_SELECT} ORDER BY epoch DESC LIMIT {MAX_LIMIT}")).fetch_all(&state.pool).await?;
-    Ok(Json(json!({ "epochs": rows.into_iter().map(epoch_json).collect::<Vec<_>>() })))
+#[derive(Deserialize, IntoParams)]
+pub struct PageQuery {
+    /// The `next_cursor` of the previous page (an epoch: the page continues below it).
+    cursor: Option<u32>,
+    /// 1 to 1000; 1000 by default.
+    limit: Option<i64>,
+}
+
+/// A newest-first page over epochs: the epoch it starts below (every epoch without a cursor)
+/// and its rows.
+fn epoch_page(query: &PageQuery) -> Result<(i32, i64), ApiError> {
+    let cursor = query.cursor.map(|c| epoch_param("cursor", c)).transpose()?.unwrap_or(i32::MAX);
+    Ok((cursor, limit(query.limit.or(Some(MAX_LIMIT)))?))
+}
+
+#[utoipa::path(get, path = "/v1/epochs", params(PageQuery), responses((status = 200, description =
+    "Epochs, newest first, each with its figures (prices, capacity, committee, end, total stake, blobs and bytes \
+     registered and certified in it); next_cursor continues")))]
+async fn list_epochs(State(state): State<AppState>, ApiQuery(query): ApiQuery<PageQuery>) -> ApiResult<Value> {
+    let (cursor, limit) = epoch_page(&query)?;
+    let rows: Vec<EpochRow> = sqlx::query_as(&format!("{EPOCH_SELECT} WHERE e.epoch < $1 ORDER BY e.epoch DESC LIMIT $2"))
+        .bind(cursor)
+        .bind(limit + 1)
+        .fetch_all(&state.pool)
+        .await?;
+    let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].epoch);
+    let epochs: Vec<Value> = rows.into_iter().take(limit as usize).map(epoch_json).collect();
+    Ok(Json(json!({ "epochs": epochs, "next_cursor": next_cursor })))
+}
+
+/// Committee members as the explorer shows them: each node's name, keys and address (from
+/// the nodes table, by primary key) and its weight (shard count).
+async fn committee_members(pool: &PgPool, committee: &Value) -> Result<Value, ApiError> {
+    use base64::Engine;
+    let members = committee.as_array().cloned().unwrap_or_default();
+    let ids: Vec<Vec<u8>> = members
+        .iter()
+        .filter_map(|m| m["node_id"].as_str().and_then(|id| id.parse::<Address>().ok()))
+        .map(|id| id.as_bytes().to_vec())
+        .collect();
+    type Row = (Vec<u8>, String, Option<Vec<u8>>, String);
+    let rows: Vec<Row> =
+        sqlx::query_as("SELECT node_id, name, public_key, network_address FROM nodes WHERE node_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(pool)
+            .await?;
+    let mut known = std::collections::HashMap::new();
+    for (id, name, key, address) in rows {
+        known.insert(Address::new(stored_id(&id, "node ID")?).to_string(), (name, key, address));
+    }
+    let base64 = base64::engine::general_purpose::STANDARD;
+    Ok(members
+        .into_iter()
+        .map(|m| {
+            let node = m["node_id"].as_str().and_then(|id| known.get(id));
+            json!({
+                "node_id": m["node_id"],
+                "name": node.map(|n| &n.0),
+                "shards": m["shards"],
+                "weight": m["shards"].as_array().map_or(0, Vec::len),
+                "public_key": node.and_then(|n| n.1.as_ref()).map(|k| base64.encode(k)),
+                "network_address": node.map(|n| &n.2),
+            })
+        })
+        .collect())
 }
 
 #[utoipa::path(get, path = "/v1/epochs/{epoch}", params(("epoch" = u32, Path)),
-    responses((status = 200, description = "Committee with shard assignment, prices, capacity"), (status = 404)))]
+    responses((status = 200, description = "The epoch's figures as in /v1/epochs, its committee as \
+     [{node_id, name, shards, weight, public_key (base64), network_address}]"), (status = 404)))]
 async fn epoch(State(state): State<AppState>, Path(epoch): Path<String>) -> ApiResult<Value> {
     let epoch: u32 = epoch.parse().map_err(|_| ApiError::BadRequest(format!("invalid epoch {epoch:?}")))?;
-    let row: Option<EpochRow> = sqlx::query_as(&format!("{EPOCH_SELECT} WHERE epoch = $1"))
+    let row: Option<EpochRow> = sqlx::query_as(&format!("{EPOCH_SELECT} WHERE e.epoch = $1"))
         .bind(epoch_param("epoch", epoch)?)
         .fetch_optional(&state.pool)
         .await?;
-    row.map(|r| Json(epoch_json(r))).ok_or_else(|| ApiError::NotFound(format!("no epoch {epoch}")))
+    let row = row.ok_or_else(|| ApiError::NotFound(format!("no epoch {epoch}")))?;
+    let committee = row.committee.clone();
+    let mut json = epoch_json(row);
+    if let Some(committee) = committee {
+        json["committee"] = committee_members(&state.pool, &committee).await?;
+    }
+    Ok(Json(json))
 }
 
 #[derive(sqlx::FromRow)]
@@ -692,8 +895,8 @@ fn node_json(row: NodeRow, committee: &Value) -> Result<Value, ApiError> {
         "node_id": node_id,
         "name": row.name,
         "network_address": row.network_address,
-        "public_key": row.public_key.map(hex::encode),
-        "network_public_key": row.network_public_key.map(hex::encode),
+        "public_key": row.public_key.as_ref().map(hex::encode),
+        "network_public_key": row.network_public_key.as_ref().map(hex::encode),
         "commission_rate_bps": row.commission_rate,
         "storage_price_vote": row.storage_price_vote,
         "write_price_vote": row.write_price_vote,
@@ -705,7 +908,28 @@ fn node_json(row: NodeRow, committee: &Value) -> Result<Value, ApiError> {
         "pool_shares": row.pool_shares,
         "commission_collected": row.commission_collected,
         "shards": shards,
+        "stake": row.staked,
+        "commission_rate": row.commission_rate,
+        "exchange_rate": exchange_rate(row.pool_wal, row.pool_shares),
+        "public_key_base64": row.public_key.as_ref().map(|k| base64_of(k)),
+        "network_public_key_base64": row.network_public_key.as_ref().map(|k| base64_of(k)),
     }))
+}
+
+fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// WAL per pool share, `pool_wal / pool_shares` as a decimal string with 9 decimals (exact
+/// integer arithmetic, truncated); null before the first rewards or for an empty pool.
+fn exchange_rate(pool_wal: Option<i64>, pool_shares: Option<i64>) -> Option<String> {
+    let (wal, shares) = (u128::try_from(pool_wal?).ok()?, u128::try_from(pool_shares?).ok()?);
+    if shares == 0 {
+        return None;
+    }
+    let scaled = wal * 1_000_000_000 / shares;
+    Some(format!("{}.{:09}", scaled / 1_000_000_000, scaled % 1_000_000_000))
 }
 
 #[utoipa::path(get, path = "/v1/nodes", responses((status = 200, description = "Every storage node")))]
@@ -740,6 +964,118 @@ async fn node(State(state): State<AppState>, Path(node_id): Path<String>) -> Api
     Ok(Json(node))
 }
 
+#[utoipa::path(get, path = "/v1/nodes/{node_id}/history", params(("node_id" = String, Path), PageQuery),
+    responses((status = 200, description = "Per epoch, newest first: {epoch, stake, shards, reward, commission, \
+     pool_wal, pool_shares, exchange_rate}; next_cursor continues"), (status = 400), (status = 404)))]
+async fn node_history(
+    State(state): State<AppState>,
+    Path(node_id): Path<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> ApiResult<Value> {
+    let node_id = parse_address(&node_id, "node ID")?;
+    let id = node_id.as_bytes().to_vec();
+    let (cursor, limit) = epoch_page(&query)?;
+    type Row = (i32, Option<i64>, Option<Value>, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    const SELECT: &str = "SELECT h.epoch, h.stake, h.shards, r.reward, r.commission, r.pool_wal, r.pool_shares
+         FROM node_epochs h LEFT JOIN node_rewards r ON r.node_id = h.node_id AND r.epoch = h.epoch
+         WHERE h.node_id = $1";
+    let rows: Vec<Row> = sqlx::query_as(&format!("{SELECT} AND h.epoch < $2 ORDER BY h.epoch DESC LIMIT $3"))
+        .bind(&id)
+        .bind(cursor)
+        .bind(limit + 1)
+        .fetch_all(&state.pool)
+        .await?;
+    if rows.is_empty() {
+        let (known,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM nodes WHERE node_id = $1)")
+            .bind(&id)
+            .fetch_one(&state.pool)
+            .await?;
+        if !known {
+            return Err(ApiError::NotFound(format!("no node {node_id}")));
+        }
+    }
+    let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].0);
+    let history: Vec<Value> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|(epoch, stake, shards, reward, commission, pool_wal, pool_shares)| {
+            json!({
+                "epoch": epoch,
+                "stake": stake,
+                "shards": shards,
+                "reward": reward,
+                "commission": commission,
+                "pool_wal": pool_wal,
+                "pool_shares": pool_shares,
+                "exchange_rate": exchange_rate(pool_wal, pool_shares),
+            })
+        })
+        .collect();
+    Ok(Json(json!({ "node_id": node_id.to_string(), "history": history, "next_cursor": next_cursor })))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchQuery {
+    /// A blob ID (base64url, hex or decimal), an object ID or a node ID (0x and hex digits).
+    q: String,
+}
+
+/// Resolves what the search box was given: every kind of indexed thing the text names, since
+/// a 64-digit hex string may be a blob ID, a Blob object's ID and a node ID at once.
+#[utoipa::path(get, path = "/v1/search", params(SearchQuery), responses((status = 200, description =
+    "{query, results: [{kind: blob|object|node, id, blob_id?}]}, empty if nothing indexed matches"),
+    (status = 400, description = "Not an ID in any form")))]
+async fn search(State(state): State<AppState>, ApiQuery(query): ApiQuery<SearchQuery>) -> ApiResult<Value> {
+    let text = query.q.trim();
+    let blob_id = BlobId::from_str(text).ok();
+    let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")).unwrap_or(text);
+    let address = (!hex.is_empty() && hex.len() <= 64 && hex.bytes().all(|b| b.is_ascii_hexdigit()))
+        .then(|| format!("0x{hex}").parse::<Address>().ok())
+        .flatten();
+    if blob_id.is_none() && address.is_none() {
+        return Err(ApiError::BadRequest(format!(
+            "{text:?} is not an ID: expected a blob ID (base64url, 0x and 64 hex digits, or a decimal u256) or an \
+             object or node ID (0x and hex digits)"
+        )));
+    }
+    let mut results = Vec::new();
+    if let Some(blob_id) = blob_id {
+        let (found,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM blobs WHERE blob_id = $1)
+                 OR EXISTS (SELECT 1 FROM invalid_blob_ids WHERE blob_id = $1)
+                 OR EXISTS (SELECT 1 FROM events WHERE blob_id = $1)",
+        )
+        .bind(blob_id.0.to_vec())
+        .fetch_one(&state.pool)
+        .await?;
+        if found {
+            results.push(json!({ "kind": "blob", "id": blob_id.to_string(), "blob_id": blob_id.to_string() }));
+        }
+    }
+    if let Some(address) = address {
+        let id = address.as_bytes().to_vec();
+        let object: Option<(Vec<u8>,)> = sqlx::query_as("SELECT blob_id FROM blobs WHERE object_id = $1")
+            .bind(&id)
+            .fetch_optional(&state.pool)
+            .await?;
+        if let Some((blob_id,)) = object {
+            let blob_id = BlobId(stored_id(&blob_id, "blob ID")?).to_string();
+            results.push(json!({ "kind": "object", "id": address.to_string(), "blob_id": blob_id }));
+        }
+        let (node,): (bool,) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM nodes WHERE node_id = $1)
+                 OR EXISTS (SELECT 1 FROM node_epochs WHERE node_id = $1)",
+        )
+        .bind(&id)
+        .fetch_one(&state.pool)
+        .await?;
+        if node {
+            results.push(json!({ "kind": "node", "id": address.to_string() }));
+        }
+    }
+    Ok(Json(json!({ "query": text, "results": results })))
+}
+
 #[utoipa::path(get, path = "/v1/stats", responses((status = 200, description = "Blobs and bytes, in total and by epoch")))]
 async fn stats(State(state): State<AppState>) -> ApiResult<Value> {
     let epoch = current_epoch(&state.pool).await?;
@@ -753,6 +1089,36 @@ async fn stats(State(state): State<AppState>) -> ApiResult<Value> {
     .bind(epoch)
     .fetch_one(&state.pool)
     .await?;
+    // The per-epoch series the home page plots: the latest epochs, by primary key.
+    let series: Vec<EpochRow> = sqlx::query_as(&format!("{EPOCH_SELECT} ORDER BY e.epoch DESC LIMIT {MAX_LIMIT}"))
+        .fetch_all(&state.pool)
+        .await?;
+    let current = series.iter().find(|e| e.start_checkpoint.is_some() && e.epoch <= epoch);
+    let network = json!({
+        "epoch_start_timestamp_ms": current.and_then(|e| e.start_timestamp_ms),
+        "nodes": current.and_then(|e| e.committee.as_ref()).and_then(Value::as_array).map(Vec::len),
+        "total_stake": current.and_then(|e| e.total_stake),
+        "storage_price": current.and_then(|e| e.storage_price),
+        "write_price": current.and_then(|e| e.write_price),
+        "total_capacity": current.and_then(|e| e.total_capacity),
+        "used_capacity": current.and_then(|e| e.used_capacity),
+    });
+    let series: Vec<Value> = series
+        .into_iter()
+        .rev()
+        .map(|e| {
+            json!({
+                "epoch": e.epoch,
+                "blobs_registered": e.blobs_registered.unwrap_or(0),
+                "bytes_registered": e.bytes_registered.unwrap_or(0),
+                "blobs_certified": e.blobs_certified.unwrap_or(0),
+                "bytes_certified": e.bytes_certified.unwrap_or(0),
+                "total_stake": e.total_stake,
+                "storage_price": e.storage_price,
+                "write_price": e.write_price,
+            })
+        })
+        .collect();
     let by_epoch: Vec<(i32, i64, i64)> =
         sqlx::query_as("SELECT registered_epoch, blobs, bytes::int8 FROM registered_totals ORDER BY registered_epoch")
             .fetch_all(&state.pool)
@@ -761,6 +1127,9 @@ async fn stats(State(state): State<AppState>) -> ApiResult<Value> {
         "epoch": epoch,
         "stored": { "blobs": blobs, "bytes": bytes },
         "certified": { "blobs": certified, "bytes": certified_bytes },
+        "network": network,
+        // Oldest first, the last 1000 epochs.
+        "by_epoch": series,
         "registered_by_epoch": by_epoch.into_iter()
             .map(|(e, n, b)| json!({ "epoch": e, "blobs": n, "bytes": b }))
             .collect::<Vec<_>>(),
@@ -770,7 +1139,20 @@ async fn stats(State(state): State<AppState>) -> ApiResult<Value> {
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Walrus indexer", description = "Blobs, events, epochs and storage nodes of a Walrus deployment"),
-    paths(health, blob, blob_by_object, list_blobs, list_events, list_epochs, epoch, list_nodes, node, stats)
+    paths(
+        health,
+        blob,
+        blob_by_object,
+        list_blobs,
+        list_events,
+        list_epochs,
+        epoch,
+        list_nodes,
+        node,
+        node_history,
+        search,
+        stats
+    )
 )]
 pub struct ApiDoc;
 
@@ -854,6 +1236,7 @@ mod tests {
                 deletable: has(1).then_some(true),
                 end_epoch_before: has(2).then_some(10),
                 cursor: has(3).then(|| vec![0x80; 32]),
+                attribute: None,
             };
             let (sql, _) = blob_page_query(2, filter.clone(), 51);
             let values: Vec<String> = [

@@ -4,7 +4,8 @@
 //!
 //! Data flows one way: `walrus_chain` (checkpoint N from a source, decoded into our typed
 //! events) → [`verify`] (it continues the chain) → [`process`] (folded into a batch) → [`store`] (one transaction with the
-//! watermark) → [`api`] (read, served by [`serve`]). [`ingest`] runs the loop and reports to [`status`].
+//! watermark) → [`api`] (read, served by [`serve`], with the
+//! explorer page of [`web`] on top). [`ingest`] runs the loop and reports to [`status`].
 
 pub mod api;
 pub mod ingest;
@@ -13,3 +14,4 @@ pub mod serve;
 pub mod status;
 pub mod store;
 pub mod verify;
+pub mod web;

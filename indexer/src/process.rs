@@ -72,6 +72,16 @@ pub struct EpochChange {
     pub committee: Option<Value>,
 }
 
+/// What a batch says about a node in one epoch.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NodeEpochChange {
+    /// The node's running stake change in the batch (its `NodeChange::staked_delta`) at the
+    /// last event of the epoch about it: the store turns it into the stake at that point.
+    pub stake_offset: i64,
+    /// Its shards in the epoch's committee.
+    pub shards: Option<Vec<u16>>,
+}
+
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct NodeChange {
     pub registered: Option<walrus_chain::events::NodeRegistered>,
@@ -107,10 +117,21 @@ pub struct Batch {
     /// Position in `new_blobs` of each blob registered in this batch.
     new_blob_index: HashMap<Address, usize>,
     pub invalid_blob_ids: Vec<(BlobId, u32, u64)>,
+    /// Blob IDs deleted from the nodes by a deny-list certificate: (ID, epoch, checkpoint).
+    pub deny_listed: Vec<(BlobId, u32, u64)>,
     pub storage: BTreeMap<Address, StorageChange>,
     pub epochs: BTreeMap<u32, EpochChange>,
     pub nodes: BTreeMap<Address, NodeChange>,
     pub rewards: Vec<RewardRow>,
+    /// Per node and epoch: stake and shards, for the node's history.
+    pub node_epochs: BTreeMap<(Address, u32), NodeEpochChange>,
+    /// The sum of all stake changes so far in the batch (deposits minus withdrawn principal).
+    pub stake_delta: i64,
+    /// Per epoch, `stake_delta` at the epoch's start or its last stake event in the batch:
+    /// the store adds the total staked before the batch.
+    pub epoch_stake: BTreeMap<u32, i64>,
+    /// ProtocolVersionUpdated: (start epoch, version, checkpoint).
+    pub protocol_versions: Vec<(u32, u64, u64)>,
     pub new_origins: Vec<(Address, u64)>,
     /// Events of our package that could not be decoded (unknown type or bad BCS).
     pub undecoded: u64,
@@ -180,6 +201,22 @@ impl Batch {
         change
     }
 
+    /// Records the node's stake as of now for its history in `epoch`.
+    fn node_epoch(&mut self, node_id: Address, epoch: u32) -> &mut NodeEpochChange {
+        let offset = self.nodes.get(&node_id).map_or(0, |c| c.staked_delta);
+        let change = self.node_epochs.entry((node_id, epoch)).or_default();
+        change.stake_offset = offset;
+        change
+    }
+
+    /// A stake change of `delta` by `node_id` in `epoch`.
+    fn stake(&mut self, node_id: Address, epoch: u32, delta: i64, seq: u64) {
+        self.node(node_id, seq).staked_delta += delta;
+        self.stake_delta += delta;
+        self.epoch_stake.insert(epoch, self.stake_delta);
+        self.node_epoch(node_id, epoch);
+    }
+
     fn apply(&mut self, event: &WalrusEvent, seq: u64, timestamp_ms: u64) {
         match event {
             WalrusEvent::BlobRegistered(e) => {
@@ -212,6 +249,7 @@ impl Batch {
             WalrusEvent::InvalidBlobID(e) => self.invalid_blob_ids.push((e.blob_id, e.epoch, seq)),
             WalrusEvent::EpochChangeStart(e) => {
                 self.epochs.entry(e.epoch).or_default().start = Some((seq, timestamp_ms));
+                self.epoch_stake.insert(e.epoch, self.stake_delta);
             }
             WalrusEvent::EpochChangeDone(e) => self.epochs.entry(e.epoch).or_default().done_checkpoint = Some(seq),
             WalrusEvent::PricesUpdated(e) => {
@@ -228,6 +266,9 @@ impl Batch {
                     .map(|(id, shards)| json!({ "node_id": id.to_string(), "shards": shards }))
                     .collect();
                 self.epochs.entry(e.epoch).or_default().committee = Some(Value::Array(members));
+                for (id, shards) in e.node_ids.iter().zip(&e.shards) {
+                    self.node_epoch(*id, e.epoch).shards = Some(shards.clone());
+                }
             }
             WalrusEvent::StorageReserved(e) => {
                 let change = self.storage(e.storage_id, seq);
@@ -247,11 +288,12 @@ impl Batch {
             WalrusEvent::NodeRegistered(e) => self.node(e.node_id, seq).registered = Some(e.clone()),
             WalrusEvent::NodeUpdated(e) => self.node(e.node_id, seq).updated = Some(e.clone()),
             WalrusEvent::NodeDeregistered(e) => self.node(e.node_id, seq).deregistered_epoch = Some(e.epoch),
-            WalrusEvent::StakeDeposited(e) => self.node(e.node_id, seq).staked_delta += e.amount as i64,
-            WalrusEvent::StakeWithdrawn(e) => self.node(e.node_id, seq).staked_delta -= e.principal as i64,
+            WalrusEvent::StakeDeposited(e) => self.stake(e.node_id, e.epoch, e.amount as i64, seq),
+            WalrusEvent::StakeWithdrawn(e) => self.stake(e.node_id, e.epoch, -(e.principal as i64), seq),
             WalrusEvent::CommissionCollected(e) => self.node(e.node_id, seq).commission_collected += e.amount,
             WalrusEvent::RewardsDistributed(e) => {
                 self.node(e.node_id, seq).pool = Some((e.pool_wal, e.pool_shares));
+                self.node_epoch(e.node_id, e.epoch);
                 self.rewards.push(RewardRow {
                     node_id: e.node_id,
                     epoch: e.epoch,
@@ -265,6 +307,12 @@ impl Batch {
             WalrusEvent::EpochParametersSelected(e) => {
                 self.epochs.entry(e.next_epoch).or_default();
             }
+            // Walrus's certificate that f+1 nodes deny-list the blob: the nodes delete its data
+            // (nothing on chain is deleted), so its objects are no longer stored.
+            WalrusEvent::DenyListBlobDeleted(e) => self.deny_listed.push((e.blob_id, e.epoch, seq)),
+            WalrusEvent::ProtocolVersionUpdated(e) => {
+                self.protocol_versions.push((e.start_epoch, e.protocol_version, seq));
+            }
             // Stake leaves the pool when withdrawn (StakeWithdrawn), not when requested.
             WalrusEvent::ShardsReceived(_)
             | WalrusEvent::WithdrawalRequested(_)
@@ -274,7 +322,16 @@ impl Batch {
             | WalrusEvent::PooledBlobRegistered(_)
             | WalrusEvent::PooledBlobCertified(_)
             | WalrusEvent::PooledBlobDeleted(_)
-            | WalrusEvent::StoragePoolExtended(_) => {}
+            | WalrusEvent::StoragePoolExtended(_)
+            // Kept as events: a deny list's root is the node's own business, upgrades and their
+            // votes change no indexed state (new type origins are learned from the packages),
+            // and ShardRecoveryStart is never emitted by Walrus.
+            | WalrusEvent::ShardRecoveryStart(_)
+            | WalrusEvent::ContractUpgraded(_)
+            | WalrusEvent::RegisterDenyListUpdate(_)
+            | WalrusEvent::DenyListUpdate(_)
+            | WalrusEvent::ContractUpgradeProposed(_)
+            | WalrusEvent::ContractUpgradeQuorumReached(_) => {}
         }
     }
 }

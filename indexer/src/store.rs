@@ -2,6 +2,7 @@
 //! batch of checkpoints — its events, the state they change and the watermark — in one
 //! transaction, with set-based statements (UNNEST) rather than a row at a time.
 
+use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use sui_sdk_types::{Address, Digest};
 
-use crate::process::{attribute_ops, Batch, EpochChange};
+use crate::process::{attribute_ops, Batch, EpochChange, NodeEpochChange};
 use walrus_chain::events::PackageOrigins;
 
 /// The watermark row of the ingestion pipeline.
@@ -220,8 +221,10 @@ impl Store {
         write_blobs(&mut tx, batch).await?;
         write_storage(&mut tx, batch).await?;
         write_epochs(&mut tx, batch).await?;
+        let stake_before = total_stake(&mut tx, batch).await?;
         write_nodes(&mut tx, batch).await?;
         refresh_status(&mut tx, batch, epoch_before).await?;
+        write_explorer(&mut tx, batch, stake_before).await?;
         sqlx::query(
             "INSERT INTO watermark (pipeline, checkpoint_hi, timestamp_ms, digest) VALUES ($1, $2, $3, $4)
              ON CONFLICT (pipeline) DO UPDATE SET checkpoint_hi = EXCLUDED.checkpoint_hi,
@@ -575,6 +578,129 @@ async fn write_nodes(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Resul
         .bind(rewards.iter().map(|r| r.commission as i64).collect::<Vec<_>>())
         .bind(rewards.iter().map(|r| r.pool_wal as i64).collect::<Vec<_>>())
         .bind(rewards.iter().map(|r| r.pool_shares as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The total staked principal before the batch, when the batch needs it (see [`Batch::epoch_stake`]).
+async fn total_stake(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<i64, sqlx::Error> {
+    if batch.epoch_stake.is_empty() {
+        return Ok(0);
+    }
+    // One row per storage node: a few hundred at most.
+    let (total,): (i64,) = sqlx::query_as("SELECT coalesce(sum(staked), 0)::int8 FROM nodes").fetch_one(&mut **tx).await?;
+    Ok(total)
+}
+
+/// What the explorer reads besides the state above: attributes as rows, deny-listed blob
+/// IDs, the total stake and protocol version per epoch, stake and shards per node and epoch.
+async fn write_explorer(tx: &mut Transaction<'_, Postgres>, batch: &Batch, stake_before: i64) -> Result<(), sqlx::Error> {
+    // Attributes: the final value of every key a batch touched (None: removed).
+    let touched: Vec<(&Address, &String, &Option<String>)> = batch
+        .new_blobs
+        .iter()
+        .map(|b| (&b.object_id, &b.change))
+        .chain(batch.blob_changes.iter())
+        .flat_map(|(object_id, change)| change.attributes.iter().map(move |(k, v)| (object_id, k, v)))
+        .collect();
+    if !touched.is_empty() {
+        let (set, removed): (Vec<_>, Vec<_>) = touched.into_iter().partition(|(_, _, v)| v.is_some());
+        sqlx::query(
+            "INSERT INTO blob_attributes (object_id, key, value)
+             SELECT u.o, u.k, u.v FROM UNNEST($1::bytea[], $2::text[], $3::text[]) AS u(o, k, v)
+             WHERE EXISTS (SELECT 1 FROM blobs b WHERE b.object_id = u.o)
+             ON CONFLICT (object_id, key) DO UPDATE SET value = EXCLUDED.value",
+        )
+        .bind(set.iter().map(|(o, _, _)| bytes(o)).collect::<Vec<_>>())
+        .bind(set.iter().map(|(_, k, _)| (*k).clone()).collect::<Vec<_>>())
+        .bind(set.iter().map(|(_, _, v)| (*v).clone().unwrap_or_default()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM blob_attributes a USING UNNEST($1::bytea[], $2::text[]) AS u(o, k)
+             WHERE a.object_id = u.o AND a.key = u.k",
+        )
+        .bind(removed.iter().map(|(o, _, _)| bytes(o)).collect::<Vec<_>>())
+        .bind(removed.iter().map(|(_, k, _)| (*k).clone()).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    let denied = &batch.deny_listed;
+    if !denied.is_empty() {
+        sqlx::query(
+            "INSERT INTO deny_listed_blob_ids (blob_id, epoch, checkpoint)
+             SELECT * FROM UNNEST($1::bytea[], $2::int4[], $3::int8[]) ON CONFLICT DO NOTHING",
+        )
+        .bind(denied.iter().map(|(blob_id, _, _)| blob_id.0.to_vec()).collect::<Vec<_>>())
+        .bind(denied.iter().map(|(_, epoch, _)| *epoch as i32).collect::<Vec<_>>())
+        .bind(denied.iter().map(|(_, _, checkpoint)| *checkpoint as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+        // Every object of the ID still stored is deleted as of the certificate's epoch.
+        sqlx::query(
+            "UPDATE blobs b SET deleted_epoch = d.epoch, updated_checkpoint = d.checkpoint
+             FROM UNNEST($1::bytea[], $2::int4[], $3::int8[]) AS d(blob_id, epoch, checkpoint)
+             WHERE b.blob_id = d.blob_id AND b.deleted_epoch IS NULL AND NOT b.burned",
+        )
+        .bind(denied.iter().map(|(blob_id, _, _)| blob_id.0.to_vec()).collect::<Vec<_>>())
+        .bind(denied.iter().map(|(_, epoch, _)| *epoch as i32).collect::<Vec<_>>())
+        .bind(denied.iter().map(|(_, _, checkpoint)| *checkpoint as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    let stake = &batch.epoch_stake;
+    if !stake.is_empty() {
+        sqlx::query(
+            "INSERT INTO epoch_stake (epoch, total_stake) SELECT * FROM UNNEST($1::int4[], $2::int8[])
+             ON CONFLICT (epoch) DO UPDATE SET total_stake = EXCLUDED.total_stake",
+        )
+        .bind(stake.keys().map(|e| *e as i32).collect::<Vec<_>>())
+        .bind(stake.values().map(|offset| stake_before + offset).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    let versions = &batch.protocol_versions;
+    if !versions.is_empty() {
+        // A later certificate for the same start epoch replaces the earlier one.
+        sqlx::query(
+            "INSERT INTO protocol_versions (start_epoch, version, checkpoint)
+             SELECT DISTINCT ON (e) e, v, c FROM UNNEST($1::int4[], $2::int8[], $3::int8[]) AS u(e, v, c)
+             ORDER BY e, c DESC
+             ON CONFLICT (start_epoch) DO UPDATE SET version = EXCLUDED.version, checkpoint = EXCLUDED.checkpoint",
+        )
+        .bind(versions.iter().map(|(e, _, _)| *e as i32).collect::<Vec<_>>())
+        .bind(versions.iter().map(|(_, v, _)| *v as i64).collect::<Vec<_>>())
+        .bind(versions.iter().map(|(_, _, c)| *c as i64).collect::<Vec<_>>())
+        .execute(&mut **tx)
+        .await?;
+    }
+    let node_epochs = &batch.node_epochs;
+    if !node_epochs.is_empty() {
+        let mut ids: Vec<Vec<u8>> = node_epochs.keys().map(|(id, _)| bytes(id)).collect();
+        ids.dedup();
+        // Stake now, minus what the batch changed after each row's event.
+        let staked: HashMap<Vec<u8>, i64> = sqlx::query_as("SELECT node_id, staked FROM nodes WHERE node_id = ANY($1)")
+            .bind(&ids)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .collect();
+        let stake = |(id, _): &(Address, u32), change: &NodeEpochChange| {
+            let total = batch.nodes.get(id).map_or(0, |c| c.staked_delta);
+            staked.get(&bytes(id)).map(|now| now - total + change.stake_offset)
+        };
+        sqlx::query(
+            "INSERT INTO node_epochs (node_id, epoch, stake, shards)
+             SELECT * FROM UNNEST($1::bytea[], $2::int4[], $3::int8[], $4::jsonb[])
+             ON CONFLICT (node_id, epoch) DO UPDATE SET stake = COALESCE(EXCLUDED.stake, node_epochs.stake),
+                 shards = COALESCE(EXCLUDED.shards, node_epochs.shards)",
+        )
+        .bind(node_epochs.keys().map(|(id, _)| bytes(id)).collect::<Vec<_>>())
+        .bind(node_epochs.keys().map(|(_, epoch)| *epoch as i32).collect::<Vec<_>>())
+        .bind(node_epochs.iter().map(|(k, c)| stake(k, c)).collect::<Vec<_>>())
+        .bind(node_epochs.values().map(|c| c.shards.as_ref().map(|s| serde_json::json!(s))).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
     }
