@@ -3,8 +3,8 @@
 //! with `walrus read` and streamed by the daemon's aggregator, each compared with the encoder
 //! library encoding and decoding the same blob in this process.
 //!
-//! The client runs as a child process so that its peak RSS (`ru_maxrss` of `wait4`) and CPU
-//! time are its own. Besides wall-clock medians it prints CPU seconds (client and nodes) and the
+//! The client runs as a child process so that its peak RSS (`VmHWM`, polled) and CPU time
+//! (`wait4`) are its own. Besides wall-clock medians it prints CPU seconds (client and nodes) and the
 //! nodes' disk writes, which say where the time goes on a loaded machine.
 //!
 //! `cargo build --release --workspace --bins && cargo bench -p walrus-client --bench store_read`
@@ -102,13 +102,30 @@ struct ChildRun {
     stdout: String,
 }
 
-/// Runs `command` to its end, with its own resource usage (`wait4`).
+/// Runs `command` to its end, with its own CPU time (`wait4`) and peak RSS. The peak is
+/// polled from `VmHWM`: `ru_maxrss` would count this process's memory, which the child
+/// shares until it execs.
 fn run_child(command: &mut Command, what: &str) -> Result<ChildRun> {
     let started = Instant::now();
     let out = tempfile::NamedTempFile::new()?;
     let child =
         command.stdout(out.reopen()?).stderr(Stdio::inherit()).spawn().with_context(|| format!("starting {what}"))?;
     let pid = child.id() as libc::pid_t;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let poller = {
+        let (done, pid) = (done.clone(), child.id());
+        std::thread::spawn(move || {
+            let mut peak: f64 = 0.0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let now = peak_rss_mib(pid);
+                if now.is_finite() {
+                    peak = peak.max(now);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            peak
+        })
+    };
     let mut status = 0;
     // SAFETY: waits for our own child and writes only the two values it is given; std's handle
     // is not waited on afterwards.
@@ -118,14 +135,11 @@ fn run_child(command: &mut Command, what: &str) -> Result<ChildRun> {
         usage
     };
     let wall = started.elapsed().as_secs_f64();
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let max_rss_mib = poller.join().expect("the poller does not panic");
     let stdout = std::fs::read_to_string(out.path())?;
     ensure!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "{what} failed (status {status}): {stdout}");
-    Ok(ChildRun {
-        wall,
-        cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime),
-        max_rss_mib: usage.ru_maxrss as f64 / 1024.0,
-        stdout,
-    })
+    Ok(ChildRun { wall, cpu: timeval(usage.ru_utime) + timeval(usage.ru_stime), max_rss_mib, stdout })
 }
 
 /// A child process stopped with SIGTERM when dropped.
