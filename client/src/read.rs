@@ -253,7 +253,7 @@ impl Client {
             if usize::from(sliver.index().get()) < needed {
                 systematic += 1;
                 if let Some(emitter) = emitter.as_deref_mut() {
-                    emitter.offer(sliver.index().get(), sliver.data()).await;
+                    emitter.offer(sliver.index().get(), sliver.bytes()).await;
                     if emitter.is_closed() {
                         break;
                     }
@@ -319,16 +319,15 @@ impl Emitter {
         self.closed || self.sent >= self.size
     }
 
-    /// Systematic primary sliver `index` (verified: row `index` of the blob, padded). Rows are
-    /// copied out of the sliver (a memory copy, far cheaper than the read): the sliver stays
-    /// for decoding, should other rows be missing.
-    async fn offer(&mut self, index: u16, row: &[u8]) {
+    /// Systematic primary sliver `index` (verified: row `index` of the blob, padded). The row
+    /// shares the sliver's bytes: rows waiting for those in front cost no copy.
+    async fn offer(&mut self, index: u16, row: &Bytes) {
         let start = u64::from(index) * self.row_len;
         if self.is_over() || start < self.sent || start >= self.size {
             return;
         }
         let len = self.row_len.min(self.size - start) as usize;
-        self.waiting.insert(index, Bytes::copy_from_slice(&row[..len]));
+        self.waiting.insert(index, row.slice(..len));
         while !self.is_over() {
             let next = (self.sent / self.row_len) as u16;
             let Some(row) = self.waiting.remove(&next) else { break };
