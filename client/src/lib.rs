@@ -13,6 +13,7 @@ pub mod config;
 pub mod daemon;
 pub mod node_client;
 mod read;
+mod spill;
 pub mod store;
 
 pub use certificate::{Certificate, Persistence};
@@ -21,5 +22,5 @@ pub use chain::{
 };
 pub use client::{Client, NodeFault};
 pub use config::ClientConfig;
-pub use read::{ReadError, ReadOutcome};
+pub use read::{ReadError, ReadOutcome, STREAM_DEPTH};
 pub use store::{Estimate, ResourceOperation, StoreError, StoreEvent, StoreOptions, StoreOutcome};

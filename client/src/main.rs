@@ -337,39 +337,70 @@ async fn blob_status(chain: &dyn ChainAccess, blob_id: &BlobId, json: bool) -> R
     Ok(())
 }
 
+/// Writes the blob as it arrives: to standard output, or to a file beside `out` renamed into
+/// place once the whole blob is there and synced, so a failure never leaves a partial file at
+/// `out`. The blob is never held in memory whole besides its slivers.
 async fn read(client: &Client, blob_id: &BlobId, out: Option<&Path>, json: bool) -> Result<()> {
-    let outcome = client.read(blob_id).await?;
-    for fault in &outcome.faults {
+    let part = out.map(part_path).transpose()?;
+    let mut file = match (&part, out) {
+        (Some(part), Some(out)) => {
+            Some(std::fs::File::create(part).with_context(|| format!("cannot write {}", out.display()))?)
+        }
+        _ => None,
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(walrus_client::STREAM_DEPTH);
+    let mut size = 0u64;
+    let mut write_error = None;
+    let write = async {
+        while let Some(piece) = rx.recv().await {
+            let written = match &mut file {
+                Some(file) => file.write_all(&piece),
+                None => std::io::stdout().write_all(&piece),
+            };
+            if let Err(e) = written {
+                // Dropping the receiver stops the read.
+                write_error = Some(e);
+                break;
+            }
+            size += piece.len() as u64;
+        }
+    };
+    let (faults, ()) = tokio::join!(client.read_to(blob_id, tx), write);
+    let finished = || -> Result<Vec<walrus_client::NodeFault>> {
+        let faults = faults?;
+        let target = out.map_or_else(|| "standard output".to_owned(), |p| p.display().to_string());
+        if let Some(e) = write_error {
+            bail!("cannot write {target}: {e}");
+        }
+        if let (Some(file), Some(part), Some(out)) = (&file, &part, out) {
+            file.sync_all()
+                .and_then(|()| std::fs::rename(part, out))
+                .with_context(|| format!("cannot write {target}"))?;
+        }
+        Ok(faults)
+    };
+    let faults = finished().inspect_err(|_| {
+        if let Some(part) = &part {
+            let _ = std::fs::remove_file(part);
+        }
+    })?;
+    for fault in &faults {
         eprintln!("warning: {fault}");
     }
-    match out {
-        Some(path) => {
-            write_atomically(path, &outcome.blob)?;
-            print(
-                json,
-                json!({"blobId": blob_id.to_string(), "out": path, "size": outcome.blob.len()}),
-                &format!("read blob {blob_id} ({} bytes) into {}", outcome.blob.len(), path.display()),
-            );
-        }
-        None => std::io::stdout().write_all(&outcome.blob).context("cannot write to standard output")?,
+    if let Some(path) = out {
+        print(
+            json,
+            json!({"blobId": blob_id.to_string(), "out": path, "size": size}),
+            &format!("read blob {blob_id} ({size} bytes) into {}", path.display()),
+        );
     }
     Ok(())
 }
 
-/// Writes beside `path` then renames, so a crash never leaves a half-written file there.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+/// The file a read writes before renaming it to `path`.
+fn part_path(path: &Path) -> Result<PathBuf> {
     let name = path.file_name().ok_or_else(|| anyhow!("{} is not a file path", path.display()))?;
-    let temp = path.with_file_name(format!(".{}.part", name.to_string_lossy()));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&temp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&temp);
-        anyhow!("cannot write {}: {e}", path.display())
-    })
+    Ok(path.with_file_name(format!(".{}.part", name.to_string_lossy())))
 }
 
 /// Stores each file; one failure does not stop the others, but makes the exit code non-zero.
@@ -419,7 +450,6 @@ async fn dry_run_one(client: &Client, path: &Path, options: &StoreOptions, json:
 }
 
 async fn store_one(client: &Client, path: &Path, options: &StoreOptions, json: bool) -> Result<serde_json::Value> {
-    let bytes = read_file(path).await?;
     let mut options = options.clone();
     let bar = std::io::stderr().is_terminal().then(|| progress_bar(path));
     if let Some(bar) = bar.clone() {
@@ -429,7 +459,7 @@ async fn store_one(client: &Client, path: &Path, options: &StoreOptions, json: b
             StoreEvent::Confirmed { weight, needed } => bar.set_message(format!("confirmed {weight}/{needed} shards")),
         }));
     }
-    let outcome = client.store(bytes, options).await;
+    let outcome = client.store_file(path, options).await;
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }

@@ -204,9 +204,19 @@ impl NodeClient {
         sliver: &Sliver<A>,
         n_shards: u16,
     ) -> Result<Stored, NodeError> {
-        let body = sliver.to_bcs();
+        self.put_sliver_bcs::<A>(blob_id, sliver.index().pair(n_shards), sliver.to_bcs()).await
+    }
+
+    /// Stores a sliver given in its BCS form (as [`Sliver::to_bcs`] makes it) as pair `pair`'s
+    /// sliver of axis `A`.
+    pub async fn put_sliver_bcs<A: Axis>(
+        &self,
+        blob_id: &BlobId,
+        pair: SliverPairIndex,
+        body: Vec<u8>,
+    ) -> Result<Stored, NodeError> {
         let timeout = self.sliver_timeout(body.len());
-        let url = self.url(blob_id, &Self::sliver_path::<A>(sliver.index().pair(n_shards)));
+        let url = self.url(blob_id, &Self::sliver_path::<A>(pair));
         let request = self.http.put(url).header("content-type", "application/octet-stream").body(body);
         let (status, _) = self.send(request, timeout).await?;
         Ok(Self::stored(status))

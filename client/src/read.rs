@@ -5,8 +5,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use bytes::Bytes;
 use futures::StreamExt;
-use tokio::sync::Semaphore;
+use tokio::sync::{mpsc, Semaphore};
 use walrus_encoder::{
     decode, Axis, BlobId, ConsistencyCheck, Primary, Secondary, ShardIndex, Sliver, SliverPairIndex, VerifiedMetadata,
 };
@@ -17,6 +18,16 @@ use crate::node_client::NodeError;
 
 /// Metadata requests in flight at once: a few, so one slow node does not stall the read.
 const METADATA_FANOUT: usize = 3;
+
+/// The least time a read waits for the remaining systematic slivers once it could decode.
+const GRACE_MIN: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The largest piece of a decoded blob sent on at once.
+const CHUNK: usize = 1 << 20;
+
+/// Pieces of a blob a reader may have sent and not yet taken; each is at most a sliver or
+/// [`CHUNK`] bytes, so this bounds the bytes waiting for a slow reader.
+pub const STREAM_DEPTH: usize = 16;
 
 /// A read blob and the nodes that failed along the way.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,19 +85,40 @@ impl Faults {
 }
 
 impl Client {
-    /// Reads blob `blob_id`; succeeds while at most f shards' nodes are down or lying.
+    /// Reads blob `blob_id` whole; succeeds while at most f shards' nodes are down or lying.
     pub async fn read(&self, blob_id: &BlobId) -> Result<ReadOutcome, ReadError> {
+        let (tx, mut rx) = mpsc::channel::<Bytes>(STREAM_DEPTH);
+        let mut blob: Vec<u8> = Vec::new();
+        let collect = async {
+            while let Some(piece) = rx.recv().await {
+                blob.extend_from_slice(&piece);
+            }
+        };
+        let (faults, ()) = tokio::join!(self.read_to(blob_id, tx), collect);
+        Ok(ReadOutcome { blob, faults: faults? })
+    }
+
+    /// Reads blob `blob_id`, sending its bytes to `out` in order as they are known to be right:
+    /// the verified systematic primary slivers are the blob's rows, so while they arrive the
+    /// bytes flow before the read is over, and memory holds the slivers but not a second copy
+    /// of the blob. Only when some are missing does the rest wait for decoding. Errors after
+    /// some bytes went out leave `out` short. If `out` is closed, the read stops.
+    pub async fn read_to(&self, blob_id: &BlobId, out: mpsc::Sender<Bytes>) -> Result<Vec<NodeFault>, ReadError> {
         let committee = self.chain.committee().await?;
         let mut faults = Faults::default();
         let metadata = self.metadata(&committee, blob_id, &mut faults).await?;
         let params = metadata.layout().params();
-        let primary = self.slivers::<Primary>(&committee, &metadata, &mut faults).await;
+        let mut emitter = Emitter::new(&metadata, out);
+        let primary = self.slivers::<Primary>(&committee, &metadata, &mut faults, Some(&mut emitter)).await;
+        if emitter.is_over() {
+            return Ok(faults.into_vec());
+        }
         let primary_needed = usize::from(params.primary_source_symbols());
         let check = ConsistencyCheck::Default;
         let blob = if primary.len() >= primary_needed {
             decode_blocking(metadata, primary, check).await
         } else {
-            let secondary = self.slivers::<Secondary>(&committee, &metadata, &mut faults).await;
+            let secondary = self.slivers::<Secondary>(&committee, &metadata, &mut faults, None).await;
             let secondary_needed = usize::from(params.secondary_source_symbols());
             if secondary.len() < secondary_needed {
                 return Err(ReadError::NotEnoughSlivers {
@@ -101,7 +133,10 @@ impl Client {
             decode_blocking(metadata, secondary, check).await
         };
         match blob {
-            Ok(blob) => Ok(ReadOutcome { blob, faults: faults.into_vec() }),
+            Ok(blob) => {
+                emitter.finish(blob).await;
+                Ok(faults.into_vec())
+            }
             Err(walrus_encoder::Error::InconsistentBlob) => Err(ReadError::Inconsistent(*blob_id)),
             Err(source) => Err(ReadError::Decode { blob_id: *blob_id, source }),
         }
@@ -138,14 +173,17 @@ impl Client {
         Err(ReadError::NoMetadata { blob_id: *blob_id, faults: std::mem::take(faults).into_vec() })
     }
 
-    /// Verified slivers of axis `A` until enough to decode. Requests go round-robin over the
-    /// nodes, at most `requests_per_node` per node and about as many in all as are needed plus
-    /// one per node, so every node is asked early and little is fetched beyond the need.
+    /// Verified slivers of axis `A` until enough to decode. The systematic slivers (the blob's
+    /// own rows or columns) are asked for first: when they all arrive, decoding is a copy and
+    /// the consistency check has nothing left to re-hash. Requests go round-robin over the
+    /// nodes, at most `requests_per_node` per node and as many in all as are needed plus one
+    /// per node, so every node is asked early and little is fetched beyond the need.
     async fn slivers<A: Axis>(
         &self,
         committee: &Committee,
         metadata: &VerifiedMetadata,
         faults: &mut Faults,
+        mut emitter: Option<&mut Emitter>,
     ) -> Vec<Sliver<A>> {
         let layout = metadata.layout();
         let needed = usize::from(layout.params().source_symbols::<A>());
@@ -157,13 +195,23 @@ impl Client {
         let nodes: Vec<_> =
             committee.members.iter().map(|m| (self.node(m), Semaphore::new(self.config.requests_per_node))).collect();
         let most_shards = committee.members.iter().map(|m| m.shards.len()).max().unwrap_or(0);
-        let requests: Vec<(usize, SliverPairIndex)> = (0..most_shards)
+        let mut requests: Vec<(usize, SliverPairIndex)> = (0..most_shards)
             .flat_map(|round| {
                 committee.members.iter().enumerate().filter_map(move |(index, member)| {
                     member.shards.get(round).map(|&s| (index, rotation.pair_on(ShardIndex(s))))
                 })
             })
             .collect();
+        // The systematic ones in index order, so that rows arrive about in the order they are
+        // sent on; the others keep their round-robin order (the sort is stable).
+        requests.sort_by_key(|(_, pair)| {
+            let index = usize::from(pair.sliver::<A>(n_shards).get());
+            if index < needed {
+                (false, index)
+            } else {
+                (true, 0)
+            }
+        });
         let fetch = |(index, pair): (usize, SliverPairIndex)| {
             let (node, limit) = &nodes[index];
             let metadata = metadata.clone();
@@ -185,18 +233,45 @@ impl Client {
             }
         };
         let mut answers = futures::stream::iter(requests).map(fetch).buffer_unordered(needed + committee.members.len());
-        let mut slivers = Vec::with_capacity(needed);
-        while let Some((index, answer)) = answers.next().await {
-            match answer {
-                Ok(sliver) => {
-                    slivers.push(sliver);
-                    if slivers.len() == needed {
+        let started = tokio::time::Instant::now();
+        let mut slivers: Vec<Sliver<A>> = Vec::with_capacity(needed + committee.members.len());
+        let mut systematic = 0;
+        let mut grace_until = None;
+        loop {
+            let answer = match grace_until {
+                None => answers.next().await,
+                Some(deadline) => tokio::time::timeout_at(deadline, answers.next()).await.unwrap_or(None),
+            };
+            let Some((index, answer)) = answer else { break };
+            let sliver = match answer {
+                Ok(sliver) => sliver,
+                Err(reason) => {
+                    faults.add(committee, index, reason);
+                    continue;
+                }
+            };
+            if usize::from(sliver.index().get()) < needed {
+                systematic += 1;
+                if let Some(emitter) = emitter.as_deref_mut() {
+                    emitter.offer(sliver.index().get(), sliver.bytes()).await;
+                    if emitter.is_closed() {
                         break;
                     }
                 }
-                Err(reason) => faults.add(committee, index, reason),
+            }
+            slivers.push(sliver);
+            if systematic == needed {
+                break;
+            }
+            // Enough to decode: give the systematic slivers still on their way a little longer
+            // (a quarter of the time so far), as they make decoding a copy; a slow node does
+            // not hold the read up for more than that.
+            if slivers.len() >= needed && grace_until.is_none() {
+                grace_until = Some(tokio::time::Instant::now() + GRACE_MIN.max(started.elapsed() / 4));
             }
         }
+        // The systematic ones first: decoding takes the first it needs, and those cost least.
+        slivers.sort_by_key(|sliver| sliver.index().get());
         slivers
     }
 }
@@ -207,4 +282,76 @@ async fn decode_blocking<A: Axis>(
     check: ConsistencyCheck,
 ) -> walrus_encoder::Result<Vec<u8>> {
     tokio::task::spawn_blocking(move || decode(&metadata, &slivers, check)).await.expect("decoding does not panic")
+}
+
+/// Sends a blob's bytes on in order: verified systematic rows as they come, the decoded rest
+/// at the end.
+struct Emitter {
+    out: mpsc::Sender<Bytes>,
+    row_len: u64,
+    size: u64,
+    /// Bytes sent so far: whole rows until the last.
+    sent: u64,
+    /// Rows that arrived before the rows in front of them.
+    waiting: BTreeMap<u16, Bytes>,
+    closed: bool,
+}
+
+impl Emitter {
+    fn new(metadata: &VerifiedMetadata, out: mpsc::Sender<Bytes>) -> Self {
+        let layout = metadata.layout();
+        Self {
+            out,
+            row_len: layout.sliver_length::<Primary>() as u64,
+            size: layout.unencoded_length(),
+            sent: 0,
+            waiting: BTreeMap::new(),
+            closed: false,
+        }
+    }
+
+    fn is_closed(&self) -> bool {
+        self.closed
+    }
+
+    /// Whether nothing is left to send: all of it went, or nobody takes it any more.
+    fn is_over(&self) -> bool {
+        self.closed || self.sent >= self.size
+    }
+
+    /// Systematic primary sliver `index` (verified: row `index` of the blob, padded). The row
+    /// shares the sliver's bytes: rows waiting for those in front cost no copy.
+    async fn offer(&mut self, index: u16, row: &Bytes) {
+        let start = u64::from(index) * self.row_len;
+        if self.is_over() || start < self.sent || start >= self.size {
+            return;
+        }
+        let len = self.row_len.min(self.size - start) as usize;
+        self.waiting.insert(index, row.slice(..len));
+        while !self.is_over() {
+            let next = (self.sent / self.row_len) as u16;
+            let Some(row) = self.waiting.remove(&next) else { break };
+            self.send(row).await;
+        }
+    }
+
+    /// The whole decoded blob: sends what is not sent yet.
+    async fn finish(&mut self, blob: Vec<u8>) {
+        let blob = Bytes::from(blob);
+        while !self.is_over() {
+            let start = self.sent as usize;
+            if start >= blob.len() {
+                break;
+            }
+            let end = blob.len().min(start + CHUNK);
+            self.send(blob.slice(start..end)).await;
+        }
+    }
+
+    async fn send(&mut self, piece: Bytes) {
+        self.sent += piece.len() as u64;
+        if self.out.send(piece).await.is_err() {
+            self.closed = true;
+        }
+    }
 }

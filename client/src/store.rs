@@ -8,7 +8,7 @@ use fastcrypto::bls12381::min_pk::BLS12381Signature;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio::task::JoinSet;
-use walrus_encoder::{BlobId, EncodedBlob, EncodingType, Primary, Secondary, ShardIndex, SliverPairIndex};
+use walrus_encoder::{Axis, BlobId, EncodingType, Primary, Secondary, ShardIndex, SliverPairIndex, VerifiedMetadata};
 
 use crate::certificate::{
     confirmation_message, verify_confirmation, CertificateBuilder, ConfirmationError, Persistence,
@@ -16,6 +16,7 @@ use crate::certificate::{
 use crate::chain::{BlobObject, ChainError, Committee, RegisterRequest, Registered};
 use crate::client::{list_faults, Client, NodeFault};
 use crate::node_client::{NodeClient, NodeError};
+use crate::spill::{Source, SpillError, SpilledSlivers};
 
 /// Progress of a store, for a progress bar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -113,6 +114,10 @@ impl StoreOutcome {
 pub enum StoreError {
     #[error("the blob cannot be encoded: {0}")]
     Encode(#[from] walrus_encoder::Error),
+    #[error("cannot encode the blob through a temporary file of its slivers: {0}")]
+    Spill(std::io::Error),
+    #[error("cannot read {path}: {source}")]
+    Input { path: std::path::PathBuf, source: std::io::Error },
     #[error("chain: {0}")]
     Chain(#[from] ChainError),
     #[error("--epochs must be at least 1")]
@@ -140,6 +145,12 @@ struct Part {
     primary: bool,
 }
 
+/// The blob to store: in memory (a publisher's request body) or in a file.
+enum Input {
+    Memory(Vec<u8>),
+    File(std::fs::File, u64),
+}
+
 /// Why a node did not confirm.
 #[derive(Debug, thiserror::Error)]
 enum Failure {
@@ -153,7 +164,9 @@ enum Failure {
 struct Upload {
     client: Client,
     committee: Committee,
-    encoded: EncodedBlob,
+    metadata: VerifiedMetadata,
+    /// Read back sliver by sliver as they are sent.
+    slivers: Arc<SpilledSlivers>,
     persistence: Persistence,
     message: Vec<u8>,
     options: StoreOptions,
@@ -196,15 +209,42 @@ impl Client {
 
     /// Stores `blob` for `options.epochs` epochs and certifies it.
     pub async fn store(&self, blob: Vec<u8>, options: StoreOptions) -> Result<StoreOutcome, StoreError> {
+        self.store_from(Input::Memory(blob), options).await
+    }
+
+    /// Stores the file at `path` like [`Self::store`], reading it as encoding goes: neither the
+    /// file nor its slivers are ever in memory whole.
+    pub async fn store_file(&self, path: &std::path::Path, options: StoreOptions) -> Result<StoreOutcome, StoreError> {
+        let input_error = |source| StoreError::Input { path: path.to_owned(), source };
+        let file = std::fs::File::open(path).map_err(input_error)?;
+        let stat = file.metadata().map_err(input_error)?;
+        if !stat.is_file() {
+            return Err(input_error(std::io::Error::other("not a regular file")));
+        }
+        let len = stat.len();
+        self.store_from(Input::File(file, len), options).await
+    }
+
+    async fn store_from(&self, input: Input, options: StoreOptions) -> Result<StoreOutcome, StoreError> {
         if options.epochs == 0 {
             return Err(StoreError::NoEpochs);
         }
         let committee = self.chain.committee().await?;
         let n_shards = committee.n_shards();
-        let encoded = tokio::task::spawn_blocking(move || walrus_encoder::encode(n_shards, &blob))
-            .await
-            .expect("encoding does not panic")?;
-        let metadata = &encoded.metadata;
+        let (metadata, slivers) = tokio::task::spawn_blocking(move || {
+            let source = match &input {
+                Input::Memory(blob) => Source::Memory(blob),
+                Input::File(file, len) => Source::File { file, len: *len },
+            };
+            SpilledSlivers::encode(n_shards, source)
+        })
+        .await
+        .expect("encoding does not panic")
+        .map_err(|e| match e {
+            SpillError::Encode(e) => StoreError::Encode(e),
+            SpillError::Io(e) => StoreError::Spill(e),
+        })?;
+        let metadata = &metadata;
         let blob_id = metadata.blob_id();
         let wanted_end = committee.epoch + options.epochs;
         let objects = self.chain.blob_objects(&blob_id).await?;
@@ -242,14 +282,20 @@ impl Client {
         };
         let object_id = registered.blob.object_id;
         let persistence = if options.deletable { Persistence::Deletable(object_id) } else { Persistence::Permanent };
-        let total_bytes =
-            encoded.pairs.iter().map(|p| (p.primary.data().len() + p.secondary.data().len()) as u64).sum();
-        options.report(StoreEvent::Encoded { total_bytes });
+        options.report(StoreEvent::Encoded { total_bytes: slivers.total_bytes() });
 
         let message = confirmation_message(committee.epoch, &blob_id, persistence);
         let resumed = operation == ResourceOperation::ReuseRegistration;
-        let upload =
-            Arc::new(Upload { client: self.clone(), committee, encoded, persistence, message, options, resumed });
+        let upload = Arc::new(Upload {
+            client: self.clone(),
+            committee,
+            metadata: metadata.clone(),
+            slivers: Arc::new(slivers),
+            persistence,
+            message,
+            options,
+            resumed,
+        });
         let (certificate, weight, faults) = upload.run().await;
         let committee = &upload.committee;
         let Some(certificate) = certificate else {
@@ -331,7 +377,7 @@ impl Upload {
         let config = &self.client.config;
         let member = &self.committee.members[index];
         let node = self.client.node(member);
-        let rotation = self.encoded.metadata.rotation();
+        let rotation = self.metadata.rotation();
         let all: BTreeSet<Part> = member
             .shards
             .iter()
@@ -378,9 +424,9 @@ impl Upload {
         metadata_stored: &mut bool,
         pending: &mut BTreeSet<Part>,
     ) -> Result<BLS12381Signature, Failure> {
-        let blob_id = self.encoded.metadata.blob_id();
+        let blob_id = self.metadata.blob_id();
         if !*metadata_stored {
-            node.put_metadata(&self.encoded.metadata).await?;
+            node.put_metadata(&self.metadata).await?;
             *metadata_stored = true;
         }
         let parts: Vec<Part> = pending.iter().copied().collect();
@@ -406,28 +452,34 @@ impl Upload {
         Ok(verify_confirmation(&self.message, &member.public_key, &signed.message, &signed.signature)?)
     }
 
-    /// Sends one sliver; on a retry, first asks whether the node already has it.
+    /// Sends one sliver, read from the spill only now so that the bytes in memory are those in
+    /// flight; on a retry, first asks whether the node already has it.
     async fn send_part(&self, node: &NodeClient, part: Part, check_first: bool) -> (Part, Result<u64, NodeError>) {
-        let blob_id = self.encoded.metadata.blob_id();
-        let n = self.encoded.metadata.n_shards();
-        let pair = &self.encoded.pairs[usize::from(part.pair.0)];
-        let result = async {
-            let present = match (check_first, part.primary) {
-                (false, _) => false,
-                (true, true) => node.has_sliver::<Primary>(&blob_id, part.pair).await?,
-                (true, false) => node.has_sliver::<Secondary>(&blob_id, part.pair).await?,
-            };
-            if !present {
-                if part.primary {
-                    node.put_sliver(&blob_id, &pair.primary, n).await?;
-                } else {
-                    node.put_sliver(&blob_id, &pair.secondary, n).await?;
-                }
-            }
-            let len = if part.primary { pair.primary.data().len() } else { pair.secondary.data().len() };
-            Ok(len as u64)
-        }
-        .await;
+        let result = if part.primary {
+            self.send_sliver::<Primary>(node, part.pair, check_first).await
+        } else {
+            self.send_sliver::<Secondary>(node, part.pair, check_first).await
+        };
         (part, result)
+    }
+
+    async fn send_sliver<A: Axis>(
+        &self,
+        node: &NodeClient,
+        pair: SliverPairIndex,
+        check_first: bool,
+    ) -> Result<u64, NodeError> {
+        let blob_id = self.metadata.blob_id();
+        if !(check_first && node.has_sliver::<A>(&blob_id, pair).await?) {
+            let slivers = self.slivers.clone();
+            let body = tokio::task::spawn_blocking(move || slivers.sliver_bcs::<A>(pair))
+                .await
+                .expect("reading a sliver does not panic")
+                // The spill is this process's own file: losing it is not the node's fault, but
+                // the node gets no sliver either; the message says which it is.
+                .map_err(|e| NodeError::Unreachable(format!("cannot read the spilled sliver: {e}")))?;
+            node.put_sliver_bcs::<A>(&blob_id, pair, body).await?;
+        }
+        Ok(self.slivers.sliver_len::<A>() as u64)
     }
 }

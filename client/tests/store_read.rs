@@ -347,3 +347,27 @@ async fn nodes_that_see_the_registration_late_are_waited_for() {
     let error = impatient.store(blob(20_000, 10), options(3, false)).await.unwrap_err();
     assert!(error.to_string().contains("NOT_REGISTERED"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_streams_the_blob_as_it_goes_and_waits_for_a_slow_reader() {
+    let cluster = Cluster::start().await;
+    // Several rows, and more than two pieces after the first whichever way the read goes
+    // (rows as they come, or decoded pieces of at most 1 MiB).
+    let data = blob(3_500_000, 12);
+    let (id, _) = store_new(&cluster, data.clone(), false).await;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let client = cluster.client();
+    let reading = tokio::spawn(async move { client.read_to(&id, tx).await });
+    let first = rx.recv().await.unwrap();
+    assert!(!first.is_empty() && data.starts_with(&first));
+    // The reader takes nothing more for a while: the read waits for it instead of piling up
+    // the rest of the blob in memory.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!reading.is_finished(), "the read ran ahead of its reader");
+    let mut all = first.to_vec();
+    while let Some(piece) = rx.recv().await {
+        all.extend_from_slice(&piece);
+    }
+    assert!(reading.await.unwrap().unwrap().is_empty(), "no faults");
+    assert!(all == data, "streamed bytes identical");
+}

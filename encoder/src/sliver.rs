@@ -54,6 +54,11 @@ impl<A: Axis> Sliver<A> {
         &self.data
     }
 
+    /// The symbols as shared bytes, to hand on without a copy.
+    pub fn bytes(&self) -> &Bytes {
+        &self.data
+    }
+
     pub fn to_bcs(&self) -> Vec<u8> {
         let wire =
             SliverWire { data: Cow::Borrowed(&self.data), symbol_size: self.symbol_size, index: self.index.get() };

@@ -6,17 +6,22 @@
 //! the nodes, its size (bound to the blob ID on chain) answers `HEAD` and checks a `Range`
 //! before anything is read.
 
+use std::ops::Range;
+
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
 use walrus_encoder::BlobId;
 
 use super::error::{DaemonError, Status};
 use super::range::ByteRange;
 use super::Shared;
 use crate::chain::{BlobObject, ObjectId};
-use crate::read::ReadError;
+use crate::client::NodeFault;
+use crate::read::{ReadError, STREAM_DEPTH};
 
 /// One day in caches, then revalidated with the ETag; stale copies may serve for an hour while
 /// that happens. The bytes of a blob ID never change, but a blob can be deleted or expire.
@@ -102,16 +107,7 @@ async fn serve(
         (false, None) => (StatusCode::OK, Some(0..size)),
     };
     let body = match (&body_range, *method == Method::HEAD) {
-        (Some(range), false) => {
-            let outcome = shared.client.read(&blob_id).await.map_err(|e| read_error(&blob_id, e))?;
-            if outcome.blob.len() as u64 != size {
-                return Err(DaemonError::internal(format!(
-                    "blob {blob_id} read as {} bytes, its object says {size}",
-                    outcome.blob.len()
-                )));
-            }
-            Body::from(Bytes::from(outcome.blob).slice(range.start as usize..range.end as usize))
-        }
+        (Some(range), false) => stream_blob(shared, blob_id, size, range.clone()).await?,
         _ => Body::empty(),
     };
     let mut response = (status, body).into_response();
@@ -155,5 +151,71 @@ fn read_error(blob_id: &BlobId, error: ReadError) -> DaemonError {
             "BLOB_NOT_FOUND",
             format!("blob {blob_id} is inconsistently encoded and cannot be read"),
         ),
+    }
+}
+
+/// Starts reading the blob and answers once its first bytes are in (or the read failed before
+/// any: then with the error's status); the body streams on as the read produces it, so a
+/// caller gets the first bytes before the blob is all read, and the daemon holds only what is
+/// in flight besides the slivers. A failure after that cuts the body short of its
+/// `Content-Length`, which clients report as an error.
+async fn stream_blob(shared: &Shared, blob_id: BlobId, size: u64, range: Range<u64>) -> Result<Body, DaemonError> {
+    let (tx, mut rx) = mpsc::channel(STREAM_DEPTH);
+    let client = shared.client.clone();
+    let reading = tokio::spawn(async move { client.read_to(&blob_id, tx).await });
+    let first = rx.recv().await;
+    if first.is_none() {
+        // Nothing came: the read failed, or the blob is empty.
+        let read =
+            reading.await.map_err(|e| DaemonError::internal(format!("the read of blob {blob_id} failed: {e}")))?;
+        read.map_err(|e| read_error(&blob_id, e))?;
+        if size != 0 {
+            return Err(DaemonError::internal(format!("blob {blob_id} read as 0 bytes, its object says {size}")));
+        }
+        return Ok(Body::empty());
+    }
+    let pieces = Pieces { blob_id, first, rx, reading: Some(reading), at: 0, size, range };
+    Ok(Body::from_stream(futures::stream::unfold(pieces, Pieces::next)))
+}
+
+/// The body of a streamed read: the read's pieces cut to the range, then its outcome.
+struct Pieces {
+    blob_id: BlobId,
+    first: Option<Bytes>,
+    rx: mpsc::Receiver<Bytes>,
+    reading: Option<JoinHandle<Result<Vec<NodeFault>, ReadError>>>,
+    /// Offset in the blob of the next piece.
+    at: u64,
+    size: u64,
+    range: Range<u64>,
+}
+
+impl Pieces {
+    async fn next(mut self) -> Option<(std::io::Result<Bytes>, Self)> {
+        loop {
+            let piece = match self.first.take() {
+                Some(piece) => Some(piece),
+                None => self.rx.recv().await,
+            };
+            let Some(piece) = piece else { break };
+            let (start, end) = (self.at, self.at + piece.len() as u64);
+            self.at = end;
+            if start >= self.range.end {
+                // Past the range: dropping the receiver stops the read.
+                return None;
+            }
+            let (from, to) = (self.range.start.max(start), self.range.end.min(end));
+            if from < to {
+                return Some((Ok(piece.slice((from - start) as usize..(to - start) as usize)), self));
+            }
+        }
+        let reading = self.reading.take()?;
+        let problem = match reading.await {
+            Ok(Ok(_)) if self.at == self.size => return None,
+            Ok(Ok(_)) => format!("blob {} read as {} bytes, its object says {}", self.blob_id, self.at, self.size),
+            Ok(Err(e)) => e.to_string(),
+            Err(e) => format!("the read of blob {} failed: {e}", self.blob_id),
+        };
+        Some((Err(std::io::Error::other(problem)), self))
     }
 }

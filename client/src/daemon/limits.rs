@@ -5,9 +5,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::{Body, HttpBody};
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
 use tokio::sync::Semaphore;
 
 use super::error::{DaemonError, Status};
@@ -15,17 +17,17 @@ use super::error::{DaemonError, Status};
 /// One side's (publisher or aggregator) admission control.
 pub struct Limits {
     /// Permits for requests running or waiting to run.
-    admitted: Semaphore,
+    admitted: Arc<Semaphore>,
     /// Permits for requests running.
-    running: Semaphore,
+    running: Arc<Semaphore>,
     timeout: Duration,
 }
 
 impl Limits {
     pub fn new(max_concurrent: usize, max_waiting: usize, timeout: Duration) -> Arc<Self> {
         Arc::new(Self {
-            admitted: Semaphore::new(max_concurrent + max_waiting),
-            running: Semaphore::new(max_concurrent),
+            admitted: Arc::new(Semaphore::new(max_concurrent + max_waiting)),
+            running: Arc::new(Semaphore::new(max_concurrent)),
             timeout,
         })
     }
@@ -33,7 +35,7 @@ impl Limits {
 
 /// Middleware applying [`Limits`] to every request of the routes it wraps.
 pub async fn limit(State(limits): State<Arc<Limits>>, request: Request, next: Next) -> Response {
-    let Ok(_admitted) = limits.admitted.try_acquire() else {
+    let Ok(admitted) = limits.admitted.clone().try_acquire_owned() else {
         return DaemonError::new(
             Status::ResourceExhausted,
             "TOO_MANY_REQUESTS",
@@ -41,8 +43,18 @@ pub async fn limit(State(limits): State<Arc<Limits>>, request: Request, next: Ne
         )
         .into_response();
     };
-    let _running = limits.running.acquire().await.expect("the semaphore is never closed");
+    let running = limits.running.clone().acquire_owned().await.expect("the semaphore is never closed");
     match tokio::time::timeout(limits.timeout, next.run(request)).await {
+        // A streamed body (a blob read as it is sent) is still work: it keeps its permits
+        // until it is over. The time limit covers the answer's start only, as a large blob
+        // may take long to send to a slow caller.
+        Ok(response) if response.body().size_hint().exact().is_none() => response.map(|body| {
+            let permits = (admitted, running);
+            Body::from_stream(body.into_data_stream().map(move |piece| {
+                let _held = &permits;
+                piece
+            }))
+        }),
         Ok(response) => response,
         Err(_) => DaemonError::new(
             Status::DeadlineExceeded,

@@ -100,6 +100,8 @@ fn store_error(error: StoreError) -> DaemonError {
         }
         StoreError::NoEpochs => DaemonError::invalid("INVALID_EPOCHS", error.to_string()),
         StoreError::Encode(_) => DaemonError::invalid("MALFORMED_REQUEST", error.to_string()),
-        StoreError::Chain(_) => DaemonError::internal(error.to_string()),
+        StoreError::Chain(_) | StoreError::Spill(_) | StoreError::Input { .. } => {
+            DaemonError::internal(error.to_string())
+        }
     }
 }
