@@ -717,9 +717,11 @@ struct EpochRow {
 }
 
 fn epoch_json(row: EpochRow) -> Value {
-    let n_shards = row.committee.as_ref().and_then(Value::as_array).map(|members| {
-        members.iter().map(|m| m["shards"].as_array().map_or(0, Vec::len)).sum::<usize>()
-    });
+    let n_shards = row
+        .committee
+        .as_ref()
+        .and_then(Value::as_array)
+        .map(|members| members.iter().map(|m| m["shards"].as_array().map_or(0, Vec::len)).sum::<usize>());
     json!({
         "storage_price": row.storage_price,
         "write_price": row.write_price,
@@ -784,11 +786,12 @@ fn epoch_page(query: &PageQuery) -> Result<(i32, i64), ApiError> {
      registered and certified in it); next_cursor continues")))]
 async fn list_epochs(State(state): State<AppState>, ApiQuery(query): ApiQuery<PageQuery>) -> ApiResult<Value> {
     let (cursor, limit) = epoch_page(&query)?;
-    let rows: Vec<EpochRow> = sqlx::query_as(&format!("{EPOCH_SELECT} WHERE e.epoch < $1 ORDER BY e.epoch DESC LIMIT $2"))
-        .bind(cursor)
-        .bind(limit + 1)
-        .fetch_all(&state.pool)
-        .await?;
+    let rows: Vec<EpochRow> =
+        sqlx::query_as(&format!("{EPOCH_SELECT} WHERE e.epoch < $1 ORDER BY e.epoch DESC LIMIT $2"))
+            .bind(cursor)
+            .bind(limit + 1)
+            .fetch_all(&state.pool)
+            .await?;
     let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].epoch);
     let epochs: Vec<Value> = rows.into_iter().take(limit as usize).map(epoch_json).collect();
     Ok(Json(json!({ "epochs": epochs, "next_cursor": next_cursor })))
