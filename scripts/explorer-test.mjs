@@ -1,6 +1,6 @@
 // Drives headless Chromium (Debian's /usr/bin/chromium, through playwright-core) over every
 // view of the indexer's explorer page and checks what each shows against what the /v1 API
-// returns. Run by indexer/tests/explorer.rs, which fills an indexer and passes:
+// returns. Run by indexer/tests/explorer_page.rs, which fills an indexer and passes:
 //   EXPLORER_URL, EXPLORER_BLOB_ID (base64url), EXPLORER_BLOB_HEX, EXPLORER_BLOB_DECIMAL,
 //   EXPLORER_OBJECT_ID, EXPLORER_EPOCH, EXPLORER_NODE_ID, EXPLORER_SCREENSHOTS (a folder).
 // With --bench N it only loads the home page N times and prints the time until it is

@@ -28,7 +28,7 @@ fi
 export DATABASE_URL="${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 
 step "npm dependencies" npm ci --prefix scripts --no-audit --no-fund --loglevel=error
-# The explorer's browser test (indexer/tests/explorer.rs) drives Debian's Chromium.
+# The explorer's browser test (indexer/tests/explorer_page.rs) drives Debian's Chromium.
 install_chromium() {
   if [[ -x /usr/bin/chromium ]]; then return; fi
   local sudo=()

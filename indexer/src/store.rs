@@ -590,13 +590,18 @@ async fn total_stake(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Resul
         return Ok(0);
     }
     // One row per storage node: a few hundred at most.
-    let (total,): (i64,) = sqlx::query_as("SELECT coalesce(sum(staked), 0)::int8 FROM nodes").fetch_one(&mut **tx).await?;
+    let (total,): (i64,) =
+        sqlx::query_as("SELECT coalesce(sum(staked), 0)::int8 FROM nodes").fetch_one(&mut **tx).await?;
     Ok(total)
 }
 
 /// What the explorer reads besides the state above: attributes as rows, deny-listed blob
 /// IDs, the total stake and protocol version per epoch, stake and shards per node and epoch.
-async fn write_explorer(tx: &mut Transaction<'_, Postgres>, batch: &Batch, stake_before: i64) -> Result<(), sqlx::Error> {
+async fn write_explorer(
+    tx: &mut Transaction<'_, Postgres>,
+    batch: &Batch,
+    stake_before: i64,
+) -> Result<(), sqlx::Error> {
     // Attributes: the final value of every key a batch touched (None: removed).
     let touched: Vec<(&Address, &String, &Option<String>)> = batch
         .new_blobs

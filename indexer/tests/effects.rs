@@ -254,7 +254,8 @@ async fn every_node_event_changes_the_node_as_the_chain_does(pool: PgPool) {
     for batch in [1, 100] {
         sqlx::query(
             "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
-                   blob_totals, registered_totals",
+                   blob_totals, registered_totals, blob_attributes, deny_listed_blob_ids, epoch_stake, protocol_versions,
+                   node_epochs, certified_totals",
         )
         .execute(&pool)
         .await
@@ -280,6 +281,11 @@ async fn every_node_event_changes_the_node_as_the_chain_does(pool: PgPool) {
             "pool_shares": null,
             "commission_collected": 42,
             "shards": [0, 2],
+            "stake": 6 * WAL,
+            "commission_rate": 250,
+            "exchange_rate": null,
+            "public_key_base64": base64_of(&[0x33; 96]),
+            "network_public_key_base64": base64_of(&[0x44; 32]),
             "history": [],
         });
         assert_eq!(one, expected, "batches of {batch}");

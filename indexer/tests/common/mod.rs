@@ -41,6 +41,12 @@ pub async fn ingest_folder(pool: &PgPool, dir: &std::path::Path, last: u64, batc
         .expect("ingestion succeeds");
 }
 
+/// Standard base64 with padding, as the API shows keys.
+pub fn base64_of(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
 /// Writes `checkpoints` into a fresh folder.
 pub fn folder_of(checkpoints: &[sui_rpc::proto::sui::rpc::v2::Checkpoint]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -105,9 +111,22 @@ pub async fn assert_totals_match_the_blobs(pool: &sqlx::PgPool) {
 pub async fn dump(pool: &sqlx::PgPool) -> Vec<String> {
     assert_totals_match_the_blobs(pool).await;
     let mut rows = Vec::new();
-    for table in
-        ["events", "blobs", "invalid_blob_ids", "storage_resources", "epochs", "nodes", "node_rewards", "watermark"]
-    {
+    for table in [
+        "events",
+        "blobs",
+        "invalid_blob_ids",
+        "storage_resources",
+        "epochs",
+        "nodes",
+        "node_rewards",
+        "watermark",
+        "blob_attributes",
+        "deny_listed_blob_ids",
+        "epoch_stake",
+        "protocol_versions",
+        "node_epochs",
+        "certified_totals",
+    ] {
         let columns = if table == "watermark" { "pipeline, checkpoint_hi, timestamp_ms" } else { "*" };
         // Ordered by the whole row, so equal tables always dump equally.
         let dump: Vec<(String,)> = sqlx::query_as(&format!(
