@@ -179,12 +179,13 @@ impl<A: Axis> Sliver<A> {
 
     /// The symbols each of `slivers` contributes to rebuilding each of `targets` (slivers of
     /// the other axis), without proofs: what a node serves as decoding symbols. The slivers are
-    /// expanded together, in one encoding. Indexed `[sliver][target]`.
-    pub fn decoding_symbols(
+    /// expanded together, in one encoding. One line per sliver: its symbols for all targets,
+    /// in target order, each `symbol_size` bytes (one buffer a sliver, not one a symbol).
+    pub fn decoding_symbol_lines(
         slivers: &[Self],
         targets: &[SliverIndex<A::Orthogonal>],
         layout: &BlobLayout,
-    ) -> Result<Vec<Vec<Vec<u8>>>> {
+    ) -> Result<Vec<Vec<u8>>> {
         for sliver in slivers {
             sliver.check_shape(layout)?;
         }
@@ -196,12 +197,23 @@ impl<A: Axis> Sliver<A> {
         }
         let s = layout.s();
         let code = Code::across::<A::Orthogonal>(layout);
-        let recovery = code.encode(slivers.len(), |j, w| &slivers[w].data[j * s..(j + 1) * s]);
+        // Only the targets' recovery positions are unpacked.
+        let mut recovery = vec![Vec::new(); code.n - code.k];
+        for t in targets.iter().filter_map(|t| t.as_usize().checked_sub(code.k)) {
+            recovery[t] = vec![0; slivers.len() * s];
+        }
+        code.encode_into(slivers.len(), |j, w| &slivers[w].data[j * s..(j + 1) * s], &mut recovery);
         let symbol = |w: usize, t: usize| match t.checked_sub(code.k) {
             None => &slivers[w].data[t * s..(t + 1) * s],
             Some(r) => &recovery[r][w * s..(w + 1) * s],
         };
-        Ok((0..slivers.len()).map(|w| targets.iter().map(|t| symbol(w, t.as_usize()).to_vec()).collect()).collect())
+        Ok((0..slivers.len())
+            .map(|w| {
+                let mut line = Vec::with_capacity(targets.len() * s);
+                targets.iter().for_each(|t| line.extend_from_slice(symbol(w, t.as_usize())));
+                line
+            })
+            .collect())
     }
 
     /// The symbol this sliver contributes to rebuilding sliver `target` of the other axis:

@@ -174,15 +174,16 @@ fn many_slivers_are_rebuilt_from_symbols_without_proofs() {
     let layout = enc.metadata.layout();
     let targets: Vec<SliverIndex<Primary>> = [1u16, 4, 8].map(SliverIndex::new).to_vec();
     let sources: Vec<Sliver<Secondary>> = enc.pairs[1..].iter().map(|p| p.secondary.clone()).collect();
-    let symbols = Sliver::decoding_symbols(&sources, &targets, &layout).unwrap();
-    for (source, by_target) in sources.iter().zip(&symbols) {
-        for (target, data) in targets.iter().zip(by_target) {
-            assert_eq!(source.recovery_symbol(*target, &layout).unwrap().data(), data.as_slice());
+    let symbols = Sliver::decoding_symbol_lines(&sources, &targets, &layout).unwrap();
+    let s = usize::from(layout.symbol_size());
+    for (source, line) in sources.iter().zip(&symbols) {
+        assert_eq!(line.len(), targets.len() * s);
+        for (target, data) in targets.iter().zip(line.chunks(s)) {
+            assert_eq!(source.recovery_symbol(*target, &layout).unwrap().data(), data);
         }
     }
     // Each source's symbols for all targets, in target order.
-    let mut lines: Vec<(u16, Vec<u8>)> =
-        sources.iter().zip(&symbols).map(|(s, by_target)| (s.index().get(), by_target.concat())).collect();
+    let mut lines: Vec<(u16, Vec<u8>)> = sources.iter().zip(symbols).map(|(s, line)| (s.index().get(), line)).collect();
     let rebuild = |lines: &[(u16, Vec<u8>)]| {
         let lines: Vec<(u16, &[u8])> = lines.iter().map(|(i, l)| (*i, l.as_slice())).collect();
         recover_slivers_unproven(&enc.metadata, &targets, &lines)
@@ -194,7 +195,6 @@ fn many_slivers_are_rebuilt_from_symbols_without_proofs() {
     // A wrong symbol for target 4 from a source that gets used (the first 7 given are) fails
     // that sliver only.
     let mut bad = lines.clone();
-    let s = usize::from(layout.symbol_size());
     bad[0].1[s] ^= 1;
     let rebuilt = rebuild(&bad).unwrap();
     assert_eq!(rebuilt[0].as_ref().unwrap(), &enc.pairs[1].primary);

@@ -5,7 +5,6 @@
 //! slivers to the stored metadata, and every write re-checks registration in the same
 //! transaction that stores it.
 
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -555,53 +554,32 @@ async fn recovery_symbols(
     blocking(move || collect_recovery_symbols(&state, &blob_id, &query).map(bcs_response)).await
 }
 
-/// A recovery symbol without its proof, the variant naming the axis of the target sliver.
-#[derive(Serialize, Deserialize)]
-pub(crate) enum EitherDecodingSymbol {
-    Primary(DecodingSymbol),
-    Secondary(DecodingSymbol),
-}
-
-#[derive(Serialize, Deserialize)]
-pub(crate) struct DecodingSymbol {
-    /// The index of the source sliver (of the other axis than the target).
-    pub index: u16,
-    pub data: Vec<u8>,
-}
-
-/// The BCS answer of `decodingSymbols`: target sliver index → symbols for it.
-pub(crate) type DecodingSymbols = BTreeMap<u16, Vec<EitherDecodingSymbol>>;
-
-/// Symbols from this node's slivers of axis `A` for each target of the other axis; each
-/// source sliver is expanded once for all targets.
+/// The `decodingSymbols` answer from this node's slivers of axis `A` for `targets` (of the
+/// other axis): all held sources are read in one transaction and expanded in one encoding, and
+/// the answer is written straight from the expanded lines.
 fn decoding_symbols_for<A: Axis>(
     state: &NodeState,
     metadata: &VerifiedMetadata,
     targets: &[u16],
-) -> ApiResult<DecodingSymbols> {
+) -> ApiResult<Vec<u8>> {
     let mut targets = targets.to_vec();
-    targets.sort_unstable();
-    targets.dedup();
+    crate::symbols::canonical_order(&mut targets);
     let target_indices: Vec<SliverIndex<A::Orthogonal>> = targets.iter().map(|&t| SliverIndex::new(t)).collect();
-    let mut out: DecodingSymbols = targets.iter().map(|&t| (t, Vec::new())).collect();
-    let mut sources = Vec::new();
-    for source in own_sliver_indices::<A>(state, metadata)? {
-        sources.extend(held_sliver::<A>(state, metadata, source)?);
-    }
-    let symbols =
-        Sliver::decoding_symbols(&sources, &target_indices, &metadata.layout()).map_err(ApiError::internal)?;
-    for (sliver, symbols) in sources.iter().zip(symbols) {
-        for (&target, data) in targets.iter().zip(symbols) {
-            let symbol = DecodingSymbol { index: sliver.index().get(), data };
-            // The sources are of axis A, so the targets are of the other axis.
-            out.get_mut(&target).expect("every target has an entry").push(if A::IS_PRIMARY {
-                EitherDecodingSymbol::Secondary(symbol)
-            } else {
-                EitherDecodingSymbol::Primary(symbol)
-            });
-        }
-    }
-    Ok(out)
+    let n = metadata.n_shards();
+    let pairs: Vec<_> =
+        own_sliver_indices::<A>(state, metadata)?.into_iter().map(|i| SliverIndex::<A>::new(i).pair(n)).collect();
+    let sources = state
+        .store
+        .slivers::<A>(&metadata.blob_id(), &pairs)?
+        .iter()
+        .map(|bytes| Sliver::<A>::from_bcs(bytes))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(ApiError::internal)?;
+    let layout = metadata.layout();
+    let lines = Sliver::decoding_symbol_lines(&sources, &target_indices, &layout).map_err(ApiError::internal)?;
+    let lines: Vec<(u16, &[u8])> = sources.iter().zip(&lines).map(|(s, l)| (s.index().get(), l.as_slice())).collect();
+    // The sources are of axis A, so the targets are of the other axis.
+    Ok(crate::symbols::write_answer(!A::IS_PRIMARY, &targets, &lines, usize::from(layout.symbol_size())))
 }
 
 fn collect_decoding_symbols(state: &NodeState, blob_id: &BlobId, query: &Option<String>) -> ApiResult<Vec<u8>> {
@@ -618,11 +596,10 @@ fn collect_decoding_symbols(state: &NodeState, blob_id: &BlobId, query: &Option<
     if targets.is_empty() {
         return Err(ApiError::invalid("NO_TARGET_SLIVERS_SPECIFIED", "give targetSlivers"));
     }
-    let map = match target_type.ok_or_else(|| bad_filter("give targetType"))? {
-        AxisParam::Primary => decoding_symbols_for::<Secondary>(state, &metadata, &targets)?,
-        AxisParam::Secondary => decoding_symbols_for::<Primary>(state, &metadata, &targets)?,
-    };
-    Ok(bcs::to_bytes(&map).expect("symbols serialize"))
+    match target_type.ok_or_else(|| bad_filter("give targetType"))? {
+        AxisParam::Primary => decoding_symbols_for::<Secondary>(state, &metadata, &targets),
+        AxisParam::Secondary => decoding_symbols_for::<Primary>(state, &metadata, &targets),
+    }
 }
 
 #[utoipa::path(get, path = "/v1/blobs/{blob_id}/decodingSymbols", params(("blob_id" = String, Path, description = "URL-safe base64, 43 characters"), ("targetSlivers" = u16, Query, description = "repeated"), ("targetType" = String, Query)), responses((status = 200, description = "BCS map of sliver index to symbols", content_type = "application/octet-stream"), (status = 400, description = "NO_TARGET_SLIVERS_SPECIFIED, INVALID_FILTER")))]

@@ -15,6 +15,7 @@ pub mod follow;
 pub mod keys;
 mod node;
 pub mod store;
+mod symbols;
 mod sync;
 
 pub use walrus_chain::messages;

@@ -556,6 +556,36 @@ impl Store {
         Ok(value.map(|v| v.value().to_vec()))
     }
 
+    /// The stored slivers of axis `A` of `pairs`, those held, read in one transaction.
+    pub fn slivers<A: Axis>(&self, blob_id: &BlobId, pairs: &[SliverPairIndex]) -> Result<Vec<Vec<u8>>> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(SLIVERS)?;
+        let mut slivers = Vec::with_capacity(pairs.len());
+        for &pair in pairs {
+            if let Some(value) = table.get(sliver_key::<A>(blob_id, pair).as_slice())? {
+                slivers.push(value.value().to_vec());
+            }
+        }
+        Ok(slivers)
+    }
+
+    /// Which of `pairs` lack their sliver of axis `A`, checked in one read transaction.
+    pub fn missing_slivers<A: Axis>(
+        &self,
+        blob_id: &BlobId,
+        pairs: &[SliverPairIndex],
+    ) -> Result<Vec<SliverPairIndex>> {
+        let txn = self.db.begin_read()?;
+        let held = txn.open_table(HELD)?;
+        let mut missing = Vec::new();
+        for &pair in pairs {
+            if held.get(sliver_key::<A>(blob_id, pair).as_slice())?.is_none() {
+                missing.push(pair);
+            }
+        }
+        Ok(missing)
+    }
+
     pub fn has_sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex) -> Result<bool> {
         let txn = self.db.begin_read()?;
         let value = txn.open_table(HELD)?.get(sliver_key::<A>(blob_id, pair).as_slice())?;

@@ -17,12 +17,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
+
 use walrus_encoder::{
     recover_sliver, recover_slivers_unproven, Axis, BlobId, BlobMetadataWithId, GeneralRecoverySymbol, Primary,
     RecoveryError, Secondary, SliverIndex, SliverPairIndex, VerifiedMetadata,
 };
 
-use crate::api::{DecodingSymbols, EitherDecodingSymbol};
 use crate::chain::Member;
 use crate::node::NodeState;
 
@@ -74,8 +75,11 @@ async fn sync_once(state: &Arc<NodeState>, blob_id: &BlobId) -> Result<u64, Stri
     };
     let rotation = metadata.rotation();
     let pairs: Vec<SliverPairIndex> = state.own_shards(&committee).into_iter().map(|s| rotation.pair_on(s)).collect();
-    let primary = sync_axis::<Primary>(state, &metadata, &pairs, &others).await?;
-    let secondary = sync_axis::<Secondary>(state, &metadata, &pairs, &others).await?;
+    // The two axes are independent: fetching one overlaps decoding the other.
+    let (primary, secondary) = tokio::try_join!(
+        sync_axis::<Primary>(state, &metadata, &pairs, &others),
+        sync_axis::<Secondary>(state, &metadata, &pairs, &others),
+    )?;
     Ok(primary + secondary)
 }
 
@@ -87,12 +91,7 @@ async fn sync_axis<A: Axis>(
     others: &[&Member],
 ) -> Result<u64, String> {
     let blob_id = metadata.blob_id();
-    let mut missing = Vec::new();
-    for &pair in pairs {
-        if !state.store.has_sliver::<A>(&blob_id, pair).map_err(|e| e.to_string())? {
-            missing.push(pair);
-        }
-    }
+    let missing = state.store.missing_slivers::<A>(&blob_id, pairs).map_err(|e| e.to_string())?;
     // Bound each member's answer (targets × its shards × symbol size) for large blobs.
     let widest = others.iter().map(|m| m.weight()).max().unwrap_or(1).max(1);
     let per_round = (MAX_ANSWER_BYTES / (widest * usize::from(metadata.layout().symbol_size()))).max(1);
@@ -158,6 +157,11 @@ async fn fetch_decoding_symbols<A: Axis>(
     let needed = usize::from(layout.params().source_symbols::<A::Orthogonal>());
     let s = usize::from(layout.symbol_size());
     let width = targets.len();
+    // Where each target's symbols go in a line, by target index.
+    let mut slot = vec![None; usize::from(metadata.n_shards())];
+    for (w, &t) in targets.iter().enumerate() {
+        slot[usize::from(t)] = Some(w);
+    }
     let query: Vec<String> = targets.iter().map(|t| format!("targetSlivers={t}")).collect();
     let path = format!("{}/decodingSymbols?{}&targetType={}", metadata.blob_id(), query.join("&"), A::NAME);
     // Per source: its symbols in target order, and which of them arrived.
@@ -178,38 +182,32 @@ async fn fetch_decoding_symbols<A: Axis>(
         }
         while let Some(answer) = requests.join_next().await {
             let Ok(Ok(bytes)) = answer else { continue };
-            let Ok(answer) = bcs::from_bytes::<DecodingSymbols>(&bytes) else { continue };
-            for (target, symbols) in answer {
-                let Some(w) = targets.iter().position(|&t| t == target) else { continue };
-                for symbol in symbols {
-                    let symbol = match (symbol, A::IS_PRIMARY) {
-                        (EitherDecodingSymbol::Primary(s), true) | (EitherDecodingSymbol::Secondary(s), false) => s,
-                        _ => continue,
-                    };
-                    if symbol.data.len() != s {
-                        continue;
-                    }
-                    let (line, got) =
-                        lines.entry(symbol.index).or_insert_with(|| (vec![0; width * s], vec![false; width]));
-                    line[w * s..(w + 1) * s].copy_from_slice(&symbol.data);
-                    got[w] = true;
+            // A malformed answer is ignored whole, as one that did not come.
+            let _ = crate::symbols::read_answer(&bytes, A::IS_PRIMARY, |symbol| {
+                let Some(&Some(w)) = slot.get(usize::from(symbol.target)) else { return };
+                if symbol.data.len() != s {
+                    return;
                 }
-            }
+                let (line, got) =
+                    lines.entry(symbol.source).or_insert_with(|| (vec![0; width * s], vec![false; width]));
+                line[w * s..(w + 1) * s].copy_from_slice(symbol.data);
+                got[w] = true;
+            });
         }
     }
     lines.into_iter().filter(|(_, (_, got))| got.iter().all(|g| *g)).map(|(i, (line, _))| (i, line)).collect()
 }
 
-async fn fetch(state: &Arc<NodeState>, member: &Member, path_and_query: &str) -> Result<Vec<u8>, String> {
+async fn fetch(state: &Arc<NodeState>, member: &Member, path_and_query: &str) -> Result<Bytes, String> {
     fetch_url(&state.http, &format!("http://{}/v1/blobs/{path_and_query}", member.network_address)).await
 }
 
-async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<Vec<u8>, String> {
+async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<Bytes, String> {
     let response = http.get(url).timeout(REQUEST_TIMEOUT).send().await.map_err(|e| format!("{url}: {e}"))?;
     if !response.status().is_success() {
         return Err(format!("{url}: {}", response.status()));
     }
-    response.bytes().await.map(|b| b.to_vec()).map_err(|e| format!("{url}: {e}"))
+    response.bytes().await.map_err(|e| format!("{url}: {e}"))
 }
 
 /// The first metadata another member serves that hashes to the blob ID, stored.

@@ -59,7 +59,8 @@ fn transform<E: Engine>(engine: &E, work: &mut [[u8; 64]], chunks: usize, k: usi
 }
 
 /// Encodes `width` codewords of `k` source symbols into `lines`, the `m` recovery lines of
-/// `width` symbols each. `source(j, w)` is source symbol `j` of codeword `w`; `work` is reused.
+/// `width` symbols each (an empty line is not written: a caller may need only some of them).
+/// `source(j, w)` is source symbol `j` of codeword `w`; `work` is reused.
 pub(crate) fn encode<'a, E: Engine>(
     engine: &E,
     work: &mut Vec<[u8; 64]>,
@@ -86,7 +87,9 @@ pub(crate) fn encode<'a, E: Engine>(
             }
             transform(engine, work, chunks, k, m);
             for (line, shard) in lines.iter_mut().zip(work.chunks_exact(chunks)) {
-                line.as_mut()[w * s + start..w * s + start + len].copy_from_slice(shard.as_flattened());
+                if let Some(out) = line.as_mut().get_mut(w * s + start..w * s + start + len) {
+                    out.copy_from_slice(shard.as_flattened());
+                }
             }
         }
     }
@@ -103,20 +106,23 @@ pub(crate) fn encode<'a, E: Engine>(
         let shard = shard.as_flattened_mut();
         for w in 0..packing.width {
             let symbol = &source(j, w)[full..];
-            packing.tail_runs(w, |i, lo, hi, len| {
-                shard[lo - region..lo - region + len].copy_from_slice(&symbol[i..i + len]);
-                shard[hi - region..hi - region + len].copy_from_slice(&symbol[half + i..half + i + len]);
+            packing.tail_elements(w, |i, lo, hi| {
+                shard[lo - region] = symbol[i];
+                shard[hi - region] = symbol[half + i];
             });
         }
     }
     transform(engine, work, chunks, k, m);
     for (line, shard) in lines.iter_mut().zip(work.chunks_exact(chunks)) {
+        if line.as_mut().is_empty() {
+            continue;
+        }
         let shard = shard.as_flattened();
         for w in 0..packing.width {
             let symbol = &mut line.as_mut()[w * s + full..(w + 1) * s];
-            packing.tail_runs(w, |i, lo, hi, len| {
-                symbol[i..i + len].copy_from_slice(&shard[lo - region..lo - region + len]);
-                symbol[half + i..half + i + len].copy_from_slice(&shard[hi - region..hi - region + len]);
+            packing.tail_elements(w, |i, lo, hi| {
+                symbol[i] = shard[lo - region];
+                symbol[half + i] = shard[hi - region];
             });
         }
     }
