@@ -643,9 +643,10 @@ async fn write_explorer(
         .bind(denied.iter().map(|(_, _, checkpoint)| *checkpoint as i64).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
-        // Every object of the ID still stored is deleted as of the certificate's epoch.
+        // Every object of the ID still stored is deleted as of the certificate's epoch (and its
+        // stored status with it: deleted outranks every other status).
         sqlx::query(
-            "UPDATE blobs b SET deleted_epoch = d.epoch, updated_checkpoint = d.checkpoint
+            "UPDATE blobs b SET deleted_epoch = d.epoch, updated_checkpoint = d.checkpoint, status = 'deleted'
              FROM UNNEST($1::bytea[], $2::int4[], $3::int8[]) AS d(blob_id, epoch, checkpoint)
              WHERE b.blob_id = d.blob_id AND b.deleted_epoch IS NULL AND NOT b.burned",
         )
