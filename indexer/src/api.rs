@@ -541,6 +541,8 @@ struct EventFilter {
     type_name: Option<String>,
     blob_id: Option<Vec<u8>>,
     cursor: Option<(i64, i32, i32)>,
+    /// Newest first (`order=desc`): the same indexes, walked backwards.
+    descending: bool,
 }
 
 /// The event page's statement with only the filters present (see [`blob_page_query`]).
@@ -555,12 +557,15 @@ fn event_page_query(filter: EventFilter, rows: i64) -> (String, PgArguments) {
     }
     if let Some((checkpoint, tx, event)) = filter.cursor {
         let (checkpoint, tx, event) = (parameters.bind(checkpoint), parameters.bind(tx), parameters.bind(event));
-        conditions.push(format!("(checkpoint, tx_index, event_index) > ({checkpoint}, {tx}, {event})"));
+        let after = if filter.descending { "<" } else { ">" };
+        conditions.push(format!("(checkpoint, tx_index, event_index) {after} ({checkpoint}, {tx}, {event})"));
     }
-    let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let filter_sql = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
+    let direction = if filter.descending { "DESC" } else { "ASC" };
     let sql = format!(
         "SELECT checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name, sender, bcs
-         FROM events {filter} ORDER BY checkpoint, tx_index, event_index LIMIT {}",
+         FROM events {filter_sql}
+         ORDER BY checkpoint {direction}, tx_index {direction}, event_index {direction} LIMIT {}",
         parameters.bind(rows)
     );
     (sql, parameters.arguments)
@@ -616,6 +621,9 @@ pub struct EventQuery {
     r#type: Option<String>,
     /// Only events about this blob ID (base64url, hex or decimal).
     blob_id: Option<String>,
+    /// `asc` (default: oldest first) or `desc` (newest first, as a live list shows them).
+    order: Option<String>,
+    /// The `next_cursor` of the previous page, in the same order (it continues after that event).
     cursor: Option<String>,
     limit: Option<i64>,
 }
@@ -647,8 +655,13 @@ async fn list_events(State(state): State<AppState>, ApiQuery(query): ApiQuery<Ev
         }
     }
     let cursor = query.cursor.as_deref().map(parse_event_cursor).transpose()?;
+    let descending = match query.order.as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => return Err(ApiError::BadRequest(format!("invalid order {other:?}: expected asc or desc"))),
+    };
     let limit = limit(query.limit)?;
-    let filter = EventFilter { type_name: query.r#type, blob_id: blob_id.map(|b| b.0.to_vec()), cursor };
+    let filter = EventFilter { type_name: query.r#type, blob_id: blob_id.map(|b| b.0.to_vec()), cursor, descending };
     let (events, next_cursor) = event_page(&state.pool, filter, limit).await?;
     Ok(Json(EventPage { events, next_cursor }))
 }
@@ -1267,12 +1280,14 @@ mod tests {
                 );
             }
         }
-        for mask in 0..8u8 {
+        // Bit 3: newest first (`order=desc`), the same indexes walked backwards.
+        for mask in 0..16u8 {
             let has = |bit: u8| mask & (1 << bit) != 0;
             let filter = EventFilter {
                 type_name: has(0).then(|| "BlobCertified".to_owned()),
                 blob_id: has(1).then(|| vec![0x80; 32]),
                 cursor: has(2).then_some((12_500, 1, 0)),
+                descending: has(3),
             };
             let (sql, _) = event_page_query(filter.clone(), 51);
             let values: Vec<String> = [
@@ -1287,12 +1302,13 @@ mod tests {
             .flatten()
             .collect();
             let scans = generic_plan(&pool, &sql, &values).await;
-            assert!(scans.iter().all(|(kind, ..)| indexed(kind)), "event filters {mask:#05b}: {scans:?}");
+            assert!(scans.iter().all(|(kind, ..)| indexed(kind)), "event filters {mask:#06b}: {scans:?}");
             let conditions: Vec<&str> = scans.iter().map(|(.., condition)| condition.as_str()).collect();
             // (A type filter may read the primary key in order and skip other types: types are few.)
-            for (bit, column) in [(1, "blob_id ="), (2, "ROW(checkpoint, tx_index, event_index) >")] {
+            let after = if has(3) { "ROW(checkpoint, tx_index, event_index) <" } else { "ROW(checkpoint, tx_index, event_index) >" };
+            for (bit, column) in [(1, "blob_id ="), (2, after)] {
                 if has(bit) {
-                    assert!(conditions.iter().any(|c| c.contains(column)), "{mask:#05b} {column}: {scans:?}");
+                    assert!(conditions.iter().any(|c| c.contains(column)), "{mask:#06b} {column}: {scans:?}");
                 }
             }
         }

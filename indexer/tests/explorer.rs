@@ -127,6 +127,35 @@ async fn walrus_events_and_the_explorer_routes(pool: PgPool) {
         assert_eq!(events.len(), 1, "{name}: {page}");
         assert!(events[0]["data"].is_object(), "{name} decoded: {page}");
     }
+    // Newest first (`order=desc`), paged by cursor: the same events as oldest first, reversed.
+    let keys = |page: &Value| -> Vec<String> {
+        page["events"].as_array().unwrap().iter().map(|e| format!("{}.{}.{}", e["checkpoint"], e["tx_index"], e["event_index"])).collect()
+    };
+    let walk = |order: &'static str| {
+        let base = base.clone();
+        async move {
+            let (mut all, mut cursor) = (Vec::new(), None::<String>);
+            loop {
+                let after = cursor.as_deref().map(|c| format!("&cursor={c}")).unwrap_or_default();
+                let (status, page) = get(&base, &format!("/v1/events?order={order}&limit=3{after}")).await;
+                assert_eq!(status, 200, "{page}");
+                all.extend(keys(&page));
+                match page["next_cursor"].as_str() {
+                    Some(next) => cursor = Some(next.to_owned()),
+                    None => return all,
+                }
+            }
+        }
+    };
+    let (oldest_first, mut newest_first) = (walk("asc").await, walk("desc").await);
+    assert!(oldest_first.len() > 6, "{oldest_first:?}");
+    newest_first.reverse();
+    assert_eq!(newest_first, oldest_first);
+    let (_, all) = get(&base, "/v1/events?limit=1000").await;
+    assert_eq!(keys(&all), oldest_first);
+    let (status, bad) = get(&base, "/v1/events?order=sideways").await;
+    assert_eq!(status, 400, "{bad}");
+
     let (_, deny) = get(&base, "/v1/events?type=DenyListUpdate").await;
     assert_eq!(deny["events"][0]["data"]["root"], format!("0x{}", "07".repeat(32)));
 
