@@ -171,6 +171,12 @@ const blobId = env('EXPLORER_BLOB_ID');
   equal(bars.join(), epoch.committee.map((m) => m.shards.length).sort((a, b) => a - b).join(), 'epoch shard chart');
   const rows = await page.$$eval('tr[data-node]', (r) => r.map((row) => row.dataset.node).sort());
   equal(rows.join(), epoch.committee.map((m) => m.node_id).sort().join(), 'epoch committee');
+  // Each member's network address and BLS key (base64), as /v1/epochs/{n} gives them.
+  const members = await page.$$eval('tr[data-node]', (r) => r.map((row) => [row.dataset.node,
+    row.querySelector('[data-field="network_address"]')?.dataset.value, row.querySelector('[data-field="public_key"]')?.dataset.value]));
+  const want = (m) => [m.node_id, m.network_address ?? '', m.public_key ?? ''];
+  equal(JSON.stringify(members.sort()), JSON.stringify(epoch.committee.map(want).sort()), 'epoch committee addresses and keys');
+  check(epoch.committee.every((m) => m.public_key && m.network_address), 'the sampled committee has keys and addresses');
   await shot(page, 'epoch');
   await page.close();
 }

@@ -188,8 +188,12 @@ async function epochPage(n) {
     card('Shards per committee member', barChart(
       committee.map((m) => ({ label: m.name, value: m.shards.length, href: `/node/${m.node_id}` })).sort((a, b) => b.value - a.value),
       { format: fmt })),
-    card('Committee', table(['Node', 'Node ID', '#Shards'], committee.map((m) => h('tr', { dataset: { node: m.node_id } },
-      h('td', {}, link(`/node/${m.node_id}`, m.name)), h('td', { class: 'mono' }, m.node_id), num(m.shards.length))))),
+    card('Committee', table(['Node', 'Node ID', 'Network address', 'Public key (BLS, base64)', '#Shards', '#Weight'],
+      committee.map((m) => h('tr', { dataset: { node: m.node_id } },
+        h('td', {}, link(`/node/${m.node_id}`, m.name)), h('td', { class: 'mono' }, m.node_id),
+        h('td', { class: 'mono', dataset: { field: 'network_address', value: m.network_address ?? '' } }, m.network_address ?? '—'),
+        h('td', { class: 'mono key', dataset: { field: 'public_key', value: m.public_key ?? '' } }, m.public_key ?? '—'),
+        num(m.shards.length), num(fmt(m.weight)))))),
     card(null, facts([
       ['Start checkpoint', fmt(epoch.start_checkpoint)],
       ['Shard sync done at checkpoint', fmt(epoch.sync_done_checkpoint)],
