@@ -40,12 +40,14 @@ async function open(path, { ctx = context, expect = 'ready' } = {}) {
   const errors = [];
   page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
   page.on('pageerror', (e) => errors.push(String(e)));
+  const requests = [];
+  page.on('request', (r) => requests.push(new URL(r.url())));
   await page.goto(base + path);
   await page.waitForSelector(`#view[data-state="${expect}"]`, { timeout: 10_000 }).catch(async () => {
     const state = await page.getAttribute('#view', 'data-state');
     check(false, `${path}: view state ${state}, expected ${expect}; errors: ${errors.join(' | ')}`);
   });
-  return { page, errors };
+  return { page, errors, requests };
 }
 
 const field = (page, name) => page.getAttribute(`[data-field="${name}"]`, 'data-value');
@@ -83,8 +85,13 @@ const shot = (page, name) => page.screenshot({ path: join(shots, `${name}.png`),
 {
   const stats = await api('/v1/stats');
   const { nodes } = await api('/v1/nodes');
-  const { page, errors } = await open('/');
+  const { page, errors, requests } = await open('/');
   noErrors(errors, 'home');
+  // Not every epoch's committee (1.4 MB at 1M blobs): the plots come from /v1/stats.
+  const epochCalls = requests.filter((u) => u.pathname === '/v1/epochs');
+  const epochLimit = epochCalls[0]?.searchParams.get('limit');
+  check(epochCalls.length === 1 && epochLimit !== null && Number(epochLimit) <= 10,
+    `home: loads epochs as ${epochCalls.map((u) => u.search || '(all)').join()}, expected only the last few`);
   equal(await field(page, 'epoch'), stats.epoch, 'home epoch');
   equal(await field(page, 'blobs'), stats.stored.blobs, 'home blobs stored');
   equal(await field(page, 'bytes'), stats.stored.bytes, 'home bytes stored');

@@ -87,9 +87,13 @@ function blobIdHex(base64url) {
 
 // === Views ===
 
+/** Epochs listed on the home page (newest first, with the upcoming one); the plots come from
+ * /v1/stats by_epoch, so the home page never loads every epoch's committee. */
+const RECENT_EPOCHS = 10;
+
 async function home() {
   document.title = 'Walrus explorer';
-  const [stats, { epochs }, { nodes }] = await Promise.all([api('/v1/stats'), api('/v1/epochs'), api('/v1/nodes')]);
+  const [stats, { epochs }, { nodes }] = await Promise.all([api('/v1/stats'), api(`/v1/epochs?limit=${RECENT_EPOCHS}`), api('/v1/nodes')]);
   const started = epochs.filter((e) => !e.upcoming);
   const current = started.find((e) => e.epoch === stats.epoch);
   const previous = started.find((e) => e.epoch === stats.epoch - 1);
@@ -124,7 +128,7 @@ async function home() {
     h('td', {}, link(`/node/${n.node_id}`, n.name || shortId(n.node_id))),
     num(n.shards.length), num(wal(stake(n))), num(`${(n.commission_rate_bps / 100).toFixed(2)} %`),
     h('td', {}, n.deregistered_epoch === null ? 'active' : `left in epoch ${n.deregistered_epoch}`)));
-  const epochRows = epochs.slice(0, 10).map((e) => h('tr', {},
+  const epochRows = epochs.map((e) => h('tr', {},
     h('td', {}, link(`/epoch/${e.epoch}`, e.epoch)), h('td', { class: 'time' }, e.upcoming ? 'upcoming' : when(e.start_timestamp_ms)),
     num(fmt(e.storage_price_per_mib)), num(fmt(e.write_price_per_mib)), num(bytes(e.total_capacity_bytes))));
   return [h('h1', {}, 'Network'), figures, charts,
