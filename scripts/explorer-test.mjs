@@ -199,28 +199,68 @@ const blobId = env('EXPLORER_BLOB_ID');
   }
   equal(await text(page, '[data-field="name"]'), node.name, 'node name');
   equal(await field(page, 'shards'), node.shards.length, 'node shards');
-  check(node.history.length >= 2, 'the sampled node has a reward history');
+  const { history } = await api(`/v1/nodes/${id}/history`);
+  check(history.filter((e) => e.reward !== null).length >= 2, 'the sampled node has a reward history');
   const lines = await page.$$eval('.chart polyline', (ps) => ps.map((p) => p.getAttribute('points').split(' ').length));
-  equal(lines.join(), [node.history.length, node.history.length].join(), 'node stake and exchange-rate plots');
-  const epochs = await page.$$eval('tr[data-epoch]', (r) => r.map((row) => row.dataset.epoch));
-  equal(epochs.join(), node.history.map((e) => e.epoch).join(), 'node rewards table');
+  const points = (key) => history.filter((e) => e[key] !== null).length;
+  equal(lines.join(), [points('stake'), points('exchange_rate')].join(), 'node stake and exchange-rate plots');
+  const rate = await page.$$eval('.chart [data-series="WAL per share"] title', (t) => t.map((e) => e.textContent));
+  equal(rate.join(' | '), [...history].reverse().filter((e) => e.exchange_rate !== null)
+    .map((e) => `WAL per share, epoch ${e.epoch}: ${Number(e.exchange_rate).toFixed(4)}`).join(' | '), 'node exchange-rate plot values');
+  const rows = await page.$$eval('tr[data-epoch]', (r) => r.map((row) => [row.dataset.epoch,
+    row.querySelector('[data-field="reward"]')?.dataset.value, row.querySelector('[data-field="commission"]')?.dataset.value]));
+  equal(JSON.stringify(rows), JSON.stringify(history.map((e) => [String(e.epoch), String(e.reward ?? ''), String(e.commission ?? '')])),
+    'node rewards and commission per epoch');
   await shot(page, 'node');
   await page.close();
 }
 
-// Events: a page of the API's events, and the next one.
+// Events: newest first, the next (older) page, and newer events added at the top while open.
 {
-  const first = await api('/v1/events?limit=50');
+  const first = await api('/v1/events?order=desc&limit=50');
   const { page, errors } = await open('/events');
   noErrors(errors, 'events');
-  equal(await page.$$eval('tbody tr[data-event]', (r) => r.map((row) => row.dataset.event).join()), first.events.map((e) => e.type).join(), 'events page');
+  const shown = () => page.$$eval('table > tbody > tr[data-event]', (r) => r.map((row) => row.dataset.key));
+  const keys = (events) => events.map((e) => `${e.checkpoint}.${e.tx_index}.${e.event_index}`);
+  equal((await shown()).join(), keys(first.events).join(), 'events page, newest first');
   await shot(page, 'events');
   if (first.next_cursor) {
-    const second = await api(`/v1/events?limit=50&cursor=${first.next_cursor}`);
-    await page.click('text=next page');
+    const second = await api(`/v1/events?order=desc&limit=50&cursor=${first.next_cursor}`);
+    await page.click('text=older events', { timeout: 5000 });
     await page.waitForFunction(() => location.search.includes('cursor=') && document.querySelector('#view').dataset.state === 'ready', null, { timeout: 5000 });
-    equal(await page.$$eval('tbody tr[data-event]', (r) => r.length), second.events.length, 'second events page');
+    equal((await shown()).join(), keys(second.events).join(), 'second (older) events page');
+  } else {
+    check(false, 'the events fixture fits on one page: paging is not exercised');
   }
+  await page.close();
+}
+// The live list asks for events after the newest shown: one newer event, served once, appears on top.
+{
+  const first = await api('/v1/events?order=desc&limit=50');
+  const newest = first.events[0];
+  const fresh = { ...newest, checkpoint: newest.checkpoint + 1, tx_index: 0, event_index: 0, type: 'BlobCertified' };
+  const freshKey = `${fresh.checkpoint}.0.0`;
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  const asked = [];
+  await page.route((url) => url.pathname === '/v1/events' && url.searchParams.get('order') === 'asc', async (route) => {
+    const cursor = new URL(route.request().url()).searchParams.get('cursor');
+    asked.push(cursor);
+    if (asked.length === 1) await route.fulfill({ json: { events: [fresh], next_cursor: null } });
+    else await route.continue();
+  });
+  await page.goto(`${base}/events`);
+  await page.waitForSelector(`tbody tr[data-key="${freshKey}"]`, { timeout: 15_000 })
+    .catch(() => check(false, 'live events: a newer event did not appear'));
+  const order = await page.$$eval('tbody tr[data-event]', (r) => r.slice(0, 2).map((row) => row.dataset.key));
+  equal(order.join(), [freshKey, `${newest.checkpoint}.${newest.tx_index}.${newest.event_index}`].join(), 'live events: the newer event on top');
+  equal(asked[0], `${newest.checkpoint}.${newest.tx_index}.${newest.event_index}`, 'live events: asks for events after the newest shown');
+  // The next refresh continues after the event just added, so nothing is added twice.
+  await new Promise((resolve) => setTimeout(resolve, 5500));
+  equal(asked[1], freshKey, 'live events: the next refresh continues after the added event');
+  equal(await page.$$eval(`tbody tr[data-key="${freshKey}"]`, (r) => r.length), 1, 'live events: the added event once');
+  noErrors(errors, 'live events');
   await page.close();
 }
 

@@ -206,11 +206,12 @@ async function epochPage(n) {
 }
 
 async function nodePage(id) {
-  const node = await api(`/v1/nodes/${encodeURIComponent(id)}`);
+  const [node, page] = await Promise.all([api(`/v1/nodes/${encodeURIComponent(id)}`),
+    api(`/v1/nodes/${encodeURIComponent(id)}/history`)]);
   document.title = `${node.name} · Walrus explorer`;
-  const history = [...node.history].sort((a, b) => a.epoch - b.epoch);
-  const rate = (wal, shares) => (shares ? wal / shares : null);
-  const current = rate(node.pool_wal, node.pool_shares);
+  // Per epoch the node was known in (stake, shards) with its rewards where it earned any; oldest first.
+  const history = [...page.history].reverse();
+  const current = node.exchange_rate === null ? null : Number(node.exchange_rate);
   return [
     h('h1', {}, 'Node ', h('span', { dataset: { field: 'name' } }, node.name)),
     card(null, facts([
@@ -230,36 +231,66 @@ async function nodePage(id) {
         : h('div', { class: 'shards', dataset: { field: 'shards', value: node.shards.length } }, node.shards.map((s) => h('span', {}, s)))],
     ])),
     h('div', { class: 'charts' },
-      card('Stake per epoch', lineChart([{ name: 'pool', points: history.map((e) => [e.epoch, e.pool_wal]) }], { format: wal })),
+      card('Stake per epoch', lineChart([{ name: 'stake', points: history.filter((e) => e.stake !== null).map((e) => [e.epoch, e.stake]) }], { format: wal })),
       card('Exchange rate per epoch', lineChart([{ name: 'WAL per share',
-        points: history.filter((e) => e.pool_shares).map((e) => [e.epoch, rate(e.pool_wal, e.pool_shares)]) }],
+        points: history.filter((e) => e.exchange_rate !== null).map((e) => [e.epoch, Number(e.exchange_rate)]) }],
         { format: (v) => v.toFixed(4), zero: false }))),
-    card('Rewards', history.length === 0 ? h('p', { class: 'empty' }, 'No rewards yet.')
-      : table(['Epoch', '#Reward', '#Commission', '#Pool', '#Shares'], [...history].reverse().map((e) => h('tr', { dataset: { epoch: e.epoch } },
-        h('td', {}, link(`/epoch/${e.epoch}`, e.epoch)), num(wal(e.reward)), num(wal(e.commission)), num(wal(e.pool_wal)), num(fmt(e.pool_shares)))))),
+    card('Rewards and commission per epoch', history.length === 0 ? h('p', { class: 'empty' }, 'No epochs yet.')
+      : table(['Epoch', '#Stake', '#Shards', '#Reward', '#Commission', '#Pool', '#WAL per share'], page.history.map((e) => h('tr', { dataset: { epoch: e.epoch } },
+        h('td', {}, link(`/epoch/${e.epoch}`, e.epoch)), num(wal(e.stake)), num(e.shards?.length ?? '—'),
+        num(val('reward', e.reward, wal(e.reward))), num(val('commission', e.commission, wal(e.commission))),
+        num(wal(e.pool_wal)), num(e.exchange_rate ?? '—'))))),
   ];
 }
 
+/** How often the first page of the live event list asks for newer events. */
+const LIVE_REFRESH_MS = 5000;
+/** The live list's timer; cleared on every navigation. */
+let liveTimer = null;
+
+const eventKey = (e) => `${e.checkpoint}.${e.tx_index}.${e.event_index}`;
+const eventRow = (e) => h('tr', { dataset: { event: e.type, key: eventKey(e) } },
+  h('td', { class: 'time' }, when(e.timestamp_ms)), h('td', {}, e.type),
+  h('td', {}, e.data?.blob_id ? link(`/blob/${e.data.blob_id}`, h('span', { class: 'mono' }, shortId(e.data.blob_id)))
+    : e.data?.node_id ? link(`/node/${e.data.node_id}`, h('span', { class: 'mono' }, shortId(e.data.node_id)))
+    : e.data?.epoch !== undefined ? link(`/epoch/${e.data.epoch}`, `epoch ${e.data.epoch}`) : '—'),
+  num(fmt(e.checkpoint)), h('td', { class: 'mono' }, shortId(e.tx_digest)));
+
+/** Newest first; the first page adds newer events at the top as they are indexed. */
 async function eventsPage() {
   document.title = 'Events · Walrus explorer';
   const params = new URLSearchParams(location.search);
-  const query = new URLSearchParams({ limit: '50' });
+  const query = new URLSearchParams({ order: 'desc', limit: '50' });
   for (const key of ['cursor', 'type']) if (params.get(key)) query.set(key, params.get(key));
   const page = await api(`/v1/events?${query}`);
-  const rows = page.events.map((e) => h('tr', { dataset: { event: e.type } },
-    h('td', { class: 'time' }, when(e.timestamp_ms)), h('td', {}, e.type),
-    h('td', {}, e.data?.blob_id ? link(`/blob/${e.data.blob_id}`, h('span', { class: 'mono' }, shortId(e.data.blob_id)))
-      : e.data?.node_id ? link(`/node/${e.data.node_id}`, h('span', { class: 'mono' }, shortId(e.data.node_id)))
-      : e.data?.epoch !== undefined ? link(`/epoch/${e.data.epoch}`, `epoch ${e.data.epoch}`) : '—'),
-    num(fmt(e.checkpoint)), h('td', { class: 'mono' }, shortId(e.tx_digest))));
-  const next = new URLSearchParams(query);
-  next.delete('limit');
-  if (page.next_cursor) next.set('cursor', page.next_cursor);
+  const list = table(['Time', 'Type', 'About', '#Checkpoint', 'Transaction'], page.events.map(eventRow));
+  const tbody = list.querySelector('tbody');
+  const live = !params.get('cursor');
+  if (live) {
+    // The newest event shown: newer ones are those after it in chain order.
+    let newest = page.events[0] ? eventKey(page.events[0]) : null;
+    const token = rendering; // this view's navigation; a later one stops the refresh
+    liveTimer = setInterval(async () => {
+      if (token !== rendering) return;
+      const newer = new URLSearchParams({ order: 'asc', limit: '100' });
+      if (newest) newer.set('cursor', newest);
+      if (params.get('type')) newer.set('type', params.get('type'));
+      const { events } = await api(`/v1/events?${newer}`).catch(() => ({ events: [] }));
+      if (token !== rendering || events.length === 0) return;
+      newest = eventKey(events.at(-1));
+      tbody.prepend(...events.reverse().map(eventRow));
+      tbody.closest('.card')?.querySelector('.empty-list')?.remove();
+    }, LIVE_REFRESH_MS);
+  }
+  const older = new URLSearchParams(params);
+  if (page.next_cursor) older.set('cursor', page.next_cursor);
   return [h('h1', {}, 'Events'),
-    card(null, page.events.length === 0 ? h('p', { class: 'empty' }, 'No events.') : table(['Time', 'Type', 'About', '#Checkpoint', 'Transaction'], rows),
+    h('p', { class: 'note' }, live ? 'Newest first; new events appear at the top as they are indexed.' : 'Newest first.'),
+    card(null, page.events.length === 0 ? h('p', { class: 'empty empty-list' }, 'No events yet.') : null,
+      list,
       h('div', { class: 'pager' },
-        params.get('cursor') ? link('/events', '⇤ first page') : null,
-        page.next_cursor ? link(`/events?${next}`, 'next page →') : h('span', { class: 'empty' }, 'latest events reached')))];
+        live ? null : link('/events', '⇤ newest events'),
+        page.next_cursor ? link(`/events?${older}`, 'older events →') : h('span', { class: 'empty' }, 'oldest event reached')))];
 }
 
 // === Search ===
@@ -286,6 +317,7 @@ const routes = [
 let rendering = 0;
 
 async function render() {
+  clearInterval(liveTimer);
   const token = ++rendering;
   const match = routes.map(([re, draw]) => [location.pathname.match(re), draw]).find(([m]) => m);
   view.replaceChildren(h('p', { class: 'loading' }, 'Loading…'));
