@@ -1305,7 +1305,11 @@ mod tests {
             assert!(scans.iter().all(|(kind, ..)| indexed(kind)), "event filters {mask:#06b}: {scans:?}");
             let conditions: Vec<&str> = scans.iter().map(|(.., condition)| condition.as_str()).collect();
             // (A type filter may read the primary key in order and skip other types: types are few.)
-            let after = if has(3) { "ROW(checkpoint, tx_index, event_index) <" } else { "ROW(checkpoint, tx_index, event_index) >" };
+            let after = if has(3) {
+                "ROW(checkpoint, tx_index, event_index) <"
+            } else {
+                "ROW(checkpoint, tx_index, event_index) >"
+            };
             for (bit, column) in [(1, "blob_id ="), (2, after)] {
                 if has(bit) {
                     assert!(conditions.iter().any(|c| c.contains(column)), "{mask:#06b} {column}: {scans:?}");

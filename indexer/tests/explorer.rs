@@ -129,7 +129,12 @@ async fn walrus_events_and_the_explorer_routes(pool: PgPool) {
     }
     // Newest first (`order=desc`), paged by cursor: the same events as oldest first, reversed.
     let keys = |page: &Value| -> Vec<String> {
-        page["events"].as_array().unwrap().iter().map(|e| format!("{}.{}.{}", e["checkpoint"], e["tx_index"], e["event_index"])).collect()
+        page["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| format!("{}.{}.{}", e["checkpoint"], e["tx_index"], e["event_index"]))
+            .collect()
     };
     let walk = |order: &'static str| {
         let base = base.clone();
