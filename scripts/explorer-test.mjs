@@ -257,7 +257,11 @@ const blobId = env('EXPLORER_BLOB_ID');
   equal(order.join(), [freshKey, `${newest.checkpoint}.${newest.tx_index}.${newest.event_index}`].join(), 'live events: the newer event on top');
   equal(asked[0], `${newest.checkpoint}.${newest.tx_index}.${newest.event_index}`, 'live events: asks for events after the newest shown');
   // The next refresh continues after the event just added, so nothing is added twice.
-  await new Promise((resolve) => setTimeout(resolve, 5500));
+  // (Polled rather than a fixed sleep: on a loaded machine the 5 s timer fires late.)
+  for (const started = Date.now(); asked.length < 2 && Date.now() - started < 20_000;) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 300)); // that poll's answer drawn
   equal(asked[1], freshKey, 'live events: the next refresh continues after the added event');
   equal(await page.$$eval(`tbody tr[data-key="${freshKey}"]`, (r) => r.length), 1, 'live events: the added event once');
   noErrors(errors, 'live events');
