@@ -252,14 +252,7 @@ async fn every_node_event_changes_the_node_as_the_chain_does(pool: PgPool) {
     let base = serve(&pool).await;
     let mut dumps = Vec::new();
     for batch in [1, 100] {
-        sqlx::query(
-            "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
-                   blob_totals, registered_totals, blob_attributes, deny_listed_blob_ids, epoch_stake, protocol_versions,
-                   node_epochs, certified_totals",
-        )
-        .execute(&pool)
-        .await
-        .unwrap();
+        truncate_all(&pool).await;
         ingest_folder(&pool, dir.path(), 5, batch).await;
 
         let (status, one) = get(&base, &format!("/v1/nodes/{}", address(0x51))).await;

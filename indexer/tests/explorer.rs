@@ -272,14 +272,7 @@ async fn walrus_events_and_the_explorer_routes(pool: PgPool) {
     assert_eq!(get(&base, "/v1/search?q=hello").await.0, 400);
 
     // Everything the routes read was written the same way batch by batch as all at once.
-    sqlx::raw_sql(
-        "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
-                  blob_totals, registered_totals, blob_attributes, deny_listed_blob_ids, epoch_stake,
-                  protocol_versions, node_epochs, certified_totals",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    truncate_all(&pool).await;
     ingest_folder(&pool, dir.path(), 4, 4).await;
     assert_eq!(dump(&pool).await, one_by_one);
 }

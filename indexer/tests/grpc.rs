@@ -99,14 +99,7 @@ async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
 
     // The same rows as ingesting the same checkpoints from a folder.
     let from_node = dump(&pool).await;
-    sqlx::query(
-        "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
-                   blob_totals, registered_totals, blob_attributes, deny_listed_blob_ids, epoch_stake, protocol_versions,
-                   node_epochs, certified_totals",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    truncate_all(&pool).await;
     let dir = tempfile::tempdir().unwrap();
     for checkpoint in &history {
         write_binpb_zst(dir.path(), checkpoint);

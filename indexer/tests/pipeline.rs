@@ -223,14 +223,7 @@ async fn batch_size_does_not_change_the_result(pool: PgPool) {
     }
     ingest_folder(&pool, dir.path(), 5, 1).await;
     let one_by_one = dump(&pool).await;
-    sqlx::query(
-        "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
-                   blob_totals, registered_totals, blob_attributes, deny_listed_blob_ids, epoch_stake, protocol_versions,
-                   node_epochs, certified_totals",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    truncate_all(&pool).await;
     ingest_folder(&pool, dir.path(), 5, 100).await;
     assert_eq!(dump(&pool).await, one_by_one);
 }

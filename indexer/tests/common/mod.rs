@@ -106,6 +106,18 @@ pub async fn assert_totals_match_the_blobs(pool: &sqlx::PgPool) {
     assert_eq!(kept, counted, "registered_totals drifted from the blobs");
 }
 
+/// Empties every table the indexer writes, to ingest the same history again into one database.
+pub async fn truncate_all(pool: &sqlx::PgPool) {
+    sqlx::query(
+        "TRUNCATE events, blobs, invalid_blob_ids, storage_resources, epochs, nodes, node_rewards, watermark,
+                  blob_totals, registered_totals, blob_attributes, deny_listed_blob_ids, epoch_stake, protocol_versions,
+                  node_epochs, certified_totals",
+    )
+    .execute(pool)
+    .await
+    .unwrap();
+}
+
 /// Every table's rows (the watermark without its wall-clock time), in a canonical order, as
 /// text, after checking that the derived totals agree with them.
 pub async fn dump(pool: &sqlx::PgPool) -> Vec<String> {
