@@ -449,6 +449,36 @@ impl Testbed {
         }
     }
 
+    /// After a failure, while everything still runs: the chain's last checkpoint, each node's
+    /// (through its health route), and the end of every log; the work folder is kept.
+    fn report_failure(&mut self) {
+        let mut report = String::from("\n==== testbed state at the failure ====\n");
+        let checkpoints = self.work.path().join("tb/chain/checkpoints");
+        let last = std::fs::read_dir(&checkpoints).into_iter().flatten().flatten().filter_map(|entry| {
+            entry.file_name().to_str()?.strip_suffix(".binpb.zst")?.parse::<u64>().ok()
+        });
+        report += &format!("chain: last checkpoint file {:?}\n", last.max());
+        for node in &self.nodes {
+            report += &format!("{} (pid {}, port {}): {}\n", node.name, node.pid, node.port, raw_health(&node.address));
+        }
+        let logs = self.work.path().join("tb/logs");
+        let mut files: Vec<PathBuf> =
+            std::fs::read_dir(&logs).into_iter().flatten().flatten().map(|entry| entry.path()).collect();
+        files.extend([self.work.path().join("stderr")]);
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            report += &format!("---- {} (last 25 of {} lines)\n", file.display(), lines.len());
+            for line in &lines[lines.len().saturating_sub(25)..] {
+                report += &format!("  {line}\n");
+            }
+        }
+        self.work.disable_cleanup(true);
+        report += &format!("==== kept {} ====", self.work.path().display());
+        eprintln!("{report}");
+    }
+
     /// Stops what the test started besides the testbed: restarted nodes and daemons.
     fn stop_started(&mut self) {
         for node in &mut self.nodes {
@@ -464,6 +494,9 @@ impl Testbed {
 
 impl Drop for Testbed {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.report_failure();
+        }
         self.stop_started();
         if let Some(mut process) = self.process.take() {
             send_signal(process.id(), libc::SIGTERM);
@@ -475,6 +508,21 @@ impl Drop for Testbed {
             stop_child(&mut process);
         }
     }
+}
+
+/// A node's health answer through a plain socket (a failure report runs outside any runtime),
+/// or why there is none.
+fn raw_health(address: &str) -> String {
+    use std::io::{Read, Write};
+    let ask = || -> std::io::Result<String> {
+        let mut stream = TcpStream::connect(address)?;
+        stream.set_read_timeout(Some(Duration::from_secs(2)))?;
+        stream.write_all(format!("GET /v1/health HTTP/1.0\r\nHost: {address}\r\n\r\n").as_bytes())?;
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer)?;
+        Ok(answer.split("\r\n\r\n").nth(1).unwrap_or(&answer).to_owned())
+    };
+    ask().unwrap_or_else(|e| format!("no answer: {e}"))
 }
 
 fn blob_id(n_shards: u16, data: &[u8]) -> BlobId {
