@@ -18,6 +18,7 @@
 //! expiry at an epoch change, invalidation) delete metadata and slivers in their transaction.
 
 use std::collections::BTreeSet;
+use std::ops::Bound;
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
 
@@ -187,17 +188,36 @@ fn pool_object_key(pool_id: &ObjectId, blob_id: &BlobId, object_id: &ObjectId) -
 }
 
 /// The key range of everything stored under a blob ID (keys longer than 32 bytes).
-fn blob_range(blob_id: &BlobId) -> ([u8; 33], [u8; 33]) {
-    id_range(&blob_id.0)
+fn blob_range(blob_id: &BlobId) -> IdRange {
+    IdRange::new(&blob_id.0)
 }
 
-/// The range of keys longer than 32 bytes that start with `id`.
-fn id_range(id: &[u8; 32]) -> ([u8; 33], [u8; 33]) {
-    let mut lo = [0; 33];
-    lo[..32].copy_from_slice(id);
-    let mut hi = lo;
-    hi[32] = 0xff;
-    (lo, hi)
+/// The keys that start with a 32-byte ID, in a table whose keys are all longer: from the ID
+/// itself, which sorts before every one of them, to the next ID, which sorts after every one
+/// of them (to the end after the last ID). An end of the ID and one byte 0xff would leave out
+/// the keys whose next byte is 0xff, such as one blob object in 256.
+struct IdRange {
+    start: [u8; 32],
+    end: Option<[u8; 32]>,
+}
+
+impl IdRange {
+    fn new(id: &[u8; 32]) -> Self {
+        // The next ID as a big-endian number: trailing 0xff bytes roll over to 0.
+        let end = id.iter().rposition(|&byte| byte != 0xff).map(|i| {
+            let mut next = *id;
+            next[i] += 1;
+            next[i + 1..].fill(0);
+            next
+        });
+        Self { start: *id, end }
+    }
+
+    /// For `range::<&[u8]>`: the key type must be named, as bounds are ranges of two types.
+    fn bounds(&self) -> (Bound<&[u8]>, Bound<&[u8]>) {
+        let end = self.end.as_ref().map_or(Bound::Unbounded, |end| Bound::Excluded(end.as_slice()));
+        (Bound::Included(self.start.as_slice()), end)
+    }
 }
 
 /// A sliver waiting for the next group commit.
@@ -399,9 +419,8 @@ impl Store {
             None => None,
         };
         let objects = txn.open_table(OBJECTS)?;
-        let (lo, hi) = blob_range(blob_id);
         let mut live = Vec::new();
-        for entry in objects.range(lo.as_slice()..hi.as_slice())? {
+        for entry in objects.range::<&[u8]>(blob_range(blob_id).bounds())? {
             let object: BlobObject = decode(entry?.1.value(), "blob object")?;
             if object.is_live(epoch) {
                 live.push(object);
@@ -420,8 +439,7 @@ impl Store {
         if invalid.get(blob_id.0.as_slice())?.is_some() {
             return Err(StoreError::Invalid);
         }
-        let (lo, hi) = blob_range(blob_id);
-        for entry in objects.range(lo.as_slice()..hi.as_slice())? {
+        for entry in objects.range::<&[u8]>(blob_range(blob_id).bounds())? {
             if decode::<BlobObject>(entry?.1.value(), "blob object")?.is_live(epoch) {
                 return Ok(());
             }
@@ -611,9 +629,8 @@ impl Store {
     /// Whether metadata or any sliver of `blob_id` is stored.
     pub fn holds_data(&self, blob_id: &BlobId) -> Result<bool> {
         let txn = self.db.begin_read()?;
-        let (lo, hi) = blob_range(blob_id);
         let has_metadata = txn.open_table(METADATA)?.get(blob_id.0.as_slice())?.is_some();
-        Ok(has_metadata || txn.open_table(SLIVERS)?.range(lo.as_slice()..hi.as_slice())?.next().is_some())
+        Ok(has_metadata || txn.open_table(SLIVERS)?.range::<&[u8]>(blob_range(blob_id).bounds())?.next().is_some())
     }
 }
 
@@ -795,9 +812,8 @@ impl<'t> ChainTables<'t> {
 
     /// Moves the end epoch of every live object in the pool; forgets objects that are gone.
     fn extend_pool(&mut self, pool_id: &ObjectId, end_epoch: u32) -> Result<()> {
-        let (lo, hi) = id_range(&pool_id.0);
         let mut members = Vec::new();
-        for entry in self.pool_objects.range(lo.as_slice()..hi.as_slice())? {
+        for entry in self.pool_objects.range::<&[u8]>(IdRange::new(&pool_id.0).bounds())? {
             let key: [u8; 96] = entry?
                 .0
                 .value()
@@ -836,14 +852,14 @@ impl<'t> ChainTables<'t> {
 
     /// Deletes everything stored under `blob_id` unless it is valid and a live object keeps it.
     fn drop_unless_kept(&mut self, blob_id: &BlobId) -> Result<()> {
-        let (lo, hi) = blob_range(blob_id);
+        let range = blob_range(blob_id);
         let keeps = self.invalid.get(blob_id.0.as_slice())?.is_none()
-            && self.objects.range(lo.as_slice()..hi.as_slice())?.next().is_some();
+            && self.objects.range::<&[u8]>(range.bounds())?.next().is_some();
         if !keeps {
-            self.objects.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+            self.objects.retain_in::<&[u8], _>(range.bounds(), |_, _| false)?;
             self.metadata.remove(blob_id.0.as_slice())?;
-            self.slivers.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
-            self.held.retain_in(lo.as_slice()..hi.as_slice(), |_, _| false)?;
+            self.slivers.retain_in::<&[u8], _>(range.bounds(), |_, _| false)?;
+            self.held.retain_in::<&[u8], _>(range.bounds(), |_, _| false)?;
             self.sync_pending.remove(blob_id.0.as_slice())?;
         }
         Ok(())
@@ -924,5 +940,61 @@ mod tests {
         store.sync_done(&BlobId([1; 32])).unwrap();
         store.apply(2, &[ChainUpdate::BlobDeleted { blob_id: BlobId([2; 32]), object_id: ObjectId([2; 32]) }]).unwrap();
         assert_eq!(store.pending_syncs().unwrap(), []);
+    }
+
+    /// Object and blob IDs are random: one in 256 starts with 0xff, and one key in 256 of a
+    /// blob's (or a pool's) range then has 0xff right after the prefix. Such keys belong to it
+    /// like any other (a node once answered NOT_REGISTERED for such a registration forever).
+    #[test]
+    fn keys_with_0xff_after_the_prefix_are_in_their_range() {
+        let (_dir, store) = store();
+        let event = EventId { tx_digest: [0; 32], event_seq: 0 };
+        let registered = |blob_id, object_id| ChainUpdate::BlobRegistered {
+            blob_id: BlobId(blob_id),
+            object_id: ObjectId(object_id),
+            end_epoch: 5,
+            deletable: true,
+            event,
+        };
+        let mut high = [0x11; 32];
+        high[0] = 0xff;
+        let (blob, next_blob, last_blob) = ([7; 32], [8; 32], [0xff; 32]);
+        store.apply(1, &[registered(blob, high)]).unwrap();
+        assert!(store.blob_state(&BlobId(blob)).unwrap().is_registered());
+        assert_eq!(store.put_metadata(&BlobId(blob), b"m").unwrap(), Written::New);
+        // The range ends before the next blob ID, and the last blob ID has a range too.
+        store.apply(2, &[registered(next_blob, [0; 32]), registered(last_blob, [0xff; 32])]).unwrap();
+        assert_eq!(store.blob_state(&BlobId(blob)).unwrap().objects.len(), 1);
+        assert_eq!(store.blob_state(&BlobId(last_blob)).unwrap().objects.len(), 1);
+        // Another object of the blob goes: the 0xff one still keeps its data.
+        store.apply(3, &[registered(blob, [1; 32])]).unwrap();
+        store.apply(4, &[ChainUpdate::BlobDeleted { blob_id: BlobId(blob), object_id: ObjectId([1; 32]) }]).unwrap();
+        assert!(store.holds_data(&BlobId(blob)).unwrap());
+        assert!(store.blob_state(&BlobId(blob)).unwrap().is_registered());
+
+        // A pooled blob whose blob ID starts with 0xff lives as long as its pool.
+        let pool = ObjectId([3; 32]);
+        let pooled = ChainUpdate::PooledBlobRegistered {
+            blob_id: BlobId(high),
+            object_id: ObjectId([4; 32]),
+            pool_id: pool,
+            deletable: false,
+            event,
+        };
+        store.apply(5, &[ChainUpdate::StoragePoolCreated { pool_id: pool, end_epoch: 2 }, pooled]).unwrap();
+        store.apply(6, &[ChainUpdate::StoragePoolExtended { pool_id: pool, end_epoch: 9 }]).unwrap();
+        let objects = store.blob_state(&BlobId(high)).unwrap().objects;
+        assert_eq!(objects.iter().map(|o| o.end_epoch).collect::<Vec<_>>(), [9]);
+    }
+
+    #[test]
+    fn an_id_range_ends_at_the_next_id() {
+        let mut id = [0x12; 32];
+        id[30..].fill(0xff);
+        let mut next = [0x12; 32];
+        next[29] = 0x13;
+        next[30..].fill(0);
+        assert_eq!(IdRange::new(&id).end, Some(next));
+        assert_eq!(IdRange::new(&[0xff; 32]).end, None);
     }
 }
