@@ -454,9 +454,11 @@ impl Testbed {
     fn report_failure(&mut self) {
         let mut report = String::from("\n==== testbed state at the failure ====\n");
         let checkpoints = self.work.path().join("tb/chain/checkpoints");
-        let last = std::fs::read_dir(&checkpoints).into_iter().flatten().flatten().filter_map(|entry| {
-            entry.file_name().to_str()?.strip_suffix(".binpb.zst")?.parse::<u64>().ok()
-        });
+        let last = std::fs::read_dir(&checkpoints)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|entry| entry.file_name().to_str()?.strip_suffix(".binpb.zst")?.parse::<u64>().ok());
         report += &format!("chain: last checkpoint file {:?}\n", last.max());
         for node in &self.nodes {
             report += &format!("{} (pid {}, port {}): {}\n", node.name, node.pid, node.port, raw_health(&node.address));
