@@ -22,8 +22,6 @@ use sui_sdk_types::{Address, Ed25519PublicKey};
 pub enum KeyError {
     #[error("{}: {source}", path.display())]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("{} can be read by others (mode {mode:o}); make it private with `chmod 600`", path.display())]
-    TooOpen { path: PathBuf, mode: u32 },
     #[error("{}: not a Sui keystore (a JSON array of Base64 keys): {reason}", path.display())]
     NotKeystore { path: PathBuf, reason: String },
     /// The text is not a key; `reason` never contains the text itself.
@@ -145,12 +143,18 @@ impl Keystore {
         Self { path: path.into(), entries: Vec::new() }
     }
 
-    /// Reads a keystore, refusing one that others can read.
+    /// Reads a keystore. One that others can read is still read, with a warning: the Sui CLI
+    /// itself often leaves its keystore at 0644, and refusing it would lock users out of their
+    /// own keys. [`Keystore::write`] always makes the file private.
     pub fn read(path: &Path) -> Result<Self, KeyError> {
         let io = |source| KeyError::Io { path: path.into(), source };
         let mode = fs::metadata(path).map_err(io)?.permissions().mode() & 0o777;
         if mode & 0o077 != 0 {
-            return Err(KeyError::TooOpen { path: path.into(), mode });
+            tracing::warn!(
+                "{} can be read by other users (mode {mode:o}); make it private with `chmod 600 {}`",
+                path.display(),
+                path.display()
+            );
         }
         let text = fs::read_to_string(path).map_err(io)?;
         // serde_json's error names a position, never the text around it.
