@@ -1,5 +1,7 @@
 //! What running against a real Sui network needs beside the chain interface: the Move
-//! packages' publish payloads ([`package`]) and the user's Sui keys ([`keys`]).
+//! packages' publish payloads ([`package`]), the user's Sui keys ([`keys`]), the transactions
+//! built from explicit inputs ([`transactions`]) and their signing ([`signer`]).
 
 pub mod keys;
 pub mod package;
+pub mod transactions;
