@@ -4,4 +4,5 @@
 
 pub mod keys;
 pub mod package;
+pub mod signer;
 pub mod transactions;
