@@ -246,7 +246,7 @@ impl FullNode {
                 _ => break,
             }
         }
-        coins.sort_by(|a, b| b.balance.cmp(&a.balance));
+        coins.sort_by_key(|c| std::cmp::Reverse(c.balance));
         Ok(coins)
     }
 
