@@ -4,7 +4,7 @@
 // datatype straight from the compiled bytecode.
 //
 //   node scripts/move.mjs test [--timeout SECONDS] [--jobs N] [PACKAGE_DIR...]
-//   node scripts/move.mjs build [PACKAGE_DIR...]
+//   node scripts/move.mjs build [--out DIR [--published NAME=ID...]] [PACKAGE_DIR...]
 //   node scripts/move.mjs layout PACKAGE_DIR [--module NAME]
 //   node scripts/move.mjs check-layouts [--write] [PACKAGE_DIR...]
 //
@@ -25,8 +25,11 @@ const USAGE = `usage:
   node scripts/move.mjs test [--timeout SECONDS] [--jobs N] [PACKAGE_DIR...]
       compile every package and run its unit tests, each in a worker killed after the
       timeout (default 600 s); lists every test, ends with "move: N passed, N failed"
-  node scripts/move.mjs build [PACKAGE_DIR...]
-      compile with all Sui lints and print the warnings
+  node scripts/move.mjs build [--out DIR [--published NAME=ID...]] [PACKAGE_DIR...]
+      compile with all Sui lints and print the warnings; with --out, also write DIR/NAME.json
+      per package, what a publish transaction needs, as "sui move build
+      --dump-bytecode-as-base64" prints it: {"modules", "dependencies", "digest"}. A package
+      whose local dependencies are not published needs their IDs: --published wal=0x…
   node scripts/move.mjs layout PACKAGE_DIR [--module NAME]
       print the BCS layout (fields in declaration order, with types) of every struct and
       enum the package defines, read from its compiled bytecode, as JSON
@@ -92,11 +95,42 @@ function allPackages() {
     .sort();
 }
 
+/** The folders of the `local` dependencies a package's Move.toml declares. */
+function localDependencies(dir) {
+  const toml = fs.readFileSync(path.join(dir, 'Move.toml'), 'utf8');
+  return [...toml.matchAll(/^\s*[\w-]+\s*=\s*\{[^}]*\blocal\s*=\s*"([^"]+)"/gm)].map((m) => path.resolve(dir, m[1]));
+}
+
+/** Names of the packages `dir` depends on through local paths, transitively. */
+function localDependencyNames(dir, seen = new Set()) {
+  for (const dep of localDependencies(dir)) {
+    const name = packageName(dep);
+    if (!seen.has(name)) {
+      seen.add(name);
+      localDependencyNames(dep, seen);
+    }
+  }
+  return seen;
+}
+
+/**
+ * A dependency's manifest as Sui reads a published package's: its named address is the
+ * package's ID and `published-at` says where to link, so the dependent package's bytecode
+ * refers to the published package and its dependency list names it.
+ */
+function asPublished(toml, name, id) {
+  const address = new RegExp(`^(\\s*${name}\\s*=\\s*)"0x0"`, 'm');
+  if (!address.test(toml)) throw new Error(`the Move.toml of ${name} does not set ${name} = "0x0" under [addresses]`);
+  return toml
+    .replace(address, `$1"${id}"`)
+    .replace(/^\[package\]\s*$/m, `[package]\npublished-at = "${id}"`);
+}
+
 // ---------------------------------------------------------------------------------------
 // Worker: compiles or tests one package. The WASM test runner has no gas limit, so a
 // looping test would hang the process; the parent terminates the worker on timeout.
 
-async function workerMain({ op, dir, framework, packageDirs }) {
+async function workerMain({ op, dir, framework, packageDirs, published }) {
   const builder = await import('@zktx.io/sui-move-builder/full');
   await builder.initMovePackageBuilder();
 
@@ -116,7 +150,11 @@ async function workerMain({ op, dir, framework, packageDirs }) {
   fetcher.fetchLocal = async (localPath, context) => {
     const parent = packageDirs[context.parentPackageName];
     if (!parent) throw new Error(`unknown package ${context.parentPackageName} (dependency ${context.dependencyName})`);
-    return packageFiles(path.resolve(parent, localPath), false);
+    const depDir = path.resolve(parent, localPath);
+    const files = packageFiles(depDir, false);
+    const id = published?.[packageName(depDir)];
+    if (id) files['Move.toml'] = asPublished(files['Move.toml'], packageName(depDir), id);
+    return files;
   };
 
   const input = { files: packageFiles(dir, op === 'test'), fetcher, ansiColor: false, network: 'mainnet' };
@@ -136,10 +174,10 @@ function packageDirsByName() {
 }
 
 /** Runs `op` on one package in a worker; resolves to the builder's result or a timeout error. */
-function inWorker(op, dir, framework, timeoutMs) {
+function inWorker(op, dir, framework, timeoutMs, published = {}) {
   return new Promise((resolve) => {
     const worker = new Worker(fileURLToPath(import.meta.url), {
-      workerData: { op, dir, framework, packageDirs: packageDirsByName() },
+      workerData: { op, dir, framework, packageDirs: packageDirsByName(), published },
     });
     const timer = setTimeout(() => {
       worker.terminate();
@@ -197,20 +235,58 @@ async function test(dirs, { timeoutMs, jobs }) {
   return failed + broken === 0 && dirs.length > 0;
 }
 
-async function build(dirs) {
+async function build(dirs, { out, published }) {
   const framework = frameworkDir();
   let ok = true;
   for (const dir of dirs) {
-    const result = await inWorker('build', dir, framework, 300_000);
     const name = path.relative(repo, dir);
+    if (out) {
+      // The builder drops an unpublished dependency from the list silently; Sui's CLI refuses.
+      const missing = [...localDependencyNames(dir)].filter((dep) => !published[dep]);
+      if (missing.length) {
+        ok = false;
+        console.log(`${name}: depends on unpublished ${missing.join(', ')}; publish ${missing.length > 1 ? 'them' : 'it'} first and pass ${missing.map((m) => `--published ${m}=ID`).join(' ')}`);
+        continue;
+      }
+    }
+    const result = await inWorker('build', dir, framework, 300_000, published);
     if ('error' in result) {
       ok = false;
       console.log(`${name}: ${result.category ?? 'error'}\n${result.error}`);
-    } else {
-      console.log(`${name}: ${result.modules.length} modules${result.warnings ? `\n${result.warnings}` : ', no warnings'}`);
+      continue;
+    }
+    console.log(`${name}: ${result.modules.length} modules${result.warnings ? `\n${result.warnings}` : ', no warnings'}`);
+    if (out) {
+      await checkDependencyOrder(result.modules);
+      const file = path.join(out, `${packageName(dir)}.json`);
+      const { modules, dependencies, digest } = result;
+      fs.mkdirSync(out, { recursive: true });
+      fs.writeFileSync(file, `${JSON.stringify({ modules, dependencies, digest })}\n`);
+      console.log(`${name}: wrote ${file} (digest ${Buffer.from(digest).toString('hex')})`);
     }
   }
   return ok;
+}
+
+/**
+ * Fails unless every module comes after the modules of its own package it uses: Sui publishes
+ * modules in dependency order, and so does `sui move build --dump-bytecode-as-base64`.
+ */
+async function checkDependencyOrder(modules) {
+  const { deserialize } = await import('@mysten/move-bytecode-template');
+  const seen = new Set();
+  for (const b64 of modules) {
+    const m = deserialize(Buffer.from(b64, 'base64'));
+    const self = m.module_handles[m.self_module_handle_idx];
+    const selfName = m.identifiers[self.name];
+    for (const h of m.module_handles) {
+      const used = m.identifiers[h.name];
+      if (h.address === self.address && used !== selfName && !seen.has(used)) {
+        throw new Error(`module ${selfName} comes before ${used}, which it uses: not in dependency order`);
+      }
+    }
+    seen.add(selfName);
+  }
 }
 
 const ABILITIES = [[1, 'copy'], [2, 'drop'], [4, 'store'], [8, 'key']];
@@ -323,14 +399,18 @@ async function checkLayouts(dirs, { write }) {
 
 async function main(argv) {
   const [command, ...rest] = argv;
-  const flags = {};
+  const flags = { published: {} };
   const dirs = [];
   for (let i = 0; i < rest.length; i++) {
     const arg = rest[i];
     if (arg === '--write') flags.write = true;
-    else if (['--timeout', '--jobs', '--module'].includes(arg)) {
+    else if (['--timeout', '--jobs', '--module', '--out'].includes(arg)) {
       if (i + 1 >= rest.length) throw new UsageError(`${arg} needs a value`);
       flags[arg.slice(2)] = rest[++i];
+    } else if (arg === '--published') {
+      const m = /^([A-Za-z_][\w]*)=(0x[0-9a-fA-F]{1,64})$/.exec(rest[++i] ?? '');
+      if (!m) throw new UsageError('--published takes NAME=ID, the ID a 0x-prefixed hex address');
+      flags.published[m[1]] = `0x${m[2].slice(2).toLowerCase().padStart(64, '0')}`;
     } else if (arg.startsWith('-')) throw new UsageError(`unknown option ${arg}`);
     else {
       const dir = path.resolve(arg);
@@ -351,7 +431,8 @@ async function main(argv) {
         jobs: positive(flags.jobs ?? 1, '--jobs'),
       });
     case 'build':
-      return build(packages);
+      if (Object.keys(flags.published).length && !flags.out) throw new UsageError('--published goes with --out');
+      return build(packages, { out: flags.out && path.resolve(flags.out), published: flags.published });
     case 'layout': {
       if (dirs.length !== 1) throw new UsageError('layout takes exactly one PACKAGE_DIR');
       let layout = await layoutOf(dirs[0]);

@@ -15,6 +15,7 @@ pub mod node_client;
 mod read;
 mod spill;
 pub mod store;
+pub mod sui;
 
 pub use certificate::{Certificate, Persistence};
 pub use chain::{
