@@ -196,14 +196,13 @@ pub struct Writers {
     threads: Vec<JoinHandle<()>>,
     syncers: Syncers,
     error: Arc<Mutex<Option<io::Error>>>,
-    /// Spent buffers of `recycled_capacity`, for reuse (fresh ones cost page faults).
+    /// Spent buffers, for reuse: a fresh one costs a page fault per 4 KiB (or a memset).
     spare: Arc<Mutex<Vec<AlignedBuf>>>,
-    recycled_capacity: usize,
 }
 
 impl Writers {
-    /// Starts the threads; buffers of `recycled_capacity` come back through [`Self::buffer`].
-    pub fn start(recycled_capacity: usize) -> Self {
+    /// Starts the threads; written buffers come back through [`Self::buffer`].
+    pub fn start() -> Self {
         let (tx, rx) = sync_channel::<Job>(QUEUED);
         let rx = Arc::new(Mutex::new(rx));
         let error = Arc::new(Mutex::new(None));
@@ -213,16 +212,21 @@ impl Writers {
             .map(|_| {
                 let (rx, error, spare) = (Arc::clone(&rx), Arc::clone(&error), Arc::clone(&spare));
                 let synced = syncers.sender();
-                std::thread::spawn(move || work(&rx, &error, &spare, recycled_capacity, &synced))
+                std::thread::spawn(move || work(&rx, &error, &spare, &synced))
             })
             .collect();
-        Self { jobs: Some(tx), threads, syncers, error, spare, recycled_capacity }
+        Self { jobs: Some(tx), threads, syncers, error, spare }
     }
 
-    /// An empty buffer of the recycled capacity.
-    pub fn buffer(&self) -> AlignedBuf {
-        let spare = self.spare.lock().expect("no writer panics holding the lock").pop();
-        spare.unwrap_or_else(|| AlignedBuf::with_capacity(self.recycled_capacity))
+    /// An empty buffer for `capacity` bytes (rounded up to whole blocks): a spent one of that
+    /// size if there is one.
+    pub fn buffer(&self, capacity: usize) -> AlignedBuf {
+        let capacity = capacity.next_multiple_of(ALIGN);
+        let mut spare = self.spare.lock().expect("no writer panics holding the lock");
+        match spare.iter().position(|buf| buf.capacity() == capacity) {
+            Some(i) => spare.swap_remove(i),
+            None => AlignedBuf::with_capacity(capacity),
+        }
     }
 
     /// Queues a write of `buf` at `offset` (blocking while the queue is full); fails if an
@@ -307,7 +311,6 @@ fn work(
     rx: &Mutex<Receiver<Job>>,
     error: &Mutex<Option<io::Error>>,
     spare: &Mutex<Vec<AlignedBuf>>,
-    recycled_capacity: usize,
     synced: &SyncSender<Arc<NamedFile>>,
 ) {
     loop {
@@ -332,10 +335,10 @@ fn work(
             error.lock().expect("no writer panics holding the lock").get_or_insert(e);
         }
         let mut buf = job.buf;
+        buf.clear();
         let mut spare = spare.lock().expect("no writer panics holding the lock");
-        // Only as many as are in use at once: the rest would stay resident for nothing.
-        if buf.capacity() == recycled_capacity && spare.len() < WRITERS + QUEUED {
-            buf.clear();
+        // Only as many of a size as are in use at once: the rest would stay resident for nothing.
+        if spare.iter().filter(|b| b.capacity() == buf.capacity()).count() < WRITERS + QUEUED {
             spare.push(buf);
         }
     }
@@ -377,7 +380,7 @@ impl BlockWriter {
         if whole == 0 {
             return Ok(());
         }
-        let mut next = writers.buffer();
+        let mut next = writers.buffer(self.buf.capacity());
         next.push(&self.buf.as_slice()[whole..]);
         let mut full = std::mem::replace(&mut self.buf, next);
         full.len = whole;
@@ -450,8 +453,8 @@ mod tests {
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
         for (pieces, capacity) in [(1usize, 3 * ALIGN), (777, 2 * ALIGN), (5000, 9 * ALIGN), (100_000, ALIGN)] {
             let path = dir.path().join(format!("run-{pieces}-{capacity}"));
-            let writers = Writers::start(capacity);
-            let mut writer = BlockWriter::new(NamedFile::create(path.clone()).unwrap(), writers.buffer());
+            let writers = Writers::start();
+            let mut writer = BlockWriter::new(NamedFile::create(path.clone()).unwrap(), writers.buffer(capacity));
             for piece in data.chunks(data.len().div_ceil(pieces)) {
                 writer.push(&writers, piece).unwrap();
             }
@@ -465,8 +468,8 @@ mod tests {
     fn a_run_broken_off_continues_through_the_page_cache() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("broken");
-        let writers = Writers::start(2 * ALIGN);
-        let mut writer = BlockWriter::new(NamedFile::create(path.clone()).unwrap(), writers.buffer());
+        let writers = Writers::start();
+        let mut writer = BlockWriter::new(NamedFile::create(path.clone()).unwrap(), writers.buffer(2 * ALIGN));
         writer.push(&writers, &[1; 10_000]).unwrap();
         let at = writer.position();
         let named = writer.into_buffered().unwrap();
@@ -496,8 +499,8 @@ mod tests {
     #[test]
     fn a_failed_write_is_reported() {
         let dir = tempfile::tempdir().unwrap();
-        let writers = Writers::start(ALIGN);
-        let mut buf = writers.buffer();
+        let writers = Writers::start();
+        let mut buf = writers.buffer(1);
         buf.push(b"x");
         let missing = dir.path().join("no-such-folder").join("file");
         writers.write(Target::Create(missing.clone()), 0, buf, Some(1)).unwrap();

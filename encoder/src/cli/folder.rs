@@ -16,7 +16,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::direct::{self, AlignedBuf, BlockWriter, NamedFile, Target};
+use super::direct::{self, BlockWriter, NamedFile, Target};
 use super::{output, progress};
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
@@ -386,19 +386,13 @@ pub struct SyncedSlivers(());
 impl FolderSink {
     pub fn new(encoding: &NewEncoding, layout: BlobLayout) -> Self {
         let bar = progress::bar("encoding", 0);
-        Self {
-            dir: encoding.dir.join(PARTIAL),
-            layout,
-            writers: direct::Writers::start(RUN_BUFFER),
-            runs: HashMap::new(),
-            bar,
-        }
+        Self { dir: encoding.dir.join(PARTIAL), layout, writers: direct::Writers::start(), runs: HashMap::new(), bar }
     }
 
     /// Queues a whole sliver file: its BCS frame around `symbols`.
     fn write_whole(&mut self, name: String, prefix: &[u8], symbols: &[u8], suffix: &[u8]) -> io::Result<()> {
         let len = prefix.len() + symbols.len() + suffix.len();
-        let mut buf = AlignedBuf::with_capacity(len);
+        let mut buf = self.writers.buffer(len);
         for part in [prefix, symbols, suffix] {
             buf.push(part);
         }
@@ -415,7 +409,7 @@ impl FolderSink {
             Some(run) => run,
             None => {
                 let path = self.dir.join(sliver_file_name::<Primary>(index.pair(self.layout.n_shards())));
-                let mut writer = BlockWriter::new(NamedFile::create(path)?, self.writers.buffer());
+                let mut writer = BlockWriter::new(NamedFile::create(path)?, self.writers.buffer(RUN_BUFFER));
                 writer.push(&self.writers, &prefix)?;
                 Run::Sequential(writer)
             }
