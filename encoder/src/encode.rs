@@ -340,14 +340,11 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
         }
         None => (None, Vec::new()),
     };
-    if let Some(sink) = sink.as_deref_mut() {
-        if let Message::Memory { rows, .. } = message {
-            sink.systematic_primary(&rows.iter().map(|r| &r[..]).collect::<Vec<_>>())?;
-        } else {
-            for r in 0..kp {
-                sink.primary(SliverIndex::new(r as u16), 0, message.block(r..r + 1, 0..ks)?.row(0))?;
-            }
-        }
+    // From a file, the systematic primary slivers (the blob's rows) go to the sink as step 2
+    // reads them anyway: no pass over the file of their own, and no wait for their writing.
+    let from_file = matches!(message, Message::File { .. });
+    if let (Some(sink), Message::Memory { rows, .. }) = (sink.as_deref_mut(), message) {
+        sink.systematic_primary(&rows.iter().map(|r| &r[..]).collect::<Vec<_>>())?;
     }
     // In memory, every primary sliver is written straight into its place, on both cores: the
     // systematic ones here, the others as step 1 codes them.
@@ -428,19 +425,27 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
         own_columns = (ks..n).map(|_| vec![0u8; column_len]).collect();
         columns = own_columns.iter_mut().map(Vec::as_mut_slice).collect();
     }
+    let rows_to_sink = from_file && sink.is_some();
     run_batches(
         &strip2,
         parts_per_batch(&strip2, columns.iter_mut().map(|column| &mut **column), s),
         |rows, mut cols| {
             let block = message.block(rows.clone(), 0..ks)?;
             secondary_code.encode_into(rows.len(), |j, w| block.symbol(w, j), &mut cols);
-            io::Result::Ok(hash_lines(&cols.iter().map(|col| &**col).collect::<Vec<_>>(), s, rows.len()))
+            let hashes = hash_lines(&cols.iter().map(|col| &**col).collect::<Vec<_>>(), s, rows.len());
+            io::Result::Ok((hashes, rows_to_sink.then_some(block)))
         },
-        |rows, hashes| {
-            for (t, hashes) in hashes?.chunks_exact(rows.len()).enumerate() {
+        |rows, result| {
+            let (hashes, block) = result?;
+            for (t, hashes) in hashes.chunks_exact(rows.len()).enumerate() {
                 // Stored transposed: these hashes run down a column.
                 for (w, h) in hashes.iter().enumerate() {
                     leaves.hashes[(rows.start + w) * n + ks + t] = *h;
+                }
+            }
+            if let (Some(sink), Some(block)) = (sink.as_deref_mut(), block) {
+                for (w, r) in rows.enumerate() {
+                    sink.primary(SliverIndex::new(r as u16), 0, block.row(w))?;
                 }
             }
             tick(&mut sink);

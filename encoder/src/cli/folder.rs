@@ -16,7 +16,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::direct::{self, AlignedBuf, BlockWriter, Target};
+use super::direct::{self, BlockWriter, NamedFile, Target};
 use super::{output, progress};
 use anyhow::{bail, Context, Result};
 use indicatif::ProgressBar;
@@ -148,15 +148,12 @@ impl NewEncoding {
         Ok(encoding)
     }
 
-    /// Makes the finished slivers durable and visible, then writes the metadata; returns only
-    /// once all of it is on disk. Each sliver file and each directory changed is synced, not
-    /// the whole file system (syncfs would wait for every other writer on the disk too).
-    pub fn commit(mut self, metadata: &VerifiedMetadata) -> Result<()> {
+    /// Makes the finished slivers (each file already synced by the sink) visible, then
+    /// writes the metadata; returns only once all of it is on disk. Each sliver file and each
+    /// directory changed is synced, not the whole file system (syncfs would wait for every
+    /// other writer on the disk too).
+    pub fn commit(mut self, _synced: SyncedSlivers, metadata: &VerifiedMetadata) -> Result<()> {
         let partial = self.dir.join(PARTIAL);
-        let files: Vec<PathBuf> = fs::read_dir(&partial)
-            .and_then(|entries| entries.map(|e| e.map(|e| e.path())).collect())
-            .with_context(|| format!("listing {}", partial.display()))?;
-        direct::sync_files(&files)?;
         output::sync_dir(&partial)?;
         // Metadata first, durably: a crash from here on leaves no metadata describing slivers
         // that are half gone.
@@ -167,7 +164,7 @@ impl NewEncoding {
         }
         let slivers = self.dir.join(SLIVERS);
         if slivers.exists() {
-            fs::remove_dir_all(&slivers).with_context(|| format!("removing {}", slivers.display()))?;
+            direct::remove_folder(&slivers)?;
         }
         fs::rename(&partial, &slivers).with_context(|| format!("renaming {}", partial.display()))?;
         self.committed = true;
@@ -379,25 +376,23 @@ enum Run {
     /// Pieces so far came in order: the file is written in whole blocks.
     Sequential(BlockWriter),
     /// A piece came out of order: each is written where it belongs.
-    Scattered(Arc<File>),
+    Scattered(Arc<NamedFile>),
 }
+
+/// Proof that every sliver file of the sink is written and synced: what
+/// [`NewEncoding::commit`] needs before it can make the slivers visible.
+pub struct SyncedSlivers(());
 
 impl FolderSink {
     pub fn new(encoding: &NewEncoding, layout: BlobLayout) -> Self {
         let bar = progress::bar("encoding", 0);
-        Self {
-            dir: encoding.dir.join(PARTIAL),
-            layout,
-            writers: direct::Writers::start(RUN_BUFFER),
-            runs: HashMap::new(),
-            bar,
-        }
+        Self { dir: encoding.dir.join(PARTIAL), layout, writers: direct::Writers::start(), runs: HashMap::new(), bar }
     }
 
     /// Queues a whole sliver file: its BCS frame around `symbols`.
     fn write_whole(&mut self, name: String, prefix: &[u8], symbols: &[u8], suffix: &[u8]) -> io::Result<()> {
         let len = prefix.len() + symbols.len() + suffix.len();
-        let mut buf = AlignedBuf::with_capacity(len);
+        let mut buf = self.writers.buffer(len);
         for part in [prefix, symbols, suffix] {
             buf.push(part);
         }
@@ -414,7 +409,7 @@ impl FolderSink {
             Some(run) => run,
             None => {
                 let path = self.dir.join(sliver_file_name::<Primary>(index.pair(self.layout.n_shards())));
-                let mut writer = BlockWriter::new(direct::create(&path)?, self.writers.buffer());
+                let mut writer = BlockWriter::new(NamedFile::create(path)?, self.writers.buffer(RUN_BUFFER));
                 writer.push(&self.writers, &prefix)?;
                 Run::Sequential(writer)
             }
@@ -429,31 +424,33 @@ impl FolderSink {
                 Run::Sequential(writer)
             }
             Run::Sequential(writer) => {
-                let file = writer.into_buffered()?;
-                file.write_all_at(&suffix, end - suffix.len() as u64)?;
-                file.write_all_at(data, offset)?;
-                Run::Scattered(file)
+                let named = writer.into_buffered()?;
+                named.file.write_all_at(&suffix, end - suffix.len() as u64)?;
+                named.file.write_all_at(data, offset)?;
+                Run::Scattered(named)
             }
-            Run::Scattered(file) => {
-                file.write_all_at(data, offset)?;
-                Run::Scattered(file)
+            Run::Scattered(named) => {
+                named.file.write_all_at(data, offset)?;
+                Run::Scattered(named)
             }
         };
         self.runs.insert(index.get(), run);
         Ok(())
     }
 
-    /// Waits for every write.
-    pub fn finish(mut self) -> Result<()> {
+    /// Waits for every write and sync.
+    pub fn finish(mut self) -> Result<SyncedSlivers> {
         // Only a sink whose pieces came out of order (or never completed) holds runs here.
         for (_, run) in self.runs.drain() {
-            if let Run::Sequential(writer) = run {
-                writer.finish(&self.writers).context("writing slivers")?;
+            match run {
+                Run::Sequential(writer) => writer.finish(&self.writers),
+                Run::Scattered(named) => self.writers.sync(named),
             }
+            .context("writing slivers")?;
         }
         self.writers.finish().context("writing slivers")?;
         self.bar.finish_and_clear();
-        Ok(())
+        Ok(SyncedSlivers(()))
     }
 }
 

@@ -63,9 +63,9 @@ pub fn encode(file: &Path, params: EncodingParams, out: &Path) -> Result<ExitCod
         Input::Memory(blob) => BlobEncoder::new(params, blob)?.write_slivers(&mut sink),
     }
     .context("encoding")?;
-    sink.finish()?;
     let syncing = progress::spinner("syncing to disk");
-    encoding.commit(&metadata)?;
+    let synced = sink.finish()?;
+    encoding.commit(synced, &metadata)?;
     syncing.finish_and_clear();
     eprintln!(
         "encoded {} bytes into {} sliver pairs in {}",
