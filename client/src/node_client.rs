@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use bytes::Bytes;
 use serde::Deserialize;
 use walrus_encoder::{Axis, BlobId, BlobMetadataWithId, Sliver, SliverPairIndex, VerifiedMetadata};
 
@@ -136,13 +137,25 @@ impl NodeClient {
         format!("{}/v1/blobs/{blob_id}{rest}", self.base)
     }
 
-    async fn send(&self, request: reqwest::RequestBuilder, timeout: Duration) -> Result<(u16, Vec<u8>), NodeError> {
-        let response = request.timeout(timeout).send().await.map_err(|e| NodeError::Unreachable(describe(&e)))?;
+    async fn send(&self, request: reqwest::RequestBuilder, timeout: Duration) -> Result<(u16, Bytes), NodeError> {
+        let response = self.response(request, timeout).await?;
         let status = response.status().as_u16();
         let body = response.bytes().await.map_err(|e| NodeError::Unreachable(describe(&e)))?;
+        Ok((status, body))
+    }
+
+    /// The response to `request` if the node answered with success, else the error it gave.
+    async fn response(
+        &self,
+        request: reqwest::RequestBuilder,
+        timeout: Duration,
+    ) -> Result<reqwest::Response, NodeError> {
+        let response = request.timeout(timeout).send().await.map_err(|e| NodeError::Unreachable(describe(&e)))?;
+        let status = response.status().as_u16();
         if (200..300).contains(&status) {
-            return Ok((status, body.to_vec()));
+            return Ok(response);
         }
+        let body = response.bytes().await.map_err(|e| NodeError::Unreachable(describe(&e)))?;
         Err(match serde_json::from_slice::<ErrorEnvelope>(&body) {
             Ok(envelope) => NodeError::Refused {
                 status,
@@ -234,6 +247,9 @@ impl NodeClient {
     }
 
     /// A sliver as the node sends it: parsed, not verified (`expected_len` bounds the wait).
+    /// The body goes into one buffer of its exact size, which the sliver's symbols then share:
+    /// a read holds many slivers at once, and a copy or a half-empty buffer each would add up.
+    /// A body longer than a sliver of `expected_len` bytes is refused before it is all in.
     pub async fn get_sliver<A: Axis>(
         &self,
         blob_id: &BlobId,
@@ -241,8 +257,23 @@ impl NodeClient {
         expected_len: usize,
     ) -> Result<Sliver<A>, NodeError> {
         let url = self.url(blob_id, &Self::sliver_path::<A>(pair));
-        let (_, body) = self.send(self.http.get(url), self.sliver_timeout(expected_len)).await?;
-        Sliver::from_bcs(&body)
+        let mut response = self.response(self.http.get(url), self.sliver_timeout(expected_len)).await?;
+        // The symbols, their ULEB128 length (at most 5 bytes) and the symbol size and index.
+        let most = expected_len + 5 + 4;
+        let too_long = || NodeError::Malformed(format!("{} sliver {pair} is longer than {most} bytes", A::NAME));
+        let declared = response.content_length().map(usize::try_from);
+        let mut body = match declared {
+            Some(Ok(len)) if len <= most => Vec::with_capacity(len),
+            Some(_) => return Err(too_long()),
+            None => Vec::with_capacity(most),
+        };
+        while let Some(chunk) = response.chunk().await.map_err(|e| NodeError::Unreachable(describe(&e)))? {
+            if body.len() + chunk.len() > most {
+                return Err(too_long());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Sliver::from_bcs_bytes(Bytes::from(body))
             .map_err(|e| NodeError::Malformed(format!("{} sliver {pair} is not valid BCS: {e}", A::NAME)))
     }
 

@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
 use walrus_encoder::{
-    decode, Axis, BlobId, ConsistencyCheck, Primary, Secondary, ShardIndex, Sliver, SliverPairIndex, VerifiedMetadata,
+    decode_in_place, Axis, BlobId, Primary, Secondary, ShardIndex, Sliver, SliverIndex, SliverPairIndex,
+    VerifiedMetadata,
 };
 
 use crate::chain::{ChainError, Committee};
@@ -22,11 +23,8 @@ const METADATA_FANOUT: usize = 3;
 /// The least time a read waits for the remaining systematic slivers once it could decode.
 const GRACE_MIN: std::time::Duration = std::time::Duration::from_millis(100);
 
-/// The largest piece of a decoded blob sent on at once.
-const CHUNK: usize = 1 << 20;
-
-/// Pieces of a blob a reader may have sent and not yet taken; each is at most a sliver or
-/// [`CHUNK`] bytes, so this bounds the bytes waiting for a slow reader.
+/// Pieces of a blob a reader may have sent and not yet taken; each is at most a row of the
+/// blob (a primary sliver), so this bounds the bytes waiting for a slow reader.
 pub const STREAM_DEPTH: usize = 16;
 
 /// A read blob and the nodes that failed along the way.
@@ -114,32 +112,35 @@ impl Client {
             return Ok(faults.into_vec());
         }
         let primary_needed = usize::from(params.primary_source_symbols());
-        let check = ConsistencyCheck::Default;
-        let blob = if primary.len() >= primary_needed {
-            decode_blocking(metadata, primary, check).await
+        // Rows held back for the ones in front come back decoded: the emitter lets go of its
+        // references, so that the slivers can be decoded in place without copies.
+        emitter.forget_waiting();
+        let decoded = if primary.len() >= primary_needed {
+            decode_blocking(metadata.clone(), primary).await.map(Lines::Rows)
         } else {
+            let primary_count = primary.len();
+            drop(primary);
             let secondary = self.slivers::<Secondary>(&committee, &metadata, &mut faults, None).await;
             let secondary_needed = usize::from(params.secondary_source_symbols());
             if secondary.len() < secondary_needed {
                 return Err(ReadError::NotEnoughSlivers {
                     blob_id: *blob_id,
-                    primary: primary.len(),
+                    primary: primary_count,
                     primary_needed,
                     secondary: secondary.len(),
                     secondary_needed,
                     faults: faults.into_vec(),
                 });
             }
-            decode_blocking(metadata, secondary, check).await
+            decode_blocking(metadata.clone(), secondary).await.map(Lines::Columns)
         };
-        match blob {
-            Ok(blob) => {
-                emitter.finish(blob).await;
-                Ok(faults.into_vec())
-            }
-            Err(walrus_encoder::Error::InconsistentBlob) => Err(ReadError::Inconsistent(*blob_id)),
-            Err(source) => Err(ReadError::Decode { blob_id: *blob_id, source }),
+        match decoded {
+            Ok(Lines::Rows(rows)) => emitter.finish_rows(rows).await,
+            Ok(Lines::Columns(columns)) => emitter.finish_columns(&metadata, columns).await,
+            Err(walrus_encoder::Error::InconsistentBlob) => return Err(ReadError::Inconsistent(*blob_id)),
+            Err(source) => return Err(ReadError::Decode { blob_id: *blob_id, source }),
         }
+        Ok(faults.into_vec())
     }
 
     /// The first metadata a node serves that hashes to `blob_id`.
@@ -212,19 +213,24 @@ impl Client {
                 (true, 0)
             }
         });
+        // Verifications at once: one per core. Each expands its sliver to all n symbols; more
+        // at once would not finish sooner, only hold more of those expansions in memory.
+        let verifying = Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()));
         let fetch = |(index, pair): (usize, SliverPairIndex)| {
             let (node, limit) = &nodes[index];
-            let metadata = metadata.clone();
+            let (metadata, verifying) = (metadata.clone(), &verifying);
             async move {
-                let _permit = limit.acquire().await.expect("the semaphore is never closed");
+                let permit = limit.acquire().await.expect("the semaphore is never closed");
                 let sliver = match node.get_sliver::<A>(&blob_id, pair, expected_len).await {
                     Ok(sliver) => sliver,
                     Err(e) => return (index, Err(e.to_string())),
                 };
+                drop(permit);
                 let asked = pair.sliver::<A>(n_shards);
                 if sliver.index() != asked {
                     return (index, Err(format!("sent {} sliver {} when asked for {asked}", A::NAME, sliver.index())));
                 }
+                let _verifying = verifying.acquire().await.expect("the semaphore is never closed");
                 let checked = tokio::task::spawn_blocking(move || sliver.verify(&metadata).map(|()| sliver))
                     .await
                     .expect("verification does not panic")
@@ -276,16 +282,47 @@ impl Client {
     }
 }
 
+/// The source lines of the message matrix, decoded from slivers of one axis.
+enum Lines {
+    /// Rows `0..kp` in order: the blob, padded.
+    Rows(Vec<Bytes>),
+    /// Columns `0..ks` in order.
+    Columns(Vec<Bytes>),
+}
+
+/// Decodes the first `k` of `slivers` (verified, distinct, sorted) in place, on a blocking
+/// thread: the source lines of axis `A` in order, in the slivers' own buffers.
 async fn decode_blocking<A: Axis>(
     metadata: VerifiedMetadata,
     slivers: Vec<Sliver<A>>,
-    check: ConsistencyCheck,
-) -> walrus_encoder::Result<Vec<u8>> {
-    tokio::task::spawn_blocking(move || decode(&metadata, &slivers, check)).await.expect("decoding does not panic")
+) -> walrus_encoder::Result<Vec<Bytes>> {
+    tokio::task::spawn_blocking(move || {
+        let k = usize::from(metadata.layout().params().source_symbols::<A>());
+        let mut buffers: Vec<(SliverIndex<A>, BytesMut)> =
+            slivers.into_iter().take(k).map(|sliver| (sliver.index(), writable(sliver))).collect();
+        let mut lines: Vec<(SliverIndex<A>, &mut [u8])> =
+            buffers.iter_mut().map(|(index, buffer)| (*index, &mut buffer[..])).collect();
+        decode_in_place(&metadata, &mut lines)?;
+        let indices: Vec<SliverIndex<A>> = lines.into_iter().map(|(index, _)| index).collect();
+        let mut decoded: Vec<(SliverIndex<A>, Bytes)> =
+            indices.into_iter().zip(buffers).map(|(index, (_, buffer))| (index, buffer.freeze())).collect();
+        decoded.sort_by_key(|(index, _)| index.get());
+        Ok(decoded.into_iter().map(|(_, line)| line).collect())
+    })
+    .await
+    .expect("decoding does not panic")
+}
+
+/// A sliver's symbols to decode into: its own buffer when nothing else holds it (the usual
+/// case), else a copy (a row still on its way out).
+fn writable<A: Axis>(sliver: Sliver<A>) -> BytesMut {
+    let data = sliver.bytes().clone();
+    drop(sliver);
+    data.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]))
 }
 
 /// Sends a blob's bytes on in order: verified systematic rows as they come, the decoded rest
-/// at the end.
+/// at the end, row by row.
 struct Emitter {
     out: mpsc::Sender<Bytes>,
     row_len: u64,
@@ -335,16 +372,32 @@ impl Emitter {
         }
     }
 
-    /// The whole decoded blob: sends what is not sent yet.
-    async fn finish(&mut self, blob: Vec<u8>) {
-        let blob = Bytes::from(blob);
-        while !self.is_over() {
-            let start = self.sent as usize;
-            if start >= blob.len() {
+    /// Drops the rows waiting for those in front of them: they will be offered again.
+    fn forget_waiting(&mut self) {
+        self.waiting.clear();
+    }
+
+    /// The blob's rows `0..kp`, decoded: sends what is not sent yet, freeing each row as it goes.
+    async fn finish_rows(&mut self, rows: Vec<Bytes>) {
+        for (index, row) in rows.into_iter().enumerate() {
+            if self.is_over() {
                 break;
             }
-            let end = blob.len().min(start + CHUNK);
-            self.send(blob.slice(start..end)).await;
+            self.offer(index as u16, &row).await;
+        }
+    }
+
+    /// The blob's columns `0..ks`, decoded: sends the rows not sent yet, gathered one by one.
+    async fn finish_columns(&mut self, metadata: &VerifiedMetadata, columns: Vec<Bytes>) {
+        let s = usize::from(metadata.layout().symbol_size());
+        let kp = usize::from(metadata.layout().params().primary_source_symbols());
+        for r in (self.sent / self.row_len) as usize..kp {
+            if self.is_over() {
+                break;
+            }
+            let mut row = Vec::with_capacity(self.row_len as usize);
+            columns.iter().for_each(|column| row.extend_from_slice(&column[r * s..(r + 1) * s]));
+            self.offer(r as u16, &Bytes::from(row)).await;
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use rayon::prelude::*;
 
 use crate::axis::{Axis, Primary};
-use crate::batch::{advise_huge_pages, batches, run_batches};
+use crate::batch::{advise_huge_pages, batches, parts_per_batch, run_batches};
 use crate::encode::BlobEncoder;
 use crate::error::{Error, Result};
 use crate::index::SliverIndex;
@@ -113,6 +113,123 @@ pub fn decode_unchecked<A: Axis>(metadata: &VerifiedMetadata, slivers: &[Sliver<
     )
     .expect("decoding does no I/O");
     Ok(())
+}
+
+/// Decodes in place from exactly `k` slivers of axis `A`, each given as its index and its
+/// symbols (distinct indices, the layout's sliver length): afterwards every buffer holds one
+/// source line of the padded message matrix and its index says which. For primary slivers the
+/// lines are the blob's rows, for secondary ones its columns. Systematic inputs keep their
+/// line; each of the others takes one of the missing lines, in order of index. So decoding
+/// needs the slivers and a batch of work, not a second buffer the size of the blob.
+///
+/// The decoded lines are then checked as [`ConsistencyCheck::Default`] checks a blob: every row
+/// that was not itself an input, zero past the blob's end, must hash as the metadata says.
+/// The slivers are **not** authenticated here: verify them first ([`Sliver::verify`]).
+pub fn decode_in_place<A: Axis>(metadata: &VerifiedMetadata, lines: &mut [(SliverIndex<A>, &mut [u8])]) -> Result<()> {
+    let layout = metadata.layout();
+    let code = Code::across::<A>(&layout);
+    let (k, n, s) = (code.k, code.n, layout.s());
+    let expected_len = layout.sliver_length::<A>();
+    let mut seen = vec![false; n];
+    for (index, data) in lines.iter() {
+        index.check(layout.n_shards())?;
+        if data.len() != expected_len {
+            return Err(Error::WrongSliverLength { got: data.len(), expected: expected_len });
+        }
+        seen[index.as_usize()] = true;
+    }
+    let distinct = seen.iter().filter(|&&x| x).count();
+    if distinct < k {
+        return Err(Error::NotEnoughSlivers { axis: A::NAME, got: distinct, needed: k });
+    }
+    if lines.len() > k {
+        return Err(Error::TooManySlivers { axis: A::NAME, got: lines.len(), needed: k });
+    }
+    let positions: Vec<usize> = lines.iter().map(|(index, _)| index.as_usize()).collect();
+    let missing: Vec<usize> = (0..k).filter(|&j| !seen[j]).collect();
+    // The inputs that give up their buffer to a missing line: as many as lines are missing.
+    let takers: Vec<usize> = (0..k).filter(|&i| positions[i] >= k).collect();
+    let symbols_per_sliver = usize::from(layout.params().sliver_symbols::<A>());
+    let strip = batches(symbols_per_sliver, n, s);
+    let parts = parts_per_batch(&strip, lines.iter_mut().map(|(_, data)| &mut **data), s);
+    run_batches(
+        &strip,
+        parts,
+        |range, mut parts| {
+            // The missing lines of these codewords, one after another; the inputs' symbols are
+            // free to be overwritten only once the decoding that reads them is over.
+            let restored: Vec<u8> = {
+                let given: Vec<(usize, &[u8])> = positions.iter().zip(&parts).map(|(&p, part)| (p, &**part)).collect();
+                let decoded = code.decode(range.len(), &given);
+                let mut restored = Vec::with_capacity(missing.len() * range.len() * s);
+                missing.iter().for_each(|&j| restored.extend_from_slice(decoded.line(j)));
+                restored
+            };
+            for (&taker, line) in takers.iter().zip(restored.chunks_exact(range.len() * s)) {
+                parts[taker].copy_from_slice(line);
+            }
+        },
+        |_, ()| Ok(()),
+    )
+    .expect("decoding does no I/O");
+    for (&taker, &j) in takers.iter().zip(&missing) {
+        lines[taker].0 = SliverIndex::new(j as u16);
+    }
+    let decoded_rows = if A::IS_PRIMARY { takers } else { Vec::new() };
+    check_lines_in_place(metadata, lines, &decoded_rows)
+}
+
+/// The check of [`decode_in_place`]: lines are rows (primary, of which `decoded` were
+/// decoded) or columns (secondary: every row was decoded and is gathered from them).
+fn check_lines_in_place<A: Axis>(
+    metadata: &VerifiedMetadata,
+    lines: &mut [(SliverIndex<A>, &mut [u8])],
+    decoded: &[usize],
+) -> Result<()> {
+    let layout = metadata.layout();
+    let (s, len) = (layout.s(), layout.unencoded_length() as usize);
+    let kp = usize::from(layout.params().primary_source_symbols());
+    let row_len = layout.sliver_length::<Primary>();
+    // Row `r` of the blob as the metadata must have hashed it: zero past the blob's end.
+    let clip = |r: usize, row: &mut [u8]| row[len.saturating_sub(r * row_len).min(row_len)..].fill(0);
+    let consistent = if A::IS_PRIMARY {
+        let mut rows: Vec<(usize, &mut [u8])> = Vec::with_capacity(decoded.len());
+        for (i, (index, data)) in lines.iter_mut().enumerate() {
+            if decoded.contains(&i) {
+                clip(index.as_usize(), data);
+                rows.push((index.as_usize(), &mut **data));
+            }
+        }
+        rows.par_chunks(CHECKED_TOGETHER).all(|rows| {
+            let lines: Vec<(SliverIndex<Primary>, &[u8])> =
+                rows.iter().map(|(r, data)| (SliverIndex::new(*r as u16), &**data)).collect();
+            lines_match(&lines, metadata).into_iter().all(|ok| ok)
+        })
+    } else {
+        let mut columns: Vec<&[u8]> = vec![&[]; lines.len()];
+        for (index, data) in lines.iter() {
+            columns[index.as_usize()] = data;
+        }
+        let rows: Vec<usize> = (0..kp).collect();
+        rows.par_chunks(CHECKED_TOGETHER).all(|rows| {
+            let gathered: Vec<Vec<u8>> = rows
+                .iter()
+                .map(|&r| {
+                    let mut row: Vec<u8> = columns.iter().flat_map(|c| &c[r * s..(r + 1) * s]).copied().collect();
+                    clip(r, &mut row);
+                    row
+                })
+                .collect();
+            let lines: Vec<(SliverIndex<Primary>, &[u8])> =
+                rows.iter().zip(&gathered).map(|(&r, row)| (SliverIndex::new(r as u16), &row[..])).collect();
+            lines_match(&lines, metadata).into_iter().all(|ok| ok)
+        })
+    };
+    if consistent {
+        Ok(())
+    } else {
+        Err(Error::InconsistentBlob)
+    }
 }
 
 /// The matrix is padded past the blob's end; the padding is not written out.

@@ -25,6 +25,8 @@ pub enum Error {
     BlobIdMismatch { claimed: String, computed: String },
     #[error("too few slivers to decode: {got} distinct valid {axis} slivers, {needed} needed")]
     NotEnoughSlivers { axis: &'static str, got: usize, needed: usize },
+    #[error("decoding in place takes exactly {needed} distinct {axis} slivers, got {got}")]
+    TooManySlivers { axis: &'static str, got: usize, needed: usize },
     #[error("too few recovery symbols: {got} distinct valid symbols, {needed} needed")]
     NotEnoughSymbols { got: usize, needed: usize },
     #[error("the output buffer has {got} bytes, but the blob has {expected}")]

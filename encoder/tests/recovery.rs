@@ -354,3 +354,106 @@ fn decoding_refuses_metadata_that_lies_about_any_systematic_row() {
         }
     }
 }
+
+/// The blob from lines decoded in place: rows (primary) or columns (secondary) in any order.
+fn blob_of_lines<A: walrus_encoder::Axis>(enc: &EncodedBlob, lines: &[(SliverIndex<A>, Vec<u8>)]) -> Vec<u8> {
+    let layout = enc.metadata.layout();
+    let s = usize::from(layout.symbol_size());
+    let mut sorted: Vec<&(SliverIndex<A>, Vec<u8>)> = lines.iter().collect();
+    sorted.sort_by_key(|(index, _)| index.get());
+    assert!(sorted.iter().enumerate().all(|(j, (index, _))| usize::from(index.get()) == j), "lines 0..k");
+    let mut blob: Vec<u8> = if A::IS_PRIMARY {
+        sorted.iter().flat_map(|(_, row)| row.iter().copied()).collect()
+    } else {
+        let kp = usize::from(layout.params().primary_source_symbols());
+        (0..kp)
+            .flat_map(|r| sorted.iter().flat_map(move |(_, column)| column[r * s..(r + 1) * s].iter().copied()))
+            .collect()
+    };
+    blob.truncate(layout.unencoded_length() as usize);
+    blob
+}
+
+fn in_place<A: walrus_encoder::Axis>(
+    metadata: &walrus_encoder::VerifiedMetadata,
+    slivers: &[&Sliver<A>],
+) -> (Result<(), Error>, Vec<(SliverIndex<A>, Vec<u8>)>) {
+    let mut owned: Vec<(SliverIndex<A>, Vec<u8>)> = slivers.iter().map(|s| (s.index(), s.data().to_vec())).collect();
+    let mut lines: Vec<(SliverIndex<A>, &mut [u8])> = owned.iter_mut().map(|(i, d)| (*i, &mut d[..])).collect();
+    let result = walrus_encoder::decode_in_place(metadata, &mut lines);
+    let indices: Vec<SliverIndex<A>> = lines.iter().map(|(i, _)| *i).collect();
+    drop(lines);
+    owned.iter_mut().zip(indices).for_each(|((i, _), new)| *i = new);
+    (result, owned)
+}
+
+/// Decoding in place gives the blob `decode` gives, from any mix of systematic and other
+/// slivers of either axis, for blobs that fill the matrix or leave padding.
+#[test]
+fn decoding_in_place_matches_decode() {
+    for (n, len) in [(10u16, 1), (10, 3000), (13, 20_011), (31, 100_000), (100, 262_144)] {
+        let (blob, enc) = encoded(n, len);
+        let params = enc.metadata.layout().params();
+        let (kp, ks) = (usize::from(params.primary_source_symbols()), usize::from(params.secondary_source_symbols()));
+        let primary: Vec<&Sliver<Primary>> = enc.pairs.iter().map(|p| &p.primary).collect();
+        let secondary: Vec<&Sliver<Secondary>> = enc.pairs.iter().map(|p| &p.secondary).rev().collect();
+        let mixed: Vec<&Sliver<Primary>> =
+            primary.iter().rev().step_by(2).chain(primary.iter().step_by(2)).take(kp).copied().collect();
+        let picks: [(&str, Vec<&Sliver<Primary>>); 3] = [
+            ("systematic", primary[..kp].to_vec()),
+            ("none systematic", primary[n as usize - kp..].to_vec()),
+            ("mixed", mixed),
+        ];
+        for (what, picks) in picks {
+            let owned: Vec<Sliver<Primary>> = picks.iter().map(|s| (*s).clone()).collect();
+            assert_eq!(decode(&enc.metadata, &owned, ConsistencyCheck::Default).unwrap(), blob);
+            let (result, lines) = in_place(&enc.metadata, &picks);
+            result.unwrap_or_else(|e| panic!("n = {n}, {len} bytes, {what}: {e}"));
+            assert_eq!(blob_of_lines(&enc, &lines), blob, "n = {n}, {len} bytes, {what}");
+            // Systematic inputs stay where they were.
+            for ((index, data), sliver) in lines.iter().zip(&picks) {
+                if usize::from(sliver.index().get()) < kp {
+                    assert_eq!((index, &data[..]), (&sliver.index(), sliver.data()));
+                }
+            }
+        }
+        let cut = n as usize - ks;
+        for picks in [secondary[..ks].to_vec(), secondary[cut..].to_vec()] {
+            let (result, lines) = in_place(&enc.metadata, &picks);
+            result.unwrap();
+            assert_eq!(blob_of_lines(&enc, &lines), blob, "n = {n}, {len} bytes, secondary");
+        }
+    }
+}
+
+#[test]
+fn decoding_in_place_refuses_wrong_inputs_and_lying_metadata() {
+    let (_, enc) = encoded(13, 20_000);
+    let params = enc.metadata.layout().params();
+    let (kp, ks) = (usize::from(params.primary_source_symbols()), usize::from(params.secondary_source_symbols()));
+    let primary: Vec<&Sliver<Primary>> = enc.pairs.iter().map(|p| &p.primary).collect();
+    let too_few = in_place(&enc.metadata, &primary[..kp - 1]).0;
+    assert_eq!(too_few, Err(Error::NotEnoughSlivers { axis: "primary", got: kp - 1, needed: kp }));
+    let repeated: Vec<&Sliver<Primary>> = std::iter::repeat(primary[0]).take(kp).collect();
+    assert_eq!(
+        in_place(&enc.metadata, &repeated).0,
+        Err(Error::NotEnoughSlivers { axis: "primary", got: 1, needed: kp })
+    );
+    let too_many = in_place(&enc.metadata, &primary[..kp + 1]).0;
+    assert_eq!(too_many, Err(Error::TooManySlivers { axis: "primary", got: kp + 1, needed: kp }));
+    let mut short: Vec<(SliverIndex<Primary>, Vec<u8>)> =
+        primary[..kp].iter().map(|s| (s.index(), s.data().to_vec())).collect();
+    short[2].1.pop();
+    let mut lines: Vec<(SliverIndex<Primary>, &mut [u8])> = short.iter_mut().map(|(i, d)| (*i, &mut d[..])).collect();
+    assert!(matches!(walrus_encoder::decode_in_place(&enc.metadata, &mut lines), Err(Error::WrongSliverLength { .. })));
+
+    // Metadata that lies about a row is caught whenever that row is decoded, from either axis.
+    for row in [0, kp / 2, kp - 1] {
+        let forged = lying_about_row(&enc, row);
+        let others: Vec<&Sliver<Primary>> =
+            primary.iter().filter(|s| usize::from(s.index().get()) != row).take(kp).copied().collect();
+        assert_eq!(in_place(&forged, &others).0, Err(Error::InconsistentBlob), "row {row}");
+        let secondary: Vec<&Sliver<Secondary>> = enc.pairs.iter().map(|p| &p.secondary).take(ks).collect();
+        assert_eq!(in_place(&forged, &secondary).0, Err(Error::InconsistentBlob), "row {row}, secondary");
+    }
+}
