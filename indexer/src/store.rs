@@ -644,11 +644,15 @@ async fn write_explorer(
         .execute(&mut **tx)
         .await?;
         // Every object of the ID still stored is deleted as of the certificate's epoch (and its
-        // stored status with it: deleted outranks every other status).
+        // stored status with it: deleted outranks every other status). Only objects registered
+        // by then: the certificate says nothing of a later registration of the same ID, which
+        // was marked deleted only when it fell in the same batch (the blobs are written first).
+        // A registration in the certificate's own checkpoint counts as earlier.
         sqlx::query(
             "UPDATE blobs b SET deleted_epoch = d.epoch, updated_checkpoint = d.checkpoint, status = 'deleted'
              FROM UNNEST($1::bytea[], $2::int4[], $3::int8[]) AS d(blob_id, epoch, checkpoint)
-             WHERE b.blob_id = d.blob_id AND b.deleted_epoch IS NULL AND NOT b.burned",
+             WHERE b.blob_id = d.blob_id AND b.deleted_epoch IS NULL AND NOT b.burned
+               AND b.registered_checkpoint <= d.checkpoint",
         )
         .bind(denied.iter().map(|(blob_id, _, _)| blob_id.0.to_vec()).collect::<Vec<_>>())
         .bind(denied.iter().map(|(_, epoch, _)| *epoch as i32).collect::<Vec<_>>())
