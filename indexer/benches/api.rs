@@ -593,7 +593,7 @@ fn explorer_request(i: u64, samples: &[(Vec<u8>, Vec<u8>)]) -> (Kind, String) {
         9 => (Kind::NewestEvents, "/v1/events?order=desc&limit=50".into()),
         _ => {
             let object_id = Address::new(object_id.as_slice().try_into().expect("32-byte object ID"));
-            let q = if draw(i, 16) % 2 == 0 { blob_id.to_string() } else { object_id.to_string() };
+            let q = if draw(i, 16).is_multiple_of(2) { blob_id.to_string() } else { object_id.to_string() };
             (Kind::Search, format!("/v1/search?q={q}"))
         }
     }
