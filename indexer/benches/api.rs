@@ -15,6 +15,13 @@
 //! sensitive to a busy machine than wall-clock figures.
 //!
 //! `BENCH_BLOBS` (100000) and `BENCH_SECONDS` (10, per load phase) scale it down for a quick look.
+//! `BENCH_INDEXER` names another build of the binary to measure with the same generator (for a
+//! reference, such as main's build, in the same session).
+//!
+//! `cargo bench -p walrus-indexer --bench api -- explorer` measures issue 14's explorer instead:
+//! the API calls each page of the explorer makes, with a million blobs in the tables
+//! (`tests/million.sql`, which the home-page benchmark fills too), open loop at
+//! `BENCH_EXPLORER_RATE` (100) calls/s for `BENCH_SECONDS`.
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -246,7 +253,8 @@ impl Indexer {
     fn start(admin: &str, database: &str, corpus: &Corpus, exit_when_done: bool) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let base_url = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_walrus-indexer"));
+        let binary = std::env::var("BENCH_INDEXER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_walrus-indexer").into());
+        let mut command = Command::new(binary);
         command
             .args(["--database-url", &format!("{base_url}/{database}")])
             .args(["--package", &package().to_string()])
@@ -311,6 +319,14 @@ enum Kind {
     EventsByType,
     EventsByBlob,
     Stats,
+    // The explorer's other calls.
+    RecentEpochs,
+    Epoch,
+    Nodes,
+    Node,
+    NodeHistory,
+    NewestEvents,
+    Search,
 }
 
 /// A deterministic pseudo-random number for request `i`.
@@ -556,6 +572,81 @@ fn env_number(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
+/// Call `i` of the explorer's pages over `samples` (blob and object IDs): each call a page
+/// makes, in turn (home: stats, the last 10 epochs, nodes; blob: the blob, its timeline;
+/// epoch: the epoch, nodes; node: the node, its history; live events; search).
+fn explorer_request(i: u64, samples: &[(Vec<u8>, Vec<u8>)]) -> (Kind, String) {
+    let (blob_id, object_id) = &samples[(draw(i, 13) % samples.len() as u64) as usize];
+    let blob_id = BlobId(blob_id.as_slice().try_into().expect("32-byte blob ID"));
+    let mut node = [0u8; 32];
+    node[31] = 1 + (draw(i, 14) % 100) as u8;
+    let node = Address::new(node);
+    match i % 11 {
+        0 => (Kind::Stats, "/v1/stats".into()),
+        1 => (Kind::RecentEpochs, "/v1/epochs?limit=10".into()),
+        2 | 6 => (Kind::Nodes, "/v1/nodes".into()),
+        3 => (Kind::Lookup, format!("/v1/blobs/{blob_id}")),
+        4 => (Kind::EventsByBlob, format!("/v1/events?blob_id={blob_id}&limit=200")),
+        5 => (Kind::Epoch, format!("/v1/epochs/{}", 1 + draw(i, 15) % 100)),
+        7 => (Kind::Node, format!("/v1/nodes/{node}")),
+        8 => (Kind::NodeHistory, format!("/v1/nodes/{node}/history")),
+        9 => (Kind::NewestEvents, "/v1/events?order=desc&limit=50".into()),
+        _ => {
+            let object_id = Address::new(object_id.as_slice().try_into().expect("32-byte object ID"));
+            let q = if draw(i, 16).is_multiple_of(2) { blob_id.to_string() } else { object_id.to_string() };
+            (Kind::Search, format!("/v1/search?q={q}"))
+        }
+    }
+}
+
+/// Issue 14's speed target: every page's API calls with a million blobs indexed, p99 < 20 ms.
+/// The binary migrates a fresh database (it follows an empty folder, so it only serves), the
+/// tables are filled with SQL, then the calls run open loop.
+async fn explorer(admin: &str, client: &reqwest::Client, seconds: Duration) {
+    const DATABASE: &str = "bench_explorer";
+    let rate = env_number("BENCH_EXPLORER_RATE", 100) as f64;
+    create_database(admin, DATABASE).await;
+    let empty = Corpus { dir: tempfile::tempdir().unwrap(), blobs: 0, checkpoints: 1, events: 0 };
+    let indexer = Indexer::start(admin, DATABASE, &empty, false);
+    indexer.ready(client).await;
+    let base_url = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
+    let mut connection = PgConnection::connect(&format!("{base_url}/{DATABASE}")).await.unwrap();
+    let filled = Instant::now();
+    sqlx::raw_sql(include_str!("../tests/million.sql")).execute(&mut connection).await.unwrap();
+    let samples: Vec<(Vec<u8>, Vec<u8>)> =
+        sqlx::query_as("SELECT blob_id, object_id FROM blobs TABLESAMPLE SYSTEM (1) LIMIT 2000")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap();
+    println!("filled a million blobs in {:.1} s; {} sampled", filled.elapsed().as_secs_f64(), samples.len());
+    drop(connection);
+
+    let pid = Some(indexer.pid());
+    let base = indexer.base.clone();
+    let request = |i| explorer_request(i, &samples);
+    open_loop(client, &base, rate, Duration::from_secs(2), std::future::pending(), request).await;
+    println!("-- explorer calls at a million blobs");
+    let before = Cpu::sample(pid);
+    let load = open_loop(client, &base, rate, seconds, std::future::pending(), request).await;
+    report(&format!("explorer calls at {rate:.0}/s"), &load);
+    println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "call", 1e6, "µs"));
+    let mut by_kind: BTreeMap<Kind, Vec<Duration>> = BTreeMap::new();
+    for sample in load.samples.iter().filter(|s| s.error.is_none()) {
+        by_kind.entry(sample.kind).or_default().push(sample.latency);
+    }
+    let worst = by_kind
+        .values_mut()
+        .map(|latencies| {
+            latencies.sort();
+            ms(percentile(latencies, 0.99))
+        })
+        .fold(0.0, f64::max);
+    let failed = load.samples.iter().any(|s| s.error.is_some());
+    println!("  target: every call's p99 < 20 ms (worst {worst:.2} ms): {}", verdict(worst < 20.0 && !failed));
+    indexer.stop();
+    drop_database(admin, DATABASE).await;
+}
+
 #[tokio::main]
 async fn main() {
     let admin = std::env::var("DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
@@ -570,6 +661,11 @@ async fn main() {
     let never = std::future::pending::<()>;
 
     println!("load average at start {}; {} cores", load_average(), std::thread::available_parallelism().unwrap());
+    if std::env::args().any(|arg| arg == "explorer") {
+        explorer(&admin, &client, seconds).await;
+        println!("load average at end {}", load_average());
+        return;
+    }
     let started = Instant::now();
     let corpus = corpus(blobs);
     println!(

@@ -186,33 +186,28 @@ fn epoch_param(name: &str, epoch: u32) -> Result<i32, ApiError> {
 }
 
 // === Shared reads ===
+//
+// The current epoch and shard count are read inside the statement that serves a request (each
+// a primary-key lookup PostgreSQL runs once per statement), not in statements of their own:
+// a request costs one round trip where it cost three to six, and sees one snapshot.
 
 /// The latest epoch that has started (0 before any).
-async fn current_epoch(pool: &PgPool) -> Result<i32, sqlx::Error> {
-    let (epoch,): (Option<i32>,) =
-        sqlx::query_as("SELECT max(epoch) FROM epochs WHERE start_checkpoint IS NOT NULL").fetch_one(pool).await?;
-    Ok(epoch.unwrap_or(0))
-}
+const EPOCH_SQL: &str = "(SELECT coalesce(max(epoch), 0) FROM epochs WHERE start_checkpoint IS NOT NULL)";
 
-/// Shards of the latest committee the events describe, else the configured default.
-async fn n_shards(state: &AppState) -> Result<u16, sqlx::Error> {
-    let (shards,): (Option<i64>,) = sqlx::query_as(
-        "SELECT (SELECT sum(jsonb_array_length(m->'shards')) FROM jsonb_array_elements(committee) m)::int8
-         FROM epochs WHERE committee IS NOT NULL ORDER BY epoch DESC LIMIT 1",
-    )
-    .fetch_optional(&state.pool)
-    .await?
-    .unwrap_or((None,));
-    Ok(shards.and_then(|n| u16::try_from(n).ok()).unwrap_or(state.default_n_shards))
-}
+/// Shards of the latest committee the events describe (migrations/0007); null if none does.
+const N_SHARDS_SQL: &str = "(SELECT n_shards FROM epochs WHERE n_shards > 0 ORDER BY epoch DESC LIMIT 1)";
 
 /// A Blob object's status: deleted, invalid, expired, certified or registered (first match; a
 /// deleted object stays deleted when its blob ID is declared invalid later).
-const STATUS_SQL: &str = "CASE WHEN b.deleted_epoch IS NOT NULL OR b.burned THEN 'deleted'
-     WHEN i.blob_id IS NOT NULL THEN 'invalid'
-     WHEN b.end_epoch <= $1 THEN 'expired'
-     WHEN b.certified_epoch IS NOT NULL THEN 'certified'
-     ELSE 'registered' END";
+fn status_sql() -> String {
+    format!(
+        "CASE WHEN b.deleted_epoch IS NOT NULL OR b.burned THEN 'deleted'
+         WHEN i.blob_id IS NOT NULL THEN 'invalid'
+         WHEN b.end_epoch <= {EPOCH_SQL} THEN 'expired'
+         WHEN b.certified_epoch IS NOT NULL THEN 'certified'
+         ELSE 'registered' END"
+    )
+}
 
 #[derive(sqlx::FromRow)]
 struct BlobRow {
@@ -227,6 +222,8 @@ struct BlobRow {
     deleted_epoch: Option<i32>,
     attributes: Value,
     status: String,
+    /// The latest committee's shard count ([`N_SHARDS_SQL`]).
+    n_shards: Option<i32>,
 }
 
 /// A Blob object as the API shows it.
@@ -256,7 +253,9 @@ pub struct BlobObject {
     attributes: Value,
 }
 
-fn blob_json(row: BlobRow, n_shards: u16) -> Result<BlobObject, ApiError> {
+/// `default_n_shards` applies when no committee is indexed.
+fn blob_json(row: BlobRow, default_n_shards: u16) -> Result<BlobObject, ApiError> {
+    let n_shards = row.n_shards.and_then(|n| u16::try_from(n).ok()).unwrap_or(default_n_shards);
     let blob_id = BlobId(stored_id(&row.blob_id, "blob ID")?);
     let object_id = Address::new(stored_id(&row.object_id, "object ID")?);
     let size = row.size as u64;
@@ -283,12 +282,14 @@ fn blob_id_hex(blob_id: &BlobId) -> String {
     format!("0x{}", hex::encode(blob_id.0))
 }
 
-fn blob_select(filter: &str) -> String {
+/// Blob objects as [`BlobRow`]s, with `columns` more (each starting with a comma).
+fn blob_select(columns: &str, filter: &str) -> String {
     format!(
         "SELECT b.object_id, b.blob_id, b.size, b.encoding_type, b.deletable, b.registered_epoch, b.certified_epoch,
-                b.end_epoch, b.deleted_epoch, b.attributes, {STATUS_SQL} AS status
+                b.end_epoch, b.deleted_epoch, b.attributes, {} AS status, {N_SHARDS_SQL} AS n_shards {columns}
          FROM blobs b LEFT JOIN invalid_blob_ids i ON i.blob_id = b.blob_id
-         {filter}"
+         {filter}",
+        status_sql()
     )
 }
 
@@ -324,16 +325,18 @@ async fn health(State(state): State<AppState>) -> ApiResult<Health> {
 pub const HEALTH_DATABASE_TIMEOUT: Duration = Duration::from_millis(800);
 
 async fn committed_health(state: &AppState, ingestion: Report) -> ApiResult<Health> {
-    let row: Option<(i64, i64)> =
-        sqlx::query_as("SELECT checkpoint_hi, timestamp_ms FROM watermark WHERE pipeline = 'events'")
-            .fetch_optional(&state.pool)
-            .await?;
+    let (checkpoint, timestamp_ms, epoch): (Option<i64>, Option<i64>, i32) = sqlx::query_as(&format!(
+        "SELECT w.checkpoint_hi, w.timestamp_ms, {EPOCH_SQL}
+         FROM (SELECT 'events' AS pipeline) p LEFT JOIN watermark w ON w.pipeline = p.pipeline"
+    ))
+    .fetch_one(&state.pool)
+    .await?;
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
     Ok(Json(Health {
-        watermark_checkpoint: row.map(|(c, _)| c as u64),
-        watermark_timestamp_ms: row.map(|(_, t)| t as u64),
-        lag_ms: row.map(|(_, t)| now_ms.saturating_sub(t as u64)),
-        epoch: current_epoch(&state.pool).await? as u32,
+        watermark_checkpoint: checkpoint.map(|c| c as u64),
+        watermark_timestamp_ms: timestamp_ms.map(|t| t as u64),
+        lag_ms: timestamp_ms.map(|t| now_ms.saturating_sub(t as u64)),
+        epoch: epoch as u32,
         ingestion,
     }))
 }
@@ -374,26 +377,33 @@ const BLOB_TIMELINE_EVENTS: i64 = 100;
     responses((status = 200, body = BlobStatus), (status = 400), (status = 404)))]
 async fn blob(State(state): State<AppState>, Path(blob_id): Path<String>) -> ApiResult<BlobStatus> {
     let blob_id = parse_blob_id(&blob_id)?;
-    let epoch = current_epoch(&state.pool).await?;
-    let rows: Vec<BlobRow> = sqlx::query_as(&blob_select("WHERE b.blob_id = $2 ORDER BY b.object_id"))
-        .bind(epoch)
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        blob: BlobRow,
+        invalid: bool,
+        deny_listed: bool,
+    }
+    // The objects with the ID's flags; the flags alone (a second statement) only without objects.
+    const DENY_LISTED: &str = "EXISTS (SELECT 1 FROM deny_listed_blob_ids d WHERE d.blob_id = $1)";
+    let columns = format!(", i.blob_id IS NOT NULL AS invalid, {DENY_LISTED} AS deny_listed");
+    let rows: Vec<Row> = sqlx::query_as(&blob_select(&columns, "WHERE b.blob_id = $1 ORDER BY b.object_id"))
         .bind(blob_id.0.to_vec())
         .fetch_all(&state.pool)
         .await?;
-    let (invalid,): (bool,) = sqlx::query_as("SELECT EXISTS (SELECT 1 FROM invalid_blob_ids WHERE blob_id = $1)")
-        .bind(blob_id.0.to_vec())
-        .fetch_one(&state.pool)
-        .await?;
-    let (deny_listed,): (bool,) =
-        sqlx::query_as("SELECT EXISTS (SELECT 1 FROM deny_listed_blob_ids WHERE blob_id = $1)")
-            .bind(blob_id.0.to_vec())
-            .fetch_one(&state.pool)
-            .await?;
+    let (invalid, deny_listed) = match rows.first() {
+        Some(row) => (row.invalid, row.deny_listed),
+        None => {
+            sqlx::query_as(&format!("SELECT EXISTS (SELECT 1 FROM invalid_blob_ids WHERE blob_id = $1), {DENY_LISTED}"))
+                .bind(blob_id.0.to_vec())
+                .fetch_one(&state.pool)
+                .await?
+        }
+    };
     if rows.is_empty() && !invalid && !deny_listed {
         return Err(ApiError::NotFound(format!("no blob with ID {blob_id}")));
     }
-    let n_shards = n_shards(&state).await?;
-    let objects = rows.into_iter().map(|r| blob_json(r, n_shards)).collect::<Result<Vec<_>, _>>()?;
+    let objects = rows.into_iter().map(|r| blob_json(r.blob, state.default_n_shards)).collect::<Result<Vec<_>, _>>()?;
     let status = if invalid {
         "invalid"
     } else {
@@ -433,14 +443,12 @@ async fn blob(State(state): State<AppState>, Path(blob_id): Path<String>) -> Api
     responses((status = 200, body = BlobObject), (status = 400), (status = 404)))]
 async fn blob_by_object(State(state): State<AppState>, Path(object_id): Path<String>) -> ApiResult<BlobObject> {
     let object_id = parse_address(&object_id, "object ID")?;
-    let epoch = current_epoch(&state.pool).await?;
-    let row: Option<BlobRow> = sqlx::query_as(&blob_select("WHERE b.object_id = $2"))
-        .bind(epoch)
+    let row: Option<BlobRow> = sqlx::query_as(&blob_select("", "WHERE b.object_id = $1"))
         .bind(object_id.as_bytes().to_vec())
         .fetch_optional(&state.pool)
         .await?;
     let row = row.ok_or_else(|| ApiError::NotFound(format!("no blob object {object_id}")))?;
-    Ok(Json(blob_json(row, n_shards(&state).await?)?))
+    Ok(Json(blob_json(row, state.default_n_shards)?))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -499,10 +507,8 @@ struct BlobFilter {
 /// The blob page's statement with only the filters present, so every combination is its own
 /// statement and PostgreSQL's generic plan for it keeps to an index in object order (a generic
 /// plan of `($n IS NULL OR object_id > $n)` scanned the whole table on every page).
-fn blob_page_query(epoch: i32, filter: BlobFilter, rows: i64) -> (String, PgArguments) {
+fn blob_page_query(filter: BlobFilter, rows: i64) -> (String, PgArguments) {
     let mut parameters = Parameters::default();
-    // $1 is the epoch STATUS_SQL names.
-    parameters.bind(epoch);
     let mut conditions = Vec::new();
     if let Some(status) = filter.status {
         // The stored status (migrations/0005), kept equal to STATUS_SQL's by the writer.
@@ -530,7 +536,7 @@ fn blob_page_query(epoch: i32, filter: BlobFilter, rows: i64) -> (String, PgArgu
         }
     };
     let filter = if conditions.is_empty() { String::new() } else { format!("WHERE {}", conditions.join(" AND ")) };
-    let select = blob_select(&format!("{join} {filter}"));
+    let select = blob_select("", &format!("{join} {filter}"));
     let sql = format!("{select} ORDER BY {order} LIMIT {}", parameters.bind(rows));
     (sql, parameters.arguments)
 }
@@ -589,11 +595,9 @@ async fn list_blobs(State(state): State<AppState>, ApiQuery(query): ApiQuery<Blo
         attribute: query.attribute.as_deref().map(parse_attribute).transpose()?,
     };
     let limit = limit(query.limit)?;
-    let epoch = current_epoch(&state.pool).await?;
-    let (sql, arguments) = blob_page_query(epoch, filter, limit + 1);
+    let (sql, arguments) = blob_page_query(filter, limit + 1);
     let rows: Vec<BlobRow> = sqlx::query_as_with(&sql, arguments).fetch_all(&state.pool).await?;
-    let n_shards = n_shards(&state).await?;
-    let mut blobs = rows.into_iter().map(|r| blob_json(r, n_shards)).collect::<Result<Vec<_>, _>>()?;
+    let mut blobs = rows.into_iter().map(|r| blob_json(r, state.default_n_shards)).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if blobs.len() as i64 > limit {
         blobs.truncate(limit as usize);
         blobs.last().map(|b| b.object_id.clone())
@@ -781,6 +785,20 @@ const EPOCH_SELECT: &str =
      LEFT JOIN registered_totals r ON r.registered_epoch = e.epoch
      LEFT JOIN certified_totals c ON c.certified_epoch = e.epoch";
 
+/// A newest-first page of epochs below $1, $2 rows.
+fn epoch_page_sql() -> String {
+    format!("{EPOCH_SELECT} WHERE e.epoch < $1 ORDER BY e.epoch DESC LIMIT $2")
+}
+
+/// Epoch $1.
+fn epoch_sql() -> String {
+    format!("{EPOCH_SELECT} WHERE e.epoch = $1")
+}
+
+/// The committee's members in the nodes table.
+const COMMITTEE_NODES_SQL: &str =
+    "SELECT node_id, name, public_key, network_address FROM nodes WHERE node_id = ANY($1)";
+
 #[derive(Deserialize, IntoParams)]
 pub struct PageQuery {
     /// The `next_cursor` of the previous page (an epoch: the page continues below it).
@@ -802,11 +820,7 @@ fn epoch_page(query: &PageQuery) -> Result<(i32, i64), ApiError> {
 async fn list_epochs(State(state): State<AppState>, ApiQuery(query): ApiQuery<PageQuery>) -> ApiResult<Value> {
     let (cursor, limit) = epoch_page(&query)?;
     let rows: Vec<EpochRow> =
-        sqlx::query_as(&format!("{EPOCH_SELECT} WHERE e.epoch < $1 ORDER BY e.epoch DESC LIMIT $2"))
-            .bind(cursor)
-            .bind(limit + 1)
-            .fetch_all(&state.pool)
-            .await?;
+        sqlx::query_as(&epoch_page_sql()).bind(cursor).bind(limit + 1).fetch_all(&state.pool).await?;
     let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].epoch);
     let epochs: Vec<Value> = rows.into_iter().take(limit as usize).map(epoch_json).collect();
     Ok(Json(json!({ "epochs": epochs, "next_cursor": next_cursor })))
@@ -823,11 +837,7 @@ async fn committee_members(pool: &PgPool, committee: &Value) -> Result<Value, Ap
         .map(|id| id.as_bytes().to_vec())
         .collect();
     type Row = (Vec<u8>, String, Option<Vec<u8>>, String);
-    let rows: Vec<Row> =
-        sqlx::query_as("SELECT node_id, name, public_key, network_address FROM nodes WHERE node_id = ANY($1)")
-            .bind(&ids)
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<Row> = sqlx::query_as(COMMITTEE_NODES_SQL).bind(&ids).fetch_all(pool).await?;
     let mut known = std::collections::HashMap::new();
     for (id, name, key, address) in rows {
         known.insert(Address::new(stored_id(&id, "node ID")?).to_string(), (name, key, address));
@@ -854,10 +864,8 @@ async fn committee_members(pool: &PgPool, committee: &Value) -> Result<Value, Ap
      [{node_id, name, shards, weight, public_key (base64), network_address}]"), (status = 404)))]
 async fn epoch(State(state): State<AppState>, Path(epoch): Path<String>) -> ApiResult<Value> {
     let epoch: u32 = epoch.parse().map_err(|_| ApiError::BadRequest(format!("invalid epoch {epoch:?}")))?;
-    let row: Option<EpochRow> = sqlx::query_as(&format!("{EPOCH_SELECT} WHERE e.epoch = $1"))
-        .bind(epoch_param("epoch", epoch)?)
-        .fetch_optional(&state.pool)
-        .await?;
+    let row: Option<EpochRow> =
+        sqlx::query_as(&epoch_sql()).bind(epoch_param("epoch", epoch)?).fetch_optional(&state.pool).await?;
     let row = row.ok_or_else(|| ApiError::NotFound(format!("no epoch {epoch}")))?;
     let committee = row.committee.clone();
     let mut json = epoch_json(row);
@@ -1054,37 +1062,20 @@ async fn search(State(state): State<AppState>, ApiQuery(query): ApiQuery<SearchQ
              object or node ID (0x and hex digits)"
         )));
     }
-    let mut results = Vec::new();
-    if let Some(blob_id) = blob_id {
-        let (found,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM blobs WHERE blob_id = $1)
-                 OR EXISTS (SELECT 1 FROM invalid_blob_ids WHERE blob_id = $1)
-                 OR EXISTS (SELECT 1 FROM events WHERE blob_id = $1)",
-        )
-        .bind(blob_id.0.to_vec())
+    let (blob, object, node): (bool, Option<Vec<u8>>, bool) = sqlx::query_as(SEARCH_SQL)
+        .bind(blob_id.map(|b| b.0.to_vec()))
+        .bind(address.map(|a| a.as_bytes().to_vec()))
         .fetch_one(&state.pool)
         .await?;
-        if found {
-            results.push(json!({ "kind": "blob", "id": blob_id.to_string(), "blob_id": blob_id.to_string() }));
-        }
+    let mut results = Vec::new();
+    if let Some(blob_id) = blob_id.filter(|_| blob) {
+        results.push(json!({ "kind": "blob", "id": blob_id.to_string(), "blob_id": blob_id.to_string() }));
     }
     if let Some(address) = address {
-        let id = address.as_bytes().to_vec();
-        let object: Option<(Vec<u8>,)> = sqlx::query_as("SELECT blob_id FROM blobs WHERE object_id = $1")
-            .bind(&id)
-            .fetch_optional(&state.pool)
-            .await?;
-        if let Some((blob_id,)) = object {
+        if let Some(blob_id) = object {
             let blob_id = BlobId(stored_id(&blob_id, "blob ID")?).to_string();
             results.push(json!({ "kind": "object", "id": address.to_string(), "blob_id": blob_id }));
         }
-        let (node,): (bool,) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM nodes WHERE node_id = $1)
-                 OR EXISTS (SELECT 1 FROM node_epochs WHERE node_id = $1)",
-        )
-        .bind(&id)
-        .fetch_one(&state.pool)
-        .await?;
         if node {
             results.push(json!({ "kind": "node", "id": address.to_string() }));
         }
@@ -1092,23 +1083,42 @@ async fn search(State(state): State<AppState>, ApiQuery(query): ApiQuery<SearchQ
     Ok(Json(json!({ "query": text, "results": results })))
 }
 
+/// What `/v1/search` finds, in one statement: whether $1 is a known blob ID (objects, an
+/// invalid or deny-listed ID, or events naming it), the blob ID of object $2, and whether $2 is
+/// a node. A null parameter finds nothing. (With few nodes, a plain EXISTS on node_epochs was
+/// planned as a scan of the whole table; the first epoch in key order reads its index.)
+const SEARCH_SQL: &str = "SELECT EXISTS (SELECT 1 FROM blobs WHERE blob_id = $1)
+         OR EXISTS (SELECT 1 FROM invalid_blob_ids WHERE blob_id = $1)
+         OR EXISTS (SELECT 1 FROM deny_listed_blob_ids WHERE blob_id = $1)
+         OR EXISTS (SELECT 1 FROM events WHERE blob_id = $1),
+     (SELECT blob_id FROM blobs WHERE object_id = $2),
+     EXISTS (SELECT 1 FROM nodes WHERE node_id = $2)
+         OR (SELECT epoch FROM node_epochs WHERE node_id = $2 ORDER BY epoch LIMIT 1) IS NOT NULL";
+
+/// The current epoch and the blobs and bytes stored and certified in it, from the totals the
+/// batch transactions keep (migrations/0004): a few rows, never every blob.
+fn stats_totals_sql() -> String {
+    format!(
+        "SELECT c.epoch, coalesce(sum(t.blobs), 0)::int8, coalesce(sum(t.bytes), 0)::int8,
+                coalesce(sum(t.blobs) FILTER (WHERE t.certified), 0)::int8,
+                coalesce(sum(t.bytes) FILTER (WHERE t.certified), 0)::int8
+         FROM (SELECT {EPOCH_SQL} AS epoch) c LEFT JOIN blob_totals t ON t.end_epoch > c.epoch GROUP BY c.epoch"
+    )
+}
+
+/// The per-epoch series the home page plots: the latest epochs, by primary key.
+fn stats_series_sql() -> String {
+    format!("{EPOCH_SELECT} ORDER BY e.epoch DESC LIMIT {MAX_LIMIT}")
+}
+
+const REGISTERED_BY_EPOCH_SQL: &str =
+    "SELECT registered_epoch, blobs, bytes::int8 FROM registered_totals ORDER BY registered_epoch";
+
 #[utoipa::path(get, path = "/v1/stats", responses((status = 200, description = "Blobs and bytes, in total and by epoch")))]
 async fn stats(State(state): State<AppState>) -> ApiResult<Value> {
-    let epoch = current_epoch(&state.pool).await?;
-    // Totals kept by the batch transactions (migrations/0004): a few rows, never every blob.
-    let (blobs, bytes, certified, certified_bytes): (i64, i64, i64, i64) = sqlx::query_as(
-        "SELECT coalesce(sum(blobs), 0)::int8, coalesce(sum(bytes), 0)::int8,
-                coalesce(sum(blobs) FILTER (WHERE certified), 0)::int8,
-                coalesce(sum(bytes) FILTER (WHERE certified), 0)::int8
-         FROM blob_totals WHERE end_epoch > $1",
-    )
-    .bind(epoch)
-    .fetch_one(&state.pool)
-    .await?;
-    // The per-epoch series the home page plots: the latest epochs, by primary key.
-    let series: Vec<EpochRow> = sqlx::query_as(&format!("{EPOCH_SELECT} ORDER BY e.epoch DESC LIMIT {MAX_LIMIT}"))
-        .fetch_all(&state.pool)
-        .await?;
+    let (epoch, blobs, bytes, certified, certified_bytes): (i32, i64, i64, i64, i64) =
+        sqlx::query_as(&stats_totals_sql()).fetch_one(&state.pool).await?;
+    let series: Vec<EpochRow> = sqlx::query_as(&stats_series_sql()).fetch_all(&state.pool).await?;
     let current = series.iter().find(|e| e.start_checkpoint.is_some() && e.epoch <= epoch);
     let network = json!({
         "epoch_start_timestamp_ms": current.and_then(|e| e.start_timestamp_ms),
@@ -1135,10 +1145,7 @@ async fn stats(State(state): State<AppState>) -> ApiResult<Value> {
             })
         })
         .collect();
-    let by_epoch: Vec<(i32, i64, i64)> =
-        sqlx::query_as("SELECT registered_epoch, blobs, bytes::int8 FROM registered_totals ORDER BY registered_epoch")
-            .fetch_all(&state.pool)
-            .await?;
+    let by_epoch: Vec<(i32, i64, i64)> = sqlx::query_as(REGISTERED_BY_EPOCH_SQL).fetch_all(&state.pool).await?;
     Ok(Json(json!({
         "epoch": epoch,
         "stored": { "blobs": blobs, "bytes": bytes },
@@ -1195,7 +1202,8 @@ mod tests {
         let mut connection = pool.acquire().await.unwrap();
         sqlx::query("SET plan_cache_mode = force_generic_plan").execute(&mut *connection).await.unwrap();
         sqlx::raw_sql(&format!("PREPARE q AS {sql}")).execute(&mut *connection).await.unwrap();
-        let (plan,): (Value,) = sqlx::query_as(&format!("EXPLAIN (FORMAT JSON) EXECUTE q({})", values.join(", ")))
+        let arguments = if values.is_empty() { String::new() } else { format!("({})", values.join(", ")) };
+        let (plan,): (Value,) = sqlx::query_as(&format!("EXPLAIN (FORMAT JSON) EXECUTE q{arguments}"))
             .fetch_one(&mut *connection)
             .await
             .unwrap();
@@ -1238,6 +1246,8 @@ mod tests {
              SELECT g / 4, g % 4, 0, 'tx', 0, '\\x00', (ARRAY['BlobRegistered', 'BlobCertified', 'BlobDeleted',
                     'EpochChangeStart'])[1 + g % 4], '\\x00', '\\x00', CASE WHEN g % 4 < 3 THEN sha256(int8send(g / 4)) END
              FROM generate_series(1, 100000) g;
+             INSERT INTO epochs (epoch, start_checkpoint, committee)
+             SELECT g, g, '[{\"node_id\": \"0x01\", \"shards\": [0, 1]}]' FROM generate_series(1, 1000) g;
              ANALYZE;",
         )
         .execute(&pool)
@@ -1254,9 +1264,8 @@ mod tests {
                 cursor: has(3).then(|| vec![0x80; 32]),
                 attribute: None,
             };
-            let (sql, _) = blob_page_query(2, filter.clone(), 51);
+            let (sql, _) = blob_page_query(filter.clone(), 51);
             let values: Vec<String> = [
-                Some("2".to_owned()),
                 filter.status.map(|s| format!("'{s}'")),
                 filter.deletable.map(|d| d.to_string()),
                 filter.end_epoch_before.map(|e| e.to_string()),
@@ -1325,11 +1334,11 @@ mod tests {
         .await
         .unwrap();
         for (sql, table) in [
-            (blob_select("WHERE b.blob_id = $2 ORDER BY b.object_id"), "blobs"),
-            (blob_select("WHERE b.object_id = $2"), "blobs"),
+            (blob_select("", "WHERE b.blob_id = $1 ORDER BY b.object_id"), "blobs"),
+            (blob_select("", "WHERE b.object_id = $1"), "blobs"),
             ("SELECT EXISTS (SELECT 1 FROM invalid_blob_ids WHERE blob_id = $1)".to_owned(), "invalid_blob_ids"),
         ] {
-            let values = if sql.contains("$2") { vec!["2".to_owned(), cursor.clone()] } else { vec![cursor.clone()] };
+            let values = vec![cursor.clone()];
             let scans = generic_plan(&pool, &sql, &values).await;
             assert!(
                 scans.iter().any(|(kind, relation, _)| indexed(kind) && relation.starts_with(table))
@@ -1363,8 +1372,8 @@ mod tests {
                 attribute: Some(("k3".to_owned(), value.map(str::to_owned))),
                 ..Default::default()
             };
-            let (sql, _) = blob_page_query(2, filter, 51);
-            let values: Vec<String> = [Some("2".to_owned()), Some("'k3'".to_owned()), value.map(|v| format!("'{v}'"))]
+            let (sql, _) = blob_page_query(filter, 51);
+            let values: Vec<String> = [Some("'k3'".to_owned()), value.map(|v| format!("'{v}'"))]
                 .into_iter()
                 .flatten()
                 .chain(with_cursor.then(|| cursor.clone()))
@@ -1382,5 +1391,87 @@ mod tests {
         let node = format!("'\\x{}'::bytea", "11".repeat(32));
         let scans = generic_plan(&pool, history, &[node, "100".into(), "51".into()]).await;
         assert!(scans.iter().all(|(kind, ..)| indexed(kind)), "node history: {scans:?}");
+    }
+
+    /// Issue 14: the epoch, stats and search queries, at explorer scale (1000 epochs, 100k
+    /// blobs and events, 2000 nodes, 100 of them with 1000 epochs of history), read every large table
+    /// through an index in their generic plans, and each lookup reads its table by index.
+    /// (Tables with a row per epoch are read whole by the stats series, which shows them all.)
+    #[sqlx::test(migrations = "../migrations")]
+    async fn epoch_stats_and_search_queries_stay_on_an_index_in_their_generic_plan(pool: PgPool) {
+        sqlx::raw_sql(
+            "INSERT INTO nodes (node_id, name, network_address, commission_rate, registered_epoch, staked,
+                                updated_checkpoint)
+             SELECT sha256(int8send(n)), 'n' || n, 'a', 0, 0, n, 1 FROM generate_series(1, 2000) n;
+             INSERT INTO epochs (epoch, start_checkpoint, storage_price, committee)
+             SELECT e, e, e, (SELECT jsonb_agg(jsonb_build_object('node_id', n, 'shards', jsonb_build_array(n)))
+                              FROM generate_series(1, 10) n)
+             FROM generate_series(1, 1000) e;
+             INSERT INTO epoch_stake SELECT e, e FROM generate_series(1, 1000) e;
+             INSERT INTO protocol_versions SELECT e, e, e FROM generate_series(1, 1000, 100) e;
+             INSERT INTO node_epochs (node_id, epoch, stake)
+             SELECT sha256(int8send(n)), e, n FROM generate_series(1, 100) n, generate_series(1, 1000) e;
+             INSERT INTO node_rewards SELECT node_id, epoch, 1, 1, 1, 1 FROM node_epochs;
+             INSERT INTO blobs (object_id, blob_id, size, encoding_type, deletable, registered_epoch, certified_epoch,
+                                end_epoch, registered_checkpoint, updated_checkpoint)
+             SELECT sha256(int8send(g)), sha256(int8send(-g)), g, 1, false, 1 + g % 1000, 1 + g % 1000,
+                    1 + g % 1000 + 50, g, g
+             FROM generate_series(1, 100000) g;
+             INSERT INTO events (checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name,
+                                 sender, bcs, blob_id)
+             SELECT g, 0, 0, 'tx', 0, '\\x00', 'BlobRegistered', '\\x00', '\\x00', sha256(int8send(-g))
+             FROM generate_series(1, 100000) g;
+             INSERT INTO invalid_blob_ids SELECT sha256(int8send(-g)), 1, g FROM generate_series(1, 100000, 10) g;
+             INSERT INTO deny_listed_blob_ids SELECT sha256(int8send(-g)), 1, g FROM generate_series(5, 100000, 10) g;
+             ANALYZE;",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        let large = [
+            "blobs",
+            "events",
+            "invalid_blob_ids",
+            "deny_listed_blob_ids",
+            "node_epochs",
+            "node_rewards",
+            "blob_attributes",
+        ];
+        let id = |n: u8| format!("'\\x{}'::bytea", format!("{n:02x}").repeat(32));
+        // With the table each must read by index (the series reads every epoch's row).
+        let queries: [(&str, String, Vec<String>, Option<&str>); 7] = [
+            ("an epoch page", epoch_page_sql(), vec!["500".into(), "11".into()], Some("epochs")),
+            ("an epoch", epoch_sql(), vec!["500".into()], Some("epochs")),
+            (
+                "a committee's nodes",
+                COMMITTEE_NODES_SQL.into(),
+                vec![format!("ARRAY[{}, {}]", id(1), id(2))],
+                Some("nodes"),
+            ),
+            ("the stats totals", stats_totals_sql(), vec![], Some("epochs")),
+            ("the stats series", stats_series_sql(), vec![], None),
+            ("search for a blob ID", SEARCH_SQL.into(), vec![id(3), "NULL".into()], Some("events")),
+            ("search for an object or node", SEARCH_SQL.into(), vec!["NULL".into(), id(4)], Some("node_epochs")),
+        ];
+        for (name, sql, values, table) in queries {
+            let scans = generic_plan(&pool, &sql, &values).await;
+            assert!(
+                scans.iter().all(|(kind, relation, _)| indexed(kind) || !large.contains(&relation.as_str())),
+                "{name} scans a large table: {scans:?}"
+            );
+            if let Some(table) = table {
+                assert!(
+                    scans.iter().any(|(kind, relation, _)| indexed(kind) && relation.starts_with(table)),
+                    "{name} does not read {table} by index: {scans:?}"
+                );
+            }
+        }
+        // A search reads each table it looks in by index.
+        let scans = generic_plan(&pool, SEARCH_SQL, &[id(3), id(4)]).await;
+        for table in ["blobs", "invalid_blob_ids", "deny_listed_blob_ids", "events", "nodes", "node_epochs"] {
+            let by_index =
+                |(kind, relation, _): &(String, String, String)| indexed(kind) && relation.starts_with(table);
+            assert!(scans.iter().any(by_index), "search does not read {table} by index: {scans:?}");
+        }
     }
 }

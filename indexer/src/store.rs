@@ -643,16 +643,27 @@ async fn write_explorer(
         .bind(denied.iter().map(|(_, _, checkpoint)| *checkpoint as i64).collect::<Vec<_>>())
         .execute(&mut **tx)
         .await?;
-        // Every object of the ID still stored is deleted as of the certificate's epoch (and its
-        // stored status with it: deleted outranks every other status).
+    }
+    // Every object of a deny-listed blob ID is deleted (and its stored status with it: deleted
+    // outranks every other status): one registered by the (first) certificate's checkpoint as
+    // of the certificate's epoch, one registered later as of its own registration, since the
+    // f+1 nodes that deny-list the ID refuse it and it can never be stored. The objects the
+    // batch registered and the IDs it deny-listed are the ones to look at, whichever came first.
+    let ids: Vec<Vec<u8>> = denied
+        .iter()
+        .map(|(blob_id, _, _)| blob_id.0.to_vec())
+        .chain(batch.new_blobs.iter().map(|b| b.blob_id.0.to_vec()))
+        .collect();
+    if !ids.is_empty() {
         sqlx::query(
-            "UPDATE blobs b SET deleted_epoch = d.epoch, updated_checkpoint = d.checkpoint, status = 'deleted'
-             FROM UNNEST($1::bytea[], $2::int4[], $3::int8[]) AS d(blob_id, epoch, checkpoint)
-             WHERE b.blob_id = d.blob_id AND b.deleted_epoch IS NULL AND NOT b.burned",
+            "UPDATE blobs b SET status = 'deleted',
+                 deleted_epoch = CASE WHEN b.registered_checkpoint <= d.checkpoint THEN d.epoch
+                                      ELSE b.registered_epoch END,
+                 updated_checkpoint = GREATEST(b.updated_checkpoint, d.checkpoint)
+             FROM deny_listed_blob_ids d
+             WHERE d.blob_id = ANY($1) AND b.blob_id = d.blob_id AND b.deleted_epoch IS NULL AND NOT b.burned",
         )
-        .bind(denied.iter().map(|(blob_id, _, _)| blob_id.0.to_vec()).collect::<Vec<_>>())
-        .bind(denied.iter().map(|(_, epoch, _)| *epoch as i32).collect::<Vec<_>>())
-        .bind(denied.iter().map(|(_, _, checkpoint)| *checkpoint as i64).collect::<Vec<_>>())
+        .bind(ids)
         .execute(&mut **tx)
         .await?;
     }

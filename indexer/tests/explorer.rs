@@ -276,3 +276,55 @@ async fn walrus_events_and_the_explorer_routes(pool: PgPool) {
     ingest_folder(&pool, dir.path(), 4, 4).await;
     assert_eq!(dump(&pool).await, one_by_one);
 }
+
+/// Defect: an object registered after its blob ID was deny-listed (DenyListBlobDeleted) stayed
+/// registered, and counted as stored, unless it fell in the certificate's batch. The f+1 nodes
+/// that deny-list the ID refuse its data, so it can never be stored: it is deleted as of its
+/// registration, whatever the batching; an object registered before is deleted as of the
+/// certificate.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_blob_registered_after_its_id_was_deny_listed_is_deleted(pool: PgPool) {
+    let certified = BlobCertified {
+        epoch: 1,
+        blob_id: blob_id(5),
+        end_epoch: 9,
+        deletable: false,
+        object_id: address(0xA),
+        is_extension: false,
+    };
+    let mut later = registered(0xB, 5, 100, false, 9);
+    later.epoch = 2;
+    let checkpoints = vec![
+        checkpoint(0, vec![vec![ours(&EpochChangeStart { epoch: 1 })]]),
+        checkpoint(1, vec![vec![ours(&registered(0xA, 5, 100, false, 9)), ours(&certified)]]),
+        checkpoint(2, vec![vec![ours(&DenyListBlobDeleted { epoch: 1, blob_id: blob_id(5) })]]),
+        checkpoint(3, vec![vec![ours(&EpochChangeStart { epoch: 2 })]]),
+        checkpoint(4, vec![vec![ours(&later)]]),
+    ];
+    let dir = folder_of(&checkpoints);
+    ingest_folder(&pool, dir.path(), 4, 1).await;
+    let one_by_one = dump(&pool).await;
+    let base = serve(&pool).await;
+    let (status, blob) = get(&base, &format!("/v1/blobs/{}", blob_id(5))).await;
+    assert_eq!(status, 200, "{blob}");
+    let objects: Vec<(&str, &str, u64)> = blob["objects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (o["object_id"].as_str().unwrap(), o["status"].as_str().unwrap(), o["deleted_epoch"].as_u64().unwrap())
+        })
+        .collect();
+    let (a, b) = (address(0xA).to_string(), address(0xB).to_string());
+    assert_eq!(objects, [(a.as_str(), "deleted", 1), (b.as_str(), "deleted", 2)]);
+    assert_eq!((blob["status"].as_str(), blob["deny_listed"].as_bool()), (Some("deleted"), Some(true)));
+    let (_, stats) = get(&base, "/v1/stats").await;
+    assert_eq!(stats["stored"]["blobs"], 0, "{stats}");
+    let (_, page) = get(&base, "/v1/blobs?status=registered").await;
+    assert_eq!(page["blobs"], json!([]));
+
+    // All checkpoints in one batch write the same rows.
+    truncate_all(&pool).await;
+    ingest_folder(&pool, dir.path(), 4, 5).await;
+    assert_eq!(dump(&pool).await, one_by_one);
+}

@@ -201,35 +201,12 @@ async fn browser_script(args: &[&str], env: Vec<(&'static str, String)>) -> Stri
 }
 
 /// Benchmark (README, "Explorer"): the home page's time to interactive in Chromium with a
-/// million blobs, 100 epochs and 100 nodes in the tables (filled with SQL; the page reads
-/// the same API whatever wrote them).
+/// million blobs, 100 epochs and 100 nodes in the tables (`million.sql`).
 #[ignore = "benchmark: fills a million blobs (about a minute)"]
 #[sqlx::test(migrations = "../migrations")]
 async fn home_page_is_interactive_within_a_second_with_a_million_blobs(pool: PgPool) {
     let filled = std::time::Instant::now();
-    sqlx::raw_sql(
-        "INSERT INTO nodes (node_id, name, network_address, commission_rate, registered_epoch, staked, pool_wal, pool_shares,
-                            updated_checkpoint)
-         SELECT decode(lpad(to_hex(n), 64, '0'), 'hex'), 'node-' || n, 'node' || n || '.example:9185', n * 10, 0,
-                n * 1000000000000, n * 1001000000000, n * 1000000000000, 1
-         FROM generate_series(1, 100) n;
-         INSERT INTO epochs (epoch, start_checkpoint, start_timestamp_ms, storage_price, write_price, total_capacity,
-                             used_capacity, committee)
-         SELECT e, e * 1000, 1700000000000 + e::int8 * 86400000, 1000 + e, 2000 - e, 1::int8 << 50, e::int8 << 40,
-                (SELECT jsonb_agg(jsonb_build_object('node_id', '0x' || lpad(to_hex(n), 64, '0'),
-                                                     'shards', (SELECT jsonb_agg(n * 10 + s) FROM generate_series(0, 9) s)))
-                 FROM generate_series(1, 100) n)
-         FROM generate_series(1, 100) e;
-         INSERT INTO blobs (object_id, blob_id, size, encoding_type, deletable, registered_epoch, certified_epoch,
-                            end_epoch, registered_checkpoint, updated_checkpoint)
-         SELECT sha256(int8send(g)), sha256(int8send(-g)), 1 + g % 100000, 1, g % 3 = 0, 1 + g % 100,
-                CASE WHEN g % 4 <> 0 THEN 1 + g % 100 END, 101 + g % 50, g, g
-         FROM generate_series(1, 1000000) g;
-         ANALYZE;",
-    )
-    .execute(&pool)
-    .await
-    .unwrap();
+    sqlx::raw_sql(include_str!("million.sql")).execute(&pool).await.unwrap();
     println!("filled a million blobs in {:.1} s", filled.elapsed().as_secs_f64());
     let (blobs,): (i64,) = sqlx::query_as("SELECT count(*) FROM blobs").fetch_one(&pool).await.unwrap();
     assert_eq!(blobs, 1_000_000);
