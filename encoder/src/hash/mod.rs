@@ -3,6 +3,8 @@
 //! set-up and the lane parallelism decide the encoder's speed.
 
 #[cfg(target_arch = "x86_64")]
+mod avx2;
+#[cfg(target_arch = "x86_64")]
 mod avx512;
 
 use std::sync::OnceLock;
@@ -103,6 +105,10 @@ pub fn leaf_hashes_of_lines(lines: &[&[u8]], symbol_size: usize, out: &mut [Dige
     if avx512::available() {
         return leaf_lanes(lines, symbol_size, out);
     }
+    #[cfg(target_arch = "x86_64")]
+    if (1..avx2::MAX_MESSAGE).contains(&symbol_size) && avx2_available() {
+        return leaf_lanes_avx2(lines, symbol_size, out);
+    }
     let mut done = 0;
     for line in lines {
         let count = line.len() / symbol_size;
@@ -171,6 +177,63 @@ fn leaf_lanes(lines: &[&[u8]], symbol_size: usize, out: &mut [Digest]) {
     }
 }
 
+/// AVX2 without AVX-512: our four-lane kernels.
+#[cfg(target_arch = "x86_64")]
+fn avx2_available() -> bool {
+    static AVAILABLE: OnceLock<bool> = OnceLock::new();
+    *AVAILABLE.get_or_init(|| !avx512::available() && avx2::available())
+}
+
+/// Leaf hashes of one-block messages in AVX2 lanes, four symbols at a time from anywhere in
+/// the lines; a last group of fewer than four is hashed by the portable code.
+#[cfg(target_arch = "x86_64")]
+fn leaf_lanes_avx2(lines: &[&[u8]], symbol_size: usize, out: &mut [Digest]) {
+    let kernel = match symbol_size {
+        0..8 => avx2::leaves4::<1>,
+        8..16 => avx2::leaves4::<2>,
+        16..32 => avx2::leaves4::<4>,
+        32..64 => avx2::leaves4::<8>,
+        _ => avx2::leaves4::<16>,
+    };
+    let mut symbols = lines.iter().flat_map(|line| line.chunks_exact(symbol_size));
+    let mut groups = out.chunks_exact_mut(avx2::LANES);
+    for group in &mut groups {
+        let payloads: [*const u8; avx2::LANES] =
+            std::array::from_fn(|_| symbols.next().expect("a symbol per digest").as_ptr());
+        let outputs: [*mut u8; avx2::LANES] = std::array::from_fn(|i| group[i].as_mut_ptr());
+        // SAFETY: AVX2 was detected; each payload is a whole symbol of `symbol_size` bytes,
+        // shorter than one block as `kernel` needs, and each output is a digest of `out`.
+        unsafe { kernel(LEAF_PREFIX, payloads, symbol_size, outputs) };
+    }
+    for (digest, symbol) in groups.into_remainder().iter_mut().zip(symbols) {
+        *digest = leaf_hash(symbol);
+    }
+}
+
+/// Inner hashes in AVX2 lanes, as [`inner_lanes`] does them in AVX-512 lanes.
+#[cfg(target_arch = "x86_64")]
+fn inner_lanes_avx2(level: &[Digest], out: &mut [Digest], children: impl Fn(usize) -> (usize, usize)) {
+    const ZERO: Digest = [0; 32];
+    let child = |k: usize| {
+        let (l, r) = children(k);
+        (level[l].as_ptr(), level.get(r).unwrap_or(&ZERO).as_ptr())
+    };
+    let mut groups = out.chunks_exact_mut(avx2::LANES);
+    let mut start = 0;
+    for group in &mut groups {
+        let pairs: [(*const u8, *const u8); avx2::LANES] = std::array::from_fn(|i| child(start + i));
+        let outputs: [*mut u8; avx2::LANES] = std::array::from_fn(|i| group[i].as_mut_ptr());
+        // SAFETY: AVX2 was detected; the children are digests of `level` (or the zero
+        // digest) and the outputs digests of `out`.
+        unsafe { avx2::inner4(pairs, outputs) };
+        start += avx2::LANES;
+    }
+    for (k, digest) in groups.into_remainder().iter_mut().enumerate() {
+        let (l, r) = children(start + k);
+        *digest = inner_hash(&level[l], level.get(r).unwrap_or(&ZERO));
+    }
+}
+
 /// The next Merkle level: inner hashes of consecutive pairs, an odd last node paired with the
 /// all-zero `Empty` node.
 pub fn parent_level(level: &[Digest]) -> Vec<Digest> {
@@ -179,6 +242,11 @@ pub fn parent_level(level: &[Digest]) -> Vec<Digest> {
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
         inner_lanes(level, &mut parents, |k| (2 * k, 2 * k + 1));
+        return parents;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2_available() {
+        inner_lanes_avx2(level, &mut parents, |k| (2 * k, 2 * k + 1));
         return parents;
     }
     hash_batched(parents.len(), 65, &mut parents, |i, input| {
@@ -198,6 +266,14 @@ pub fn parent_rows(level: &[Digest], cols: usize, out: &mut [Digest]) {
     #[cfg(target_arch = "x86_64")]
     if avx512::available() {
         inner_lanes(level, out, |k| {
+            let (i, c) = (k / cols, k % cols);
+            (2 * i * cols + c, (2 * i + 1) * cols + c)
+        });
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if avx2_available() {
+        inner_lanes_avx2(level, out, |k| {
             let (i, c) = (k / cols, k % cols);
             (2 * i * cols + c, (2 * i + 1) * cols + c)
         });
@@ -298,6 +374,44 @@ mod tests {
                 let expected: Vec<Digest> = all.chunks(symbol_size).map(leaf_hash).collect();
                 assert_eq!(split, expected, "S={symbol_size} width={width}");
             }
+        }
+    }
+
+    /// The AVX2 kernels themselves, also where AVX-512 would be picked instead: every word
+    /// count, payloads up to a whole block, and inner nodes.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn avx2_kernels_equal_single_hashes() {
+        if !is_x86_feature_detected!("avx2") {
+            return;
+        }
+        let data: Vec<u8> = (0..4 * 127).map(|i| (i * 37 + 11) as u8).collect();
+        for len in [0, 1, 6, 7, 8, 15, 16, 31, 32, 63, 64, 100, 127] {
+            let kernel = match len {
+                0..8 => avx2::leaves4::<1>,
+                8..16 => avx2::leaves4::<2>,
+                16..32 => avx2::leaves4::<4>,
+                32..64 => avx2::leaves4::<8>,
+                _ => avx2::leaves4::<16>,
+            };
+            let mut out = [[0u8; 32]; 4];
+            let payloads = std::array::from_fn(|i| data[i * len..].as_ptr());
+            let outputs = out.each_mut().map(|d| d.as_mut_ptr());
+            // SAFETY: AVX2 is there; payloads and outputs are in bounds.
+            unsafe { kernel(7, payloads, len, outputs) };
+            for (i, digest) in out.iter().enumerate() {
+                let input = [&[7u8][..], &data[i * len..(i + 1) * len]].concat();
+                assert_eq!(*digest, blake2b256(&input), "len {len} lane {i}");
+            }
+        }
+        let digests: Vec<Digest> = (0..8u8).map(|i| leaf_hash(&[i])).collect();
+        let mut out = [[0u8; 32]; 4];
+        let children = std::array::from_fn(|i| (digests[2 * i].as_ptr(), digests[7 - i].as_ptr()));
+        let outputs = out.each_mut().map(|d| d.as_mut_ptr());
+        // SAFETY: AVX2 is there; children and outputs are in bounds.
+        unsafe { avx2::inner4(children, outputs) };
+        for (i, digest) in out.iter().enumerate() {
+            assert_eq!(*digest, inner_hash(&digests[2 * i], &digests[7 - i]), "lane {i}");
         }
     }
 
