@@ -142,6 +142,10 @@ impl Epochs {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Warnings (a keystore others can read, a node being retried) go to stderr; `RUST_LOG`
+    // shows more.
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     match run(cli).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

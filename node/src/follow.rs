@@ -264,6 +264,8 @@ pub(crate) async fn run(node: Node, source: Source, config: FollowConfig) {
                     waiting = true;
                 }
                 batch = 1;
+                // The source answered: a later failure starts over from the first pause.
+                pause = FIRST_PAUSE;
                 tokio::time::sleep(config.poll_interval).await;
                 continue;
             }
