@@ -115,7 +115,7 @@ enum Command {
         include_expired: bool,
     },
     #[command(flatten)]
-    Sui(walrus_client::sui::cli::SuiCommand),
+    Sui(Box<walrus_client::sui::cli::SuiCommand>),
 }
 
 /// `--epochs N` or `--epochs max`.
@@ -233,7 +233,7 @@ async fn run(cli: Cli) -> Result<()> {
             print(json, json!({"blobObject": blob.to_json(), "cost": cost}), &text);
         }
         Command::ListBlobs { include_expired } => list_blobs(&*connect(&config)?, include_expired, json).await?,
-        Command::Sui(command) => walrus_client::sui::cli::run(command, json).await?,
+        Command::Sui(command) => walrus_client::sui::cli::run(*command, json).await?,
     }
     Ok(())
 }

@@ -65,6 +65,9 @@ pub struct TxArgs {
     pub wait_secs: u64,
 }
 
+/// A builder of a transaction that needs only the deployment.
+type WalrusTx = fn(&Gas, &Walrus) -> Result<Transaction, BuildError>;
+
 /// Where a transaction goes, who signs it, and how it is sent.
 #[derive(Args, Debug, Clone)]
 pub struct SendArgs {
@@ -334,7 +337,7 @@ pub async fn run(command: SuiCommand, json: bool) -> Result<()> {
         SuiCommand::Node { command } => node(command, json).await?,
         SuiCommand::Publish(command) => publish(command, json).await?,
         SuiCommand::EpochChange(command) => {
-            let (send, action, build): (_, _, fn(&Gas, &Walrus) -> Result<Transaction, BuildError>) = match command {
+            let (send, action, build): (_, _, WalrusTx) = match command {
                 EpochChangeCommand::VotingEnd { send } => {
                     (send, "End the voting: select the next committee", transactions::voting_end)
                 }

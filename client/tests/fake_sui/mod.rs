@@ -876,11 +876,9 @@ fn move_call(
                 "set_storage_price_vote" | "set_write_price_vote" | "set_node_capacity_vote" => {
                     let _: u64 = a.pure(2)?;
                 }
-                "set_next_commission" => {
-                    if a.pure::<u16>(2)? > 10_000 {
-                        let line = line_of("staking_pool", "assert!(rate <= N_BASIS_POINTS, EIncorrectCommissionRate)");
-                        return Err(Fail::Abort { module: "staking_pool", function: "set_next_commission", line });
-                    }
+                "set_next_commission" if a.pure::<u16>(2)? > 10_000 => {
+                    let line = line_of("staking_pool", "assert!(rate <= N_BASIS_POINTS, EIncorrectCommissionRate)");
+                    return Err(Fail::Abort { module: "staking_pool", function: "set_next_commission", line });
                 }
                 "epoch_sync_done" => {
                     a.shared(3, CLOCK, false)?;
