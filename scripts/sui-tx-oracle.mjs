@@ -134,6 +134,83 @@ const builders = {
     });
     tx.transferObjects([coin], c.gas.sender);
   },
+  update_node(tx, c) {
+    const staking = shared(tx, c.walrus.staking, true);
+    const cap = tx.objectRef(c.cap);
+    const target = (f) => `${c.walrus.package}::staking::${f}`;
+    if (c.name != null) tx.moveCall({ target: target('set_name'), arguments: [staking, cap, tx.pure.string(c.name)] });
+    if (c.networkAddress != null) {
+      tx.moveCall({ target: target('set_network_address'), arguments: [staking, cap, tx.pure.string(c.networkAddress)] });
+    }
+    if (c.networkPublicKey != null) {
+      tx.moveCall({
+        target: target('set_network_public_key'),
+        arguments: [staking, cap, tx.pure.vector('u8', bytes(c.networkPublicKey))],
+      });
+    }
+    if (c.publicKey != null) {
+      tx.moveCall({
+        target: target('set_public_key'),
+        arguments: [
+          staking,
+          cap,
+          tx.pure.vector('u8', bytes(c.publicKey)),
+          tx.pure.vector('u8', bytes(c.proofOfPossession)),
+        ],
+      });
+    }
+  },
+  vote(tx, c) {
+    const staking = shared(tx, c.walrus.staking, true);
+    const cap = tx.objectRef(c.cap);
+    const votes = [
+      ['set_storage_price_vote', c.storagePrice],
+      ['set_write_price_vote', c.writePrice],
+      ['set_node_capacity_vote', c.nodeCapacity],
+    ];
+    for (const [fn, value] of votes) {
+      if (value != null) {
+        tx.moveCall({ target: `${c.walrus.package}::staking::${fn}`, arguments: [staking, cap, tx.pure.u64(value)] });
+      }
+    }
+  },
+  set_commission(tx, c) {
+    tx.moveCall({
+      target: `${c.walrus.package}::staking::set_next_commission`,
+      arguments: [shared(tx, c.walrus.staking, true), tx.objectRef(c.cap), tx.pure.u16(c.rate)],
+    });
+  },
+  collect_commission(tx, c) {
+    const coin = tx.moveCall({
+      target: `${c.walrus.package}::staking::collect_commission`,
+      arguments: [shared(tx, c.walrus.staking, true), tx.objectRef(c.cap)],
+    });
+    tx.transferObjects([coin], c.gas.sender);
+  },
+  sync_done(tx, c) {
+    tx.moveCall({
+      target: `${c.walrus.package}::staking::epoch_sync_done`,
+      arguments: [shared(tx, c.walrus.staking, true), tx.objectRef(c.cap), tx.pure.u32(c.epoch), shared(tx, CLOCK, false)],
+    });
+  },
+  deregister(tx, c) {
+    tx.moveCall({
+      target: `${c.walrus.package}::staking::deregister`,
+      arguments: [shared(tx, c.walrus.staking, true), tx.objectRef(c.cap)],
+    });
+  },
+  voting_end(tx, c) {
+    tx.moveCall({
+      target: `${c.walrus.package}::staking::voting_end`,
+      arguments: [shared(tx, c.walrus.staking, true), shared(tx, CLOCK, false)],
+    });
+  },
+  initiate_epoch_change(tx, c) {
+    tx.moveCall({
+      target: `${c.walrus.package}::staking::initiate_epoch_change`,
+      arguments: [shared(tx, c.walrus.staking, true), shared(tx, c.walrus.system, true), shared(tx, CLOCK, false)],
+    });
+  },
 };
 
 async function build({ seed, cases }) {

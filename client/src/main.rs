@@ -114,6 +114,8 @@ enum Command {
         #[arg(long)]
         include_expired: bool,
     },
+    #[command(flatten)]
+    Sui(Box<walrus_client::sui::cli::SuiCommand>),
 }
 
 /// `--epochs N` or `--epochs max`.
@@ -235,6 +237,7 @@ async fn run(cli: Cli) -> Result<()> {
             print(json, json!({"blobObject": blob.to_json(), "cost": cost}), &text);
         }
         Command::ListBlobs { include_expired } => list_blobs(&*connect(&config)?, include_expired, json).await?,
+        Command::Sui(command) => walrus_client::sui::cli::run(*command, json).await?,
     }
     Ok(())
 }

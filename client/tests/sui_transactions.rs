@@ -24,7 +24,8 @@ use walrus_client::sui::keys::SuiKey;
 use walrus_client::sui::package::PackageBuild;
 use walrus_client::sui::signer::{SignError, SignedTransaction};
 use walrus_client::sui::transactions::{
-    self, BlobRegistration, BuildError, Certificate, Gas, InitParams, NodeRegistration, SharedObject, Walrus,
+    self, BlobRegistration, BuildError, Certificate, Gas, InitParams, NodeRegistration, NodeUpdate, SharedObject,
+    Votes, Walrus,
 };
 
 fn repo() -> PathBuf {
@@ -260,6 +261,86 @@ fn cases(sender: Address) -> Vec<(Transaction, Value)> {
         };
         add(tx, &g, json!({"kind": kind, "staked": object_json(&staked)}));
     }
+
+    // Operators: every field of an update and every vote alone, all together and none.
+    let updates = [
+        NodeUpdate {
+            name: Some(format!("renamed-{}", rng.gen::<u16>())),
+            network_address: Some(format!("node{}.example.org:443", rng.gen::<u8>())),
+            network_public_key: Some(bytes::<33>().to_vec()),
+            public_key: Some((bytes::<48>().to_vec(), bytes::<96>().to_vec())),
+        },
+        NodeUpdate { name: Some("only-the-name".into()), ..NodeUpdate::default() },
+        NodeUpdate { public_key: Some((bytes::<48>().to_vec(), bytes::<96>().to_vec())), ..NodeUpdate::default() },
+    ];
+    for update in &updates {
+        let g = gas(1);
+        let cap = object();
+        let (public_key, proof) = update.public_key.clone().unzip();
+        add(
+            transactions::update_node(&g, &walrus, &cap, update),
+            &g,
+            json!({
+                "kind": "update_node", "cap": object_json(&cap), "name": update.name,
+                "networkAddress": update.network_address,
+                "networkPublicKey": update.network_public_key.as_ref().map(hex::encode),
+                "publicKey": public_key.map(hex::encode), "proofOfPossession": proof.map(hex::encode),
+            }),
+        );
+    }
+    let votes = [
+        Votes { storage_price: Some(u64_any()), write_price: Some(u64_any()), node_capacity: Some(u64_any()) },
+        Votes { write_price: Some(u64_any()), ..Votes::default() },
+        Votes { node_capacity: Some(u64_any()), ..Votes::default() },
+    ];
+    let string = |v: Option<u64>| v.map(|v| v.to_string());
+    for votes in &votes {
+        let g = gas(1);
+        let cap = object();
+        add(
+            transactions::vote(&g, &walrus, &cap, votes),
+            &g,
+            json!({
+                "kind": "vote", "cap": object_json(&cap), "storagePrice": string(votes.storage_price),
+                "writePrice": string(votes.write_price), "nodeCapacity": string(votes.node_capacity),
+            }),
+        );
+    }
+    let g = gas(1);
+    let cap = object();
+    let rate = rng.gen_range(0..=10_000);
+    add(
+        transactions::set_commission(&g, &walrus, &cap, rate),
+        &g,
+        json!({"kind": "set_commission", "cap": object_json(&cap), "rate": rate}),
+    );
+    let g = gas(2);
+    let cap = object();
+    let epoch: u32 = rng.gen();
+    add(
+        transactions::sync_done(&g, &walrus, &cap, epoch),
+        &g,
+        json!({"kind": "sync_done", "cap": object_json(&cap), "epoch": epoch}),
+    );
+    for kind in ["collect_commission", "deregister"] {
+        let g = gas(1);
+        let cap = object();
+        let tx = if kind == "deregister" {
+            transactions::deregister(&g, &walrus, &cap)
+        } else {
+            transactions::collect_commission(&g, &walrus, &cap)
+        };
+        add(tx, &g, json!({"kind": kind, "cap": object_json(&cap)}));
+    }
+    for kind in ["voting_end", "initiate_epoch_change"] {
+        let g = gas(1);
+        let tx = if kind == "voting_end" {
+            transactions::voting_end(&g, &walrus)
+        } else {
+            transactions::initiate_epoch_change(&g, &walrus)
+        };
+        add(tx, &g, json!({ "kind": kind }));
+    }
     out
 }
 
@@ -337,6 +418,11 @@ fn missing_inputs_are_refused() {
     let no_gas = Gas { coins: vec![], ..gas };
     let err = transactions::withdraw_stake(&no_gas, &walrus, &object()).unwrap_err();
     assert!(matches!(err, BuildError::Builder(_)), "{err}");
+    let cap = object();
+    let err = transactions::vote(&gas, &walrus, &cap, &Votes::default()).unwrap_err();
+    assert!(matches!(err, BuildError::Empty(_)), "{err}");
+    let err = transactions::update_node(&gas, &walrus, &cap, &NodeUpdate::default()).unwrap_err();
+    assert!(err.to_string().contains("nothing to do"), "{err}");
 }
 
 /// A Move function's parameters as `move/walrus/sources/MODULE.move` declares them (name,
@@ -421,9 +507,22 @@ fn move_calls_match_the_functions_move_walrus_declares() {
         called,
         [
             "init::initialize_walrus",
+            "staking::collect_commission",
+            "staking::deregister",
+            "staking::epoch_sync_done",
+            "staking::initiate_epoch_change",
             "staking::register_candidate",
             "staking::request_withdraw_stake",
+            "staking::set_name",
+            "staking::set_network_address",
+            "staking::set_network_public_key",
+            "staking::set_next_commission",
+            "staking::set_node_capacity_vote",
+            "staking::set_public_key",
+            "staking::set_storage_price_vote",
+            "staking::set_write_price_vote",
             "staking::stake_with_pool",
+            "staking::voting_end",
             "staking::withdraw_stake",
             "system::certify_blob",
             "system::register_blob_bounded",

@@ -84,6 +84,8 @@ pub struct ObjectInfo {
     pub reference: ObjectReference,
     /// For a shared object, `Owner::Shared(initial_shared_version)`.
     pub owner: Owner,
+    /// The Move type (`0x…::module::Type`); `None` for a package.
+    pub object_type: Option<String>,
 }
 
 /// A coin the sender owns.
@@ -123,12 +125,42 @@ pub struct Event {
     pub contents: Vec<u8>,
 }
 
+/// An object a transaction created: a new object, or a package it published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Created {
+    pub reference: ObjectReference,
+    pub owner: Owner,
+    /// The Move type (`0x…::module::Type`); `None` for a package.
+    pub object_type: Option<String>,
+}
+
 /// The effects of a simulated or executed transaction that succeeded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     pub digest: Digest,
     pub gas: GasUsed,
     pub events: Vec<Event>,
+    pub created: Vec<Created>,
+}
+
+impl Outcome {
+    /// The created object of Move type `module::name` (of any package), if there is one.
+    pub fn created_of_type(&self, module: &str, name: &str) -> Option<&Created> {
+        let suffix = format!("::{module}::{name}");
+        self.created.iter().find(|c| c.object_type.as_deref().is_some_and(|t| t.ends_with(&suffix)))
+    }
+
+    /// The package the transaction published, if it published one.
+    pub fn published_package(&self) -> Option<Address> {
+        self.created.iter().find(|c| c.object_type.is_none()).map(|c| *c.reference.object_id())
+    }
+}
+
+/// An object and its Move contents (BCS), as the wallet's listing reads them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedObject {
+    pub reference: ObjectReference,
+    pub contents: Vec<u8>,
 }
 
 /// A client of one full node.
@@ -140,7 +172,8 @@ pub struct FullNode {
 }
 
 /// What the outcome of a transaction is read from.
-const OUTCOME_MASK: &[&str] = &["digest", "effects.status", "effects.gas_used", "events.events"];
+const OUTCOME_MASK: &[&str] =
+    &["digest", "effects.status", "effects.gas_used", "effects.changed_objects", "events.events"];
 
 impl FullNode {
     /// A client of the full node at `url` (`http://host:port` or `https://…`). Nothing is sent
@@ -210,6 +243,7 @@ impl FullNode {
                     "version",
                     "digest",
                     "owner",
+                    "object_type",
                 ]));
                 c.ledger_client().get_object(request).await
             })
@@ -217,12 +251,45 @@ impl FullNode {
         let object = response.object.ok_or(NodeError::Malformed("the object"))?;
         let reference = reference(&object)?;
         let owner = owner(object.owner.as_ref().ok_or(NodeError::Malformed("the object's owner"))?)?;
-        Ok(ObjectInfo { reference, owner })
+        let object_type = object.object_type.filter(|t| t != "package");
+        Ok(ObjectInfo { reference, owner, object_type })
     }
 
     /// Every coin of `coin_type` (`0x2::coin::Coin<T>`) that `owner` holds, largest first.
     pub async fn coins(&self, owner: Address, coin_type: &str) -> Result<Vec<Coin>, NodeError> {
-        let mut coins = Vec::new();
+        let objects = self.list_owned(owner, coin_type, &["object_id", "version", "digest", "balance"]).await?;
+        let mut coins = objects
+            .iter()
+            .map(|object| {
+                let balance = object.balance.ok_or(NodeError::Malformed("a coin's balance"))?;
+                Ok(Coin { reference: reference(object)?, balance })
+            })
+            .collect::<Result<Vec<_>, NodeError>>()?;
+        coins.sort_by_key(|c| std::cmp::Reverse(c.balance));
+        Ok(coins)
+    }
+
+    /// Every object of Move type `object_type` that `owner` holds, with its contents.
+    pub async fn owned_objects(&self, owner: Address, object_type: &str) -> Result<Vec<OwnedObject>, NodeError> {
+        let objects = self.list_owned(owner, object_type, &["object_id", "version", "digest", "contents"]).await?;
+        objects
+            .iter()
+            .map(|object| {
+                let contents = object.contents.as_ref().and_then(|c| c.value.as_ref());
+                let contents = contents.ok_or(NodeError::Malformed("an object's contents"))?.to_vec();
+                Ok(OwnedObject { reference: reference(object)?, contents })
+            })
+            .collect()
+    }
+
+    /// The objects of `object_type` that `owner` holds, every page, with the fields of `mask`.
+    async fn list_owned(
+        &self,
+        owner: Address,
+        object_type: &str,
+        mask: &[&str],
+    ) -> Result<Vec<proto::Object>, NodeError> {
+        let mut objects = Vec::new();
         let mut page_token = None;
         loop {
             let token = page_token.clone();
@@ -230,24 +297,20 @@ impl FullNode {
                 .call(|mut c| {
                     let mut request = proto::ListOwnedObjectsRequest::default();
                     request.owner = Some(owner.to_string());
-                    request.object_type = Some(coin_type.to_owned());
+                    request.object_type = Some(object_type.to_owned());
                     request.page_size = Some(1000);
                     request.page_token = token.clone();
-                    request.read_mask = Some(FieldMask::from_paths(["object_id", "version", "digest", "balance"]));
+                    request.read_mask = Some(FieldMask::from_paths(mask));
                     async move { c.state_client().list_owned_objects(request).await }
                 })
                 .await?;
-            for object in &response.objects {
-                let balance = object.balance.ok_or(NodeError::Malformed("a coin's balance"))?;
-                coins.push(Coin { reference: reference(object)?, balance });
-            }
+            objects.extend(response.objects);
             match response.next_page_token {
                 Some(token) if !token.is_empty() => page_token = Some(token),
                 _ => break,
             }
         }
-        coins.sort_by_key(|c| std::cmp::Reverse(c.balance));
-        Ok(coins)
+        Ok(objects)
     }
 
     /// The SUI coins `owner` can pay gas with.
@@ -379,7 +442,29 @@ fn outcome(transaction: proto::ExecutedTransaction) -> Result<Outcome, NodeError
             contents: e.contents.and_then(|b| b.value).map(|v| v.to_vec()).unwrap_or_default(),
         })
         .collect();
-    Ok(Outcome { digest, gas, events })
+    let created = effects.changed_objects.iter().filter_map(|c| created(c).transpose()).collect::<Result<_, _>>()?;
+    Ok(Outcome { digest, gas, events, created })
+}
+
+/// What a changed object says of an object the transaction created, if it created it.
+fn created(changed: &proto::ChangedObject) -> Result<Option<Created>, NodeError> {
+    use proto::changed_object::{IdOperation, OutputObjectState};
+    if changed.id_operation() != IdOperation::Created {
+        return Ok(None);
+    }
+    let id = changed.object_id.as_deref().and_then(|s| s.parse().ok());
+    let id = id.ok_or(NodeError::Malformed("a created object's ID"))?;
+    let version = changed.output_version.ok_or(NodeError::Malformed("a created object's version"))?;
+    let digest = changed.output_digest.as_deref().and_then(|s| s.parse().ok());
+    let digest = digest.ok_or(NodeError::Malformed("a created object's digest"))?;
+    let package = changed.output_state() == OutputObjectState::PackageWrite;
+    let owner = match (&changed.output_owner, package) {
+        (Some(o), _) => owner(o)?,
+        (None, true) => Owner::Immutable,
+        (None, false) => return Err(NodeError::Malformed("a created object's owner")),
+    };
+    let object_type = if package { None } else { changed.object_type.clone() };
+    Ok(Some(Created { reference: ObjectReference::new(id, version, digest), owner, object_type }))
 }
 
 fn failure(error: proto::ExecutionError) -> Failure {

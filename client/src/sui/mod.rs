@@ -1,11 +1,18 @@
 //! What running against a real Sui network needs beside the chain interface: the Move
-//! packages' publish payloads ([`package`]), the user's Sui keys ([`keys`]), the transactions
-//! built from explicit inputs ([`transactions`]) and their signing ([`signer`]), a full node's
-//! gRPC API ([`full_node`]) and the names of `move/walrus`'s aborts ([`move_errors`]).
+//! packages' publish payloads ([`package`]), the user's Sui keys ([`keys`]) and which of them
+//! signs ([`wallet`]), the transactions built from explicit inputs ([`transactions`]) and
+//! their signing ([`signer`]), a full node's gRPC API ([`full_node`]), the names of
+//! `move/walrus`'s aborts ([`move_errors`]), where a deployment lives ([`deployment`]), the
+//! simulate-confirm-sign-execute path of every transaction ([`submit`]) and the `walrus`
+//! commands built on them ([`cli`]).
 
+pub mod cli;
+pub mod deployment;
 pub mod full_node;
 pub mod keys;
 pub mod move_errors;
 pub mod package;
 pub mod signer;
+pub mod submit;
 pub mod transactions;
+pub mod wallet;

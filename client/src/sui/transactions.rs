@@ -53,6 +53,8 @@ pub enum BuildError {
     Builder(#[from] sui_transaction_builder::Error),
     #[error("cannot build the transaction: no WAL coin to pay with")]
     NoWalCoin,
+    #[error("nothing to do: {0}")]
+    Empty(&'static str),
 }
 
 /// The parameters `init::initialize_walrus` creates the `System` and `Staking` objects with.
@@ -253,6 +255,148 @@ pub fn withdraw_stake(gas: &Gas, walrus: &Walrus, staked: &ObjectReference) -> R
     let args = vec![shared(&mut tx, walrus.staking, true), owned(&mut tx, staked)];
     let coin = tx.move_call(call(walrus.package, "staking", "withdraw_stake"), args);
     keep(&mut tx, gas, coin);
+    Ok(tx.try_build()?)
+}
+
+/// A change to a registered node's metadata (`staking::set_*`); what is `None` stays.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeUpdate {
+    pub name: Option<String>,
+    pub network_address: Option<String>,
+    pub network_public_key: Option<Vec<u8>>,
+    /// A new BLS key and its proof of possession, in force from the next epoch.
+    pub public_key: Option<(Vec<u8>, Vec<u8>)>,
+}
+
+impl NodeUpdate {
+    pub fn is_empty(&self) -> bool {
+        self == &Self::default()
+    }
+}
+
+/// A node's votes for the next epoch's parameters (`staking::set_*_vote`); what is `None`
+/// stays as it was.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Votes {
+    /// FROST per MiB of encoded size and epoch.
+    pub storage_price: Option<u64>,
+    /// FROST per MiB of encoded size, once per registration.
+    pub write_price: Option<u64>,
+    /// Encoded bytes the node offers to store.
+    pub node_capacity: Option<u64>,
+}
+
+/// `staking::set_name`, `set_network_address`, `set_network_public_key` and `set_public_key`
+/// for what `update` changes, in that order, in one transaction with the operator's `NodeCap`.
+pub fn update_node(
+    gas: &Gas,
+    walrus: &Walrus,
+    cap: &ObjectReference,
+    update: &NodeUpdate,
+) -> Result<Transaction, BuildError> {
+    if update.is_empty() {
+        return Err(BuildError::Empty("no node field to update"));
+    }
+    let mut tx = builder(gas);
+    let staking = shared(&mut tx, walrus.staking, true);
+    let cap = owned(&mut tx, cap);
+    if let Some(name) = &update.name {
+        let args = vec![staking, cap, tx.pure_unique(name)];
+        tx.move_call(call(walrus.package, "staking", "set_name"), args);
+    }
+    if let Some(address) = &update.network_address {
+        let args = vec![staking, cap, tx.pure_unique(address)];
+        tx.move_call(call(walrus.package, "staking", "set_network_address"), args);
+    }
+    if let Some(key) = &update.network_public_key {
+        let args = vec![staking, cap, tx.pure_unique(key)];
+        tx.move_call(call(walrus.package, "staking", "set_network_public_key"), args);
+    }
+    if let Some((key, proof)) = &update.public_key {
+        let args = vec![staking, cap, tx.pure_unique(key), tx.pure_unique(proof)];
+        tx.move_call(call(walrus.package, "staking", "set_public_key"), args);
+    }
+    Ok(tx.try_build()?)
+}
+
+/// `staking::set_storage_price_vote`, `set_write_price_vote` and `set_node_capacity_vote` for
+/// the votes given, in that order, in one transaction.
+pub fn vote(gas: &Gas, walrus: &Walrus, cap: &ObjectReference, votes: &Votes) -> Result<Transaction, BuildError> {
+    if votes == &Votes::default() {
+        return Err(BuildError::Empty("no vote given"));
+    }
+    let mut tx = builder(gas);
+    let staking = shared(&mut tx, walrus.staking, true);
+    let cap = owned(&mut tx, cap);
+    let calls = [
+        ("set_storage_price_vote", votes.storage_price),
+        ("set_write_price_vote", votes.write_price),
+        ("set_node_capacity_vote", votes.node_capacity),
+    ];
+    for (function, value) in calls {
+        if let Some(value) = value {
+            let args = vec![staking, cap, tx.pure_unique(&value)];
+            tx.move_call(call(walrus.package, "staking", function), args);
+        }
+    }
+    Ok(tx.try_build()?)
+}
+
+/// `staking::set_next_commission`: the rate in basis points, applied two epochs from now.
+pub fn set_commission(gas: &Gas, walrus: &Walrus, cap: &ObjectReference, rate: u16) -> Result<Transaction, BuildError> {
+    let mut tx = builder(gas);
+    let args = vec![shared(&mut tx, walrus.staking, true), owned(&mut tx, cap), tx.pure_unique(&rate)];
+    tx.move_call(call(walrus.package, "staking", "set_next_commission"), args);
+    Ok(tx.try_build()?)
+}
+
+/// `staking::collect_commission`, keeping the WAL coin with the sender.
+pub fn collect_commission(gas: &Gas, walrus: &Walrus, cap: &ObjectReference) -> Result<Transaction, BuildError> {
+    let mut tx = builder(gas);
+    let args = vec![shared(&mut tx, walrus.staking, true), owned(&mut tx, cap)];
+    let coin = tx.move_call(call(walrus.package, "staking", "collect_commission"), args);
+    keep(&mut tx, gas, coin);
+    Ok(tx.try_build()?)
+}
+
+/// `staking::epoch_sync_done`: the node holds its shards for `epoch`, the current one.
+pub fn sync_done(gas: &Gas, walrus: &Walrus, cap: &ObjectReference, epoch: u32) -> Result<Transaction, BuildError> {
+    let mut tx = builder(gas);
+    let args = vec![
+        shared(&mut tx, walrus.staking, true),
+        owned(&mut tx, cap),
+        tx.pure_unique(&epoch),
+        shared(&mut tx, CLOCK, false),
+    ];
+    tx.move_call(call(walrus.package, "staking", "epoch_sync_done"), args);
+    Ok(tx.try_build()?)
+}
+
+/// `staking::deregister`: the node leaves all future committees.
+pub fn deregister(gas: &Gas, walrus: &Walrus, cap: &ObjectReference) -> Result<Transaction, BuildError> {
+    let mut tx = builder(gas);
+    let args = vec![shared(&mut tx, walrus.staking, true), owned(&mut tx, cap)];
+    tx.move_call(call(walrus.package, "staking", "deregister"), args);
+    Ok(tx.try_build()?)
+}
+
+/// `staking::voting_end`: selects the next committee once the clock says it is due.
+pub fn voting_end(gas: &Gas, walrus: &Walrus) -> Result<Transaction, BuildError> {
+    let mut tx = builder(gas);
+    let args = vec![shared(&mut tx, walrus.staking, true), shared(&mut tx, CLOCK, false)];
+    tx.move_call(call(walrus.package, "staking", "voting_end"), args);
+    Ok(tx.try_build()?)
+}
+
+/// `staking::initiate_epoch_change`: starts the next epoch once it is due.
+pub fn initiate_epoch_change(gas: &Gas, walrus: &Walrus) -> Result<Transaction, BuildError> {
+    let mut tx = builder(gas);
+    let args = vec![
+        shared(&mut tx, walrus.staking, true),
+        shared(&mut tx, walrus.system, true),
+        shared(&mut tx, CLOCK, false),
+    ];
+    tx.move_call(call(walrus.package, "staking", "initiate_epoch_change"), args);
     Ok(tx.try_build()?)
 }
 

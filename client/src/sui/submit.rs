@@ -1,0 +1,184 @@
+//! The one path every transaction of the CLI takes: build it with the wallet's gas coins and
+//! the node's reference gas price, simulate it, show what it costs, ask (unless told not to),
+//! sign, execute, and wait until it is in a checkpoint. The budget is the simulation's cost
+//! with a margin, so the user is never charged more than shown plus that margin; a transaction
+//! that would fail is reported with its Move abort before anything is signed.
+
+use std::time::Duration;
+
+use sui_sdk_types::{Digest, Transaction};
+
+use super::full_node::{Failure, FullNode, GasUsed, NodeError, Outcome};
+use super::keys::SuiKey;
+use super::signer::{SignError, SignedTransaction};
+use super::transactions::{BuildError, Gas};
+
+/// The most a transaction may budget, in MIST (Sui's `max_tx_gas`, 50 SUI).
+pub const MAX_BUDGET: u64 = 50_000_000_000;
+/// The most gas coins one transaction may pay with (Sui's `max_gas_payment_objects`).
+const MAX_GAS_COINS: usize = 256;
+/// MIST in one SUI.
+pub const MIST_PER_SUI: u64 = 1_000_000_000;
+
+/// How a transaction is sent.
+#[derive(Debug, Clone, Copy)]
+pub struct SubmitOptions {
+    /// Stop after the simulation.
+    pub dry_run: bool,
+    /// How long to wait for the transaction to be in a checkpoint, and how often to ask.
+    pub checkpoint_timeout: Duration,
+    pub poll_interval: Duration,
+}
+
+impl Default for SubmitOptions {
+    fn default() -> Self {
+        Self { dry_run: false, checkpoint_timeout: Duration::from_secs(60), poll_interval: Duration::from_millis(500) }
+    }
+}
+
+/// What the user is shown before confirming.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Preview {
+    /// What the transaction does, in words.
+    pub action: String,
+    pub gas_price: u64,
+    /// The simulated cost.
+    pub gas: GasUsed,
+    /// The most it may charge.
+    pub budget: u64,
+}
+
+impl std::fmt::Display for Preview {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let g = &self.gas;
+        write!(
+            f,
+            "{}\n  simulated gas: {} SUI net (computation {} + storage {} - rebate {} MIST) at {} MIST/unit; budget {} SUI",
+            self.action,
+            sui(g.net()),
+            g.computation,
+            g.storage,
+            g.rebate,
+            self.gas_price,
+            sui(i128::from(self.budget)),
+        )
+    }
+}
+
+/// An amount of MIST as SUI, with all nine decimals.
+pub fn sui(mist: i128) -> String {
+    let sign = if mist < 0 { "-" } else { "" };
+    let mist = mist.unsigned_abs();
+    let per = u128::from(MIST_PER_SUI);
+    format!("{sign}{}.{:09}", mist / per, mist % per)
+}
+
+/// How a submission ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Submitted {
+    /// `--dry-run`: simulated only.
+    Simulated(Preview),
+    /// Executed and in checkpoint `checkpoint`.
+    Executed { preview: Preview, outcome: Outcome, checkpoint: u64 },
+}
+
+/// Why a transaction was not sent or did not succeed.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    #[error(transparent)]
+    Node(NodeError),
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    #[error(transparent)]
+    Sign(#[from] SignError),
+    #[error("{address} has no SUI to pay gas with")]
+    NoGas { address: String },
+    #[error("not enough SUI for gas: the transaction may cost up to {} SUI, {address} holds {} SUI", sui(i128::from(*needed)), sui(i128::from(*available)))]
+    InsufficientGas { address: String, needed: u64, available: u64 },
+    #[error("the simulation says the transaction would fail, so nothing was signed: {0}")]
+    WouldFail(Failure),
+    #[error("the transaction was executed and failed (its gas is spent): {0}")]
+    Failed(Failure),
+    #[error("cancelled: nothing was signed")]
+    Declined,
+    #[error(
+        "transaction {digest} was executed but is not in a checkpoint after {waited:?}; it may still land: look it up \
+         by its digest before sending it again"
+    )]
+    NotCheckpointed { digest: Digest, waited: Duration },
+}
+
+impl From<NodeError> for SubmitError {
+    fn from(e: NodeError) -> Self {
+        match e {
+            NodeError::NotCheckpointed { digest, waited } => Self::NotCheckpointed { digest, waited },
+            e => Self::Node(e),
+        }
+    }
+}
+
+/// Simulates the transaction `build` makes, shows `confirm` its [`Preview`], and unless
+/// `options.dry_run` or `confirm` declines, signs it with `key`, executes it and waits for its
+/// checkpoint. `build` is called twice: with a provisional budget for the simulation, then
+/// with the budget it gave.
+pub async fn submit(
+    node: &FullNode,
+    key: &SuiKey,
+    action: String,
+    build: impl Fn(&Gas) -> Result<Transaction, BuildError>,
+    options: &SubmitOptions,
+    confirm: &mut (dyn FnMut(&Preview) -> bool + Send),
+) -> Result<Submitted, SubmitError> {
+    let sender = key.address();
+    let gas_price = node.reference_gas_price().await?;
+    let mut coins = node.gas_coins(sender).await?;
+    coins.truncate(MAX_GAS_COINS);
+    let available: u64 = coins.iter().map(|c| c.balance).fold(0, u64::saturating_add);
+    if available == 0 {
+        return Err(SubmitError::NoGas { address: sender.to_string() });
+    }
+    let mut gas = Gas {
+        sender,
+        coins: coins.iter().map(|c| c.reference.clone()).collect(),
+        price: gas_price,
+        budget: available.min(MAX_BUDGET),
+    };
+    let simulated = match node.simulate(&build(&gas)?).await {
+        Ok(outcome) => outcome,
+        Err(NodeError::Failed(failure)) => return Err(SubmitError::WouldFail(failure)),
+        Err(e) => return Err(e.into()),
+    };
+    gas.budget = simulated.gas.budget().min(MAX_BUDGET);
+    if gas.budget > available {
+        return Err(SubmitError::InsufficientGas { address: sender.to_string(), needed: gas.budget, available });
+    }
+    let preview = Preview { action, gas_price, gas: simulated.gas, budget: gas.budget };
+    if options.dry_run {
+        return Ok(Submitted::Simulated(preview));
+    }
+    if !confirm(&preview) {
+        return Err(SubmitError::Declined);
+    }
+    let signed = SignedTransaction::sign(build(&gas)?, key)?;
+    let outcome = match node.execute(&signed).await {
+        Ok(outcome) => outcome,
+        Err(NodeError::Failed(failure)) => return Err(SubmitError::Failed(failure)),
+        Err(e) => return Err(e.into()),
+    };
+    let checkpoint =
+        node.wait_for_checkpoint(signed.digest(), options.checkpoint_timeout, options.poll_interval).await?;
+    Ok(Submitted::Executed { preview, outcome, checkpoint })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mist_shows_as_sui_with_nine_decimals() {
+        assert_eq!(sui(0), "0.000000000");
+        assert_eq!(sui(1_500_000_000), "1.500000000");
+        assert_eq!(sui(-2_500_000), "-0.002500000");
+        assert_eq!(sui(i128::from(u64::MAX)), "18446744073.709551615");
+    }
+}

@@ -1,0 +1,1046 @@
+//! A fake Sui full node that implements the real `sui.rpc.v2` services (sui-rpc's generated
+//! tonic servers) over an in-memory object store, for the client's Sui tests.
+//!
+//! It checks what it receives as the network would: the transaction decodes, is sent by the
+//! wallet with its own SUI coins at the reference gas price, names owned objects at their
+//! current version and owner and shared objects at their initial shared version, and (on
+//! execution) carries a valid Ed25519 signature by the sender. It then runs the programmable
+//! transaction command by command as `move/walrus` would, as far as the commands' structure
+//! goes: which Move call with how many arguments, the `Staking`/`System` object and the
+//! sender's `NodeCap`/`StakedWal`/`InitCap` where each function takes them, coins split and
+//! merged, results transferred to the sender. It answers with effects (status, gas, created
+//! objects) and events, and applies them only on execution. Move aborts are reported as a full
+//! node reports them: the module, function and clever abort code of the asserting line of
+//! `move/walrus/sources`.
+
+#![allow(dead_code)] // each test file uses part of this module
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sui_crypto::ed25519::Ed25519Verifier;
+use sui_crypto::SuiVerifier as _;
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_rpc::proto::sui::rpc::v2::ledger_service_server::{LedgerService, LedgerServiceServer};
+use sui_rpc::proto::sui::rpc::v2::state_service_server::{StateService, StateServiceServer};
+use sui_rpc::proto::sui::rpc::v2::transaction_execution_service_server::{
+    TransactionExecutionService, TransactionExecutionServiceServer,
+};
+use sui_sdk_types::{Address, Argument, Command, Digest, Input, Transaction, TransactionKind, UserSignature};
+use tonic::{Request, Response, Status};
+use walrus_client::sui::full_node::SUI_COIN;
+use walrus_client::sui::transactions::Walrus;
+
+pub const GAS_PRICE: u64 = 750;
+/// `staked_wal::MIN_STAKE`: 1 WAL in FROST.
+pub const MIN_STAKE: u64 = 1_000_000_000;
+/// The gas every transaction is simulated and charged at.
+pub const COMPUTATION: u64 = 1_000_000;
+pub const STORAGE: u64 = 2_000_000;
+pub const REBATE: u64 = 500_000;
+pub const CLOCK: Address = Address::from_static("0x6");
+
+pub fn digest(seed: u8) -> Digest {
+    Digest::new([seed; 32])
+}
+
+pub fn address(seed: u8) -> Address {
+    Address::new([seed; 32])
+}
+
+#[derive(Clone, Default)]
+pub struct Fake {
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Clone, Default)]
+pub struct State {
+    /// The deployment, once `initialize_walrus` ran (or a test set it up).
+    pub walrus: Option<Walrus>,
+    /// The published WAL package; publishing a package that depends on it publishes walrus.
+    pub wal_package: Option<Address>,
+    /// The type of WAL coins: `0x2::coin::Coin<…::wal::WAL>`.
+    pub wal_coin: String,
+    pub sender: Option<Address>,
+    /// Every object the node knows, by ID.
+    pub objects: HashMap<Address, proto::Object>,
+    /// Calls still to fail with UNAVAILABLE, as a restarting node does.
+    pub unavailable_for: u32,
+    /// Executed transactions and how many more polls each waits before its checkpoint.
+    pub executed: HashMap<Digest, u32>,
+    /// Polls a new transaction waits before its checkpoint.
+    pub checkpoint_delay: u32,
+    pub polls: u32,
+    /// The Staking object's current epoch.
+    pub epoch: u32,
+    /// Whether the clock has reached the next epoch-change step.
+    pub change_due: bool,
+    /// Whether `voting_end` selected the next committee and `initiate_epoch_change` is next.
+    pub next_selected: bool,
+    /// The Move calls executed (not simulated), as `module::function`.
+    pub calls: Vec<String>,
+    /// Transactions simulated.
+    pub simulations: u32,
+    next_id: u64,
+}
+
+impl State {
+    /// A fresh object ID.
+    fn new_id(&mut self) -> Address {
+        self.next_id += 1;
+        let mut id = [0xf0; 32];
+        id[24..].copy_from_slice(&self.next_id.to_be_bytes());
+        Address::new(id)
+    }
+
+    pub fn object_type(&self, id: &Address) -> Option<&str> {
+        self.objects.get(id).and_then(|o| o.object_type.as_deref())
+    }
+
+    /// The objects the sender owns of type `walrus::module::name`.
+    pub fn owned_of_type(&self, module: &str, name: &str) -> Vec<Address> {
+        let wanted = self.walrus.map(|w| format!("{}::{module}::{name}", w.package));
+        let mut ids: Vec<Address> = self
+            .objects
+            .iter()
+            .filter(|(_, o)| o.object_type == wanted && owner_address(o) == self.sender)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    pub fn contents(&self, id: &Address) -> Vec<u8> {
+        self.objects[id].contents.as_ref().and_then(|c| c.value.clone()).unwrap_or_default().to_vec()
+    }
+
+    pub fn balance(&self, id: &Address) -> u64 {
+        self.objects[id].balance.unwrap_or(0)
+    }
+}
+
+fn owner_address(object: &proto::Object) -> Option<Address> {
+    object.owner.as_ref().and_then(|o| o.address.as_deref()).and_then(|a| a.parse().ok())
+}
+
+pub fn object(
+    id: Address,
+    version: u64,
+    seed: u8,
+    owner: proto::Owner,
+    object_type: &str,
+    balance: Option<u64>,
+) -> proto::Object {
+    let mut object = proto::Object::default();
+    object.object_id = Some(id.to_string());
+    object.version = Some(version);
+    object.digest = Some(digest(seed).to_string());
+    object.owner = Some(owner);
+    object.object_type = Some(object_type.into());
+    object.balance = balance;
+    // A Move object's contents start with its UID; callers set the fields that matter.
+    object.contents = Some(bcs_value(id.into_inner().to_vec()));
+    object
+}
+
+pub fn owned_by(address: Address) -> proto::Owner {
+    let mut owner = proto::Owner::default();
+    owner.set_kind(proto::owner::OwnerKind::Address);
+    owner.address = Some(address.to_string());
+    owner
+}
+
+pub fn shared(initial_shared_version: u64) -> proto::Owner {
+    let mut owner = proto::Owner::default();
+    owner.set_kind(proto::owner::OwnerKind::Shared);
+    owner.version = Some(initial_shared_version);
+    owner
+}
+
+fn owned_by_object(parent: Address) -> proto::Owner {
+    let mut owner = proto::Owner::default();
+    owner.set_kind(proto::owner::OwnerKind::Object);
+    owner.address = Some(parent.to_string());
+    owner
+}
+
+fn immutable() -> proto::Owner {
+    let mut owner = proto::Owner::default();
+    owner.set_kind(proto::owner::OwnerKind::Immutable);
+    owner
+}
+
+/// The line of `move/walrus/sources/MODULE.move` that holds `assertion`.
+pub fn line_of(module: &str, assertion: &str) -> u32 {
+    let path = format!("{}/../move/walrus/sources/{module}.move", env!("CARGO_MANIFEST_DIR"));
+    let source = std::fs::read_to_string(&path).unwrap();
+    let index = source.lines().position(|l| l.contains(assertion));
+    index.unwrap_or_else(|| panic!("{path} lacks {assertion:?}")) as u32 + 1
+}
+
+/// A clever abort code for an assertion at `line`, as the Move compiler makes it.
+fn clever_code(line: u32) -> u64 {
+    1 << 63 | u64::from(line) << 32 | 5 << 16 | 2
+}
+
+/// Why a transaction fails while running.
+enum Fail {
+    Abort { module: &'static str, function: &'static str, line: u32 },
+    Other(String),
+}
+
+/// A command's result while a transaction runs.
+#[derive(Clone, Copy, Debug)]
+enum Value {
+    /// An object the transaction created and still has to hand to someone.
+    Object(Address),
+    /// A value that needs no transfer (nothing returned).
+    Unit,
+}
+
+impl Fake {
+    pub fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap()
+    }
+
+    /// A node with the clock, `sender` as the wallet, and its SUI coins of `balances`.
+    pub fn new(sender: Address, balances: &[u64]) -> Self {
+        let fake = Fake::default();
+        let mut state = fake.state();
+        state.sender = Some(sender);
+        state.checkpoint_delay = 3;
+        state.objects.insert(CLOCK, object(CLOCK, 1000, 9, shared(1), "0x2::clock::Clock", None));
+        for (i, balance) in balances.iter().enumerate() {
+            let id = address(0xc1 + i as u8);
+            state.objects.insert(id, object(id, 5 + i as u64, 2 + i as u8, owned_by(sender), SUI_COIN, Some(*balance)));
+        }
+        drop(state);
+        fake
+    }
+
+    /// Adds a deployment, as `walrus publish` makes it, with WAL coins of `wal` for the sender.
+    pub fn deploy(&self, wal: &[u64]) -> Walrus {
+        let mut state = self.state();
+        let sender = state.sender.unwrap();
+        let wal_package = address(0xa0);
+        let walrus = Walrus {
+            package: address(0xa1),
+            system: walrus_client::sui::transactions::SharedObject { id: address(0xb1), initial_shared_version: 3 },
+            staking: walrus_client::sui::transactions::SharedObject { id: address(0xb2), initial_shared_version: 4 },
+        };
+        state.wal_package = Some(wal_package);
+        state.wal_coin = format!("0x2::coin::Coin<{wal_package}::wal::WAL>");
+        state.walrus = Some(walrus);
+        let system = object(walrus.system.id, 80, 1, shared(3), &format!("{}::system::System", walrus.package), None);
+        let staking =
+            object(walrus.staking.id, 90, 1, shared(4), &format!("{}::staking::Staking", walrus.package), None);
+        state.objects.insert(walrus.system.id, system);
+        state.objects.insert(walrus.staking.id, staking);
+        let coin_type = state.wal_coin.clone();
+        for (i, balance) in wal.iter().enumerate() {
+            let id = address(0xd1 + i as u8);
+            state.objects.insert(id, object(id, 8 + i as u64, 5, owned_by(sender), &coin_type, Some(*balance)));
+        }
+        walrus
+    }
+
+    /// Adds a registered node's pool, with its `NodeCap` owned by `operator`; returns (node, cap).
+    pub fn add_node(&self, operator: Address) -> (Address, Address) {
+        let mut state = self.state();
+        let walrus = state.walrus.unwrap();
+        let (node, cap) = (state.new_id(), state.new_id());
+        let pool = object(node, 20, 3, owned_by_object(walrus.staking.id), &pool_type(&walrus), None);
+        let mut cap_object = object(cap, 21, 4, owned_by(operator), &cap_type(&walrus), None);
+        cap_object.contents =
+            Some(bcs_value([cap.into_inner().to_vec(), node.into_inner().to_vec(), vec![0; 4]].concat()));
+        state.objects.insert(node, pool);
+        state.objects.insert(cap, cap_object);
+        (node, cap)
+    }
+
+    fn starting_up(&self) -> Result<(), Status> {
+        let mut state = self.state();
+        if state.unavailable_for > 0 {
+            state.unavailable_for -= 1;
+            return Err(Status::unavailable("starting up"));
+        }
+        Ok(())
+    }
+
+    /// Checks a transaction as the network would before running it: it decodes, is sent by
+    /// the wallet at the reference gas price with SUI coins it owns at their current version,
+    /// and its object inputs are current.
+    fn check(&self, transaction: Option<&proto::Transaction>) -> Result<Transaction, Status> {
+        let proto_tx = transaction.ok_or_else(|| Status::invalid_argument("no transaction"))?;
+        let tx = Transaction::try_from(proto_tx).map_err(|e| Status::invalid_argument(format!("transaction: {e}")))?;
+        let state = self.state();
+        if Some(tx.sender) != state.sender {
+            return Err(Status::invalid_argument("unknown sender"));
+        }
+        let mut gas_balance = 0u64;
+        for coin in &tx.gas_payment.objects {
+            let object =
+                state.objects.get(coin.object_id()).ok_or_else(|| Status::invalid_argument("no such gas coin"))?;
+            if object.object_type.as_deref() != Some(SUI_COIN) || object.version != Some(coin.version()) {
+                return Err(Status::invalid_argument("stale or non-SUI gas coin"));
+            }
+            if owner_address(object) != Some(tx.sender) {
+                return Err(Status::invalid_argument("a gas coin of someone else"));
+            }
+            gas_balance += object.balance.unwrap_or(0);
+        }
+        if tx.gas_payment.price != GAS_PRICE {
+            return Err(Status::invalid_argument("gas price is not the reference gas price"));
+        }
+        if tx.gas_payment.budget > gas_balance {
+            return Err(Status::invalid_argument("the gas budget exceeds the gas coins' balance"));
+        }
+        let TransactionKind::ProgrammableTransaction(ptb) = &tx.kind else {
+            return Err(Status::invalid_argument("not a programmable transaction"));
+        };
+        for input in &ptb.inputs {
+            match input {
+                Input::ImmutableOrOwned(reference) => {
+                    let object = state.objects.get(reference.object_id()).ok_or_else(|| {
+                        Status::invalid_argument(format!("object {} does not exist", reference.object_id()))
+                    })?;
+                    if object.version != Some(reference.version())
+                        || object.digest.as_deref() != Some(&reference.digest().to_string())
+                    {
+                        return Err(Status::invalid_argument(format!(
+                            "object {} is not at that version",
+                            reference.object_id()
+                        )));
+                    }
+                    if owner_address(object) != Some(tx.sender) {
+                        return Err(Status::invalid_argument(format!(
+                            "object {} is not the sender's",
+                            reference.object_id()
+                        )));
+                    }
+                }
+                Input::Shared(shared) => {
+                    let object = state.objects.get(&shared.object_id());
+                    let initial =
+                        object.and_then(|o| o.owner.as_ref()).filter(|o| o.kind() == proto::owner::OwnerKind::Shared);
+                    if initial.and_then(|o| o.version) != Some(shared.version()) {
+                        return Err(Status::invalid_argument(format!(
+                            "{} is not a shared object of that version",
+                            shared.object_id()
+                        )));
+                    }
+                }
+                Input::Pure(_) => {}
+                other => return Err(Status::invalid_argument(format!("unexpected input {other:?}"))),
+            }
+        }
+        Ok(tx)
+    }
+
+    /// Runs `tx` on a copy of the state; returns the effects and the state after it.
+    fn run(&self, tx: &Transaction) -> Result<(proto::ExecutedTransaction, State), Status> {
+        let mut after = self.state().clone();
+        let before = after.objects.clone();
+        let mut events = Vec::new();
+        let result = run_commands(&mut after, tx, &mut events);
+        let mut status = proto::ExecutionStatus::default();
+        let mut created = Vec::new();
+        match result {
+            Ok(()) => {
+                status.success = Some(true);
+                created = after
+                    .objects
+                    .iter()
+                    .filter(|(id, _)| !before.contains_key(*id))
+                    .map(|(id, o)| changed(id, o))
+                    .collect();
+            }
+            Err(Fail::Abort { module, function, line }) => {
+                status.success = Some(false);
+                let mut location = proto::MoveLocation::default();
+                location.module = Some(module.into());
+                location.function_name = Some(function.into());
+                let mut abort = proto::MoveAbort::default();
+                abort.abort_code = Some(clever_code(line));
+                abort.location = Some(location);
+                let mut error = proto::ExecutionError::default();
+                error.description = Some("MoveAbort".into());
+                error.error_details = Some(proto::execution_error::ErrorDetails::Abort(abort));
+                status.error = Some(error);
+                events.clear();
+            }
+            Err(Fail::Other(description)) => {
+                status.success = Some(false);
+                let mut error = proto::ExecutionError::default();
+                error.description = Some(description);
+                status.error = Some(error);
+                events.clear();
+            }
+        }
+        let failed = status.success != Some(true);
+        if failed {
+            // Only the gas is charged.
+            after = self.state().clone();
+        }
+        charge_gas(&mut after, tx);
+        let mut gas = proto::GasCostSummary::default();
+        gas.computation_cost = Some(COMPUTATION);
+        gas.storage_cost = Some(STORAGE);
+        gas.storage_rebate = Some(REBATE);
+        let mut effects = proto::TransactionEffects::default();
+        effects.status = Some(status);
+        effects.gas_used = Some(gas);
+        effects.changed_objects = created;
+        let mut transaction_events = proto::TransactionEvents::default();
+        transaction_events.events = events;
+        let mut executed = proto::ExecutedTransaction::default();
+        executed.digest = Some(tx.digest().to_string());
+        executed.effects = Some(effects);
+        executed.events = Some(transaction_events);
+        Ok((executed, after))
+    }
+}
+
+fn pool_type(walrus: &Walrus) -> String {
+    format!("{}::staking_pool::StakingPool", walrus.package)
+}
+
+fn cap_type(walrus: &Walrus) -> String {
+    format!("{}::storage_node::NodeCap", walrus.package)
+}
+
+fn staked_type(walrus: &Walrus) -> String {
+    format!("{}::staked_wal::StakedWal", walrus.package)
+}
+
+fn bcs_value(bytes: Vec<u8>) -> proto::Bcs {
+    let mut bcs = proto::Bcs::default();
+    bcs.value = Some(bytes.into());
+    bcs
+}
+
+fn changed(id: &Address, object: &proto::Object) -> proto::ChangedObject {
+    use proto::changed_object::{IdOperation, OutputObjectState};
+    let mut c = proto::ChangedObject::default();
+    c.object_id = Some(id.to_string());
+    c.set_id_operation(IdOperation::Created);
+    let package = object.object_type.as_deref() == Some("package");
+    c.set_output_state(if package { OutputObjectState::PackageWrite } else { OutputObjectState::ObjectWrite });
+    c.output_version = object.version;
+    c.output_digest = object.digest.clone();
+    c.output_owner = object.owner.clone();
+    c.object_type = if package { None } else { object.object_type.clone() };
+    c
+}
+
+/// Takes the net gas from the first gas coin and bumps the versions of the gas coins and of
+/// the owned inputs still there, as every transaction does, failed or not.
+fn charge_gas(state: &mut State, tx: &Transaction) {
+    let version = lamport(tx);
+    for (i, coin) in tx.gas_payment.objects.iter().enumerate() {
+        let object = state.objects.get_mut(coin.object_id()).unwrap();
+        if i == 0 {
+            object.balance = Some(object.balance.unwrap_or(0).saturating_sub(COMPUTATION + STORAGE - REBATE));
+        }
+        touch(object, version);
+    }
+    let TransactionKind::ProgrammableTransaction(ptb) = &tx.kind else { unreachable!("checked") };
+    for input in &ptb.inputs {
+        if let Input::ImmutableOrOwned(r) = input {
+            if let Some(object) = state.objects.get_mut(r.object_id()) {
+                touch(object, version);
+            }
+        }
+    }
+}
+
+/// The version every object a transaction writes gets: above all its inputs'.
+fn lamport(tx: &Transaction) -> u64 {
+    let TransactionKind::ProgrammableTransaction(ptb) = &tx.kind else { unreachable!("checked") };
+    let owned = ptb.inputs.iter().filter_map(|i| match i {
+        Input::ImmutableOrOwned(r) => Some(r.version()),
+        _ => None,
+    });
+    let gas = tx.gas_payment.objects.iter().map(|c| c.version());
+    owned.chain(gas).max().unwrap_or(0) + 1
+}
+
+fn touch(object: &mut proto::Object, version: u64) {
+    object.version = Some(version);
+    let id: Address = object.object_id.as_deref().unwrap().parse().unwrap();
+    let mut bytes = id.into_inner();
+    bytes[..8].copy_from_slice(&version.to_le_bytes());
+    object.digest = Some(Digest::new(bytes).to_string());
+}
+
+fn event(event_type: String, contents: Vec<u8>) -> proto::Event {
+    let mut event = proto::Event::default();
+    event.event_type = Some(event_type);
+    event.contents = Some(bcs_value(contents));
+    event
+}
+
+fn fail(message: impl Into<String>) -> Fail {
+    Fail::Other(message.into())
+}
+
+/// Runs the commands of `tx` on `state`, as the Move code of `move/walrus` would.
+fn run_commands(state: &mut State, tx: &Transaction, events: &mut Vec<proto::Event>) -> Result<(), Fail> {
+    let TransactionKind::ProgrammableTransaction(ptb) = &tx.kind else { unreachable!("checked") };
+    let version = lamport(tx);
+    let sender = tx.sender;
+    let mut results: Vec<Value> = Vec::new();
+    let mut handed_over: Vec<Address> = Vec::new();
+    let input_object = |argument: &Argument| -> Option<Address> {
+        match argument {
+            Argument::Input(i) => match &ptb.inputs[*i as usize] {
+                Input::ImmutableOrOwned(r) => Some(*r.object_id()),
+                Input::Shared(s) => Some(s.object_id()),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    let pure = |argument: &Argument| -> Result<&[u8], Fail> {
+        match argument {
+            Argument::Input(i) => match &ptb.inputs[*i as usize] {
+                Input::Pure(bytes) => Ok(bytes),
+                _ => Err(fail("CommandArgumentError: expected a pure value")),
+            },
+            _ => Err(fail("CommandArgumentError: expected a pure input")),
+        }
+    };
+    let result_object = |results: &[Value], argument: &Argument| -> Option<Address> {
+        match argument {
+            Argument::Result(i) | Argument::NestedResult(i, 0) => match results.get(*i as usize) {
+                Some(Value::Object(id)) => Some(*id),
+                _ => None,
+            },
+            _ => None,
+        }
+    };
+    for command in &ptb.commands {
+        let value = match command {
+            Command::Publish(publish) => {
+                let package = state.new_id();
+                let mut published = object(package, 1, 1, immutable(), "package", None);
+                touch(&mut published, 1);
+                state.objects.insert(package, published);
+                let is_walrus = state.wal_package.is_some_and(|wal| publish.dependencies.contains(&wal));
+                if is_walrus {
+                    let cap = state.new_id();
+                    let mut o = object(cap, version, 1, owned_by(sender), &format!("{package}::init::InitCap"), None);
+                    touch(&mut o, version);
+                    state.objects.insert(cap, o);
+                } else {
+                    state.wal_package = Some(package);
+                    state.wal_coin = format!("0x2::coin::Coin<{package}::wal::WAL>");
+                    let coin = state.new_id();
+                    let supply = 5_000_000_000 * MIN_STAKE;
+                    let mut o = object(coin, version, 1, owned_by(sender), &state.wal_coin.clone(), Some(supply));
+                    touch(&mut o, version);
+                    state.objects.insert(coin, o);
+                }
+                let cap = state.new_id();
+                let mut o = object(cap, version, 1, owned_by(sender), "0x2::package::UpgradeCap", None);
+                touch(&mut o, version);
+                state.objects.insert(cap, o);
+                Value::Object(cap)
+            }
+            Command::MergeCoins(merge) => {
+                let into = input_object(&merge.coin).ok_or_else(|| fail("merge into a non-input"))?;
+                for other in &merge.coins_to_merge {
+                    let other = input_object(other).ok_or_else(|| fail("merge a non-input"))?;
+                    if state.object_type(&other) != state.object_type(&into) {
+                        return Err(fail("MergeCoins of different coin types"));
+                    }
+                    let balance = state.balance(&other);
+                    state.objects.remove(&other);
+                    let target = state.objects.get_mut(&into).unwrap();
+                    target.balance = Some(target.balance.unwrap_or(0) + balance);
+                }
+                touch(state.objects.get_mut(&into).unwrap(), version);
+                Value::Unit
+            }
+            Command::SplitCoins(split) => {
+                let from = input_object(&split.coin).ok_or_else(|| fail("split a non-input"))?;
+                if state.object_type(&from) != Some(state.wal_coin.as_str()) {
+                    return Err(fail("the split coin is not WAL"));
+                }
+                let [amount] = split.amounts.as_slice() else { return Err(fail("one amount expected")) };
+                let amount: u64 = bcs::from_bytes(pure(amount)?).map_err(|_| fail("amount is not a u64"))?;
+                let balance = state.balance(&from);
+                if balance < amount {
+                    return Err(fail("InsufficientCoinBalance in command 1"));
+                }
+                let source = state.objects.get_mut(&from).unwrap();
+                source.balance = Some(balance - amount);
+                touch(source, version);
+                let coin = state.new_id();
+                let mut o = object(coin, version, 1, owned_by(sender), &state.wal_coin.clone(), Some(amount));
+                touch(&mut o, version);
+                state.objects.insert(coin, o);
+                Value::Object(coin)
+            }
+            Command::TransferObjects(transfer) => {
+                let to: Address = bcs::from_bytes(pure(&transfer.address)?).map_err(|_| fail("not an address"))?;
+                if to != sender {
+                    return Err(fail("a transfer to someone else than the sender"));
+                }
+                for object in &transfer.objects {
+                    let id = result_object(&results, object).ok_or_else(|| fail("transfer of a non-object"))?;
+                    handed_over.push(id);
+                }
+                Value::Unit
+            }
+            Command::MoveCall(call) => {
+                let value = move_call(state, sender, version, call, &ptb.inputs, &results, events)?;
+                state.calls.push(format!("{}::{}", call.module, call.function));
+                value
+            }
+            other => return Err(fail(format!("unexpected command {other:?}"))),
+        };
+        results.push(value);
+    }
+    // Every object a command returned must be consumed or handed over (Move's
+    // UnusedValueWithoutDrop).
+    for value in &results {
+        if let Value::Object(id) = value {
+            if state.objects.contains_key(id) && !handed_over.contains(id) {
+                return Err(fail("UnusedValueWithoutDrop"));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The arguments of one Move call, checked as the function's parameters take them.
+struct Args<'a> {
+    call: &'a sui_sdk_types::MoveCall,
+    inputs: &'a [Input],
+    results: &'a [Value],
+}
+
+impl Args<'_> {
+    fn count(&self, n: usize) -> Result<(), Fail> {
+        if self.call.arguments.len() != n {
+            return Err(fail(format!(
+                "{}::{} takes {n} arguments, given {}",
+                self.call.module,
+                self.call.function,
+                self.call.arguments.len()
+            )));
+        }
+        Ok(())
+    }
+
+    fn input(&self, i: usize) -> Result<&Input, Fail> {
+        match self.call.arguments.get(i) {
+            Some(Argument::Input(n)) => Ok(&self.inputs[*n as usize]),
+            _ => Err(fail(format!("CommandArgumentError: argument {i} is not an input"))),
+        }
+    }
+
+    /// Argument `i` is the shared object `id`, taken `&mut` when `mutable`.
+    fn shared(&self, i: usize, id: Address, mutable: bool) -> Result<(), Fail> {
+        match self.input(i)? {
+            Input::Shared(s) if s.object_id() == id && s.mutability().is_mutable() == mutable => Ok(()),
+            other => Err(fail(format!("argument {i} is not the shared object {id} (mutable: {mutable}): {other:?}"))),
+        }
+    }
+
+    /// Argument `i` is an owned object of type `object_type`.
+    fn owned(&self, state: &State, i: usize, object_type: &str) -> Result<Address, Fail> {
+        match self.input(i)? {
+            Input::ImmutableOrOwned(r) if state.object_type(r.object_id()) == Some(object_type) => Ok(*r.object_id()),
+            other => Err(fail(format!("TypeMismatch: argument {i} is not a {object_type}: {other:?}"))),
+        }
+    }
+
+    fn pure<T: serde::de::DeserializeOwned>(&self, i: usize) -> Result<T, Fail> {
+        match self.input(i)? {
+            Input::Pure(bytes) => bcs::from_bytes(bytes).map_err(|_| fail(format!("argument {i} does not decode"))),
+            _ => Err(fail(format!("argument {i} is not a pure value"))),
+        }
+    }
+
+    /// Argument `i` is an object an earlier command returned.
+    fn result(&self, i: usize) -> Result<Address, Fail> {
+        match self.call.arguments.get(i) {
+            Some(Argument::Result(n)) | Some(Argument::NestedResult(n, 0)) => match self.results.get(*n as usize) {
+                Some(Value::Object(id)) => Ok(*id),
+                _ => Err(fail(format!("argument {i} is no object"))),
+            },
+            _ => Err(fail(format!("argument {i} is not a result"))),
+        }
+    }
+}
+
+fn new_object<'a>(
+    state: &'a mut State,
+    id: Address,
+    version: u64,
+    owner: proto::Owner,
+    object_type: &str,
+) -> &'a mut proto::Object {
+    let mut o = object(id, version, 1, owner, object_type, None);
+    touch(&mut o, version);
+    state.objects.insert(id, o);
+    state.objects.get_mut(&id).unwrap()
+}
+
+/// The BCS of a `StakedWal`, fields in `staked_wal.move`'s order.
+pub fn staked_wal_bcs(
+    id: Address,
+    withdraw_epoch: Option<u32>,
+    node: Address,
+    principal: u64,
+    activation: u32,
+) -> Vec<u8> {
+    let mut bytes = id.into_inner().to_vec();
+    match withdraw_epoch {
+        None => bytes.push(0),
+        Some(epoch) => {
+            bytes.push(1);
+            bytes.extend(epoch.to_le_bytes());
+        }
+    }
+    bytes.extend(node.into_inner());
+    bytes.extend(principal.to_le_bytes());
+    bytes.extend(activation.to_le_bytes());
+    bytes
+}
+
+/// Runs one call of `move/walrus`, as far as its structure and the aborts tests rely on go.
+fn move_call(
+    state: &mut State,
+    sender: Address,
+    version: u64,
+    call: &sui_sdk_types::MoveCall,
+    inputs: &[Input],
+    results: &[Value],
+    events: &mut Vec<proto::Event>,
+) -> Result<Value, Fail> {
+    let a = Args { call, inputs, results };
+    let function = (call.module.as_str(), call.function.as_str());
+    if function == ("init", "initialize_walrus") {
+        a.count(7)?;
+        let package = call.package;
+        let cap = a.owned(state, 0, &format!("{package}::init::InitCap"))?;
+        let n_shards: u16 = a.pure(1)?;
+        let _: (u64, u64, u32, u16) = (a.pure(2)?, a.pure(3)?, a.pure(4)?, a.pure(5)?);
+        a.shared(6, CLOCK, false)?;
+        if n_shards < 4 {
+            let line = line_of("staking_inner", "assert!(n_shards >= MIN_SHARDS, ETooFewShards)");
+            return Err(Fail::Abort { module: "staking_inner", function: "new", line });
+        }
+        state.objects.remove(&cap);
+        let (system, staking) = (state.new_id(), state.new_id());
+        new_object(state, system, version, shared(version), &format!("{package}::system::System"));
+        new_object(state, staking, version, shared(version), &format!("{package}::staking::Staking"));
+        state.walrus = Some(Walrus {
+            package,
+            system: walrus_client::sui::transactions::SharedObject { id: system, initial_shared_version: version },
+            staking: walrus_client::sui::transactions::SharedObject { id: staking, initial_shared_version: version },
+        });
+        return Ok(Value::Unit);
+    }
+    let walrus = state.walrus.ok_or_else(|| fail("no walrus deployment"))?;
+    if call.package != walrus.package || call.module.as_str() != "staking" || !call.type_arguments.is_empty() {
+        return Err(fail(format!("unexpected call {}::{}::{}", call.package, call.module, call.function)));
+    }
+    let event_type = |name: &str| format!("{}::events::{name}", walrus.package);
+    match function.1 {
+        "voting_end" | "initiate_epoch_change" => {
+            let voting = function.1 == "voting_end";
+            a.count(if voting { 2 } else { 3 })?;
+            a.shared(0, walrus.staking.id, true)?;
+            if !voting {
+                a.shared(1, walrus.system.id, true)?;
+            }
+            a.shared(if voting { 1 } else { 2 }, CLOCK, false)?;
+            if state.next_selected == voting {
+                let line = line_of(
+                    "staking_inner",
+                    "assert!(self.epoch_state == EpochState::NextParamsSelected, EWrongEpochState)",
+                );
+                return Err(Fail::Abort { module: "staking_inner", function: "initiate_epoch_change", line });
+            }
+            if !state.change_due {
+                let line = line_of("staking_inner", "assert!(time >= self.epoch_start(self.epoch + 1), ETooEarly)");
+                return Err(Fail::Abort { module: "staking_inner", function: "assert_due", line });
+            }
+            state.next_selected = voting;
+            if !voting {
+                state.epoch += 1;
+                events.push(event(event_type("EpochChangeStart"), bcs::to_bytes(&state.epoch).unwrap()));
+            }
+            Ok(Value::Unit)
+        }
+        "stake_with_pool" => {
+            a.count(3)?;
+            a.shared(0, walrus.staking.id, true)?;
+            let coin = a.result(1)?;
+            if state.object_type(&coin) != Some(state.wal_coin.as_str()) {
+                return Err(fail("TypeMismatch: the stake is not a WAL coin"));
+            }
+            let node: Address = a.pure(2)?;
+            if state.object_type(&node) != Some(pool_type(&walrus).as_str()) {
+                return Err(fail("MoveAbort in 0x2::dynamic_field::borrow_child_object_mut: 1"));
+            }
+            let amount = state.balance(&coin);
+            if amount < MIN_STAKE {
+                let line = line_of("staked_wal", "assert!(principal.value() >= MIN_STAKE, EStakeBelowThreshold)");
+                return Err(Fail::Abort { module: "staked_wal", function: "mint", line });
+            }
+            state.objects.remove(&coin);
+            let staked = state.new_id();
+            let contents = staked_wal_bcs(staked, None, node, amount, state.epoch + 1);
+            new_object(state, staked, version, owned_by(sender), &staked_type(&walrus)).contents =
+                Some(bcs_value(contents));
+            events.push(event(event_type("StakedWal"), bcs::to_bytes(&amount).unwrap()));
+            Ok(Value::Object(staked))
+        }
+        "request_withdraw_stake" | "withdraw_stake" => {
+            a.count(2)?;
+            a.shared(0, walrus.staking.id, true)?;
+            let staked = a.owned(state, 1, &staked_type(&walrus))?;
+            let contents = state.contents(&staked);
+            let principal_at = if contents[32] == 0 { 65 } else { 69 };
+            let principal = u64::from_le_bytes(contents[principal_at..principal_at + 8].try_into().unwrap());
+            if function.1 == "withdraw_stake" {
+                state.objects.remove(&staked);
+                let coin = state.new_id();
+                let wal_coin = state.wal_coin.clone();
+                new_object(state, coin, version, owned_by(sender), &wal_coin).balance = Some(principal);
+                return Ok(Value::Object(coin));
+            }
+            if contents[32] != 0 {
+                let line = line_of("staked_wal", "assert!(self.is_staked(), ENotStaked)");
+                return Err(Fail::Abort { module: "staked_wal", function: "set_withdrawing", line });
+            }
+            let node = Address::new(contents[33..65].try_into().unwrap());
+            let activation = u32::from_le_bytes(contents[73..77].try_into().unwrap());
+            let updated = staked_wal_bcs(staked, Some(state.epoch + 1), node, principal, activation);
+            state.objects.get_mut(&staked).unwrap().contents = Some(bcs_value(updated));
+            Ok(Value::Unit)
+        }
+        "register_candidate" => {
+            a.count(10)?;
+            a.shared(0, walrus.staking.id, true)?;
+            let (_, _, public_key, _, _): (String, String, Vec<u8>, Vec<u8>, Vec<u8>) =
+                (a.pure(1)?, a.pure(2)?, a.pure(3)?, a.pure(4)?, a.pure(5)?);
+            let commission: u16 = a.pure(6)?;
+            let _: (u64, u64, u64) = (a.pure(7)?, a.pure(8)?, a.pure(9)?);
+            if public_key.len() != 48 {
+                return Err(fail("MoveAbort in 0x2::bls12381: invalid public key"));
+            }
+            if commission > 10_000 {
+                let line =
+                    line_of("staking_pool", "assert!(commission_rate <= N_BASIS_POINTS, EIncorrectCommissionRate)");
+                return Err(Fail::Abort { module: "staking_pool", function: "new", line });
+            }
+            let (node, cap) = (state.new_id(), state.new_id());
+            new_object(state, node, version, owned_by_object(walrus.staking.id), &pool_type(&walrus));
+            let contents = [cap.into_inner().to_vec(), node.into_inner().to_vec(), vec![0; 4]].concat();
+            new_object(state, cap, version, owned_by(sender), &cap_type(&walrus)).contents = Some(bcs_value(contents));
+            events.push(event(event_type("NodeRegistered"), node.into_inner().to_vec()));
+            Ok(Value::Object(cap))
+        }
+        operator => {
+            let arity = match operator {
+                "set_name"
+                | "set_network_address"
+                | "set_network_public_key"
+                | "set_storage_price_vote"
+                | "set_write_price_vote"
+                | "set_node_capacity_vote"
+                | "set_next_commission" => 3,
+                "set_public_key" | "epoch_sync_done" => 4,
+                "collect_commission" | "deregister" => 2,
+                _ => return Err(fail(format!("unexpected call staking::{operator}"))),
+            };
+            a.count(arity)?;
+            a.shared(0, walrus.staking.id, true)?;
+            a.owned(state, 1, &cap_type(&walrus))?;
+            match operator {
+                "set_name" | "set_network_address" => {
+                    let _: String = a.pure(2)?;
+                }
+                "set_network_public_key" => {
+                    let _: Vec<u8> = a.pure(2)?;
+                }
+                "set_public_key" => {
+                    let _: (Vec<u8>, Vec<u8>) = (a.pure(2)?, a.pure(3)?);
+                }
+                "set_storage_price_vote" | "set_write_price_vote" | "set_node_capacity_vote" => {
+                    let _: u64 = a.pure(2)?;
+                }
+                "set_next_commission" if a.pure::<u16>(2)? > 10_000 => {
+                    let line = line_of("staking_pool", "assert!(rate <= N_BASIS_POINTS, EIncorrectCommissionRate)");
+                    return Err(Fail::Abort { module: "staking_pool", function: "set_next_commission", line });
+                }
+                "epoch_sync_done" => {
+                    a.shared(3, CLOCK, false)?;
+                    if a.pure::<u32>(2)? != state.epoch {
+                        let line = line_of("staking_inner", "assert!(epoch == self.epoch, EInvalidSyncEpoch)");
+                        return Err(Fail::Abort { module: "staking_inner", function: "epoch_sync_done", line });
+                    }
+                }
+                "collect_commission" => {
+                    let coin = state.new_id();
+                    let wal_coin = state.wal_coin.clone();
+                    new_object(state, coin, version, owned_by(sender), &wal_coin).balance = Some(0);
+                    return Ok(Value::Object(coin));
+                }
+                _ => {}
+            }
+            Ok(Value::Unit)
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl LedgerService for Fake {
+    async fn get_epoch(
+        &self,
+        request: Request<proto::GetEpochRequest>,
+    ) -> Result<Response<proto::GetEpochResponse>, Status> {
+        self.starting_up()?;
+        let mask = request.into_inner().read_mask.unwrap_or_default();
+        if !mask.paths.iter().any(|p| p == "reference_gas_price") {
+            return Err(Status::invalid_argument("read mask lacks reference_gas_price"));
+        }
+        let mut epoch = proto::Epoch::default();
+        epoch.epoch = Some(7);
+        epoch.reference_gas_price = Some(GAS_PRICE);
+        let mut response = proto::GetEpochResponse::default();
+        response.epoch = Some(epoch);
+        Ok(Response::new(response))
+    }
+
+    async fn get_object(
+        &self,
+        request: Request<proto::GetObjectRequest>,
+    ) -> Result<Response<proto::GetObjectResponse>, Status> {
+        self.starting_up()?;
+        let id: Address =
+            request.into_inner().object_id.unwrap_or_default().parse().map_err(|_| Status::invalid_argument("id"))?;
+        let object = self.state().objects.get(&id).cloned().ok_or_else(|| Status::not_found(format!("object {id}")))?;
+        Ok(Response::new(proto::GetObjectResponse::new(object)))
+    }
+
+    async fn get_transaction(
+        &self,
+        request: Request<proto::GetTransactionRequest>,
+    ) -> Result<Response<proto::GetTransactionResponse>, Status> {
+        self.starting_up()?;
+        let digest: Digest =
+            request.into_inner().digest.unwrap_or_default().parse().map_err(|_| Status::invalid_argument("digest"))?;
+        let mut state = self.state();
+        state.polls += 1;
+        let left = state.executed.get_mut(&digest).ok_or_else(|| Status::not_found(format!("transaction {digest}")))?;
+        let mut transaction = proto::ExecutedTransaction::default();
+        transaction.digest = Some(digest.to_string());
+        if *left == 0 {
+            transaction.checkpoint = Some(42);
+        } else {
+            *left -= 1;
+        }
+        Ok(Response::new(proto::GetTransactionResponse::new(transaction)))
+    }
+}
+
+#[tonic::async_trait]
+impl StateService for Fake {
+    async fn list_owned_objects(
+        &self,
+        request: Request<proto::ListOwnedObjectsRequest>,
+    ) -> Result<Response<proto::ListOwnedObjectsResponse>, Status> {
+        self.starting_up()?;
+        let request = request.into_inner();
+        let owner = request.owner.unwrap_or_default();
+        let state = self.state();
+        let mut owned: Vec<_> = state
+            .objects
+            .values()
+            .filter(|o| o.owner.as_ref().and_then(|w| w.address.as_deref()) == Some(owner.as_str()))
+            .filter(|o| o.owner.as_ref().is_some_and(|w| w.kind() == proto::owner::OwnerKind::Address))
+            .filter(|o| request.object_type.is_none() || o.object_type == request.object_type)
+            .cloned()
+            .collect();
+        owned.sort_by(|a, b| a.object_id.cmp(&b.object_id));
+        // Two per page, so that the client must follow page tokens.
+        let start = request.page_token.map_or(0, |t| t[0] as usize);
+        let mut response = proto::ListOwnedObjectsResponse::default();
+        response.objects = owned.iter().skip(start).take(2).cloned().collect();
+        if start + 2 < owned.len() {
+            response.next_page_token = Some(vec![(start + 2) as u8].into());
+        }
+        Ok(Response::new(response))
+    }
+}
+
+#[tonic::async_trait]
+impl TransactionExecutionService for Fake {
+    async fn simulate_transaction(
+        &self,
+        request: Request<proto::SimulateTransactionRequest>,
+    ) -> Result<Response<proto::SimulateTransactionResponse>, Status> {
+        self.starting_up()?;
+        let request = request.into_inner();
+        let tx = self.check(request.transaction.as_ref())?;
+        let (executed, _) = self.run(&tx)?;
+        self.state().simulations += 1;
+        let mut response = proto::SimulateTransactionResponse::default();
+        response.transaction = Some(executed);
+        Ok(Response::new(response))
+    }
+
+    async fn execute_transaction(
+        &self,
+        request: Request<proto::ExecuteTransactionRequest>,
+    ) -> Result<Response<proto::ExecuteTransactionResponse>, Status> {
+        self.starting_up()?;
+        let request = request.into_inner();
+        let tx = self.check(request.transaction.as_ref())?;
+        let [signature] = request.signatures.as_slice() else {
+            return Err(Status::invalid_argument("expected one signature"));
+        };
+        let signature =
+            UserSignature::try_from(signature).map_err(|e| Status::invalid_argument(format!("signature: {e}")))?;
+        let UserSignature::Simple(sui_sdk_types::SimpleSignature::Ed25519 { public_key, .. }) = &signature else {
+            return Err(Status::invalid_argument("not an Ed25519 signature"));
+        };
+        if public_key.derive_address() != tx.sender {
+            return Err(Status::invalid_argument("not signed by the sender"));
+        }
+        Ed25519Verifier::new()
+            .verify_transaction(&tx, &signature)
+            .map_err(|e| Status::invalid_argument(format!("signature does not verify: {e}")))?;
+        let (executed, after) = self.run(&tx)?;
+        let mut state = self.state();
+        *state = after;
+        let delay = state.checkpoint_delay;
+        state.executed.insert(tx.digest(), delay);
+        let mut response = proto::ExecuteTransactionResponse::default();
+        response.transaction = Some(executed);
+        Ok(Response::new(response))
+    }
+}
+
+/// Serves `fake` on a free loopback port; returns its URL.
+pub async fn serve(fake: Fake) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        tonic::transport::Server::builder()
+            .add_service(LedgerServiceServer::new(fake.clone()))
+            .add_service(StateServiceServer::new(fake.clone()))
+            .add_service(TransactionExecutionServiceServer::new(fake))
+            .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener))
+            .await
+            .unwrap()
+    });
+    format!("http://{address}")
+}

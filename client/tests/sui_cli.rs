@@ -1,0 +1,362 @@
+//! The `walrus` binary's Sui commands against the fake full node of `fake_sui`: every command
+//! simulates, shows its cost, signs, executes and waits for the checkpoint, and the fake
+//! checks each transaction's signature and structure (which Move calls, which objects) before
+//! it changes its objects. Bad input, aborts, a missing deployment or key, too little WAL or
+//! SUI, an unavailable node and a transaction that never reaches a checkpoint all end with a
+//! clear error and a non-zero exit.
+
+mod fake_sui;
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use base64::Engine as _;
+use fake_sui::{address, serve, Fake, MIN_STAKE};
+use serde_json::Value;
+use sui_sdk_types::Address;
+use tempfile::TempDir;
+use walrus_client::sui::deployment::Deployment;
+use walrus_client::sui::keys::{Keystore, SuiKey};
+use walrus_client::sui::package::package_digest;
+
+/// A wallet with a keystore, a fake node and (optionally) a deployment file naming it.
+struct Env {
+    dir: TempDir,
+    key: SuiKey,
+    keystore: PathBuf,
+    deployment: PathBuf,
+    fake: Fake,
+    url: String,
+}
+
+/// SUI coins of 5 SUI and 1 SUI.
+const SUI: &[u64] = &[5_000_000_000, 1_000_000_000];
+
+async fn env(sui: &[u64]) -> Env {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SuiKey::generate();
+    let keystore = dir.path().join("sui.keystore");
+    let mut store = Keystore::new(&keystore);
+    store.add(&key);
+    store.write().unwrap();
+    let fake = Fake::new(key.address(), sui);
+    let url = serve(fake.clone()).await;
+    let deployment = dir.path().join("deployment.toml");
+    Env { dir, key, keystore, deployment, fake, url }
+}
+
+/// An environment with a deployment, 3 + 1 WAL in the wallet and a node run by someone else.
+async fn deployed() -> (Env, Address) {
+    let env = env(SUI).await;
+    let walrus = env.fake.deploy(&[3 * MIN_STAKE, MIN_STAKE]);
+    let wal_package = env.fake.state().wal_package.unwrap();
+    Deployment { full_node: env.url.clone(), wal_package, walrus }.write_new(&env.deployment).unwrap();
+    let (node, _) = env.fake.add_node(address(0x99));
+    (env, node)
+}
+
+impl Env {
+    /// Runs `walrus ARGS --keystore … [--deployment …]`.
+    async fn walrus(&self, args: &[&str]) -> Output {
+        let mut args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        args.extend(["--keystore".into(), self.keystore.display().to_string()]);
+        if !args.iter().any(|a| a == "publish") && !args.iter().any(|a| a == "--deployment") {
+            args.extend(["--deployment".into(), self.deployment.display().to_string()]);
+        }
+        run(args).await
+    }
+
+    /// Runs a command that must succeed; returns its standard output.
+    async fn ok(&self, args: &[&str]) -> String {
+        let output = self.walrus(args).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{args:?} failed: {stderr}");
+        String::from_utf8(output.stdout).unwrap()
+    }
+
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let args = all;
+        serde_json::from_str(&self.ok(&args).await).unwrap()
+    }
+
+    /// Runs a command that must fail without panicking, saying `expected`.
+    async fn fails(&self, args: &[&str], expected: &str) -> String {
+        let output = self.walrus(args).await;
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(!output.status.success(), "{args:?} succeeded: {}", String::from_utf8_lossy(&output.stdout));
+        assert!(stderr.contains(expected), "{args:?}: expected {expected:?} in: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        stderr
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.fake.state().calls.clone()
+    }
+
+    fn wal(&self) -> u64 {
+        let state = self.fake.state();
+        let coin_type = Some(state.wal_coin.clone());
+        let mine = Some(self.key.address().to_string());
+        state
+            .objects
+            .values()
+            .filter(|o| o.object_type == coin_type && o.owner.as_ref().and_then(|w| w.address.clone()) == mine)
+            .map(|o| o.balance.unwrap())
+            .sum()
+    }
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+async fn run(args: Vec<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_walrus"))
+            .args(&args)
+            .env_remove("WALRUS_CONFIG")
+            .env_remove("WALRUS_DEPLOYMENT")
+            .env_remove("SUI_KEYSTORE")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn stake_unstake_withdraw_and_list_stakes() {
+    let (env, node) = deployed().await;
+    let node = node.to_string();
+
+    let out = env.ok(&["stake", "--node", &node, "--amount", "2.5", "--yes"]).await;
+    assert!(out.contains("StakedWal: 0x"), "{out}");
+    assert_eq!(env.calls(), ["staking::stake_with_pool"]);
+    assert_eq!(env.wal(), 4 * MIN_STAKE - 2_500_000_000);
+
+    let stakes = env.json(&["stakes"]).await;
+    let [stake] = stakes["stakes"].as_array().unwrap().as_slice() else { panic!("one stake: {stakes}") };
+    assert_eq!(stake["principal"], 2_500_000_000u64);
+    assert_eq!(stake["nodeId"], node);
+    assert_eq!(stake["state"], "staked");
+    let staked = stake["id"].as_str().unwrap().to_owned();
+    let text = env.ok(&["stakes"]).await;
+    assert!(text.contains(&format!("{staked}: 2.5 WAL with node {node}, staked from epoch 1")), "{text}");
+    assert!(text.contains("principal only"), "says what the value shown is: {text}");
+
+    let unstaked = env.json(&["unstake", "--staked", &staked, "--yes"]).await;
+    assert_eq!(unstaked["dryRun"], false);
+    assert!(unstaked["digest"].is_string() && unstaked["checkpoint"] == 42, "{unstaked}");
+    let stakes = env.json(&["stakes"]).await;
+    assert_eq!(stakes["stakes"][0]["state"], "withdrawing");
+    // A stake already being withdrawn cannot be again: the abort is named, nothing is sent.
+    env.fails(&["unstake", "--staked", &staked, "--yes"], "ENotStaked").await;
+
+    env.ok(&["withdraw", "--staked", &staked, "--yes"]).await;
+    assert_eq!(env.wal(), 4 * MIN_STAKE);
+    assert!(env.json(&["stakes"]).await["stakes"].as_array().unwrap().is_empty());
+    env.fails(&["withdraw", "--staked", &staked, "--yes"], "owns no StakedWal").await;
+    assert_eq!(env.calls(), ["staking::stake_with_pool", "staking::request_withdraw_stake", "staking::withdraw_stake"]);
+}
+
+#[tokio::test]
+async fn a_dry_run_simulates_and_shows_the_cost_but_sends_nothing() {
+    let (env, node) = deployed().await;
+    let out = env.ok(&["stake", "--node", &node.to_string(), "--amount", "1", "--dry-run"]).await;
+    assert!(out.contains("dry run: nothing sent"), "{out}");
+    assert!(out.contains("simulated gas: 0.002500000 SUI net"), "{out}");
+    assert!(out.contains("budget 0.003600000 SUI"), "{out}");
+    let state = env.fake.state();
+    assert_eq!((state.simulations, state.executed.len()), (1, 0));
+}
+
+#[tokio::test]
+async fn bad_input_and_failures_are_reported_before_anything_is_signed() {
+    let (env, node) = deployed().await;
+    let node = node.to_string();
+    let stake = |amount: &str| ["stake", "--node", node.as_str(), "--amount", amount, "--yes"].map(String::from);
+    let err = env.fails(&strs(&stake("0.5")), "EStakeBelowThreshold: A stake must hold at least 1 WAL").await;
+    assert!(err.contains("nothing was signed"), "{err}");
+    env.fails(&strs(&stake("100")), "holds 4 WAL, less than the 100 WAL asked for").await;
+    env.fails(&["stake", "--node", "0x1234", "--amount", "1", "--yes"], "no storage node 0x").await;
+    env.fails(&["stake", "--node", "xyz", "--amount", "1", "--yes"], "--node \"xyz\" is not a Sui address").await;
+    env.fails(&["stake", "--node", &node, "--amount", "1.2.3", "--yes"], "is not an amount of WAL").await;
+    // Without --yes and without a terminal to ask on.
+    env.fails(&["stake", "--node", &node, "--amount", "1"], "pass --yes").await;
+    // Another address than the keystore's.
+    let other = address(0x42).to_string();
+    env.fails(&["stake", "--node", &node, "--amount", "1", "--yes", "--address", &other], "no Ed25519 key for").await;
+    // No deployment file, or one that does not exist.
+    let output = run(vec!["stakes".into(), "--keystore".into(), env.keystore.display().to_string()]).await;
+    assert!(String::from_utf8_lossy(&output.stderr).contains("no deployment file"));
+    assert!(!output.status.success());
+    env.fails(&["stakes", "--deployment", "/no/such/deployment.toml"], "cannot read the deployment file").await;
+    assert_eq!(env.fake.state().executed.len(), 0);
+}
+
+#[tokio::test]
+async fn too_little_sui_for_gas_is_reported() {
+    let env = env(&[1_000_000]).await;
+    let walrus = env.fake.deploy(&[3 * MIN_STAKE]);
+    let wal_package = env.fake.state().wal_package.unwrap();
+    Deployment { full_node: env.url.clone(), wal_package, walrus }.write_new(&env.deployment).unwrap();
+    let (node, _) = env.fake.add_node(address(0x99));
+    env.fails(&["stake", "--node", &node.to_string(), "--amount", "1", "--yes"], "not enough SUI for gas").await;
+    assert_eq!(env.fake.state().executed.len(), 0);
+}
+
+#[tokio::test]
+async fn an_unavailable_node_and_a_transaction_that_never_lands_are_reported() {
+    let (env, node) = deployed().await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    env.fails(&["stakes", "--sui", &dead], "is unavailable after").await;
+
+    env.fake.state().checkpoint_delay = u32::MAX;
+    let args: &[&str] = &["stake", "--node", &node.to_string(), "--amount", "1", "--yes", "--wait-secs", "1"];
+    let err = env.fails(args, "was executed but is not in a checkpoint").await;
+    assert!(err.contains("look it up by its digest"), "{err}");
+    // A late one (three polls, a second and a half) is waited for.
+    env.fake.state().checkpoint_delay = 3;
+    env.ok(&args[..6]).await;
+}
+
+#[tokio::test]
+async fn an_operator_registers_and_manages_a_node() {
+    let (env, _) = deployed().await;
+    let keys = env.dir.path().join("node-keys");
+    let (protocol, network) = walrus_node::keys::generate(&keys).unwrap();
+    let sender: [u8; 32] = env.key.address().into_inner();
+    let register: &[&str] = &[
+        "node",
+        "register",
+        "--name",
+        "my-node",
+        "--network-address",
+        "node.example.org:9185",
+        "--public-key",
+        &format!("0x{}", hex::encode(protocol.public_key())),
+        "--network-public-key",
+        &format!("0x{}", hex::encode(network.public_key())),
+        "--proof-of-possession",
+        &format!("0x{}", hex::encode(protocol.proof_of_possession(0, &sender))),
+        "--commission-rate",
+        "500",
+        "--storage-price",
+        "100",
+        "--write-price",
+        "1000",
+        "--capacity",
+        "2TiB",
+        "--yes",
+    ];
+    let registered = env.json(register).await;
+    let cap = registered["nodeCap"].as_str().expect("the NodeCap is reported").to_owned();
+    assert_eq!(env.fake.state().owned_of_type("storage_node", "NodeCap"), [cap.parse::<Address>().unwrap()]);
+    assert!(registered["nodeId"].is_string(), "{registered}");
+
+    env.ok(&["node", "set-commission", "--rate", "700", "--yes"]).await;
+    env.ok(&["node", "vote", "--storage-price", "120", "--capacity", "3TiB", "--yes"]).await;
+    env.ok(&["node", "update", "--name", "renamed", "--network-address", "other.example.org:443", "--yes"]).await;
+    env.ok(&["node", "collect-commission", "--yes"]).await;
+    env.ok(&["node", "sync-done", "--epoch", "0", "--yes"]).await;
+    env.fails(&["node", "sync-done", "--epoch", "3", "--yes"], "EInvalidSyncEpoch").await;
+    env.fails(&["node", "set-commission", "--rate", "10001", "--yes"], "10001").await;
+    env.fails(&["node", "vote", "--yes"], "nothing to vote on").await;
+    env.fails(&["node", "update", "--yes"], "nothing to update").await;
+    env.fails(&["node", "register", "--name", "x", "--public-key", "abcd"], "expected 48 bytes").await;
+    env.ok(&["node", "deregister", "--node-cap", &cap, "--yes"]).await;
+    assert_eq!(
+        env.calls(),
+        [
+            "staking::register_candidate",
+            "staking::set_next_commission",
+            "staking::set_storage_price_vote",
+            "staking::set_node_capacity_vote",
+            "staking::set_name",
+            "staking::set_network_address",
+            "staking::collect_commission",
+            "staking::epoch_sync_done",
+            "staking::deregister",
+        ]
+    );
+
+    // With a second cap the wallet must say which.
+    env.fake.add_node(env.key.address());
+    env.fails(&["node", "deregister", "--yes"], "choose one with --node-cap").await;
+    env.fails(&["node", "deregister", "--node-cap", &address(0x43).to_string(), "--yes"], "owns no NodeCap").await;
+}
+
+/// A publish payload of `modules` random modules depending on `dependencies`.
+fn payload(dir: &Path, name: &str, dependencies: &[Address]) -> PathBuf {
+    let modules: Vec<Vec<u8>> = (0..3).map(|i| vec![i; 64]).collect();
+    let digest = package_digest(&modules, dependencies);
+    let b64 = |m: &Vec<u8>| base64::engine::general_purpose::STANDARD.encode(m);
+    let json = serde_json::json!({
+        "modules": modules.iter().map(b64).collect::<Vec<_>>(),
+        "dependencies": dependencies.iter().map(Address::to_string).collect::<Vec<_>>(),
+        "digest": digest.to_vec(),
+    });
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, json.to_string()).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn publish_both_packages_initialize_and_use_the_deployment() {
+    let env = env(SUI).await;
+    let framework = [Address::from_static("0x1"), Address::from_static("0x2")];
+    let wal_json = payload(env.dir.path(), "wal", &framework);
+    let wal_path = wal_json.display().to_string();
+    let published = env.json(&["publish", "wal", &wal_path, "--sui", &env.url, "--yes"]).await;
+    let wal_package: Address = published["walPackage"].as_str().unwrap().parse().unwrap();
+    assert_eq!(env.fake.state().wal_package, Some(wal_package));
+    assert_eq!(env.wal(), 5_000_000_000 * MIN_STAKE, "the wallet holds all WAL");
+
+    let deployment = env.deployment.display().to_string();
+    let wal_id = wal_package.to_string();
+    let common: &[&str] =
+        &["--wal-package", &wal_id, "--deployment", &deployment, "--sui", &env.url, "--epoch-duration", "1h", "--yes"];
+    // A walrus payload built against another WAL package is refused before anything is sent.
+    let stale = payload(env.dir.path(), "stale", &framework).display().to_string();
+    let args = [&["publish", "walrus", stale.as_str(), "--n-shards", "10"][..], common].concat();
+    env.fails(&args, "was not built against the WAL package").await;
+
+    // Published, but the initialization aborts (too few shards): the error says how to resume.
+    let walrus_json = payload(env.dir.path(), "walrus", &[framework[0], framework[1], wal_package]);
+    let walrus_path = walrus_json.display().to_string();
+    let args = [&["publish", "walrus", walrus_path.as_str(), "--n-shards", "2"][..], common].concat();
+    let err = env.fails(&args, "ETooFewShards").await;
+    let resume = err.split("retry with --initialize ").nth(1).expect("says how to resume");
+    let package = resume.split(':').next().unwrap().trim().to_owned();
+    assert!(!env.deployment.exists());
+
+    let args = [&["publish", "walrus", "--initialize", package.as_str(), "--n-shards", "10"][..], common].concat();
+    let out = env.ok(&args).await;
+    assert!(out.contains("wrote"), "{out}");
+    let written = Deployment::read(&env.deployment).unwrap();
+    assert_eq!(Some(written.walrus), env.fake.state().walrus);
+    assert_eq!((written.wal_package, written.full_node.as_str()), (wal_package, env.url.as_str()));
+    // Never overwritten, and the InitCap is spent.
+    env.fails(&args, "already exists").await;
+
+    // The deployment works for the other commands.
+    let (node, _) = env.fake.add_node(address(0x99));
+    env.ok(&["stake", "--node", &node.to_string(), "--amount", "1", "--yes"]).await;
+    assert_eq!(env.calls(), ["init::initialize_walrus", "staking::stake_with_pool"]);
+}
+
+#[tokio::test]
+async fn the_epoch_change_steps_run_when_due() {
+    let (env, _) = deployed().await;
+    env.fails(&["epoch-change", "voting-end", "--yes"], "ETooEarly").await;
+    env.fake.state().change_due = true;
+    env.fails(&["epoch-change", "initiate", "--yes"], "EWrongEpochState").await;
+    env.ok(&["epoch-change", "voting-end", "--yes"]).await;
+    env.ok(&["epoch-change", "initiate", "--yes"]).await;
+    assert_eq!(env.fake.state().epoch, 1);
+    assert_eq!(env.calls(), ["staking::voting_end", "staking::initiate_epoch_change"]);
+}
