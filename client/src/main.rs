@@ -12,6 +12,7 @@ use serde_json::json;
 use walrus_client::chain::local::LocalChain;
 use walrus_client::config::FileConfig;
 use walrus_client::daemon::{self, DaemonConfig};
+use walrus_client::sui::cli::BlobReader;
 use walrus_client::{
     BlobObject, ChainAccess, Client, Estimate, ObjectId, Registered, StoreEvent, StoreOptions, StoreOutcome,
 };
@@ -56,13 +57,16 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// The blob's objects on chain: certified or not, until which epoch.
+    /// The blob's objects on chain: certified or not, until which epoch. On Sui (with a
+    /// deployment file), one owner's objects.
     BlobStatus {
         #[arg(long, conflicts_with = "file", required_unless_present = "file")]
         blob_id: Option<String>,
         /// Compute the blob ID of this file first.
         #[arg(long)]
         file: Option<PathBuf>,
+        #[command(flatten)]
+        sui: walrus_client::sui::cli::BlobStatusArgs,
     },
     /// The current epoch, committee and prices.
     Info,
@@ -177,7 +181,10 @@ async fn run(cli: Cli) -> Result<()> {
             print(json, json!({ "blobId": id.to_string(), "file": file }), &id.to_string());
         }
         Command::Info => info(&*connect(&config)?, json).await?,
-        Command::BlobStatus { blob_id, file } => {
+        Command::BlobStatus { blob_id, file, sui } => {
+            if let Some(reader) = BlobReader::open(&sui)? {
+                return sui_blob_status(&reader, blob_id, file, json).await;
+            }
             let chain = connect(&config)?;
             let id = match (blob_id, file) {
                 (Some(id), _) => parse_blob_id(&id)?,
@@ -324,14 +331,55 @@ async fn info(chain: &dyn ChainAccess, json: bool) -> Result<()> {
 async fn blob_status(chain: &dyn ChainAccess, blob_id: &BlobId, json: bool) -> Result<()> {
     let objects = chain.blob_objects(blob_id).await?;
     let epoch = chain.current_epoch().await?;
+    print_blob_status(blob_id, epoch, &objects, json, json!({}), "no live blob object");
+    Ok(())
+}
+
+/// `blob-status` through a Sui full node: one owner's objects of the blob, expired ones left
+/// out as the local chain leaves them out.
+async fn sui_blob_status(
+    reader: &BlobReader,
+    blob_id: Option<String>,
+    file: Option<PathBuf>,
+    json: bool,
+) -> Result<()> {
+    let state = reader.system_state().await?;
+    let id = match (blob_id, file) {
+        (Some(id), _) => parse_blob_id(&id)?,
+        (None, Some(_)) if state.n_shards == 0 => {
+            bail!("the system has no committee yet (epoch 0), so no shard count to compute a blob ID with; pass --blob-id")
+        }
+        (None, Some(file)) => blob_id_of(&file, state.n_shards).await?,
+        (None, None) => unreachable!("clap requires one of them"),
+    };
+    let objects: Vec<BlobObject> = reader.blobs(&id).await?.into_iter().filter(|b| b.end_epoch > state.epoch).collect();
+    let owner = reader.owner();
+    let none = format!("no live blob object of {owner} (a full node finds objects by owner: pass --owner for others)");
+    print_blob_status(&id, state.epoch, &objects, json, json!({ "owner": owner.to_string() }), &none);
+    Ok(())
+}
+
+/// Prints a blob's live objects; `extra` is added to the JSON, `none` says why none is shown.
+fn print_blob_status(
+    blob_id: &BlobId,
+    epoch: u32,
+    objects: &[BlobObject],
+    json: bool,
+    extra: serde_json::Value,
+    none: &str,
+) {
     if json {
         let objects: Vec<_> = objects.iter().map(|o| o.to_json()).collect();
-        println!("{}", json!({"blobId": blob_id.to_string(), "currentEpoch": epoch, "objects": objects}));
-        return Ok(());
+        let mut value = json!({"blobId": blob_id.to_string(), "currentEpoch": epoch, "objects": objects});
+        if let (Some(value), serde_json::Value::Object(extra)) = (value.as_object_mut(), extra) {
+            value.extend(extra);
+        }
+        println!("{value}");
+        return;
     }
     println!("current epoch: {epoch}");
     if objects.is_empty() {
-        println!("blob {blob_id}: nonexistent (no live blob object)");
+        println!("blob {blob_id}: nonexistent ({none})");
     }
     for o in objects {
         let kind = if o.deletable { "deletable" } else { "permanent" };
@@ -341,7 +389,6 @@ async fn blob_status(chain: &dyn ChainAccess, blob_id: &BlobId, json: bool) -> R
         };
         println!("blob {blob_id}: {kind}, {state}, object {}, until epoch {}", o.object_id, o.end_epoch);
     }
-    Ok(())
 }
 
 /// Writes the blob as it arrives: to standard output, or to a file beside `out` renamed into

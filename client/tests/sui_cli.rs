@@ -142,9 +142,11 @@ async fn stake_unstake_withdraw_and_list_stakes() {
     assert_eq!(stake["nodeId"], node);
     assert_eq!(stake["state"], "staked");
     let staked = stake["id"].as_str().unwrap().to_owned();
+    // The pool has not entered epoch 1 yet: the stake is worth its principal.
+    assert_eq!((stake["value"].as_u64(), &stake["valueEpoch"]), (Some(2_500_000_000), &Value::Null));
     let text = env.ok(&["stakes"]).await;
-    assert!(text.contains(&format!("{staked}: 2.5 WAL with node {node}, staked from epoch 1")), "{text}");
-    assert!(text.contains("principal only"), "says what the value shown is: {text}");
+    let line = format!("{staked}: 2.5 WAL with node {node}, staked from epoch 1; worth 2.5 WAL (not active yet)");
+    assert!(text.contains(&line), "{text}");
 
     let unstaked = env.json(&["unstake", "--staked", &staked, "--yes"]).await;
     assert_eq!(unstaked["dryRun"], false);
@@ -159,6 +161,46 @@ async fn stake_unstake_withdraw_and_list_stakes() {
     assert!(env.json(&["stakes"]).await["stakes"].as_array().unwrap().is_empty());
     env.fails(&["withdraw", "--staked", &staked, "--yes"], "owns no StakedWal").await;
     assert_eq!(env.calls(), ["staking::stake_with_pool", "staking::request_withdraw_stake", "staking::withdraw_stake"]);
+}
+
+#[tokio::test]
+async fn stakes_are_valued_at_their_pools_exchange_rates() {
+    let (env, node) = deployed().await;
+    let (other, _) = env.fake.add_node(address(0x98));
+    for (node, amount) in [(node, "2.5"), (other, "1")] {
+        env.ok(&["stake", "--node", &node.to_string(), "--amount", amount, "--yes"]).await;
+    }
+    // The first pool entered epoch 1 with 10 WAL for 8 shares, and epoch 3 with 15 WAL for
+    // the same shares: 2.5 WAL bought 2 shares, now worth 3.75 WAL.
+    let wal = u128::from(MIN_STAKE);
+    env.fake.set_pool(node, 3, &[(1, 10 * wal, 8 * wal), (2, 12 * wal, 8 * wal), (3, 15 * wal, 8 * wal)]);
+    // The second entered epoch 2 without a rate for epoch 1, where its stake activated.
+    env.fake.set_pool(other, 2, &[(2, 5 * wal, 4 * wal)]);
+
+    let stakes = env.json(&["stakes"]).await;
+    let by_node = |id: Address| {
+        let rows = stakes["stakes"].as_array().unwrap();
+        rows.iter().find(|r| r["nodeId"] == id.to_string()).unwrap().clone()
+    };
+    let valued = by_node(node);
+    assert_eq!((valued["value"].as_u64(), valued["valueEpoch"].as_u64()), (Some(3_750_000_000), Some(3)));
+    let unknown = by_node(other);
+    assert_eq!(unknown["value"], Value::Null);
+    assert!(unknown["valueUnknown"].as_str().unwrap().contains("no exchange rate for epoch 1"), "{unknown}");
+
+    let text = env.ok(&["stakes"]).await;
+    assert!(text.contains("2.5 WAL with node"), "{text}");
+    assert!(text.contains("worth 3.75 WAL at epoch 3's rate"), "{text}");
+    assert!(text.contains("value unknown: the pool records no exchange rate for epoch 1"), "{text}");
+    assert!(text.contains("total principal: 3.5 WAL, value 3.75 WAL (1 stake(s) of unknown value left out)"), "{text}");
+
+    // A stake being withdrawn is valued at its withdrawal epoch's rate once the pool passed it.
+    let id = valued["id"].as_str().unwrap().to_owned();
+    env.ok(&["unstake", "--staked", &id, "--yes"]).await;
+    let stakes = env.json(&["stakes"]).await;
+    let withdrawing = stakes["stakes"].as_array().unwrap().iter().find(|r| r["id"] == id.as_str()).unwrap().clone();
+    assert_eq!(withdrawing["withdrawEpoch"], 1, "the fake's epoch is 0");
+    assert_eq!((withdrawing["value"].as_u64(), withdrawing["valueEpoch"].as_u64()), (Some(2_500_000_000), Some(1)));
 }
 
 #[tokio::test]

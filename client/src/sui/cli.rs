@@ -13,10 +13,12 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sui_sdk_types::{Address, ObjectReference, Owner, Transaction};
 
+use super::blobs;
 use super::deployment::{self, Deployment};
 use super::full_node::{FullNode, NodeError, Outcome};
 use super::keys::SuiKey;
 use super::package::PackageBuild;
+use super::stake_value;
 use super::submit::{self, Preview, SubmitOptions, Submitted};
 use super::transactions::{
     self, BuildError, Gas, InitParams, NodeRegistration, NodeUpdate, SharedObject, Votes, Walrus,
@@ -118,7 +120,8 @@ pub enum SuiCommand {
         #[command(flatten)]
         send: SendArgs,
     },
-    /// The wallet's stakes (`StakedWal` objects): node, principal and state.
+    /// The wallet's stakes (`StakedWal` objects): node, principal, state and current value
+    /// from the pool's exchange rates.
     Stakes {
         #[command(flatten)]
         network: Network,
@@ -485,41 +488,77 @@ async fn stakes(s: &Session, json: bool) -> Result<()> {
         .map(|o| bcs::from_bytes::<StakedWal>(&o.contents).context("a StakedWal object does not decode"))
         .collect::<Result<Vec<_>>>()?;
     stakes.sort_by_key(|s| (s.node_id, s.activation_epoch));
-    let rows: Vec<Value> = stakes
+    let valued: Vec<(Address, stake_value::Stake)> = stakes
         .iter()
         .map(|st| {
-            let (state, withdraw_epoch) = match st.state {
-                StakedWalState::Staked => ("staked", None),
-                StakedWalState::Withdrawing { withdraw_epoch } => ("withdrawing", Some(withdraw_epoch)),
+            let withdraw_epoch = match st.state {
+                StakedWalState::Staked => None,
+                StakedWalState::Withdrawing { withdraw_epoch } => Some(withdraw_epoch),
             };
-            json!({
-                "id": Address::new(st.id), "nodeId": Address::new(st.node_id), "principal": st.principal,
-                "activationEpoch": st.activation_epoch, "state": state, "withdrawEpoch": withdraw_epoch,
-            })
+            let stake =
+                stake_value::Stake { principal: st.principal, activation_epoch: st.activation_epoch, withdraw_epoch };
+            (Address::new(st.node_id), stake)
         })
         .collect();
+    let values = stake_value::values(&s.node, &valued).await;
     if json {
+        let rows: Vec<Value> = stakes
+            .iter()
+            .zip(&valued)
+            .zip(&values)
+            .map(|((st, (_, stake)), value)| {
+                let mut row = json!({
+                    "id": Address::new(st.id), "nodeId": Address::new(st.node_id), "principal": st.principal,
+                    "activationEpoch": st.activation_epoch,
+                    "state": if stake.withdraw_epoch.is_some() { "withdrawing" } else { "staked" },
+                    "withdrawEpoch": stake.withdraw_epoch,
+                });
+                let (value, epoch, unknown) = match value {
+                    stake_value::Value::Valued { value, epoch } => (Some(*value), Some(*epoch), None),
+                    stake_value::Value::NotActive { value } => (Some(*value), None, None),
+                    stake_value::Value::Unknown(reason) => (None, None, Some(reason)),
+                };
+                row["value"] = json!(value);
+                row["valueEpoch"] = json!(epoch);
+                row["valueUnknown"] = json!(unknown);
+                row
+            })
+            .collect();
         println!("{}", json!({ "owner": s.key.address(), "stakes": rows }));
         return Ok(());
     }
-    println!("stakes of {} (principal only: rewards stay in the pool until withdrawal):", s.key.address());
+    println!("stakes of {} (value: what the pool's exchange rates make of the principal):", s.key.address());
     if stakes.is_empty() {
         println!("  none");
     }
-    for st in &stakes {
-        let state = match st.state {
-            StakedWalState::Staked => format!("staked from epoch {}", st.activation_epoch),
-            StakedWalState::Withdrawing { withdraw_epoch } => format!("withdrawable from epoch {withdraw_epoch}"),
+    for ((st, (node_id, stake)), value) in stakes.iter().zip(&valued).zip(&values) {
+        let state = match stake.withdraw_epoch {
+            None => format!("staked from epoch {}", st.activation_epoch),
+            Some(epoch) => format!("withdrawable from epoch {epoch}"),
         };
-        println!(
-            "  {}: {} WAL with node {}, {state}",
-            Address::new(st.id),
-            wal_text(st.principal),
-            Address::new(st.node_id)
-        );
+        let value = match value {
+            stake_value::Value::Valued { value, epoch } => {
+                format!("worth {} WAL at epoch {epoch}'s rate", wal_text(*value))
+            }
+            stake_value::Value::NotActive { value } => format!("worth {} WAL (not active yet)", wal_text(*value)),
+            stake_value::Value::Unknown(reason) => format!("value unknown: {reason}"),
+        };
+        println!("  {}: {} WAL with node {node_id}, {state}; {value}", Address::new(st.id), wal_text(st.principal));
     }
     let total: u128 = stakes.iter().map(|s| u128::from(s.principal)).sum();
-    println!("  total principal: {} WAL", wal_text(u64::try_from(total).unwrap_or(u64::MAX)));
+    let known: u128 = values
+        .iter()
+        .filter_map(|v| match v {
+            stake_value::Value::Valued { value, .. } | stake_value::Value::NotActive { value } => {
+                Some(u128::from(*value))
+            }
+            stake_value::Value::Unknown(_) => None,
+        })
+        .sum();
+    let wal = |n: u128| wal_text(u64::try_from(n).unwrap_or(u64::MAX));
+    let unknown = values.iter().filter(|v| matches!(v, stake_value::Value::Unknown(_))).count();
+    let unknown = if unknown > 0 { format!(" ({unknown} stake(s) of unknown value left out)") } else { String::new() };
+    println!("  total principal: {} WAL, value {} WAL{unknown}", wal(total), wal(known));
     Ok(())
 }
 
@@ -626,6 +665,67 @@ async fn publish(command: PublishCommand, json: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Where `walrus blob-status` reads on Sui, and whose blob objects it lists.
+#[derive(Args, Debug, Clone)]
+pub struct BlobStatusArgs {
+    /// Read through a Sui full node: the deployment file `walrus publish walrus` wrote
+    /// (without it, the chain of --config is read).
+    #[arg(long, env = "WALRUS_DEPLOYMENT")]
+    pub deployment: Option<PathBuf>,
+    /// The full node's gRPC URL (default: the deployment file's `full_node`).
+    #[arg(long, requires = "deployment")]
+    pub sui: Option<String>,
+    /// Whose blob objects to list: a full node finds objects by owner, not by blob ID
+    /// (default: the wallet's address).
+    #[arg(long, requires = "deployment")]
+    pub owner: Option<String>,
+    #[command(flatten)]
+    pub wallet: WalletArgs,
+}
+
+/// Reads blob objects and the system's state through a full node.
+pub struct BlobReader {
+    deployment: Deployment,
+    node: FullNode,
+    owner: Address,
+    /// Whether `owner` is the wallet's address.
+    own: bool,
+}
+
+impl BlobReader {
+    /// The reader of `args`, or `None` when no deployment is given.
+    pub fn open(args: &BlobStatusArgs) -> Result<Option<Self>> {
+        let Some(path) = &args.deployment else { return Ok(None) };
+        let deployment = Deployment::read(path)?;
+        let node = FullNode::new(args.sui.as_deref().unwrap_or(&deployment.full_node))?;
+        let (owner, own) = match &args.owner {
+            Some(owner) => (parse_id("--owner", owner)?, false),
+            None => {
+                let address = args.wallet.address.as_deref().map(|a| parse_id("--address", a)).transpose()?;
+                let keystore = match &args.wallet.keystore {
+                    Some(path) => path.clone(),
+                    None => wallet::default_keystore()?,
+                };
+                (wallet::select(&keystore, address).context("no --owner given, and no wallet")?.address(), true)
+            }
+        };
+        Ok(Some(Self { deployment, node, owner, own }))
+    }
+
+    pub fn owner(&self) -> Address {
+        self.owner
+    }
+
+    pub async fn system_state(&self) -> Result<blobs::SystemState> {
+        Ok(blobs::system_state(&self.node, &self.deployment).await?)
+    }
+
+    /// The owner's blob objects holding `blob_id`, expired ones included.
+    pub async fn blobs(&self, blob_id: &walrus_encoder::BlobId) -> Result<Vec<crate::chain::BlobObject>> {
+        Ok(blobs::owned_blobs(&self.node, &self.deployment, self.owner, blob_id, self.own).await?)
+    }
 }
 
 /// A deployment, the full node and the key that signs.

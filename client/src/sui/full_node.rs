@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use sui_rpc::field::{FieldMask, FieldMaskUtil as _};
 use sui_rpc::proto::sui::rpc::v2 as proto;
-use sui_sdk_types::{Address, Digest, ObjectReference, Owner, Transaction};
+use sui_sdk_types::{Address, Digest, ObjectReference, Owner, Transaction, TypeTag};
 
 use super::move_errors::{self, MoveError};
 use super::signer::SignedTransaction;
@@ -163,6 +163,13 @@ pub struct OwnedObject {
     pub contents: Vec<u8>,
 }
 
+/// An object's Move type and BCS contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MoveObject {
+    pub object_type: String,
+    pub contents: Vec<u8>,
+}
+
 /// A client of one full node.
 #[derive(Clone)]
 pub struct FullNode {
@@ -253,6 +260,46 @@ impl FullNode {
         let owner = owner(object.owner.as_ref().ok_or(NodeError::Malformed("the object's owner"))?)?;
         let object_type = object.object_type.filter(|t| t != "package");
         Ok(ObjectInfo { reference, owner, object_type })
+    }
+
+    /// The Move type and BCS contents of object `id`, of any owner (a pool inside the
+    /// `Staking` object's table included).
+    pub async fn contents(&self, id: Address) -> Result<MoveObject, NodeError> {
+        let response = self
+            .call(|mut c| async move {
+                let request = proto::GetObjectRequest::new(&id).with_read_mask(FieldMask::from_paths([
+                    "object_id",
+                    "object_type",
+                    "contents",
+                ]));
+                c.ledger_client().get_object(request).await
+            })
+            .await?;
+        let object = response.object.ok_or(NodeError::Malformed("the object"))?;
+        let object_type = object.object_type.ok_or(NodeError::Malformed("the object's type"))?;
+        let contents = object.contents.and_then(|c| c.value).ok_or(NodeError::Malformed("the object's contents"))?;
+        Ok(MoveObject { object_type, contents: contents.to_vec() })
+    }
+
+    /// The value of the dynamic field of `parent` (a `UID`, a `Table`'s included) named by
+    /// the BCS `key` of type `key_type`, or `None` if there is no such field. The field is
+    /// the object whose ID Sui derives from the parent and key; its contents are the
+    /// `Field { id, name, value }`, of which this returns the BCS of `value`.
+    pub async fn dynamic_field(
+        &self,
+        parent: Address,
+        key_type: &TypeTag,
+        key: &[u8],
+    ) -> Result<Option<Vec<u8>>, NodeError> {
+        let id = parent.derive_dynamic_child_id(key_type, key);
+        let field = match self.contents(id).await {
+            Ok(field) => field,
+            Err(NodeError::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        // The UID, then the key as given.
+        let value = field.contents.get(Address::LENGTH..).and_then(|rest| rest.strip_prefix(key));
+        value.map(|v| Some(v.to_vec())).ok_or(NodeError::Malformed("a dynamic field's name"))
     }
 
     /// Every coin of `coin_type` (`0x2::coin::Coin<T>`) that `owner` holds, largest first.

@@ -250,12 +250,20 @@ impl Fake {
         let walrus = state.walrus.unwrap();
         let (node, cap) = (state.new_id(), state.new_id());
         let pool = object(node, 20, 3, owned_by_object(walrus.staking.id), &pool_type(&walrus), None);
+        state.objects.insert(node, pool);
+        let epoch = state.epoch;
+        set_pool(&mut state, node, epoch, &[]);
         let mut cap_object = object(cap, 21, 4, owned_by(operator), &cap_type(&walrus), None);
         cap_object.contents =
             Some(bcs_value([cap.into_inner().to_vec(), node.into_inner().to_vec(), vec![0; 4]].concat()));
-        state.objects.insert(node, pool);
         state.objects.insert(cap, cap_object);
         (node, cap)
+    }
+
+    /// Makes node `node`'s pool have entered `latest_epoch` with the exchange rates `rates`
+    /// (epoch, WAL, shares), as `staking_pool::enter` records them.
+    pub fn set_pool(&self, node: Address, latest_epoch: u32, rates: &[(u32, u128, u128)]) {
+        set_pool(&mut self.state(), node, latest_epoch, rates);
     }
 
     fn starting_up(&self) -> Result<(), Status> {
@@ -689,6 +697,30 @@ fn new_object<'a>(
     state.objects.get_mut(&id).unwrap()
 }
 
+/// Gives pool `node` a fresh `exchange_rates` table holding `rates` and the latest epoch
+/// `latest_epoch`: the pool's contents as `staking_pool.move` declares them, and each rate a
+/// `dynamic_field::Field<u32, ExchangeRate>` object at the ID Sui derives for its key.
+fn set_pool(state: &mut State, node: Address, latest_epoch: u32, rates: &[(u32, u128, u128)]) {
+    let walrus = state.walrus.unwrap();
+    let table = state.new_id();
+    let no_entries: Vec<(u32, u64)> = Vec::new();
+    let node_info = ("node", node, "node.example.org:9185", Vec::<u8>::new(), vec![0u8; 48], vec![0u8; 33]);
+    let contents = bcs::to_bytes(&(
+        (node, 0u8, node_info, (100u64, 1000u64, 1u64 << 40), 500u16, Vec::<(u32, u16)>::new()),
+        (0u64, 0u64, &no_entries, &no_entries, &no_entries),
+        ((table, rates.len() as u64), 0u64, 0u64, latest_epoch),
+    ))
+    .unwrap();
+    state.objects.get_mut(&node).unwrap().contents = Some(bcs_value(contents));
+    let field_type = format!("0x2::dynamic_field::Field<u32, {}::staking_pool::ExchangeRate>", walrus.package);
+    for &(epoch, wal, shares) in rates {
+        let id = table.derive_dynamic_child_id(&sui_sdk_types::TypeTag::U32, &epoch.to_le_bytes());
+        let mut field = object(id, 30, 6, owned_by_object(table), &field_type, None);
+        field.contents = Some(bcs_value(bcs::to_bytes(&(id, epoch, wal, shares)).unwrap()));
+        state.objects.insert(id, field);
+    }
+}
+
 /// The BCS of a `StakedWal`, fields in `staked_wal.move`'s order.
 pub fn staked_wal_bcs(
     id: Address,
@@ -842,6 +874,8 @@ fn move_call(
             }
             let (node, cap) = (state.new_id(), state.new_id());
             new_object(state, node, version, owned_by_object(walrus.staking.id), &pool_type(&walrus));
+            let epoch = state.epoch;
+            set_pool(state, node, epoch, &[]);
             let contents = [cap.into_inner().to_vec(), node.into_inner().to_vec(), vec![0; 4]].concat();
             new_object(state, cap, version, owned_by(sender), &cap_type(&walrus)).contents = Some(bcs_value(contents));
             events.push(event(event_type("NodeRegistered"), node.into_inner().to_vec()));
