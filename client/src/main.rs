@@ -343,9 +343,11 @@ async fn sui_blob_status(
     file: Option<PathBuf>,
     json: bool,
 ) -> Result<()> {
+    // A bad blob ID is refused before the node is asked anything.
+    let given = blob_id.map(|id| parse_blob_id(&id)).transpose()?;
     let state = reader.system_state().await?;
-    let id = match (blob_id, file) {
-        (Some(id), _) => parse_blob_id(&id)?,
+    let id = match (given, file) {
+        (Some(id), _) => id,
         (None, Some(_)) if state.n_shards == 0 => {
             bail!("the system has no committee yet (epoch 0), so no shard count to compute a blob ID with; pass --blob-id")
         }

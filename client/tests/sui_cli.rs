@@ -204,6 +204,61 @@ async fn stakes_are_valued_at_their_pools_exchange_rates() {
 }
 
 #[tokio::test]
+async fn blob_status_lists_an_owners_live_objects_of_the_blob() {
+    let (env, _) = deployed().await;
+    env.fake.set_system(5, 10);
+    let file = env.dir.path().join("blob.bin");
+    std::fs::write(&file, b"a blob read through a full node").unwrap();
+    let blob_id = walrus_encoder::compute_metadata(10, b"a blob read through a full node").unwrap().blob_id();
+    let me = env.key.address();
+    let certified = env.fake.add_blob(me, blob_id.0, Some(3), 9);
+    env.fake.add_blob(me, blob_id.0, None, 5); // expired: storage ends with epoch 4
+    env.fake.add_blob(me, [7; 32], Some(2), 9); // another blob
+    let theirs = env.fake.add_blob(address(0x55), blob_id.0, None, 12);
+
+    let id = blob_id.to_string();
+    let status = env.json(&["blob-status", "--blob-id", &id]).await;
+    assert_eq!((status["currentEpoch"].as_u64(), status["owner"].as_str()), (Some(5), Some(me.to_string().as_str())));
+    let [object] = status["objects"].as_array().unwrap().as_slice() else { panic!("one live object: {status}") };
+    assert_eq!(object["id"], certified.to_string());
+    assert_eq!((object["certifiedEpoch"].as_u64(), object["storage"]["endEpoch"].as_u64()), (Some(3), Some(9)));
+    assert_eq!(object["blobId"], id);
+
+    // The blob ID computed from the file with the system's shard count, another owner's
+    // objects, and the text form.
+    let path = file.display().to_string();
+    let other = address(0x55).to_string();
+    let text = env.ok(&["blob-status", "--file", &path, "--owner", &other]).await;
+    assert!(text.contains("current epoch: 5"), "{text}");
+    assert!(
+        text.contains(&format!("blob {id}: deletable, registered, not certified, object {theirs}, until epoch 12")),
+        "{text}"
+    );
+    let none = env.ok(&["blob-status", "--blob-id", &blob_id_of_nothing(), "--owner", &other]).await;
+    assert!(none.contains("nonexistent (no live blob object of 0x"), "{none}");
+    assert!(none.contains("pass --owner for others"), "{none}");
+
+    // `--sui` overrides the deployment's full node; a dead one is reported.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", listener.local_addr().unwrap());
+    drop(listener);
+    env.fails(&["blob-status", "--blob-id", &id, "--sui", &dead], "is unavailable after").await;
+    env.fails(&["blob-status", "--blob-id", &id, "--owner", "nobody"], "--owner \"nobody\" is not a Sui address").await;
+    env.fails(&["blob-status", "--blob-id", "not-a-blob-id", "--sui", &dead], "not-a-blob-id").await;
+    let output = run(vec!["blob-status".into(), "--blob-id".into(), id.clone(), "--sui".into(), env.url.clone()]).await;
+    assert!(!output.status.success() && String::from_utf8_lossy(&output.stderr).contains("--deployment"));
+
+    // Before the first committee there is no shard count to compute a blob ID with.
+    env.fake.set_system(0, 0);
+    env.fails(&["blob-status", "--file", &path], "no committee yet").await;
+}
+
+/// A blob ID no object holds.
+fn blob_id_of_nothing() -> String {
+    walrus_encoder::BlobId([9; 32]).to_string()
+}
+
+#[tokio::test]
 async fn a_dry_run_simulates_and_shows_the_cost_but_sends_nothing() {
     let (env, node) = deployed().await;
     let out = env.ok(&["stake", "--node", &node.to_string(), "--amount", "1", "--dry-run"]).await;

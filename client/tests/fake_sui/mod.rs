@@ -236,6 +236,7 @@ impl Fake {
             object(walrus.staking.id, 90, 1, shared(4), &format!("{}::staking::Staking", walrus.package), None);
         state.objects.insert(walrus.system.id, system);
         state.objects.insert(walrus.staking.id, staking);
+        set_system(&mut state, 0, 0);
         let coin_type = state.wal_coin.clone();
         for (i, balance) in wal.iter().enumerate() {
             let id = address(0xd1 + i as u8);
@@ -258,6 +259,26 @@ impl Fake {
             Some(bcs_value([cap.into_inner().to_vec(), node.into_inner().to_vec(), vec![0; 4]].concat()));
         state.objects.insert(cap, cap_object);
         (node, cap)
+    }
+
+    /// Puts the system in `epoch` with a committee of `n_shards` shards.
+    pub fn set_system(&self, epoch: u32, n_shards: u16) {
+        set_system(&mut self.state(), epoch, n_shards);
+    }
+
+    /// Adds a `Blob` object of `owner` holding `blob_id`, stored for `[start, end)`.
+    pub fn add_blob(&self, owner: Address, blob_id: [u8; 32], certified: Option<u32>, end: u32) -> Address {
+        let mut state = self.state();
+        let walrus = state.walrus.unwrap();
+        let (id, storage) = (state.new_id(), state.new_id());
+        let start = 1u32;
+        let size = 1234u64;
+        let contents =
+            bcs::to_bytes(&(id, start, blob_id, size, 1u8, certified, (storage, start, end, 1u64 << 20), true));
+        let mut blob = object(id, 40, 7, owned_by(owner), &format!("{}::blob::Blob", walrus.package), None);
+        blob.contents = Some(bcs_value(contents.unwrap()));
+        state.objects.insert(id, blob);
+        id
     }
 
     /// Makes node `node`'s pool have entered `latest_epoch` with the exchange rates `rates`
@@ -697,6 +718,23 @@ fn new_object<'a>(
     state.objects.get_mut(&id).unwrap()
 }
 
+/// Replaces the `System` object's state (the dynamic field keyed by version 1): a committee
+/// of one member holding `n_shards` shards in `epoch`, as `system_state_inner.move` declares it.
+fn set_system(state: &mut State, epoch: u32, n_shards: u16) {
+    let walrus = state.walrus.unwrap();
+    let id = walrus.system.id.derive_dynamic_child_id(&sui_sdk_types::TypeTag::U64, &1u64.to_le_bytes());
+    let members: Vec<(Vec<u8>, u16, Address)> =
+        if n_shards == 0 { Vec::new() } else { vec![(vec![0; 96], n_shards, address(0x77))] };
+    let committee = (members, n_shards, epoch, vec![0u8; 96]);
+    let accounting = (0u32, 2u32, vec![(epoch, 0u64, 0u64), (epoch + 1, 0, 0)]);
+    let inner = (committee, (1u64 << 40, 0u64, 100u64, 1000u64), accounting);
+    let field_type =
+        format!("0x2::dynamic_field::Field<u64, {}::system_state_inner::SystemStateInnerV1>", walrus.package);
+    let mut field = object(id, 50, 8, owned_by_object(walrus.system.id), &field_type, None);
+    field.contents = Some(bcs_value(bcs::to_bytes(&(id, 1u64, inner)).unwrap()));
+    state.objects.insert(id, field);
+}
+
 /// Gives pool `node` a fresh `exchange_rates` table holding `rates` and the latest epoch
 /// `latest_epoch`: the pool's contents as `staking_pool.move` declares them, and each rate a
 /// `dynamic_field::Field<u32, ExchangeRate>` object at the ID Sui derives for its key.
@@ -775,6 +813,7 @@ fn move_call(
             system: walrus_client::sui::transactions::SharedObject { id: system, initial_shared_version: version },
             staking: walrus_client::sui::transactions::SharedObject { id: staking, initial_shared_version: version },
         });
+        set_system(state, 0, 0);
         return Ok(Value::Unit);
     }
     let walrus = state.walrus.ok_or_else(|| fail("no walrus deployment"))?;
