@@ -58,7 +58,7 @@ impl<'a> Staged<'a> {
 
     /// Writes `pieces` one after another (direct, if the file system allows) into a synced
     /// temporary file beside `path`, through one buffer of [`PIECES_BUFFER`] bytes.
-    pub fn write_pieces<'p>(path: &'a Path, replace: bool, pieces: impl Iterator<Item = &'p [u8]>) -> Result<Self> {
+    pub fn write_pieces<'p>(path: &'a Path, replace: bool, mut pieces: impl Iterator<Item = &'p [u8]>) -> Result<Self> {
         let tmp = TempFile::create(path, true)?;
         let mut buf = AlignedBuf::with_capacity(PIECES_BUFFER);
         let mut at = 0;
@@ -71,7 +71,7 @@ impl<'a> Staged<'a> {
             result
         };
         let written = pieces
-            .map(|mut piece| {
+            .try_for_each(|mut piece| {
                 while !piece.is_empty() {
                     piece = &piece[buf.push(piece)..];
                     if buf.len() == buf.capacity() {
@@ -80,7 +80,6 @@ impl<'a> Staged<'a> {
                 }
                 io::Result::Ok(())
             })
-            .collect::<io::Result<()>>()
             .and_then(|()| write(&mut buf, true));
         written.and_then(|()| tmp.file.sync_all()).with_context(|| format!("writing {}", tmp.path.display()))?;
         Ok(Self { tmp, path, replace })
@@ -98,9 +97,9 @@ pub fn write_stdout(bytes: &[u8]) -> Result<()> {
 }
 
 /// Writes `pieces` one after another to standard output.
-pub fn write_stdout_pieces<'p>(pieces: impl Iterator<Item = &'p [u8]>) -> Result<()> {
+pub fn write_stdout_pieces<'p>(mut pieces: impl Iterator<Item = &'p [u8]>) -> Result<()> {
     let mut out = io::stdout().lock();
-    pieces.map(|piece| out.write_all(piece)).collect::<io::Result<()>>().context("writing to standard output")
+    pieces.try_for_each(|piece| out.write_all(piece)).context("writing to standard output")
 }
 
 /// Refuses anything at `path` but a regular file, and that only with `force`.
