@@ -114,6 +114,23 @@ impl<'a> Message<'a> {
         Message::Memory { rows, s: layout.s() }
     }
 
+    /// Row `r` of the matrix, copied into `buf` (reused: a fresh row-sized buffer for every
+    /// row would churn the allocator).
+    fn row_into<'b>(&self, r: usize, buf: &'b mut Vec<u8>) -> io::Result<&'b [u8]> {
+        buf.clear();
+        match self {
+            Message::Memory { rows, .. } => buf.extend_from_slice(&rows[r]),
+            Message::File { file, layout } => {
+                let row_len = layout.sliver_length::<Primary>();
+                let start = (r * row_len) as u64;
+                let present = layout.unencoded_length().saturating_sub(start).min(row_len as u64) as usize;
+                buf.resize(row_len, 0);
+                file.read_exact_at(&mut buf[..present], start)?;
+            }
+        }
+        Ok(buf)
+    }
+
     /// Rows `rows`, columns `cols` of the matrix (zero past the blob's end).
     fn block(&self, rows: Range<usize>, cols: Range<usize>) -> io::Result<Block<'_>> {
         match self {
@@ -427,6 +444,7 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
         columns = own_columns.iter_mut().map(Vec::as_mut_slice).collect();
     }
     let rows_to_sink = from_file && sink.is_some();
+    let mut row_buf = Vec::new();
     run_batches(
         &strip2,
         parts_per_batch(&strip2, columns.iter_mut().map(|column| &mut **column), s),
@@ -448,7 +466,7 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
                 // a group of batches' rows waiting here is about 10 MB more at the peak of a
                 // 256 MiB encoding, when the columns are all but complete.
                 for r in rows {
-                    sink.primary(SliverIndex::new(r as u16), 0, message.block(r..r + 1, 0..ks)?.row(0))?;
+                    sink.primary(SliverIndex::new(r as u16), 0, message.row_into(r, &mut row_buf)?)?;
                 }
             }
             tick(&mut sink);
