@@ -215,11 +215,18 @@ impl Client {
         });
         // Verifications at once: one per core. Each expands its sliver to all n symbols; more
         // at once would not finish sooner, only hold more of those expansions in memory.
-        let verifying = Semaphore::new(std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let verifying = Semaphore::new(cores);
+        let unverified = Semaphore::new(unverified_budget(needed, cores));
         let fetch = |(index, pair): (usize, SliverPairIndex)| {
             let (node, limit) = &nodes[index];
-            let (metadata, verifying) = (metadata.clone(), &verifying);
+            let (metadata, verifying, unverified) = (metadata.clone(), &verifying, &unverified);
             async move {
+                // Held from the download until the verdict: slivers arrive faster than they
+                // are verified, and without this bound they would pile up in memory. Taken
+                // before the node's permit, so that slivers come in the order asked for (the
+                // systematic ones first), whichever node is free first.
+                let _unverified = unverified.acquire().await.expect("the semaphore is never closed");
                 let permit = limit.acquire().await.expect("the semaphore is never closed");
                 let sliver = match node.get_sliver::<A>(&blob_id, pair, expected_len).await {
                     Ok(sliver) => sliver,
@@ -282,6 +289,13 @@ impl Client {
     }
 }
 
+/// Slivers of which `needed` decode a blob that may be fetched and not yet verified at once:
+/// a quarter of those needed (a quarter of the blob in memory on top of the verified ones),
+/// enough to keep the downloads going while the cores verify; at least two per core.
+fn unverified_budget(needed: usize, cores: usize) -> usize {
+    (needed / 4).max(2 * cores)
+}
+
 /// The source lines of the message matrix, decoded from slivers of one axis.
 enum Lines {
     /// Rows `0..kp` in order: the blob, padded.
@@ -299,7 +313,7 @@ async fn decode_blocking<A: Axis>(
     tokio::task::spawn_blocking(move || {
         let k = usize::from(metadata.layout().params().source_symbols::<A>());
         let mut buffers: Vec<(SliverIndex<A>, BytesMut)> =
-            slivers.into_iter().take(k).map(|sliver| (sliver.index(), writable(sliver))).collect();
+            slivers.into_iter().take(k).map(|sliver| (sliver.index(), sliver.into_symbols_mut())).collect();
         let mut lines: Vec<(SliverIndex<A>, &mut [u8])> =
             buffers.iter_mut().map(|(index, buffer)| (*index, &mut buffer[..])).collect();
         decode_in_place(&metadata, &mut lines)?;
@@ -311,14 +325,6 @@ async fn decode_blocking<A: Axis>(
     })
     .await
     .expect("decoding does not panic")
-}
-
-/// A sliver's symbols to decode into: its own buffer when nothing else holds it (the usual
-/// case), else a copy (a row still on its way out).
-fn writable<A: Axis>(sliver: Sliver<A>) -> BytesMut {
-    let data = sliver.bytes().clone();
-    drop(sliver);
-    data.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]))
 }
 
 /// Sends a blob's bytes on in order: verified systematic rows as they come, the decoded rest

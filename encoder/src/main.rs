@@ -94,6 +94,7 @@ enum Command {
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
+    one_malloc_arena();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::BlobId { file, shards } => cli::blob_id(&file, shards.shards),
@@ -107,6 +108,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// One heap for all threads instead of glibc's arena per thread: the encoder's buffers are
+/// large and freed on threads other than those that made them, and each arena kept its own
+/// freed memory resident (measured: 20 MiB of peak RSS encoding 256 MiB, at no cost in CPU).
+fn one_malloc_arena() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: called before any other thread exists; mallopt only sets an allocator option.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
 

@@ -4,7 +4,7 @@
 use std::borrow::Cow;
 use std::num::NonZeroU16;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 
 use crate::axis::Axis;
@@ -57,6 +57,12 @@ impl<A: Axis> Sliver<A> {
     /// The symbols as shared bytes, to hand on without a copy.
     pub fn bytes(&self) -> &Bytes {
         &self.data
+    }
+
+    /// The symbols as a buffer to write into, such as [`crate::decode_in_place`] needs: the
+    /// sliver's own when nothing else shares it (no copy), else a copy.
+    pub fn into_symbols_mut(self) -> BytesMut {
+        self.data.try_into_mut().unwrap_or_else(|shared| BytesMut::from(&shared[..]))
     }
 
     pub fn to_bcs(&self) -> Vec<u8> {

@@ -90,7 +90,7 @@ impl AlignedBuf {
     }
 
     /// Keeps only the bytes past `from`, moved to the front.
-    fn keep_from(&mut self, from: usize) {
+    pub fn keep_from(&mut self, from: usize) {
         self.bytes.copy_within(self.start + from..self.start + self.len, self.start);
         self.len -= from;
     }

@@ -89,6 +89,7 @@ pub fn decode(dir: &Path, out: &Path, force: bool, strict: bool) -> Result<ExitC
     let primary = folder.valid_slivers::<Primary>(&metadata, &mut rejected)?;
     let check = if strict { ConsistencyCheck::Strict } else { ConsistencyCheck::Default };
     let result = match primary {
+        Ok(slivers) if check == ConsistencyCheck::Default => decode_rows_in_place(&metadata, slivers, &destination),
         Ok(slivers) => decode_to(&metadata, &slivers, check, &destination),
         Err(primary_count) => match folder.valid_slivers::<Secondary>(&metadata, &mut rejected)? {
             Ok(slivers) => decode_to(&metadata, &slivers, check, &destination),
@@ -141,6 +142,39 @@ fn decode_to<A: Axis>(
             });
             checked?;
             let staged = staged?;
+            drop(spinner);
+            staged.commit()
+        }
+    }
+}
+
+/// Decodes the blob from primary `slivers` (verified) in their own buffers, where the rows come
+/// out, and writes the rows on: unlike [`decode_to`], no second buffer the size of the blob.
+/// Nothing is written before the default check has passed.
+fn decode_rows_in_place(
+    metadata: &VerifiedMetadata,
+    slivers: Vec<Sliver<Primary>>,
+    destination: &Destination,
+) -> Result<()> {
+    let spinner = progress::spinner("decoding");
+    let mut buffers: Vec<_> = slivers.into_iter().map(|sliver| (sliver.index(), sliver.into_symbols_mut())).collect();
+    let mut lines: Vec<_> = buffers.iter_mut().map(|(index, buffer)| (*index, &mut buffer[..])).collect();
+    walrus_encoder::decode_in_place(metadata, &mut lines).context("decoding")?;
+    lines.sort_by_key(|(index, _)| index.get());
+    let mut left = metadata.layout().unencoded_length();
+    // The rows in order, the last cut at the blob's end (and any after it, all padding, empty).
+    let rows = lines.iter().map(|(_, row)| {
+        let take = left.min(row.len() as u64);
+        left -= take;
+        &row[..take as usize]
+    });
+    match destination {
+        Destination::Stdout => {
+            drop(spinner);
+            output::write_stdout_pieces(rows)
+        }
+        Destination::File { path, replace } => {
+            let staged = Staged::write_pieces(path, *replace, rows)?;
             drop(spinner);
             staged.commit()
         }

@@ -9,7 +9,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::direct::{open_direct, write_block_run, AlignedBuf};
+use super::direct::{open_direct, write_block_run, AlignedBuf, ALIGN};
+
+/// The buffer [`Staged::write_pieces`] gathers pieces in: a few MiB, so that each direct
+/// write is large.
+const PIECES_BUFFER: usize = 4 << 20;
 
 /// A checked destination, parsed from `--out` before any work is done.
 pub enum Destination {
@@ -52,6 +56,35 @@ impl<'a> Staged<'a> {
         Ok(Self { tmp, path, replace })
     }
 
+    /// Writes `pieces` one after another (direct, if the file system allows) into a synced
+    /// temporary file beside `path`, through one buffer of [`PIECES_BUFFER`] bytes.
+    pub fn write_pieces<'p>(path: &'a Path, replace: bool, mut pieces: impl Iterator<Item = &'p [u8]>) -> Result<Self> {
+        let tmp = TempFile::create(path, true)?;
+        let mut buf = AlignedBuf::with_capacity(PIECES_BUFFER);
+        let mut at = 0;
+        // Whole blocks while more follows; at the end, the rest, and the file cut to its length.
+        let mut write = |buf: &mut AlignedBuf, last: bool| {
+            let whole = if last { buf.len() } else { buf.len() / ALIGN * ALIGN };
+            let result = write_block_run(&tmp.file, at, buf, last.then_some(at + whole as u64));
+            buf.keep_from(whole);
+            at += whole as u64;
+            result
+        };
+        let written = pieces
+            .try_for_each(|mut piece| {
+                while !piece.is_empty() {
+                    piece = &piece[buf.push(piece)..];
+                    if buf.len() == buf.capacity() {
+                        write(&mut buf, false)?;
+                    }
+                }
+                io::Result::Ok(())
+            })
+            .and_then(|()| write(&mut buf, true));
+        written.and_then(|()| tmp.file.sync_all()).with_context(|| format!("writing {}", tmp.path.display()))?;
+        Ok(Self { tmp, path, replace })
+    }
+
     /// Puts the file in place; it appears whole or not at all.
     pub fn commit(self) -> Result<()> {
         place(&self.tmp, self.path, self.replace)
@@ -61,6 +94,12 @@ impl<'a> Staged<'a> {
 /// Writes `bytes` to standard output.
 pub fn write_stdout(bytes: &[u8]) -> Result<()> {
     io::stdout().lock().write_all(bytes).context("writing to standard output")
+}
+
+/// Writes `pieces` one after another to standard output.
+pub fn write_stdout_pieces<'p>(mut pieces: impl Iterator<Item = &'p [u8]>) -> Result<()> {
+    let mut out = io::stdout().lock();
+    pieces.try_for_each(|piece| out.write_all(piece)).context("writing to standard output")
 }
 
 /// Refuses anything at `path` but a regular file, and that only with `force`.
@@ -158,5 +197,30 @@ impl TempFile {
 impl Drop for TempFile {
     fn drop(&mut self) {
         let _ = fs::remove_file(&self.path);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_are_written_in_order_across_buffer_boundaries_and_cut_to_their_length() {
+        let dir = tempfile::tempdir().unwrap();
+        // Pieces that end inside, exactly at and beyond the buffer's end, and empty ones.
+        let sizes = [0, 1, PIECES_BUFFER - 1, 0, PIECES_BUFFER, 3 * ALIGN + 5, PIECES_BUFFER + 7, 11];
+        let pieces: Vec<Vec<u8>> = sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &len)| (0..len).map(|j| (i * 31 + j * 7 + j / 4096) as u8).collect())
+            .collect();
+        let path = dir.path().join("blob");
+        Staged::write_pieces(&path, false, pieces.iter().map(Vec::as_slice)).unwrap().commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), pieces.concat());
+
+        let empty = dir.path().join("empty");
+        Staged::write_pieces(&empty, false, std::iter::empty()).unwrap().commit().unwrap();
+        assert_eq!(fs::read(&empty).unwrap(), b"");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2, "no temporary file is left behind");
     }
 }
