@@ -315,10 +315,54 @@ impl Store {
         Ok(ids)
     }
 
-    /// Records that the node holds everything it should of `blob_id` (or that it is gone).
+    /// Records that the node holds everything it should of `blob_id` (or that it is gone);
+    /// no commit when nothing was pending.
     pub fn sync_done(&self, blob_id: &BlobId) -> Result<()> {
         let txn = self.db.begin_write()?;
-        txn.open_table(SYNC_PENDING)?.remove(blob_id.0.as_slice())?;
+        if txn.open_table(SYNC_PENDING)?.remove(blob_id.0.as_slice())?.is_some() {
+            txn.commit()?;
+        }
+        Ok(())
+    }
+
+    /// The end of a blob sync in one commit (one fsync per blob rather than one per step):
+    /// the fetched metadata (verified, BCS `BlobMetadataWithId`) unless stored, the rebuilt
+    /// (verified) slivers of both axes not yet held, and, if `done`, the end of the pending
+    /// mark. Fails, writing nothing, unless the blob is registered.
+    pub fn finish_sync(
+        &self,
+        blob_id: &BlobId,
+        metadata: Option<&[u8]>,
+        primary: &[(SliverPairIndex, Bytes)],
+        secondary: &[(SliverPairIndex, Bytes)],
+        done: bool,
+    ) -> Result<()> {
+        let epoch = self.committee()?.epoch;
+        let txn = self.db.begin_write()?;
+        {
+            let objects = txn.open_table(OBJECTS)?;
+            let invalid = txn.open_table(INVALID)?;
+            Self::check_registered(&objects, &invalid, epoch, blob_id)?;
+            let mut stored = txn.open_table(METADATA)?;
+            if stored.get(blob_id.0.as_slice())?.is_none() {
+                stored.insert(blob_id.0.as_slice(), metadata.ok_or(StoreError::MetadataMissing)?)?;
+            }
+            let mut slivers = txn.open_table(SLIVERS)?;
+            let mut held = txn.open_table(HELD)?;
+            let keys = primary
+                .iter()
+                .map(|(pair, bytes)| (sliver_key::<Primary>(blob_id, *pair), bytes))
+                .chain(secondary.iter().map(|(pair, bytes)| (sliver_key::<Secondary>(blob_id, *pair), bytes)));
+            for (key, bytes) in keys {
+                if held.get(key.as_slice())?.is_none() {
+                    slivers.insert(key.as_slice(), bytes.as_ref())?;
+                    held.insert(key.as_slice(), ())?;
+                }
+            }
+            if done {
+                txn.open_table(SYNC_PENDING)?.remove(blob_id.0.as_slice())?;
+            }
+        }
         txn.commit()?;
         Ok(())
     }
