@@ -986,6 +986,34 @@ mod tests {
         assert_eq!(store.pending_syncs().unwrap(), []);
     }
 
+    #[test]
+    fn a_sync_ends_in_one_commit_only_for_a_registered_blob_with_metadata() {
+        let (_dir, store) = store();
+        let blob = BlobId([3; 32]);
+        let sliver = |pair: u16| (SliverPairIndex(pair), Bytes::from(vec![pair as u8; 8]));
+        let (primary, secondary) = ([sliver(1), sliver(2)], [sliver(1)]);
+        let finish = |metadata: Option<&[u8]>, done| store.finish_sync(&blob, metadata, &primary, &secondary, done);
+        assert!(matches!(finish(Some(b"meta"), true), Err(StoreError::NotRegistered)));
+        let event = EventId { tx_digest: [0; 32], event_seq: 0 };
+        let certify =
+            ChainUpdate::BlobCertified { blob_id: blob, object_id: ObjectId([3; 32]), end_epoch: 5, deletable: true, event };
+        store.apply(1, &[certify]).unwrap();
+        assert!(matches!(finish(None, true), Err(StoreError::MetadataMissing)));
+        assert!(!store.has_sliver::<Primary>(&blob, SliverPairIndex(1)).unwrap(), "a refused sync stores nothing");
+
+        finish(Some(b"meta"), false).unwrap();
+        assert_eq!(store.metadata(&blob).unwrap().as_deref(), Some(&b"meta"[..]));
+        assert_eq!(store.sliver::<Primary>(&blob, SliverPairIndex(2)).unwrap(), Some(vec![2; 8]));
+        assert!(store.has_sliver::<Secondary>(&blob, SliverPairIndex(1)).unwrap());
+        assert!(!store.has_sliver::<Secondary>(&blob, SliverPairIndex(2)).unwrap());
+        assert_eq!(store.pending_syncs().unwrap(), [blob], "not done: still pending");
+
+        // Stored metadata is kept, not replaced, and the pending mark ends with the commit.
+        finish(None, true).unwrap();
+        assert_eq!(store.metadata(&blob).unwrap().as_deref(), Some(&b"meta"[..]));
+        assert_eq!(store.pending_syncs().unwrap(), []);
+    }
+
     /// Object and blob IDs are random: one in 256 starts with 0xff, and one key in 256 of a
     /// blob's (or a pool's) range then has 0xff right after the prefix. Such keys belong to it
     /// like any other (a node once answered NOT_REGISTERED for such a registration forever).
