@@ -374,11 +374,14 @@ fn blob_of_lines<A: walrus_encoder::Axis>(enc: &EncodedBlob, lines: &[(SliverInd
     blob
 }
 
+/// Slivers as owned lines, by index.
+type Lines<A> = Vec<(SliverIndex<A>, Vec<u8>)>;
+
 fn in_place<A: walrus_encoder::Axis>(
     metadata: &walrus_encoder::VerifiedMetadata,
     slivers: &[&Sliver<A>],
-) -> (Result<(), Error>, Vec<(SliverIndex<A>, Vec<u8>)>) {
-    let mut owned: Vec<(SliverIndex<A>, Vec<u8>)> = slivers.iter().map(|s| (s.index(), s.data().to_vec())).collect();
+) -> (Result<(), Error>, Lines<A>) {
+    let mut owned: Lines<A> = slivers.iter().map(|s| (s.index(), s.data().to_vec())).collect();
     let mut lines: Vec<(SliverIndex<A>, &mut [u8])> = owned.iter_mut().map(|(i, d)| (*i, &mut d[..])).collect();
     let result = walrus_encoder::decode_in_place(metadata, &mut lines);
     let indices: Vec<SliverIndex<A>> = lines.iter().map(|(i, _)| *i).collect();
@@ -434,7 +437,7 @@ fn decoding_in_place_refuses_wrong_inputs_and_lying_metadata() {
     let primary: Vec<&Sliver<Primary>> = enc.pairs.iter().map(|p| &p.primary).collect();
     let too_few = in_place(&enc.metadata, &primary[..kp - 1]).0;
     assert_eq!(too_few, Err(Error::NotEnoughSlivers { axis: "primary", got: kp - 1, needed: kp }));
-    let repeated: Vec<&Sliver<Primary>> = std::iter::repeat(primary[0]).take(kp).collect();
+    let repeated: Vec<&Sliver<Primary>> = std::iter::repeat_n(primary[0], kp).collect();
     assert_eq!(
         in_place(&enc.metadata, &repeated).0,
         Err(Error::NotEnoughSlivers { axis: "primary", got: 1, needed: kp })

@@ -995,8 +995,13 @@ mod tests {
         let finish = |metadata: Option<&[u8]>, done| store.finish_sync(&blob, metadata, &primary, &secondary, done);
         assert!(matches!(finish(Some(b"meta"), true), Err(StoreError::NotRegistered)));
         let event = EventId { tx_digest: [0; 32], event_seq: 0 };
-        let certify =
-            ChainUpdate::BlobCertified { blob_id: blob, object_id: ObjectId([3; 32]), end_epoch: 5, deletable: true, event };
+        let certify = ChainUpdate::BlobCertified {
+            blob_id: blob,
+            object_id: ObjectId([3; 32]),
+            end_epoch: 5,
+            deletable: true,
+            event,
+        };
         store.apply(1, &[certify]).unwrap();
         assert!(matches!(finish(None, true), Err(StoreError::MetadataMissing)));
         assert!(!store.has_sliver::<Primary>(&blob, SliverPairIndex(1)).unwrap(), "a refused sync stores nothing");
