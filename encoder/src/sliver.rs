@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::axis::Axis;
 use crate::error::{Error, Result};
-use crate::hash::{leaf_hashes, leaf_hashes_of_lines, Digest};
+use crate::hash::{leaf_hashes_of_lines, Digest};
 use crate::index::SliverIndex;
 use crate::merkle::{root_of_leaf_hashes, MerkleTree, Node};
 use crate::metadata::VerifiedMetadata;
@@ -113,23 +113,24 @@ impl<A: Axis> Sliver<A> {
         Ok(())
     }
 
-    /// All `n` symbols of this sliver's row or column of the expanded matrix.
-    fn expand(&self, layout: &BlobLayout) -> Vec<u8> {
+    /// The symbols that expand this sliver to its whole row or column of the expanded
+    /// matrix (those past its own), in one buffer: hashed where they lie, after the sliver's
+    /// own symbols, with no copy of the sliver into a buffer of the expansion.
+    fn recovery_symbols(&self, layout: &BlobLayout) -> Vec<u8> {
         let s = layout.s();
         let code = Code::across::<A::Orthogonal>(layout);
-        let recovery = code.encode(1, |j, _| &self.data[j * s..(j + 1) * s]);
-        let mut all = Vec::with_capacity(code.n * s);
-        all.extend_from_slice(&self.data);
-        recovery.iter().for_each(|r| all.extend_from_slice(r));
-        all
+        let mut recovery = vec![0; (code.n - code.k) * s];
+        let mut lines: Vec<&mut [u8]> = recovery.chunks_exact_mut(s).collect();
+        code.encode_into(1, |j, _| &self.data[j * s..(j + 1) * s], &mut lines);
+        recovery
     }
 
-    /// The expansion and the leaf hashes of its symbols.
+    /// The recovery symbols and the leaf hashes of the whole expansion.
     fn expanded_leaf_hashes(&self, layout: &BlobLayout) -> (Vec<u8>, Vec<Digest>) {
-        let expanded = self.expand(layout);
+        let recovery = self.recovery_symbols(layout);
         let mut leaves = vec![[0; 32]; usize::from(layout.n_shards())];
-        leaf_hashes(&expanded, layout.s(), &mut leaves);
-        (expanded, leaves)
+        leaf_hashes_of_lines(&[&self.data, &recovery], layout.s(), &mut leaves);
+        (recovery, leaves)
     }
 
     /// The Merkle root over the sliver's expansion: what the metadata records for it.
@@ -233,9 +234,14 @@ impl<A: Axis> Sliver<A> {
         self.check_shape(layout)?;
         let target = target.check(layout.n_shards())?;
         let s = layout.s();
-        let (expanded, leaves) = self.expanded_leaf_hashes(layout);
+        let (recovery, leaves) = self.expanded_leaf_hashes(layout);
         let proof = MerkleTree::from_leaf_hashes(leaves).proof(target.as_usize()).expect("target checked");
-        let data = expanded[target.as_usize() * s..(target.as_usize() + 1) * s].to_vec();
+        let t = target.as_usize();
+        let k = self.data.len() / s;
+        let data = match t.checked_sub(k) {
+            None => self.data[t * s..(t + 1) * s].to_vec(),
+            Some(r) => recovery[r * s..(r + 1) * s].to_vec(),
+        };
         Ok(RecoverySymbol::new(self.index.get(), data, proof))
     }
 }

@@ -290,7 +290,8 @@ fn check_shard(
 }
 
 fn store_sliver<A: Axis>(state: &NodeState, blob_id: BlobId, path_pair: u16, body: Bytes, pending: bool) -> ApiResult {
-    let sliver = Sliver::<A>::from_bcs(&body)
+    // Parsed in place: the symbols stay in the body, which is then stored as it came.
+    let sliver = Sliver::<A>::from_bcs_bytes(body.clone())
         .map_err(|e| ApiError::invalid("INVALID_SLIVER", format!("not a BCS sliver: {e}")))?;
     let (metadata, pair) = check_sliver(state, &blob_id, path_pair, &sliver, pending)?;
     if state.store.has_sliver::<A>(&blob_id, pair)? {
@@ -467,7 +468,7 @@ fn parse_axis(value: &str) -> ApiResult<AxisParam> {
 fn held_sliver<A: Axis>(state: &NodeState, metadata: &VerifiedMetadata, index: u16) -> ApiResult<Option<Sliver<A>>> {
     let pair = SliverIndex::<A>::new(index).pair(metadata.n_shards());
     let Some(bytes) = state.store.sliver::<A>(&metadata.blob_id(), pair)? else { return Ok(None) };
-    Sliver::from_bcs(&bytes).map(Some).map_err(ApiError::internal)
+    Sliver::from_bcs_bytes(bytes.into()).map(Some).map_err(ApiError::internal)
 }
 
 /// The symbol at the crossing of `source` (axis `A`) and `target` (the other axis), proven

@@ -20,9 +20,10 @@ use crate::store::{BlobState, FollowedCheckpoint, Store, StoreError};
 
 /// The database file inside the storage directory.
 pub const DB_FILE: &str = "node.redb";
-/// Verified metadata kept in memory, so the requests of a blob being uploaded do not parse and
-/// hash its (up to 66 kB of) metadata once each.
-const RECENT_METADATA: usize = 16;
+/// Verified metadata kept in memory, so the requests of a blob being uploaded, or the symbol
+/// requests of many blobs being synced by other members, do not parse and hash its (up to
+/// 66 kB of) metadata once each: up to about 17 MB at 1000 shards.
+const RECENT_METADATA: usize = 256;
 
 /// Everything the request handlers share.
 pub(crate) struct NodeState {

@@ -139,9 +139,12 @@ mod tests {
         data: Vec<u8>,
     }
 
+    /// Targets, each source's line of symbols, and the same symbols typed per target.
+    type Example = (Vec<u16>, Vec<(u16, Vec<u8>)>, BTreeMap<u16, Vec<EitherSymbol>>);
+
     /// Targets on both sides of 256 (where little-endian order differs from numeric), three
     /// sources, 3-byte symbols whose bytes tell target and source apart.
-    fn example() -> (Vec<u16>, Vec<(u16, Vec<u8>)>, BTreeMap<u16, Vec<EitherSymbol>>) {
+    fn example() -> Example {
         let mut targets = vec![300, 1, 256, 7, 1];
         canonical_order(&mut targets);
         let sources: Vec<(u16, Vec<u8>)> = [4u16, 900, 2]

@@ -62,54 +62,120 @@ pub(crate) async fn sync_blob(state: Arc<NodeState>, blob_id: BlobId) {
     state.record(|| metrics::counter!("blob_sync_blobs_total", "outcome" => "gave_up").increment(1));
 }
 
-/// One pass over the node's pairs of the blob; returns how many slivers it rebuilt.
+/// One pass over the node's pairs of the blob; returns how many slivers it rebuilt. The
+/// fetched metadata and the rebuilt slivers are stored together, with the end of the pending
+/// mark, in one commit, unless the blob is too large to hold all its rebuilt slivers at once.
 async fn sync_once(state: &Arc<NodeState>, blob_id: &BlobId) -> Result<u64, String> {
     if !state.store.blob_state(blob_id).map_err(|e| e.to_string())?.is_registered() {
         return Ok(0);
     }
     let committee = state.store.committee().map_err(|e| e.to_string())?;
     let others: Vec<&Member> = committee.members.iter().filter(|m| m.node_id != state.node_id).collect();
-    let metadata = match state.stored_metadata(blob_id).map_err(|e| e.to_string())? {
-        Some(metadata) => metadata,
-        None => Arc::new(fetch_metadata(state, blob_id, &others).await?),
+    let (metadata, mut fetched) = match state.stored_metadata(blob_id).map_err(|e| e.to_string())? {
+        Some(metadata) => (metadata, None),
+        None => {
+            let metadata = fetch_metadata(state, blob_id, &others).await?;
+            let bcs = metadata.as_metadata_with_id().to_bcs();
+            (Arc::new(metadata), Some(bcs))
+        }
     };
     let rotation = metadata.rotation();
     let pairs: Vec<SliverPairIndex> = state.own_shards(&committee).into_iter().map(|s| rotation.pair_on(s)).collect();
-    // The two axes are independent: fetching one overlaps decoding the other.
-    let (primary, secondary) = tokio::try_join!(
-        sync_axis::<Primary>(state, &metadata, &pairs, &others),
-        sync_axis::<Secondary>(state, &metadata, &pairs, &others),
-    )?;
-    Ok(primary + secondary)
-}
-
-/// Rebuilds this node's missing slivers of axis `A` among `pairs`; returns how many.
-async fn sync_axis<A: Axis>(
-    state: &Arc<NodeState>,
-    metadata: &Arc<VerifiedMetadata>,
-    pairs: &[SliverPairIndex],
-    others: &[&Member],
-) -> Result<u64, String> {
-    let blob_id = metadata.blob_id();
-    let missing = state.store.missing_slivers::<A>(&blob_id, pairs).map_err(|e| e.to_string())?;
+    let missing_primary = state.store.missing_slivers::<Primary>(blob_id, &pairs).map_err(|e| e.to_string())?;
+    let missing_secondary = state.store.missing_slivers::<Secondary>(blob_id, &pairs).map_err(|e| e.to_string())?;
     // Bound each member's answer (targets × its shards × symbol size) for large blobs.
     let widest = others.iter().map(|m| m.weight()).max().unwrap_or(1).max(1);
     let per_round = (MAX_ANSWER_BYTES / (widest * usize::from(metadata.layout().symbol_size()))).max(1);
-    let mut recovered = 0;
-    for chunk in missing.chunks(per_round) {
-        recovered += rebuild_chunk::<A>(state, metadata, chunk.to_vec(), others).await?;
+    // A blob rebuilt in several rounds stores each round as it goes (bounded memory), which
+    // needs its metadata stored first.
+    let store_rounds = missing_primary.len().max(missing_secondary.len()) > per_round;
+    if store_rounds {
+        if let Some(bcs) = fetched.take() {
+            let blob = *blob_id;
+            blocking_store(state, move |store| store.put_metadata(&blob, &bcs).map(drop)).await?;
+        }
+    }
+    // The two axes are independent: fetching one overlaps decoding the other.
+    let (primary, secondary) = tokio::try_join!(
+        sync_axis::<Primary>(state, &metadata, missing_primary, per_round, store_rounds, &others),
+        sync_axis::<Secondary>(state, &metadata, missing_secondary, per_round, store_rounds, &others),
+    )?;
+    let done = primary.slow.is_empty() && secondary.slow.is_empty();
+    let blob = *blob_id;
+    let (rebuilt_primary, rebuilt_secondary) = (primary.rebuilt, secondary.rebuilt);
+    blocking_store(state, move |store| {
+        store.finish_sync(&blob, fetched.as_deref(), &rebuilt_primary, &rebuilt_secondary, done)
+    })
+    .await?;
+    let mut recovered = primary.recovered + secondary.recovered;
+    for pair in primary.slow {
+        recovered += u64::from(recover_missing::<Primary>(state, &metadata, pair, &others).await?);
+    }
+    for pair in secondary.slow {
+        recovered += u64::from(recover_missing::<Secondary>(state, &metadata, pair, &others).await?);
     }
     Ok(recovered)
 }
 
-/// Rebuilds the slivers of axis `A` of the `missing` pairs, proofless symbols first.
+/// Runs a store write on the blocking pool.
+async fn blocking_store<T: Send + 'static>(
+    state: &Arc<NodeState>,
+    write: impl FnOnce(&crate::store::Store) -> Result<T, crate::store::StoreError> + Send + 'static,
+) -> Result<T, String> {
+    let state = state.clone();
+    tokio::task::spawn_blocking(move || write(&state.store))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// What syncing one axis left to do.
+struct AxisSync {
+    /// Rebuilt and verified slivers not stored yet.
+    rebuilt: Vec<(SliverPairIndex, Bytes)>,
+    /// Pairs whose sliver failed the check when rebuilt from proofless symbols.
+    slow: Vec<SliverPairIndex>,
+    /// Slivers rebuilt from proofless symbols.
+    recovered: u64,
+}
+
+/// Rebuilds this node's `missing` slivers of axis `A`, `per_round` at a time, storing each
+/// round if `store_rounds`, else handing them back to be stored in the sync's one commit.
+async fn sync_axis<A: Axis>(
+    state: &Arc<NodeState>,
+    metadata: &Arc<VerifiedMetadata>,
+    missing: Vec<SliverPairIndex>,
+    per_round: usize,
+    store_rounds: bool,
+    others: &[&Member],
+) -> Result<AxisSync, String> {
+    let mut sync = AxisSync { rebuilt: Vec::new(), slow: Vec::new(), recovered: 0 };
+    for chunk in missing.chunks(per_round) {
+        let (rebuilt, slow) = rebuild_chunk::<A>(state, metadata, chunk.to_vec(), others).await?;
+        sync.recovered += rebuilt.len() as u64;
+        sync.slow.extend(slow);
+        if store_rounds {
+            let blob_id = metadata.blob_id();
+            let outcomes = blocking_store(state, move |store| Ok(store.put_slivers::<A>(&blob_id, rebuilt))).await?;
+            for outcome in outcomes {
+                outcome.map_err(|e| e.to_string())?;
+            }
+        } else {
+            sync.rebuilt.extend(rebuilt);
+        }
+    }
+    Ok(sync)
+}
+
+/// Rebuilds the slivers of axis `A` of the `missing` pairs from proofless symbols: the
+/// slivers that passed their check, and the pairs whose sliver did not.
 async fn rebuild_chunk<A: Axis>(
     state: &Arc<NodeState>,
     metadata: &Arc<VerifiedMetadata>,
     missing: Vec<SliverPairIndex>,
     others: &[&Member],
-) -> Result<u64, String> {
-    let (blob_id, n) = (metadata.blob_id(), metadata.n_shards());
+) -> Result<(Vec<(SliverPairIndex, Bytes)>, Vec<SliverPairIndex>), String> {
+    let n = metadata.n_shards();
     let targets: Vec<u16> = missing.iter().map(|p| p.sliver::<A>(n).get()).collect();
     let sources = fetch_decoding_symbols::<A>(state, metadata, &targets, others).await;
     let rebuilt = {
@@ -130,18 +196,7 @@ async fn rebuild_chunk<A: Axis>(
             _ => slow.push(pair),
         }
     }
-    let mut recovered = fast.len() as u64;
-    let store = state.clone();
-    let outcomes = tokio::task::spawn_blocking(move || store.store.put_slivers::<A>(&blob_id, fast))
-        .await
-        .map_err(|e| e.to_string())?;
-    for outcome in outcomes {
-        outcome.map_err(|e| e.to_string())?;
-    }
-    for pair in slow {
-        recovered += u64::from(recover_missing::<A>(state, metadata, pair, others).await?);
-    }
-    Ok(recovered)
+    Ok((fast, slow))
 }
 
 /// The other members' decoding symbols for `targets` (slivers of axis `A`), by source sliver:
@@ -210,7 +265,7 @@ async fn fetch_url(http: &reqwest::Client, url: &str) -> Result<Bytes, String> {
     response.bytes().await.map_err(|e| format!("{url}: {e}"))
 }
 
-/// The first metadata another member serves that hashes to the blob ID, stored.
+/// The first metadata another member serves that hashes to the blob ID (not stored yet).
 async fn fetch_metadata(
     state: &Arc<NodeState>,
     blob_id: &BlobId,
@@ -223,12 +278,6 @@ async fn fetch_metadata(
             continue;
         }
         if let Ok(metadata) = metadata.verify() {
-            let bcs = metadata.as_metadata_with_id().to_bcs();
-            let (store, blob_id) = (state.clone(), *blob_id);
-            tokio::task::spawn_blocking(move || store.store.put_metadata(&blob_id, &bcs))
-                .await
-                .map_err(|e| e.to_string())?
-                .map_err(|e| e.to_string())?;
             return Ok(metadata);
         }
     }

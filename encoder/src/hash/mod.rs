@@ -111,12 +111,13 @@ pub fn leaf_hashes_of_lines(lines: &[&[u8]], symbol_size: usize, out: &mut [Dige
     if (1..avx2::MAX_MESSAGE).contains(&symbol_size) && avx2_available() {
         return leaf_lanes_avx2(lines, symbol_size, out);
     }
-    let mut done = 0;
-    for line in lines {
-        let count = line.len() / symbol_size;
-        portable_leaf_hashes(line, symbol_size, &mut out[done..done + count]);
-        done += count;
-    }
+    // Batched across lines, so that lines of one symbol each (a sliver's recovery symbols)
+    // still fill the SIMD lanes.
+    let symbols: Vec<&[u8]> = lines.iter().flat_map(|line| line.chunks_exact(symbol_size)).collect();
+    hash_batched(out.len(), 1 + symbol_size, out, |i, input| {
+        input[0] = LEAF_PREFIX;
+        input[1..].copy_from_slice(symbols[i]);
+    });
 }
 
 fn portable_leaf_hashes(symbols: &[u8], symbol_size: usize, out: &mut [Digest]) {
