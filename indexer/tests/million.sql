@@ -29,6 +29,13 @@ SELECT sha256(int8send(g)), sha256(int8send(-g)), 1 + g % 100000, 1, g % 3 = 0, 
        CASE WHEN g % 4 <> 0 THEN 1 + g % 100 END, 101 + g % 50, g, g
 FROM generate_series(1, 1000000) g;
 INSERT INTO events (checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name, sender, bcs, blob_id)
-SELECT g, 0, 0, 'tx' || g, 1700000000000 + g, '\x00', 'BlobRegistered', '\x00', '\x00', sha256(int8send(-g))
+-- Served events are decoded from their BCS, so each is a well-formed BlobRegistered of the
+-- benches' package (`walrus_chain::testing::package()`): epoch 1, the blob's ID, size 1, RS2,
+-- end epoch 101, not deletable, the blob's object ID.
+SELECT g, 0, 0, 'tx' || g, 1700000000000 + g, decode('ab' || repeat('00', 30) || 'ee', 'hex'), 'BlobRegistered',
+       decode(repeat('00', 31) || '01', 'hex'),
+       '\x01000000'::bytea || sha256(int8send(-g)) || '\x0100000000000000'::bytea || '\x01'::bytea
+         || '\x65000000'::bytea || '\x00'::bytea || sha256(int8send(g)),
+       sha256(int8send(-g))
 FROM generate_series(1, 1000000) g;
 ANALYZE;
