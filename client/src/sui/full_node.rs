@@ -262,6 +262,29 @@ impl FullNode {
         Ok(ObjectInfo { reference, owner, object_type })
     }
 
+    /// The reference, owner, type and BCS contents of object `id`, read at one version.
+    pub async fn object_with_contents(&self, id: Address) -> Result<(ObjectInfo, Vec<u8>), NodeError> {
+        let response = self
+            .call(|mut c| async move {
+                let request = proto::GetObjectRequest::new(&id).with_read_mask(FieldMask::from_paths([
+                    "object_id",
+                    "version",
+                    "digest",
+                    "owner",
+                    "object_type",
+                    "contents",
+                ]));
+                c.ledger_client().get_object(request).await
+            })
+            .await?;
+        let object = response.object.ok_or(NodeError::Malformed("the object"))?;
+        let reference = reference(&object)?;
+        let owner = owner(object.owner.as_ref().ok_or(NodeError::Malformed("the object's owner"))?)?;
+        let contents = object.contents.and_then(|c| c.value).ok_or(NodeError::Malformed("the object's contents"))?;
+        let object_type = object.object_type.filter(|t| t != "package");
+        Ok((ObjectInfo { reference, owner, object_type }, contents.to_vec()))
+    }
+
     /// The Move type and BCS contents of object `id`, of any owner (a pool inside the
     /// `Staking` object's table included).
     pub async fn contents(&self, id: Address) -> Result<MoveObject, NodeError> {
