@@ -498,10 +498,10 @@ async fn store_dry_run_shows_the_cost_and_simulates_the_registration() {
     let json = env.json(&["store", &path, "--epochs", "max", "--dry-run", "--permanent"]).await;
     assert_eq!(json[0]["cost"], 100 * 5 + 1000, "`max` is the System's max_epochs_ahead: {json}");
     assert!(json[0]["registration"]["action"].as_str().unwrap().contains("permanent blob"), "{json}");
-    let state = env.fake.state();
-    assert_eq!((state.simulations, state.executed.len()), (2, 0));
-    assert!(state.calls.is_empty());
-    drop(state);
+    let simulations = env.fake.state().simulations;
+    let executed = env.fake.state().executed.len();
+    assert_eq!((simulations, executed), (2, 0));
+    assert!(env.calls().is_empty());
 
     // Storing sends transactions: refused at once without --yes and without a terminal; too
     // many epochs are refused by the contract, named, before anything is signed.

@@ -199,16 +199,26 @@ impl SuiChain {
         Ok((registration, action))
     }
 
-    /// Simulates reserving and registering `request` (what `store --dry-run` shows).
-    pub async fn simulate_register(&self, request: &RegisterRequest) -> Result<Preview, ChainError> {
+    /// Reserves and registers `request` (with `dry_run`, only simulates it); returns how it
+    /// ended and the most it charges (FROST).
+    async fn send_registration(
+        &self,
+        request: &RegisterRequest,
+        dry_run: bool,
+    ) -> Result<(Submitted, u64), ChainError> {
         let (registration, action) = self.registration(request).await?;
-        let total = registration.max_storage_cost.saturating_add(registration.max_write_cost);
-        let wal = self.wal_for(total).await?;
+        let cost = registration.max_storage_cost.saturating_add(registration.max_write_cost);
+        let wal = self.wal_for(cost).await?;
         let walrus = self.deployment.walrus;
         let sent = self
-            .send(action, true, true, |g| transactions::reserve_and_register(g, &walrus, &wal, &registration))
+            .send(action, true, dry_run, |g| transactions::reserve_and_register(g, &walrus, &wal, &registration))
             .await?;
-        match sent {
+        Ok((sent, cost))
+    }
+
+    /// Simulates reserving and registering `request` (what `store --dry-run` shows).
+    pub async fn simulate_register(&self, request: &RegisterRequest) -> Result<Preview, ChainError> {
+        match self.send_registration(request, true).await?.0 {
             Submitted::Simulated(preview) | Submitted::Executed { preview, .. } => Ok(preview),
         }
     }
@@ -345,13 +355,7 @@ impl ChainAccess for SuiChain {
     /// `reserve_space_bounded` then `register_blob_bounded` in one transaction, bounded by the
     /// cost at the prices read just before (prices change only with the epoch).
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, ChainError> {
-        let (registration, action) = self.registration(request).await?;
-        let cost = registration.max_storage_cost.saturating_add(registration.max_write_cost);
-        let wal = self.wal_for(cost).await?;
-        let walrus = self.deployment.walrus;
-        let sent = self
-            .send(action, true, false, |g| transactions::reserve_and_register(g, &walrus, &wal, &registration))
-            .await?;
+        let (sent, cost) = self.send_registration(request, false).await?;
         let Submitted::Executed { outcome, .. } = &sent else { unreachable!("sent without a dry run") };
         let created = outcome
             .created_of_type("blob", "Blob")

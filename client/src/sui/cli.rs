@@ -673,13 +673,8 @@ async fn publish(command: PublishCommand, json: bool) -> Result<()> {
 /// Where `walrus blob-status` reads on Sui, and whose blob objects it lists.
 #[derive(Args, Debug, Clone)]
 pub struct BlobStatusArgs {
-    /// Read through a Sui full node: the deployment file `walrus publish walrus` wrote
-    /// (without it, the chain of --config is read).
-    #[arg(long, env = "WALRUS_DEPLOYMENT")]
-    pub deployment: Option<PathBuf>,
-    /// The full node's gRPC URL (default: the deployment file's `full_node`).
-    #[arg(long, requires = "deployment")]
-    pub sui: Option<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Whose blob objects to list: a full node finds objects by owner, not by blob ID
     /// (default: the wallet's address).
     #[arg(long, requires = "deployment")]
@@ -700,9 +695,9 @@ pub struct BlobReader {
 impl BlobReader {
     /// The reader of `args`, or `None` when no deployment is given.
     pub fn open(args: &BlobStatusArgs) -> Result<Option<Self>> {
-        let Some(path) = &args.deployment else { return Ok(None) };
+        let Some(path) = &args.read.deployment else { return Ok(None) };
         let deployment = Deployment::read(path)?;
-        let node = FullNode::new(args.sui.as_deref().unwrap_or(&deployment.full_node))?;
+        let node = FullNode::new(args.read.sui.as_deref().unwrap_or(&deployment.full_node))?;
         let (owner, own) = match &args.owner {
             Some(owner) => (parse_id("--owner", owner)?, false),
             None => {
