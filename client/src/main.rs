@@ -35,7 +35,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Encode, register, upload and certify files.
+    /// Encode, register, upload and certify files. On Sui (with a deployment file) only the
+    /// wallet's own blob objects are seen (a full node cannot find objects by blob ID): another
+    /// owner's certified blob is registered anew.
     Store {
         #[arg(required = true)]
         files: Vec<PathBuf>,
