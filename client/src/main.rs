@@ -12,9 +12,11 @@ use serde_json::json;
 use walrus_client::chain::local::LocalChain;
 use walrus_client::config::FileConfig;
 use walrus_client::daemon::{self, DaemonConfig};
-use walrus_client::sui::cli::BlobReader;
+use walrus_client::sui::chain::SuiChain;
+use walrus_client::sui::cli::{BlobArgs, BlobReader, ReadArgs};
 use walrus_client::{
-    BlobObject, ChainAccess, Client, Estimate, ObjectId, Registered, StoreEvent, StoreOptions, StoreOutcome,
+    BlobObject, ChainAccess, Client, Estimate, ObjectId, RegisterRequest, Registered, StoreEvent, StoreOptions,
+    StoreOutcome,
 };
 use walrus_encoder::BlobId;
 
@@ -33,7 +35,9 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Encode, register, upload and certify files.
+    /// Encode, register, upload and certify files. On Sui (with a deployment file) only the
+    /// wallet's own blob objects are seen (a full node cannot find objects by blob ID): another
+    /// owner's certified blob is registered anew.
     Store {
         #[arg(required = true)]
         files: Vec<PathBuf>,
@@ -46,9 +50,12 @@ enum Command {
         /// Store even if the blob is already certified for long enough.
         #[arg(long)]
         force: bool,
-        /// Show the blob ID, encoded size and cost without storing.
+        /// Show the blob ID, encoded size and cost without storing (on Sui, also simulate the
+        /// registration and show its gas).
         #[arg(long)]
         dry_run: bool,
+        #[command(flatten)]
+        sui: BlobArgs,
     },
     /// Read a blob and check it against its ID.
     Read {
@@ -56,6 +63,8 @@ enum Command {
         /// Where to write the blob (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        #[command(flatten)]
+        sui: ReadArgs,
     },
     /// The blob's objects on chain: certified or not, until which epoch. On Sui (with a
     /// deployment file), one owner's objects.
@@ -69,13 +78,18 @@ enum Command {
         sui: walrus_client::sui::cli::BlobStatusArgs,
     },
     /// The current epoch, committee and prices.
-    Info,
+    Info {
+        #[command(flatten)]
+        sui: ReadArgs,
+    },
     /// The blob ID a file would have.
     BlobId {
         file: PathBuf,
         /// The system's number of shards (default: asked of the chain).
         #[arg(long)]
         n_shards: Option<u16>,
+        #[command(flatten)]
+        sui: ReadArgs,
     },
     /// Convert a blob ID (decimal as Sui explorers show it, hex or base64) to base64.
     ConvertBlobId { blob_id: String },
@@ -98,12 +112,18 @@ enum Command {
         #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..))]
         request_timeout_secs: u64,
     },
-    /// Delete the wallet's deletable blob objects: every one of a blob ID, or one object.
+    /// Delete the wallet's deletable blob objects: every one of a blob ID, or one object. On
+    /// Sui the freed storage stays with the wallet.
     Delete {
         #[arg(long, conflicts_with = "object_id", required_unless_present = "object_id")]
         blob_id: Option<String>,
         #[arg(long)]
         object_id: Option<String>,
+        /// On Sui, simulate and show the cost without sending.
+        #[arg(long, requires = "deployment")]
+        dry_run: bool,
+        #[command(flatten)]
+        sui: BlobArgs,
     },
     /// Add epochs to the storage of one of the wallet's certified blob objects.
     Extend {
@@ -111,12 +131,19 @@ enum Command {
         blob_obj_id: String,
         #[arg(long)]
         epochs_extended: u32,
+        /// On Sui, simulate and show the cost without sending.
+        #[arg(long, requires = "deployment")]
+        dry_run: bool,
+        #[command(flatten)]
+        sui: BlobArgs,
     },
     /// The wallet's blob objects.
     ListBlobs {
         /// Also those whose storage has ended.
         #[arg(long)]
         include_expired: bool,
+        #[command(flatten)]
+        sui: BlobArgs,
     },
     #[command(flatten)]
     Sui(Box<walrus_client::sui::cli::SuiCommand>),
@@ -172,15 +199,15 @@ async fn run(cli: Cli) -> Result<()> {
             let id = parse_blob_id(&blob_id)?;
             print(json, json!({ "blobId": id.to_string() }), &id.to_string());
         }
-        Command::BlobId { file, n_shards } => {
+        Command::BlobId { file, n_shards, sui } => {
             let n_shards = match n_shards {
                 Some(n) => n,
-                None => connect(&config)?.n_shards().await?,
+                None => chain(sui.open()?, &config)?.n_shards().await?,
             };
             let id = blob_id_of(&file, n_shards).await?;
             print(json, json!({ "blobId": id.to_string(), "file": file }), &id.to_string());
         }
-        Command::Info => info(&*connect(&config)?, json).await?,
+        Command::Info { sui } => info(&*chain(sui.open()?, &config)?, json).await?,
         Command::BlobStatus { blob_id, file, sui } => {
             if let Some(reader) = BlobReader::open(&sui)? {
                 return sui_blob_status(&reader, blob_id, file, json).await;
@@ -193,9 +220,9 @@ async fn run(cli: Cli) -> Result<()> {
             };
             blob_status(&*chain, &id, json).await?;
         }
-        Command::Read { blob_id, out } => {
+        Command::Read { blob_id, out, sui } => {
             let id = parse_blob_id(&blob_id)?;
-            let client = Client::new(connect(&config)?, config.client_config().map_err(|e| anyhow!(e))?);
+            let client = Client::new(chain(sui.open()?, &config)?, config.client_config().map_err(|e| anyhow!(e))?);
             read(&client, &id, out.as_deref(), json).await?;
         }
         Command::Daemon {
@@ -220,30 +247,46 @@ async fn run(cli: Cli) -> Result<()> {
             daemon::serve(listener, daemon::router(client, daemon), stop_signal()).await?;
             eprintln!("walrus daemon: stopped");
         }
-        Command::Store { files, epochs, permanent, force, dry_run } => {
-            let client = Client::new(connect(&config)?, config.client_config().map_err(|e| anyhow!(e))?);
+        Command::Store { files, epochs, permanent, force, dry_run, sui } => {
+            let sui = sui.open(!dry_run)?.map(Arc::new);
+            let chain: Arc<dyn ChainAccess> = match &sui {
+                Some(sui) => sui.clone(),
+                None => connect(&config)?,
+            };
+            let client = Client::new(chain, config.client_config().map_err(|e| anyhow!(e))?);
             let epochs = epochs.resolve(client.chain()).await?;
             let options = StoreOptions { epochs, deletable: !permanent, force, progress: None };
-            store(&client, &files, options, dry_run, json).await?;
+            store(&client, sui.as_deref(), &files, options, dry_run, json).await?;
         }
-        Command::Delete { blob_id, object_id } => {
+        Command::Delete { blob_id, object_id, dry_run, sui } => {
             let target = match (blob_id, object_id) {
                 (_, Some(id)) => Target::Object(parse_object_id(&id)?),
                 (Some(id), None) => Target::Blob(parse_blob_id(&id)?),
                 (None, None) => unreachable!("clap requires one of them"),
             };
-            delete(&*connect(&config)?, target, json).await?;
+            match sui.open(!dry_run)? {
+                Some(sui) => {
+                    let objects = deletable(&sui, target).await?;
+                    walrus_client::sui::cli::delete(&sui, &objects, dry_run, json).await?;
+                }
+                None => delete(&*connect(&config)?, target, json).await?,
+            }
         }
-        Command::Extend { blob_obj_id, epochs_extended } => {
-            let Registered { blob, cost } =
-                connect(&config)?.extend(&parse_object_id(&blob_obj_id)?, epochs_extended).await?;
+        Command::Extend { blob_obj_id, epochs_extended, dry_run, sui } => {
+            let id = parse_object_id(&blob_obj_id)?;
+            if let Some(sui) = sui.open(!dry_run)? {
+                return walrus_client::sui::cli::extend(&sui, &id, epochs_extended, dry_run, json).await;
+            }
+            let Registered { blob, cost } = connect(&config)?.extend(&id, epochs_extended).await?;
             let text = format!(
                 "extended {} (blob {}) to epoch {}, cost {cost} FROST",
                 blob.object_id, blob.blob_id, blob.end_epoch
             );
             print(json, json!({"blobObject": blob.to_json(), "cost": cost}), &text);
         }
-        Command::ListBlobs { include_expired } => list_blobs(&*connect(&config)?, include_expired, json).await?,
+        Command::ListBlobs { include_expired, sui } => {
+            list_blobs(&*chain(sui.open(false)?, &config)?, include_expired, json).await?
+        }
         Command::Sui(command) => walrus_client::sui::cli::run(*command, json).await?,
     }
     Ok(())
@@ -276,6 +319,14 @@ fn connect(config: &FileConfig) -> Result<Arc<dyn ChainAccess>> {
             Ok(Arc::new(local))
         }
         Some(chain) => bail!("[chain] kind {:?} is not known: this build supports \"local\" (the local chain)", chain.kind),
+    }
+}
+
+/// The Sui chain when a deployment file is given, else the chain of the configuration.
+fn chain(sui: Option<SuiChain>, config: &FileConfig) -> Result<Arc<dyn ChainAccess>> {
+    match sui {
+        Some(sui) => Ok(Arc::new(sui)),
+        None => connect(config),
     }
 }
 
@@ -460,12 +511,20 @@ fn part_path(path: &Path) -> Result<PathBuf> {
 }
 
 /// Stores each file; one failure does not stop the others, but makes the exit code non-zero.
-async fn store(client: &Client, files: &[PathBuf], options: StoreOptions, dry_run: bool, json: bool) -> Result<()> {
+/// On Sui (`sui`), a dry run also simulates each registration.
+async fn store(
+    client: &Client,
+    sui: Option<&SuiChain>,
+    files: &[PathBuf],
+    options: StoreOptions,
+    dry_run: bool,
+    json: bool,
+) -> Result<()> {
     let mut results = Vec::new();
     let mut failed = 0;
     for path in files {
         let result = if dry_run {
-            dry_run_one(client, path, &options, json).await
+            dry_run_one(client, sui, path, &options, json).await
         } else {
             store_one(client, path, &options, json).await
         };
@@ -487,22 +546,49 @@ async fn store(client: &Client, files: &[PathBuf], options: StoreOptions, dry_ru
     Ok(())
 }
 
-async fn dry_run_one(client: &Client, path: &Path, options: &StoreOptions, json: bool) -> Result<serde_json::Value> {
+async fn dry_run_one(
+    client: &Client,
+    sui: Option<&SuiChain>,
+    path: &Path,
+    options: &StoreOptions,
+    json: bool,
+) -> Result<serde_json::Value> {
     let estimate = client.estimate(read_file(path).await?, options.epochs).await?;
-    let Estimate { blob_id, unencoded_size, encoded_size, cost } = estimate;
+    let Estimate { blob_id, unencoded_size, encoded_size, cost, root_hash } = estimate;
     if !json {
         println!(
             "{}: blob ID {blob_id}, {unencoded_size} bytes, encoded {encoded_size} bytes, would cost {cost} FROST",
             path.display()
         );
     }
-    Ok(json!({
+    let mut value = json!({
         "path": path,
         "blobId": blob_id.to_string(),
         "unencodedSize": unencoded_size,
         "encodedSize": encoded_size,
         "cost": cost,
-    }))
+    });
+    if let Some(sui) = sui {
+        let request = RegisterRequest {
+            blob_id,
+            root_hash,
+            unencoded_size,
+            encoded_size,
+            encoding_type: walrus_encoder::EncodingType::RS2 as u8,
+            epochs_ahead: options.epochs,
+            deletable: options.deletable,
+        };
+        let preview = sui.simulate_register(&request).await?;
+        if !json {
+            println!("  simulated: {preview}");
+        }
+        value["registration"] = json!({
+            "action": preview.action,
+            "gasNet": preview.gas.net().to_string(),
+            "budget": preview.budget,
+        });
+    }
+    Ok(value)
 }
 
 async fn store_one(client: &Client, path: &Path, options: &StoreOptions, json: bool) -> Result<serde_json::Value> {
@@ -560,9 +646,10 @@ enum Target {
     Object(ObjectId),
 }
 
-async fn delete(chain: &dyn ChainAccess, target: Target, json: bool) -> Result<()> {
-    let objects = match target {
-        Target::Object(id) => vec![id],
+/// The objects `delete` removes: the one named, or the wallet's deletable ones of the blob.
+async fn deletable(chain: &dyn ChainAccess, target: Target) -> Result<Vec<ObjectId>> {
+    match target {
+        Target::Object(id) => Ok(vec![id]),
         Target::Blob(blob_id) => {
             let objects = chain.blob_objects(&blob_id).await?;
             let mine: Vec<ObjectId> = objects.iter().filter(|o| o.owned && o.deletable).map(|o| o.object_id).collect();
@@ -572,9 +659,13 @@ async fn delete(chain: &dyn ChainAccess, target: Target, json: bool) -> Result<(
                     objects.len()
                 );
             }
-            mine
+            Ok(mine)
         }
-    };
+    }
+}
+
+async fn delete(chain: &dyn ChainAccess, target: Target, json: bool) -> Result<()> {
+    let objects = deletable(chain, target).await?;
     for id in &objects {
         chain.delete(id).await.with_context(|| format!("cannot delete {id}"))?;
         if !json {

@@ -188,6 +188,8 @@ pub struct Estimate {
     pub encoded_size: u64,
     /// FROST for reserving `epochs` epochs and registering.
     pub cost: u64,
+    /// The Merkle root a registration names (see [`RegisterRequest::root_hash`]).
+    pub root_hash: [u8; 32],
 }
 
 impl Client {
@@ -204,6 +206,7 @@ impl Client {
             unencoded_size: layout.unencoded_length(),
             encoded_size: layout.encoded_length(),
             cost: prices.cost(layout.encoded_length(), epochs),
+            root_hash: metadata.metadata().root_hash().bytes(),
         })
     }
 

@@ -457,3 +457,126 @@ async fn the_epoch_change_steps_run_when_due() {
     assert_eq!(env.fake.state().epoch, 1);
     assert_eq!(env.calls(), ["staking::voting_end", "staking::initiate_epoch_change"]);
 }
+
+/// A deployed environment whose committee (two nodes, 4 + 3 shards) is in epoch 3, with
+/// storage sold up to 5 epochs ahead.
+async fn with_committee() -> Env {
+    use fastcrypto::bls12381::min_pk::BLS12381KeyPair;
+    use fastcrypto::traits::{KeyPair as _, ToFromBytes as _};
+    use rand::SeedableRng as _;
+    let (env, _) = deployed().await;
+    let members: Vec<fake_sui::FakeMember> = [(0x91, vec![0, 2, 4, 6]), (0x92, vec![1, 3, 5])]
+        .into_iter()
+        .enumerate()
+        .map(|(i, (operator, shards))| {
+            let key = BLS12381KeyPair::generate(&mut rand::rngs::StdRng::seed_from_u64(i as u64));
+            fake_sui::FakeMember {
+                node: env.fake.add_node(address(operator)).0,
+                public_key: key.public().as_bytes().to_vec(),
+                shards,
+                network_address: format!("node{i}.example.org:9185"),
+            }
+        })
+        .collect();
+    env.fake.set_committee(3, &members, 5);
+    env
+}
+
+#[tokio::test]
+async fn store_dry_run_shows_the_cost_and_simulates_the_registration() {
+    let env = with_committee().await;
+    let file = env.dir.path().join("blob.bin");
+    std::fs::write(&file, b"stored on sui").unwrap();
+    let path = file.display().to_string();
+    let out = env.ok(&["store", &path, "--epochs", "2", "--dry-run"]).await;
+    let blob_id = walrus_encoder::compute_metadata(7, b"stored on sui").unwrap().blob_id();
+    assert!(out.contains(&format!("blob ID {blob_id}")), "{out}");
+    // One MiB unit: 2 epochs at 100 FROST and the write fee of 1000.
+    assert!(out.contains("would cost 1200 FROST"), "{out}");
+    assert!(out.contains("simulated: Reserve") && out.contains("at most 0.0000012 WAL"), "{out}");
+    assert!(out.contains("simulated gas: 0.002500000 SUI net"), "{out}");
+    let json = env.json(&["store", &path, "--epochs", "max", "--dry-run", "--permanent"]).await;
+    assert_eq!(json[0]["cost"], 100 * 5 + 1000, "`max` is the System's max_epochs_ahead: {json}");
+    assert!(json[0]["registration"]["action"].as_str().unwrap().contains("permanent blob"), "{json}");
+    let simulations = env.fake.state().simulations;
+    let executed = env.fake.state().executed.len();
+    assert_eq!((simulations, executed), (2, 0));
+    assert!(env.calls().is_empty());
+
+    // Storing sends transactions: refused at once without --yes and without a terminal; too
+    // many epochs are refused by the contract, named, before anything is signed.
+    env.fails(&["store", &path, "--epochs", "1"], "pass --yes").await;
+    env.fails(&["store", &path, "--epochs", "6", "--dry-run"], "EInvalidEpochsAhead").await;
+    assert!(env.calls().is_empty());
+}
+
+#[tokio::test]
+async fn info_and_list_blobs_read_the_deployment() {
+    let env = with_committee().await;
+    let me = env.key.address();
+    let blob = env.fake.add_blob(me, [7; 32], Some(3), 5);
+    env.fake.add_blob(address(0x55), [7; 32], Some(3), 5);
+    let deployment = env.deployment.display().to_string();
+    let output = run(vec!["--json".into(), "info".into(), "--deployment".into(), deployment]).await;
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let info: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((info["epoch"].as_u64(), info["nShards"].as_u64()), (Some(3), Some(7)));
+    assert_eq!(info["prices"]["storage_per_unit_epoch"], fake_sui::STORAGE_PRICE);
+    let addresses: Vec<&str> = info["committee"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["network_address"].as_str().unwrap())
+        .collect();
+    assert_eq!(addresses.len(), 2);
+    assert!(addresses.contains(&"node0.example.org:9185") && addresses.contains(&"node1.example.org:9185"));
+
+    let file = env.dir.path().join("blob.bin");
+    std::fs::write(&file, b"which id").unwrap();
+    let args = ["blob-id", &file.display().to_string(), "--deployment", &env.deployment.display().to_string()];
+    let output = run(args.iter().map(|a| a.to_string()).collect()).await;
+    let expected = walrus_encoder::compute_metadata(7, b"which id").unwrap().blob_id();
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), expected.to_string(), "the Staking object's 7 shards");
+
+    let listed = env.json(&["list-blobs"]).await;
+    let [object] = listed.as_array().unwrap().as_slice() else { panic!("the wallet's one blob: {listed}") };
+    assert_eq!(object["id"], blob.to_string());
+}
+
+#[tokio::test]
+async fn delete_and_extend_send_their_transactions() {
+    let env = with_committee().await;
+    let me = env.key.address();
+    let blob_id = walrus_encoder::BlobId([7; 32]);
+    let certified = env.fake.add_blob(me, blob_id.0, Some(3), 5);
+    let id = certified.to_string();
+
+    let out = env.ok(&["extend", "--blob-obj-id", &id, "--epochs-extended", "1", "--dry-run"]).await;
+    assert!(out.contains("dry run: nothing sent") && out.contains("to epoch 6, for at most 0.0000001 WAL"), "{out}");
+    assert!(env.calls().is_empty());
+    let before = env.wal();
+    let out = env.ok(&["extend", "--blob-obj-id", &id, "--epochs-extended", "1", "--yes"]).await;
+    assert!(out.contains(&format!("extended {id} (blob {blob_id}) to epoch 6")), "{out}");
+    assert_eq!(env.calls(), ["system::extend_blob_bounded"]);
+    assert_eq!(before - env.wal(), fake_sui::STORAGE_PRICE, "one MiB for one epoch");
+    env.fails(&["extend", "--blob-obj-id", &id, "--epochs-extended", "5", "--yes"], "EInvalidEpochsAhead").await;
+
+    let dry = env.json(&["delete", "--object-id", &id, "--dry-run"]).await;
+    assert_eq!(
+        (dry["deleted"].as_array().map(Vec::len), dry["transactions"][0]["dryRun"].as_bool()),
+        (Some(0), Some(true))
+    );
+    let deleted = env.json(&["delete", "--blob-id", &blob_id.to_string(), "--yes"]).await;
+    assert_eq!(deleted["deleted"], serde_json::json!([id]));
+    assert_eq!(env.calls(), ["system::extend_blob_bounded", "system::delete_blob"]);
+    assert!(env.fake.blobs().is_empty());
+    env.fails(&["delete", "--blob-id", &blob_id.to_string(), "--yes"], "no deletable blob object of this wallet").await;
+
+    // Another's blob, and an uncertified one, are refused with the reason.
+    let theirs = env.fake.add_blob(address(0x55), blob_id.0, Some(3), 5).to_string();
+    env.fails(&["delete", "--object-id", &theirs, "--yes"], "is not").await;
+    let uncertified = env.fake.add_blob(me, blob_id.0, None, 5).to_string();
+    env.fails(&["extend", "--blob-obj-id", &uncertified, "--epochs-extended", "1", "--yes"], "ENotCertified").await;
+    env.fails(&["delete", "--object-id", &uncertified], "pass --yes").await;
+    assert_eq!(env.calls().len(), 2);
+}

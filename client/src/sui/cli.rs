@@ -5,6 +5,7 @@
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context as _, Result};
@@ -14,6 +15,7 @@ use serde_json::{json, Value};
 use sui_sdk_types::{Address, ObjectReference, Owner, Transaction};
 
 use super::blobs;
+use super::chain::{self, SuiChain};
 use super::deployment::{self, Deployment};
 use super::full_node::{FullNode, NodeError, Outcome};
 use super::keys::SuiKey;
@@ -24,6 +26,7 @@ use super::transactions::{
     self, BuildError, Gas, InitParams, NodeRegistration, NodeUpdate, SharedObject, Votes, Walrus,
 };
 use super::wallet;
+use crate::chain::{ChainAccess as _, ObjectId};
 
 /// FROST in one WAL.
 const FROST_PER_WAL: u64 = 1_000_000_000;
@@ -670,13 +673,8 @@ async fn publish(command: PublishCommand, json: bool) -> Result<()> {
 /// Where `walrus blob-status` reads on Sui, and whose blob objects it lists.
 #[derive(Args, Debug, Clone)]
 pub struct BlobStatusArgs {
-    /// Read through a Sui full node: the deployment file `walrus publish walrus` wrote
-    /// (without it, the chain of --config is read).
-    #[arg(long, env = "WALRUS_DEPLOYMENT")]
-    pub deployment: Option<PathBuf>,
-    /// The full node's gRPC URL (default: the deployment file's `full_node`).
-    #[arg(long, requires = "deployment")]
-    pub sui: Option<String>,
+    #[command(flatten)]
+    pub read: ReadArgs,
     /// Whose blob objects to list: a full node finds objects by owner, not by blob ID
     /// (default: the wallet's address).
     #[arg(long, requires = "deployment")]
@@ -697,9 +695,9 @@ pub struct BlobReader {
 impl BlobReader {
     /// The reader of `args`, or `None` when no deployment is given.
     pub fn open(args: &BlobStatusArgs) -> Result<Option<Self>> {
-        let Some(path) = &args.deployment else { return Ok(None) };
+        let Some(path) = &args.read.deployment else { return Ok(None) };
         let deployment = Deployment::read(path)?;
-        let node = FullNode::new(args.sui.as_deref().unwrap_or(&deployment.full_node))?;
+        let node = FullNode::new(args.read.sui.as_deref().unwrap_or(&deployment.full_node))?;
         let (owner, own) = match &args.owner {
             Some(owner) => (parse_id("--owner", owner)?, false),
             None => {
@@ -768,23 +766,7 @@ impl Session {
 
     /// WAL coins of the wallet enough for `amount`, largest first.
     async fn wal_coins(&self, amount: u64) -> Result<Vec<ObjectReference>> {
-        let coins = self.node.coins(self.key.address(), &self.deployment.wal_coin()).await?;
-        let held: u64 = coins.iter().map(|c| c.balance).fold(0, u64::saturating_add);
-        if held < amount {
-            bail!(
-                "{} holds {} WAL, less than the {} WAL asked for",
-                self.key.address(),
-                wal_text(held),
-                wal_text(amount)
-            );
-        }
-        let mut sum = 0u64;
-        let enough = coins.iter().take_while(|c| {
-            let more = sum < amount;
-            sum = sum.saturating_add(c.balance);
-            more
-        });
-        Ok(enough.map(|c| c.reference.clone()).collect())
+        Ok(chain::wal_coins(&self.node, &self.deployment, self.key.address(), amount, "asked for").await??)
     }
 
     /// The wallet's object `id` of type `walrus::module::name`.
@@ -823,13 +805,119 @@ impl Session {
 }
 
 fn connect(url: &str, wallet: &WalletArgs) -> Result<(FullNode, SuiKey)> {
+    Ok((FullNode::new(url)?, select_key(wallet)?))
+}
+
+/// The key `wallet` names.
+fn select_key(wallet: &WalletArgs) -> Result<SuiKey> {
     let address = wallet.address.as_deref().map(|a| parse_id("--address", a)).transpose()?;
     let keystore = match &wallet.keystore {
         Some(path) => path.clone(),
         None => wallet::default_keystore()?,
     };
-    let key = wallet::select(&keystore, address)?;
-    Ok((FullNode::new(url)?, key))
+    Ok(wallet::select(&keystore, address)?)
+}
+
+/// Runs a blob command on Sui rather than on the chain of `--config` (`read`, `info`): the
+/// deployment and the full node; reading needs no key.
+#[derive(Args, Debug, Clone)]
+pub struct ReadArgs {
+    /// Run on Sui, through a full node: the deployment file `walrus publish walrus` wrote
+    /// (without it, the chain of --config).
+    #[arg(long, env = "WALRUS_DEPLOYMENT")]
+    pub deployment: Option<PathBuf>,
+    /// The full node's gRPC URL (default: the deployment file's `full_node`).
+    #[arg(long, requires = "deployment")]
+    pub sui: Option<String>,
+}
+
+impl ReadArgs {
+    /// The chain to read, or `None` without a deployment file.
+    pub fn open(&self) -> Result<Option<SuiChain>> {
+        open_chain(self, None, false, 60)
+    }
+}
+
+/// Runs one of the wallet's blob commands on Sui (`store`, `delete`, `extend`,
+/// `list-blobs`): the deployment, the full node, the wallet and how transactions are sent.
+#[derive(Args, Debug, Clone)]
+pub struct BlobArgs {
+    #[command(flatten)]
+    pub read: ReadArgs,
+    #[command(flatten)]
+    pub wallet: WalletArgs,
+    /// On Sui, send without asking for confirmation (needed when standard input is not a
+    /// terminal).
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// On Sui, seconds to wait for each transaction to be in a checkpoint.
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub wait_secs: u64,
+}
+
+impl BlobArgs {
+    /// The chain as the wallet uses it, or `None` without a deployment file. When the command
+    /// `sends` transactions, it is refused at once if it could not ask for confirmation.
+    pub fn open(&self, sends: bool) -> Result<Option<SuiChain>> {
+        if self.read.deployment.is_some() && sends {
+            refuse_unconfirmable(self.yes)?;
+        }
+        open_chain(&self.read, Some(&self.wallet), self.yes, self.wait_secs)
+    }
+}
+
+fn refuse_unconfirmable(yes: bool) -> Result<()> {
+    if !yes && !std::io::stdin().is_terminal() {
+        bail!("refusing to send a transaction without confirmation: standard input is not a terminal; pass --yes");
+    }
+    Ok(())
+}
+
+/// The chain of `read`'s deployment with `wallet`'s key; each transaction's preview is shown
+/// on standard error and, where it spends WAL or removes a blob, asked about unless `yes`.
+fn open_chain(read: &ReadArgs, wallet: Option<&WalletArgs>, yes: bool, wait_secs: u64) -> Result<Option<SuiChain>> {
+    let Some(path) = &read.deployment else { return Ok(None) };
+    let deployment = Deployment::read(path)?;
+    let node = FullNode::new(read.sui.as_deref().unwrap_or(&deployment.full_node))?;
+    let key = wallet.map(select_key).transpose()?;
+    let options = SubmitOptions { checkpoint_timeout: Duration::from_secs(wait_secs), ..SubmitOptions::default() };
+    let confirm: chain::Confirm = Arc::new(move |preview: &Preview, needs_yes: bool| {
+        eprintln!("{preview}");
+        !needs_yes || yes || ask("Sign and send it? [y/N] ")
+    });
+    Ok(Some(SuiChain::new(deployment, node, key, options, confirm)))
+}
+
+/// `walrus delete` on Sui: deletes each of the wallet's blob objects `objects` (keeping their
+/// storage), or with `dry_run` only simulates it.
+pub async fn delete(chain: &SuiChain, objects: &[ObjectId], dry_run: bool, json: bool) -> Result<()> {
+    let mut sent = Vec::new();
+    for id in objects {
+        let done = chain.send_delete(id, dry_run).await.with_context(|| format!("cannot delete {id}"))?;
+        if !json {
+            report(false, &done, json!({}), &Some(format!("deleted {id}")))?;
+        }
+        sent.push(report_json(&done, json!({ "objectId": id })));
+    }
+    if json {
+        let deleted: &[ObjectId] = if dry_run { &[] } else { objects };
+        println!("{}", json!({ "deleted": deleted, "transactions": sent }));
+    }
+    Ok(())
+}
+
+/// `walrus extend` on Sui: adds `epochs` to the storage of the wallet's blob object `id`, or
+/// with `dry_run` only simulates it.
+pub async fn extend(chain: &SuiChain, id: &ObjectId, epochs: u32, dry_run: bool, json: bool) -> Result<()> {
+    let (sent, cost) = chain.send_extend(id, epochs, dry_run).await?;
+    let blob = match &sent {
+        Submitted::Simulated(_) => None,
+        Submitted::Executed { .. } => chain.blob_object(id).await?,
+    };
+    let text = blob.map(|b| {
+        format!("extended {id} (blob {}) to epoch {}, cost at most {} WAL", b.blob_id, b.end_epoch, wal_text(cost))
+    });
+    report(json, &sent, json!({ "blobObject": blob.map(|b| b.to_json()), "cost": cost }), &text)
 }
 
 async fn send(
@@ -839,8 +927,8 @@ async fn send(
     tx: &TxArgs,
     build: impl Fn(&Gas) -> Result<Transaction, BuildError>,
 ) -> Result<Submitted> {
-    if !tx.yes && !tx.dry_run && !std::io::stdin().is_terminal() {
-        bail!("refusing to send a transaction without confirmation: standard input is not a terminal; pass --yes");
+    if !tx.dry_run {
+        refuse_unconfirmable(tx.yes)?;
     }
     let options = SubmitOptions {
         dry_run: tx.dry_run,
@@ -879,33 +967,13 @@ impl Submitted {
 
 /// Prints how a transaction ended, with `extra` (JSON) or `text`.
 fn report(json: bool, sent: &Submitted, extra: Value, text: &Option<String>) -> Result<()> {
-    let (preview, executed) = match sent {
-        Submitted::Simulated(preview) => (preview, None),
-        Submitted::Executed { preview, outcome, checkpoint } => (preview, Some((outcome, checkpoint))),
-    };
     if json {
-        let g = &preview.gas;
-        let mut value = json!({
-            "action": preview.action,
-            "dryRun": executed.is_none(),
-            "gas": {"computation": g.computation, "storage": g.storage, "rebate": g.rebate, "net": g.net().to_string()},
-            "budget": preview.budget,
-        });
-        if let Some((outcome, checkpoint)) = executed {
-            value["digest"] = json!(outcome.digest.to_string());
-            value["checkpoint"] = json!(checkpoint);
-            let o = &outcome.gas;
-            value["gasCharged"] = json!(o.net().to_string());
-        }
-        if let (Value::Object(value), Value::Object(extra)) = (&mut value, extra) {
-            value.extend(extra);
-        }
-        println!("{value}");
+        println!("{}", report_json(sent, extra));
         return Ok(());
     }
-    match executed {
-        None => println!("dry run: nothing sent.\n{preview}"),
-        Some((outcome, checkpoint)) => {
+    match sent {
+        Submitted::Simulated(preview) => println!("dry run: nothing sent.\n{preview}"),
+        Submitted::Executed { outcome, checkpoint, .. } => {
             println!(
                 "done: transaction {} in checkpoint {checkpoint}, gas {} SUI",
                 outcome.digest,
@@ -917,6 +985,31 @@ fn report(json: bool, sent: &Submitted, extra: Value, text: &Option<String>) -> 
         }
     }
     Ok(())
+}
+
+/// How a transaction ended, as JSON, with the fields of `extra` added.
+fn report_json(sent: &Submitted, extra: Value) -> Value {
+    let (preview, executed) = match sent {
+        Submitted::Simulated(preview) => (preview, None),
+        Submitted::Executed { preview, outcome, checkpoint } => (preview, Some((outcome, checkpoint))),
+    };
+    let g = &preview.gas;
+    let mut value = json!({
+        "action": preview.action,
+        "dryRun": executed.is_none(),
+        "gas": {"computation": g.computation, "storage": g.storage, "rebate": g.rebate, "net": g.net().to_string()},
+        "budget": preview.budget,
+    });
+    if let Some((outcome, checkpoint)) = executed {
+        value["digest"] = json!(outcome.digest.to_string());
+        value["checkpoint"] = json!(checkpoint);
+        let o = &outcome.gas;
+        value["gasCharged"] = json!(o.net().to_string());
+    }
+    if let (Value::Object(value), Value::Object(extra)) = (&mut value, extra) {
+        value.extend(extra);
+    }
+    value
 }
 
 /// Whether two Move type names are the same, however their addresses are spelled.

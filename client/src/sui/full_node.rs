@@ -241,41 +241,36 @@ impl FullNode {
         response.epoch.and_then(|e| e.reference_gas_price).ok_or(NodeError::Malformed("the reference gas price"))
     }
 
-    /// The current reference and owner of object `id`.
-    pub async fn object(&self, id: Address) -> Result<ObjectInfo, NodeError> {
+    /// Object `id` with the fields of `paths`.
+    async fn get_object(&self, id: Address, paths: &[&str]) -> Result<proto::Object, NodeError> {
         let response = self
             .call(|mut c| async move {
-                let request = proto::GetObjectRequest::new(&id).with_read_mask(FieldMask::from_paths([
-                    "object_id",
-                    "version",
-                    "digest",
-                    "owner",
-                    "object_type",
-                ]));
+                let request = proto::GetObjectRequest::new(&id).with_read_mask(FieldMask::from_paths(paths));
                 c.ledger_client().get_object(request).await
             })
             .await?;
-        let object = response.object.ok_or(NodeError::Malformed("the object"))?;
-        let reference = reference(&object)?;
-        let owner = owner(object.owner.as_ref().ok_or(NodeError::Malformed("the object's owner"))?)?;
-        let object_type = object.object_type.filter(|t| t != "package");
-        Ok(ObjectInfo { reference, owner, object_type })
+        response.object.ok_or(NodeError::Malformed("the object"))
+    }
+
+    /// The current reference and owner of object `id`.
+    pub async fn object(&self, id: Address) -> Result<ObjectInfo, NodeError> {
+        let object = self.get_object(id, &["object_id", "version", "digest", "owner", "object_type"]).await?;
+        object_info(object)
+    }
+
+    /// The reference, owner, type and BCS contents of object `id`, read at one version.
+    pub async fn object_with_contents(&self, id: Address) -> Result<(ObjectInfo, Vec<u8>), NodeError> {
+        let paths = ["object_id", "version", "digest", "owner", "object_type", "contents"];
+        let mut object = self.get_object(id, &paths).await?;
+        let contents = object.contents.take().and_then(|c| c.value);
+        let contents = contents.ok_or(NodeError::Malformed("the object's contents"))?;
+        Ok((object_info(object)?, contents.to_vec()))
     }
 
     /// The Move type and BCS contents of object `id`, of any owner (a pool inside the
     /// `Staking` object's table included).
     pub async fn contents(&self, id: Address) -> Result<MoveObject, NodeError> {
-        let response = self
-            .call(|mut c| async move {
-                let request = proto::GetObjectRequest::new(&id).with_read_mask(FieldMask::from_paths([
-                    "object_id",
-                    "object_type",
-                    "contents",
-                ]));
-                c.ledger_client().get_object(request).await
-            })
-            .await?;
-        let object = response.object.ok_or(NodeError::Malformed("the object"))?;
+        let object = self.get_object(id, &["object_id", "object_type", "contents"]).await?;
         let object_type = object.object_type.ok_or(NodeError::Malformed("the object's type"))?;
         let contents = object.contents.and_then(|c| c.value).ok_or(NodeError::Malformed("the object's contents"))?;
         Ok(MoveObject { object_type, contents: contents.to_vec() })
@@ -437,6 +432,14 @@ fn is_transient(status: &tonic::Status) -> bool {
             | tonic::Code::ResourceExhausted
             | tonic::Code::Aborted
     )
+}
+
+/// An object's reference, owner and type (`None` for a package).
+fn object_info(object: proto::Object) -> Result<ObjectInfo, NodeError> {
+    let reference = reference(&object)?;
+    let owner = owner(object.owner.as_ref().ok_or(NodeError::Malformed("the object's owner"))?)?;
+    let object_type = object.object_type.filter(|t| t != "package");
+    Ok(ObjectInfo { reference, owner, object_type })
 }
 
 fn reference(object: &proto::Object) -> Result<ObjectReference, NodeError> {

@@ -44,7 +44,7 @@ impl ExchangeRate {
 struct StakingPool {
     _id: [u8; 32],
     _state: PoolState,
-    _node_info: NodeInfo,
+    node_info: NodeInfo,
     _voting_params: (u64, u64, u64),
     _commission_rate: u16,
     _pending_commission_rate: Vec<(u32, u16)>,
@@ -71,7 +71,7 @@ enum PoolState {
 struct NodeInfo {
     _name: String,
     _node_id: [u8; 32],
-    _network_address: String,
+    network_address: String,
     _public_key: Vec<u8>,
     _public_key_bytes: Vec<u8>,
     _network_public_key: Vec<u8>,
@@ -91,6 +91,13 @@ impl Pool {
             bcs::from_bytes(contents).map_err(|e| format!("the StakingPool object does not decode: {e}"))?;
         Ok(Self { latest_epoch: pool.latest_epoch, rates_table: Address::new(pool.exchange_rates.0) })
     }
+}
+
+/// Where the node of a `StakingPool` object's contents serves clients.
+pub fn network_address(contents: &[u8]) -> Result<String, String> {
+    let pool: StakingPool =
+        bcs::from_bytes(contents).map_err(|e| format!("the StakingPool object does not decode: {e}"))?;
+    Ok(pool.node_info.network_address)
 }
 
 /// A stake as the valuation needs it.

@@ -241,6 +241,36 @@ pub fn certify_blob(
     Ok(tx.try_build()?)
 }
 
+/// `system::delete_blob` on the sender's deletable `Blob`, keeping the `Storage` it frees with
+/// the sender, who can register another blob on it.
+pub fn delete_blob(gas: &Gas, walrus: &Walrus, blob: &ObjectReference) -> Result<Transaction, BuildError> {
+    let mut tx = builder(gas);
+    let args = vec![shared(&mut tx, walrus.system, false), owned(&mut tx, blob)];
+    let storage = tx.move_call(call(walrus.package, "system", "delete_blob"), args);
+    keep(&mut tx, gas, storage);
+    Ok(tx.try_build()?)
+}
+
+/// `system::extend_blob_bounded`: adds `epochs` to the storage of the sender's certified
+/// `Blob`, paid from the sender's WAL (merged into the first coin), aborting rather than
+/// charging more than `max_cost` FROST.
+pub fn extend_blob(
+    gas: &Gas,
+    walrus: &Walrus,
+    blob: &ObjectReference,
+    wal: &[ObjectReference],
+    epochs: u32,
+    max_cost: u64,
+) -> Result<Transaction, BuildError> {
+    let mut tx = builder(gas);
+    let system = shared(&mut tx, walrus.system, true);
+    let blob = owned(&mut tx, blob);
+    let coin = wal_coin(&mut tx, wal)?;
+    let args = vec![system, blob, tx.pure_unique(&epochs), coin, tx.pure_unique(&max_cost)];
+    tx.move_call(call(walrus.package, "system", "extend_blob_bounded"), args);
+    Ok(tx.try_build()?)
+}
+
 /// `staking::request_withdraw_stake`: starts withdrawing a stake a committee counts.
 pub fn request_withdraw_stake(gas: &Gas, walrus: &Walrus, staked: &ObjectReference) -> Result<Transaction, BuildError> {
     let mut tx = builder(gas);

@@ -81,8 +81,36 @@ pub struct State {
     pub calls: Vec<String>,
     /// Transactions simulated.
     pub simulations: u32,
+    /// The `System` object's state: its committee's epoch and members (uncompressed key,
+    /// weight, node), prices and how far ahead storage can be bought.
+    pub system: SystemFields,
+    /// Shards of the `Staking` committee, by node.
+    pub shards: Vec<(Address, Vec<u16>)>,
     next_id: u64,
 }
+
+#[derive(Clone, Default)]
+pub struct SystemFields {
+    pub epoch: u32,
+    pub n_shards: u16,
+    pub members: Vec<(Vec<u8>, u16, Address)>,
+    pub storage_price: u64,
+    pub write_price: u64,
+    pub max_epochs_ahead: u32,
+}
+
+/// A committee member as [`Fake::set_committee`] takes it.
+pub struct FakeMember {
+    pub node: Address,
+    /// The BLS public key, compressed (48 bytes).
+    pub public_key: Vec<u8>,
+    pub shards: Vec<u16>,
+    pub network_address: String,
+}
+
+/// The storage price (FROST per MiB and epoch) and write price (per MiB) a deployment starts with.
+pub const STORAGE_PRICE: u64 = 100;
+pub const WRITE_PRICE: u64 = 1000;
 
 impl State {
     /// A fresh object ID.
@@ -264,6 +292,48 @@ impl Fake {
     /// Puts the system in `epoch` with a committee of `n_shards` shards.
     pub fn set_system(&self, epoch: u32, n_shards: u16) {
         set_system(&mut self.state(), epoch, n_shards);
+    }
+
+    /// Makes `members` (nodes added with [`Fake::add_node`]) the committee of `epoch` in the
+    /// `System` and `Staking` objects and gives their pools their network addresses, with
+    /// storage bought up to `max_epochs_ahead` ahead.
+    pub fn set_committee(&self, epoch: u32, members: &[FakeMember], max_epochs_ahead: u32) {
+        use fastcrypto::groups::bls12381::{G1Element, G1ElementUncompressed};
+        use fastcrypto::serde_helpers::ToFromByteArray as _;
+        let mut state = self.state();
+        let mut sorted: Vec<&FakeMember> = members.iter().collect();
+        sorted.sort_by_key(|m| m.node);
+        let uncompressed = |key: &[u8]| {
+            let point = G1Element::from_byte_array(key.try_into().unwrap()).unwrap();
+            G1ElementUncompressed::from(&point).into_byte_array().to_vec()
+        };
+        state.epoch = epoch;
+        state.system = SystemFields {
+            epoch,
+            n_shards: members.iter().map(|m| m.shards.len() as u16).sum(),
+            members: sorted.iter().map(|m| (uncompressed(&m.public_key), m.shards.len() as u16, m.node)).collect(),
+            storage_price: STORAGE_PRICE,
+            write_price: WRITE_PRICE,
+            max_epochs_ahead,
+        };
+        state.shards = sorted.iter().map(|m| (m.node, m.shards.clone())).collect();
+        write_system(&mut state);
+        write_staking(&mut state);
+        for m in members {
+            write_pool(&mut state, m.node, epoch, &[], &m.network_address);
+        }
+    }
+
+    /// The wallet's `Blob` objects, decoded.
+    pub fn blobs(&self) -> Vec<FakeBlob> {
+        let state = self.state();
+        let mut blobs: Vec<FakeBlob> = state
+            .owned_of_type("blob", "Blob")
+            .iter()
+            .map(|id| bcs::from_bytes(&state.contents(id)).unwrap())
+            .collect();
+        blobs.sort_by_key(|b| b.id);
+        blobs
     }
 
     /// Adds a `Blob` object of `owner` holding `blob_id`, stored for `[start, end)`.
@@ -721,16 +791,52 @@ fn new_object<'a>(
 /// Replaces the `System` object's state (the dynamic field keyed by version 1): a committee
 /// of one member holding `n_shards` shards in `epoch`, as `system_state_inner.move` declares it.
 fn set_system(state: &mut State, epoch: u32, n_shards: u16) {
-    let walrus = state.walrus.unwrap();
-    let id = walrus.system.id.derive_dynamic_child_id(&sui_sdk_types::TypeTag::U64, &1u64.to_le_bytes());
     let members: Vec<(Vec<u8>, u16, Address)> =
         if n_shards == 0 { Vec::new() } else { vec![(vec![0; 96], n_shards, address(0x77))] };
-    let committee = (members, n_shards, epoch, vec![0u8; 96]);
-    let accounting = (0u32, 2u32, vec![(epoch, 0u64, 0u64), (epoch + 1, 0, 0)]);
-    let inner = (committee, (1u64 << 40, 0u64, 100u64, 1000u64), accounting);
+    state.system = SystemFields {
+        epoch,
+        n_shards,
+        members,
+        storage_price: STORAGE_PRICE,
+        write_price: WRITE_PRICE,
+        max_epochs_ahead: 2,
+    };
+    write_system(state);
+}
+
+/// Writes `state.system` as the `System` object's state, as `system_state_inner.move`
+/// declares it.
+fn write_system(state: &mut State) {
+    let walrus = state.walrus.unwrap();
+    let s = &state.system;
+    let id = walrus.system.id.derive_dynamic_child_id(&sui_sdk_types::TypeTag::U64, &1u64.to_le_bytes());
+    let committee = (&s.members, s.n_shards, s.epoch, vec![0u8; 96]);
+    let ring: Vec<(u32, u64, u64)> = (0..s.max_epochs_ahead).map(|i| (s.epoch + i, 0, 0)).collect();
+    let accounting = (0u32, s.max_epochs_ahead, ring);
+    let inner = (committee, (1u64 << 40, 0u64, s.storage_price, s.write_price), accounting);
     let field_type =
         format!("0x2::dynamic_field::Field<u64, {}::system_state_inner::SystemStateInnerV1>", walrus.package);
     let mut field = object(id, 50, 8, owned_by_object(walrus.system.id), &field_type, None);
+    field.contents = Some(bcs_value(bcs::to_bytes(&(id, 1u64, inner)).unwrap()));
+    state.objects.insert(id, field);
+}
+
+/// Writes the `Staking` object's state (the dynamic field keyed by version 1) with the
+/// committee of `state.shards`, as `staking_inner.move` declares it.
+fn write_staking(state: &mut State) {
+    let walrus = state.walrus.unwrap();
+    let id = walrus.staking.id.derive_dynamic_child_id(&sui_sdk_types::TypeTag::U64, &1u64.to_le_bytes());
+    let n_shards = state.system.n_shards;
+    let no_committee: Vec<(Address, Vec<u16>)> = Vec::new();
+    let inner = (
+        (n_shards, 3_600_000u64, 0u64, 100u16, state.epoch, 0u64),
+        ((address(0x55), state.shards.len() as u64), Vec::<(Address, u64)>::new()),
+        (&state.shards, &no_committee, None::<Vec<(Address, Vec<u16>)>>, None::<(u64, u64, u64)>),
+        // `EpochState::EpochChangeDone`.
+        1u8,
+    );
+    let field_type = format!("0x2::dynamic_field::Field<u64, {}::staking_inner::StakingInnerV1>", walrus.package);
+    let mut field = object(id, 51, 8, owned_by_object(walrus.staking.id), &field_type, None);
     field.contents = Some(bcs_value(bcs::to_bytes(&(id, 1u64, inner)).unwrap()));
     state.objects.insert(id, field);
 }
@@ -739,10 +845,15 @@ fn set_system(state: &mut State, epoch: u32, n_shards: u16) {
 /// `latest_epoch`: the pool's contents as `staking_pool.move` declares them, and each rate a
 /// `dynamic_field::Field<u32, ExchangeRate>` object at the ID Sui derives for its key.
 fn set_pool(state: &mut State, node: Address, latest_epoch: u32, rates: &[(u32, u128, u128)]) {
+    write_pool(state, node, latest_epoch, rates, "node.example.org:9185");
+}
+
+/// As [`set_pool`], for a node serving clients at `network_address`.
+fn write_pool(state: &mut State, node: Address, latest_epoch: u32, rates: &[(u32, u128, u128)], network_address: &str) {
     let walrus = state.walrus.unwrap();
     let table = state.new_id();
     let no_entries: Vec<(u32, u64)> = Vec::new();
-    let node_info = ("node", node, "node.example.org:9185", Vec::<u8>::new(), vec![0u8; 48], vec![0u8; 33]);
+    let node_info = ("node", node, network_address, Vec::<u8>::new(), vec![0u8; 48], vec![0u8; 33]);
     let contents = bcs::to_bytes(&(
         (node, 0u8, node_info, (100u64, 1000u64, 1u64 << 40), 500u16, Vec::<(u32, u16)>::new()),
         (0u64, 0u64, &no_entries, &no_entries, &no_entries),
@@ -817,6 +928,9 @@ fn move_call(
         return Ok(Value::Unit);
     }
     let walrus = state.walrus.ok_or_else(|| fail("no walrus deployment"))?;
+    if call.package == walrus.package && call.module.as_str() == "system" && call.type_arguments.is_empty() {
+        return system_call(state, sender, version, &a, function.1, events);
+    }
     if call.package != walrus.package || call.module.as_str() != "staking" || !call.type_arguments.is_empty() {
         return Err(fail(format!("unexpected call {}::{}::{}", call.package, call.module, call.function)));
     }
@@ -1116,4 +1230,256 @@ pub async fn serve(fake: Fake) -> String {
             .unwrap()
     });
     format!("http://{address}")
+}
+
+/// A `blob::Blob`, fields in `blob.move`'s order (the storage as id, start, end, size).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct FakeBlob {
+    pub id: Address,
+    pub registered_epoch: u32,
+    pub blob_id: [u8; 32],
+    pub size: u64,
+    pub encoding_type: u8,
+    pub certified_epoch: Option<u32>,
+    pub storage: (Address, u32, u32, u64),
+    pub deletable: bool,
+}
+
+/// `system_state_inner::cost`: per started MiB.
+fn storage_cost(bytes: u64, price: u64, epochs: u32) -> u64 {
+    bytes.div_ceil(1 << 20) * price * u64::from(epochs)
+}
+
+fn abort(module: &'static str, function: &'static str, assertion: &str) -> Fail {
+    Fail::Abort { module, function, line: line_of(module, assertion) }
+}
+
+/// Takes `amount` from the WAL coin `coin` as `reserve_and_pay` and `take_payment` do.
+fn pay(state: &mut State, coin: Address, amount: u64, max_cost: u64, write: bool) -> Result<(), Fail> {
+    let (bound, covered) = if write {
+        ("assert!(amount <= max_cost, ECostAboveLimit)", "assert!(payment.value() >= amount, EInsufficientPayment)")
+    } else {
+        ("assert!(total <= max_cost, ECostAboveLimit)", "assert!(payment.value() >= total, EInsufficientPayment)")
+    };
+    let function = if write { "take_payment" } else { "reserve_and_pay" };
+    if amount > max_cost {
+        return Err(abort("system_state_inner", function, bound));
+    }
+    let balance = state.balance(&coin);
+    if balance < amount {
+        return Err(abort("system_state_inner", function, covered));
+    }
+    state.objects.get_mut(&coin).unwrap().balance = Some(balance - amount);
+    Ok(())
+}
+
+fn set_blob(state: &mut State, blob: &FakeBlob) {
+    state.objects.get_mut(&blob.id).unwrap().contents = Some(bcs_value(bcs::to_bytes(blob).unwrap()));
+}
+
+/// Runs one call of `move/walrus`'s `system` module on blobs and storage, with the checks and
+/// aborts of `system_state_inner.move` and `blob.move` that the client's tests rely on.
+fn system_call(
+    state: &mut State,
+    sender: Address,
+    version: u64,
+    a: &Args,
+    function: &str,
+    events: &mut Vec<proto::Event>,
+) -> Result<Value, Fail> {
+    let walrus = state.walrus.unwrap();
+    let event_type = |name: &str| format!("{}::events::{name}", walrus.package);
+    let blob_type = format!("{}::blob::Blob", walrus.package);
+    let wal_coin = state.wal_coin.clone();
+    let epoch = state.system.epoch;
+    match function {
+        "reserve_space_bounded" => {
+            a.count(5)?;
+            a.shared(0, walrus.system.id, true)?;
+            let (size, epochs): (u64, u32) = (a.pure(1)?, a.pure(2)?);
+            let coin = a.owned(state, 3, &wal_coin)?;
+            let max_cost: u64 = a.pure(4)?;
+            if epochs == 0 {
+                return Err(abort(
+                    "system_state_inner",
+                    "reserve_space",
+                    "assert!(epochs_ahead > 0, EInvalidEpochsAhead)",
+                ));
+            }
+            if size == 0 {
+                let assertion = "assert!(storage_amount > 0, EInvalidResourceSize)";
+                return Err(abort("system_state_inner", "reserve_space_for_epochs", assertion));
+            }
+            if epochs > state.system.max_epochs_ahead {
+                let assertion = "end - current <= self.future_accounting.max_epochs_ahead(), EInvalidEpochsAhead)";
+                return Err(abort("system_state_inner", "reserve_and_pay", assertion));
+            }
+            let cost = storage_cost(size, state.system.storage_price, epochs);
+            pay(state, coin, cost, max_cost, false)?;
+            let storage = state.new_id();
+            let storage_type = format!("{}::storage_resource::Storage", walrus.package);
+            new_object(state, storage, version, owned_by(sender), &storage_type).contents =
+                Some(bcs_value(bcs::to_bytes(&(storage, epoch, epoch + epochs, size)).unwrap()));
+            let reserved = (epoch, storage, epoch, epoch + epochs, size, cost);
+            events.push(event(event_type("StorageReserved"), bcs::to_bytes(&reserved).unwrap()));
+            Ok(Value::Object(storage))
+        }
+        "register_blob_bounded" => {
+            a.count(9)?;
+            a.shared(0, walrus.system.id, true)?;
+            let storage = a.result(1)?;
+            let (start, end, storage_size): (u32, u32, u64) = bcs::from_bytes(&state.contents(&storage)[32..]).unwrap();
+            let (blob_id, _root_hash): ([u8; 32], [u8; 32]) = (a.pure(2)?, a.pure(3)?);
+            let (size, encoding_type, deletable): (u64, u8, bool) = (a.pure(4)?, a.pure(5)?, a.pure(6)?);
+            let coin = a.owned(state, 7, &wal_coin)?;
+            let max_cost: u64 = a.pure(8)?;
+            if encoding_type != 1 {
+                return Err(fail("MoveAbort in encoding: unsupported encoding type"));
+            }
+            if !(start <= epoch && epoch < end) {
+                let assertion = "registered_epoch < storage.end_epoch(), EResourceBounds)";
+                return Err(abort("blob", "new", assertion));
+            }
+            let encoded = walrus_encoder::EncodingParams::new(state.system.n_shards)
+                .and_then(|p| p.for_blob(size))
+                .map_err(|e| fail(format!("the blob does not encode: {e}")))?
+                .encoded_length();
+            if encoded > storage_size {
+                let assertion =
+                    "assert!(encoding::encoded_blob_length(size, encoding_type, n_shards) <= storage.size()";
+                return Err(abort("blob", "new", assertion));
+            }
+            pay(state, coin, storage_cost(encoded, state.system.write_price, 1), max_cost, true)?;
+            // The storage is wrapped in the blob: no longer an object of its own.
+            state.objects.remove(&storage);
+            let id = state.new_id();
+            let blob = FakeBlob {
+                id,
+                registered_epoch: epoch,
+                blob_id,
+                size,
+                encoding_type,
+                certified_epoch: None,
+                storage: (storage, start, end, storage_size),
+                deletable,
+            };
+            new_object(state, id, version, owned_by(sender), &blob_type);
+            set_blob(state, &blob);
+            let registered = (epoch, blob_id, size, encoding_type, end, deletable, id);
+            events.push(event(event_type("BlobRegistered"), bcs::to_bytes(&registered).unwrap()));
+            Ok(Value::Object(id))
+        }
+        "certify_blob" => {
+            a.count(5)?;
+            a.shared(0, walrus.system.id, false)?;
+            let id = a.owned(state, 1, &blob_type)?;
+            let (signature, bitmap, message): (Vec<u8>, Vec<u8>, Vec<u8>) = (a.pure(2)?, a.pure(3)?, a.pure(4)?);
+            let mut blob: FakeBlob = bcs::from_bytes(&state.contents(&id)).unwrap();
+            check_certificate(state, &signature, &bitmap, &message)?;
+            if message.get(7..39) != Some(&blob.blob_id[..]) {
+                return Err(abort(
+                    "blob",
+                    "certify_with_certified_msg",
+                    "assert!(message.certified_blob_id() == blob_id, EInvalidBlobId)",
+                ));
+            }
+            if blob.certified_epoch.is_some() {
+                return Err(abort(
+                    "blob",
+                    "certify_with_certified_msg",
+                    "assert!(!already_certified, EAlreadyCertified)",
+                ));
+            }
+            let deletable_for = match message.get(39) {
+                Some(1) => message.get(40..72).map(|o| Address::new(o.try_into().unwrap())),
+                _ => None,
+            };
+            if deletable_for.is_some() != blob.deletable {
+                let assertion = "assert!(certified_object.is_some() == deletable, EInvalidBlobPersistenceType)";
+                return Err(abort("blob", "certify_with_certified_msg", assertion));
+            }
+            if deletable_for.is_some_and(|o| o != id) {
+                let assertion = "certified_object.do!(|id| assert!(id == object_id, EInvalidBlobObject))";
+                return Err(abort("blob", "certify_with_certified_msg", assertion));
+            }
+            blob.certified_epoch = Some(epoch);
+            set_blob(state, &blob);
+            events.push(event(event_type("BlobCertified"), bcs::to_bytes(&(epoch, blob.blob_id)).unwrap()));
+            Ok(Value::Unit)
+        }
+        "delete_blob" => {
+            a.count(2)?;
+            a.shared(0, walrus.system.id, false)?;
+            let id = a.owned(state, 1, &blob_type)?;
+            let blob: FakeBlob = bcs::from_bytes(&state.contents(&id)).unwrap();
+            if !blob.deletable {
+                return Err(abort("blob", "delete", "assert!(self.deletable, EBlobNotDeletable)"));
+            }
+            state.objects.remove(&id);
+            let (storage, start, end, size) = blob.storage;
+            let storage_type = format!("{}::storage_resource::Storage", walrus.package);
+            new_object(state, storage, version, owned_by(sender), &storage_type).contents =
+                Some(bcs_value(bcs::to_bytes(&(storage, start, end, size)).unwrap()));
+            events.push(event(event_type("BlobDeleted"), bcs::to_bytes(&(epoch, blob.blob_id, end, id)).unwrap()));
+            Ok(Value::Object(storage))
+        }
+        "extend_blob_bounded" => {
+            a.count(5)?;
+            a.shared(0, walrus.system.id, true)?;
+            let id = a.owned(state, 1, &blob_type)?;
+            let epochs: u32 = a.pure(2)?;
+            let coin = a.owned(state, 3, &wal_coin)?;
+            let max_cost: u64 = a.pure(4)?;
+            let mut blob: FakeBlob = bcs::from_bytes(&state.contents(&id)).unwrap();
+            if blob.certified_epoch.is_none() {
+                return Err(abort("blob", "check_extendable", "assert!(self.is_certified(), ENotCertified)"));
+            }
+            let end = blob.storage.2;
+            if epochs == 0 || end + epochs - epoch > state.system.max_epochs_ahead {
+                let assertion = "end - current <= self.future_accounting.max_epochs_ahead(), EInvalidEpochsAhead)";
+                return Err(abort("system_state_inner", "reserve_and_pay", assertion));
+            }
+            pay(state, coin, storage_cost(blob.storage.3, state.system.storage_price, epochs), max_cost, false)?;
+            blob.storage.2 = end + epochs;
+            set_blob(state, &blob);
+            Ok(Value::Unit)
+        }
+        other => Err(fail(format!("unexpected call system::{other}"))),
+    }
+}
+
+/// Checks a certificate as `bls_aggregate::verify_quorum_in_epoch` does: the message is of the
+/// current epoch, the signers hold a quorum of shards, and the aggregated signature verifies
+/// against their keys.
+fn check_certificate(state: &State, signature: &[u8], bitmap: &[u8], message: &[u8]) -> Result<(), Fail> {
+    use fastcrypto::bls12381::min_pk::{BLS12381AggregateSignature, BLS12381PublicKey};
+    use fastcrypto::groups::bls12381::{G1Element, G1ElementUncompressed};
+    use fastcrypto::serde_helpers::ToFromByteArray as _;
+    use fastcrypto::traits::{AggregateAuthenticator as _, ToFromBytes as _};
+    let members = &state.system.members;
+    let in_epoch = message.get(3..7).map(|e| u32::from_le_bytes(e.try_into().unwrap()));
+    if in_epoch != Some(state.system.epoch) {
+        return Err(fail("MoveAbort in bls_aggregate: the certificate is for another epoch"));
+    }
+    let signers: Vec<usize> =
+        (0..members.len()).filter(|i| bitmap.get(i / 8).is_some_and(|b| (b >> (i % 8)) & 1 == 1)).collect();
+    let weight: u64 = signers.iter().map(|&i| u64::from(members[i].1)).sum();
+    if 3 * weight < 2 * u64::from(state.system.n_shards) + 1 {
+        return Err(abort("bls_aggregate", "verify_certificate_and_weight", "ENotEnoughStake)"));
+    }
+    let keys: Vec<BLS12381PublicKey> = signers
+        .iter()
+        .map(|&i| {
+            let point = G1Element::try_from(&G1ElementUncompressed::from_trusted_byte_array(
+                members[i].0.as_slice().try_into().unwrap(),
+            ))
+            .unwrap();
+            BLS12381PublicKey::from_bytes(&point.to_byte_array()).unwrap()
+        })
+        .collect();
+    let signature = BLS12381AggregateSignature::from_bytes(signature)
+        .map_err(|_| fail("MoveAbort in bls12381: the signature does not decode"))?;
+    signature
+        .verify(&keys, message)
+        .map_err(|_| abort("bls_aggregate", "verify_certificate_and_weight", "ESigVerification,"))
 }
