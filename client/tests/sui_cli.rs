@@ -289,7 +289,9 @@ async fn bad_input_and_failures_are_reported_before_anything_is_signed() {
     let output = run(vec!["stakes".into(), "--keystore".into(), env.keystore.display().to_string()]).await;
     assert!(String::from_utf8_lossy(&output.stderr).contains("no deployment file"));
     assert!(!output.status.success());
-    env.fails(&["stakes", "--deployment", "/no/such/deployment.toml"], "cannot read the deployment file").await;
+    let stderr =
+        env.fails(&["stakes", "--deployment", "/no/such/deployment.toml"], "cannot read the deployment file").await;
+    assert_eq!(stderr.matches("No such file").count(), 1, "the OS error once: {stderr}");
     assert_eq!(env.fake.state().executed.len(), 0);
 }
 

@@ -50,8 +50,8 @@ pub struct WalletArgs {
     /// The Sui CLI keystore holding the key (default: ~/.sui/sui_config/sui.keystore).
     #[arg(long, env = "SUI_KEYSTORE")]
     pub keystore: Option<PathBuf>,
-    /// The address that signs and pays (default: the keystore's only key, else the Sui CLI's
-    /// active address).
+    /// The wallet's address: it signs and pays for transactions, and its blob objects are the
+    /// ones looked up (default: the keystore's only key, else the Sui CLI's active address).
     #[arg(long)]
     pub address: Option<String>,
 }

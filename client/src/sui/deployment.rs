@@ -26,14 +26,15 @@ use super::transactions::{SharedObject, Walrus};
 /// Why a deployment file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DeploymentError {
-    #[error("cannot read the deployment file {}: {source} (`walrus publish` writes one)", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    // The I/O error is part of the message, not a `source`: a report would print it twice.
+    #[error("cannot read the deployment file {}: {error} (`walrus publish` writes one)", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("{} is not a deployment file: {reason}", path.display())]
     Format { path: PathBuf, reason: String },
     #[error("{} already exists; a deployment file is never overwritten", path.display())]
     Exists { path: PathBuf },
-    #[error("cannot write the deployment file {}: {source}", path.display())]
-    Write { path: PathBuf, source: std::io::Error },
+    #[error("cannot write the deployment file {}: {error}", path.display())]
+    Write { path: PathBuf, error: std::io::Error },
 }
 
 /// A deployment of the two packages and the shared objects `init::initialize_walrus` created.
@@ -81,8 +82,7 @@ impl Deployment {
     }
 
     pub fn read(path: &Path) -> Result<Self, DeploymentError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|source| DeploymentError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|error| DeploymentError::Read { path: path.into(), error })?;
         Self::parse(&text).map_err(|reason| DeploymentError::Format { path: path.into(), reason })
     }
 
@@ -135,12 +135,12 @@ impl Deployment {
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 return Err(DeploymentError::Exists { path: path.into() })
             }
-            Err(source) => return Err(DeploymentError::Write { path: path.into(), source }),
+            Err(error) => return Err(DeploymentError::Write { path: path.into(), error }),
         };
         use std::io::Write as _;
         out.write_all(text.as_bytes())
             .and_then(|()| out.sync_all())
-            .map_err(|source| DeploymentError::Write { path: path.into(), source })
+            .map_err(|error| DeploymentError::Write { path: path.into(), error })
     }
 }
 

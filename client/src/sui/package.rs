@@ -26,8 +26,9 @@ pub struct PackageBuild {
 /// Why a publish payload cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read { path: PathBuf, source: std::io::Error },
+    // The I/O error is part of the message, not a `source`: a report would print it twice.
+    #[error("cannot read {}: {error}", path.display())]
+    Read { path: PathBuf, error: std::io::Error },
     #[error("not a package build (expected {{\"modules\", \"dependencies\", \"digest\"}}): {0}")]
     Format(String),
     #[error(
@@ -49,7 +50,7 @@ impl PackageBuild {
     /// Reads a payload written by `move.mjs build --out` (or `sui move build
     /// --dump-bytecode-as-base64`), refusing it unless its digest is its contents' digest.
     pub fn read(path: &Path) -> Result<Self, PackageError> {
-        let text = std::fs::read_to_string(path).map_err(|source| PackageError::Read { path: path.into(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|error| PackageError::Read { path: path.into(), error })?;
         Self::from_json(&text)
     }
 
