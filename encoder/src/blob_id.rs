@@ -28,22 +28,30 @@ impl BlobId {
 
     /// The decimal `u256` that Sui explorers show for this ID.
     pub fn to_u256_decimal(&self) -> String {
-        let mut limbs = self.0; // little-endian base-256 digits
-        let mut digits = Vec::new();
-        while limbs.iter().any(|&b| b != 0) {
-            let mut rem = 0u32;
-            for b in limbs.iter_mut().rev() {
-                let cur = rem * 256 + u32::from(*b);
-                *b = (cur / 10) as u8;
-                rem = cur % 10;
+        // Divided by 10^19 at a time over 64-bit limbs: 19 digits a pass, where dividing the
+        // bytes by 10 took a pass per digit (an indexer serving pages of blobs spent 15% of
+        // its CPU here).
+        const CHUNK: u128 = 10_000_000_000_000_000_000;
+        let mut limbs = [0u64; 4]; // little-endian
+        for (limb, bytes) in limbs.iter_mut().zip(self.0.chunks_exact(8)) {
+            *limb = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
+        }
+        let mut chunks = Vec::with_capacity(5); // least significant first
+        while limbs.iter().any(|&l| l != 0) {
+            let mut rem = 0u128;
+            for limb in limbs.iter_mut().rev() {
+                let cur = (rem << 64) | u128::from(*limb);
+                *limb = (cur / CHUNK) as u64;
+                rem = cur % CHUNK;
             }
-            digits.push(b'0' + rem as u8);
+            chunks.push(rem as u64);
         }
-        if digits.is_empty() {
-            digits.push(b'0');
+        let Some((most, rest)) = chunks.split_last() else { return "0".to_owned() };
+        let mut text = most.to_string();
+        for chunk in rest.iter().rev() {
+            text.push_str(&format!("{chunk:019}"));
         }
-        digits.reverse();
-        String::from_utf8(digits).expect("ASCII digits")
+        text
     }
 
     fn from_u256_decimal(s: &str) -> Option<Self> {
@@ -136,6 +144,21 @@ mod tests {
         let max = BlobId([0xff; 32]).to_u256_decimal();
         assert_eq!(max, "115792089237316195423570985008687907853269984665640564039457584007913129639935");
         assert_eq!(max.parse::<BlobId>().unwrap(), BlobId([0xff; 32]));
+    }
+
+    /// Mutation it catches: a chunk of 19 digits written without its leading zeros.
+    #[test]
+    fn decimal_digits_across_chunks_keep_their_zeros() {
+        for number in [
+            "0",
+            "9999999999999999999",
+            "10000000000000000000",
+            "10000000000000000000000000000000000001",
+            "100000000000000000000000000000000000000",
+            "18446744073709551616",
+        ] {
+            assert_eq!(number.parse::<BlobId>().unwrap().to_u256_decimal(), number);
+        }
     }
 
     #[test]

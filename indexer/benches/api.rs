@@ -339,7 +339,7 @@ fn draw(i: u64, salt: u64) -> u64 {
 /// event lists (plain after a cursor, by type, by blob), 2% stats.
 fn mixed_request(i: u64, corpus: &Corpus) -> (Kind, String) {
     let (r, n) = (draw(i, 7) % 100, draw(i, 8) % corpus.blobs);
-    let cursor = if draw(i, 9) % 5 == 0 { String::new() } else { format!("&cursor={}", object(draw(i, 10))) };
+    let cursor = if draw(i, 9).is_multiple_of(5) { String::new() } else { format!("&cursor={}", object(draw(i, 10))) };
     match r {
         0..30 => (Kind::Lookup, format!("/v1/blobs/{}", blob(n))),
         30..45 => (Kind::ByObject, format!("/v1/blobs/by-object/{}", object(n))),
@@ -356,7 +356,7 @@ fn mixed_request(i: u64, corpus: &Corpus) -> (Kind, String) {
         80..88 => {
             let name = ["BlobRegistered", "BlobCertified", "BlobDeleted", "InvalidBlobID", "EpochChangeStart"]
                 [(n % 5) as usize];
-            let cursor = if draw(i, 9) % 5 == 0 {
+            let cursor = if draw(i, 9).is_multiple_of(5) {
                 String::new()
             } else {
                 format!("&cursor={}.0.0", draw(i, 11) % corpus.checkpoints)

@@ -167,7 +167,13 @@ async fn ingest_folder(admin: &str, dir: &std::path::Path, last: u64, batch: u64
 }
 
 async fn lookups(pool: &PgPool, blobs: u64) -> Vec<Duration> {
-    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: Default::default() };
+    let state = AppState {
+        pool: pool.clone(),
+        metrics: None,
+        default_n_shards: 1000,
+        ingestion: Default::default(),
+        cache: None,
+    };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });

@@ -2,16 +2,20 @@
 //! never ahead of the watermark `/v1/health` reports). Bad input is a 400 with a message,
 //! unknown things a 404; values reach SQL only as bound parameters.
 
+use std::collections::HashMap;
+use std::future::Future;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, Path, Query, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use bytes::Bytes;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -24,6 +28,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 use walrus_encoder::{BlobId, EncodingParams};
 
 use crate::status::{IngestStatus, Report};
+use crate::store::Commits;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -33,6 +38,63 @@ pub struct AppState {
     pub default_n_shards: u16,
     /// Ingestion's failures and waits, for `/v1/health`.
     pub ingestion: IngestStatus,
+    /// Answers kept until the next commit; only where every write goes through the `Store`
+    /// whose commits it watches (`None`: nothing is cached).
+    pub cache: Option<Cache>,
+}
+
+/// Answers that only change when a batch commits (`/v1/stats`, pages of epochs), as the bytes
+/// sent, so a repeated call costs no database work and no JSON building. Each is tagged with
+/// the commit generation it was read under and served only while that generation is current,
+/// so never older than the committed state a request could otherwise read.
+#[derive(Clone)]
+pub struct Cache {
+    commits: Commits,
+    entries: Arc<Mutex<HashMap<String, (u64, Bytes)>>>,
+}
+
+/// Distinct answers kept at most (pages of epochs take a cursor and a limit).
+const CACHE_ENTRIES: usize = 64;
+
+impl Cache {
+    pub fn new(commits: Commits) -> Self {
+        Self { commits, entries: Arc::default() }
+    }
+
+    fn get(&self, key: &str, generation: u64) -> Option<Bytes> {
+        let entries = self.entries.lock().expect("the cache is never poisoned");
+        entries.get(key).filter(|(tag, _)| *tag == generation).map(|(_, body)| body.clone())
+    }
+
+    fn put(&self, key: String, generation: u64, body: Bytes) {
+        let mut entries = self.entries.lock().expect("the cache is never poisoned");
+        if entries.len() >= CACHE_ENTRIES && !entries.contains_key(&key) {
+            entries.retain(|_, (tag, _)| *tag == generation);
+            if entries.len() >= CACHE_ENTRIES {
+                return;
+            }
+        }
+        entries.insert(key, (generation, body));
+    }
+}
+
+/// `read`'s answer as JSON, from `state`'s cache under `key` when it holds the current one.
+async fn cached<F>(state: &AppState, key: String, read: F) -> Result<Response, ApiError>
+where
+    F: Future<Output = Result<Value, ApiError>>,
+{
+    let json = |body: Bytes| ([(header::CONTENT_TYPE, "application/json")], body).into_response();
+    let Some(cache) = &state.cache else { return Ok(Json(read.await?).into_response()) };
+    let generation = cache.commits.generation();
+    if let Some(body) = generation.and_then(|generation| cache.get(&key, generation)) {
+        return Ok(json(body));
+    }
+    let body = Bytes::from(serde_json::to_vec(&read.await?).expect("JSON values serialize"));
+    // Kept only if no commit started or ended while it was read.
+    if let Some(generation) = generation.filter(|g| cache.commits.generation() == Some(*g)) {
+        cache.put(key, generation, body.clone());
+    }
+    Ok(json(body))
 }
 
 /// Where start-up is. The port is bound first, so health checks get an answer (a 503 naming
@@ -189,25 +251,15 @@ fn epoch_param(name: &str, epoch: u32) -> Result<i32, ApiError> {
 //
 // The current epoch and shard count are read inside the statement that serves a request (each
 // a primary-key lookup PostgreSQL runs once per statement), not in statements of their own:
-// a request costs one round trip where it cost three to six, and sees one snapshot.
+// a request costs one round trip where it cost three to six, and sees one snapshot. A Blob
+// object's status is the one the batch transaction stores with it (migrations/0005: deleted,
+// invalid, expired, certified or registered, as of the committed epoch), not recomputed per row.
 
 /// The latest epoch that has started (0 before any).
 const EPOCH_SQL: &str = "(SELECT coalesce(max(epoch), 0) FROM epochs WHERE start_checkpoint IS NOT NULL)";
 
 /// Shards of the latest committee the events describe (migrations/0007); null if none does.
 const N_SHARDS_SQL: &str = "(SELECT n_shards FROM epochs WHERE n_shards > 0 ORDER BY epoch DESC LIMIT 1)";
-
-/// A Blob object's status: deleted, invalid, expired, certified or registered (first match; a
-/// deleted object stays deleted when its blob ID is declared invalid later).
-fn status_sql() -> String {
-    format!(
-        "CASE WHEN b.deleted_epoch IS NOT NULL OR b.burned THEN 'deleted'
-         WHEN i.blob_id IS NOT NULL THEN 'invalid'
-         WHEN b.end_epoch <= {EPOCH_SQL} THEN 'expired'
-         WHEN b.certified_epoch IS NOT NULL THEN 'certified'
-         ELSE 'registered' END"
-    )
-}
 
 #[derive(sqlx::FromRow)]
 struct BlobRow {
@@ -221,6 +273,7 @@ struct BlobRow {
     end_epoch: i32,
     deleted_epoch: Option<i32>,
     attributes: Value,
+    /// As stored (migrations/0005).
     status: String,
     /// The latest committee's shard count ([`N_SHARDS_SQL`]).
     n_shards: Option<i32>,
@@ -286,10 +339,8 @@ fn blob_id_hex(blob_id: &BlobId) -> String {
 fn blob_select(columns: &str, filter: &str) -> String {
     format!(
         "SELECT b.object_id, b.blob_id, b.size, b.encoding_type, b.deletable, b.registered_epoch, b.certified_epoch,
-                b.end_epoch, b.deleted_epoch, b.attributes, {} AS status, {N_SHARDS_SQL} AS n_shards {columns}
-         FROM blobs b LEFT JOIN invalid_blob_ids i ON i.blob_id = b.blob_id
-         {filter}",
-        status_sql()
+                b.end_epoch, b.deleted_epoch, b.attributes, b.status, {N_SHARDS_SQL} AS n_shards {columns}
+         FROM blobs b {filter}"
     )
 }
 
@@ -385,16 +436,21 @@ async fn blob(State(state): State<AppState>, Path(blob_id): Path<String>) -> Api
         deny_listed: bool,
     }
     // The objects with the ID's flags; the flags alone (a second statement) only without objects.
+    const INVALID: &str = "EXISTS (SELECT 1 FROM invalid_blob_ids WHERE blob_id = $1)";
     const DENY_LISTED: &str = "EXISTS (SELECT 1 FROM deny_listed_blob_ids d WHERE d.blob_id = $1)";
-    let columns = format!(", i.blob_id IS NOT NULL AS invalid, {DENY_LISTED} AS deny_listed");
-    let rows: Vec<Row> = sqlx::query_as(&blob_select(&columns, "WHERE b.blob_id = $1 ORDER BY b.object_id"))
-        .bind(blob_id.0.to_vec())
-        .fetch_all(&state.pool)
-        .await?;
+    let columns = format!(", {INVALID} AS invalid, {DENY_LISTED} AS deny_listed");
+    let objects_sql = blob_select(&columns, "WHERE b.blob_id = $1 ORDER BY b.object_id");
+    let objects = sqlx::query_as(&objects_sql).bind(blob_id.0.to_vec()).fetch_all(&state.pool);
+    // The timeline is read at the same time, on another connection: the answer waits for the
+    // slower of the two statements, not for both in turn.
+    let filter = EventFilter { blob_id: Some(blob_id.0.to_vec()), ..Default::default() };
+    let timeline = event_page(&state.pool, filter, BLOB_TIMELINE_EVENTS);
+    let (rows, (events, events_next_cursor)): (Vec<Row>, _) =
+        tokio::try_join!(async { objects.await.map_err(ApiError::from) }, timeline)?;
     let (invalid, deny_listed) = match rows.first() {
         Some(row) => (row.invalid, row.deny_listed),
         None => {
-            sqlx::query_as(&format!("SELECT EXISTS (SELECT 1 FROM invalid_blob_ids WHERE blob_id = $1), {DENY_LISTED}"))
+            sqlx::query_as(&format!("SELECT {INVALID}, {DENY_LISTED}"))
                 .bind(blob_id.0.to_vec())
                 .fetch_one(&state.pool)
                 .await?
@@ -412,8 +468,6 @@ async fn blob(State(state): State<AppState>, Path(blob_id): Path<String>) -> Api
             .find(|s| objects.iter().any(|o| o.status == *s))
             .unwrap_or("deleted")
     };
-    let filter = EventFilter { blob_id: Some(blob_id.0.to_vec()), ..Default::default() };
-    let (events, events_next_cursor) = event_page(&state.pool, filter, BLOB_TIMELINE_EVENTS).await?;
     let mut attributes = serde_json::Map::new();
     for object in &objects {
         if let Value::Object(map) = &object.attributes {
@@ -511,7 +565,7 @@ fn blob_page_query(filter: BlobFilter, rows: i64) -> (String, PgArguments) {
     let mut parameters = Parameters::default();
     let mut conditions = Vec::new();
     if let Some(status) = filter.status {
-        // The stored status (migrations/0005), kept equal to STATUS_SQL's by the writer.
+        // The stored status (migrations/0005), the one every answer shows.
         conditions.push(format!("b.status = {}", parameters.bind(status)));
     }
     if let Some(deletable) = filter.deletable {
@@ -817,13 +871,19 @@ fn epoch_page(query: &PageQuery) -> Result<(i32, i64), ApiError> {
 #[utoipa::path(get, path = "/v1/epochs", params(PageQuery), responses((status = 200, description =
     "Epochs, newest first, each with its figures (prices, capacity, committee, end, total stake, blobs and bytes \
      registered and certified in it); next_cursor continues")))]
-async fn list_epochs(State(state): State<AppState>, ApiQuery(query): ApiQuery<PageQuery>) -> ApiResult<Value> {
+async fn list_epochs(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Response, ApiError> {
     let (cursor, limit) = epoch_page(&query)?;
-    let rows: Vec<EpochRow> =
-        sqlx::query_as(&epoch_page_sql()).bind(cursor).bind(limit + 1).fetch_all(&state.pool).await?;
-    let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].epoch);
-    let epochs: Vec<Value> = rows.into_iter().take(limit as usize).map(epoch_json).collect();
-    Ok(Json(json!({ "epochs": epochs, "next_cursor": next_cursor })))
+    cached(&state, format!("epochs {cursor} {limit}"), async {
+        let rows: Vec<EpochRow> =
+            sqlx::query_as(&epoch_page_sql()).bind(cursor).bind(limit + 1).fetch_all(&state.pool).await?;
+        let next_cursor = (rows.len() as i64 > limit).then(|| rows[limit as usize - 1].epoch);
+        let epochs: Vec<Value> = rows.into_iter().take(limit as usize).map(epoch_json).collect();
+        Ok(json!({ "epochs": epochs, "next_cursor": next_cursor }))
+    })
+    .await
 }
 
 /// Committee members as the explorer shows them: each node's name, keys and address (from
@@ -1095,68 +1155,103 @@ const SEARCH_SQL: &str = "SELECT EXISTS (SELECT 1 FROM blobs WHERE blob_id = $1)
      EXISTS (SELECT 1 FROM nodes WHERE node_id = $2)
          OR (SELECT epoch FROM node_epochs WHERE node_id = $2 ORDER BY epoch LIMIT 1) IS NOT NULL";
 
-/// The current epoch and the blobs and bytes stored and certified in it, from the totals the
-/// batch transactions keep (migrations/0004): a few rows, never every blob.
+/// The current epoch, the blobs and bytes stored and certified in it, from the totals the batch
+/// transactions keep (migrations/0004): a few rows, never every blob; and the figures of the
+/// current epoch (started, and the latest to have), its committee's size without reading the
+/// committees of the others.
 fn stats_totals_sql() -> String {
     format!(
-        "SELECT c.epoch, coalesce(sum(t.blobs), 0)::int8, coalesce(sum(t.bytes), 0)::int8,
-                coalesce(sum(t.blobs) FILTER (WHERE t.certified), 0)::int8,
-                coalesce(sum(t.bytes) FILTER (WHERE t.certified), 0)::int8
-         FROM (SELECT {EPOCH_SQL} AS epoch) c LEFT JOIN blob_totals t ON t.end_epoch > c.epoch GROUP BY c.epoch"
+        "SELECT c.epoch, t.blobs, t.bytes, t.certified_blobs, t.certified_bytes, e.start_timestamp_ms,
+                CASE WHEN jsonb_typeof(e.committee) = 'array' THEN jsonb_array_length(e.committee) END AS nodes,
+                (SELECT s.total_stake FROM epoch_stake s WHERE s.epoch <= e.epoch ORDER BY s.epoch DESC LIMIT 1)
+                    AS total_stake,
+                e.storage_price, e.write_price, e.total_capacity, e.used_capacity
+         FROM (SELECT {EPOCH_SQL} AS epoch) c
+         CROSS JOIN LATERAL (
+             SELECT coalesce(sum(blobs), 0)::int8 AS blobs, coalesce(sum(bytes), 0)::int8 AS bytes,
+                    coalesce(sum(blobs) FILTER (WHERE certified), 0)::int8 AS certified_blobs,
+                    coalesce(sum(bytes) FILTER (WHERE certified), 0)::int8 AS certified_bytes
+             FROM blob_totals WHERE end_epoch > c.epoch) t
+         LEFT JOIN epochs e ON e.epoch = c.epoch AND e.start_checkpoint IS NOT NULL"
     )
 }
 
-/// The per-epoch series the home page plots: the latest epochs, by primary key.
+/// The per-epoch series the home page plots: the latest epochs, by primary key, with only the
+/// plotted columns (a committee per epoch made the call read megabytes).
 fn stats_series_sql() -> String {
-    format!("{EPOCH_SELECT} ORDER BY e.epoch DESC LIMIT {MAX_LIMIT}")
+    format!(
+        "SELECT e.epoch,
+                (SELECT s.total_stake FROM epoch_stake s WHERE s.epoch <= e.epoch ORDER BY s.epoch DESC LIMIT 1),
+                e.storage_price, e.write_price, r.blobs, r.bytes::int8, c.blobs, c.bytes::int8
+         FROM epochs e LEFT JOIN registered_totals r ON r.registered_epoch = e.epoch
+         LEFT JOIN certified_totals c ON c.certified_epoch = e.epoch
+         ORDER BY e.epoch DESC LIMIT {MAX_LIMIT}"
+    )
 }
 
 const REGISTERED_BY_EPOCH_SQL: &str =
     "SELECT registered_epoch, blobs, bytes::int8 FROM registered_totals ORDER BY registered_epoch";
 
 #[utoipa::path(get, path = "/v1/stats", responses((status = 200, description = "Blobs and bytes, in total and by epoch")))]
-async fn stats(State(state): State<AppState>) -> ApiResult<Value> {
-    let (epoch, blobs, bytes, certified, certified_bytes): (i32, i64, i64, i64, i64) =
-        sqlx::query_as(&stats_totals_sql()).fetch_one(&state.pool).await?;
-    let series: Vec<EpochRow> = sqlx::query_as(&stats_series_sql()).fetch_all(&state.pool).await?;
-    let current = series.iter().find(|e| e.start_checkpoint.is_some() && e.epoch <= epoch);
-    let network = json!({
-        "epoch_start_timestamp_ms": current.and_then(|e| e.start_timestamp_ms),
-        "nodes": current.and_then(|e| e.committee.as_ref()).and_then(Value::as_array).map(Vec::len),
-        "total_stake": current.and_then(|e| e.total_stake),
-        "storage_price": current.and_then(|e| e.storage_price),
-        "write_price": current.and_then(|e| e.write_price),
-        "total_capacity": current.and_then(|e| e.total_capacity),
-        "used_capacity": current.and_then(|e| e.used_capacity),
-    });
+async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
+    cached(&state, "stats".to_owned(), read_stats(&state.pool)).await
+}
+
+async fn read_stats(pool: &PgPool) -> Result<Value, ApiError> {
+    #[derive(sqlx::FromRow)]
+    struct Totals {
+        epoch: i32,
+        blobs: i64,
+        bytes: i64,
+        certified_blobs: i64,
+        certified_bytes: i64,
+        start_timestamp_ms: Option<i64>,
+        nodes: Option<i32>,
+        total_stake: Option<i64>,
+        storage_price: Option<i64>,
+        write_price: Option<i64>,
+        total_capacity: Option<i64>,
+        used_capacity: Option<i64>,
+    }
+    let t: Totals = sqlx::query_as(&stats_totals_sql()).fetch_one(pool).await?;
+    type SeriesRow = (i32, Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>, Option<i64>);
+    let series: Vec<SeriesRow> = sqlx::query_as(&stats_series_sql()).fetch_all(pool).await?;
     let series: Vec<Value> = series
         .into_iter()
         .rev()
-        .map(|e| {
+        .map(|(epoch, total_stake, storage_price, write_price, blobs, bytes, certified, certified_bytes)| {
             json!({
-                "epoch": e.epoch,
-                "blobs_registered": e.blobs_registered.unwrap_or(0),
-                "bytes_registered": e.bytes_registered.unwrap_or(0),
-                "blobs_certified": e.blobs_certified.unwrap_or(0),
-                "bytes_certified": e.bytes_certified.unwrap_or(0),
-                "total_stake": e.total_stake,
-                "storage_price": e.storage_price,
-                "write_price": e.write_price,
+                "epoch": epoch,
+                "blobs_registered": blobs.unwrap_or(0),
+                "bytes_registered": bytes.unwrap_or(0),
+                "blobs_certified": certified.unwrap_or(0),
+                "bytes_certified": certified_bytes.unwrap_or(0),
+                "total_stake": total_stake,
+                "storage_price": storage_price,
+                "write_price": write_price,
             })
         })
         .collect();
-    let by_epoch: Vec<(i32, i64, i64)> = sqlx::query_as(REGISTERED_BY_EPOCH_SQL).fetch_all(&state.pool).await?;
-    Ok(Json(json!({
-        "epoch": epoch,
-        "stored": { "blobs": blobs, "bytes": bytes },
-        "certified": { "blobs": certified, "bytes": certified_bytes },
-        "network": network,
+    let by_epoch: Vec<(i32, i64, i64)> = sqlx::query_as(REGISTERED_BY_EPOCH_SQL).fetch_all(pool).await?;
+    Ok(json!({
+        "epoch": t.epoch,
+        "stored": { "blobs": t.blobs, "bytes": t.bytes },
+        "certified": { "blobs": t.certified_blobs, "bytes": t.certified_bytes },
+        "network": {
+            "epoch_start_timestamp_ms": t.start_timestamp_ms,
+            "nodes": t.nodes,
+            "total_stake": t.total_stake,
+            "storage_price": t.storage_price,
+            "write_price": t.write_price,
+            "total_capacity": t.total_capacity,
+            "used_capacity": t.used_capacity,
+        },
         // Oldest first, the last 1000 epochs.
         "by_epoch": series,
         "registered_by_epoch": by_epoch.into_iter()
             .map(|(e, n, b)| json!({ "epoch": e, "blobs": n, "bytes": b }))
             .collect::<Vec<_>>(),
-    })))
+    }))
 }
 
 #[derive(OpenApi)]
@@ -1194,6 +1289,49 @@ async fn metrics(State(state): State<AppState>) -> Response {
 mod tests {
     use super::*;
     use sqlx::Connection;
+
+    /// Mutation it catches: keeping an answer read while a commit landed, serving one while a
+    /// commit is in flight or in doubt, or serving it after the next commit.
+    #[tokio::test]
+    async fn the_cache_never_serves_an_answer_older_than_the_last_commit() {
+        let commits = Commits::default();
+        let state = AppState {
+            pool: PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap(),
+            metrics: None,
+            default_n_shards: 1000,
+            ingestion: Default::default(),
+            cache: Some(Cache::new(commits.clone())),
+        };
+        let call = |answer: u32, commit: bool| {
+            let (state, commits) = (&state, &commits);
+            async move {
+                let read = async move {
+                    if commit {
+                        commits.begin().committed();
+                    }
+                    Ok(json!(answer))
+                };
+                let response = cached(state, "key".into(), read).await.unwrap();
+                let body = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
+                serde_json::from_slice::<u32>(&body).unwrap()
+            }
+        };
+        // A commit landed while the first was read: it is not kept.
+        assert_eq!(call(1, true).await, 1);
+        assert_eq!(call(2, false).await, 2);
+        assert_eq!(call(3, false).await, 2, "kept until the next commit");
+        commits.begin().committed();
+        assert_eq!(call(4, false).await, 4);
+        let in_flight = commits.begin();
+        assert_eq!(call(5, false).await, 5);
+        assert_eq!(call(6, false).await, 6, "neither served nor kept while a commit is in flight");
+        drop(in_flight);
+        assert_eq!(call(7, false).await, 7);
+        assert_eq!(call(8, false).await, 8, "nor while its outcome is in doubt");
+        commits.begin().committed();
+        assert_eq!(call(9, false).await, 9);
+        assert_eq!(call(10, false).await, 9);
+    }
 
     /// The plan PostgreSQL would reuse for every call of `sql` (a prepared statement's generic
     /// plan, which it switches to after five calls), run with `values` (SQL literals): every

@@ -167,8 +167,16 @@ async fn produce(
         if !checkpoints.is_empty() {
             status.not_waiting();
             next_wait_log = WAIT_LOG_AFTER;
-            // Good checkpoints before a failure are committed before it is retried.
-            if batches.send(fold(&checkpoints, &mut origins)).await.is_err() {
+            // Good checkpoints before a failure are committed before it is retried. Folding a
+            // batch takes milliseconds of CPU: off the runtime's workers, which serve the API.
+            let folded = tokio::task::spawn_blocking(move || {
+                let batch = fold(&checkpoints, &mut origins);
+                (batch, origins)
+            });
+            let batch;
+            // A panic (a bug) fails the reader as before, with its message.
+            (batch, origins) = folded.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+            if batches.send(batch).await.is_err() {
                 return Outcome::Stopped;
             }
         }

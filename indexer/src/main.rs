@@ -139,6 +139,8 @@ async fn main() -> anyhow::Result<()> {
         metrics: Some(metrics),
         default_n_shards: args.n_shards,
         ingestion: status.clone(),
+        // Ingestion writes through `store`: its commits are the only changes to the tables.
+        cache: Some(api::Cache::new(store.commits())),
     };
     let app = api::until_ready(api::router(state), phase).layer(tower_http::trace::TraceLayer::new_for_http());
     let listener =

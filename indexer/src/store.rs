@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::str::FromStr;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -80,15 +81,22 @@ impl Database {
         format!("{}:{}", self.options.get_host(), self.options.get_port())
     }
 
-    /// A pool with `limits` that connects on first use.
+    /// A pool with `limits` that connects on first use. Without JIT compilation: it pays off
+    /// for long analytical statements, and these read a few rows through an index (a statement
+    /// whose estimate crossed `jit_above_cost` would be compiled on every execution).
     pub fn pool(&self, limits: PoolLimits) -> PgPool {
         let statement_timeout = format!("{}ms", limits.statement_timeout.as_millis());
         PgPoolOptions::new()
             .max_connections(limits.max_connections)
             .acquire_timeout(limits.acquire_timeout)
-            .connect_lazy_with(self.options.clone().options(
-                [("statement_timeout", statement_timeout)].into_iter().chain(KEEPALIVE.map(|(k, v)| (k, v.to_owned()))),
-            ))
+            .test_before_acquire(limits.ping_before_use)
+            .connect_lazy_with(
+                self.options.clone().options(
+                    [("statement_timeout", statement_timeout), ("jit", "off".to_owned())]
+                        .into_iter()
+                        .chain(KEEPALIVE.map(|(k, v)| (k, v.to_owned()))),
+                ),
+            )
     }
 
     /// Connects once, so a server that is down, silent or refuses us is reported within
@@ -110,6 +118,61 @@ impl Database {
 #[derive(Clone)]
 pub struct Store {
     pool: PgPool,
+    commits: Commits,
+}
+
+/// The commits a [`Store`] makes, as the API's cache of answers that only change when a batch
+/// commits sees them: a generation that moves at the start and end of every `COMMIT`, and
+/// whether one is in flight or ended without a known outcome (then the committed state is not
+/// known, and nothing may be cached).
+#[derive(Clone, Debug, Default)]
+pub struct Commits(Arc<Mutex<Gate>>);
+
+#[derive(Debug, Default)]
+struct Gate {
+    generation: u64,
+    in_flight: u32,
+    /// A `COMMIT` failed or was abandoned: the server may still apply it. Cleared by the next
+    /// successful commit, which waits for it on the watermark's row lock.
+    uncertain: bool,
+}
+
+impl Commits {
+    /// The generation of the committed state, if no commit is under way or in doubt: an answer
+    /// read while it stays the same reflects exactly the commits before it.
+    pub fn generation(&self) -> Option<u64> {
+        let gate = self.0.lock().expect("the gate is never poisoned");
+        (gate.in_flight == 0 && !gate.uncertain).then_some(gate.generation)
+    }
+
+    pub(crate) fn begin(&self) -> CommitGuard<'_> {
+        let mut gate = self.0.lock().expect("the gate is never poisoned");
+        gate.generation += 1;
+        gate.in_flight += 1;
+        CommitGuard { commits: self, committed: false }
+    }
+}
+
+/// A `COMMIT` in flight; dropped before [`CommitGuard::committed`] (an error, or the caller's
+/// timeout), it leaves the outcome in doubt.
+pub(crate) struct CommitGuard<'a> {
+    commits: &'a Commits,
+    committed: bool,
+}
+
+impl CommitGuard<'_> {
+    pub(crate) fn committed(mut self) {
+        self.committed = true;
+    }
+}
+
+impl Drop for CommitGuard<'_> {
+    fn drop(&mut self) {
+        let mut gate = self.commits.0.lock().expect("the gate is never poisoned");
+        gate.generation += 1;
+        gate.in_flight -= 1;
+        gate.uncertain = !self.committed;
+    }
 }
 
 /// The limits of one pool. Ingestion and the API have a pool each, so neither can take the
@@ -122,6 +185,9 @@ pub struct PoolLimits {
     pub acquire_timeout: Duration,
     /// PostgreSQL's `statement_timeout` for the pool's sessions.
     pub statement_timeout: Duration,
+    /// Whether a connection is pinged (a round trip) each time it is taken from the pool; it is
+    /// pinged when given back in any case, so a broken one is dropped then.
+    pub ping_before_use: bool,
 }
 
 impl PoolLimits {
@@ -130,12 +196,15 @@ impl PoolLimits {
         max_connections: 4,
         acquire_timeout: Duration::from_secs(30),
         statement_timeout: Duration::from_secs(120),
+        ping_before_use: true,
     };
     /// Reads that take milliseconds; the HTTP layer bounds each request on the client side.
     pub const API: Self = Self {
         max_connections: 16,
         acquire_timeout: Duration::from_secs(5),
         statement_timeout: Duration::from_secs(10),
+        // A request is a statement or two: a ping before each was a third of its round trips.
+        ping_before_use: false,
     };
 }
 
@@ -152,11 +221,16 @@ impl Store {
     /// Ingestion's store on a pool that connects on first use, so the API can listen before the
     /// database answers.
     pub fn lazy(database: &Database) -> Self {
-        Self { pool: database.pool(PoolLimits::INGESTION) }
+        Self::from_pool(database.pool(PoolLimits::INGESTION))
     }
 
     pub fn from_pool(pool: PgPool) -> Self {
-        Self { pool }
+        Self { pool, commits: Commits::default() }
+    }
+
+    /// What the API's cache watches to drop answers older than the latest commit.
+    pub fn commits(&self) -> Commits {
+        self.commits.clone()
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -237,7 +311,10 @@ impl Store {
         .bind(batch.last_digest.map(|d| d.as_bytes().to_vec()))
         .execute(&mut *tx)
         .await?;
-        Ok(tx.commit().await?)
+        let guard = self.commits.begin();
+        tx.commit().await?;
+        guard.committed();
+        Ok(())
     }
 }
 
@@ -728,12 +805,14 @@ async fn write_explorer(
 mod tests {
     use super::*;
 
-    /// Every session of a pool runs with its statement timeout and the keepalive settings.
+    /// Every session of a pool runs with its statement timeout, without JIT, and with the
+    /// keepalive settings.
     #[sqlx::test(migrations = false)]
     async fn sessions_have_the_timeouts_and_keepalives(pool: PgPool) {
         let database = Database { options: (*pool.connect_options()).clone() };
         let sessions = database.pool(PoolLimits::API);
-        let mut expected = vec![("statement_timeout".to_owned(), "10s".to_owned())];
+        let mut expected =
+            vec![("statement_timeout".to_owned(), "10s".to_owned()), ("jit".to_owned(), "off".to_owned())];
         // Unix sockets have no TCP settings (PostgreSQL shows 0).
         if database.options.get_socket().is_none() {
             expected.extend(
@@ -750,6 +829,24 @@ mod tests {
             let (shown,): (String,) = sqlx::query_as(&format!("SHOW {setting}")).fetch_one(&sessions).await.unwrap();
             assert_eq!(shown, value, "{setting}");
         }
+    }
+
+    /// Mutation it catches: a generation that does not move with a commit, or that is given
+    /// while a commit is in flight or after one was abandoned.
+    #[test]
+    fn the_generation_is_unknown_while_a_commit_is_in_flight_or_in_doubt() {
+        let commits = Commits::default();
+        let start = commits.generation().expect("nothing in flight");
+        let first = commits.begin();
+        assert_eq!(commits.generation(), None);
+        first.committed();
+        let after_first = commits.generation().expect("committed");
+        assert!(after_first > start);
+        let abandoned = commits.begin();
+        drop(abandoned);
+        assert_eq!(commits.generation(), None, "an abandoned COMMIT may still land");
+        commits.begin().committed();
+        assert!(commits.generation().expect("the next commit settles it") > after_first);
     }
 
     #[test]

@@ -76,7 +76,7 @@ async fn epochs_beyond_the_stored_range_are_refused_not_wrapped(pool: PgPool) {
 /// connections forever until the API stopped answering.
 #[sqlx::test(migrations = "../migrations")]
 async fn half_sent_requests_are_cut_off_and_do_not_starve_others(pool: PgPool) {
-    let state = AppState { pool, metrics: None, default_n_shards: 1000, ingestion: Default::default() };
+    let state = AppState { pool, metrics: None, default_n_shards: 1000, ingestion: Default::default(), cache: None };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let limits = Limits {

@@ -42,7 +42,7 @@ async fn start_from(pool: &PgPool, source: Source, last: u64, first_digest: Opti
     config.first_checkpoint_digest = first_digest;
     let (stop, rx) = watch::channel(false);
     let task = tokio::spawn(ingest::run(Store::from_pool(pool.clone()), source, config, rx));
-    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: status };
+    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: status, cache: None };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });

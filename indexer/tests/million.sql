@@ -23,10 +23,13 @@ FROM generate_series(1, 100) n, generate_series(1, 100) e;
 INSERT INTO node_rewards (node_id, epoch, reward, commission, pool_wal, pool_shares)
 SELECT decode(lpad(to_hex(n), 64, '0'), 'hex'), e, n * 1000, n * 10, n * 1001000000000, n * 1000000000000
 FROM generate_series(1, 100) n, generate_series(1, 100) e;
+-- The status the indexer stores with each object: none is deleted, invalid or expired (every end
+-- epoch is after epoch 100, the last started).
 INSERT INTO blobs (object_id, blob_id, size, encoding_type, deletable, registered_epoch, certified_epoch,
-                   end_epoch, registered_checkpoint, updated_checkpoint)
+                   end_epoch, registered_checkpoint, updated_checkpoint, status)
 SELECT sha256(int8send(g)), sha256(int8send(-g)), 1 + g % 100000, 1, g % 3 = 0, 1 + g % 100,
-       CASE WHEN g % 4 <> 0 THEN 1 + g % 100 END, 101 + g % 50, g, g
+       CASE WHEN g % 4 <> 0 THEN 1 + g % 100 END, 101 + g % 50, g, g,
+       CASE WHEN g % 4 <> 0 THEN 'certified' ELSE 'registered' END
 FROM generate_series(1, 1000000) g;
 INSERT INTO events (checkpoint, tx_index, event_index, tx_digest, timestamp_ms, package, type_name, sender, bcs, blob_id)
 -- Served events are decoded from their BCS, so each is a well-formed BlobRegistered of the

@@ -182,6 +182,37 @@ async fn folder_to_database_to_api(pool: PgPool) {
     }
 }
 
+/// `/v1/stats` and pages of epochs are kept until the next commit of the store the API
+/// watches: a repeated call does not read the tables (a change made behind the store's back
+/// does not show), and the first call after a commit answers what an uncached server does.
+#[sqlx::test(migrations = "../migrations")]
+async fn cached_answers_last_until_the_next_commit(pool: PgPool) {
+    let dir = folder_of(&history());
+    let store = Store::from_pool(pool.clone());
+    let cached = serve_with(&pool, Some(walrus_indexer::api::Cache::new(store.commits()))).await;
+    let uncached = serve(&pool).await;
+    let (_stop, rx) = watch::channel(false);
+    let ingest_to =
+        |last| ingest::run(store.clone(), Source::Dir(dir.path().into()), ingest_config(last, 1, 2), rx.clone());
+    let paths = ["/v1/stats", "/v1/epochs", "/v1/epochs?limit=1"];
+    ingest_to(2).await.unwrap();
+    let mut before = Vec::new();
+    for path in paths {
+        let answer = get(&cached, path).await;
+        assert_eq!(answer, get(&uncached, path).await, "{path}");
+        before.push(answer);
+    }
+    sqlx::query("INSERT INTO epochs (epoch, storage_price) VALUES (9, 7)").execute(&pool).await.unwrap();
+    for (path, before) in paths.into_iter().zip(&before) {
+        assert_eq!(&get(&cached, path).await, before, "{path} read again without a commit");
+        assert_ne!(&get(&uncached, path).await, before, "{path}: the change shows uncached");
+    }
+    ingest_to(5).await.unwrap();
+    for path in paths {
+        assert_eq!(get(&cached, path).await, get(&uncached, path).await, "{path} after a commit");
+    }
+}
+
 /// Mutation it catches: reading a wrong-length stored ID as all zeros
 /// (`unwrap_or([0; 32])`) instead of refusing it.
 #[sqlx::test(migrations = "../migrations")]

@@ -211,6 +211,7 @@ async fn a_stalled_database_freezes_neither_ingestion_nor_health(pool: PgPool) {
         metrics: None,
         default_n_shards: 1000,
         ingestion: Default::default(),
+        cache: None,
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -278,7 +279,8 @@ async fn metrics_report_progress(pool: PgPool) {
     let (_tx, rx) = watch::channel(false);
     ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.path().into()), config, rx).await.unwrap();
 
-    let state = AppState { pool, metrics: Some(handle), default_n_shards: 1000, ingestion: Default::default() };
+    let state =
+        AppState { pool, metrics: Some(handle), default_n_shards: 1000, ingestion: Default::default(), cache: None };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });

@@ -58,7 +58,13 @@ pub fn folder_of(checkpoints: &[sui_rpc::proto::sui::rpc::v2::Checkpoint]) -> te
 
 /// Serves the API on a free port; returns its base URL.
 pub async fn serve(pool: &PgPool) -> String {
-    let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: Default::default() };
+    serve_with(pool, None).await
+}
+
+/// [`serve`], keeping answers in `cache` until its store's next commit.
+pub async fn serve_with(pool: &PgPool, cache: Option<api::Cache>) -> String {
+    let state =
+        AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: Default::default(), cache };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
