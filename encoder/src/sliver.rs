@@ -17,6 +17,13 @@ use crate::params::BlobLayout;
 use crate::recovery::RecoverySymbol;
 use crate::rs::Code;
 
+thread_local! {
+    /// The recovery symbols of the last sliver this thread verified, a buffer kept for the
+    /// next: the expansion of a large sliver is hundreds of kB, which fresh would cost a
+    /// memset and page faults per sliver, while the encoder overwrites every byte anyway.
+    static RECOVERY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// A sliver of axis `A`: its symbols, their size and its index.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Sliver<A: Axis> {
@@ -113,30 +120,48 @@ impl<A: Axis> Sliver<A> {
         Ok(())
     }
 
-    /// The symbols that expand this sliver to its whole row or column of the expanded
-    /// matrix (those past its own), in one buffer: hashed where they lie, after the sliver's
-    /// own symbols, with no copy of the sliver into a buffer of the expansion.
-    fn recovery_symbols(&self, layout: &BlobLayout) -> Vec<u8> {
+    /// Writes into `recovery` (every byte) the symbols that expand this sliver to its whole row
+    /// or column of the expanded matrix (those past its own): hashed where they lie, after the
+    /// sliver's own symbols, with no copy of the sliver into a buffer of the expansion.
+    fn encode_recovery(&self, layout: &BlobLayout, recovery: &mut [u8]) {
         let s = layout.s();
         let code = Code::across::<A::Orthogonal>(layout);
-        let mut recovery = vec![0; (code.n - code.k) * s];
         let mut lines: Vec<&mut [u8]> = recovery.chunks_exact_mut(s).collect();
         code.encode_into(1, |j, _| &self.data[j * s..(j + 1) * s], &mut lines);
-        recovery
+    }
+
+    fn recovery_len(layout: &BlobLayout) -> usize {
+        let code = Code::across::<A::Orthogonal>(layout);
+        (code.n - code.k) * layout.s()
+    }
+
+    /// The leaf hashes of the whole expansion: the sliver's symbols, then `recovery`.
+    fn leaf_hashes(&self, layout: &BlobLayout, recovery: &[u8]) -> Vec<Digest> {
+        let mut leaves = vec![[0; 32]; usize::from(layout.n_shards())];
+        leaf_hashes_of_lines(&[&self.data, recovery], layout.s(), &mut leaves);
+        leaves
     }
 
     /// The recovery symbols and the leaf hashes of the whole expansion.
     fn expanded_leaf_hashes(&self, layout: &BlobLayout) -> (Vec<u8>, Vec<Digest>) {
-        let recovery = self.recovery_symbols(layout);
-        let mut leaves = vec![[0; 32]; usize::from(layout.n_shards())];
-        leaf_hashes_of_lines(&[&self.data, &recovery], layout.s(), &mut leaves);
+        let mut recovery = vec![0; Self::recovery_len(layout)];
+        self.encode_recovery(layout, &mut recovery);
+        let leaves = self.leaf_hashes(layout, &recovery);
         (recovery, leaves)
     }
 
     /// The Merkle root over the sliver's expansion: what the metadata records for it.
     pub fn compute_hash(&self, layout: &BlobLayout) -> Result<Node> {
         self.check_shape(layout)?;
-        Ok(root_of_leaf_hashes(self.expanded_leaf_hashes(layout).1))
+        let leaves = RECOVERY.with_borrow_mut(|buffer| {
+            let len = Self::recovery_len(layout);
+            if buffer.len() < len {
+                buffer.resize(len, 0);
+            }
+            self.encode_recovery(layout, &mut buffer[..len]);
+            self.leaf_hashes(layout, &buffer[..len])
+        });
+        Ok(root_of_leaf_hashes(leaves))
     }
 
     /// Verifies the sliver against the metadata of its blob.

@@ -91,7 +91,9 @@ impl From<crate::store::StoreError> for ApiError {
             NotRegistered => Self::not_registered(),
             Invalid => Self::precondition("INVALID_BLOB", "the blob ID is invalid"),
             MetadataMissing => Self::precondition("METADATA_NOT_FOUND", "store the blob's metadata first"),
-            e @ (Db(_) | Corrupt(_) | Group(_) | Gap { .. } | BrokenChain { .. } | Chain(_)) => Self::internal(e),
+            e @ (Db(_) | Files(_) | Corrupt(_) | Group(_) | Gap { .. } | BrokenChain { .. } | Chain(_)) => {
+                Self::internal(e)
+            }
         }
     }
 }

@@ -14,6 +14,7 @@ mod error;
 pub mod follow;
 pub mod keys;
 mod node;
+mod sliver_files;
 pub mod store;
 mod symbols;
 mod sync;

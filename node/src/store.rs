@@ -1,6 +1,7 @@
 //! The node's durable state in one redb database: the chain view (committee, Blob objects,
 //! invalid blob IDs) with the checkpoint watermark it reflects, and the verified metadata and
-//! slivers. Every write is one transaction committed with fsync before it returns, so a caller
+//! where the verified slivers lie (their bytes are in one file per blob, see
+//! [`crate::sliver_files`]). Every write is one transaction committed with fsync before it returns, so a caller
 //! that answers 201 after a write knows the data survives a crash, and chain updates are applied
 //! exactly once with their watermark.
 //!
@@ -20,7 +21,7 @@
 use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::Bytes;
 use redb::{Builder, Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
@@ -29,6 +30,7 @@ use walrus_encoder::{Axis, BlobId, Primary, Secondary, SliverPairIndex};
 use serde::{Deserialize, Serialize};
 
 use crate::chain::{BlobObject, ChainUpdate, Committee, EventId, Member, ObjectId};
+use crate::sliver_files::{BlobFile, Location, SliverFiles};
 
 /// `"watermark"` → u64 LE, `"committee"` → BCS [`Committee`].
 const STATE: TableDefinition<&str, &[u8]> = TableDefinition::new("state");
@@ -38,8 +40,10 @@ const OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("objects");
 const INVALID: TableDefinition<&[u8], &[u8]> = TableDefinition::new("invalid");
 /// blob ID → BCS `BlobMetadataWithId`, verified before it was stored.
 const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata");
-/// blob ID ‖ axis (0 primary, 1 secondary) ‖ pair (u16 BE) → BCS sliver, verified.
-const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
+/// blob ID ‖ axis (0 primary, 1 secondary) ‖ pair (u16 BE) → where the verified BCS sliver
+/// lies in its blob's file (see [`crate::sliver_files`]); checking that a sliver is there reads
+/// these few bytes.
+const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sliver_locations");
 /// node ID → BCS [`RegisteredNode`]: every registered node as last registered or updated.
 const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
 /// storage pool ID → end epoch (u32 LE).
@@ -50,11 +54,7 @@ const POOL_OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pool_o
 const SYNC_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sync_pending");
 /// package address → empty: the versions of the followed package seen so far.
 const ORIGINS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("origins");
-/// The keys of `SLIVERS`, written and removed with them: checking that a sliver is there then
-/// reads a few bytes instead of the sliver's megabytes.
-const HELD: TableDefinition<&[u8], ()> = TableDefinition::new("held");
-/// redb's page cache: slivers are large and read once in a while, so the cache holds the small
-/// tables' pages and the process stays small while slivers stream through.
+/// redb's page cache: it holds only the chain view, metadata and sliver locations.
 const CACHE_BYTES: usize = 64 << 20;
 
 const WATERMARK: &str = "watermark";
@@ -73,6 +73,8 @@ const DIGEST: &str = "digest";
 pub enum StoreError {
     #[error("storage: {0}")]
     Db(#[from] redb::Error),
+    #[error("sliver files: {0}")]
+    Files(#[from] std::io::Error),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("the blob ID is not registered")]
@@ -220,12 +222,14 @@ impl IdRange {
     }
 }
 
-/// A sliver waiting for the next group commit.
+/// A sliver written to its blob's file, waiting for the next group commit to make it durable
+/// and record where it lies.
 struct SliverWrite {
     id: u64,
     blob_id: BlobId,
     key: [u8; 35],
-    bytes: Bytes,
+    file: Arc<BlobFile>,
+    location: Location,
 }
 
 /// Sliver writes waiting for a commit, and the outcomes of committed ones.
@@ -240,12 +244,18 @@ struct Queue {
 
 pub struct Store {
     db: Database,
+    files: SliverFiles,
     queue: Mutex<Queue>,
     committed: Condvar,
+    /// Held through every chain update until the files of blobs it dropped are gone, so that a
+    /// blob registered again can only be written to after its old file is marked dead.
+    applying: Mutex<()>,
 }
 
 impl Store {
-    /// Opens or creates the database file `path`.
+    /// Opens or creates the database file `path`, with sliver files in the directory beside it
+    /// named like it with the extension `slivers`. Files nothing points into (left by a crash
+    /// between a deletion's commit and its unlink) are removed.
     pub fn open(path: &Path) -> Result<Self> {
         let db = Builder::new().set_cache_size(CACHE_BYTES).create(path)?;
         let txn = db.begin_write()?;
@@ -259,9 +269,16 @@ impl Store {
         txn.open_table(POOL_OBJECTS)?;
         txn.open_table(ORIGINS)?;
         txn.open_table(SYNC_PENDING)?;
-        txn.open_table(HELD)?;
         txn.commit()?;
-        Ok(Self { db, queue: Mutex::default(), committed: Condvar::new() })
+        let files = SliverFiles::open(path.with_extension("slivers"))?;
+        let store = Self { db, files, queue: Mutex::default(), committed: Condvar::new(), applying: Mutex::default() };
+        for blob_id in store.files.blob_ids()? {
+            let txn = store.db.begin_read()?;
+            if txn.open_table(SLIVERS)?.range::<&[u8]>(blob_range(&blob_id).bounds())?.next().is_none() {
+                store.files.remove(&blob_id)?;
+            }
+        }
+        Ok(store)
     }
 
     /// The last checkpoint whose updates are applied.
@@ -338,25 +355,36 @@ impl Store {
         done: bool,
     ) -> Result<()> {
         let epoch = self.committee()?.epoch;
+        // Checked again in the commit; checked first so that no file is made for nothing.
+        self.check_writable(epoch, blob_id, metadata.is_none())?;
+        let file = self.files.file(blob_id)?;
+        let keys = primary
+            .iter()
+            .map(|(pair, bytes)| (sliver_key::<Primary>(blob_id, *pair), bytes))
+            .chain(secondary.iter().map(|(pair, bytes)| (sliver_key::<Secondary>(blob_id, *pair), bytes)));
+        let mut written = Vec::with_capacity(primary.len() + secondary.len());
+        for (key, bytes) in keys {
+            if !self.has_key(&key)? {
+                written.push((key, file.append(bytes)?));
+            }
+        }
+        file.sync()?;
         let txn = self.db.begin_write()?;
         {
             let objects = txn.open_table(OBJECTS)?;
             let invalid = txn.open_table(INVALID)?;
             Self::check_registered(&objects, &invalid, epoch, blob_id)?;
+            if file.is_dead() {
+                return Err(StoreError::NotRegistered);
+            }
             let mut stored = txn.open_table(METADATA)?;
             if stored.get(blob_id.0.as_slice())?.is_none() {
                 stored.insert(blob_id.0.as_slice(), metadata.ok_or(StoreError::MetadataMissing)?)?;
             }
             let mut slivers = txn.open_table(SLIVERS)?;
-            let mut held = txn.open_table(HELD)?;
-            let keys = primary
-                .iter()
-                .map(|(pair, bytes)| (sliver_key::<Primary>(blob_id, *pair), bytes))
-                .chain(secondary.iter().map(|(pair, bytes)| (sliver_key::<Secondary>(blob_id, *pair), bytes)));
-            for (key, bytes) in keys {
-                if held.get(key.as_slice())?.is_none() {
-                    slivers.insert(key.as_slice(), bytes.as_ref())?;
-                    held.insert(key.as_slice(), ())?;
+            for (key, location) in written {
+                if slivers.get(key.as_slice())?.is_none() {
+                    slivers.insert(key.as_slice(), location.as_slice())?;
                 }
             }
             if done {
@@ -402,8 +430,10 @@ impl Store {
     }
 
     fn apply_in(&self, checkpoints: &[FollowedCheckpoint<'_>], linked: bool) -> Result<usize> {
+        let _applying = self.applying.lock().expect("never poisoned");
         let txn = self.db.begin_write()?;
         let mut applied = 0;
+        let dropped;
         {
             let mut view = ChainTables::open(&txn)?;
             let mut origins = txn.open_table(ORIGINS)?;
@@ -447,9 +477,13 @@ impl Store {
                 view.state.insert(WATERMARK, checkpoint.to_le_bytes().as_slice())?;
                 applied += 1;
             }
+            dropped = view.dropped;
         }
         if applied > 0 {
             txn.commit()?;
+            for blob_id in &dropped {
+                self.files.remove(blob_id)?;
+            }
         }
         Ok(applied)
     }
@@ -475,8 +509,8 @@ impl Store {
 
     /// Fails unless `blob_id` is registered, as seen inside a write transaction.
     fn check_registered(
-        objects: &Table<&[u8], &[u8]>,
-        invalid: &Table<&[u8], &[u8]>,
+        objects: &impl ReadableTable<&'static [u8], &'static [u8]>,
+        invalid: &impl ReadableTable<&'static [u8], &'static [u8]>,
         epoch: u32,
         blob_id: &BlobId,
     ) -> Result<()> {
@@ -541,12 +575,32 @@ impl Store {
         blob_id: &BlobId,
         slivers: Vec<(SliverPairIndex, Bytes)>,
     ) -> Vec<Result<Written>> {
+        // The bytes go to the blob's file first, outside the queue's lock, so that writers
+        // copy their bodies in parallel and while another batch commits.
+        let written = self.committee().and_then(|committee| {
+            self.check_writable(committee.epoch, blob_id, true)?;
+            let file = self.files.file(blob_id)?;
+            let locations = slivers.iter().map(|(_, bytes)| file.append(bytes)).collect::<std::io::Result<Vec<_>>>()?;
+            Ok((file, locations))
+        });
+        let (file, locations) = match written {
+            Ok(written) => written,
+            Err(e) => {
+                let message = e.to_string();
+                let mut e = Some(e);
+                return slivers
+                    .iter()
+                    .map(|_| Err(e.take().unwrap_or_else(|| StoreError::Group(message.clone()))))
+                    .collect();
+            }
+        };
         let mut queue = self.queue.lock().expect("the write queue is never poisoned");
         let first = queue.next_id;
         let count = slivers.len() as u64;
         queue.next_id += count;
-        for ((pair, bytes), id) in slivers.into_iter().zip(first..) {
-            queue.pending.push(SliverWrite { id, blob_id: *blob_id, key: sliver_key::<A>(blob_id, pair), bytes });
+        for (((pair, _), location), id) in slivers.into_iter().zip(locations).zip(first..) {
+            let key = sliver_key::<A>(blob_id, pair);
+            queue.pending.push(SliverWrite { id, blob_id: *blob_id, key, file: file.clone(), location });
         }
         let mut outcomes: Vec<(u64, Result<Written>)> = Vec::with_capacity(count as usize);
         loop {
@@ -577,10 +631,17 @@ impl Store {
         }
     }
 
-    /// Writes a batch of slivers in one transaction; each gets its own outcome, and only
-    /// those found registered, with metadata, are written.
+    /// Records a batch of written slivers in one transaction, after syncing their files; each
+    /// gets its own outcome, and only those found registered, with metadata, are recorded.
     fn commit_slivers(&self, batch: Vec<SliverWrite>) -> Result<Vec<(u64, Result<Written>)>> {
         let epoch = self.committee()?.epoch;
+        let mut synced: Vec<&Arc<BlobFile>> = Vec::new();
+        for write in &batch {
+            if !synced.iter().any(|file| Arc::ptr_eq(file, &write.file)) {
+                write.file.sync()?;
+                synced.push(&write.file);
+            }
+        }
         let txn = self.db.begin_write()?;
         let mut outcomes = Vec::with_capacity(batch.len());
         let mut any_new = false;
@@ -589,15 +650,15 @@ impl Store {
             let invalid = txn.open_table(INVALID)?;
             let metadata = txn.open_table(METADATA)?;
             let mut slivers = txn.open_table(SLIVERS)?;
-            let mut held = txn.open_table(HELD)?;
-            for write in batch {
+            for write in &batch {
                 let outcome = match Self::check_registered(&objects, &invalid, epoch, &write.blob_id) {
                     Err(e) => Err(e),
+                    // Written to a file deleted since: registered again, but not in that file.
+                    Ok(()) if write.file.is_dead() => Err(StoreError::NotRegistered),
                     Ok(()) if metadata.get(write.blob_id.0.as_slice())?.is_none() => Err(StoreError::MetadataMissing),
-                    Ok(()) if held.get(write.key.as_slice())?.is_some() => Ok(Written::Already),
+                    Ok(()) if slivers.get(write.key.as_slice())?.is_some() => Ok(Written::Already),
                     Ok(()) => {
-                        slivers.insert(write.key.as_slice(), write.bytes.as_ref())?;
-                        held.insert(write.key.as_slice(), ())?;
+                        slivers.insert(write.key.as_slice(), write.location.as_slice())?;
                         any_new = true;
                         Ok(Written::New)
                     }
@@ -611,11 +672,27 @@ impl Store {
         Ok(outcomes)
     }
 
+    /// Fails unless `blob_id` is registered and, if `needs_metadata`, its metadata stored, as
+    /// a read transaction sees it: a check before writing bytes the commit would refuse.
+    fn check_writable(&self, epoch: u32, blob_id: &BlobId, needs_metadata: bool) -> Result<()> {
+        let txn = self.db.begin_read()?;
+        Self::check_registered(&txn.open_table(OBJECTS)?, &txn.open_table(INVALID)?, epoch, blob_id)?;
+        if needs_metadata && txn.open_table(METADATA)?.get(blob_id.0.as_slice())?.is_none() {
+            return Err(StoreError::MetadataMissing);
+        }
+        Ok(())
+    }
+
+    fn has_key(&self, key: &[u8]) -> Result<bool> {
+        let txn = self.db.begin_read()?;
+        Ok(txn.open_table(SLIVERS)?.get(key)?.is_some())
+    }
+
     /// The stored BCS of a sliver.
     pub fn sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex) -> Result<Option<Vec<u8>>> {
         let txn = self.db.begin_read()?;
         let value = txn.open_table(SLIVERS)?.get(sliver_key::<A>(blob_id, pair).as_slice())?;
-        Ok(value.map(|v| v.value().to_vec()))
+        Ok(value.map(|v| self.files.read(blob_id, v.value())).transpose()?)
     }
 
     /// The stored slivers of axis `A` of `pairs`, those held, read in one transaction.
@@ -625,7 +702,7 @@ impl Store {
         let mut slivers = Vec::with_capacity(pairs.len());
         for &pair in pairs {
             if let Some(value) = table.get(sliver_key::<A>(blob_id, pair).as_slice())? {
-                slivers.push(value.value().to_vec());
+                slivers.push(self.files.read(blob_id, value.value())?);
             }
         }
         Ok(slivers)
@@ -638,7 +715,7 @@ impl Store {
         pairs: &[SliverPairIndex],
     ) -> Result<Vec<SliverPairIndex>> {
         let txn = self.db.begin_read()?;
-        let held = txn.open_table(HELD)?;
+        let held = txn.open_table(SLIVERS)?;
         let mut missing = Vec::new();
         for &pair in pairs {
             if held.get(sliver_key::<A>(blob_id, pair).as_slice())?.is_none() {
@@ -649,15 +726,13 @@ impl Store {
     }
 
     pub fn has_sliver<A: Axis>(&self, blob_id: &BlobId, pair: SliverPairIndex) -> Result<bool> {
-        let txn = self.db.begin_read()?;
-        let value = txn.open_table(HELD)?.get(sliver_key::<A>(blob_id, pair).as_slice())?;
-        Ok(value.is_some())
+        self.has_key(&sliver_key::<A>(blob_id, pair))
     }
 
     /// The first of `pairs` of which a sliver is missing, checked in one read transaction.
     pub fn first_incomplete(&self, blob_id: &BlobId, pairs: &[SliverPairIndex]) -> Result<Option<SliverPairIndex>> {
         let txn = self.db.begin_read()?;
-        let held = txn.open_table(HELD)?;
+        let held = txn.open_table(SLIVERS)?;
         for &pair in pairs {
             if held.get(sliver_key::<Primary>(blob_id, pair).as_slice())?.is_none()
                 || held.get(sliver_key::<Secondary>(blob_id, pair).as_slice())?.is_none()
@@ -670,11 +745,12 @@ impl Store {
 }
 
 impl Store {
-    /// Whether metadata or any sliver of `blob_id` is stored.
+    /// Whether metadata or any sliver of `blob_id` is stored, or its sliver file is still there.
     pub fn holds_data(&self, blob_id: &BlobId) -> Result<bool> {
         let txn = self.db.begin_read()?;
         let has_metadata = txn.open_table(METADATA)?.get(blob_id.0.as_slice())?.is_some();
-        Ok(has_metadata || txn.open_table(SLIVERS)?.range::<&[u8]>(blob_range(blob_id).bounds())?.next().is_some())
+        let has_slivers = txn.open_table(SLIVERS)?.range::<&[u8]>(blob_range(blob_id).bounds())?.next().is_some();
+        Ok(has_metadata || has_slivers || self.files.exists(blob_id))
     }
 }
 
@@ -689,7 +765,8 @@ struct ChainTables<'t> {
     pools: Table<'t, &'static [u8], &'static [u8]>,
     pool_objects: Table<'t, &'static [u8], &'static [u8]>,
     sync_pending: Table<'t, &'static [u8], &'static [u8]>,
-    held: Table<'t, &'static [u8], ()>,
+    /// Blob IDs whose data was dropped: their files go once the transaction is committed.
+    dropped: Vec<BlobId>,
 }
 
 impl<'t> ChainTables<'t> {
@@ -704,7 +781,7 @@ impl<'t> ChainTables<'t> {
             pools: txn.open_table(POOLS)?,
             pool_objects: txn.open_table(POOL_OBJECTS)?,
             sync_pending: txn.open_table(SYNC_PENDING)?,
-            held: txn.open_table(HELD)?,
+            dropped: Vec::new(),
         })
     }
 
@@ -903,7 +980,7 @@ impl<'t> ChainTables<'t> {
             self.objects.retain_in::<&[u8], _>(range.bounds(), |_, _| false)?;
             self.metadata.remove(blob_id.0.as_slice())?;
             self.slivers.retain_in::<&[u8], _>(range.bounds(), |_, _| false)?;
-            self.held.retain_in::<&[u8], _>(range.bounds(), |_, _| false)?;
+            self.dropped.push(*blob_id);
             self.sync_pending.remove(blob_id.0.as_slice())?;
         }
         Ok(())

@@ -120,25 +120,22 @@ pub fn leaf_hashes_of_lines(lines: &[&[u8]], symbol_size: usize, out: &mut [Dige
     });
 }
 
-fn portable_leaf_hashes(symbols: &[u8], symbol_size: usize, out: &mut [Digest]) {
-    hash_batched(out.len(), 1 + symbol_size, out, |i, input| {
-        input[0] = LEAF_PREFIX;
-        input[1..].copy_from_slice(&symbols[i * symbol_size..(i + 1) * symbol_size]);
-    });
-}
-
 /// Leaf hashes in AVX-512 lanes, eight symbols at a time from anywhere in the lines.
 #[cfg(target_arch = "x86_64")]
 fn leaf_lanes(lines: &[&[u8]], symbol_size: usize, out: &mut [Digest]) {
     let lanes = avx512::LANES;
-    // A symbol shorter than a word is read as a whole word, so it needs 8 readable bytes.
+    // A symbol shorter than a word is read as a whole word, so it needs 8 readable bytes;
+    // one too near the end of its line (such as a line of one small symbol) is copied into its
+    // lane's word here first.
     let fits = |line: &[u8], at: usize| symbol_size >= 8 || at + 8 <= line.len();
+    let mut words = [[0u8; 8]; avx512::LANES];
     let mut starts = [0i64; avx512::LANES];
     let mut used = 0;
     let mut first_out = 0;
     let flush = |starts: &[i64; avx512::LANES], used: usize, first_out: usize, out: &mut [Digest]| {
         // SAFETY: AVX-512F was detected; every address is a symbol inside a line, readable as
-        // `fits` requires, and the outputs are in bounds.
+        // `fits` requires, or a lane's word of `words` (not written again before this flush);
+        // the outputs are in bounds.
         unsafe {
             use std::arch::x86_64::_mm512_loadu_epi64;
             avx512::leaves8(
@@ -154,23 +151,19 @@ fn leaf_lanes(lines: &[&[u8]], symbol_size: usize, out: &mut [Digest]) {
     let mut k = 0;
     for line in lines {
         for at in (0..line.len()).step_by(symbol_size) {
-            if fits(line, at) {
-                if used == 0 {
-                    first_out = k;
-                }
-                starts[used] = line[at..].as_ptr() as i64;
-                used += 1;
-                if used == lanes {
-                    flush(&starts, used, first_out, out);
-                    used = 0;
-                }
+            if used == 0 {
+                first_out = k;
+            }
+            starts[used] = if fits(line, at) {
+                line[at..].as_ptr() as i64
             } else {
-                // A flushed group must cover consecutive outputs: finish it first.
-                if used > 0 {
-                    flush(&starts, used, first_out, out);
-                    used = 0;
-                }
-                portable_leaf_hashes(&line[at..at + symbol_size], symbol_size, &mut out[k..k + 1]);
+                words[used][..symbol_size].copy_from_slice(&line[at..at + symbol_size]);
+                words[used].as_ptr() as i64
+            };
+            used += 1;
+            if used == lanes {
+                flush(&starts, used, first_out, out);
+                used = 0;
             }
             k += 1;
         }
