@@ -63,6 +63,10 @@ impl BlobFile {
     }
 }
 
+/// Blob files kept open at most (beyond those in use): a node holds many blobs, and a
+/// descriptor per blob would run into the process's limit.
+const MAX_OPEN: usize = 256;
+
 /// The directory of blob files and the files open now.
 pub(crate) struct SliverFiles {
     dir: PathBuf,
@@ -106,6 +110,11 @@ impl SliverFiles {
         }
         let end = file.metadata()?.len();
         let file = Arc::new(BlobFile { file, end: AtomicU64::new(end), dead: AtomicBool::new(false) });
+        if open.len() >= MAX_OPEN {
+            // Only files no one holds: a holder may have handed out an offset not yet written,
+            // which a reopened file (its end read from the disk) would hand out again.
+            open.retain(|_, file| Arc::strong_count(file) > 1);
+        }
         open.insert(*blob_id, file.clone());
         Ok(file)
     }
@@ -137,5 +146,30 @@ impl SliverFiles {
     /// Whether the blob has a file on disk.
     pub fn exists(&self, blob_id: &BlobId) -> bool {
         Path::exists(&self.path(blob_id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Descriptors stay bounded, and a file someone holds stays the one handed out, so two
+    /// writers never get offsets from two different ends.
+    #[test]
+    fn open_files_are_bounded_but_held_ones_stay() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let files = SliverFiles::open(dir.path().join("slivers")).unwrap();
+        let held = files.file(&BlobId([0; 32])).unwrap();
+        held.append(b"pending").unwrap();
+        for i in 1..=3 * MAX_OPEN as u32 {
+            let mut id = [0; 32];
+            id[..4].copy_from_slice(&i.to_le_bytes());
+            files.file(&BlobId(id)).unwrap().append(b"x").unwrap();
+        }
+        assert!(files.open.lock().unwrap().len() <= MAX_OPEN + 1);
+        assert!(Arc::ptr_eq(&held, &files.file(&BlobId([0; 32])).unwrap()));
+        let mut id = [0; 32];
+        id[..4].copy_from_slice(&1u32.to_le_bytes());
+        assert_eq!(files.read(&BlobId(id), &location(0, 1)).unwrap(), b"x");
     }
 }

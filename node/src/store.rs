@@ -24,7 +24,7 @@ use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex};
 
 use bytes::Bytes;
-use redb::{Builder, Database, ReadableDatabase, ReadableTable, Table, TableDefinition};
+use redb::{Builder, Database, ReadableDatabase, ReadableTable, Table, TableDefinition, TableHandle};
 use walrus_encoder::{Axis, BlobId, Primary, Secondary, SliverPairIndex};
 
 use serde::{Deserialize, Serialize};
@@ -44,6 +44,10 @@ const METADATA: TableDefinition<&[u8], &[u8]> = TableDefinition::new("metadata")
 /// lies in its blob's file (see [`crate::sliver_files`]); checking that a sliver is there reads
 /// these few bytes.
 const SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sliver_locations");
+/// Where a store of the earlier format kept sliver bodies, and its key-only presence table:
+/// moved into sliver files when such a store is opened.
+const OLD_SLIVERS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("slivers");
+const OLD_HELD: TableDefinition<&[u8], ()> = TableDefinition::new("held");
 /// node ID → BCS [`RegisteredNode`]: every registered node as last registered or updated.
 const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
 /// storage pool ID → end epoch (u32 LE).
@@ -278,7 +282,44 @@ impl Store {
                 store.files.remove(&blob_id)?;
             }
         }
+        store.move_old_slivers()?;
         Ok(store)
+    }
+
+    /// Moves the bodies a store of the earlier format kept in the database into sliver files,
+    /// in one transaction committed after every file is synced: a crash before the commit
+    /// leaves the old table whole and the new files unreferenced (swept at the next open).
+    fn move_old_slivers(&self) -> Result<()> {
+        let txn = self.db.begin_write()?;
+        if !txn.list_tables()?.any(|table| table.name() == OLD_SLIVERS.name()) {
+            return Ok(());
+        }
+        {
+            let old = txn.open_table(OLD_SLIVERS)?;
+            let mut locations = txn.open_table(SLIVERS)?;
+            let mut current: Option<(BlobId, Arc<BlobFile>)> = None;
+            for entry in old.iter()? {
+                let (key, body) = entry?;
+                let key = key.value();
+                let id = key.get(..32).and_then(|id| id.try_into().ok());
+                let blob_id = BlobId(id.ok_or_else(|| StoreError::Corrupt("an old sliver key is short".into()))?);
+                if current.as_ref().is_none_or(|(id, _)| *id != blob_id) {
+                    if let Some((_, file)) = current.take() {
+                        file.sync()?;
+                    }
+                    current = Some((blob_id, self.files.file(&blob_id)?));
+                }
+                let (_, file) = current.as_ref().expect("set above");
+                locations.insert(key, file.append(body.value())?.as_slice())?;
+            }
+            if let Some((_, file)) = current {
+                file.sync()?;
+            }
+        }
+        txn.delete_table(OLD_SLIVERS)?;
+        txn.delete_table(OLD_HELD)?;
+        txn.commit()?;
+        Ok(())
     }
 
     /// The last checkpoint whose updates are applied.
@@ -1006,6 +1047,42 @@ mod tests {
             new_origins: &[],
             events: updates.len() as u64,
             undecodable: 0,
+        }
+    }
+
+    /// A store of the earlier format (bodies in the database) keeps its slivers when opened.
+    #[test]
+    fn slivers_of_a_store_of_the_earlier_format_are_moved_into_files() {
+        let dir = tempfile::TempDir::new().unwrap();
+        let path = dir.path().join("db");
+        drop(Store::open(&path).unwrap());
+        let (a, b) = (BlobId([0xab; 32]), BlobId([0xff; 32]));
+        let bodies = [
+            (sliver_key::<Primary>(&a, SliverPairIndex(0)), vec![1u8; 300]),
+            (sliver_key::<Secondary>(&a, SliverPairIndex(7)), vec![2u8; 5]),
+            (sliver_key::<Primary>(&b, SliverPairIndex(999)), vec![3u8; 1000]),
+        ];
+        {
+            let db = Database::open(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut old = txn.open_table(OLD_SLIVERS).unwrap();
+                let mut held = txn.open_table(OLD_HELD).unwrap();
+                for (key, body) in &bodies {
+                    old.insert(key.as_slice(), body.as_slice()).unwrap();
+                    held.insert(key.as_slice(), ()).unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+        for _ in 0..2 {
+            let store = Store::open(&path).unwrap();
+            assert_eq!(store.sliver::<Primary>(&a, SliverPairIndex(0)).unwrap(), Some(vec![1; 300]));
+            assert_eq!(store.sliver::<Secondary>(&a, SliverPairIndex(7)).unwrap(), Some(vec![2; 5]));
+            assert_eq!(store.sliver::<Primary>(&b, SliverPairIndex(999)).unwrap(), Some(vec![3; 1000]));
+            assert_eq!(store.sliver::<Secondary>(&b, SliverPairIndex(999)).unwrap(), None);
+            let txn = store.db.begin_read().unwrap();
+            assert!(!txn.list_tables().unwrap().any(|t| t.name() == OLD_SLIVERS.name() || t.name() == OLD_HELD.name()));
         }
     }
 
