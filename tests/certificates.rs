@@ -397,6 +397,8 @@ fn thresholds_at_the_boundary() {
     for n in 4..=300u16 {
         let committee = committee_of(n);
         let (n, f) = (u64::from(n), u64::from((n - 1) / 3));
+        // Both forms as Walrus writes them (`>= 2n + 1`), not as clippy would shorten them.
+        #[allow(clippy::int_plus_one)]
         for w in 0..=n {
             assert_eq!(committee.is_quorum(w), w >= n - f, "n = {n}, w = {w}");
             assert_eq!(committee.is_quorum(w), 3 * w >= 2 * n + 1, "n = {n}, w = {w}");
