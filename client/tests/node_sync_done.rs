@@ -22,8 +22,8 @@ use walrus_chain::testing::{checkpoint, ours, package, write_binpb_zst};
 use walrus_client::sui::deployment::Deployment;
 use walrus_client::sui::keys::{Keystore, SuiKey};
 use walrus_encoder::{encode, BlobId, EncodedBlob, ShardIndex, ShardRotation, SliverPairIndex};
-use walrus_node::keys::ProtocolKey;
 use walrus_node::config::ReportConfig;
+use walrus_node::keys::ProtocolKey;
 use walrus_node::{FollowConfig, Node, ObjectId, SyncReporter};
 
 const N_SHARDS: u16 = 10;
@@ -195,7 +195,8 @@ async fn a_node_gaining_shards_rebuilds_their_slivers_then_reports_sync_done_onc
     let wal_package = fake.state().wal_package.unwrap();
     let deployment = wallet.path().join("deployment.toml");
     Deployment { full_node: url, wal_package, walrus }.write_new(&deployment).unwrap();
-    let report = ReportConfig::Sui { deployment, full_node: None, keystore: Some(keystore), address: None, node_cap: None };
+    let report =
+        ReportConfig::Sui { deployment, full_node: None, keystore: Some(keystore), address: None, node_cap: None };
     let (gainer, cap) = fake.add_node(operator.address());
     fake.state().epoch = 2;
 

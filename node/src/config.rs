@@ -166,7 +166,9 @@ fn report_config(
     local_chain: Option<String>,
 ) -> anyhow::Result<ReportConfig> {
     let parse = |name: &str, value: Option<String>| -> anyhow::Result<Option<Address>> {
-        value.map(|v| v.parse::<ObjectId>().map(|id| Address::new(id.0)).map_err(|e| anyhow::anyhow!("{name}: {e}"))).transpose()
+        value
+            .map(|v| v.parse::<ObjectId>().map(|id| Address::new(id.0)).map_err(|e| anyhow::anyhow!("{name}: {e}")))
+            .transpose()
     };
     let operator = parse("address", address)?;
     let node_cap = parse("node_cap", node_cap)?;
@@ -183,7 +185,9 @@ fn report_config(
             match (local_chain, operator) {
                 (Some(url), Some(operator)) => Ok(ReportConfig::LocalChain { url, operator }),
                 (Some(_), None) => anyhow::bail!("local_chain needs address, the operator who sends the report"),
-                (None, Some(_)) => anyhow::bail!("address names the operator who reports: it needs deployment or local_chain"),
+                (None, Some(_)) => {
+                    anyhow::bail!("address names the operator who reports: it needs deployment or local_chain")
+                }
                 (None, None) => Ok(ReportConfig::Log),
             }
         }

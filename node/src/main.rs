@@ -35,8 +35,9 @@ enum Command {
         /// A TOML file with the settings below (snake_case names).
         #[arg(long, env = "WALRUS_NODE_CONFIG")]
         config: Option<PathBuf>,
+        // Boxed: the settings are most of the command's size.
         #[command(flatten)]
-        settings: Settings,
+        settings: Box<Settings>,
     },
 }
 
@@ -55,7 +56,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Run { config, settings } => {
             let file = config.map(|path| Settings::from_file(&path)).transpose()?.unwrap_or_default();
-            let config = settings.over(file)?;
+            let config = (*settings).over(file)?;
             let key = keys::load_protocol_key(&config.protocol_key)?;
             let source = Source::parse(&config.checkpoints).map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
             if let Source::Dir(path) = &source {

@@ -138,7 +138,11 @@ impl SuiReporter {
                 None => format!("{owner} owns no NodeCap of node {node_id} in this deployment"),
             })?;
         if cap.node_id != node_id {
-            return Err(format!("the NodeCap {} is node {}'s, not {node_id}'s", cap.reference.object_id(), cap.node_id));
+            return Err(format!(
+                "the NodeCap {} is node {}'s, not {node_id}'s",
+                cap.reference.object_id(),
+                cap.node_id
+            ));
         }
         if cap.last_epoch_sync_done >= epoch {
             return Ok(Reported::AlreadyDone);

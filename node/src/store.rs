@@ -281,7 +281,8 @@ impl Store {
         txn.open_table(SYNC_PENDING)?;
         txn.commit()?;
         let files = SliverFiles::open(path.with_extension("slivers"))?;
-        let store = Self { db, node_id, files, queue: Mutex::default(), committed: Condvar::new(), applying: Mutex::default() };
+        let store =
+            Self { db, node_id, files, queue: Mutex::default(), committed: Condvar::new(), applying: Mutex::default() };
         for blob_id in store.files.blob_ids()? {
             let txn = store.db.begin_read()?;
             if txn.open_table(SLIVERS)?.range::<&[u8]>(blob_range(&blob_id).bounds())?.next().is_none() {

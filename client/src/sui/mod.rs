@@ -9,7 +9,9 @@
 //! full node ([`blobs`]), the client's chain interface on Sui ([`chain`]) and the `walrus`
 //! commands built on them ([`cli`]).
 
-pub use walrus_sui::{deployment, full_node, keys, move_errors, node_cap, package, signer, submit, transactions, wallet};
+pub use walrus_sui::{
+    deployment, full_node, keys, move_errors, node_cap, package, signer, submit, transactions, wallet,
+};
 
 pub mod blobs;
 pub mod chain;

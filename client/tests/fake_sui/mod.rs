@@ -1079,7 +1079,8 @@ fn move_call(
                     let mut contents = state.contents(&cap);
                     let last = contents.len() - 4;
                     if u32::from_le_bytes(contents[last..].try_into().unwrap()) >= epoch {
-                        let line = line_of("staking_inner", "assert!(cap.last_epoch_sync_done() < epoch, EDuplicateSyncDone)");
+                        let line =
+                            line_of("staking_inner", "assert!(cap.last_epoch_sync_done() < epoch, EDuplicateSyncDone)");
                         return Err(Fail::Abort { module: "staking_inner", function: "epoch_sync_done", line });
                     }
                     contents[last..].copy_from_slice(&epoch.to_le_bytes());
