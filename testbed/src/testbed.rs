@@ -134,6 +134,13 @@ impl Testbed {
                 .with_context(|| format!("{} is not in the local chain's committee", node.name))?;
             let storage = node.dir.join("storage");
             let program = self.programs.node.clone();
+            // The node reports its shards in place to the chain itself, as its operator.
+            let operator = genesis
+                .nodes
+                .iter()
+                .find(|g| g.name == node.name)
+                .map(|g| g.sender)
+                .with_context(|| format!("{} is not in the genesis", node.name))?;
             let args = [
                 "run".into(),
                 "--storage-dir".into(),
@@ -148,6 +155,10 @@ impl Testbed {
                 format!("127.0.0.1:{}", node.port),
                 "--checkpoints".into(),
                 source.clone(),
+                "--local-chain".into(),
+                chain_url.clone(),
+                "--address".into(),
+                operator.to_string(),
             ];
             let log = logs.join(format!("{}.log", node.name));
             let pid = self.spawn(&node.name, &program, &args, &log)?;

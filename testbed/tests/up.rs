@@ -133,6 +133,17 @@ async fn up_serves_a_ready_committee_and_sigterm_stops_every_process() {
         assert_eq!(data["epoch"], state["epoch"], "{health}");
         assert_eq!(data["shardSummary"]["owned"], node["shards"].as_array().unwrap().len(), "{health}");
         assert!(data["latestCheckpointSequenceNumber"].is_u64(), "{health}");
+
+        // Each node reports its shards in place to the chain by itself (it gained them all).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let metrics = reqwest::get(format!("{url}/metrics")).await.unwrap().text().await.unwrap();
+            if metrics.contains("sync_done_reports_total{outcome=\"sent\"} 1") {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{url} did not report epoch_sync_done:\n{metrics}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
     assert_eq!(all_shards, (0..16).collect());
 
