@@ -255,6 +255,32 @@ fn an_inconsistent_encoding_is_detected_and_proven() {
     assert_eq!(proof.verify(&enc.metadata), Err(Error::NoInconsistency));
 }
 
+/// The views other crates read a sliver and its metadata through show what they hold: the
+/// node stores `Sliver::bytes` and files a pair by `SliverPair::index`, the CLI decodes in
+/// `Sliver::into_symbols_mut` (the sliver's own buffer, or a copy when shared), readers look a
+/// pair's hashes up with `BlobMetadata::pair`. Catches the mutants that replace each with a
+/// default (empty bytes, an empty buffer, pair 0, no hashes), which no other test of the
+/// encoder noticed.
+#[test]
+fn sliver_and_metadata_views_show_what_they_hold() {
+    let (_, enc) = encoded(10, 3000);
+    let layout = enc.metadata.layout();
+    let metadata = enc.metadata.metadata();
+    for (p, pair) in (0u16..).zip(&enc.pairs) {
+        assert_eq!(pair.index(), SliverPairIndex(p));
+        assert_eq!(&pair.primary.bytes()[..], pair.primary.data());
+        // Shared with `enc` (a copy is made), then owned alone (its own buffer is handed on).
+        assert_eq!(&pair.secondary.clone().into_symbols_mut()[..], pair.secondary.data());
+        let alone = Sliver::<Primary>::from_bcs(&pair.primary.to_bcs()).unwrap();
+        assert_eq!(&alone.into_symbols_mut()[..], pair.primary.data());
+        let hashes = metadata.pair(SliverPairIndex(p)).unwrap();
+        assert_eq!(hashes.primary_hash, pair.primary.compute_hash(&layout).unwrap());
+        assert_eq!(hashes.secondary_hash, pair.secondary.compute_hash(&layout).unwrap());
+    }
+    assert_eq!(metadata.pair(SliverPairIndex(10)), None);
+    assert_eq!(enc.metadata.n_shards(), 10);
+}
+
 #[test]
 fn decode_into_checks_the_buffer_length() {
     let (blob, enc) = encoded(10, 3000);
