@@ -258,9 +258,9 @@ fn an_inconsistent_encoding_is_detected_and_proven() {
 /// The views other crates read a sliver and its metadata through show what they hold: the
 /// node stores `Sliver::bytes` and files a pair by `SliverPair::index`, the CLI decodes in
 /// `Sliver::into_symbols_mut` (the sliver's own buffer, or a copy when shared), readers look a
-/// pair's hashes up with `BlobMetadata::pair`. Catches the mutants that replace each with a
-/// default (empty bytes, an empty buffer, pair 0, no hashes), which no other test of the
-/// encoder noticed.
+/// pair's hashes up with `BlobMetadata::pair`. Catches the mutants (cargo-mutants) that
+/// replace `Sliver::bytes`, `Sliver::into_symbols_mut` and `BlobMetadata::pair` with a default
+/// (empty bytes, an empty buffer, `None`), which no other test of the encoder noticed.
 #[test]
 fn sliver_and_metadata_views_show_what_they_hold() {
     let (_, enc) = encoded(10, 3000);
