@@ -344,6 +344,9 @@ fn slow_input(dir: &Path) -> std::path::PathBuf {
     input
 }
 
+/// A second encoder into a folder being written fails at once, and so does a reader (`verify`,
+/// `decode`), each told plainly why. The reader's message catches the mutant (cargo-mutants)
+/// `replace match guard exclusive with true in lock`, which gave readers the encoder's.
 #[test]
 fn a_second_encoder_into_the_same_folder_fails_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -365,6 +368,13 @@ fn a_second_encoder_into_the_same_folder_fails_at_once() {
         stderr(&second)
     );
     assert!(stdout(&second).is_empty());
+    for reader in [&["verify", path(&enc)][..], &["decode", path(&enc), "--out", "-"]] {
+        let out = run(reader);
+        assert_eq!(out.status.code(), Some(1), "{reader:?}");
+        let why = format!("{} is being written by another walrus-encoder process right now", enc.display());
+        assert!(stderr(&out).contains(&why), "{reader:?}: {}", stderr(&out));
+    }
+    assert!(first.try_wait().unwrap().is_none(), "the readers did not overlap the encoder: use a larger blob");
     let first = first.wait_with_output().unwrap();
     assert!(first.status.success(), "{}", stderr(&first));
     let out = run(&["verify", path(&enc)]);
