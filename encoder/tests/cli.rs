@@ -205,6 +205,12 @@ fn bad_input_gets_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("b");
     fs::write(&file, b"data").unwrap();
+    // A file where a folder belongs is named as such (not "holds no metadata.bcs"), and a path
+    // through a file is an error opening it, not one that does not exist: these catch the
+    // mutants (cargo-mutants) that replace `ensure_folder`'s match guards with `true`.
+    let not_a_folder = format!("{} is not a folder", path(&file));
+    let under_file = file.join("sub");
+    let opening_under_file = format!("opening {}", path(&under_file));
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["blob-id", path(&file), "--shards", "3"], "n_shards must be at least 4"),
         (vec!["blob-id", path(&file), "--shards", "0"], "n_shards must be at least 4"),
@@ -216,7 +222,10 @@ fn bad_input_gets_a_clear_error() {
             "holds no metadata.bcs: it is not a folder written by `walrus-encoder encode`",
         ),
         (vec!["verify", "/nonexistent"], "/nonexistent does not exist"),
-        (vec!["verify", path(&file)], "is not a folder"),
+        (vec!["verify", path(&file)], &not_a_folder),
+        (vec!["decode", path(&file), "--out", "-"], &not_a_folder),
+        (vec!["encode", path(&file), "-n", "4", "--out", path(&file)], &not_a_folder),
+        (vec!["verify", path(&under_file)], &opening_under_file),
     ];
     for (args, message) in cases {
         let out = run(&args);
