@@ -459,6 +459,17 @@ fn verify_fails_on_an_incomplete_folder_and_says_whether_it_decodes() {
     assert!(report.contains("0 of 20 slivers good"), "{report}");
     assert!(report.contains(&format!("no slivers: {} does not exist", slivers.display())), "{report}");
     assert!(report.contains("NOT DECODABLE"), "{report}");
+
+    // `slivers` there but not a folder: an error listing it, not a folder said not to exist.
+    // Catches the mutant (cargo-mutants) that replaces `sliver_files`'s `NotFound` guard with
+    // `true`, which took every listing error for a missing folder.
+    fs::write(&slivers, b"not a folder").unwrap();
+    for args in [&["verify", path(&enc)][..], &["decode", path(&enc), "--out", "-"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains(&format!("listing {}", slivers.display())), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
 }
 
 #[test]
