@@ -181,6 +181,21 @@ fn decode_uses_whatever_subset_suffices() {
     assert_eq!(fs::read(&out_file).unwrap(), blob);
 }
 
+/// With as many threads as a large server has (`RAYON_NUM_THREADS=64`), `decode` reads its
+/// slivers in batches as it does here. Catches the mutant (cargo-mutants) `replace * with / in
+/// EncodingFolder::valid_slivers`, whose batch of `16 / threads` slivers is empty from 17
+/// threads on (a panic); on this machine's few threads it went unnoticed.
+#[test]
+fn decode_works_with_many_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = common::splitmix64(6, 20_000);
+    encode_into(dir.path(), &blob, 10);
+    let enc = dir.path().join("enc");
+    let out = binary().args(["decode", path(&enc), "--out", "-"]).env("RAYON_NUM_THREADS", "64").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout == blob, "decode returned other bytes than the blob");
+}
+
 #[test]
 fn a_sliver_under_the_wrong_name_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
