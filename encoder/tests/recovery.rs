@@ -75,6 +75,37 @@ fn decodes_from_any_sufficient_subset_of_either_axis() {
     );
 }
 
+/// `decode` skips slivers of the wrong shape (an index past the committee, another symbol
+/// size, a short sliver), even given first, and decodes from the good ones after them; they do
+/// not count towards the `k` needed. Catches the mutants (cargo-mutants) of the shape check in
+/// `decode.rs`'s `choose`, which no test gave a misshapen sliver to decode.
+#[test]
+fn decode_skips_slivers_of_the_wrong_shape() {
+    let (blob, enc) = encoded(10, 3000);
+    let good: Vec<Sliver<Primary>> = enc.pairs.iter().map(|p| p.primary.clone()).collect();
+    let size = good[0].symbol_size();
+    let reframe = |data: &[u8], symbol_size: u16, index: u16| {
+        let (prefix, suffix) = Sliver::<Primary>::bcs_frame(data.len(), symbol_size, SliverIndex::new(index));
+        Sliver::<Primary>::from_bcs(&[prefix.as_slice(), data, &suffix].concat()).unwrap()
+    };
+    // Garbage of the right length, so a misshapen sliver that were used would show.
+    let garbage = vec![0xA5; good[0].data().len()];
+    let misshapen = [
+        reframe(&garbage, size, 10),
+        reframe(&garbage, size + 2, 1),
+        reframe(&garbage[..garbage.len() - usize::from(size)], size, 2),
+    ];
+    // n = 10: 4 primary slivers decode; 5..9 are not systematic, so every row is rebuilt.
+    let given: Vec<Sliver<Primary>> = misshapen.iter().chain(&good[5..9]).cloned().collect();
+    for check in [ConsistencyCheck::Skip, ConsistencyCheck::Default] {
+        assert_eq!(decode(&enc.metadata, &given, check).unwrap(), blob, "{check:?}");
+    }
+    assert_eq!(
+        decode(&enc.metadata, &given[..6], ConsistencyCheck::Skip),
+        Err(Error::NotEnoughSlivers { axis: "primary", got: 3, needed: 4 })
+    );
+}
+
 #[test]
 fn a_tampered_input_sliver_fails_the_consistency_check() {
     let (_, enc) = encoded(10, 3000);
