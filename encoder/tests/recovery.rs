@@ -447,6 +447,36 @@ fn in_place<A: walrus_encoder::Axis>(
     (result, owned)
 }
 
+/// An encoding whose padding past the blob's end is not zero (a writer hashed rows that do
+/// not end in zeros and recomputed the blob ID for a shorter blob) does not describe the blob
+/// it claims: every sliver verifies, yet every decoding path refuses it, in place too. Catches
+/// the mutant (cargo-mutants) `replace * with / in check_lines_in_place`, which left the
+/// decoded rows unclipped, so decoding in place accepted what `decode` refuses.
+#[test]
+fn decoding_refuses_an_encoding_whose_padding_is_not_zero() {
+    // n = 10: 28 source symbols of 100 bytes hold 2800 bytes, and 2795 take the same size.
+    let enc = encode(10, &common::splitmix64(77, 2800)).unwrap();
+    let metadata = BlobMetadata::V1(BlobMetadataV1 {
+        encoding_type: walrus_encoder::EncodingType::RS2,
+        unencoded_length: 2795,
+        hashes: enc.metadata.metadata().hashes().to_vec(),
+    });
+    let blob_id = metadata.compute_blob_id();
+    let padded = BlobMetadataWithId { blob_id, metadata }.verify().unwrap();
+    assert_eq!(padded.layout().symbol_size(), enc.metadata.layout().symbol_size());
+    for pair in &enc.pairs {
+        pair.primary.verify(&padded).unwrap();
+        pair.secondary.verify(&padded).unwrap();
+    }
+    // Primary slivers 4..8 are not systematic: every row, the last one too, is decoded.
+    let primary: Vec<&Sliver<Primary>> = enc.pairs[4..8].iter().map(|p| &p.primary).collect();
+    let secondary: Vec<&Sliver<Secondary>> = enc.pairs[..7].iter().map(|p| &p.secondary).collect();
+    let owned: Vec<Sliver<Primary>> = primary.iter().map(|s| (*s).clone()).collect();
+    assert_eq!(decode(&padded, &owned, ConsistencyCheck::Default), Err(Error::InconsistentBlob));
+    assert_eq!(in_place(&padded, &primary).0, Err(Error::InconsistentBlob));
+    assert_eq!(in_place(&padded, &secondary).0, Err(Error::InconsistentBlob));
+}
+
 /// Decoding in place gives the blob `decode` gives, from any mix of systematic and other
 /// slivers of either axis, for blobs that fill the matrix or leave padding.
 #[test]
