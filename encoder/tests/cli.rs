@@ -181,6 +181,21 @@ fn decode_uses_whatever_subset_suffices() {
     assert_eq!(fs::read(&out_file).unwrap(), blob);
 }
 
+/// With as many threads as a large server has (`RAYON_NUM_THREADS=64`), `decode` reads its
+/// slivers in batches as it does here. Catches the mutant (cargo-mutants) `replace * with / in
+/// EncodingFolder::valid_slivers`, whose batch of `16 / threads` slivers is empty from 17
+/// threads on (a panic); on this machine's few threads it went unnoticed.
+#[test]
+fn decode_works_with_many_threads() {
+    let dir = tempfile::tempdir().unwrap();
+    let blob = common::splitmix64(6, 20_000);
+    encode_into(dir.path(), &blob, 10);
+    let enc = dir.path().join("enc");
+    let out = binary().args(["decode", path(&enc), "--out", "-"]).env("RAYON_NUM_THREADS", "64").output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(out.stdout == blob, "decode returned other bytes than the blob");
+}
+
 #[test]
 fn a_sliver_under_the_wrong_name_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
@@ -205,6 +220,12 @@ fn bad_input_gets_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("b");
     fs::write(&file, b"data").unwrap();
+    // A file where a folder belongs is named as such (not "holds no metadata.bcs"), and a path
+    // through a file is an error opening it, not one that does not exist: these catch the
+    // mutants (cargo-mutants) that replace `ensure_folder`'s match guards with `true`.
+    let not_a_folder = format!("{} is not a folder", path(&file));
+    let under_file = file.join("sub");
+    let opening_under_file = format!("opening {}", path(&under_file));
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["blob-id", path(&file), "--shards", "3"], "n_shards must be at least 4"),
         (vec!["blob-id", path(&file), "--shards", "0"], "n_shards must be at least 4"),
@@ -216,7 +237,10 @@ fn bad_input_gets_a_clear_error() {
             "holds no metadata.bcs: it is not a folder written by `walrus-encoder encode`",
         ),
         (vec!["verify", "/nonexistent"], "/nonexistent does not exist"),
-        (vec!["verify", path(&file)], "is not a folder"),
+        (vec!["verify", path(&file)], &not_a_folder),
+        (vec!["decode", path(&file), "--out", "-"], &not_a_folder),
+        (vec!["encode", path(&file), "-n", "4", "--out", path(&file)], &not_a_folder),
+        (vec!["verify", path(&under_file)], &opening_under_file),
     ];
     for (args, message) in cases {
         let out = run(&args);
@@ -344,6 +368,9 @@ fn slow_input(dir: &Path) -> std::path::PathBuf {
     input
 }
 
+/// A second encoder into a folder being written fails at once, and so does a reader (`verify`,
+/// `decode`), each told plainly why. The reader's message catches the mutant (cargo-mutants)
+/// `replace match guard exclusive with true in lock`, which gave readers the encoder's.
 #[test]
 fn a_second_encoder_into_the_same_folder_fails_at_once() {
     let dir = tempfile::tempdir().unwrap();
@@ -365,6 +392,13 @@ fn a_second_encoder_into_the_same_folder_fails_at_once() {
         stderr(&second)
     );
     assert!(stdout(&second).is_empty());
+    for reader in [&["verify", path(&enc)][..], &["decode", path(&enc), "--out", "-"]] {
+        let out = run(reader);
+        assert_eq!(out.status.code(), Some(1), "{reader:?}");
+        let why = format!("{} is being written by another walrus-encoder process right now", enc.display());
+        assert!(stderr(&out).contains(&why), "{reader:?}: {}", stderr(&out));
+    }
+    assert!(first.try_wait().unwrap().is_none(), "the readers did not overlap the encoder: use a larger blob");
     let first = first.wait_with_output().unwrap();
     assert!(first.status.success(), "{}", stderr(&first));
     let out = run(&["verify", path(&enc)]);
@@ -440,6 +474,17 @@ fn verify_fails_on_an_incomplete_folder_and_says_whether_it_decodes() {
     assert!(report.contains("0 of 20 slivers good"), "{report}");
     assert!(report.contains(&format!("no slivers: {} does not exist", slivers.display())), "{report}");
     assert!(report.contains("NOT DECODABLE"), "{report}");
+
+    // `slivers` there but not a folder: an error listing it, not a folder said not to exist.
+    // Catches the mutant (cargo-mutants) that replaces `sliver_files`'s `NotFound` guard with
+    // `true`, which took every listing error for a missing folder.
+    fs::write(&slivers, b"not a folder").unwrap();
+    for args in [&["verify", path(&enc)][..], &["decode", path(&enc), "--out", "-"]] {
+        let out = run(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(stderr(&out).contains(&format!("listing {}", slivers.display())), "{args:?}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "{args:?}: {}", stdout(&out));
+    }
 }
 
 #[test]

@@ -75,6 +75,37 @@ fn decodes_from_any_sufficient_subset_of_either_axis() {
     );
 }
 
+/// `decode` skips slivers of the wrong shape (an index past the committee, another symbol
+/// size, a short sliver), even given first, and decodes from the good ones after them; they do
+/// not count towards the `k` needed. Catches the mutants (cargo-mutants) of the shape check in
+/// `decode.rs`'s `choose`, which no test gave a misshapen sliver to decode.
+#[test]
+fn decode_skips_slivers_of_the_wrong_shape() {
+    let (blob, enc) = encoded(10, 3000);
+    let good: Vec<Sliver<Primary>> = enc.pairs.iter().map(|p| p.primary.clone()).collect();
+    let size = good[0].symbol_size();
+    let reframe = |data: &[u8], symbol_size: u16, index: u16| {
+        let (prefix, suffix) = Sliver::<Primary>::bcs_frame(data.len(), symbol_size, SliverIndex::new(index));
+        Sliver::<Primary>::from_bcs(&[prefix.as_slice(), data, &suffix].concat()).unwrap()
+    };
+    // Garbage of the right length, so a misshapen sliver that were used would show.
+    let garbage = vec![0xA5; good[0].data().len()];
+    let misshapen = [
+        reframe(&garbage, size, 10),
+        reframe(&garbage, size + 2, 1),
+        reframe(&garbage[..garbage.len() - usize::from(size)], size, 2),
+    ];
+    // n = 10: 4 primary slivers decode; 5..9 are not systematic, so every row is rebuilt.
+    let given: Vec<Sliver<Primary>> = misshapen.iter().chain(&good[5..9]).cloned().collect();
+    for check in [ConsistencyCheck::Skip, ConsistencyCheck::Default] {
+        assert_eq!(decode(&enc.metadata, &given, check).unwrap(), blob, "{check:?}");
+    }
+    assert_eq!(
+        decode(&enc.metadata, &given[..6], ConsistencyCheck::Skip),
+        Err(Error::NotEnoughSlivers { axis: "primary", got: 3, needed: 4 })
+    );
+}
+
 #[test]
 fn a_tampered_input_sliver_fails_the_consistency_check() {
     let (_, enc) = encoded(10, 3000);
@@ -255,6 +286,32 @@ fn an_inconsistent_encoding_is_detected_and_proven() {
     assert_eq!(proof.verify(&enc.metadata), Err(Error::NoInconsistency));
 }
 
+/// The views other crates read a sliver and its metadata through show what they hold: the
+/// node stores `Sliver::bytes` and files a pair by `SliverPair::index`, the CLI decodes in
+/// `Sliver::into_symbols_mut` (the sliver's own buffer, or a copy when shared), readers look a
+/// pair's hashes up with `BlobMetadata::pair`. Catches the mutants (cargo-mutants) that
+/// replace `Sliver::bytes`, `Sliver::into_symbols_mut` and `BlobMetadata::pair` with a default
+/// (empty bytes, an empty buffer, `None`), which no other test of the encoder noticed.
+#[test]
+fn sliver_and_metadata_views_show_what_they_hold() {
+    let (_, enc) = encoded(10, 3000);
+    let layout = enc.metadata.layout();
+    let metadata = enc.metadata.metadata();
+    for (p, pair) in (0u16..).zip(&enc.pairs) {
+        assert_eq!(pair.index(), SliverPairIndex(p));
+        assert_eq!(&pair.primary.bytes()[..], pair.primary.data());
+        // Shared with `enc` (a copy is made), then owned alone (its own buffer is handed on).
+        assert_eq!(&pair.secondary.clone().into_symbols_mut()[..], pair.secondary.data());
+        let alone = Sliver::<Primary>::from_bcs(&pair.primary.to_bcs()).unwrap();
+        assert_eq!(&alone.into_symbols_mut()[..], pair.primary.data());
+        let hashes = metadata.pair(SliverPairIndex(p)).unwrap();
+        assert_eq!(hashes.primary_hash, pair.primary.compute_hash(&layout).unwrap());
+        assert_eq!(hashes.secondary_hash, pair.secondary.compute_hash(&layout).unwrap());
+    }
+    assert_eq!(metadata.pair(SliverPairIndex(10)), None);
+    assert_eq!(enc.metadata.n_shards(), 10);
+}
+
 #[test]
 fn decode_into_checks_the_buffer_length() {
     let (blob, enc) = encoded(10, 3000);
@@ -388,6 +445,36 @@ fn in_place<A: walrus_encoder::Axis>(
     drop(lines);
     owned.iter_mut().zip(indices).for_each(|((i, _), new)| *i = new);
     (result, owned)
+}
+
+/// An encoding whose padding past the blob's end is not zero (a writer hashed rows that do
+/// not end in zeros and recomputed the blob ID for a shorter blob) does not describe the blob
+/// it claims: every sliver verifies, yet every decoding path refuses it, in place too. Catches
+/// the mutant (cargo-mutants) `replace * with / in check_lines_in_place`, which left the
+/// decoded rows unclipped, so decoding in place accepted what `decode` refuses.
+#[test]
+fn decoding_refuses_an_encoding_whose_padding_is_not_zero() {
+    // n = 10: 28 source symbols of 100 bytes hold 2800 bytes, and 2795 take the same size.
+    let enc = encode(10, &common::splitmix64(77, 2800)).unwrap();
+    let metadata = BlobMetadata::V1(BlobMetadataV1 {
+        encoding_type: walrus_encoder::EncodingType::RS2,
+        unencoded_length: 2795,
+        hashes: enc.metadata.metadata().hashes().to_vec(),
+    });
+    let blob_id = metadata.compute_blob_id();
+    let padded = BlobMetadataWithId { blob_id, metadata }.verify().unwrap();
+    assert_eq!(padded.layout().symbol_size(), enc.metadata.layout().symbol_size());
+    for pair in &enc.pairs {
+        pair.primary.verify(&padded).unwrap();
+        pair.secondary.verify(&padded).unwrap();
+    }
+    // Primary slivers 4..8 are not systematic: every row, the last one too, is decoded.
+    let primary: Vec<&Sliver<Primary>> = enc.pairs[4..8].iter().map(|p| &p.primary).collect();
+    let secondary: Vec<&Sliver<Secondary>> = enc.pairs[..7].iter().map(|p| &p.secondary).collect();
+    let owned: Vec<Sliver<Primary>> = primary.iter().map(|s| (*s).clone()).collect();
+    assert_eq!(decode(&padded, &owned, ConsistencyCheck::Default), Err(Error::InconsistentBlob));
+    assert_eq!(in_place(&padded, &primary).0, Err(Error::InconsistentBlob));
+    assert_eq!(in_place(&padded, &secondary).0, Err(Error::InconsistentBlob));
 }
 
 /// Decoding in place gives the blob `decode` gives, from any mix of systematic and other

@@ -523,14 +523,23 @@ impl BlobSummary {
 mod tests {
     use super::*;
 
+    /// `+1.primary.bcs` parses as a `u16` but is not the name of pair 1: only digits are taken.
+    /// Catches the mutant (cargo-mutants) `replace || with && in parse_sliver_file_name` at the
+    /// digit check, which let such a name through as pair 1.
     #[test]
     fn sliver_file_names_round_trip_and_reject_others() {
         assert_eq!(parse_sliver_file_name("0.primary.bcs"), Some((SliverPairIndex(0), true)));
         assert_eq!(parse_sliver_file_name("999.secondary.bcs"), Some((SliverPairIndex(999), false)));
         assert_eq!(sliver_file_name::<Secondary>(SliverPairIndex(12)), "12.secondary.bcs");
-        for bad in
-            ["01.primary.bcs", "1.primary", "x.primary.bcs", "70000.primary.bcs", ".primary.bcs", "1.tertiary.bcs"]
-        {
+        for bad in [
+            "01.primary.bcs",
+            "1.primary",
+            "x.primary.bcs",
+            "+1.primary.bcs",
+            "70000.primary.bcs",
+            ".primary.bcs",
+            "1.tertiary.bcs",
+        ] {
             assert_eq!(parse_sliver_file_name(bad), None, "{bad}");
         }
     }
