@@ -56,7 +56,12 @@ fn main() -> anyhow::Result<()> {
             let file = config.map(|path| Settings::from_file(&path)).transpose()?.unwrap_or_default();
             let config = settings.over(file)?;
             let key = keys::load_protocol_key(&config.protocol_key)?;
-            let source = Source::parse(&config.checkpoints).map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
+            // A gRPC source's channel needs the runtime while it is built.
+            let runtime = tokio::runtime::Runtime::new()?;
+            let source = {
+                let _entered = runtime.enter();
+                Source::parse(&config.checkpoints).map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?
+            };
             if let Source::Dir(path) = &source {
                 anyhow::ensure!(path.is_dir(), "checkpoint folder {} does not exist", path.display());
             }
@@ -65,7 +70,6 @@ fn main() -> anyhow::Result<()> {
                 first_checkpoint: config.first_checkpoint,
                 poll_interval: config.checkpoint_poll,
             };
-            let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {
                 let node = Node::open(&config.storage_dir, key, config.node_id, config.long_poll_max)
                     .context("opening the store")?;

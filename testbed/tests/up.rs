@@ -339,6 +339,7 @@ async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_a
     walrus(&["epoch-change", "voting-end", "--deployment", deployment_arg, "--keystore", keystore_arg, "--yes"]);
     walrus(&["epoch-change", "initiate", "--deployment", deployment_arg, "--keystore", keystore_arg, "--yes"]);
     nodes_reach_epoch(&description, 1).await;
+    let calls = fake.state().calls.clone();
 
     let pids: Vec<u64> = nodes.iter().map(|n| n["pid"].as_u64().unwrap()).collect();
     signal(&testbed, libc::SIGTERM);
@@ -348,7 +349,8 @@ async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_a
     // Up again on the same folder: the same nodes resume, nothing is registered anew.
     let mut testbed = start(work.path(), &args, None);
     let again = wait_ready(&mut testbed, work.path());
-    assert_eq!(fake.state().calls, calls, "no transaction the second time");
+    let calls_now = fake.state().calls.clone();
+    assert_eq!(calls_now, calls, "no transaction the second time");
     let ids = |d: &Value| d["nodes"].as_array().unwrap().iter().map(|n| n["node_id"].clone()).collect::<Vec<_>>();
     assert_eq!(ids(&again), ids(&description));
     nodes_reach_epoch(&again, 1).await;
