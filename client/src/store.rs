@@ -274,7 +274,9 @@ impl Client {
             .filter(|o| o.end_epoch >= wanted_end)
             .min_by_key(|o| o.end_epoch);
         let (registered, operation) = match reusable {
-            Some(blob) => (Registered { blob: *blob, cost: 0, reused_storage: false }, ResourceOperation::ReuseRegistration),
+            Some(blob) => {
+                (Registered { blob: *blob, cost: 0, reused_storage: false }, ResourceOperation::ReuseRegistration)
+            }
             None => {
                 let request = RegisterRequest {
                     blob_id,

@@ -194,11 +194,8 @@ async fn a_store_on_sui_reaches_the_nodes_reads_back_and_a_deletion_drops_it() {
     for node in &net.nodes {
         let committee = node.committee().unwrap();
         assert_eq!(committee.epoch, 1);
-        let shards: Vec<(sui_sdk_types::Address, Vec<u16>)> = committee
-            .members
-            .iter()
-            .map(|m| (sui_sdk_types::Address::new(m.node_id.0), m.shards.clone()))
-            .collect();
+        let shards: Vec<(sui_sdk_types::Address, Vec<u16>)> =
+            committee.members.iter().map(|m| (sui_sdk_types::Address::new(m.node_id.0), m.shards.clone())).collect();
         assert_eq!(shards, members, "the committee of the System and Staking objects");
         assert_eq!(node.unusable_events().unwrap(), 0, "every event of the package decodes");
     }

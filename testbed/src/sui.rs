@@ -70,9 +70,9 @@ impl SuiOptions {
             .transpose()?;
         let key = wallet::select(&keystore, address)?;
         let node = FullNode::new(&self.url)?;
-        let staking = blobs::staking_state(&node, &deployment)
-            .await
-            .with_context(|| format!("reading the Staking object of {} through {}", self.deployment.display(), self.url))?;
+        let staking = blobs::staking_state(&node, &deployment).await.with_context(|| {
+            format!("reading the Staking object of {} through {}", self.deployment.display(), self.url)
+        })?;
         Ok(Network { deployment, wallet: key.address().to_string(), staking })
     }
 
@@ -136,7 +136,10 @@ pub async fn register(
     use walrus_node::keys::{self as node_keys, NETWORK_KEY_FILE, PROTOCOL_KEY_FILE};
     // Keys of an attempt that ended before the registration was recorded are used again.
     let (protocol, net_key) = if keys.join(PROTOCOL_KEY_FILE).exists() {
-        (node_keys::load_protocol_key(&keys.join(PROTOCOL_KEY_FILE))?, node_keys::load_network_key(&keys.join(NETWORK_KEY_FILE))?)
+        (
+            node_keys::load_protocol_key(&keys.join(PROTOCOL_KEY_FILE))?,
+            node_keys::load_network_key(&keys.join(NETWORK_KEY_FILE))?,
+        )
     } else {
         node_keys::generate(keys).with_context(|| format!("keys of {}", node.name))?
     };
@@ -206,7 +209,11 @@ pub async fn register_and_stake(
 /// What the user does next, and where everything is.
 pub fn announce(description: &Value, options: &SuiOptions, dir: &Path) {
     let nodes = description["nodes"].as_array().cloned().unwrap_or_default();
-    println!("walrus-testbed: ready on Sui: {} nodes registered and staked, following {}", nodes.len(), options.source());
+    println!(
+        "walrus-testbed: ready on Sui: {} nodes registered and staked, following {}",
+        nodes.len(),
+        options.source()
+    );
     for node in &nodes {
         println!(
             "  {:<9} {} (node ID {})",

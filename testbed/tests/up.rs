@@ -15,7 +15,6 @@ use serde_json::Value;
 // The fake Sui full node of the client's tests, included by path rather than moved into a
 // crate of its own: it stays one file next to the client tests that grew it, and nothing but
 // tests builds it.
-#[allow(dead_code)]
 #[path = "../../client/tests/fake_sui/mod.rs"]
 mod fake_sui;
 
@@ -308,7 +307,8 @@ async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_a
     let work = tempfile::tempdir().unwrap();
     let (keystore, deployment, fake, url) = sui_network(work.path()).await;
     let (keystore_arg, deployment_arg) = (keystore.to_str().unwrap(), deployment.to_str().unwrap());
-    let args = ["--sui", &url, "--deployment", deployment_arg, "--keystore", keystore_arg, "--nodes", "3", "--stake", "2"];
+    let args =
+        ["--sui", &url, "--deployment", deployment_arg, "--keystore", keystore_arg, "--nodes", "3", "--stake", "2"];
 
     let mut testbed = start(work.path(), &args, None);
     let description = wait_ready(&mut testbed, work.path());

@@ -170,7 +170,11 @@ impl SuiChain {
     /// The wallet's `Storage` object that `request` can be registered on instead of buying
     /// storage: from the current epoch or earlier to at least the end asked for, at least the
     /// encoded size; the smallest such (then the one ending first), so that little is wasted.
-    async fn reusable_storage(&self, request: &RegisterRequest, epoch: u32) -> Result<Option<OwnedStorage>, ChainError> {
+    async fn reusable_storage(
+        &self,
+        request: &RegisterRequest,
+        epoch: u32,
+    ) -> Result<Option<OwnedStorage>, ChainError> {
         let end = epoch.saturating_add(request.epochs_ahead);
         let owned = blobs::owned_storage(&self.node, &self.deployment, self.key()?.address()).await;
         Ok(owned
@@ -256,8 +260,10 @@ impl SuiChain {
                 .await?
             }
             None => {
-                self.send(action, true, dry_run, |g| transactions::reserve_and_register(g, &walrus, &wal, &registration))
-                    .await?
+                self.send(action, true, dry_run, |g| {
+                    transactions::reserve_and_register(g, &walrus, &wal, &registration)
+                })
+                .await?
             }
         };
         Ok((sent, cost, storage.is_some()))

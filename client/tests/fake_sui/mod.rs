@@ -28,8 +28,8 @@ use sui_rpc::proto::sui::rpc::v2::transaction_execution_service_server::{
 };
 use sui_sdk_types::{Address, Argument, Command, Digest, Input, Transaction, TransactionKind, UserSignature};
 use tonic::{Request, Response, Status};
-use walrus_client::sui::full_node::SUI_COIN;
 use walrus_chain::events as ev;
+use walrus_client::sui::full_node::SUI_COIN;
 use walrus_client::sui::transactions::Walrus;
 
 pub const GAS_PRICE: u64 = 750;
@@ -1038,8 +1038,13 @@ fn move_call(
         "register_candidate" => {
             a.count(10)?;
             a.shared(0, walrus.staking.id, true)?;
-            let (name, network_address, public_key, network_public_key, _): (String, String, Vec<u8>, Vec<u8>, Vec<u8>) =
-                (a.pure(1)?, a.pure(2)?, a.pure(3)?, a.pure(4)?, a.pure(5)?);
+            let (name, network_address, public_key, network_public_key, _): (
+                String,
+                String,
+                Vec<u8>,
+                Vec<u8>,
+                Vec<u8>,
+            ) = (a.pure(1)?, a.pure(2)?, a.pure(3)?, a.pure(4)?, a.pure(5)?);
             let commission: u16 = a.pure(6)?;
             let _: (u64, u64, u64) = (a.pure(7)?, a.pure(8)?, a.pure(9)?);
             if public_key.len() != 48 {
@@ -1678,10 +1683,8 @@ fn select_committee(state: &mut State) -> Result<Vec<(Address, Vec<u16>)>, Fail>
         return Err(abort("staking_inner", "voting_end", "assert!(!self.active_set.is_empty(), ENoStake)"));
     }
     let total: u128 = staked.iter().map(|(_, s)| u128::from(*s)).sum();
-    let mut counts: Vec<u16> = staked
-        .iter()
-        .map(|(_, s)| (u128::from(*s) * u128::from(n_shards) / total.max(1)) as u16)
-        .collect();
+    let mut counts: Vec<u16> =
+        staked.iter().map(|(_, s)| (u128::from(*s) * u128::from(n_shards) / total.max(1)) as u16).collect();
     let mut left = n_shards - counts.iter().sum::<u16>();
     while left > 0 && !staked.is_empty() {
         // The highest stake per shard it would hold; ties to the larger stake, then lower ID.
