@@ -109,6 +109,26 @@ const builders = {
     });
     tx.transferObjects([blob], c.gas.sender);
   },
+  register_on_storage(tx, c) {
+    const system = shared(tx, c.walrus.system, true);
+    const storage = tx.objectRef(c.storage);
+    const coin = walCoin(tx, c.wal);
+    const blob = tx.moveCall({
+      target: `${c.walrus.package}::system::register_blob_bounded`,
+      arguments: [
+        system,
+        storage,
+        tx.pure.u256(u256(c.blobId)),
+        tx.pure.u256(u256(c.rootHash)),
+        tx.pure.u64(c.size),
+        tx.pure.u8(RS2),
+        tx.pure.bool(c.deletable),
+        coin,
+        tx.pure.u64(c.maxWriteCost),
+      ],
+    });
+    tx.transferObjects([blob], c.gas.sender);
+  },
   certify_blob(tx, c) {
     tx.moveCall({
       target: `${c.walrus.package}::system::certify_blob`,

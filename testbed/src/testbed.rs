@@ -154,10 +154,9 @@ impl Testbed {
         let client_config = dir.join("client.toml");
         let client_toml = format!("[chain]\nkind = \"local\"\nurl = \"{chain_url}\"\nsender = \"{client}\"\n");
         write_atomically(&client_config, client_toml.as_bytes())?;
-        self.description = json!({
+        let description = json!({
             "n_shards": options.shards,
             "package_id": package_id,
-            "indexer_url": self.indexer_url,
             "client_config": client_config,
             "chain": {
                 "url": chain_url,
@@ -168,14 +167,22 @@ impl Testbed {
                 "epoch_duration_ms": options.epoch_duration_ms,
                 "client_address": client.to_string(),
             },
-            "indexer": self.indexer_url.as_ref().map(|_| json!({
-                "pid": self.children.last().map(Child::pid),
-                "database": self.database.as_ref().map(TestbedDatabase::name),
-            })),
             "nodes": nodes,
         });
+        self.finish(description, options)
+    }
+
+    /// Completes `description` with the indexer's part and writes it as `testbed.json`: the
+    /// testbed is up.
+    fn finish(&mut self, mut description: Value, options: &Options) -> anyhow::Result<()> {
+        description["indexer_url"] = json!(self.indexer_url);
+        description["indexer"] = json!(self.indexer_url.as_ref().map(|_| json!({
+            "pid": self.children.last().map(Child::pid),
+            "database": self.database.as_ref().map(TestbedDatabase::name),
+        })));
+        self.description = description;
         let text = serde_json::to_string_pretty(&self.description)?;
-        write_atomically(&dir.join("testbed.json"), text.as_bytes())?;
+        write_atomically(&self.dir.join("testbed.json"), text.as_bytes())?;
         self.node_exits_tolerated = options.tolerate_node_exits;
         Ok(())
     }
@@ -286,21 +293,13 @@ impl Testbed {
         if let Some(url) = self.indexer_url.clone() {
             self.wait_for("the indexer to follow the full node", || indexer_ready(&http, &url)).await?;
         }
-        self.description = json!({
+        let description = json!({
             "n_shards": n_shards,
             "package_id": package_id,
-            "indexer_url": self.indexer_url,
             "sui": sui::describe(sui, &network),
-            "indexer": self.indexer_url.as_ref().map(|_| json!({
-                "pid": self.children.last().map(Child::pid),
-                "database": self.database.as_ref().map(TestbedDatabase::name),
-            })),
             "nodes": entries,
         });
-        let text = serde_json::to_string_pretty(&self.description)?;
-        write_atomically(&dir.join("testbed.json"), text.as_bytes())?;
-        self.node_exits_tolerated = options.tolerate_node_exits;
-        Ok(())
+        self.finish(description, options)
     }
 
     /// Starts the indexer on a database of its own if `DATABASE_URL` names a reachable
