@@ -310,7 +310,8 @@ async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_a
     let args =
         ["--sui", &url, "--deployment", deployment_arg, "--keystore", keystore_arg, "--nodes", "3", "--stake", "2"];
 
-    let mut testbed = start(work.path(), &args, None);
+    let database_url = std::env::var("DATABASE_URL").ok();
+    let mut testbed = start(work.path(), &args, database_url.as_deref());
     let description = wait_ready(&mut testbed, work.path());
     let stdout = std::fs::read_to_string(work.path().join("stdout")).unwrap();
     assert!(stdout.contains("ready on Sui: 3 nodes registered and staked"), "{stdout}");
@@ -340,6 +341,30 @@ async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_a
     walrus(&["epoch-change", "initiate", "--deployment", deployment_arg, "--keystore", keystore_arg, "--yes"]);
     nodes_reach_epoch(&description, 1).await;
     let calls = fake.state().calls.clone();
+    if database_url.is_some() {
+        // The indexer followed the same checkpoints: it knows the elected committee.
+        let indexer = description["indexer_url"].as_str().expect("DATABASE_URL is set: the indexer runs");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let elected = fake.state().shards.clone();
+        loop {
+            let indexed = get(format!("{indexer}/v1/nodes")).await;
+            let mut with_shards: Vec<(String, usize)> = indexed["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| (n["node_id"].as_str().unwrap().to_owned(), n["shards"].as_array().map_or(0, Vec::len)))
+                .filter(|(_, shards)| *shards > 0)
+                .collect();
+            with_shards.sort();
+            let mut wanted: Vec<(String, usize)> = elected.iter().map(|(id, s)| (id.to_string(), s.len())).collect();
+            wanted.sort();
+            if with_shards == wanted {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the indexer shows {indexed}, not the committee {wanted:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 
     let pids: Vec<u64> = nodes.iter().map(|n| n["pid"].as_u64().unwrap()).collect();
     signal(&testbed, libc::SIGTERM);
