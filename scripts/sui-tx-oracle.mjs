@@ -141,6 +141,22 @@ const builders = {
       ],
     });
   },
+  delete_blob(tx, c) {
+    const storage = tx.moveCall({
+      target: `${c.walrus.package}::system::delete_blob`,
+      arguments: [shared(tx, c.walrus.system, false), tx.objectRef(c.blob)],
+    });
+    tx.transferObjects([storage], c.gas.sender);
+  },
+  extend_blob(tx, c) {
+    const system = shared(tx, c.walrus.system, true);
+    const blob = tx.objectRef(c.blob);
+    const coin = walCoin(tx, c.wal);
+    tx.moveCall({
+      target: `${c.walrus.package}::system::extend_blob_bounded`,
+      arguments: [system, blob, tx.pure.u32(c.epochs), coin, tx.pure.u64(c.maxCost)],
+    });
+  },
   request_withdraw_stake(tx, c) {
     tx.moveCall({
       target: `${c.walrus.package}::staking::request_withdraw_stake`,

@@ -18,7 +18,7 @@ use walrus_client::{Client, ClientConfig, ObjectId, StoreOptions, StoreOutcome};
 use walrus_encoder::BlobId;
 use walrus_localchain::genesis::{Balance, Genesis, NodeGenesis};
 use walrus_localchain::{service, LocalChain};
-use walrus_node::{FollowConfig, Node};
+use walrus_node::{FollowConfig, Node, SyncReporter};
 
 const N_NODES: usize = 5;
 const N_SHARDS: u16 = 20;
@@ -29,6 +29,7 @@ struct Stand {
     dir: TempDir,
     url: String,
     wallet: ObjectId,
+    chain: service::Shared,
     nodes: Vec<Node>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -92,18 +93,21 @@ impl Stand {
 
         let chain_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", chain_listener.local_addr().unwrap());
-        let router = service::router(Arc::new(Mutex::new(chain)));
+        let chain = Arc::new(Mutex::new(chain));
+        let router = service::router(chain.clone());
         let mut tasks = vec![tokio::spawn(async move { axum::serve(chain_listener, router).await.unwrap() })];
         let mut nodes = Vec::new();
+        let operators: Vec<Address> = genesis.nodes.iter().map(|n| n.sender).collect();
         for (i, ((key, listener), node_id)) in keys.into_iter().zip(listeners).zip(node_ids).enumerate() {
             let node = Node::open(&dir.path().join(format!("node-{i}")), key, node_id, Duration::from_secs(5)).unwrap();
             let server = node.clone();
             tasks.push(tokio::spawn(async move { server.serve(listener).await.unwrap() }));
             let config = FollowConfig { package, first_checkpoint: 0, poll_interval: Duration::from_millis(20) };
             tasks.push(node.follow(Source::Dir(checkpoints.clone()), config));
+            tasks.push(node.report_sync_done(SyncReporter::LocalChain { url: url.clone(), operator: operators[i] }));
             nodes.push(node);
         }
-        Self { dir, url, wallet: ObjectId(wallet.into_inner()), nodes, tasks }
+        Self { dir, url, wallet: ObjectId(wallet.into_inner()), chain, nodes, tasks }
     }
 
     fn client(&self) -> Client {
@@ -381,4 +385,27 @@ fn args(owned: &[String]) -> Vec<&str> {
 
 fn path_text(path: &Path) -> String {
     path.to_str().unwrap().to_owned()
+}
+
+/// Each node reports its shards in place to the local chain by itself, once per epoch: at
+/// genesis, and at once in an epoch where it gained nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_report_sync_done_to_the_local_chain_each_epoch() {
+    let stand = Stand::start().await;
+    let reported = |epoch: u32| {
+        let chain = stand.chain.lock().unwrap();
+        chain.state().pools.values().all(|pool| pool.last_epoch_sync_done == epoch)
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reported(1) {
+        assert!(Instant::now() < deadline, "not every node reported epoch 1");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let response = reqwest::Client::new().post(format!("{}/v1/epoch/advance", stand.url)).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !reported(2) {
+        assert!(Instant::now() < deadline, "not every node reported epoch 2");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -361,7 +361,9 @@ async fn an_operator_registers_and_manages_a_node() {
     env.ok(&["node", "vote", "--storage-price", "120", "--capacity", "3TiB", "--yes"]).await;
     env.ok(&["node", "update", "--name", "renamed", "--network-address", "other.example.org:443", "--yes"]).await;
     env.ok(&["node", "collect-commission", "--yes"]).await;
-    env.ok(&["node", "sync-done", "--epoch", "0", "--yes"]).await;
+    env.fake.state().epoch = 1;
+    env.ok(&["node", "sync-done", "--epoch", "1", "--yes"]).await;
+    env.fails(&["node", "sync-done", "--epoch", "1", "--yes"], "EDuplicateSyncDone").await;
     env.fails(&["node", "sync-done", "--epoch", "3", "--yes"], "EInvalidSyncEpoch").await;
     env.fails(&["node", "set-commission", "--rate", "10001", "--yes"], "10001").await;
     env.fails(&["node", "vote", "--yes"], "nothing to vote on").await;

@@ -264,6 +264,26 @@ fn cases(sender: Address) -> Vec<(Transaction, Value)> {
         }),
     );
 
+    let g = gas(1);
+    let blob = object();
+    add(transactions::delete_blob(&g, &walrus, &blob), &g, json!({"kind": "delete_blob", "blob": object_json(&blob)}));
+    // One WAL coin and several (merged into the first), as for reserve_and_register.
+    for coins in [1, 3] {
+        let g = gas(1);
+        let blob = object();
+        let wal: Vec<ObjectReference> = (0..coins).map(|_| object()).collect();
+        let epochs: u32 = rng.gen_range(1..=53);
+        let max_cost = u64_any();
+        add(
+            transactions::extend_blob(&g, &walrus, &blob, &wal, epochs, max_cost),
+            &g,
+            json!({
+                "kind": "extend_blob", "blob": object_json(&blob), "wal": wal.iter().map(object_json).collect::<Vec<_>>(),
+                "epochs": epochs, "maxCost": max_cost.to_string(),
+            }),
+        );
+    }
+
     for kind in ["request_withdraw_stake", "withdraw_stake"] {
         let g = gas(1);
         let staked = object();
@@ -538,6 +558,8 @@ fn move_calls_match_the_functions_move_walrus_declares() {
             "staking::voting_end",
             "staking::withdraw_stake",
             "system::certify_blob",
+            "system::delete_blob",
+            "system::extend_blob_bounded",
             "system::register_blob_bounded",
             "system::reserve_space_bounded",
         ]

@@ -98,6 +98,11 @@ impl ChainUpdate {
             _ => None,
         }
     }
+
+    /// Whether a new epoch begins with this update.
+    pub fn starts_epoch(&self) -> bool {
+        matches!(self, Self::EpochStarted(_) | Self::EpochChangeStarted { .. })
+    }
 }
 
 /// What the node knows of one `Blob` object.

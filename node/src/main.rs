@@ -6,7 +6,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use walrus_chain::source::Source;
 use walrus_node::config::Settings;
-use walrus_node::{keys, FollowConfig, Node};
+use walrus_node::{keys, FollowConfig, Node, SyncReporter};
 
 #[derive(Parser)]
 #[command(version, about = "A Walrus storage node")]
@@ -29,13 +29,15 @@ enum Command {
         #[arg(long)]
         sender: String,
     },
-    /// Runs the node: follows the chain from a checkpoint source and serves the API.
+    /// Runs the node: follows the chain from a checkpoint source, serves the API, syncs the
+    /// slivers of shards it gains and reports them in place (`epoch_sync_done`).
     Run {
         /// A TOML file with the settings below (snake_case names).
         #[arg(long, env = "WALRUS_NODE_CONFIG")]
         config: Option<PathBuf>,
+        // Boxed: the settings are most of the command's size.
         #[command(flatten)]
-        settings: Settings,
+        settings: Box<Settings>,
     },
 }
 
@@ -54,9 +56,10 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Run { config, settings } => {
             let file = config.map(|path| Settings::from_file(&path)).transpose()?.unwrap_or_default();
-            let config = settings.over(file)?;
+            let config = (*settings).over(file)?;
             let key = keys::load_protocol_key(&config.protocol_key)?;
-            // A gRPC source's channel needs the runtime while it is built.
+            // A gRPC client's channel (the checkpoint source's, the reporter's) needs the runtime
+            // while it is built.
             let runtime = tokio::runtime::Runtime::new()?;
             let source = {
                 let _entered = runtime.enter();
@@ -70,15 +73,21 @@ fn main() -> anyhow::Result<()> {
                 first_checkpoint: config.first_checkpoint,
                 poll_interval: config.checkpoint_poll,
             };
+            let reporter = {
+                let _entered = runtime.enter();
+                SyncReporter::from_config(&config.report).context("reporting sync-done")?
+            };
             runtime.block_on(async {
                 let node = Node::open(&config.storage_dir, key, config.node_id, config.long_poll_max)
                     .context("opening the store")?;
                 let follower = node.follow(source, follow);
+                let reporting = node.report_sync_done(reporter);
                 let (addr, server) = node.spawn(config.listen_address).await?;
                 tracing::info!(%addr, node_id = %config.node_id, package_id = %config.package_id, "serving");
                 tokio::select! {
                     _ = server => anyhow::bail!("the API server stopped"),
                     _ = follower => anyhow::bail!("following the chain stopped"),
+                    _ = reporting => anyhow::bail!("reporting sync-done stopped"),
                     signal = tokio::signal::ctrl_c() => Ok(signal?),
                 }
             })

@@ -1,7 +1,7 @@
 //! A storage node as a value: its store, key and identity, the HTTP API over them, and the
 //! entry point through which chain updates arrive. Several nodes can run in one process.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusRecorder};
 use tokio::net::TcpListener;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{watch, Notify, Semaphore};
 use walrus_chain::source::Source;
 use walrus_encoder::{BlobId, BlobMetadataWithId, ShardIndex, VerifiedMetadata};
 
 use crate::chain::{ChainUpdate, Committee, ObjectId};
 use crate::follow::FollowConfig;
 use crate::keys::ProtocolKey;
+use crate::report::SyncReporter;
 use crate::store::{BlobState, FollowedCheckpoint, Store, StoreError};
 
 /// The database file inside the storage directory.
@@ -39,6 +40,10 @@ pub(crate) struct NodeState {
     pub metrics: PrometheusRecorder,
     /// Bounds the blobs synced at once.
     pub sync_limit: Semaphore,
+    /// Blobs whose sync is running, so that one is not synced twice at once.
+    pub syncing: Mutex<HashSet<BlobId>>,
+    /// Woken when a blob sync finishes, for the sync-done report.
+    pub sync_finished: Notify,
     /// For fetching from other members during blob sync.
     pub http: reqwest::Client,
     /// The latest verified metadata read from the store, newest last.
@@ -92,7 +97,7 @@ impl Node {
     ) -> Result<Self, StoreError> {
         std::fs::create_dir_all(storage_dir)
             .map_err(|e| StoreError::Corrupt(format!("cannot create {}: {e}", storage_dir.display())))?;
-        let store = Store::open(&storage_dir.join(DB_FILE))?;
+        let store = Store::open(&storage_dir.join(DB_FILE), node_id)?;
         let watermark = store.watermark()?.unwrap_or(0);
         let state = NodeState {
             store,
@@ -103,6 +108,8 @@ impl Node {
             chain_changed: watch::Sender::new(watermark),
             metrics: PrometheusBuilder::new().build_recorder(),
             sync_limit: Semaphore::new(crate::sync::MAX_CONCURRENT_SYNCS),
+            syncing: Mutex::default(),
+            sync_finished: Notify::new(),
             http: reqwest::Client::new(),
             recent_metadata: Mutex::default(),
         };
@@ -138,12 +145,26 @@ impl Node {
         tokio::spawn(crate::follow::run(self.clone(), source, config))
     }
 
-    /// Wakes long polls and starts blob sync for certified blobs after an applied checkpoint.
+    /// Reports the node's shards in place (`epoch_sync_done`) to `to` in a background task,
+    /// once per epoch (see [`crate::report`]). Abort the handle to stop.
+    pub fn report_sync_done(&self, to: SyncReporter) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(crate::report::run(self.state.clone(), to))
+    }
+
+    /// Wakes long polls and starts blob sync for certified blobs after an applied checkpoint;
+    /// after an epoch start, for every pending blob (the shards may have changed).
     fn applied(&self, applied: bool, checkpoint: u64, updates: &[ChainUpdate]) {
         if applied {
             self.state.chain_changed.send_replace(checkpoint);
             if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-                for blob_id in updates.iter().filter_map(ChainUpdate::certified_blob) {
+                let mut blobs: Vec<BlobId> = updates.iter().filter_map(ChainUpdate::certified_blob).collect();
+                if updates.iter().any(ChainUpdate::starts_epoch) {
+                    match self.state.store.pending_syncs() {
+                        Ok(pending) => blobs.extend(pending),
+                        Err(error) => tracing::error!(%error, "cannot read the blobs to sync for the new epoch"),
+                    }
+                }
+                for blob_id in blobs {
                     runtime.spawn(crate::sync::sync_blob(self.state.clone(), blob_id));
                 }
             }

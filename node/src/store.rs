@@ -54,7 +54,8 @@ const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("nodes");
 const POOLS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pools");
 /// pool ID ‖ blob ID ‖ object ID → empty: the objects whose lifetime a pool sets.
 const POOL_OBJECTS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("pool_objects");
-/// blob ID → empty: certified blobs whose blob sync has not finished, resumed after a restart.
+/// blob ID → why its blob sync is pending, resumed after a restart: empty for a certified blob,
+/// or the epoch (u32 LE) at whose start the node gained shards the blob needs slivers of.
 const SYNC_PENDING: TableDefinition<&[u8], &[u8]> = TableDefinition::new("sync_pending");
 /// package address → empty: the versions of the followed package seen so far.
 const ORIGINS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("origins");
@@ -72,6 +73,9 @@ const UNDECODABLE: &str = "undecodable";
 const NEXT_COMMITTEE: &str = "next_committee";
 /// The digest of the checkpoint at the watermark, when it was followed.
 const DIGEST: &str = "digest";
+/// u32 LE: the latest epoch for which the node reported its shards in place
+/// (`epoch_sync_done`), so that it reports each epoch once across restarts.
+const SYNC_REPORTED: &str = "sync_done_reported";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -248,6 +252,8 @@ struct Queue {
 
 pub struct Store {
     db: Database,
+    /// The node whose shards this store holds: an epoch start marks what it must sync.
+    node_id: ObjectId,
     files: SliverFiles,
     queue: Mutex<Queue>,
     committed: Condvar,
@@ -257,10 +263,10 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens or creates the database file `path`, with sliver files in the directory beside it
-    /// named like it with the extension `slivers`. Files nothing points into (left by a crash
-    /// between a deletion's commit and its unlink) are removed.
-    pub fn open(path: &Path) -> Result<Self> {
+    /// Opens or creates the database file `path` of node `node_id`, with sliver files in the
+    /// directory beside it named like it with the extension `slivers`. Files nothing points into
+    /// (left by a crash between a deletion's commit and its unlink) are removed.
+    pub fn open(path: &Path, node_id: ObjectId) -> Result<Self> {
         let db = Builder::new().set_cache_size(CACHE_BYTES).create(path)?;
         let txn = db.begin_write()?;
         txn.open_table(STATE)?;
@@ -275,7 +281,8 @@ impl Store {
         txn.open_table(SYNC_PENDING)?;
         txn.commit()?;
         let files = SliverFiles::open(path.with_extension("slivers"))?;
-        let store = Self { db, files, queue: Mutex::default(), committed: Condvar::new(), applying: Mutex::default() };
+        let store =
+            Self { db, node_id, files, queue: Mutex::default(), committed: Condvar::new(), applying: Mutex::default() };
         for blob_id in store.files.blob_ids()? {
             let txn = store.db.begin_read()?;
             if txn.open_table(SLIVERS)?.range::<&[u8]>(blob_range(&blob_id).bounds())?.next().is_none() {
@@ -373,27 +380,88 @@ impl Store {
         Ok(ids)
     }
 
-    /// Records that the node holds everything it should of `blob_id` (or that it is gone);
-    /// no commit when nothing was pending.
-    pub fn sync_done(&self, blob_id: &BlobId) -> Result<()> {
-        let txn = self.db.begin_write()?;
-        if txn.open_table(SYNC_PENDING)?.remove(blob_id.0.as_slice())?.is_some() {
-            txn.commit()?;
+    /// Blobs pending because the node gained shards at an epoch start (see
+    /// [`Store::pending_syncs`]); the node reports its shards in place once there are none.
+    pub fn shard_syncs_pending(&self) -> Result<Vec<BlobId>> {
+        let txn = self.db.begin_read()?;
+        let mut ids = Vec::new();
+        for entry in txn.open_table(SYNC_PENDING)?.iter()? {
+            let (key, value) = entry?;
+            if !value.value().is_empty() {
+                let id = key.value().try_into().map_err(|_| StoreError::Corrupt("a blob ID is not 32 bytes".into()))?;
+                ids.push(BlobId(id));
+            }
         }
+        Ok(ids)
+    }
+
+    /// Records that the node holds everything it should of `blob_id` (or that it is gone) for
+    /// the committee of `epoch`, the one the sync worked for. Returns `false`, keeping the blob
+    /// pending, if another epoch has begun since: its shards may differ. No commit when
+    /// nothing changes.
+    pub fn sync_done(&self, blob_id: &BlobId, epoch: u32) -> Result<bool> {
+        let txn = self.db.begin_write()?;
+        let done = {
+            let current = Self::epoch_in(&txn)?;
+            let mut pending = txn.open_table(SYNC_PENDING)?;
+            if pending.get(blob_id.0.as_slice())?.is_none() {
+                return Ok(true);
+            }
+            if current != epoch {
+                return Ok(false);
+            }
+            pending.remove(blob_id.0.as_slice())?;
+            true
+        };
+        txn.commit()?;
+        Ok(done)
+    }
+
+    /// The epoch of the committee, as a write transaction sees it.
+    fn epoch_in(txn: &redb::WriteTransaction) -> Result<u32> {
+        match txn.open_table(STATE)?.get(COMMITTEE)? {
+            Some(v) => Ok(decode::<Committee>(v.value(), "committee")?.epoch),
+            None => Ok(0),
+        }
+    }
+
+    /// The latest epoch the node reported its shards in place for.
+    pub fn sync_reported(&self) -> Result<Option<u32>> {
+        let txn = self.db.begin_read()?;
+        let value = txn.open_table(STATE)?.get(SYNC_REPORTED)?;
+        value
+            .map(|v| {
+                v.value()
+                    .try_into()
+                    .map(u32::from_le_bytes)
+                    .map_err(|_| StoreError::Corrupt("the reported epoch is not 4 bytes".into()))
+            })
+            .transpose()
+    }
+
+    /// Records that the node reported its shards in place for `epoch` (never moving back).
+    pub fn record_sync_reported(&self, epoch: u32) -> Result<()> {
+        if self.sync_reported()?.is_some_and(|reported| reported >= epoch) {
+            return Ok(());
+        }
+        let txn = self.db.begin_write()?;
+        txn.open_table(STATE)?.insert(SYNC_REPORTED, epoch.to_le_bytes().as_slice())?;
+        txn.commit()?;
         Ok(())
     }
 
     /// The end of a blob sync in one commit (one fsync per blob rather than one per step):
     /// the fetched metadata (verified, BCS `BlobMetadataWithId`) unless stored, the rebuilt
-    /// (verified) slivers of both axes not yet held, and, if `done`, the end of the pending
-    /// mark. Fails, writing nothing, unless the blob is registered.
+    /// (verified) slivers of both axes not yet held, and, if `done` is the epoch whose shards
+    /// the sync covered and it is still the current one, the end of the pending mark. Fails,
+    /// writing nothing, unless the blob is registered.
     pub fn finish_sync(
         &self,
         blob_id: &BlobId,
         metadata: Option<&[u8]>,
         primary: &[(SliverPairIndex, Bytes)],
         secondary: &[(SliverPairIndex, Bytes)],
-        done: bool,
+        done: Option<u32>,
     ) -> Result<()> {
         let epoch = self.committee()?.epoch;
         // Checked again in the commit; checked first so that no file is made for nothing.
@@ -412,9 +480,10 @@ impl Store {
         file.sync()?;
         let txn = self.db.begin_write()?;
         {
+            let current = Self::epoch_in(&txn)?;
             let objects = txn.open_table(OBJECTS)?;
             let invalid = txn.open_table(INVALID)?;
-            Self::check_registered(&objects, &invalid, epoch, blob_id)?;
+            Self::check_registered(&objects, &invalid, current, blob_id)?;
             if file.is_dead() {
                 return Err(StoreError::NotRegistered);
             }
@@ -428,7 +497,7 @@ impl Store {
                     slivers.insert(key.as_slice(), location.as_slice())?;
                 }
             }
-            if done {
+            if done.is_some_and(|epoch| epoch == current) {
                 txn.open_table(SYNC_PENDING)?.remove(blob_id.0.as_slice())?;
             }
         }
@@ -476,7 +545,7 @@ impl Store {
         let mut applied = 0;
         let dropped;
         {
-            let mut view = ChainTables::open(&txn)?;
+            let mut view = ChainTables::open(&txn, self.node_id)?;
             let mut origins = txn.open_table(ORIGINS)?;
             for step in checkpoints {
                 let checkpoint = step.sequence;
@@ -806,12 +875,13 @@ struct ChainTables<'t> {
     pools: Table<'t, &'static [u8], &'static [u8]>,
     pool_objects: Table<'t, &'static [u8], &'static [u8]>,
     sync_pending: Table<'t, &'static [u8], &'static [u8]>,
+    node_id: ObjectId,
     /// Blob IDs whose data was dropped: their files go once the transaction is committed.
     dropped: Vec<BlobId>,
 }
 
 impl<'t> ChainTables<'t> {
-    fn open(txn: &'t redb::WriteTransaction) -> Result<Self> {
+    fn open(txn: &'t redb::WriteTransaction, node_id: ObjectId) -> Result<Self> {
         Ok(Self {
             state: txn.open_table(STATE)?,
             objects: txn.open_table(OBJECTS)?,
@@ -822,6 +892,7 @@ impl<'t> ChainTables<'t> {
             pools: txn.open_table(POOLS)?,
             pool_objects: txn.open_table(POOL_OBJECTS)?,
             sync_pending: txn.open_table(SYNC_PENDING)?,
+            node_id,
             dropped: Vec::new(),
         })
     }
@@ -957,7 +1028,10 @@ impl<'t> ChainTables<'t> {
             event: *event,
         };
         self.objects.insert(key.as_slice(), encode(&object).as_slice())?;
-        self.sync_pending.insert(blob_id.0.as_slice(), [].as_slice())?;
+        // A blob pending for gained shards stays marked so: the report waits for it.
+        if self.sync_pending.get(blob_id.0.as_slice())?.is_none() {
+            self.sync_pending.insert(blob_id.0.as_slice(), [].as_slice())?;
+        }
         Ok(())
     }
 
@@ -1000,14 +1074,38 @@ impl<'t> ChainTables<'t> {
         Ok(())
     }
 
+    /// The committee takes over: objects ending by the new epoch expire, and if the node
+    /// gained shards, every live certified blob is marked pending for the gain (in this
+    /// transaction, so a crash resumes the sync) until its slivers of them are rebuilt.
     fn start_epoch(&mut self, committee: &Committee, touched: &mut BTreeSet<BlobId>) -> Result<()> {
         let epoch = committee.epoch;
+        let previous: Committee = match self.state.get(COMMITTEE)? {
+            Some(v) => decode(v.value(), "committee")?,
+            None => Committee::default(),
+        };
         self.state.insert(COMMITTEE, encode(committee).as_slice())?;
         let expired =
             self.objects.extract_if(|_, v| bcs::from_bytes::<BlobObject>(v).is_ok_and(|o| !o.is_live(epoch)))?;
         for entry in expired {
             let (key, _) = entry?;
             touched.insert(BlobId(key.value()[..32].try_into().expect("64-byte key")));
+        }
+        let shards = |c: &Committee| c.member(&self.node_id).map(|m| m.shards.clone()).unwrap_or_default();
+        let held = shards(&previous);
+        if shards(committee).iter().all(|s| held.contains(s)) {
+            return Ok(());
+        }
+        let mut certified = BTreeSet::new();
+        for entry in self.objects.iter()? {
+            let (key, value) = entry?;
+            if decode::<BlobObject>(value.value(), "blob object")?.certified_epoch.is_some() {
+                certified.insert(BlobId(key.value()[..32].try_into().expect("64-byte key")));
+            }
+        }
+        for blob_id in certified {
+            if self.invalid.get(blob_id.0.as_slice())?.is_none() {
+                self.sync_pending.insert(blob_id.0.as_slice(), epoch.to_le_bytes().as_slice())?;
+            }
         }
         Ok(())
     }
@@ -1032,9 +1130,12 @@ impl<'t> ChainTables<'t> {
 mod tests {
     use super::*;
 
+    /// The node whose store the tests open.
+    const OWN: ObjectId = ObjectId([0xEE; 32]);
+
     fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::TempDir::new().unwrap();
-        let store = Store::open(&dir.path().join("db")).unwrap();
+        let store = Store::open(&dir.path().join("db"), OWN).unwrap();
         (dir, store)
     }
 
@@ -1055,7 +1156,7 @@ mod tests {
     fn slivers_of_a_store_of_the_earlier_format_are_moved_into_files() {
         let dir = tempfile::TempDir::new().unwrap();
         let path = dir.path().join("db");
-        drop(Store::open(&path).unwrap());
+        drop(Store::open(&path, OWN).unwrap());
         let (a, b) = (BlobId([0xab; 32]), BlobId([0xff; 32]));
         let bodies = [
             (sliver_key::<Primary>(&a, SliverPairIndex(0)), vec![1u8; 300]),
@@ -1076,7 +1177,7 @@ mod tests {
             txn.commit().unwrap();
         }
         for _ in 0..2 {
-            let store = Store::open(&path).unwrap();
+            let store = Store::open(&path, OWN).unwrap();
             assert_eq!(store.sliver::<Primary>(&a, SliverPairIndex(0)).unwrap(), Some(vec![1; 300]));
             assert_eq!(store.sliver::<Secondary>(&a, SliverPairIndex(7)).unwrap(), Some(vec![2; 5]));
             assert_eq!(store.sliver::<Primary>(&b, SliverPairIndex(999)).unwrap(), Some(vec![3; 1000]));
@@ -1135,7 +1236,7 @@ mod tests {
         };
         store.apply(1, &[certify(1), certify(2)]).unwrap();
         assert_eq!(store.pending_syncs().unwrap(), [BlobId([1; 32]), BlobId([2; 32])]);
-        store.sync_done(&BlobId([1; 32])).unwrap();
+        assert!(store.sync_done(&BlobId([1; 32]), 0).unwrap());
         store.apply(2, &[ChainUpdate::BlobDeleted { blob_id: BlobId([2; 32]), object_id: ObjectId([2; 32]) }]).unwrap();
         assert_eq!(store.pending_syncs().unwrap(), []);
     }
@@ -1147,7 +1248,7 @@ mod tests {
         let sliver = |pair: u16| (SliverPairIndex(pair), Bytes::from(vec![pair as u8; 8]));
         let (primary, secondary) = ([sliver(1), sliver(2)], [sliver(1)]);
         let finish = |metadata: Option<&[u8]>, done| store.finish_sync(&blob, metadata, &primary, &secondary, done);
-        assert!(matches!(finish(Some(b"meta"), true), Err(StoreError::NotRegistered)));
+        assert!(matches!(finish(Some(b"meta"), Some(0)), Err(StoreError::NotRegistered)));
         let event = EventId { tx_digest: [0; 32], event_seq: 0 };
         let certify = ChainUpdate::BlobCertified {
             blob_id: blob,
@@ -1157,10 +1258,10 @@ mod tests {
             event,
         };
         store.apply(1, &[certify]).unwrap();
-        assert!(matches!(finish(None, true), Err(StoreError::MetadataMissing)));
+        assert!(matches!(finish(None, Some(0)), Err(StoreError::MetadataMissing)));
         assert!(!store.has_sliver::<Primary>(&blob, SliverPairIndex(1)).unwrap(), "a refused sync stores nothing");
 
-        finish(Some(b"meta"), false).unwrap();
+        finish(Some(b"meta"), None).unwrap();
         assert_eq!(store.metadata(&blob).unwrap().as_deref(), Some(&b"meta"[..]));
         assert_eq!(store.sliver::<Primary>(&blob, SliverPairIndex(2)).unwrap(), Some(vec![2; 8]));
         assert!(store.has_sliver::<Secondary>(&blob, SliverPairIndex(1)).unwrap());
@@ -1168,9 +1269,72 @@ mod tests {
         assert_eq!(store.pending_syncs().unwrap(), [blob], "not done: still pending");
 
         // Stored metadata is kept, not replaced, and the pending mark ends with the commit.
-        finish(None, true).unwrap();
+        finish(None, Some(0)).unwrap();
         assert_eq!(store.metadata(&blob).unwrap().as_deref(), Some(&b"meta"[..]));
         assert_eq!(store.pending_syncs().unwrap(), []);
+    }
+
+    fn member(node_id: ObjectId, shards: Vec<u16>) -> Member {
+        Member { node_id, public_key: vec![0; 48], shards, network_address: "127.0.0.1:1".into() }
+    }
+
+    /// Gaining shards at an epoch start marks every live, valid, certified blob pending for
+    /// the gain, in the epoch's transaction; a sync that began in the epoch before does not
+    /// end the mark; keeping or losing shards marks nothing.
+    #[test]
+    fn gained_shards_mark_live_certified_blobs_pending() {
+        let (_dir, store) = store();
+        let other = ObjectId([1; 32]);
+        let event = EventId { tx_digest: [0; 32], event_seq: 0 };
+        let epoch = |epoch: u32, own: Vec<u16>, theirs: Vec<u16>| {
+            ChainUpdate::EpochStarted(Committee { epoch, members: vec![member(OWN, own), member(other, theirs)] })
+        };
+        let blob = |b: u8, end_epoch: u32, certified: bool| {
+            let (blob_id, object_id) = (BlobId([b; 32]), ObjectId([b; 32]));
+            if certified {
+                ChainUpdate::BlobCertified { blob_id, object_id, end_epoch, deletable: true, event }
+            } else {
+                ChainUpdate::BlobRegistered { blob_id, object_id, end_epoch, deletable: true, event }
+            }
+        };
+        store.apply(1, &[epoch(1, vec![0, 1], vec![2, 3])]).unwrap();
+        assert_eq!(store.shard_syncs_pending().unwrap(), [], "no blobs yet");
+        store
+            .apply(
+                2,
+                &[
+                    blob(1, 9, true),
+                    blob(2, 2, true),
+                    blob(3, 9, false),
+                    blob(4, 9, true),
+                    blob(5, 9, true),
+                    ChainUpdate::BlobIdInvalidated { blob_id: BlobId([4; 32]), event },
+                ],
+            )
+            .unwrap();
+        for b in [1, 2, 5] {
+            assert!(store.sync_done(&BlobId([b; 32]), 1).unwrap());
+        }
+        assert_eq!(store.pending_syncs().unwrap(), []);
+
+        // Shards kept or lost: nothing to sync.
+        store.apply(3, &[epoch(2, vec![0], vec![1, 2, 3])]).unwrap();
+        assert_eq!(store.pending_syncs().unwrap(), []);
+        // Gained: the live certified valid blobs (1 and 5; 2 expired, 3 uncertified, 4 invalid).
+        store.apply(4, &[epoch(3, vec![0, 3], vec![1, 2])]).unwrap();
+        assert_eq!(store.shard_syncs_pending().unwrap(), [BlobId([1; 32]), BlobId([5; 32])]);
+        // Certified again (an extension), blob 1 stays pending for the gain.
+        store.apply(5, &[blob(1, 12, true)]).unwrap();
+        assert_eq!(store.shard_syncs_pending().unwrap(), [BlobId([1; 32]), BlobId([5; 32])]);
+        assert!(!store.sync_done(&BlobId([1; 32]), 2).unwrap(), "synced for the epoch before: still pending");
+        assert!(store.sync_done(&BlobId([1; 32]), 3).unwrap());
+        store.apply(6, &[ChainUpdate::BlobDeleted { blob_id: BlobId([5; 32]), object_id: ObjectId([5; 32]) }]).unwrap();
+        assert_eq!(store.shard_syncs_pending().unwrap(), [], "a deleted blob is not waited for");
+
+        assert_eq!(store.sync_reported().unwrap(), None);
+        store.record_sync_reported(3).unwrap();
+        store.record_sync_reported(2).unwrap();
+        assert_eq!(store.sync_reported().unwrap(), Some(3), "never moves back");
     }
 
     /// Object and blob IDs are random: one in 256 starts with 0xff, and one key in 256 of a

@@ -8,10 +8,13 @@
 //! against its hash in the metadata; a sliver that fails the check is rebuilt again from
 //! symbols with proofs, which tells a lying member from an inconsistently encoded blob.
 //!
-//! At most [`MAX_CONCURRENT_SYNCS`] blobs sync at once; a failed attempt is retried with a
-//! growing pause; outcomes are counted in `blob_sync_*` metrics. A certified blob stays pending
-//! in the store, in the transaction that certifies it, until its sync finishes, so a sync cut
-//! short by a crash (or given up) runs again when the node follows the chain again.
+//! At most [`MAX_CONCURRENT_SYNCS`] blobs sync at once, each once at a time; a failed attempt
+//! is retried with a growing pause; outcomes are counted in `blob_sync_*` metrics. A certified
+//! blob stays pending in the store, in the transaction that certifies it, until its sync
+//! finishes, so a sync cut short by a crash (or given up) runs again when the node follows the
+//! chain again. The same holds for every live certified blob when an epoch gives the node
+//! shards it lacked (marked in the epoch's transaction). A sync ends the pending mark only for
+//! the committee it synced for: if an epoch began meanwhile, it runs again.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -35,23 +38,32 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// About the most symbol bytes one member's `decodingSymbols` answer should carry.
 const MAX_ANSWER_BYTES: usize = 8 << 20;
 
-/// Syncs `blob_id` until it is complete, gone, or the attempts are used up.
+/// Syncs `blob_id` until it is complete for the current committee, gone, or the attempts are
+/// used up; does nothing if a sync of it is already running (that one syncs again if an epoch
+/// begins before it ends).
 pub(crate) async fn sync_blob(state: Arc<NodeState>, blob_id: BlobId) {
+    let Some(_running) = Running::start(&state, blob_id) else { return };
     let Ok(_permit) = state.sync_limit.acquire().await else { return };
     let mut pause = FIRST_PAUSE;
-    for attempt in 1..=ATTEMPTS {
+    let mut attempt = 0;
+    while attempt < ATTEMPTS {
         match sync_once(&state, &blob_id).await {
-            Ok(recovered) => {
-                if let Err(error) = state.store.sync_done(&blob_id) {
-                    tracing::warn!(%blob_id, %error, "cannot record the finished sync; it runs again after a restart");
+            Ok((recovered, epoch)) => {
+                state.record(|| metrics::counter!("blob_sync_slivers_recovered_total").increment(recovered));
+                match state.store.sync_done(&blob_id, epoch) {
+                    Ok(true) => {}
+                    // An epoch began meanwhile: sync for its committee's shards.
+                    Ok(false) => continue,
+                    Err(error) => {
+                        tracing::warn!(%blob_id, %error, "cannot record the finished sync; it runs again after a restart")
+                    }
                 }
-                state.record(|| {
-                    metrics::counter!("blob_sync_slivers_recovered_total").increment(recovered);
-                    metrics::counter!("blob_sync_blobs_total", "outcome" => "done").increment(1);
-                });
+                state.record(|| metrics::counter!("blob_sync_blobs_total", "outcome" => "done").increment(1));
+                state.sync_finished.notify_waiters();
                 return;
             }
             Err(error) => {
+                attempt += 1;
                 tracing::warn!(%blob_id, attempt, %error, "blob sync failed");
                 state.record(|| metrics::counter!("blob_sync_attempts_failed_total").increment(1));
                 tokio::time::sleep(pause).await;
@@ -62,14 +74,35 @@ pub(crate) async fn sync_blob(state: Arc<NodeState>, blob_id: BlobId) {
     state.record(|| metrics::counter!("blob_sync_blobs_total", "outcome" => "gave_up").increment(1));
 }
 
-/// One pass over the node's pairs of the blob; returns how many slivers it rebuilt. The
-/// fetched metadata and the rebuilt slivers are stored together, with the end of the pending
-/// mark, in one commit, unless the blob is too large to hold all its rebuilt slivers at once.
-async fn sync_once(state: &Arc<NodeState>, blob_id: &BlobId) -> Result<u64, String> {
-    if !state.store.blob_state(blob_id).map_err(|e| e.to_string())?.is_registered() {
-        return Ok(0);
+/// Marks a blob's sync as running while it lives.
+struct Running {
+    state: Arc<NodeState>,
+    blob_id: BlobId,
+}
+
+impl Running {
+    /// `None` if a sync of `blob_id` is running already.
+    fn start(state: &Arc<NodeState>, blob_id: BlobId) -> Option<Self> {
+        let fresh = state.syncing.lock().expect("never poisoned").insert(blob_id);
+        fresh.then(|| Self { state: state.clone(), blob_id })
     }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.state.syncing.lock().expect("never poisoned").remove(&self.blob_id);
+    }
+}
+
+/// One pass over the node's pairs of the blob in the current committee; returns how many
+/// slivers it rebuilt and the committee's epoch. The fetched metadata and the rebuilt slivers
+/// are stored together, with the end of the pending mark, in one commit, unless the blob is
+/// too large to hold all its rebuilt slivers at once.
+async fn sync_once(state: &Arc<NodeState>, blob_id: &BlobId) -> Result<(u64, u32), String> {
     let committee = state.store.committee().map_err(|e| e.to_string())?;
+    if !state.store.blob_state(blob_id).map_err(|e| e.to_string())?.is_registered() {
+        return Ok((0, committee.epoch));
+    }
     let others: Vec<&Member> = committee.members.iter().filter(|m| m.node_id != state.node_id).collect();
     let (metadata, mut fetched) = match state.stored_metadata(blob_id).map_err(|e| e.to_string())? {
         Some(metadata) => (metadata, None),
@@ -100,7 +133,7 @@ async fn sync_once(state: &Arc<NodeState>, blob_id: &BlobId) -> Result<u64, Stri
         sync_axis::<Primary>(state, &metadata, missing_primary, per_round, store_rounds, &others),
         sync_axis::<Secondary>(state, &metadata, missing_secondary, per_round, store_rounds, &others),
     )?;
-    let done = primary.slow.is_empty() && secondary.slow.is_empty();
+    let done = (primary.slow.is_empty() && secondary.slow.is_empty()).then_some(committee.epoch);
     let blob = *blob_id;
     let (rebuilt_primary, rebuilt_secondary) = (primary.rebuilt, secondary.rebuilt);
     blocking_store(state, move |store| {
@@ -114,7 +147,7 @@ async fn sync_once(state: &Arc<NodeState>, blob_id: &BlobId) -> Result<u64, Stri
     for pair in secondary.slow {
         recovered += u64::from(recover_missing::<Secondary>(state, &metadata, pair, &others).await?);
     }
-    Ok(recovered)
+    Ok((recovered, committee.epoch))
 }
 
 /// Runs a store write on the blocking pool.

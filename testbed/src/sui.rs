@@ -88,6 +88,14 @@ impl SuiOptions {
         args
     }
 
+    /// What `walrus-node run` takes beyond the local setup: where to start following, and
+    /// the deployment, full node and wallet to report `epoch_sync_done` with.
+    pub fn node_args(&self) -> Vec<String> {
+        let mut args = vec!["--first-checkpoint".to_owned(), self.first_checkpoint.to_string()];
+        args.extend(self.common_args());
+        args
+    }
+
     /// Runs `walrus --json ARGS …` with the deployment and wallet; its JSON answer.
     async fn walrus(&self, walrus: &Path, args: &[&str]) -> anyhow::Result<Value> {
         let mut all: Vec<String> = std::iter::once("--json").chain(args.iter().copied()).map(str::to_owned).collect();

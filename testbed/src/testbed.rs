@@ -134,7 +134,15 @@ impl Testbed {
                 .and_then(|members| members.iter().find(|m| m["name"] == node.name.as_str()))
                 .with_context(|| format!("{} is not in the local chain's committee", node.name))?;
             let node_id = str_field(member, "node_id")?;
-            let mut entry = self.spawn_node(node, node_id, &package_id, &source, &[], &logs)?;
+            // The node reports its shards in place to the chain itself, as its operator.
+            let operator = genesis
+                .nodes
+                .iter()
+                .find(|g| g.name == node.name)
+                .map(|g| g.sender)
+                .with_context(|| format!("{} is not in the genesis", node.name))?;
+            let report = ["--local-chain".to_owned(), chain_url.clone(), "--address".to_owned(), operator.to_string()];
+            let mut entry = self.spawn_node(node, node_id, &package_id, &source, &report, &logs)?;
             entry["public_key"] = member["public_key"].clone();
             entry["shards"] = member["shards"].clone();
             nodes.push(entry);
@@ -276,10 +284,12 @@ impl Testbed {
 
         let package_id = network.deployment.walrus.package.to_string();
         let source = sui.source();
-        let first = ["--first-checkpoint".to_owned(), sui.first_checkpoint.to_string()];
+        // The nodes report their shards in place through the full node, signed by the wallet
+        // that holds their `NodeCap`s.
+        let extra = sui.node_args();
         let mut entries = Vec::with_capacity(nodes.len());
         for node in &nodes {
-            entries.push(self.spawn_node(&planned(node), &node.node_id, &package_id, &source, &first, &logs)?);
+            entries.push(self.spawn_node(&planned(node), &node.node_id, &package_id, &source, &extra, &logs)?);
         }
         self.node_children = 0..self.children.len();
         let n_shards = network.staking.n_shards;

@@ -17,8 +17,9 @@ use sui_sdk_types::{Address, ObjectReference, Owner, Transaction};
 use super::blobs;
 use super::chain::{self, SuiChain};
 use super::deployment::{self, Deployment};
-use super::full_node::{FullNode, NodeError, Outcome};
+use super::full_node::{FullNode, NodeError};
 use super::keys::SuiKey;
+use super::node_cap;
 use super::package::PackageBuild;
 use super::stake_value;
 use super::submit::{self, Preview, SubmitOptions, Submitted};
@@ -476,14 +477,6 @@ enum StakedWalState {
     Withdrawing { withdraw_epoch: u32 },
 }
 
-/// `NodeCap`'s fields, as `storage_node.move` declares them.
-#[derive(Deserialize)]
-struct NodeCap {
-    _id: [u8; 32],
-    node_id: [u8; 32],
-    _last_epoch_sync_done: u32,
-}
-
 async fn stakes(s: &Session, json: bool) -> Result<()> {
     let objects = s.node.owned_objects(s.key.address(), &s.deployment.walrus_type("staked_wal", "StakedWal")).await?;
     let mut stakes = objects
@@ -782,10 +775,7 @@ impl Session {
     /// The wallet's `NodeCap` (the one named, or its only one) and the node it is for.
     async fn node_cap(&self, wanted: Option<&str>) -> Result<(ObjectReference, Address)> {
         let wanted = wanted.map(|id| parse_id("--node-cap", id)).transpose()?;
-        let caps = self
-            .node
-            .owned_objects(self.key.address(), &self.deployment.walrus_type("storage_node", "NodeCap"))
-            .await?;
+        let caps = node_cap::owned(&self.node, &self.deployment, self.key.address()).await?;
         let mut caps: Vec<_> =
             caps.into_iter().filter(|c| wanted.is_none_or(|w| *c.reference.object_id() == w)).collect();
         let owner = self.key.address();
@@ -799,8 +789,7 @@ impl Session {
                 caps.iter().map(|c| c.reference.object_id().to_string()).collect::<Vec<_>>().join(", ")
             ),
         };
-        let decoded: NodeCap = bcs::from_bytes(&cap.contents).context("the NodeCap object does not decode")?;
-        Ok((cap.reference, Address::new(decoded.node_id)))
+        Ok((cap.reference, cap.node_id))
     }
 }
 
@@ -949,20 +938,6 @@ fn ask(question: &str) -> bool {
     let _ = std::io::stderr().flush();
     let mut answer = String::new();
     std::io::stdin().lock().read_line(&mut answer).is_ok() && matches!(answer.trim(), "y" | "Y" | "yes")
-}
-
-impl Submitted {
-    fn outcome(&self) -> Option<&Outcome> {
-        match self {
-            Submitted::Simulated(_) => None,
-            Submitted::Executed { outcome, .. } => Some(outcome),
-        }
-    }
-
-    /// The object of type `walrus::module::name` the transaction created, if executed.
-    fn created(&self, module: &str, name: &str) -> Option<Address> {
-        self.outcome()?.created_of_type(module, name).map(|c| *c.reference.object_id())
-    }
 }
 
 /// Prints how a transaction ended, with `extra` (JSON) or `text`.

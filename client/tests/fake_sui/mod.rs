@@ -1109,10 +1109,22 @@ fn move_call(
                 }
                 "epoch_sync_done" => {
                     a.shared(3, CLOCK, false)?;
-                    if a.pure::<u32>(2)? != state.epoch {
+                    let epoch: u32 = a.pure(2)?;
+                    if epoch != state.epoch {
                         let line = line_of("staking_inner", "assert!(epoch == self.epoch, EInvalidSyncEpoch)");
                         return Err(Fail::Abort { module: "staking_inner", function: "epoch_sync_done", line });
                     }
+                    // The cap remembers the last epoch reported (its last 4 bytes): once per epoch.
+                    let cap = a.owned(state, 1, &cap_type(&walrus))?;
+                    let mut contents = state.contents(&cap);
+                    let last = contents.len() - 4;
+                    if u32::from_le_bytes(contents[last..].try_into().unwrap()) >= epoch {
+                        let line =
+                            line_of("staking_inner", "assert!(cap.last_epoch_sync_done() < epoch, EDuplicateSyncDone)");
+                        return Err(Fail::Abort { module: "staking_inner", function: "epoch_sync_done", line });
+                    }
+                    contents[last..].copy_from_slice(&epoch.to_le_bytes());
+                    state.objects.get_mut(&cap).unwrap().contents = Some(bcs_value(contents));
                 }
                 "collect_commission" => {
                     let coin = state.new_id();

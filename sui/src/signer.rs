@@ -9,7 +9,7 @@ use sui_crypto::ed25519::Ed25519Verifier;
 use sui_crypto::{SuiSigner as _, SuiVerifier as _};
 use sui_sdk_types::{Address, Digest, SimpleSignature, Transaction, UserSignature};
 
-use super::keys::SuiKey;
+use crate::keys::SuiKey;
 
 /// A transaction with its sender's signature, ready to execute.
 #[derive(Debug, Clone, PartialEq, Eq)]

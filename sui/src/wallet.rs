@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use sui_sdk_types::Address;
 
-use super::keys::{KeyError, Keystore, SuiKey};
+use crate::keys::{KeyError, Keystore, SuiKey};
 
 /// Why no key was chosen.
 #[derive(Debug, thiserror::Error)]

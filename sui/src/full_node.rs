@@ -10,8 +10,8 @@ use sui_rpc::field::{FieldMask, FieldMaskUtil as _};
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{Address, Digest, ObjectReference, Owner, Transaction, TypeTag};
 
-use super::move_errors::{self, MoveError};
-use super::signer::SignedTransaction;
+use crate::move_errors::{self, MoveError};
+use crate::signer::SignedTransaction;
 
 /// The coin type of SUI, which pays for gas.
 pub const SUI_COIN: &str = "0x2::coin::Coin<0x2::sui::SUI>";
@@ -189,6 +189,11 @@ impl FullNode {
         let client = sui_rpc::Client::new(url)
             .map_err(|e| NodeError::Address { url: url.to_owned(), reason: e.message().to_owned() })?;
         Ok(Self { url: url.to_owned(), client, retry: Retry::default() })
+    }
+
+    /// The URL it was made with.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     pub fn with_retry(mut self, retry: Retry) -> Self {

@@ -8,10 +8,10 @@ use std::time::Duration;
 
 use sui_sdk_types::{Digest, Transaction};
 
-use super::full_node::{Failure, FullNode, GasUsed, NodeError, Outcome};
-use super::keys::SuiKey;
-use super::signer::{SignError, SignedTransaction};
-use super::transactions::{BuildError, Gas};
+use crate::full_node::{Failure, FullNode, GasUsed, NodeError, Outcome};
+use crate::keys::SuiKey;
+use crate::signer::{SignError, SignedTransaction};
+use crate::transactions::{BuildError, Gas};
 
 /// The most a transaction may budget, in MIST (Sui's `max_tx_gas`, 50 SUI).
 pub const MAX_BUDGET: u64 = 50_000_000_000;
@@ -80,6 +80,21 @@ pub enum Submitted {
     Simulated(Preview),
     /// Executed and in checkpoint `checkpoint`.
     Executed { preview: Preview, outcome: Outcome, checkpoint: u64 },
+}
+
+impl Submitted {
+    /// The effects and events, if executed.
+    pub fn outcome(&self) -> Option<&Outcome> {
+        match self {
+            Submitted::Simulated(_) => None,
+            Submitted::Executed { outcome, .. } => Some(outcome),
+        }
+    }
+
+    /// The object of type `walrus::module::name` the transaction created, if executed.
+    pub fn created(&self, module: &str, name: &str) -> Option<sui_sdk_types::Address> {
+        self.outcome()?.created_of_type(module, name).map(|c| *c.reference.object_id())
+    }
 }
 
 /// Why a transaction was not sent or did not succeed.

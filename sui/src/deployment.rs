@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sui_sdk_types::Address;
 
-use super::transactions::{SharedObject, Walrus};
+use crate::transactions::{SharedObject, Walrus};
 
 /// Why a deployment file cannot be used.
 #[derive(Debug, thiserror::Error)]

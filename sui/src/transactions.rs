@@ -11,7 +11,7 @@ use sui_sdk_types::{Address, Identifier, ObjectReference, Transaction};
 use sui_transaction_builder::{Argument, Function, ObjectInput, TransactionBuilder};
 use walrus_chain::events::{BlobId, U256};
 
-use super::package::PackageBuild;
+use crate::package::PackageBuild;
 
 /// Who sends and pays for a transaction, and how much.
 #[derive(Debug, Clone, PartialEq, Eq)]

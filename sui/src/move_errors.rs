@@ -67,7 +67,7 @@ mod tests {
 
     #[test]
     fn a_clever_code_names_the_constant_of_its_line() {
-        let text = include_str!("../../../move/walrus/sources/staking_inner.move");
+        let text = include_str!("../../move/walrus/sources/staking_inner.move");
         let line = text.lines().position(|l| l.contains("assert!(cap.last_epoch_sync_done() < epoch")).unwrap() + 1;
         let code = CLEVER_TAG | (line as u64) << 32 | 7 << 16 | 3;
         assert_eq!(by_abort("staking_inner", code).unwrap().name, "EDuplicateSyncDone");
