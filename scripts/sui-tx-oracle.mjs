@@ -34,6 +34,25 @@ function shared(tx, object, mutable) {
 }
 
 /** The sender's WAL: the first coin, with the others merged into it. */
+// `system::register_blob_bounded` on `storage`, the `Blob` kept by the sender.
+function registerBlob(tx, c, system, storage, coin) {
+  const blob = tx.moveCall({
+    target: `${c.walrus.package}::system::register_blob_bounded`,
+    arguments: [
+      system,
+      storage,
+      tx.pure.u256(u256(c.blobId)),
+      tx.pure.u256(u256(c.rootHash)),
+      tx.pure.u64(c.size),
+      tx.pure.u8(RS2),
+      tx.pure.bool(c.deletable),
+      coin,
+      tx.pure.u64(c.maxWriteCost),
+    ],
+  });
+  tx.transferObjects([blob], c.gas.sender);
+}
+
 function walCoin(tx, coins) {
   const [first, ...rest] = coins.map((c) => tx.objectRef(c));
   if (rest.length > 0) tx.mergeCoins(first, rest);
@@ -93,21 +112,13 @@ const builders = {
       target: `${c.walrus.package}::system::reserve_space_bounded`,
       arguments: [system, tx.pure.u64(c.storageSize), tx.pure.u32(c.epochsAhead), coin, tx.pure.u64(c.maxStorageCost)],
     });
-    const blob = tx.moveCall({
-      target: `${c.walrus.package}::system::register_blob_bounded`,
-      arguments: [
-        system,
-        storage,
-        tx.pure.u256(u256(c.blobId)),
-        tx.pure.u256(u256(c.rootHash)),
-        tx.pure.u64(c.size),
-        tx.pure.u8(RS2),
-        tx.pure.bool(c.deletable),
-        coin,
-        tx.pure.u64(c.maxWriteCost),
-      ],
-    });
-    tx.transferObjects([blob], c.gas.sender);
+    registerBlob(tx, c, system, storage, coin);
+  },
+  register_on_storage(tx, c) {
+    const system = shared(tx, c.walrus.system, true);
+    const storage = tx.objectRef(c.storage);
+    const coin = walCoin(tx, c.wal);
+    registerBlob(tx, c, system, storage, coin);
   },
   certify_blob(tx, c) {
     tx.moveCall({

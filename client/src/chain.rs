@@ -78,6 +78,9 @@ pub struct RegisterRequest {
 pub struct Registered {
     pub blob: BlobObject,
     pub cost: u64,
+    /// Whether the blob was registered on a `Storage` object the wallet already owned (then
+    /// only the write fee was paid, and the blob ends when that storage ends).
+    pub reused_storage: bool,
 }
 
 /// A refusal or failure of the chain, in the chain's words.

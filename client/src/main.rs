@@ -277,7 +277,7 @@ async fn run(cli: Cli) -> Result<()> {
             if let Some(sui) = sui.open(!dry_run)? {
                 return walrus_client::sui::cli::extend(&sui, &id, epochs_extended, dry_run, json).await;
             }
-            let Registered { blob, cost } = connect(&config)?.extend(&id, epochs_extended).await?;
+            let Registered { blob, cost, .. } = connect(&config)?.extend(&id, epochs_extended).await?;
             let text = format!(
                 "extended {} (blob {}) to epoch {}, cost {cost} FROST",
                 blob.object_id, blob.blob_id, blob.end_epoch

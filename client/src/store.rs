@@ -58,6 +58,9 @@ pub enum ResourceOperation {
     /// This wallet's earlier registration of the blob, not certified yet: a store resumed
     /// after a failure, at no new cost.
     ReuseRegistration,
+    /// The blob registered now on storage the wallet owned (freed by a deletion, say): only
+    /// the write fee was paid.
+    ReuseStorage,
 }
 
 /// What a store did.
@@ -98,6 +101,9 @@ impl StoreOutcome {
                     }),
                     ResourceOperation::ReuseRegistration => {
                         serde_json::json!({"reuseRegistration": {"encodedLength": encoded_length}})
+                    }
+                    ResourceOperation::ReuseStorage => {
+                        serde_json::json!({"reuseStorage": {"encodedLength": encoded_length}})
                     }
                 };
                 serde_json::json!({"newlyCreated": {
@@ -268,7 +274,9 @@ impl Client {
             .filter(|o| o.end_epoch >= wanted_end)
             .min_by_key(|o| o.end_epoch);
         let (registered, operation) = match reusable {
-            Some(blob) => (Registered { blob: *blob, cost: 0 }, ResourceOperation::ReuseRegistration),
+            Some(blob) => {
+                (Registered { blob: *blob, cost: 0, reused_storage: false }, ResourceOperation::ReuseRegistration)
+            }
             None => {
                 let request = RegisterRequest {
                     blob_id,
@@ -280,7 +288,12 @@ impl Client {
                     deletable: options.deletable,
                 };
                 let registered = self.chain.register(&request).await?;
-                (registered, ResourceOperation::RegisterFromScratch { epochs_ahead: options.epochs })
+                let operation = if registered.reused_storage {
+                    ResourceOperation::ReuseStorage
+                } else {
+                    ResourceOperation::RegisterFromScratch { epochs_ahead: options.epochs }
+                };
+                (registered, operation)
             }
         };
         let object_id = registered.blob.object_id;

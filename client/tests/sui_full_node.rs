@@ -106,7 +106,9 @@ async fn simulates_executes_and_waits_for_the_checkpoint() {
     let executed = node.execute(&signed).await.unwrap();
     assert_eq!(executed.digest, signed.digest());
     assert_eq!(executed.events.len(), 1);
-    assert_eq!(bcs::from_bytes::<u64>(&executed.events[0].contents).unwrap(), 2 * MIN_STAKE);
+    let deposited: walrus_chain::events::StakeDeposited = bcs::from_bytes(&executed.events[0].contents).unwrap();
+    assert_eq!(deposited.amount, 2 * MIN_STAKE);
+    assert!(executed.events[0].event_type.ends_with("::events::StakeDeposited"), "{:?}", executed.events[0]);
 
     // The node puts it in a checkpoint only at the fourth poll.
     let checkpoint =

@@ -236,6 +236,19 @@ fn cases(sender: Address) -> Vec<(Transaction, Value)> {
                 "maxStorageCost": blob.max_storage_cost.to_string(), "maxWriteCost": blob.max_write_cost.to_string(),
             }),
         );
+
+        let (g, storage) = (gas(1), object());
+        add(
+            transactions::register_on_storage(&g, &walrus, &storage, &wal, &blob),
+            &g,
+            json!({
+                "kind": "register_on_storage", "storage": object_json(&storage),
+                "wal": wal.iter().map(object_json).collect::<Vec<_>>(),
+                "blobId": hex::encode(blob.blob_id.0), "rootHash": hex::encode(blob.root_hash.0),
+                "size": blob.size.to_string(), "deletable": blob.deletable,
+                "maxWriteCost": blob.max_write_cost.to_string(),
+            }),
+        );
     }
 
     let g = gas(1);

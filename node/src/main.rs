@@ -58,7 +58,13 @@ fn main() -> anyhow::Result<()> {
             let file = config.map(|path| Settings::from_file(&path)).transpose()?.unwrap_or_default();
             let config = (*settings).over(file)?;
             let key = keys::load_protocol_key(&config.protocol_key)?;
-            let source = Source::parse(&config.checkpoints).map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?;
+            // A gRPC client's channel (the checkpoint source's, the reporter's) needs the runtime
+            // while it is built.
+            let runtime = tokio::runtime::Runtime::new()?;
+            let source = {
+                let _entered = runtime.enter();
+                Source::parse(&config.checkpoints).map_err(|e| anyhow::anyhow!("checkpoints: {e}"))?
+            };
             if let Source::Dir(path) = &source {
                 anyhow::ensure!(path.is_dir(), "checkpoint folder {} does not exist", path.display());
             }
@@ -67,8 +73,10 @@ fn main() -> anyhow::Result<()> {
                 first_checkpoint: config.first_checkpoint,
                 poll_interval: config.checkpoint_poll,
             };
-            let reporter = SyncReporter::from_config(&config.report).context("reporting sync-done")?;
-            let runtime = tokio::runtime::Runtime::new()?;
+            let reporter = {
+                let _entered = runtime.enter();
+                SyncReporter::from_config(&config.report).context("reporting sync-done")?
+            };
             runtime.block_on(async {
                 let node = Node::open(&config.storage_dir, key, config.node_id, config.long_poll_max)
                     .context("opening the store")?;

@@ -206,6 +206,37 @@ pub fn reserve_and_register(
         tx.pure_unique(&blob.max_storage_cost),
     ];
     let storage = tx.move_call(call(walrus.package, "system", "reserve_space_bounded"), args);
+    register_blob(&mut tx, gas, walrus, system, storage, coin, blob);
+    Ok(tx.try_build()?)
+}
+
+/// Registers a blob on a `Storage` object the sender owns (`system::register_blob_bounded`):
+/// only the write fee is paid, from the sender's WAL; the `Blob` stays with the sender.
+pub fn register_on_storage(
+    gas: &Gas,
+    walrus: &Walrus,
+    storage: &ObjectReference,
+    wal: &[ObjectReference],
+    blob: &BlobRegistration,
+) -> Result<Transaction, BuildError> {
+    let mut tx = builder(gas);
+    let system = shared(&mut tx, walrus.system, true);
+    let storage = owned(&mut tx, storage);
+    let coin = wal_coin(&mut tx, wal)?;
+    register_blob(&mut tx, gas, walrus, system, storage, coin, blob);
+    Ok(tx.try_build()?)
+}
+
+/// The `register_blob_bounded` call on `storage`, its `Blob` kept by the sender.
+fn register_blob(
+    tx: &mut TransactionBuilder,
+    gas: &Gas,
+    walrus: &Walrus,
+    system: Argument,
+    storage: Argument,
+    coin: Argument,
+    blob: &BlobRegistration,
+) {
     let args = vec![
         system,
         storage,
@@ -218,8 +249,7 @@ pub fn reserve_and_register(
         tx.pure_unique(&blob.max_write_cost),
     ];
     let registered = tx.move_call(call(walrus.package, "system", "register_blob_bounded"), args);
-    keep(&mut tx, gas, registered);
-    Ok(tx.try_build()?)
+    keep(tx, gas, registered);
 }
 
 /// `system::certify_blob` on the sender's `Blob` object.

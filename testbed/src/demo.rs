@@ -86,7 +86,7 @@ async fn store_and_read(testbed: &Testbed, walrus: &Path, file: &Path, epochs: u
 }
 
 /// Runs the `walrus` CLI and returns its standard output, or an error with its standard error.
-async fn walrus_cli(walrus: &Path, args: &[&str]) -> anyhow::Result<String> {
+pub(crate) async fn walrus_cli(walrus: &Path, args: &[&str]) -> anyhow::Result<String> {
     let mut command = Command::new(walrus);
     command.args(args);
     let shown = format!("walrus {}", args.join(" "));

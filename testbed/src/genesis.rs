@@ -13,9 +13,9 @@ const CLIENT_BALANCE: u64 = 1_000_000 * FROST_PER_WAL;
 const FROST_PER_WAL: u64 = 1_000_000_000;
 /// What every node votes for and stakes: equal, so that shards are spread evenly.
 const NODE_STAKE: u64 = 1_000 * FROST_PER_WAL;
-const STORAGE_PRICE: u64 = 100;
-const WRITE_PRICE: u64 = 20;
-const NODE_CAPACITY: u64 = 1 << 40;
+pub(crate) const STORAGE_PRICE: u64 = 100;
+pub(crate) const WRITE_PRICE: u64 = 20;
+pub(crate) const NODE_CAPACITY: u64 = 1 << 40;
 
 /// One node as genesis registers it and as it will be run.
 pub struct PlannedNode {

@@ -6,6 +6,7 @@ mod children;
 mod database;
 mod demo;
 mod genesis;
+mod sui;
 mod testbed;
 
 use std::path::PathBuf;
@@ -35,6 +36,8 @@ enum Command {
         /// nodes and start them again with the `command` testbed.json records for each node.
         #[arg(long)]
         tolerate_node_exits: bool,
+        #[command(flatten)]
+        sui: SuiArgs,
     },
     /// Starts a testbed, stores FILE with `walrus store`, reads it back, compares, shows the
     /// indexer's view of the blob (with PostgreSQL), and stops.
@@ -64,6 +67,47 @@ struct Setup {
     /// (default: free ports below the ephemeral range).
     #[arg(long)]
     base_port: Option<u16>,
+}
+
+/// `up --sui`: a Sui network instead of the local chain.
+#[derive(clap::Args)]
+struct SuiArgs {
+    /// Run the nodes (and the indexer) against this Sui full node's gRPC API,
+    /// `http(s)://HOST:PORT`, where `walrus publish` ran, instead of starting the local chain:
+    /// new nodes are registered and staked by the wallet (`--shards` and
+    /// `--epoch-duration-ms` do not apply; the deployment fixed them).
+    #[arg(long, requires = "deployment")]
+    sui: Option<String>,
+    /// The deployment file `walrus publish walrus` wrote.
+    #[arg(long, requires = "sui")]
+    deployment: Option<PathBuf>,
+    /// The Sui keystore of the wallet that registers and stakes the nodes (default:
+    /// ~/.sui/sui_config/sui.keystore).
+    #[arg(long, requires = "sui")]
+    keystore: Option<PathBuf>,
+    /// The wallet's address (default: the keystore's only key, else the Sui CLI's active one).
+    #[arg(long, requires = "sui")]
+    address: Option<String>,
+    /// WAL each new node is staked with.
+    #[arg(long, requires = "sui", default_value = "1")]
+    stake: String,
+    /// The checkpoint the nodes and the indexer start following at (at most the one of the
+    /// publication; on a long-lived network, 0 means its whole history).
+    #[arg(long, requires = "sui", default_value_t = 0)]
+    first_checkpoint: u64,
+}
+
+impl SuiArgs {
+    fn options(&self) -> Option<sui::SuiOptions> {
+        Some(sui::SuiOptions {
+            url: self.sui.clone()?,
+            deployment: self.deployment.clone()?,
+            keystore: self.keystore.clone(),
+            address: self.address.clone(),
+            stake: self.stake.clone(),
+            first_checkpoint: self.first_checkpoint,
+        })
+    }
 }
 
 impl Setup {
@@ -101,15 +145,22 @@ fn main() -> ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut stop = StopSignals::new()?;
     match cli.command {
-        Command::Up { setup, tolerate_node_exits } => {
+        Command::Up { setup, tolerate_node_exits, sui } => {
             let dir = match &setup.dir {
                 Some(dir) => dir.clone(),
                 None => tempfile::Builder::new().prefix("walrus-testbed-").tempdir()?.keep(),
             };
             let mut testbed = Testbed::new(&std::path::absolute(&dir)?)?;
             let options = Options { tolerate_node_exits, ..setup.options() };
+            let sui = sui.options();
+            let started = async {
+                match &sui {
+                    Some(sui) => testbed.bring_up_sui(&options, sui).await,
+                    None => testbed.bring_up(&options).await,
+                }
+            };
             let outcome = tokio::select! {
-                started = testbed.bring_up(&options) => started.map(|()| true),
+                started = started => started.map(|()| true),
                 name = stop.wait() => {
                     eprintln!("walrus-testbed: {name} while starting; stopping");
                     Ok(false)
@@ -117,7 +168,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let outcome = match outcome {
                 Ok(true) => {
-                    announce(&testbed);
+                    match &sui {
+                        Some(sui) => sui::announce(&testbed.description, sui, &testbed.dir),
+                        None => announce(&testbed),
+                    }
                     serve(&mut testbed, &mut stop).await
                 }
                 other => other.map(drop),

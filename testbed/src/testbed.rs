@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use crate::children::{stop_all, Binaries, Child};
 use crate::database::TestbedDatabase;
 use crate::genesis::{self, PlannedNode};
+use crate::sui::{self, SuiOptions};
 
 /// How long start-up may take before the testbed gives up (debug builds on a busy machine
 /// are slow to open their stores).
@@ -132,8 +133,7 @@ impl Testbed {
                 .as_array()
                 .and_then(|members| members.iter().find(|m| m["name"] == node.name.as_str()))
                 .with_context(|| format!("{} is not in the local chain's committee", node.name))?;
-            let storage = node.dir.join("storage");
-            let program = self.programs.node.clone();
+            let node_id = str_field(member, "node_id")?;
             // The node reports its shards in place to the chain itself, as its operator.
             let operator = genesis
                 .nodes
@@ -141,44 +141,15 @@ impl Testbed {
                 .find(|g| g.name == node.name)
                 .map(|g| g.sender)
                 .with_context(|| format!("{} is not in the genesis", node.name))?;
-            let args = [
-                "run".into(),
-                "--storage-dir".into(),
-                path_arg(&storage),
-                "--protocol-key".into(),
-                path_arg(&node.keys_dir().join(walrus_node::keys::PROTOCOL_KEY_FILE)),
-                "--node-id".into(),
-                str_field(member, "node_id")?.to_owned(),
-                "--package-id".into(),
-                package_id.clone(),
-                "--listen-address".into(),
-                format!("127.0.0.1:{}", node.port),
-                "--checkpoints".into(),
-                source.clone(),
-                "--local-chain".into(),
-                chain_url.clone(),
-                "--address".into(),
-                operator.to_string(),
-            ];
-            let log = logs.join(format!("{}.log", node.name));
-            let pid = self.spawn(&node.name, &program, &args, &log)?;
-            // The command line, so that a node stopped on purpose can be started again as it was.
-            let command: Vec<String> = std::iter::once(path_arg(&program)).chain(args).collect();
-            nodes.push(json!({
-                "name": node.name,
-                "node_id": member["node_id"],
-                "url": format!("http://127.0.0.1:{}", node.port),
-                "public_key": member["public_key"],
-                "shards": member["shards"],
-                "pid": pid,
-                "storage_dir": node.dir,
-                "command": command,
-                "log": log,
-            }));
+            let report = ["--local-chain".to_owned(), chain_url.clone(), "--address".to_owned(), operator.to_string()];
+            let mut entry = self.spawn_node(node, node_id, &package_id, &source, &report, &logs)?;
+            entry["public_key"] = member["public_key"].clone();
+            entry["shards"] = member["shards"].clone();
+            nodes.push(entry);
         }
         self.node_children = first_node..self.children.len();
 
-        self.start_indexer(&package_id, &source, indexer_port, options.shards, &logs).await;
+        self.start_indexer(&package_id, &source, 0, indexer_port, options.shards, &logs).await;
 
         for node in &nodes {
             let (name, url) = (node["name"].as_str().unwrap_or("?"), node["url"].as_str().unwrap_or("?"));
@@ -191,10 +162,9 @@ impl Testbed {
         let client_config = dir.join("client.toml");
         let client_toml = format!("[chain]\nkind = \"local\"\nurl = \"{chain_url}\"\nsender = \"{client}\"\n");
         write_atomically(&client_config, client_toml.as_bytes())?;
-        self.description = json!({
+        let description = json!({
             "n_shards": options.shards,
             "package_id": package_id,
-            "indexer_url": self.indexer_url,
             "client_config": client_config,
             "chain": {
                 "url": chain_url,
@@ -205,21 +175,154 @@ impl Testbed {
                 "epoch_duration_ms": options.epoch_duration_ms,
                 "client_address": client.to_string(),
             },
-            "indexer": self.indexer_url.as_ref().map(|_| json!({
-                "pid": self.children.last().map(Child::pid),
-                "database": self.database.as_ref().map(TestbedDatabase::name),
-            })),
             "nodes": nodes,
         });
+        self.finish(description, options)
+    }
+
+    /// Completes `description` with the indexer's part and writes it as `testbed.json`: the
+    /// testbed is up.
+    fn finish(&mut self, mut description: Value, options: &Options) -> anyhow::Result<()> {
+        description["indexer_url"] = json!(self.indexer_url);
+        description["indexer"] = json!(self.indexer_url.as_ref().map(|_| json!({
+            "pid": self.children.last().map(Child::pid),
+            "database": self.database.as_ref().map(TestbedDatabase::name),
+        })));
+        self.description = description;
         let text = serde_json::to_string_pretty(&self.description)?;
-        write_atomically(&dir.join("testbed.json"), text.as_bytes())?;
+        write_atomically(&self.dir.join("testbed.json"), text.as_bytes())?;
         self.node_exits_tolerated = options.tolerate_node_exits;
         Ok(())
     }
 
+    /// Starts `walrus-node run` for `node` (its keys in its keys folder) following `source`;
+    /// returns its entry in `testbed.json`, with the command line that starts it again.
+    fn spawn_node(
+        &mut self,
+        node: &PlannedNode,
+        node_id: &str,
+        package_id: &str,
+        source: &str,
+        extra: &[String],
+        logs: &Path,
+    ) -> anyhow::Result<Value> {
+        let program = self.programs.node.clone();
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "--storage-dir".into(),
+            path_arg(&node.dir.join("storage")),
+            "--protocol-key".into(),
+            path_arg(&node.keys_dir().join(walrus_node::keys::PROTOCOL_KEY_FILE)),
+            "--node-id".into(),
+            node_id.to_owned(),
+            "--package-id".into(),
+            package_id.to_owned(),
+            "--listen-address".into(),
+            format!("127.0.0.1:{}", node.port),
+            "--checkpoints".into(),
+            source.to_owned(),
+        ];
+        args.extend_from_slice(extra);
+        let log = logs.join(format!("{}.log", node.name));
+        let pid = self.spawn(&node.name, &program, &args, &log)?;
+        // The command line, so that a node stopped on purpose can be started again as it was.
+        let command: Vec<String> = std::iter::once(path_arg(&program)).chain(args).collect();
+        Ok(json!({
+            "name": node.name,
+            "node_id": node_id,
+            "url": format!("http://127.0.0.1:{}", node.port),
+            "pid": pid,
+            "storage_dir": node.dir,
+            "command": command,
+            "log": log,
+        }))
+    }
+
+    /// Starts the nodes (and the indexer) against a Sui network where `walrus publish` ran:
+    /// registers and stakes new nodes with the wallet (or resumes those `sui-nodes.json`
+    /// records in the folder), then waits until every node follows the full node's checkpoints.
+    pub async fn bring_up_sui(&mut self, options: &Options, sui: &SuiOptions) -> anyhow::Result<()> {
+        anyhow::ensure!(options.nodes >= 1, "--nodes must be at least 1");
+        let dir = self.dir.clone();
+        let recorded = if dir.exists() { sui::recorded_nodes(&dir)? } else { None };
+        if recorded.is_none() {
+            prepare_dir(&dir)?;
+        }
+        let network = sui.connect().await?;
+        let logs = dir.join("logs");
+        std::fs::create_dir_all(&logs).with_context(|| format!("creating {}", logs.display()))?;
+        let walrus = Binaries::beside_current_exe()?.get("walrus")?;
+
+        let ports = Ports::new(options.base_port, usize::from(options.nodes) + 2)?;
+        let indexer_port = ports.get(1);
+        let mut nodes: Vec<sui::SuiNode> = match recorded {
+            Some(nodes) => {
+                eprintln!(
+                    "walrus-testbed: resuming the {} nodes {} records (--nodes is not used)",
+                    nodes.len(),
+                    dir.join(sui::NODES_FILE).display()
+                );
+                nodes
+            }
+            None => (0..options.nodes)
+                .map(|i| sui::SuiNode {
+                    name: format!("node-{i}"),
+                    port: ports.get(2 + usize::from(i)),
+                    node_id: String::new(),
+                    staked: false,
+                })
+                .collect(),
+        };
+        drop(ports);
+        let planned = |node: &sui::SuiNode| PlannedNode {
+            name: node.name.clone(),
+            port: node.port,
+            dir: dir.join("nodes").join(&node.name),
+        };
+        let keys_dir = |name: &str| dir.join("nodes").join(name).join("keys");
+        sui::register_and_stake(sui, &network, &walrus, &dir, &mut nodes, keys_dir).await?;
+
+        let package_id = network.deployment.walrus.package.to_string();
+        let source = sui.source();
+        // The nodes report their shards in place through the full node, signed by the wallet
+        // that holds their `NodeCap`s.
+        let extra = sui.node_args();
+        let mut entries = Vec::with_capacity(nodes.len());
+        for node in &nodes {
+            entries.push(self.spawn_node(&planned(node), &node.node_id, &package_id, &source, &extra, &logs)?);
+        }
+        self.node_children = 0..self.children.len();
+        let n_shards = network.staking.n_shards;
+        self.start_indexer(&package_id, &source, sui.first_checkpoint, indexer_port, n_shards, &logs).await;
+
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+        for node in &entries {
+            let (name, url) = (node["name"].as_str().unwrap_or("?"), node["url"].as_str().unwrap_or("?"));
+            self.wait_for(&format!("{name} to follow the full node"), || node_ready(&http, url, 0)).await?;
+        }
+        if let Some(url) = self.indexer_url.clone() {
+            self.wait_for("the indexer to follow the full node", || indexer_ready(&http, &url)).await?;
+        }
+        let description = json!({
+            "n_shards": n_shards,
+            "package_id": package_id,
+            "sui": sui::describe(sui, &network),
+            "nodes": entries,
+        });
+        self.finish(description, options)
+    }
+
     /// Starts the indexer on a database of its own if `DATABASE_URL` names a reachable
     /// server; otherwise says why it runs without one.
-    async fn start_indexer(&mut self, package_id: &str, source: &str, port: u16, n_shards: u16, logs: &Path) {
+    async fn start_indexer(
+        &mut self,
+        package_id: &str,
+        source: &str,
+        first_checkpoint: u64,
+        port: u16,
+        n_shards: u16,
+        logs: &Path,
+    ) {
         let Some(admin_url) = std::env::var("DATABASE_URL").ok().filter(|url| !url.is_empty()) else {
             eprintln!("walrus-testbed: DATABASE_URL is not set: running without the indexer");
             return;
@@ -242,6 +345,8 @@ impl Testbed {
             format!("127.0.0.1:{port}"),
             "--n-shards".into(),
             n_shards.to_string(),
+            "--first-checkpoint".into(),
+            first_checkpoint.to_string(),
         ];
         eprintln!("walrus-testbed: the indexer uses database {}", database.name());
         self.database = Some(database);
@@ -447,7 +552,7 @@ async fn indexer_ready(http: &reqwest::Client, url: &str) -> anyhow::Result<()> 
 }
 
 /// Writes through a temporary file and a rename, so readers never see half a file.
-fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))

@@ -12,6 +12,12 @@ use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use serde_json::Value;
 
+// The fake Sui full node of the client's tests, included by path rather than moved into a
+// crate of its own: it stays one file next to the client tests that grew it, and nothing but
+// tests builds it.
+#[path = "../../client/tests/fake_sui/mod.rs"]
+mod fake_sui;
+
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 
 fn testbed_binary() -> PathBuf {
@@ -261,4 +267,167 @@ fn demo_stores_a_file_and_reads_it_back_through_the_nodes() {
     if database_url.is_some() {
         assert!(stdout.contains("\"status\": \"certified\""), "{stdout}");
     }
+}
+
+/// The wallet's keystore, a fake full node with a deployment that elects committees of 8
+/// shards, and the deployment file; returns (keystore, deployment, fake, url).
+async fn sui_network(work: &Path) -> (PathBuf, PathBuf, fake_sui::Fake, String) {
+    use walrus_client::sui::deployment::Deployment;
+    use walrus_client::sui::keys::{Keystore, SuiKey};
+    let key = SuiKey::generate();
+    let keystore = work.join("sui.keystore");
+    let mut store = Keystore::new(&keystore);
+    store.add(&key);
+    store.write().unwrap();
+    let fake = fake_sui::Fake::new(key.address(), &[100_000_000_000]);
+    fake.state().checkpoint_delay = 0;
+    let walrus = fake.deploy(&[100 * fake_sui::MIN_STAKE]);
+    fake.hold_elections(8);
+    let url = fake_sui::serve(fake.clone()).await;
+    let deployment = work.join("deployment.toml");
+    let wal_package = fake.state().wal_package.unwrap();
+    Deployment { full_node: url.clone(), wal_package, walrus }.write_new(&deployment).unwrap();
+    (keystore, deployment, fake, url)
+}
+
+/// How many times the fake executed `call`.
+fn count(fake: &fake_sui::Fake, call: &str) -> usize {
+    fake.state().calls.iter().filter(|c| *c == call).count()
+}
+
+/// Runs the `walrus` binary beside the testbed's; it must succeed.
+fn walrus(args: &[&str]) {
+    let binary = testbed_binary().with_file_name("walrus");
+    let output = Command::new(&binary).args(args).env_remove("WALRUS_DEPLOYMENT").output().unwrap();
+    assert!(output.status.success(), "walrus {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+}
+
+/// Waits until every node of `description` reports `epoch`.
+async fn nodes_reach_epoch(description: &Value, epoch: u64) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for node in description["nodes"].as_array().unwrap() {
+        let url = node["url"].as_str().unwrap();
+        loop {
+            let health = get(format!("{url}/v1/health")).await;
+            if health["success"]["data"]["epoch"] == epoch {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{url} is not in epoch {epoch}: {health}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_and_resume() {
+    let work = tempfile::tempdir().unwrap();
+    let (keystore, deployment, fake, url) = sui_network(work.path()).await;
+    let (keystore_arg, deployment_arg) = (keystore.to_str().unwrap(), deployment.to_str().unwrap());
+    let args =
+        ["--sui", &url, "--deployment", deployment_arg, "--keystore", keystore_arg, "--nodes", "3", "--stake", "2"];
+
+    let database_url = std::env::var("DATABASE_URL").ok();
+    let mut testbed = start(work.path(), &args, database_url.as_deref());
+    let description = wait_ready(&mut testbed, work.path());
+    let stdout = std::fs::read_to_string(work.path().join("stdout")).unwrap();
+    assert!(stdout.contains("ready on Sui: 3 nodes registered and staked"), "{stdout}");
+    assert!(stdout.contains(&format!("walrus epoch-change voting-end --deployment {deployment_arg}")), "{stdout}");
+
+    // Each node was registered with its own key and address and staked, by the wallet's
+    // transactions through the full node.
+    let nodes = description["nodes"].as_array().unwrap().clone();
+    let candidates = fake.state().ledger.candidates.clone();
+    assert_eq!((nodes.len(), candidates.len()), (3, 3));
+    for (node, candidate) in nodes.iter().zip(&candidates) {
+        assert_eq!(node["node_id"].as_str().unwrap(), candidate.node.to_string());
+        assert_eq!(node["url"].as_str().unwrap(), format!("http://{}", candidate.network_address));
+        assert_eq!(fake.state().ledger.stakes[&candidate.node], 2 * fake_sui::MIN_STAKE);
+        let health = get(format!("{}/v1/health", node["url"].as_str().unwrap())).await;
+        let public_key = STANDARD.decode(health["success"]["data"]["publicKey"].as_str().unwrap()).unwrap();
+        assert_eq!(public_key, candidate.public_key, "{health}");
+    }
+    assert_eq!(description["sui"]["package_id"], fake.state().walrus.unwrap().package.to_string());
+    for call in ["staking::register_candidate", "staking::stake_with_pool"] {
+        assert_eq!(count(&fake, call), 3, "{call}");
+    }
+
+    // The epoch change the testbed asks for elects them; they learn it from the checkpoints.
+    fake.make_change_due();
+    walrus(&["epoch-change", "voting-end", "--deployment", deployment_arg, "--keystore", keystore_arg, "--yes"]);
+    walrus(&["epoch-change", "initiate", "--deployment", deployment_arg, "--keystore", keystore_arg, "--yes"]);
+    nodes_reach_epoch(&description, 1).await;
+    // Each node reports its shards in place for epoch 1 through the full node, by itself.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while count(&fake, "staking::epoch_sync_done") < 3 {
+        assert!(Instant::now() < deadline, "not every node reported sync-done: {:?}", fake.state().calls);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    if database_url.is_some() {
+        // The indexer followed the same checkpoints: it knows the elected committee.
+        let indexer = description["indexer_url"].as_str().expect("DATABASE_URL is set: the indexer runs");
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let elected = fake.state().shards.clone();
+        loop {
+            let indexed = get(format!("{indexer}/v1/nodes")).await;
+            let mut with_shards: Vec<(String, usize)> = indexed["nodes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|n| (n["node_id"].as_str().unwrap().to_owned(), n["shards"].as_array().map_or(0, Vec::len)))
+                .filter(|(_, shards)| *shards > 0)
+                .collect();
+            with_shards.sort();
+            let mut wanted: Vec<(String, usize)> = elected.iter().map(|(id, s)| (id.to_string(), s.len())).collect();
+            wanted.sort();
+            if with_shards == wanted {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the indexer shows {indexed}, not the committee {wanted:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    let pids: Vec<u64> = nodes.iter().map(|n| n["pid"].as_u64().unwrap()).collect();
+    signal(&testbed, libc::SIGTERM);
+    assert!(testbed.wait().unwrap().success());
+    assert_all_gone(&pids);
+
+    // Up again on the same folder: the same nodes resume, nothing is registered anew.
+    let mut testbed = start(work.path(), &args, None);
+    let again = wait_ready(&mut testbed, work.path());
+    for call in ["staking::register_candidate", "staking::stake_with_pool"] {
+        assert_eq!(count(&fake, call), 3, "{call} not sent again");
+    }
+    let ids = |d: &Value| d["nodes"].as_array().unwrap().iter().map(|n| n["node_id"].clone()).collect::<Vec<_>>();
+    assert_eq!(ids(&again), ids(&description));
+    nodes_reach_epoch(&again, 1).await;
+    signal(&testbed, libc::SIGTERM);
+    assert!(testbed.wait().unwrap().success());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_with_sui_refuses_a_bad_url_or_deployment_before_sending_anything() {
+    let work = tempfile::tempdir().unwrap();
+    let (keystore, deployment, fake, url) = sui_network(work.path()).await;
+    let keystore = keystore.to_str().unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(testbed_binary())
+            .arg("up")
+            .args(args)
+            .arg("--dir")
+            .arg(work.path().join("tb"))
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        String::from_utf8(output.stderr).unwrap()
+    };
+    let stderr = run(&["--sui", &url]);
+    assert!(stderr.contains("--deployment"), "{stderr}");
+    let stderr = run(&["--sui", "grpc://x", "--deployment", deployment.to_str().unwrap(), "--keystore", keystore]);
+    assert!(stderr.contains("expected the full node's gRPC URL"), "{stderr}");
+    let missing = work.path().join("missing.toml");
+    let stderr = run(&["--sui", &url, "--deployment", missing.to_str().unwrap(), "--keystore", keystore]);
+    assert!(stderr.contains("missing.toml"), "{stderr}");
+    assert!(fake.state().calls.is_empty() && fake.state().simulations == 0);
 }

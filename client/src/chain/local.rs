@@ -300,7 +300,7 @@ impl ChainAccess for LocalChain {
             .find(|e| e.kind == "StorageReserved")
             .and_then(|e| e.data["cost"].as_u64())
             .ok_or_else(|| ChainError("the registration emitted no StorageReserved event with its cost".into()))?;
-        Ok(Registered { blob: self.blob_of(&answer)?, cost: storage_cost + quote.write_cost })
+        Ok(Registered { blob: self.blob_of(&answer)?, cost: storage_cost + quote.write_cost, reused_storage: false })
     }
 
     async fn certify(&self, object_id: &ObjectId, certificate: &Certificate) -> Result<BlobObject, ChainError> {
@@ -325,7 +325,7 @@ impl ChainAccess for LocalChain {
         let quote = self.quote(blob.size, epochs).await?;
         let answer: CallAnswer =
             self.post("/v1/blobs/extend", json!({ "object_id": object_id, "epochs": epochs })).await?;
-        Ok(Registered { blob: self.blob_of(&answer)?, cost: quote.storage_cost })
+        Ok(Registered { blob: self.blob_of(&answer)?, cost: quote.storage_cost, reused_storage: false })
     }
 }
 

@@ -4,7 +4,7 @@
 //! the package version (`system.move`'s and `staking.move`'s `VERSION`).
 
 use serde::Deserialize;
-use sui_sdk_types::{Address, TypeTag};
+use sui_sdk_types::{Address, ObjectReference, TypeTag};
 use walrus_encoder::BlobId;
 
 use super::deployment::Deployment;
@@ -195,6 +195,39 @@ pub async fn all_owned_blobs(
         .collect::<Result<Vec<_>, _>>()?;
     blobs.sort_by_key(|b| (b.end_epoch, b.object_id.0));
     Ok(blobs)
+}
+
+/// A `Storage` object the wallet owns, not wrapped in a blob: what `delete` leaves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnedStorage {
+    pub reference: ObjectReference,
+    pub start_epoch: u32,
+    /// Exclusive.
+    pub end_epoch: u32,
+    pub storage_size: u64,
+}
+
+/// The `Storage` objects `owner` holds.
+pub async fn owned_storage(
+    node: &FullNode,
+    deployment: &Deployment,
+    owner: Address,
+) -> Result<Vec<OwnedStorage>, ReadError> {
+    let objects = node.owned_objects(owner, &deployment.walrus_type("storage_resource", "Storage")).await?;
+    objects
+        .into_iter()
+        .map(|object| {
+            let storage: Storage = bcs::from_bytes(&object.contents).map_err(|e| {
+                ReadError::Decode(format!("{}: the Storage object does not decode: {e}", object.reference.object_id()))
+            })?;
+            Ok(OwnedStorage {
+                reference: object.reference,
+                start_epoch: storage.start_epoch,
+                end_epoch: storage.end_epoch,
+                storage_size: storage.storage_size,
+            })
+        })
+        .collect()
 }
 
 /// The `Blob` objects of `owner` holding `blob_id`, expired ones included.

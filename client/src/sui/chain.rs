@@ -18,7 +18,7 @@ use sui_sdk_types::{Address, ObjectReference, Owner, Transaction};
 use walrus_chain::events::U256;
 use walrus_encoder::BlobId;
 
-use super::blobs::{self, BlsMember, SystemState};
+use super::blobs::{self, BlsMember, OwnedStorage, SystemState};
 use super::deployment::Deployment;
 use super::full_node::{FullNode, NodeError};
 use super::keys::SuiKey;
@@ -167,12 +167,37 @@ impl SuiChain {
         }
     }
 
-    /// The reserve-and-register transaction of `request` at the current prices: the blob
-    /// arguments and the most it may charge (storage, write fee).
-    async fn registration(&self, request: &RegisterRequest) -> Result<(BlobRegistration, String), ChainError> {
+    /// The wallet's `Storage` object that `request` can be registered on instead of buying
+    /// storage: from the current epoch or earlier to at least the end asked for, at least the
+    /// encoded size; the smallest such (then the one ending first), so that little is wasted.
+    async fn reusable_storage(
+        &self,
+        request: &RegisterRequest,
+        epoch: u32,
+    ) -> Result<Option<OwnedStorage>, ChainError> {
+        let end = epoch.saturating_add(request.epochs_ahead);
+        let owned = blobs::owned_storage(&self.node, &self.deployment, self.key()?.address()).await;
+        Ok(owned
+            .map_err(chain_error)?
+            .into_iter()
+            .filter(|s| s.start_epoch <= epoch && s.end_epoch >= end && s.storage_size >= request.encoded_size)
+            .min_by_key(|s| (s.storage_size, s.end_epoch)))
+    }
+
+    /// The registration of `request` at the current prices, on the wallet's `storage` if
+    /// given (else on storage bought in the same transaction): the blob arguments and the
+    /// most it may charge (storage, write fee), and the action shown.
+    async fn registration(
+        &self,
+        request: &RegisterRequest,
+        storage: Option<&OwnedStorage>,
+    ) -> Result<(BlobRegistration, String), ChainError> {
         let system = self.system().await?;
         let overflow = || ChainError("the cost does not fit in a u64".into());
-        let storage = cost(request.encoded_size, system.storage_price, request.epochs_ahead).ok_or_else(overflow)?;
+        let storage_cost = match storage {
+            Some(_) => 0,
+            None => cost(request.encoded_size, system.storage_price, request.epochs_ahead).ok_or_else(overflow)?,
+        };
         let write = cost(request.encoded_size, system.write_price, 1).ok_or_else(overflow)?;
         let registration = BlobRegistration {
             blob_id: walrus_chain::events::BlobId(request.blob_id.0),
@@ -181,10 +206,23 @@ impl SuiChain {
             storage_size: request.encoded_size,
             epochs_ahead: request.epochs_ahead,
             deletable: request.deletable,
-            max_storage_cost: storage,
+            max_storage_cost: storage_cost,
             max_write_cost: write,
         };
         let kind = if request.deletable { "deletable" } else { "permanent" };
+        if let Some(owned) = storage {
+            let action = format!(
+                "Register {kind} blob {} on the wallet's storage {} ({} encoded bytes, epochs {}..{}) for at most {} \
+                 WAL (the write fee; the storage is paid for)",
+                request.blob_id,
+                owned.reference.object_id(),
+                owned.storage_size,
+                owned.start_epoch,
+                owned.end_epoch,
+                super::cli::wal_text(write),
+            );
+            return Ok((registration, action));
+        }
         let action = format!(
             "Reserve {} encoded bytes for epochs {}..{} and register {kind} blob {} for at most {} WAL (storage {} + \
              write {})",
@@ -192,28 +230,43 @@ impl SuiChain {
             system.epoch,
             system.epoch.saturating_add(request.epochs_ahead),
             request.blob_id,
-            super::cli::wal_text(storage.saturating_add(write)),
-            super::cli::wal_text(storage),
+            super::cli::wal_text(storage_cost.saturating_add(write)),
+            super::cli::wal_text(storage_cost),
             super::cli::wal_text(write),
         );
         Ok((registration, action))
     }
 
-    /// Reserves and registers `request` (with `dry_run`, only simulates it); returns how it
-    /// ended and the most it charges (FROST).
+    /// Registers `request` on the wallet's own storage if some fits, else reserves storage
+    /// and registers in one transaction (with `dry_run`, only simulates it); returns how it
+    /// ended, the most it charges (FROST) and whether owned storage was used.
     async fn send_registration(
         &self,
         request: &RegisterRequest,
         dry_run: bool,
-    ) -> Result<(Submitted, u64), ChainError> {
-        let (registration, action) = self.registration(request).await?;
+    ) -> Result<(Submitted, u64, bool), ChainError> {
+        let epoch = self.current_epoch().await?;
+        let storage = self.reusable_storage(request, epoch).await?;
+        let (registration, action) = self.registration(request, storage.as_ref()).await?;
         let cost = registration.max_storage_cost.saturating_add(registration.max_write_cost);
         let wal = self.wal_for(cost).await?;
         let walrus = self.deployment.walrus;
-        let sent = self
-            .send(action, true, dry_run, |g| transactions::reserve_and_register(g, &walrus, &wal, &registration))
-            .await?;
-        Ok((sent, cost))
+        let sent = match &storage {
+            Some(storage) => {
+                let reference = &storage.reference;
+                self.send(action, true, dry_run, |g| {
+                    transactions::register_on_storage(g, &walrus, reference, &wal, &registration)
+                })
+                .await?
+            }
+            None => {
+                self.send(action, true, dry_run, |g| {
+                    transactions::reserve_and_register(g, &walrus, &wal, &registration)
+                })
+                .await?
+            }
+        };
+        Ok((sent, cost, storage.is_some()))
     }
 
     /// Simulates reserving and registering `request` (what `store --dry-run` shows).
@@ -355,13 +408,13 @@ impl ChainAccess for SuiChain {
     /// `reserve_space_bounded` then `register_blob_bounded` in one transaction, bounded by the
     /// cost at the prices read just before (prices change only with the epoch).
     async fn register(&self, request: &RegisterRequest) -> Result<Registered, ChainError> {
-        let (sent, cost) = self.send_registration(request, false).await?;
+        let (sent, cost, reused_storage) = self.send_registration(request, false).await?;
         let Submitted::Executed { outcome, .. } = &sent else { unreachable!("sent without a dry run") };
         let created = outcome
             .created_of_type("blob", "Blob")
             .ok_or_else(|| ChainError(format!("transaction {} created no Blob object", outcome.digest)))?;
         let blob = self.blob_after(&ObjectId(created.reference.object_id().into_inner())).await?;
-        Ok(Registered { blob, cost })
+        Ok(Registered { blob, cost, reused_storage })
     }
 
     async fn certify(&self, object_id: &ObjectId, certificate: &Certificate) -> Result<BlobObject, ChainError> {
@@ -383,7 +436,7 @@ impl ChainAccess for SuiChain {
 
     async fn extend(&self, object_id: &ObjectId, epochs: u32) -> Result<Registered, ChainError> {
         let (_, cost) = self.send_extend(object_id, epochs, false).await?;
-        Ok(Registered { blob: self.blob_after(object_id).await?, cost })
+        Ok(Registered { blob: self.blob_after(object_id).await?, cost, reused_storage: false })
     }
 }
 

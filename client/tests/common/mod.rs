@@ -347,7 +347,7 @@ impl ChainAccess for TestChain {
                 }
             });
         }
-        Ok(Registered { blob, cost: PRICES.cost(request.encoded_size, request.epochs_ahead) })
+        Ok(Registered { blob, cost: PRICES.cost(request.encoded_size, request.epochs_ahead), reused_storage: false })
     }
 
     async fn certify(&self, object_id: &ObjectId, certificate: &Certificate) -> Result<BlobObject, ChainError> {
@@ -383,7 +383,7 @@ impl ChainAccess for TestChain {
         let blob = state.objects.get_mut(object_id).ok_or_else(|| ChainError(format!("no object {object_id}")))?;
         blob.end_epoch += epochs;
         let blob = *blob;
-        Ok(Registered { blob, cost: PRICES.cost(blob.storage_size, epochs) })
+        Ok(Registered { blob, cost: PRICES.cost(blob.storage_size, epochs), reused_storage: false })
     }
 }
 

@@ -28,6 +28,7 @@ use sui_rpc::proto::sui::rpc::v2::transaction_execution_service_server::{
 };
 use sui_sdk_types::{Address, Argument, Command, Digest, Input, Transaction, TransactionKind, UserSignature};
 use tonic::{Request, Response, Status};
+use walrus_chain::events as ev;
 use walrus_client::sui::full_node::SUI_COIN;
 use walrus_client::sui::transactions::Walrus;
 
@@ -86,6 +87,8 @@ pub struct State {
     pub system: SystemFields,
     /// Shards of the `Staking` committee, by node.
     pub shards: Vec<(Address, Vec<u16>)>,
+    /// Checkpoints and elections, for storage nodes that follow the fake (see [`Ledger`]).
+    pub ledger: Ledger,
     next_id: u64,
 }
 
@@ -298,30 +301,7 @@ impl Fake {
     /// `System` and `Staking` objects and gives their pools their network addresses, with
     /// storage bought up to `max_epochs_ahead` ahead.
     pub fn set_committee(&self, epoch: u32, members: &[FakeMember], max_epochs_ahead: u32) {
-        use fastcrypto::groups::bls12381::{G1Element, G1ElementUncompressed};
-        use fastcrypto::serde_helpers::ToFromByteArray as _;
-        let mut state = self.state();
-        let mut sorted: Vec<&FakeMember> = members.iter().collect();
-        sorted.sort_by_key(|m| m.node);
-        let uncompressed = |key: &[u8]| {
-            let point = G1Element::from_byte_array(key.try_into().unwrap()).unwrap();
-            G1ElementUncompressed::from(&point).into_byte_array().to_vec()
-        };
-        state.epoch = epoch;
-        state.system = SystemFields {
-            epoch,
-            n_shards: members.iter().map(|m| m.shards.len() as u16).sum(),
-            members: sorted.iter().map(|m| (uncompressed(&m.public_key), m.shards.len() as u16, m.node)).collect(),
-            storage_price: STORAGE_PRICE,
-            write_price: WRITE_PRICE,
-            max_epochs_ahead,
-        };
-        state.shards = sorted.iter().map(|m| (m.node, m.shards.clone())).collect();
-        write_system(&mut state);
-        write_staking(&mut state);
-        for m in members {
-            write_pool(&mut state, m.node, epoch, &[], &m.network_address);
-        }
+        set_committee(&mut self.state(), epoch, members, max_epochs_ahead);
     }
 
     /// The wallet's `Blob` objects, decoded.
@@ -693,7 +673,9 @@ fn run_commands(state: &mut State, tx: &Transaction, events: &mut Vec<proto::Eve
                 Value::Unit
             }
             Command::MoveCall(call) => {
+                let emitted = events.len();
                 let value = move_call(state, sender, version, call, &ptb.inputs, &results, events)?;
+                emitted_by(&mut events[emitted..], call, sender);
                 state.calls.push(format!("{}::{}", call.module, call.function));
                 value
             }
@@ -786,6 +768,33 @@ fn new_object<'a>(
     touch(&mut o, version);
     state.objects.insert(id, o);
     state.objects.get_mut(&id).unwrap()
+}
+
+/// Makes `members` the committee of `epoch` (see [`Fake::set_committee`]).
+fn set_committee(state: &mut State, epoch: u32, members: &[FakeMember], max_epochs_ahead: u32) {
+    use fastcrypto::groups::bls12381::{G1Element, G1ElementUncompressed};
+    use fastcrypto::serde_helpers::ToFromByteArray as _;
+    let mut sorted: Vec<&FakeMember> = members.iter().collect();
+    sorted.sort_by_key(|m| m.node);
+    let uncompressed = |key: &[u8]| {
+        let point = G1Element::from_byte_array(key.try_into().unwrap()).unwrap();
+        G1ElementUncompressed::from(&point).into_byte_array().to_vec()
+    };
+    state.epoch = epoch;
+    state.system = SystemFields {
+        epoch,
+        n_shards: members.iter().map(|m| m.shards.len() as u16).sum(),
+        members: sorted.iter().map(|m| (uncompressed(&m.public_key), m.shards.len() as u16, m.node)).collect(),
+        storage_price: STORAGE_PRICE,
+        write_price: WRITE_PRICE,
+        max_epochs_ahead,
+    };
+    state.shards = sorted.iter().map(|m| (m.node, m.shards.clone())).collect();
+    write_system(state);
+    write_staking(state);
+    for m in members {
+        write_pool(state, m.node, epoch, &[], &m.network_address);
+    }
 }
 
 /// Replaces the `System` object's state (the dynamic field keyed by version 1): a committee
@@ -956,8 +965,16 @@ fn move_call(
                 return Err(Fail::Abort { module: "staking_inner", function: "assert_due", line });
             }
             state.next_selected = voting;
-            if !voting {
+            if voting {
+                let next_epoch = state.epoch + 1;
+                let (node_ids, shards): (Vec<Address>, Vec<Vec<u16>>) = select_committee(state)?.into_iter().unzip();
+                let selected = ev::CommitteeSelected { epoch: next_epoch, node_ids, shards };
+                events.push(event(event_type("CommitteeSelected"), bcs::to_bytes(&selected).unwrap()));
+                let parameters = ev::EpochParametersSelected { next_epoch };
+                events.push(event(event_type("EpochParametersSelected"), bcs::to_bytes(&parameters).unwrap()));
+            } else {
                 state.epoch += 1;
+                start_selected_committee(state);
                 events.push(event(event_type("EpochChangeStart"), bcs::to_bytes(&state.epoch).unwrap()));
             }
             Ok(Value::Unit)
@@ -983,7 +1000,15 @@ fn move_call(
             let contents = staked_wal_bcs(staked, None, node, amount, state.epoch + 1);
             new_object(state, staked, version, owned_by(sender), &staked_type(&walrus)).contents =
                 Some(bcs_value(contents));
-            events.push(event(event_type("StakedWal"), bcs::to_bytes(&amount).unwrap()));
+            let deposited = ev::StakeDeposited {
+                epoch: state.epoch,
+                node_id: node,
+                staked_wal_id: staked,
+                amount,
+                activation_epoch: state.epoch + 1,
+            };
+            *state.ledger.stakes.entry(node).or_default() += amount;
+            events.push(event(event_type("StakeDeposited"), bcs::to_bytes(&deposited).unwrap()));
             Ok(Value::Object(staked))
         }
         "request_withdraw_stake" | "withdraw_stake" => {
@@ -1013,8 +1038,13 @@ fn move_call(
         "register_candidate" => {
             a.count(10)?;
             a.shared(0, walrus.staking.id, true)?;
-            let (_, _, public_key, _, _): (String, String, Vec<u8>, Vec<u8>, Vec<u8>) =
-                (a.pure(1)?, a.pure(2)?, a.pure(3)?, a.pure(4)?, a.pure(5)?);
+            let (name, network_address, public_key, network_public_key, _): (
+                String,
+                String,
+                Vec<u8>,
+                Vec<u8>,
+                Vec<u8>,
+            ) = (a.pure(1)?, a.pure(2)?, a.pure(3)?, a.pure(4)?, a.pure(5)?);
             let commission: u16 = a.pure(6)?;
             let _: (u64, u64, u64) = (a.pure(7)?, a.pure(8)?, a.pure(9)?);
             if public_key.len() != 48 {
@@ -1028,10 +1058,20 @@ fn move_call(
             let (node, cap) = (state.new_id(), state.new_id());
             new_object(state, node, version, owned_by_object(walrus.staking.id), &pool_type(&walrus));
             let epoch = state.epoch;
-            set_pool(state, node, epoch, &[]);
+            write_pool(state, node, epoch, &[], &network_address);
             let contents = [cap.into_inner().to_vec(), node.into_inner().to_vec(), vec![0; 4]].concat();
             new_object(state, cap, version, owned_by(sender), &cap_type(&walrus)).contents = Some(bcs_value(contents));
-            events.push(event(event_type("NodeRegistered"), node.into_inner().to_vec()));
+            let registered = ev::NodeRegistered {
+                epoch,
+                node_id: node,
+                name,
+                network_address: network_address.clone(),
+                public_key: public_key.clone(),
+                network_public_key,
+                commission_rate: commission,
+            };
+            state.ledger.candidates.push(Candidate { node, public_key, network_address });
+            events.push(event(event_type("NodeRegistered"), bcs::to_bytes(&registered).unwrap()));
             Ok(Value::Object(cap))
         }
         operator => {
@@ -1101,6 +1141,13 @@ fn move_call(
 
 #[tonic::async_trait]
 impl LedgerService for Fake {
+    async fn get_checkpoint(
+        &self,
+        request: Request<proto::GetCheckpointRequest>,
+    ) -> Result<Response<proto::GetCheckpointResponse>, Status> {
+        self.checkpoint_of(request.into_inner()).map(Response::new)
+    }
+
     async fn get_epoch(
         &self,
         request: Request<proto::GetEpochRequest>,
@@ -1220,6 +1267,7 @@ impl TransactionExecutionService for Fake {
         let (executed, after) = self.run(&tx)?;
         let mut state = self.state();
         *state = after;
+        record_checkpoint(&mut state, &executed);
         let delay = state.checkpoint_delay;
         state.executed.insert(tx.digest(), delay);
         let mut response = proto::ExecuteTransactionResponse::default();
@@ -1339,7 +1387,9 @@ fn system_call(
         "register_blob_bounded" => {
             a.count(9)?;
             a.shared(0, walrus.system.id, true)?;
-            let storage = a.result(1)?;
+            // Storage reserved by an earlier command, or one the sender owns.
+            let storage_type = format!("{}::storage_resource::Storage", walrus.package);
+            let storage = a.result(1).or_else(|_| a.owned(state, 1, &storage_type))?;
             let (start, end, storage_size): (u32, u32, u64) = bcs::from_bytes(&state.contents(&storage)[32..]).unwrap();
             let (blob_id, _root_hash): ([u8; 32], [u8; 32]) = (a.pure(2)?, a.pure(3)?);
             let (size, encoding_type, deletable): (u64, u8, bool) = (a.pure(4)?, a.pure(5)?, a.pure(6)?);
@@ -1416,7 +1466,7 @@ fn system_call(
             }
             blob.certified_epoch = Some(epoch);
             set_blob(state, &blob);
-            events.push(event(event_type("BlobCertified"), bcs::to_bytes(&(epoch, blob.blob_id)).unwrap()));
+            events.push(event(event_type("BlobCertified"), certified_event(epoch, &blob, false)));
             Ok(Value::Unit)
         }
         "delete_blob" => {
@@ -1432,7 +1482,14 @@ fn system_call(
             let storage_type = format!("{}::storage_resource::Storage", walrus.package);
             new_object(state, storage, version, owned_by(sender), &storage_type).contents =
                 Some(bcs_value(bcs::to_bytes(&(storage, start, end, size)).unwrap()));
-            events.push(event(event_type("BlobDeleted"), bcs::to_bytes(&(epoch, blob.blob_id, end, id)).unwrap()));
+            let deleted = ev::BlobDeleted {
+                epoch,
+                blob_id: ev::BlobId(blob.blob_id),
+                end_epoch: end,
+                object_id: id,
+                was_certified: blob.certified_epoch.is_some(),
+            };
+            events.push(event(event_type("BlobDeleted"), bcs::to_bytes(&deleted).unwrap()));
             Ok(Value::Object(storage))
         }
         "extend_blob_bounded" => {
@@ -1454,6 +1511,7 @@ fn system_call(
             pay(state, coin, storage_cost(blob.storage.3, state.system.storage_price, epochs), max_cost, false)?;
             blob.storage.2 = end + epochs;
             set_blob(state, &blob);
+            events.push(event(event_type("BlobCertified"), certified_event(epoch, &blob, true)));
             Ok(Value::Unit)
         }
         other => Err(fail(format!("unexpected call system::{other}"))),
@@ -1494,4 +1552,195 @@ fn check_certificate(state: &State, signature: &[u8], bitmap: &[u8], message: &[
     signature
         .verify(&keys, message)
         .map_err(|_| abort("bls_aggregate", "verify_certificate_and_weight", "ESigVerification,"))
+}
+
+// === Checkpoints and elections: what storage nodes following the fake need ===
+
+/// The fake's ledger as storage nodes follow it: every executed transaction lands in a
+/// checkpoint of its own, served through `LedgerService::GetCheckpoint` with the events it
+/// emitted (type tags with the package ID, BCS of `move/walrus`'s event structs), and, once
+/// [`Fake::hold_elections`] is called, committees elected from registered, staked nodes.
+#[derive(Clone, Default)]
+pub struct Ledger {
+    /// Checkpoint `i` at index `i`.
+    pub checkpoints: Vec<proto::Checkpoint>,
+    /// Registered nodes, in registration order.
+    pub candidates: Vec<Candidate>,
+    /// WAL staked with each node.
+    pub stakes: HashMap<Address, u64>,
+    /// With a shard count, `voting_end` elects the next committee from the staked candidates
+    /// and `initiate_epoch_change` installs it; without, the committee stays as set.
+    pub elections: Option<u16>,
+    /// The committee `voting_end` elected, until `initiate_epoch_change`.
+    elected: Option<Vec<(Address, Vec<u16>)>>,
+}
+
+/// A node as `register_candidate` registered it.
+#[derive(Clone, Debug)]
+pub struct Candidate {
+    pub node: Address,
+    /// The BLS public key, compressed (48 bytes).
+    pub public_key: Vec<u8>,
+    pub network_address: String,
+}
+
+impl Fake {
+    /// From now on the epoch-change steps elect committees of `n_shards` shards, as
+    /// `staking_inner::voting_end` does: the candidates with stake, shards apportioned by stake.
+    pub fn hold_elections(&self, n_shards: u16) {
+        let mut state = self.state();
+        state.ledger.elections = Some(n_shards);
+        state.system.n_shards = n_shards;
+        state.system.members.clear();
+        write_system(&mut state);
+        write_staking(&mut state);
+    }
+
+    /// Lets the clock reach the next epoch-change step.
+    pub fn make_change_due(&self) {
+        self.state().change_due = true;
+    }
+
+    /// The number of the latest checkpoint, if any.
+    pub fn latest_checkpoint(&self) -> Option<u64> {
+        self.state().ledger.checkpoints.len().checked_sub(1).map(|n| n as u64)
+    }
+
+    /// Checkpoint `sequence`, or NOT_FOUND with the lowest available checkpoint (0) in the
+    /// header a full node sets, as a node answers before the checkpoint is executed.
+    fn checkpoint_of(&self, request: proto::GetCheckpointRequest) -> Result<proto::GetCheckpointResponse, Status> {
+        let mask = request.read_mask.ok_or_else(|| Status::invalid_argument("no read mask"))?;
+        for needed in ["sequence_number", "digest", "summary.timestamp", "transactions.digest", "transactions.events"] {
+            if !mask.paths.iter().any(|p| p == needed) {
+                return Err(Status::invalid_argument(format!("read mask lacks {needed}")));
+            }
+        }
+        let Some(proto::get_checkpoint_request::CheckpointId::SequenceNumber(sequence)) = request.checkpoint_id else {
+            return Err(Status::invalid_argument("expected a sequence number"));
+        };
+        let state = self.state();
+        let checkpoint = state.ledger.checkpoints.get(sequence as usize).cloned().ok_or_else(|| {
+            let mut status = Status::not_found(format!("checkpoint {sequence} not yet executed"));
+            status.metadata_mut().insert("x-sui-lowest-available-checkpoint", "0".parse().unwrap());
+            status
+        })?;
+        let mut response = proto::GetCheckpointResponse::default();
+        response.checkpoint = Some(checkpoint);
+        Ok(response)
+    }
+}
+
+/// The digest of checkpoint `sequence`.
+fn checkpoint_digest(sequence: u64) -> Digest {
+    let mut bytes = [0xCC; 32];
+    bytes[..8].copy_from_slice(&sequence.to_le_bytes());
+    Digest::new(bytes)
+}
+
+/// Puts `executed` in the next checkpoint, one second after the previous one.
+fn record_checkpoint(state: &mut State, executed: &proto::ExecutedTransaction) {
+    let sequence = state.ledger.checkpoints.len() as u64;
+    let mut summary = proto::CheckpointSummary::default();
+    let mut timestamp = summary.timestamp.take().unwrap_or_default();
+    timestamp.seconds = 1_700_000_000 + sequence as i64;
+    summary.timestamp = Some(timestamp);
+    summary.previous_digest = sequence.checked_sub(1).map(|previous| checkpoint_digest(previous).to_string());
+    let mut transaction = proto::ExecutedTransaction::default();
+    transaction.digest = executed.digest.clone();
+    transaction.events = executed.events.clone();
+    let mut checkpoint = proto::Checkpoint::default();
+    checkpoint.sequence_number = Some(sequence);
+    checkpoint.digest = Some(checkpoint_digest(sequence).to_string());
+    checkpoint.summary = Some(summary);
+    checkpoint.transactions = vec![transaction];
+    state.ledger.checkpoints.push(checkpoint);
+}
+
+/// Completes events as a full node reports them: the package and module of the Move call
+/// that emitted them and the transaction's sender.
+fn emitted_by(events: &mut [proto::Event], call: &sui_sdk_types::MoveCall, sender: Address) {
+    for event in events {
+        event.package_id = Some(call.package.to_string());
+        event.module = Some(call.module.to_string());
+        event.sender = Some(sender.to_string());
+    }
+}
+
+/// The BCS of `blob`'s `BlobCertified` event.
+fn certified_event(epoch: u32, blob: &FakeBlob, is_extension: bool) -> Vec<u8> {
+    let certified = ev::BlobCertified {
+        epoch,
+        blob_id: ev::BlobId(blob.blob_id),
+        end_epoch: blob.storage.2,
+        deletable: blob.deletable,
+        object_id: blob.id,
+        is_extension,
+    };
+    bcs::to_bytes(&certified).unwrap()
+}
+
+/// The next committee, members by node ID with their shards: elected from the staked
+/// candidates (shards apportioned by stake as `apportionment::apportion` does, consecutive
+/// indices) when elections are held, else the current one again.
+fn select_committee(state: &mut State) -> Result<Vec<(Address, Vec<u16>)>, Fail> {
+    let Some(n_shards) = state.ledger.elections else { return Ok(state.shards.clone()) };
+    let mut staked: Vec<(Address, u64)> = state
+        .ledger
+        .candidates
+        .iter()
+        .filter_map(|c| state.ledger.stakes.get(&c.node).filter(|s| **s > 0).map(|s| (c.node, *s)))
+        .collect();
+    staked.sort();
+    if staked.is_empty() {
+        return Err(abort("staking_inner", "voting_end", "assert!(!self.active_set.is_empty(), ENoStake)"));
+    }
+    let total: u128 = staked.iter().map(|(_, s)| u128::from(*s)).sum();
+    let mut counts: Vec<u16> =
+        staked.iter().map(|(_, s)| (u128::from(*s) * u128::from(n_shards) / total.max(1)) as u16).collect();
+    let mut left = n_shards - counts.iter().sum::<u16>();
+    while left > 0 && !staked.is_empty() {
+        // The highest stake per shard it would hold; ties to the larger stake, then lower ID.
+        let best = (0..staked.len())
+            .max_by(|&a, &b| {
+                let qa = u128::from(staked[a].1) * (u128::from(counts[b]) + 1);
+                let qb = u128::from(staked[b].1) * (u128::from(counts[a]) + 1);
+                qa.cmp(&qb).then(staked[a].1.cmp(&staked[b].1)).then(staked[b].0.cmp(&staked[a].0))
+            })
+            .unwrap();
+        counts[best] += 1;
+        left -= 1;
+    }
+    let mut next = 0u16;
+    let elected: Vec<(Address, Vec<u16>)> = staked
+        .iter()
+        .zip(&counts)
+        .filter(|(_, count)| **count > 0)
+        .map(|((node, _), count)| {
+            let shards = (next..next + count).collect();
+            next += count;
+            (*node, shards)
+        })
+        .collect();
+    state.ledger.elected = Some(elected.clone());
+    Ok(elected)
+}
+
+/// Installs the elected committee (if elections are held) as the current epoch's, in the
+/// `System` and `Staking` objects and the members' pools.
+fn start_selected_committee(state: &mut State) {
+    let Some(elected) = state.ledger.elected.take() else { return };
+    let members: Vec<FakeMember> = elected
+        .into_iter()
+        .map(|(node, shards)| {
+            let candidate = state.ledger.candidates.iter().rev().find(|c| c.node == node).expect("a candidate");
+            FakeMember {
+                node,
+                public_key: candidate.public_key.clone(),
+                shards,
+                network_address: candidate.network_address.clone(),
+            }
+        })
+        .collect();
+    let (epoch, ahead) = (state.epoch, state.system.max_epochs_ahead);
+    set_committee(state, epoch, &members, ahead);
 }
