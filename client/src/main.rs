@@ -554,20 +554,14 @@ async fn dry_run_one(
     json: bool,
 ) -> Result<serde_json::Value> {
     let estimate = client.estimate(read_file(path).await?, options.epochs).await?;
-    let Estimate { blob_id, unencoded_size, encoded_size, cost, root_hash } = estimate;
-    if !json {
-        println!(
-            "{}: blob ID {blob_id}, {unencoded_size} bytes, encoded {encoded_size} bytes, would cost {cost} FROST",
-            path.display()
-        );
-    }
+    let Estimate { blob_id, unencoded_size, encoded_size, mut cost, root_hash } = estimate;
     let mut value = json!({
         "path": path,
         "blobId": blob_id.to_string(),
         "unencodedSize": unencoded_size,
         "encodedSize": encoded_size,
-        "cost": cost,
     });
+    let mut simulated = None;
     if let Some(sui) = sui {
         let request = RegisterRequest {
             blob_id,
@@ -578,15 +572,31 @@ async fn dry_run_one(
             epochs_ahead: options.epochs,
             deletable: options.deletable,
         };
-        let preview = sui.simulate_register(&request).await?;
-        if !json {
-            println!("  simulated: {preview}");
-        }
+        // On Sui the cost is the registration's own cap: the write fee alone when it reuses
+        // storage the wallet owns.
+        let registration = sui.simulate_register(&request).await?;
+        cost = registration.max_cost;
+        value["reuseStorage"] = json!(registration.reused_storage);
         value["registration"] = json!({
-            "action": preview.action,
-            "gasNet": preview.gas.net().to_string(),
-            "budget": preview.budget,
+            "action": registration.preview.action,
+            "gasNet": registration.preview.gas.net().to_string(),
+            "budget": registration.preview.budget,
         });
+        simulated = Some(registration);
+    }
+    value["cost"] = json!(cost);
+    if !json {
+        let reuse = match &simulated {
+            Some(registration) if registration.reused_storage => " (on storage the wallet owns: write fee only)",
+            _ => "",
+        };
+        println!(
+            "{}: blob ID {blob_id}, {unencoded_size} bytes, encoded {encoded_size} bytes, would cost {cost} FROST{reuse}",
+            path.display()
+        );
+        if let Some(registration) = &simulated {
+            println!("  simulated: {}", registration.preview);
+        }
     }
     Ok(value)
 }

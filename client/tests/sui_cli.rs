@@ -501,6 +501,7 @@ async fn store_dry_run_shows_the_cost_and_simulates_the_registration() {
     assert!(out.contains("simulated gas: 0.002500000 SUI net"), "{out}");
     let json = env.json(&["store", &path, "--epochs", "max", "--dry-run", "--permanent"]).await;
     assert_eq!(json[0]["cost"], 100 * 5 + 1000, "`max` is the System's max_epochs_ahead: {json}");
+    assert_eq!(json[0]["reuseStorage"], false, "the wallet owns no storage: {json}");
     assert!(json[0]["registration"]["action"].as_str().unwrap().contains("permanent blob"), "{json}");
     let simulations = env.fake.state().simulations;
     let executed = env.fake.state().executed.len();

@@ -233,10 +233,13 @@ async fn a_store_on_sui_reaches_the_nodes_reads_back_and_a_deletion_drops_it() {
     let wal_before = wal(&net.fake);
     let again = data(50_000, 9);
     let file = net.write("again.bin", &again);
+    let write_fee = fake_sui::WRITE_PRICE; // one MiB unit of encoded size
+    let dry = net.json(&["store", &file, "--epochs", "2", "--dry-run"]).await;
+    assert_eq!((dry[0]["reuseStorage"].as_bool(), dry[0]["cost"].as_u64()), (Some(true), Some(write_fee)), "{dry}");
+    assert_eq!(wal_before, wal(&net.fake), "a dry run spends nothing");
     let stored = net.json(&["store", &file, "--epochs", "2", "--yes"]).await;
     let created = &stored[0]["blobStoreResult"]["newlyCreated"];
     assert!(created["resourceOperation"]["reuseStorage"].is_object(), "{stored}");
-    let write_fee = fake_sui::WRITE_PRICE; // one MiB unit of encoded size
     assert_eq!((created["cost"].as_u64(), wal_before - wal(&net.fake)), (Some(write_fee), write_fee));
     assert!(net.fake.state().owned_of_type("storage_resource", "Storage").is_empty(), "the storage is used");
     let blobs = net.fake.blobs();

@@ -35,6 +35,15 @@ use crate::chain::{
 /// certification, which only finishes a store the user agreed to, is shown only).
 pub type Confirm = Arc<dyn Fn(&Preview, bool) -> bool + Send + Sync>;
 
+/// A registration simulated but not sent.
+pub struct SimulatedRegistration {
+    pub preview: Preview,
+    /// The most it would charge (FROST): the write fee alone on owned storage.
+    pub max_cost: u64,
+    /// Whether it registers on storage the wallet owns instead of buying it.
+    pub reused_storage: bool,
+}
+
 /// The chain of a deployment, as seen and used by one wallet.
 pub struct SuiChain {
     deployment: Deployment,
@@ -269,11 +278,12 @@ impl SuiChain {
         Ok((sent, cost, storage.is_some()))
     }
 
-    /// Simulates reserving and registering `request` (what `store --dry-run` shows).
-    pub async fn simulate_register(&self, request: &RegisterRequest) -> Result<Preview, ChainError> {
-        match self.send_registration(request, true).await?.0 {
-            Submitted::Simulated(preview) | Submitted::Executed { preview, .. } => Ok(preview),
-        }
+    /// Simulates registering `request` as a store would (on owned storage if some fits, else
+    /// reserving it too): what `store --dry-run` shows.
+    pub async fn simulate_register(&self, request: &RegisterRequest) -> Result<SimulatedRegistration, ChainError> {
+        let (submitted, max_cost, reused_storage) = self.send_registration(request, true).await?;
+        let (Submitted::Simulated(preview) | Submitted::Executed { preview, .. }) = submitted;
+        Ok(SimulatedRegistration { preview, max_cost, reused_storage })
     }
 
     /// Deletes the wallet's deletable blob object `id` (with `dry_run`, only simulates it).
