@@ -245,7 +245,8 @@ fn node_history() -> Vec<sui_rpc::proto::sui::rpc::v2::Checkpoint> {
 /// amount paid out instead of the principal), a `WithdrawalRequested` that moves stake,
 /// `CommissionCollected` overwriting instead of adding, a `NodeUpdated` that drops a field (the
 /// public keys in particular), a registration that drops its keys, `NodeDeregistered` ignored;
-/// each once folded within a batch and once applied across batches (one checkpoint each).
+/// each once folded within a batch and once applied across batches (one checkpoint each);
+/// and `Batch::node_epoch` losing what it records (a node's per-epoch stake and shards).
 #[sqlx::test(migrations = "../migrations")]
 async fn every_node_event_changes_the_node_as_the_chain_does(pool: PgPool) {
     let dir = folder_of(&node_history());
@@ -294,6 +295,23 @@ async fn every_node_event_changes_the_node_as_the_chain_does(pool: PgPool) {
             (&json!(7 * WAL), &json!(2), &json!(0)),
             "batches of {batch}"
         );
+        // Per epoch, newest first, the stake after the epoch's last stake event or committee
+        // selection, and the shards the selection gave: 8 WAL deposited in epoch 0, selected
+        // with it for epoch 1, 2 WAL withdrawn in epoch 2.
+        let n1 = [(2, 6 * WAL, json!(null)), (1, 8 * WAL, json!([0, 2])), (0, 8 * WAL, json!(null))];
+        let n2 = [(1, 7 * WAL, json!([1])), (0, 7 * WAL, json!(null))];
+        for (node, expected) in [(0x51, &n1[..]), (0x52, &n2[..])] {
+            let (status, page) = get(&base, &format!("/v1/nodes/{}/history", address(node))).await;
+            assert_eq!(status, 200, "{page}");
+            let epochs: Vec<_> = page["history"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|h| (h["epoch"].clone(), h["stake"].clone(), h["shards"].clone()))
+                .collect();
+            let expected: Vec<_> = expected.iter().map(|(e, s, shards)| (json!(e), json!(s), shards.clone())).collect();
+            assert_eq!(epochs, expected, "batches of {batch}: {page}");
+        }
         dumps.push(dump(&pool).await);
     }
     assert_eq!(dumps[0], dumps[1], "one checkpoint per batch and all in one give the same rows");
