@@ -72,11 +72,7 @@ impl SyncReporter {
             }
             ReportConfig::Sui { deployment, full_node, keystore, address, node_cap } => {
                 let deployment = Deployment::read(deployment)?;
-                let keystore = match keystore {
-                    Some(path) => path.clone(),
-                    None => wallet::default_keystore()?,
-                };
-                let key = wallet::select(&keystore, *address)?;
+                let key = wallet::key(keystore.as_deref(), *address)?;
                 let url = full_node.clone().unwrap_or_else(|| deployment.full_node.clone());
                 let full_node = FullNode::new(&url).with_context(|| format!("the full node {url}"))?;
                 Self::Sui(Box::new(SuiReporter { full_node, deployment, key, node_cap: *node_cap }))

@@ -27,6 +27,14 @@ pub fn default_keystore() -> Result<PathBuf, WalletError> {
     Ok(Path::new(&home).join(".sui/sui_config/sui.keystore"))
 }
 
+/// The key [`select`] chooses in the keystore at `path`, or in the Sui CLI's without one.
+pub fn key(path: Option<&Path>, address: Option<Address>) -> Result<SuiKey, WalletError> {
+    match path {
+        Some(path) => select(path, address),
+        None => select(&default_keystore()?, address),
+    }
+}
+
 /// The key of `address` in the keystore at `path`, or, without an address, its only key or the
 /// Sui CLI's active address.
 pub fn select(path: &Path, address: Option<Address>) -> Result<SuiKey, WalletError> {

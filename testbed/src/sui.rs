@@ -59,16 +59,12 @@ impl SuiOptions {
             bail!("--sui {:?}: expected the full node's gRPC URL, http(s)://HOST:PORT", self.url);
         }
         let deployment = Deployment::read(&self.deployment)?;
-        let keystore = match &self.keystore {
-            Some(path) => path.clone(),
-            None => wallet::default_keystore()?,
-        };
         let address = self
             .address
             .as_deref()
             .map(|a| a.parse().map_err(|e| anyhow::anyhow!("--address {a:?}: {e}")))
             .transpose()?;
-        let key = wallet::select(&keystore, address)?;
+        let key = wallet::key(self.keystore.as_deref(), address)?;
         let node = FullNode::new(&self.url)?;
         let staking = blobs::staking_state(&node, &deployment).await.with_context(|| {
             format!("reading the Staking object of {} through {}", self.deployment.display(), self.url)

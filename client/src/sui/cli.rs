@@ -695,11 +695,8 @@ impl BlobReader {
             Some(owner) => (parse_id("--owner", owner)?, false),
             None => {
                 let address = args.wallet.address.as_deref().map(|a| parse_id("--address", a)).transpose()?;
-                let keystore = match &args.wallet.keystore {
-                    Some(path) => path.clone(),
-                    None => wallet::default_keystore()?,
-                };
-                (wallet::select(&keystore, address).context("no --owner given, and no wallet")?.address(), true)
+                let key = wallet::key(args.wallet.keystore.as_deref(), address);
+                (key.context("no --owner given, and no wallet")?.address(), true)
             }
         };
         Ok(Some(Self { deployment, node, owner, own }))
@@ -800,11 +797,7 @@ fn connect(url: &str, wallet: &WalletArgs) -> Result<(FullNode, SuiKey)> {
 /// The key `wallet` names.
 fn select_key(wallet: &WalletArgs) -> Result<SuiKey> {
     let address = wallet.address.as_deref().map(|a| parse_id("--address", a)).transpose()?;
-    let keystore = match &wallet.keystore {
-        Some(path) => path.clone(),
-        None => wallet::default_keystore()?,
-    };
-    Ok(wallet::select(&keystore, address)?)
+    Ok(wallet::key(wallet.keystore.as_deref(), address)?)
 }
 
 /// Runs a blob command on Sui rather than on the chain of `--config` (`read`, `info`): the
