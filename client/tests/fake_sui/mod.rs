@@ -52,6 +52,9 @@ pub fn address(seed: u8) -> Address {
 #[derive(Clone, Default)]
 pub struct Fake {
     state: Arc<Mutex<State>>,
+    /// Held from a transaction's checks to its commit, so that of two sent at once on the same
+    /// gas coin the second is refused as stale, as on Sui, instead of overwriting the first.
+    executing: Arc<Mutex<()>>,
 }
 
 #[derive(Clone, Default)]
@@ -1249,6 +1252,7 @@ impl TransactionExecutionService for Fake {
     ) -> Result<Response<proto::ExecuteTransactionResponse>, Status> {
         self.starting_up()?;
         let request = request.into_inner();
+        let _executing = self.executing.lock().unwrap();
         let tx = self.check(request.transaction.as_ref())?;
         let [signature] = request.signatures.as_slice() else {
             return Err(Status::invalid_argument("expected one signature"));
