@@ -195,7 +195,7 @@ async fn follow(source: &Source, count: u64) -> Duration {
     let elapsed = started.elapsed();
     follower.abort();
     let _ = follower.await;
-    assert_eq!(node.committee().unwrap().epoch, epoch_of(count - 1));
+    assert_eq!(node.committee().epoch, epoch_of(count - 1));
     assert_eq!(node.unusable_events().unwrap(), 0);
     elapsed
 }

@@ -199,7 +199,7 @@ async fn put_metadata(
     let metadata = BlobMetadataWithId { blob_id, metadata }
         .verify()
         .map_err(|e| ApiError::invalid("INVALID_METADATA", e.to_string()))?;
-    let n_shards = state.store.committee()?.n_shards();
+    let n_shards = state.store.committee().n_shards();
     if metadata.n_shards() != n_shards {
         let message = format!("the metadata is for {} shards, the committee has {n_shards}", metadata.n_shards());
         return Err(ApiError::invalid("INVALID_METADATA", message));
@@ -248,7 +248,7 @@ fn check_sliver<A: Axis>(
     sliver: &Sliver<A>,
     pending: bool,
 ) -> ApiResult<(Arc<VerifiedMetadata>, SliverPairIndex)> {
-    let committee = state.store.committee()?;
+    let committee = state.store.committee();
     let n = committee.n_shards();
     if path_pair >= n || sliver.index().get() >= n {
         return Err(ApiError::precondition("INDEX_OUT_OF_RANGE", format!("sliver indices are below {n}")));
@@ -316,7 +316,7 @@ async fn put_sliver(
 ) -> ApiResult {
     let (PathBlobId(blob_id), pair, axis) = path;
     check_content_type(&headers)?;
-    let limit = sliver_body_limit(state.store.committee()?.n_shards());
+    let limit = sliver_body_limit(state.store.committee().n_shards());
     let Ok(body) = axum::body::to_bytes(body, limit).await else {
         return Ok((StatusCode::PAYLOAD_TOO_LARGE, format!("a sliver body has at most {limit} bytes")).into_response());
     };
@@ -329,7 +329,7 @@ async fn put_sliver(
 
 /// The stored sliver, refused for pairs outside the committee or on other nodes' shards.
 fn read_sliver<A: Axis>(state: &NodeState, blob_id: &BlobId, pair: u16) -> ApiResult<Option<Vec<u8>>> {
-    let committee = state.store.committee()?;
+    let committee = state.store.committee();
     if pair >= committee.n_shards() {
         return Err(ApiError::precondition("INDEX_OUT_OF_RANGE", "no such sliver pair"));
     }
@@ -402,7 +402,7 @@ async fn confirm(state: Shared, blob_id: BlobId, persistence: Persistence, query
             return Err(ApiError::not_registered());
         }
     }
-    let committee = state.store.committee()?;
+    let committee = state.store.committee();
     let metadata = stored_metadata(&state, &blob_id)?
         .ok_or_else(|| ApiError::precondition("MISSING_SLIVERS", "the blob's metadata is not stored here"))?;
     let rotation = metadata.rotation();
@@ -487,7 +487,7 @@ fn symbol_from<A: Axis>(
 
 /// The indices of this node's slivers of axis `A` for the blob.
 fn own_sliver_indices<A: Axis>(state: &NodeState, metadata: &VerifiedMetadata) -> ApiResult<Vec<u16>> {
-    let committee = state.store.committee()?;
+    let committee = state.store.committee();
     let rotation = metadata.rotation();
     let n = metadata.n_shards();
     Ok(state.own_shards(&committee).into_iter().map(|s| rotation.pair_on(s).sliver::<A>(n).get()).collect())
@@ -634,7 +634,7 @@ async fn inconsistency_proof(
             AxisParam::Primary => check_proof::<Primary>(&metadata, &body)?,
             AxisParam::Secondary => check_proof::<Secondary>(&metadata, &body)?,
         }
-        let epoch = state.store.committee()?.epoch;
+        let epoch = state.store.committee().epoch;
         let signed = SignedMessage::sign(&state, messages::invalid_blob_id(epoch, &blob_id.0));
         Ok(success(StatusCode::OK, json!(signed)))
     })
@@ -684,7 +684,7 @@ struct HealthQuery {
 
 #[utoipa::path(get, path = "/v1/health", params(("detailed" = Option<bool>, Query)), responses((status = 200, description = "ServiceHealthInfo")))]
 async fn health(State(state): State<Shared>, Query(query): Query<HealthQuery>) -> ApiResult {
-    let committee = state.store.committee()?;
+    let committee = state.store.committee();
     let owned = state.own_shards(&committee);
     let uptime = state.started.elapsed();
     let watermark = state.store.watermark()?;

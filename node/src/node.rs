@@ -171,7 +171,7 @@ impl Node {
         }
     }
 
-    pub fn committee(&self) -> Result<Committee, StoreError> {
+    pub fn committee(&self) -> Arc<Committee> {
         self.state.store.committee()
     }
 

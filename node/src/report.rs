@@ -172,7 +172,7 @@ fn is_duplicate(failure: &Failure) -> bool {
 /// The epoch to report now, if any: the current one, if the node is in its committee, has not
 /// reported it and waits for no blob of the shards it gained.
 fn due(state: &NodeState) -> Result<Option<u32>, crate::store::StoreError> {
-    let committee = state.store.committee()?;
+    let committee = state.store.committee();
     if committee.member(&state.node_id).is_none() {
         return Ok(None);
     }

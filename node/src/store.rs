@@ -21,7 +21,7 @@
 use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::path::Path;
-use std::sync::{Arc, Condvar, Mutex};
+use std::sync::{Arc, Condvar, Mutex, RwLock};
 
 use bytes::Bytes;
 use redb::{Builder, Database, ReadableDatabase, ReadableTable, Table, TableDefinition, TableHandle};
@@ -260,6 +260,9 @@ pub struct Store {
     /// Held through every chain update until the files of blobs it dropped are gone, so that a
     /// blob registered again can only be written to after its old file is marked dead.
     applying: Mutex<()>,
+    /// The stored committee, decoded once: every request checks it. Replaced after the commit
+    /// of a chain update that starts an epoch (updates are serialized by `applying`).
+    committee: RwLock<Arc<Committee>>,
 }
 
 impl Store {
@@ -281,8 +284,21 @@ impl Store {
         txn.open_table(SYNC_PENDING)?;
         txn.commit()?;
         let files = SliverFiles::open(path.with_extension("slivers"))?;
-        let store =
-            Self { db, node_id, files, queue: Mutex::default(), committed: Condvar::new(), applying: Mutex::default() };
+        let committee = {
+            let txn = db.begin_read()?;
+            let state = txn.open_table(STATE)?;
+            let value = state.get(COMMITTEE)?;
+            RwLock::new(Arc::new(value.map_or(Ok(Committee::default()), |v| decode(v.value(), "committee"))?))
+        };
+        let store = Self {
+            db,
+            node_id,
+            files,
+            queue: Mutex::default(),
+            committed: Condvar::new(),
+            applying: Mutex::default(),
+            committee,
+        };
         for blob_id in store.files.blob_ids()? {
             let txn = store.db.begin_read()?;
             if txn.open_table(SLIVERS)?.range::<&[u8]>(blob_range(&blob_id).bounds())?.next().is_none() {
@@ -463,7 +479,7 @@ impl Store {
         secondary: &[(SliverPairIndex, Bytes)],
         done: Option<u32>,
     ) -> Result<()> {
-        let epoch = self.committee()?.epoch;
+        let epoch = self.committee().epoch;
         // Checked again in the commit; checked first so that no file is made for nothing.
         self.check_writable(epoch, blob_id, metadata.is_none())?;
         let file = self.files.file(blob_id)?;
@@ -471,12 +487,18 @@ impl Store {
             .iter()
             .map(|(pair, bytes)| (sliver_key::<Primary>(blob_id, *pair), bytes))
             .chain(secondary.iter().map(|(pair, bytes)| (sliver_key::<Secondary>(blob_id, *pair), bytes)));
-        let mut written = Vec::with_capacity(primary.len() + secondary.len());
-        for (key, bytes) in keys {
-            if !self.has_key(&key)? {
-                written.push((key, file.append(bytes)?));
+        let mut missing = Vec::with_capacity(primary.len() + secondary.len());
+        {
+            let txn = self.db.begin_read()?;
+            let stored = txn.open_table(SLIVERS)?;
+            for (key, bytes) in keys {
+                if stored.get(key.as_slice())?.is_none() {
+                    missing.push((key, &bytes[..]));
+                }
             }
         }
+        let locations = file.append_all(&missing.iter().map(|(_, bytes)| *bytes).collect::<Vec<_>>())?;
+        let written: Vec<_> = missing.into_iter().map(|(key, _)| key).zip(locations).collect();
         file.sync()?;
         let txn = self.db.begin_write()?;
         {
@@ -506,11 +528,8 @@ impl Store {
     }
 
     /// The latest committee; an empty one at epoch 0 before the first epoch is seen.
-    pub fn committee(&self) -> Result<Committee> {
-        let txn = self.db.begin_read()?;
-        let state = txn.open_table(STATE)?;
-        let value = state.get(COMMITTEE)?;
-        value.map_or(Ok(Committee::default()), |v| decode(v.value(), "committee"))
+    pub fn committee(&self) -> Arc<Committee> {
+        self.committee.read().expect("never poisoned").clone()
     }
 
     /// Applies the updates of `checkpoint` and records it as the watermark, all in one
@@ -543,7 +562,7 @@ impl Store {
         let _applying = self.applying.lock().expect("never poisoned");
         let txn = self.db.begin_write()?;
         let mut applied = 0;
-        let dropped;
+        let (dropped, started);
         {
             let mut view = ChainTables::open(&txn, self.node_id)?;
             let mut origins = txn.open_table(ORIGINS)?;
@@ -588,9 +607,13 @@ impl Store {
                 applied += 1;
             }
             dropped = view.dropped;
+            started = view.started;
         }
         if applied > 0 {
             txn.commit()?;
+            if let Some(committee) = started {
+                *self.committee.write().expect("never poisoned") = Arc::new(committee);
+            }
             for blob_id in &dropped {
                 self.files.remove(blob_id)?;
             }
@@ -600,7 +623,7 @@ impl Store {
 
     /// The chain's view of `blob_id`, with only the objects that are live in the current epoch.
     pub fn blob_state(&self, blob_id: &BlobId) -> Result<BlobState> {
-        let epoch = self.committee()?.epoch;
+        let epoch = self.committee().epoch;
         let txn = self.db.begin_read()?;
         let invalidated = match txn.open_table(INVALID)?.get(blob_id.0.as_slice())? {
             Some(v) => Some(decode(v.value(), "invalidation event")?),
@@ -637,7 +660,7 @@ impl Store {
 
     /// Stores verified metadata (BCS `BlobMetadataWithId`) if the blob ID is registered.
     pub fn put_metadata(&self, blob_id: &BlobId, bytes: &[u8]) -> Result<Written> {
-        let epoch = self.committee()?.epoch;
+        let epoch = self.committee().epoch;
         let txn = self.db.begin_write()?;
         let written = {
             let objects = txn.open_table(OBJECTS)?;
@@ -687,10 +710,9 @@ impl Store {
     ) -> Vec<Result<Written>> {
         // The bytes go to the blob's file first, outside the queue's lock, so that writers
         // copy their bodies in parallel and while another batch commits.
-        let written = self.committee().and_then(|committee| {
-            self.check_writable(committee.epoch, blob_id, true)?;
+        let written = self.check_writable(self.committee().epoch, blob_id, true).and_then(|()| {
             let file = self.files.file(blob_id)?;
-            let locations = slivers.iter().map(|(_, bytes)| file.append(bytes)).collect::<std::io::Result<Vec<_>>>()?;
+            let locations = file.append_all(&slivers.iter().map(|(_, bytes)| &bytes[..]).collect::<Vec<_>>())?;
             Ok((file, locations))
         });
         let (file, locations) = match written {
@@ -744,7 +766,7 @@ impl Store {
     /// Records a batch of written slivers in one transaction, after syncing their files; each
     /// gets its own outcome, and only those found registered, with metadata, are recorded.
     fn commit_slivers(&self, batch: Vec<SliverWrite>) -> Result<Vec<(u64, Result<Written>)>> {
-        let epoch = self.committee()?.epoch;
+        let epoch = self.committee().epoch;
         let mut synced: Vec<&Arc<BlobFile>> = Vec::new();
         for write in &batch {
             if !synced.iter().any(|file| Arc::ptr_eq(file, &write.file)) {
@@ -878,6 +900,8 @@ struct ChainTables<'t> {
     node_id: ObjectId,
     /// Blob IDs whose data was dropped: their files go once the transaction is committed.
     dropped: Vec<BlobId>,
+    /// The committee of the last epoch started, to cache once the transaction is committed.
+    started: Option<Committee>,
 }
 
 impl<'t> ChainTables<'t> {
@@ -894,6 +918,7 @@ impl<'t> ChainTables<'t> {
             sync_pending: txn.open_table(SYNC_PENDING)?,
             node_id,
             dropped: Vec::new(),
+            started: None,
         })
     }
 
@@ -1084,6 +1109,7 @@ impl<'t> ChainTables<'t> {
             None => Committee::default(),
         };
         self.state.insert(COMMITTEE, encode(committee).as_slice())?;
+        self.started = Some(committee.clone());
         let expired =
             self.objects.extract_if(|_, v| bcs::from_bytes::<BlobObject>(v).is_ok_and(|o| !o.is_live(epoch)))?;
         for entry in expired {
@@ -1220,7 +1246,7 @@ mod tests {
         assert!(matches!(store.apply(1, &[start]), Err(StoreError::Chain(_))), "no committee was selected");
         let extend = ChainUpdate::StoragePoolExtended { pool_id: node, end_epoch: 3 };
         assert!(matches!(store.apply(1, &[extend]), Err(StoreError::Chain(_))), "no such pool");
-        assert_eq!(store.committee().unwrap(), Committee::default());
+        assert_eq!(*store.committee(), Committee::default());
     }
 
     #[test]

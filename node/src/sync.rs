@@ -99,7 +99,7 @@ impl Drop for Running {
 /// are stored together, with the end of the pending mark, in one commit, unless the blob is
 /// too large to hold all its rebuilt slivers at once.
 async fn sync_once(state: &Arc<NodeState>, blob_id: &BlobId) -> Result<(u64, u32), String> {
-    let committee = state.store.committee().map_err(|e| e.to_string())?;
+    let committee = state.store.committee();
     if !state.store.blob_state(blob_id).map_err(|e| e.to_string())?.is_registered() {
         return Ok((0, committee.epoch));
     }

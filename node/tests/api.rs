@@ -294,7 +294,7 @@ async fn a_restarted_node_keeps_what_it_acknowledged_and_its_watermark() {
     let dir = node.stop().await;
     let node = TestNode::start(2, dir).await;
     assert!(!node.node.apply(2, &[]).unwrap(), "checkpoint 2 was applied before the restart");
-    assert_eq!(node.node.committee().unwrap(), cluster.committee);
+    assert_eq!(*node.node.committee(), cluster.committee);
     assert_eq!(get(&node.url(&format!("{id}/metadata"))).await.bytes, b.metadata.as_metadata_with_id().to_bcs());
     for pair in cluster.pairs_of(2, &id) {
         let answer = get(&node.url(&sliver_path(&id, pair, "secondary"))).await;

@@ -292,7 +292,7 @@ async fn until(what: &str, mut condition: impl FnMut() -> bool) {
 async fn nodes_learn_the_committee_from_events_and_certify_with_it() {
     let net = Net::start().await;
     for i in 0..SHARDS.len() {
-        let committee = net.node(i).committee().unwrap();
+        let committee = net.node(i).committee();
         assert_eq!(committee.epoch, 1);
         let keys: Vec<_> = committee.members.iter().map(|m| m.public_key.clone()).collect();
         assert_eq!(keys, (0..SHARDS.len()).map(|j| key(j).public_key().to_vec()).collect::<Vec<_>>());
@@ -320,7 +320,7 @@ async fn nodes_learn_the_committee_from_events_and_certify_with_it() {
         net.upload_to(i, &b).await;
     }
     let expected = walrus_conformance::blob_certification_message(1, &id.0, None);
-    let committee = net.node(0).committee().unwrap();
+    let committee = net.node(0).committee();
     let mut signatures = Vec::new();
     for i in [0, 2, 3] {
         let answer = get(&confirm(&net, i)).await;
@@ -383,7 +383,7 @@ async fn deletion_invalidation_and_expiry_remove_the_data() {
     assert!(net.node(0).holds_data(&ids[3]).unwrap(), "live until its end epoch 3");
     net.next_epoch(3).await;
     for i in 0..SHARDS.len() {
-        assert_eq!(net.node(i).committee().unwrap().epoch, 3);
+        assert_eq!(net.node(i).committee().epoch, 3);
         assert!(!net.node(i).holds_data(&ids[3]).unwrap(), "node {i} dropped the expired blob");
         assert!(net.holds_all(i, &kept).await, "node {i} keeps the live blob");
     }
@@ -455,9 +455,9 @@ async fn a_key_update_counts_from_the_next_selected_committee() {
     // Selected before the update: epoch 2 keeps the old key; epoch 3 is selected after it.
     net.emit(vec![committee_selected(2), update]).await;
     net.emit(vec![ours(&ev::EpochChangeStart { epoch: 2 })]).await;
-    assert_eq!(net.node(0).committee().unwrap().members[3].public_key, key(3).public_key().to_vec());
+    assert_eq!(net.node(0).committee().members[3].public_key, key(3).public_key().to_vec());
     net.next_epoch(3).await;
-    assert_eq!(net.node(0).committee().unwrap().members[3].public_key, new_key);
+    assert_eq!(net.node(0).committee().members[3].public_key, new_key);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -704,8 +704,8 @@ async fn a_node_killed_at_random_moments_keeps_what_it_acknowledged_and_its_chai
     follower.abort();
     let crashed = Node::open(crashing.store.path(), key(0), node_id(0), Duration::from_secs(1)).unwrap();
     assert_eq!(crashed.watermark().unwrap(), Some(last));
-    assert_eq!(crashed.committee().unwrap(), reference.committee().unwrap());
-    assert_eq!(crashed.committee().unwrap().epoch, 3);
+    assert_eq!(crashed.committee(), reference.committee());
+    assert_eq!(crashed.committee().epoch, 3);
     assert_eq!(crashed.next_committee().unwrap(), reference.next_committee().unwrap());
     for id in kept_ids.iter().chain(&gone) {
         assert_eq!(crashed.blob_state(id).unwrap(), reference.blob_state(id).unwrap(), "{id}");
