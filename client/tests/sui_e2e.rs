@@ -192,7 +192,7 @@ async fn a_store_on_sui_reaches_the_nodes_reads_back_and_a_deletion_drops_it() {
     let members = net.fake.state().shards.clone();
     assert_eq!(members.len(), N_NODES);
     for node in &net.nodes {
-        let committee = node.committee().unwrap();
+        let committee = node.committee();
         assert_eq!(committee.epoch, 1);
         let shards: Vec<(sui_sdk_types::Address, Vec<u16>)> =
             committee.members.iter().map(|m| (sui_sdk_types::Address::new(m.node_id.0), m.shards.clone())).collect();
