@@ -4,7 +4,9 @@
 //! machine; it cannot be built here).
 //!
 //! `cargo bench -p walrus-encoder --bench cli [-- FILTER] [--reps N] [--binary PATH]`
-//! FILTER picks cases whose label contains it (`encode`, `decode/1000`); `--binary` times
+//! FILTER picks cases whose label contains it (`encode`, `encode-new`, `decode/1000`); `encode`
+//! replaces an encoding run after run, `encode-new` writes a new folder each run (all kept until
+//! the end: 5.8 GB in the temporary folder); `--binary` times
 //! another build of the CLI (an older commit's, for a before/after comparison).
 //! Inputs are SplitMix64 (seed 42) in a temporary folder (`TMPDIR`, default `/tmp`).
 
@@ -95,8 +97,14 @@ fn run(binary: &Path, args: &[&str]) -> (f64, f64, f64) {
 
 /// Medians of wall and CPU time over `reps` runs after one warm-up, and the highest peak RSS.
 fn measure(binary: &Path, reps: usize, args: &[&str]) -> (f64, f64, f64) {
-    run(binary, args);
-    let runs: Vec<_> = (0..reps).map(|_| run(binary, args)).collect();
+    measure_each(binary, reps, |_| args.iter().map(|a| a.to_string()).collect())
+}
+
+/// [`measure`] with the arguments of each run (0 is the warm-up) from `args`.
+fn measure_each(binary: &Path, reps: usize, args: impl Fn(usize) -> Vec<String>) -> (f64, f64, f64) {
+    let run = |i: usize| run(binary, &args(i).iter().map(String::as_str).collect::<Vec<_>>());
+    run(0);
+    let runs: Vec<_> = (1..=reps).map(run).collect();
     (
         median(runs.iter().map(|r| r.0).collect()),
         median(runs.iter().map(|r| r.1).collect()),
@@ -171,6 +179,28 @@ fn main() {
         let blob = fs::read(&file).unwrap();
         let params = EncodingParams::new(1000).unwrap();
         let library = in_memory(r, || BlobEncoder::new(params, &blob).unwrap().compute_metadata());
+        cases.push(Case { label, core, cli, library });
+    }
+    // Encoding into a new folder, as a user does: each run writes a folder of its own, kept
+    // until the bench ends. Creating files within a minute or so of deleting thousands pays
+    // for the file system's scan past the freed inodes (ext4 without a journal skips inodes
+    // freed in the last 60 s, 360 s while their table is dirty); the cases below, replacing an
+    // encoding, include that cost.
+    for (n, size, core) in [(1000u16, 64 * MIB, 1.224), (1000, 256 * MIB, 3.060)] {
+        let label = format!("encode-new/{n}/{}MiB", size / MIB);
+        if !selected(&label) {
+            continue;
+        }
+        let file = input(size);
+        let outs = dir.join(format!("new-{n}-{size}"));
+        let r = reps.min(3);
+        let cli = measure_each(&o.binary, r, |i| {
+            let out = outs.join(i.to_string());
+            ["encode", &s(&file), "--shards", &n.to_string(), "--out", &s(&out)].map(String::from).to_vec()
+        });
+        let blob = fs::read(&file).unwrap();
+        let params = EncodingParams::new(n).unwrap();
+        let library = in_memory(r, || BlobEncoder::new(params, &blob).unwrap().encode());
         cases.push(Case { label, core, cli, library });
     }
     for (n, size, core) in [(1000u16, 64 * MIB, 1.224), (1000, 256 * MIB, 3.060), (100, 16 * MIB, 0.159)] {
