@@ -359,7 +359,11 @@ async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_a
     // Each node reports its shards in place for epoch 1 through the full node, by itself.
     let deadline = Instant::now() + Duration::from_secs(60);
     while count(&fake, "staking::epoch_sync_done") < 3 {
-        assert!(Instant::now() < deadline, "not every node reported sync-done: {:?}", fake.state().calls);
+        if Instant::now() >= deadline {
+            // Copied first: panicking while holding the fake's lock would poison it for the nodes.
+            let calls = fake.state().calls.clone();
+            panic!("not every node reported sync-done: {calls:?}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     if database_url.is_some() {
