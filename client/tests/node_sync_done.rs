@@ -19,8 +19,6 @@ use tokio::task::JoinHandle;
 use walrus_chain::events as ev;
 use walrus_chain::source::Source;
 use walrus_chain::testing::{checkpoint, ours, package, write_binpb_zst};
-use walrus_client::sui::deployment::Deployment;
-use walrus_client::sui::keys::{Keystore, SuiKey};
 use walrus_encoder::{encode, BlobId, EncodedBlob, ShardIndex, ShardRotation, SliverPairIndex};
 use walrus_node::config::ReportConfig;
 use walrus_node::keys::ProtocolKey;
@@ -184,17 +182,13 @@ async fn holds(net: &Net, i: usize, shards: &[u16], blob: &EncodedBlob) -> bool 
 async fn a_node_gaining_shards_rebuilds_their_slivers_then_reports_sync_done_once() {
     // The operator's wallet and node on the fake full node, whose Staking object is in epoch 2.
     let wallet = TempDir::new().unwrap();
-    let operator = SuiKey::generate();
     let keystore = wallet.path().join("sui.keystore");
-    let mut store = Keystore::new(&keystore);
-    store.add(&operator);
-    store.write().unwrap();
+    let operator = fake_sui::wallet(&keystore);
     let fake = Fake::new(operator.address(), &[50_000_000_000]);
     let url = serve(fake.clone()).await;
-    let walrus = fake.deploy(&[]);
-    let wal_package = fake.state().wal_package.unwrap();
+    fake.deploy(&[]);
     let deployment = wallet.path().join("deployment.toml");
-    Deployment { full_node: url, wal_package, walrus }.write_new(&deployment).unwrap();
+    fake.write_deployment(&url, &deployment);
     let report =
         ReportConfig::Sui { deployment, full_node: None, keystore: Some(keystore), address: None, node_cap: None };
     let (gainer, cap) = fake.add_node(operator.address());

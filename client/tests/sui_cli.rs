@@ -16,7 +16,7 @@ use serde_json::Value;
 use sui_sdk_types::Address;
 use tempfile::TempDir;
 use walrus_client::sui::deployment::Deployment;
-use walrus_client::sui::keys::{Keystore, SuiKey};
+use walrus_client::sui::keys::SuiKey;
 use walrus_client::sui::package::package_digest;
 
 /// A wallet with a keystore, a fake node and (optionally) a deployment file naming it.
@@ -34,11 +34,8 @@ const SUI: &[u64] = &[5_000_000_000, 1_000_000_000];
 
 async fn env(sui: &[u64]) -> Env {
     let dir = tempfile::tempdir().unwrap();
-    let key = SuiKey::generate();
     let keystore = dir.path().join("sui.keystore");
-    let mut store = Keystore::new(&keystore);
-    store.add(&key);
-    store.write().unwrap();
+    let key = fake_sui::wallet(&keystore);
     let fake = Fake::new(key.address(), sui);
     let url = serve(fake.clone()).await;
     let deployment = dir.path().join("deployment.toml");
@@ -48,9 +45,8 @@ async fn env(sui: &[u64]) -> Env {
 /// An environment with a deployment, 3 + 1 WAL in the wallet and a node run by someone else.
 async fn deployed() -> (Env, Address) {
     let env = env(SUI).await;
-    let walrus = env.fake.deploy(&[3 * MIN_STAKE, MIN_STAKE]);
-    let wal_package = env.fake.state().wal_package.unwrap();
-    Deployment { full_node: env.url.clone(), wal_package, walrus }.write_new(&env.deployment).unwrap();
+    env.fake.deploy(&[3 * MIN_STAKE, MIN_STAKE]);
+    env.fake.write_deployment(&env.url, &env.deployment);
     let (node, _) = env.fake.add_node(address(0x99));
     (env, node)
 }
@@ -113,17 +109,7 @@ fn strs(args: &[String]) -> Vec<&str> {
 }
 
 async fn run(args: Vec<String>) -> Output {
-    tokio::task::spawn_blocking(move || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_walrus"))
-            .args(&args)
-            .env_remove("WALRUS_CONFIG")
-            .env_remove("WALRUS_DEPLOYMENT")
-            .env_remove("SUI_KEYSTORE")
-            .output()
-            .unwrap()
-    })
-    .await
-    .unwrap()
+    fake_sui::run_walrus(env!("CARGO_BIN_EXE_walrus"), args).await
 }
 
 #[tokio::test]
@@ -298,9 +284,8 @@ async fn bad_input_and_failures_are_reported_before_anything_is_signed() {
 #[tokio::test]
 async fn too_little_sui_for_gas_is_reported() {
     let env = env(&[1_000_000]).await;
-    let walrus = env.fake.deploy(&[3 * MIN_STAKE]);
-    let wal_package = env.fake.state().wal_package.unwrap();
-    Deployment { full_node: env.url.clone(), wal_package, walrus }.write_new(&env.deployment).unwrap();
+    env.fake.deploy(&[3 * MIN_STAKE]);
+    env.fake.write_deployment(&env.url, &env.deployment);
     let (node, _) = env.fake.add_node(address(0x99));
     env.fails(&["stake", "--node", &node.to_string(), "--amount", "1", "--yes"], "not enough SUI for gas").await;
     assert_eq!(env.fake.state().executed.len(), 0);

@@ -15,8 +15,6 @@ use serde_json::Value;
 use tempfile::TempDir;
 use tokio::net::TcpListener;
 use walrus_chain::source::Source;
-use walrus_client::sui::deployment::Deployment;
-use walrus_client::sui::keys::{Keystore, SuiKey};
 use walrus_encoder::BlobId;
 use walrus_node::{FollowConfig, Node, ObjectId};
 
@@ -44,11 +42,8 @@ impl Net {
     /// change to epoch 1, and starts them following the fake from checkpoint 0.
     async fn start() -> Self {
         let dir = TempDir::new().unwrap();
-        let key = SuiKey::generate();
         let keystore = dir.path().join("sui.keystore");
-        let mut store = Keystore::new(&keystore);
-        store.add(&key);
-        store.write().unwrap();
+        let key = fake_sui::wallet(&keystore);
         let fake = Fake::new(key.address(), &[100_000_000_000]);
         // Every transaction is in its checkpoint at the first poll.
         fake.state().checkpoint_delay = 0;
@@ -56,8 +51,7 @@ impl Net {
         fake.hold_elections(N_SHARDS);
         let url = serve(fake.clone()).await;
         let deployment = dir.path().join("deployment.toml");
-        let wal_package = fake.state().wal_package.unwrap();
-        Deployment { full_node: url.clone(), wal_package, walrus }.write_new(&deployment).unwrap();
+        fake.write_deployment(&url, &deployment);
         let mut net = Self { dir, fake, keystore, deployment, nodes: Vec::new(), tasks: Vec::new() };
 
         let mut started = Vec::new();
@@ -121,17 +115,7 @@ impl Net {
         }
         args.extend(["--deployment".into(), path(&self.deployment)]);
         let shown = args.join(" ");
-        let output = tokio::task::spawn_blocking(move || {
-            std::process::Command::new(env!("CARGO_BIN_EXE_walrus"))
-                .args(&args)
-                .env_remove("WALRUS_CONFIG")
-                .env_remove("WALRUS_DEPLOYMENT")
-                .env_remove("SUI_KEYSTORE")
-                .output()
-                .unwrap()
-        })
-        .await
-        .unwrap();
+        let output = fake_sui::run_walrus(env!("CARGO_BIN_EXE_walrus"), args).await;
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "walrus {shown} failed: {stderr}");
         String::from_utf8(output.stdout).unwrap()

@@ -272,21 +272,15 @@ fn demo_stores_a_file_and_reads_it_back_through_the_nodes() {
 /// The wallet's keystore, a fake full node with a deployment that elects committees of 8
 /// shards, and the deployment file; returns (keystore, deployment, fake, url).
 async fn sui_network(work: &Path) -> (PathBuf, PathBuf, fake_sui::Fake, String) {
-    use walrus_client::sui::deployment::Deployment;
-    use walrus_client::sui::keys::{Keystore, SuiKey};
-    let key = SuiKey::generate();
     let keystore = work.join("sui.keystore");
-    let mut store = Keystore::new(&keystore);
-    store.add(&key);
-    store.write().unwrap();
+    let key = fake_sui::wallet(&keystore);
     let fake = fake_sui::Fake::new(key.address(), &[100_000_000_000]);
     fake.state().checkpoint_delay = 0;
-    let walrus = fake.deploy(&[100 * fake_sui::MIN_STAKE]);
+    fake.deploy(&[100 * fake_sui::MIN_STAKE]);
     fake.hold_elections(8);
     let url = fake_sui::serve(fake.clone()).await;
     let deployment = work.join("deployment.toml");
-    let wal_package = fake.state().wal_package.unwrap();
-    Deployment { full_node: url.clone(), wal_package, walrus }.write_new(&deployment).unwrap();
+    fake.write_deployment(&url, &deployment);
     (keystore, deployment, fake, url)
 }
 

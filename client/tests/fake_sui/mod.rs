@@ -29,7 +29,9 @@ use sui_rpc::proto::sui::rpc::v2::transaction_execution_service_server::{
 use sui_sdk_types::{Address, Argument, Command, Digest, Input, Transaction, TransactionKind, UserSignature};
 use tonic::{Request, Response, Status};
 use walrus_chain::events as ev;
+use walrus_client::sui::deployment::Deployment;
 use walrus_client::sui::full_node::SUI_COIN;
+use walrus_client::sui::keys::{Keystore, SuiKey};
 use walrus_client::sui::transactions::Walrus;
 
 pub const GAS_PRICE: u64 = 750;
@@ -250,6 +252,13 @@ impl Fake {
         }
         drop(state);
         fake
+    }
+
+    /// Writes the deployment file of [`Fake::deploy`]'s deployment at `path`, its full node `url`.
+    pub fn write_deployment(&self, url: &str, path: &std::path::Path) {
+        let state = self.state();
+        let (wal_package, walrus) = (state.wal_package.unwrap(), state.walrus.unwrap());
+        Deployment { full_node: url.to_owned(), wal_package, walrus }.write_new(path).unwrap();
     }
 
     /// Adds a deployment, as `walrus publish` makes it, with WAL coins of `wal` for the sender.
@@ -1278,6 +1287,31 @@ impl TransactionExecutionService for Fake {
         response.transaction = Some(executed);
         Ok(Response::new(response))
     }
+}
+
+/// A wallet for the fake: a new key, the only key of the keystore written at `path`.
+pub fn wallet(path: &std::path::Path) -> SuiKey {
+    let key = SuiKey::generate();
+    let mut keystore = Keystore::new(path);
+    keystore.add(&key);
+    keystore.write().unwrap();
+    key
+}
+
+/// Runs the `walrus` binary with `args` and none of the user's settings from the environment
+/// (config, deployment, keystore), off the async runtime.
+pub async fn run_walrus(binary: &'static str, args: Vec<String>) -> std::process::Output {
+    tokio::task::spawn_blocking(move || {
+        std::process::Command::new(binary)
+            .args(&args)
+            .env_remove("WALRUS_CONFIG")
+            .env_remove("WALRUS_DEPLOYMENT")
+            .env_remove("SUI_KEYSTORE")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap()
 }
 
 /// Serves `fake` on a free loopback port; returns its URL.
