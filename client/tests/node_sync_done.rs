@@ -115,10 +115,8 @@ impl Net {
 
     async fn settle(&self, nodes: &[&Running]) {
         let last = self.chain.next - 1;
-        until("every node applies the last checkpoint", || {
-            nodes.iter().all(|r| r.node.watermark().unwrap() == Some(last))
-        })
-        .await;
+        until("every node applies the last checkpoint", || nodes.iter().all(|r| r.node.watermark() == Some(last)))
+            .await;
     }
 
     fn url(&self, i: usize, path: &str) -> String {

@@ -189,7 +189,7 @@ async fn follow(source: &Source, count: u64) -> Duration {
     let config = FollowConfig { package: package(), first_checkpoint: 0, poll_interval: Duration::from_millis(5) };
     let started = Instant::now();
     let follower = node.follow(source.clone(), config);
-    while node.watermark().unwrap() != Some(count - 1) {
+    while node.watermark() != Some(count - 1) {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let elapsed = started.elapsed();

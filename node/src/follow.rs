@@ -230,16 +230,16 @@ async fn fetch_ahead(source: &Source, first: u64, count: usize) -> Result<Vec<Ch
 /// fetches up to [`MAX_BATCH`] checkpoints at once and applies them in one transaction; at the
 /// tip, one at a time.
 pub(crate) async fn run(node: Node, source: Source, config: FollowConfig) {
-    let stored = loop {
-        match (node.state.store.watermark(), node.state.store.origins()) {
-            (Ok(watermark), Ok(origins)) => break (watermark, origins),
-            (Err(error), _) | (_, Err(error)) => {
+    let learned = loop {
+        match node.state.store.origins() {
+            Ok(origins) => break origins,
+            Err(error) => {
                 tracing::error!(%error, "cannot read the store to start following; retrying");
                 tokio::time::sleep(LONGEST_PAUSE).await;
             }
         }
     };
-    let (watermark, learned) = stored;
+    let watermark = node.state.store.watermark();
     match node.state.store.pending_syncs() {
         Ok(pending) => {
             for blob_id in pending {

@@ -98,7 +98,7 @@ impl Node {
         std::fs::create_dir_all(storage_dir)
             .map_err(|e| StoreError::Corrupt(format!("cannot create {}: {e}", storage_dir.display())))?;
         let store = Store::open(&storage_dir.join(DB_FILE), node_id)?;
-        let watermark = store.watermark()?.unwrap_or(0);
+        let watermark = store.watermark().unwrap_or(0);
         let state = NodeState {
             store,
             key,
@@ -181,7 +181,7 @@ impl Node {
     }
 
     /// The last checkpoint applied.
-    pub fn watermark(&self) -> Result<Option<u64>, StoreError> {
+    pub fn watermark(&self) -> Option<u64> {
         self.state.store.watermark()
     }
 

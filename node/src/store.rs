@@ -263,6 +263,9 @@ pub struct Store {
     /// The stored committee, decoded once: every request checks it. Replaced after the commit
     /// of a chain update that starts an epoch (updates are serialized by `applying`).
     committee: RwLock<Arc<Committee>>,
+    /// The last checkpoint applied, published once its files are removed and its committee
+    /// cached: whoever sees it sees every effect of the checkpoints up to it.
+    watermark: RwLock<Option<u64>>,
 }
 
 impl Store {
@@ -290,6 +293,12 @@ impl Store {
             let value = state.get(COMMITTEE)?;
             RwLock::new(Arc::new(value.map_or(Ok(Committee::default()), |v| decode(v.value(), "committee"))?))
         };
+        let watermark = {
+            let txn = db.begin_read()?;
+            let state = txn.open_table(STATE)?;
+            let value = state.get(WATERMARK)?;
+            RwLock::new(value.map(|v| read_u64(Some(v.value()))).transpose()?)
+        };
         let store = Self {
             db,
             node_id,
@@ -298,6 +307,7 @@ impl Store {
             committed: Condvar::new(),
             applying: Mutex::default(),
             committee,
+            watermark,
         };
         for blob_id in store.files.blob_ids()? {
             let txn = store.db.begin_read()?;
@@ -346,11 +356,8 @@ impl Store {
     }
 
     /// The last checkpoint whose updates are applied.
-    pub fn watermark(&self) -> Result<Option<u64>> {
-        let txn = self.db.begin_read()?;
-        let state = txn.open_table(STATE)?;
-        let value = state.get(WATERMARK)?;
-        value.map(|v| read_u64(Some(v.value()))).transpose()
+    pub fn watermark(&self) -> Option<u64> {
+        *self.watermark.read().expect("never poisoned")
     }
 
     /// How many chain events were processed (followed checkpoints count their events of the
@@ -562,6 +569,7 @@ impl Store {
         let _applying = self.applying.lock().expect("never poisoned");
         let txn = self.db.begin_write()?;
         let mut applied = 0;
+        let mut last = None;
         let (dropped, started);
         {
             let mut view = ChainTables::open(&txn, self.node_id)?;
@@ -605,6 +613,7 @@ impl Store {
                 view.add(UNDECODABLE, step.undecodable)?;
                 view.state.insert(WATERMARK, checkpoint.to_le_bytes().as_slice())?;
                 applied += 1;
+                last = Some(checkpoint);
             }
             dropped = view.dropped;
             started = view.started;
@@ -614,9 +623,11 @@ impl Store {
             if let Some(committee) = started {
                 *self.committee.write().expect("never poisoned") = Arc::new(committee);
             }
-            for blob_id in &dropped {
-                self.files.remove(blob_id)?;
-            }
+            // Published even if a removal fails: the commit stands, and the file is swept at the
+            // next open because nothing points into it.
+            let removed = dropped.iter().try_for_each(|blob_id| self.files.remove(blob_id));
+            *self.watermark.write().expect("never poisoned") = last;
+            removed?;
         }
         Ok(applied)
     }
@@ -1225,10 +1236,10 @@ mod tests {
             store.apply_followed(&[followed(5, Some(4), &[]), followed(6, Some(9), &[])]),
             Err(StoreError::BrokenChain { checkpoint: 6 })
         ));
-        assert_eq!(store.watermark().unwrap(), Some(4), "a refused batch changes nothing");
+        assert_eq!(store.watermark(), Some(4), "a refused batch changes nothing");
         assert_eq!(store.apply_followed(&[followed(5, Some(4), &[]), followed(6, Some(5), &[])]).unwrap(), 2);
         assert_eq!(store.apply_followed(&[followed(6, Some(5), &[])]).unwrap(), 0, "replay is skipped");
-        assert_eq!(store.watermark().unwrap(), Some(6));
+        assert_eq!(store.watermark(), Some(6));
     }
 
     #[test]
@@ -1239,7 +1250,7 @@ mod tests {
             ChainUpdate::NodeRegistered { node_id: node, public_key: vec![1; 48], network_address: "a:1".into() };
         let unknown = ChainUpdate::CommitteeSelected { epoch: 1, members: vec![(ObjectId([2; 32]), vec![0])] };
         assert!(matches!(store.apply(1, &[register, unknown]), Err(StoreError::Chain(_))));
-        assert_eq!(store.watermark().unwrap(), None);
+        assert_eq!(store.watermark(), None);
         let selected = ChainUpdate::CommitteeSelected { epoch: 1, members: vec![(node, vec![0])] };
         assert!(matches!(store.apply(1, &[selected]), Err(StoreError::Chain(_))), "the registration was rolled back");
         let start = ChainUpdate::EpochChangeStarted { epoch: 1 };

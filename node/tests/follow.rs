@@ -162,7 +162,7 @@ impl Net {
     async fn settle(&self) {
         let last = self.chain.next - 1;
         until("every node applies the last checkpoint", || {
-            self.nodes.iter().flatten().all(|r| r.node.watermark().unwrap() == Some(last))
+            self.nodes.iter().flatten().all(|r| r.node.watermark() == Some(last))
         })
         .await;
     }
@@ -499,7 +499,7 @@ async fn a_broken_digest_chain_is_refused_until_the_source_is_fixed() {
     // Time for several retries of the forged checkpoint.
     tokio::time::sleep(Duration::from_millis(400)).await;
     for i in 0..SHARDS.len() {
-        assert_eq!(net.node(i).watermark().unwrap(), Some(net.chain.next - 1), "node {i} refused the checkpoint");
+        assert_eq!(net.node(i).watermark(), Some(net.chain.next - 1), "node {i} refused the checkpoint");
         assert!(!net.node(i).blob_state(&id).unwrap().is_registered());
     }
     net.emit(vec![registered(&id, 40, 5, false)]).await;
@@ -700,10 +700,10 @@ async fn a_node_killed_at_random_moments_keeps_what_it_acknowledged_and_its_chai
         Source::Dir(chain.path().to_owned()),
         FollowConfig { package: package(), first_checkpoint: 0, poll_interval: POLL },
     );
-    until("the reference node follows the whole chain", || reference.watermark().unwrap() == Some(last)).await;
+    until("the reference node follows the whole chain", || reference.watermark() == Some(last)).await;
     follower.abort();
     let crashed = Node::open(crashing.store.path(), key(0), node_id(0), Duration::from_secs(1)).unwrap();
-    assert_eq!(crashed.watermark().unwrap(), Some(last));
+    assert_eq!(crashed.watermark(), Some(last));
     assert_eq!(crashed.committee(), reference.committee());
     assert_eq!(crashed.committee().epoch, 3);
     assert_eq!(crashed.next_committee().unwrap(), reference.next_committee().unwrap());
