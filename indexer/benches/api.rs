@@ -18,12 +18,16 @@
 //! `BENCH_INDEXER` names another build of the binary to measure with the same generator (for a
 //! reference, such as main's build, in the same session).
 //!
+//! `-- kinds` adds, after the mixed workload, each of its kinds alone at 300 requests/s with its
+//! CPU per request: where the mix's CPU goes. With `BENCH_KEEP` set it then stops and leaves
+//! the database `bench_api` for a look at plans in psql.
+//!
 //! `cargo bench -p walrus-indexer --bench api -- explorer` measures issue 14's explorer instead:
 //! the API calls each page of the explorer makes, with a million blobs in the tables
 //! (`tests/million.sql`, which the home-page benchmark fills too), open loop at
 //! `BENCH_EXPLORER_RATE` (100) calls/s for `BENCH_SECONDS`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -40,6 +44,8 @@ const PER_CHECKPOINT: u64 = 10;
 const CHECKPOINTS_PER_EPOCH: u64 = 500;
 /// A deletable blob chosen for deletion is deleted this many checkpoints after its registration.
 const DELETE_AFTER: u64 = 50;
+/// Requests per second of each kind alone (`-- kinds`).
+const KIND_RATE: f64 = 300.0;
 /// Rows per page of the list requests.
 const PAGE: u32 = 20;
 
@@ -705,6 +711,31 @@ async fn main() {
     let (p99, achieved) = report(&format!("mixed at {rate:.0}/s"), &load);
     println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
     println!("  target: 2,000/s with p99 < 20 ms: {}", verdict(achieved >= 0.99 * 2_000.0 && p99 < 20.0));
+
+    if std::env::args().any(|arg| arg == "kinds") {
+        // Each kind of the mixed workload alone: what it costs, to know where the CPU goes.
+        let kinds: Vec<Kind> =
+            (0..10_000).map(|i| mixed_request(i, &corpus).0).collect::<BTreeSet<_>>().into_iter().collect();
+        for kind in kinds {
+            let before = Cpu::sample(pid);
+            let requests = (0u64..).filter(|&i| mixed_request(i, &corpus).0 == kind);
+            let requests: Vec<String> = requests
+                .take(KIND_RATE as usize * seconds.as_secs() as usize)
+                .map(|i| mixed_request(i, &corpus).1)
+                .collect();
+            let load = open_loop(&client, &base, KIND_RATE, seconds, never(), |i| {
+                (kind, requests[i as usize % requests.len()].clone())
+            })
+            .await;
+            report(&format!("{kind:?} alone at {KIND_RATE}/s"), &load);
+            println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
+        }
+        if std::env::var_os("BENCH_KEEP").is_some() {
+            indexer.stop();
+            println!("database bench_api kept, for EXPLAIN in psql");
+            return;
+        }
+    }
 
     let before = phase("stats alone");
     let load = open_loop(&client, &base, 200.0, seconds / 2, never(), |_| (Kind::Stats, "/v1/stats".into())).await;
