@@ -570,3 +570,21 @@ async fn delete_and_extend_send_their_transactions() {
     env.fails(&["delete", "--object-id", &uncertified], "pass --yes").await;
     assert_eq!(env.calls().len(), 2);
 }
+
+/// Processes sending from one wallet at once (the testbed's nodes report sync-done with one
+/// wallet; a user may run two commands) take turns: each pays with the gas coins' versions
+/// after the other's transaction, instead of two transactions spending the same versions,
+/// which on Sui can lock the coins until the epoch ends (here the fake refuses the second).
+#[tokio::test]
+async fn commands_sending_from_one_wallet_at_once_take_turns_with_the_gas_coins() {
+    let (env, _) = deployed().await;
+    let caps: Vec<String> = (0..4).map(|_| env.fake.add_node(env.key.address()).1.to_string()).collect();
+    env.fake.state().epoch = 1;
+    let runs = caps
+        .iter()
+        .map(|cap| async { env.walrus(&["node", "sync-done", "--epoch", "1", "--node-cap", cap, "--yes"]).await });
+    for (cap, output) in caps.iter().zip(futures::future::join_all(runs).await) {
+        assert!(output.status.success(), "sync-done for {cap}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert_eq!(env.calls(), ["staking::epoch_sync_done"; 4]);
+}

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use sui_sdk_types::{Digest, Transaction};
+use sui_sdk_types::{Address, Digest, ObjectReference, Transaction};
 
 use crate::full_node::{Failure, FullNode, GasUsed, NodeError, Outcome};
 use crate::keys::SuiKey;
@@ -121,6 +121,8 @@ pub enum SubmitError {
          by its digest before sending it again"
     )]
     NotCheckpointed { digest: Digest, waited: Duration },
+    #[error("cannot wait for this sender's turn to send (lock file {}): {source}", path.display())]
+    Turn { path: std::path::PathBuf, source: std::io::Error },
 }
 
 impl From<NodeError> for SubmitError {
@@ -146,18 +148,8 @@ pub async fn submit(
 ) -> Result<Submitted, SubmitError> {
     let sender = key.address();
     let gas_price = node.reference_gas_price().await?;
-    let mut coins = node.gas_coins(sender).await?;
-    coins.truncate(MAX_GAS_COINS);
-    let available: u64 = coins.iter().map(|c| c.balance).fold(0, u64::saturating_add);
-    if available == 0 {
-        return Err(SubmitError::NoGas { address: sender.to_string() });
-    }
-    let mut gas = Gas {
-        sender,
-        coins: coins.iter().map(|c| c.reference.clone()).collect(),
-        price: gas_price,
-        budget: available.min(MAX_BUDGET),
-    };
+    let (coins, available) = gas_coins(node, sender).await?;
+    let mut gas = Gas { sender, coins, price: gas_price, budget: available.min(MAX_BUDGET) };
     let simulated = match node.simulate(&build(&gas)?).await {
         Ok(outcome) => outcome,
         Err(NodeError::Failed(failure)) => return Err(SubmitError::WouldFail(failure)),
@@ -174,6 +166,14 @@ pub async fn submit(
     if !confirm(&preview) {
         return Err(SubmitError::Declined);
     }
+    // Held until the transaction is in a checkpoint; the coins are read again under it, as
+    // another sender of this address may have spent them since.
+    let _turn = SenderTurn::take(sender).await?;
+    let (coins, available) = gas_coins(node, sender).await?;
+    if gas.budget > available {
+        return Err(SubmitError::InsufficientGas { address: sender.to_string(), needed: gas.budget, available });
+    }
+    gas.coins = coins;
     let signed = SignedTransaction::sign(build(&gas)?, key)?;
     let outcome = match node.execute(&signed).await {
         Ok(outcome) => outcome,
@@ -183,6 +183,47 @@ pub async fn submit(
     let checkpoint =
         node.wait_for_checkpoint(signed.digest(), options.checkpoint_timeout, options.poll_interval).await?;
     Ok(Submitted::Executed { preview, outcome, checkpoint })
+}
+
+/// `sender`'s SUI coins to pay gas with (at most [`MAX_GAS_COINS`]) and their balance.
+async fn gas_coins(node: &FullNode, sender: Address) -> Result<(Vec<ObjectReference>, u64), SubmitError> {
+    let mut coins = node.gas_coins(sender).await?;
+    coins.truncate(MAX_GAS_COINS);
+    let available = coins.iter().map(|c| c.balance).fold(0, u64::saturating_add);
+    if available == 0 {
+        return Err(SubmitError::NoGas { address: sender.to_string() });
+    }
+    Ok((coins.into_iter().map(|c| c.reference).collect(), available))
+}
+
+/// One sender's turn on this machine: an exclusive lock on a file named after the address,
+/// held from reading its gas coins until its transaction is in a checkpoint. Processes that
+/// send from one address (the testbed's nodes share a wallet; a user may run two commands)
+/// then spend the coins' versions one after the other. Two transactions sent at once with the
+/// same versions are refused, and on Sui may lock those coins until the epoch ends.
+struct SenderTurn(std::fs::File);
+
+impl SenderTurn {
+    async fn take(sender: Address) -> Result<Self, SubmitError> {
+        let path = std::env::temp_dir().join(format!("walrus-sui-sender-{sender}.lock"));
+        let lock = path.clone();
+        let locked = tokio::task::spawn_blocking(move || {
+            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock)?;
+            file.lock()?;
+            Ok(Self(file))
+        });
+        match locked.await {
+            Ok(turn) => turn.map_err(|source| SubmitError::Turn { path, source }),
+            Err(join) => std::panic::resume_unwind(join.into_panic()),
+        }
+    }
+}
+
+impl Drop for SenderTurn {
+    fn drop(&mut self) {
+        // Closing the file would release it too; an unlock that fails leaves that to the close.
+        let _ = self.0.unlock();
+    }
 }
 
 #[cfg(test)]
