@@ -341,6 +341,14 @@ async fn an_operator_registers_and_manages_a_node() {
     let cap = registered["nodeCap"].as_str().expect("the NodeCap is reported").to_owned();
     assert_eq!(env.fake.state().owned_of_type("storage_node", "NodeCap"), [cap.parse::<Address>().unwrap()]);
     assert!(registered["nodeId"].is_string(), "{registered}");
+    let listed = env.json(&["node", "list"]).await;
+    let [node] = listed["nodes"].as_array().unwrap().as_slice() else { panic!("one node: {listed}") };
+    assert_eq!((&node["nodeCap"], &node["nodeId"]), (&Value::from(cap.clone()), &registered["nodeId"]));
+    assert_eq!(
+        (&node["name"], &node["networkAddress"]),
+        (&Value::from("my-node"), &Value::from("node.example.org:9185"))
+    );
+    assert_eq!(node["publicKey"], format!("0x{}", hex::encode(protocol.public_key())));
 
     env.ok(&["node", "set-commission", "--rate", "700", "--yes"]).await;
     env.ok(&["node", "vote", "--storage-price", "120", "--capacity", "3TiB", "--yes"]).await;

@@ -194,20 +194,53 @@ pub async fn register_and_stake(
     nodes: &mut [SuiNode],
     keys_dir: impl Fn(&str) -> PathBuf,
 ) -> anyhow::Result<()> {
+    // The plan first: a testbed stopped during its first registration resumes from it.
+    record(dir, nodes)?;
     for i in 0..nodes.len() {
+        // An earlier attempt may have sent a step and stopped before recording it: the chain
+        // is asked first, so that a node is never registered or staked twice.
+        let mut resumed = !nodes[i].node_id.is_empty();
         if nodes[i].node_id.is_empty() {
-            let id = register(options, network, walrus, &keys_dir(&nodes[i].name), &nodes[i]).await?;
+            let keys = keys_dir(&nodes[i].name);
+            let id = match registered_before(options, walrus, &keys).await? {
+                Some(id) => {
+                    resumed = true;
+                    id
+                }
+                None => register(options, network, walrus, &keys, &nodes[i]).await?,
+            };
             nodes[i].node_id = id;
             record(dir, nodes)?;
         }
         if !nodes[i].staked {
             let node_id = nodes[i].node_id.clone();
-            options.walrus(walrus, &["stake", "--node", &node_id, "--amount", &options.stake, "--yes"]).await?;
+            if !(resumed && staked_before(options, walrus, &node_id).await?) {
+                options.walrus(walrus, &["stake", "--node", &node_id, "--amount", &options.stake, "--yes"]).await?;
+            }
             nodes[i].staked = true;
             record(dir, nodes)?;
         }
     }
     Ok(())
+}
+
+/// The node an earlier attempt registered with the protocol key in `keys`, if that attempt
+/// got as far as generating it: one of the wallet's `NodeCap`s with that key.
+async fn registered_before(options: &SuiOptions, walrus: &Path, keys: &Path) -> anyhow::Result<Option<String>> {
+    let path = keys.join(walrus_node::keys::PROTOCOL_KEY_FILE);
+    if !path.exists() {
+        return Ok(None);
+    }
+    let key = format!("0x{}", hex::encode(walrus_node::keys::load_protocol_key(&path)?.public_key()));
+    let listed = options.walrus(walrus, &["node", "list"]).await?;
+    let nodes = listed["nodes"].as_array().into_iter().flatten();
+    Ok(nodes.filter(|n| n["publicKey"] == key.as_str()).find_map(|n| n["nodeId"].as_str()).map(str::to_owned))
+}
+
+/// Whether the wallet holds a stake with `node_id` (the testbed's, as the node is its own).
+async fn staked_before(options: &SuiOptions, walrus: &Path, node_id: &str) -> anyhow::Result<bool> {
+    let stakes = options.walrus(walrus, &["stakes"]).await?;
+    Ok(stakes["stakes"].as_array().into_iter().flatten().any(|s| s["nodeId"] == node_id))
 }
 
 /// What the user does next, and where everything is.

@@ -335,8 +335,9 @@ impl SuiChain {
             )));
         }
         let pool = self.node.contents(Address::new(m.node_id)).await.map_err(chain_error)?;
-        let network_address =
-            stake_value::network_address(&pool.contents).map_err(|e| ChainError(format!("node {node_id}: {e}")))?;
+        let network_address = stake_value::pool_node(&pool.contents)
+            .map_err(|e| ChainError(format!("node {node_id}: {e}")))?
+            .network_address;
         let public_key = compressed_key(&node_id, &m.public_key)?;
         Ok(Member { node_id, public_key, shards, network_address })
     }

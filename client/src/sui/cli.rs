@@ -251,6 +251,11 @@ pub enum NodeCommand {
         #[command(flatten)]
         operator: OperatorArgs,
     },
+    /// The wallet's `NodeCap`s and their nodes: name, address, BLS key, last sync-done epoch.
+    List {
+        #[command(flatten)]
+        network: Network,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -442,6 +447,42 @@ async fn node(command: NodeCommand, json: bool) -> Result<()> {
         }
         NodeCommand::Deregister { operator } => {
             with_cap(&operator, json, "Deregister the node for good", transactions::deregister).await?;
+        }
+        NodeCommand::List { network } => list_nodes(&Session::open(&network)?, json).await?,
+    }
+    Ok(())
+}
+
+async fn list_nodes(s: &Session, json: bool) -> Result<()> {
+    let caps = node_cap::owned(&s.node, &s.deployment, s.key.address()).await?;
+    let mut nodes = Vec::with_capacity(caps.len());
+    for cap in caps {
+        let pool = s.node.contents(cap.node_id).await.with_context(|| format!("the pool of node {}", cap.node_id))?;
+        let info = stake_value::pool_node(&pool.contents).map_err(|e| anyhow!("node {}: {e}", cap.node_id))?;
+        nodes.push(json!({
+            "nodeCap": cap.reference.object_id().to_string(),
+            "nodeId": cap.node_id.to_string(),
+            "name": info.name,
+            "networkAddress": info.network_address,
+            "publicKey": format!("0x{}", hex::encode(&info.public_key)),
+            "lastEpochSyncDone": cap.last_epoch_sync_done,
+        }));
+    }
+    if json {
+        println!("{}", json!({ "nodes": nodes }));
+    } else if nodes.is_empty() {
+        println!("{} holds no NodeCap", s.key.address());
+    } else {
+        for n in &nodes {
+            println!(
+                "{} {:?} at {}, key {}, NodeCap {}, last sync-done epoch {}",
+                n["nodeId"].as_str().unwrap_or_default(),
+                n["name"].as_str().unwrap_or_default(),
+                n["networkAddress"].as_str().unwrap_or_default(),
+                n["publicKey"].as_str().unwrap_or_default(),
+                n["nodeCap"].as_str().unwrap_or_default(),
+                n["lastEpochSyncDone"]
+            );
         }
     }
     Ok(())

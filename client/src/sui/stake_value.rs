@@ -69,11 +69,11 @@ enum PoolState {
 /// `storage_node::NodeInfo` (`Element<…>` is a struct of one byte vector).
 #[derive(Deserialize)]
 struct NodeInfo {
-    _name: String,
+    name: String,
     _node_id: [u8; 32],
     network_address: String,
     _public_key: Vec<u8>,
-    _public_key_bytes: Vec<u8>,
+    public_key_bytes: Vec<u8>,
     _network_public_key: Vec<u8>,
 }
 
@@ -93,11 +93,22 @@ impl Pool {
     }
 }
 
-/// Where the node of a `StakingPool` object's contents serves clients.
-pub fn network_address(contents: &[u8]) -> Result<String, String> {
+/// What a `StakingPool` says of its node.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolNode {
+    pub name: String,
+    /// Where the node serves clients.
+    pub network_address: String,
+    /// The BLS key as registered (48 bytes, compressed).
+    pub public_key: Vec<u8>,
+}
+
+/// The node of a `StakingPool` object's contents.
+pub fn pool_node(contents: &[u8]) -> Result<PoolNode, String> {
     let pool: StakingPool =
         bcs::from_bytes(contents).map_err(|e| format!("the StakingPool object does not decode: {e}"))?;
-    Ok(pool.node_info.network_address)
+    let info = pool.node_info;
+    Ok(PoolNode { name: info.name, network_address: info.network_address, public_key: info.public_key_bytes })
 }
 
 /// A stake as the valuation needs it.

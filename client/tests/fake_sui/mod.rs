@@ -874,7 +874,11 @@ fn write_pool(state: &mut State, node: Address, latest_epoch: u32, rates: &[(u32
     let walrus = state.walrus.unwrap();
     let table = state.new_id();
     let no_entries: Vec<(u32, u64)> = Vec::new();
-    let node_info = ("node", node, network_address, Vec::<u8>::new(), vec![0u8; 48], vec![0u8; 33]);
+    // A registered node's name and key; a node the test added directly has none of its own.
+    let candidate = state.ledger.candidates.iter().find(|c| c.node == node);
+    let name = candidate.map_or("node", |c| c.name.as_str());
+    let public_key = candidate.map_or(vec![0u8; 48], |c| c.public_key.clone());
+    let node_info = (name, node, network_address, Vec::<u8>::new(), public_key, vec![0u8; 33]);
     let contents = bcs::to_bytes(&(
         (node, 0u8, node_info, (100u64, 1000u64, 1u64 << 40), 500u16, Vec::<(u32, u16)>::new()),
         (0u64, 0u64, &no_entries, &no_entries, &no_entries),
@@ -1070,6 +1074,13 @@ fn move_call(
             let (node, cap) = (state.new_id(), state.new_id());
             new_object(state, node, version, owned_by_object(walrus.staking.id), &pool_type(&walrus));
             let epoch = state.epoch;
+            let candidate = Candidate {
+                node,
+                name: name.clone(),
+                public_key: public_key.clone(),
+                network_address: network_address.clone(),
+            };
+            state.ledger.candidates.push(candidate);
             write_pool(state, node, epoch, &[], &network_address);
             let contents = [cap.into_inner().to_vec(), node.into_inner().to_vec(), vec![0; 4]].concat();
             new_object(state, cap, version, owned_by(sender), &cap_type(&walrus)).contents = Some(bcs_value(contents));
@@ -1082,7 +1093,6 @@ fn move_call(
                 network_public_key,
                 commission_rate: commission,
             };
-            state.ledger.candidates.push(Candidate { node, public_key, network_address });
             events.push(event(event_type("NodeRegistered"), bcs::to_bytes(&registered).unwrap()));
             Ok(Value::Object(cap))
         }
@@ -1617,6 +1627,7 @@ pub struct Ledger {
 #[derive(Clone, Debug)]
 pub struct Candidate {
     pub node: Address,
+    pub name: String,
     /// The BLS public key, compressed (48 bytes).
     pub public_key: Vec<u8>,
     pub network_address: String,
