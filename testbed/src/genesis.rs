@@ -21,6 +21,8 @@ pub(crate) const NODE_CAPACITY: u64 = 1 << 40;
 pub struct PlannedNode {
     pub name: String,
     pub port: u16,
+    /// The interface it listens on: loopback unless others must reach it.
+    pub listen_host: &'static str,
     pub dir: std::path::PathBuf,
 }
 

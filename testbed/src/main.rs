@@ -95,6 +95,26 @@ struct SuiArgs {
     /// publication; on a long-lived network, 0 means its whole history).
     #[arg(long, requires = "sui", default_value_t = 0)]
     first_checkpoint: u64,
+    /// The host (name or IP address, no port) new nodes are registered at, for clients
+    /// elsewhere to reach them; the nodes then listen on every interface. Without it they
+    /// are registered at 127.0.0.1 and reachable from this machine only.
+    #[arg(long, requires = "sui", value_parser = public_host)]
+    public_host: Option<String>,
+}
+
+/// A host as a node's `host:port` network address takes it.
+fn public_host(text: &str) -> Result<String, String> {
+    let bracketed_v6 =
+        text.starts_with('[') && text.ends_with(']') && text[1..text.len() - 1].parse::<std::net::Ipv6Addr>().is_ok();
+    let name_or_v4 = !text.is_empty()
+        && text
+            .split('.')
+            .all(|label| !label.is_empty() && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    if bracketed_v6 || name_or_v4 {
+        Ok(text.to_owned())
+    } else {
+        Err(format!("{text:?} is not a host name or IP address (an IPv6 address goes in brackets; no port)"))
+    }
 }
 
 impl SuiArgs {
@@ -106,6 +126,7 @@ impl SuiArgs {
             address: self.address.clone(),
             stake: self.stake.clone(),
             first_checkpoint: self.first_checkpoint,
+            public_host: self.public_host.clone(),
         })
     }
 }
@@ -230,6 +251,21 @@ impl StopSignals {
         tokio::select! {
             _ = self.interrupt.recv() => "interrupted",
             _ = self.terminate.recv() => "SIGTERM",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::public_host;
+
+    #[test]
+    fn a_public_host_is_a_name_or_an_address_without_a_port() {
+        for good in ["node.example.org", "10.0.0.5", "[::1]", "walrus-1"] {
+            assert_eq!(public_host(good).as_deref(), Ok(good));
+        }
+        for bad in ["", "a b", "host:80", "::1", "a..b", "http://host", "[zz]"] {
+            assert!(public_host(bad).is_err(), "{bad:?}");
         }
     }
 }

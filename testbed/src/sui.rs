@@ -36,6 +36,8 @@ pub struct SuiOptions {
     /// The checkpoint the nodes and the indexer start at (one before the publication saves
     /// following the network's whole history).
     pub first_checkpoint: u64,
+    /// The host new nodes are registered at, listening on every interface; loopback if none.
+    pub public_host: Option<String>,
 }
 
 /// The network as the testbed sees it before starting anything.
@@ -106,11 +108,18 @@ impl SuiOptions {
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct SuiNode {
     pub name: String,
+    /// The host it is registered at (files of earlier versions: loopback).
+    #[serde(default = "loopback")]
+    pub host: String,
     pub port: u16,
     /// Its staking pool's ID, once registered.
     pub node_id: String,
     /// Whether the testbed's stake was added.
     pub staked: bool,
+}
+
+fn loopback() -> String {
+    crate::testbed::LOOPBACK.to_owned()
 }
 
 /// The nodes recorded in `dir`, if an earlier `up --sui` registered some there.
@@ -150,7 +159,7 @@ pub async fn register(
     let wallet: sui_sdk_types::Address = network.wallet.parse().context("the wallet's address")?;
     let pop = protocol.proof_of_possession(network.staking.epoch, &wallet.into_inner());
     let hex = |bytes: &[u8]| format!("0x{}", hex::encode(bytes));
-    let address = format!("127.0.0.1:{}", node.port);
+    let address = format!("{}:{}", node.host, node.port);
     let answer = options
         .walrus(
             walrus,

@@ -16,6 +16,8 @@ use crate::sui::{self, SuiOptions};
 /// How long start-up may take before the testbed gives up (debug builds on a busy machine
 /// are slow to open their stores).
 const READY_TIMEOUT: Duration = Duration::from_secs(120);
+/// Where everything listens unless others must reach it.
+pub const LOOPBACK: &str = "127.0.0.1";
 const POLL: Duration = Duration::from_millis(200);
 
 /// What `up` is asked for.
@@ -92,6 +94,7 @@ impl Testbed {
             .map(|i| PlannedNode {
                 name: format!("node-{i}"),
                 port: ports.get(2 + usize::from(i)),
+                listen_host: LOOPBACK,
                 dir: dir.join("nodes").join(format!("node-{i}")),
             })
             .collect();
@@ -218,7 +221,7 @@ impl Testbed {
             "--package-id".into(),
             package_id.to_owned(),
             "--listen-address".into(),
-            format!("127.0.0.1:{}", node.port),
+            format!("{}:{}", node.listen_host, node.port),
             "--checkpoints".into(),
             source.to_owned(),
         ];
@@ -267,16 +270,31 @@ impl Testbed {
             None => (0..options.nodes)
                 .map(|i| sui::SuiNode {
                     name: format!("node-{i}"),
+                    host: sui.public_host.clone().unwrap_or_else(|| LOOPBACK.to_owned()),
                     port: ports.get(2 + usize::from(i)),
                     node_id: String::new(),
                     staked: false,
                 })
                 .collect(),
         };
+        if let Some((host, node)) =
+            sui.public_host.as_ref().and_then(|host| Some((host, nodes.iter().find(|n| &n.host != host)?)))
+        {
+            bail!(
+                "{} is registered at {}:{}, not at --public-host {host}: change a node's address with \
+                 `walrus node update --network-address`, then record it in {}",
+                node.name,
+                node.host,
+                node.port,
+                dir.join(sui::NODES_FILE).display()
+            );
+        }
         drop(ports);
         let planned = |node: &sui::SuiNode| PlannedNode {
             name: node.name.clone(),
             port: node.port,
+            // Registered at a host others reach: every interface.
+            listen_host: if node.host == LOOPBACK { LOOPBACK } else { "0.0.0.0" },
             dir: dir.join("nodes").join(&node.name),
         };
         let keys_dir = |name: &str| dir.join("nodes").join(name).join("keys");

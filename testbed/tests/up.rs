@@ -317,8 +317,21 @@ async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_a
     let work = tempfile::tempdir().unwrap();
     let (keystore, deployment, fake, url) = sui_network(work.path()).await;
     let (keystore_arg, deployment_arg) = (keystore.to_str().unwrap(), deployment.to_str().unwrap());
-    let args =
-        ["--sui", &url, "--deployment", deployment_arg, "--keystore", keystore_arg, "--nodes", "3", "--stake", "2"];
+    // Registered at another loopback address: reachable there only if they listen beyond 127.0.0.1.
+    let args = [
+        "--sui",
+        &url,
+        "--deployment",
+        deployment_arg,
+        "--keystore",
+        keystore_arg,
+        "--nodes",
+        "3",
+        "--stake",
+        "2",
+        "--public-host",
+        "127.0.0.2",
+    ];
 
     let database_url = std::env::var("DATABASE_URL").ok();
     let mut testbed = start(work.path(), &args, database_url.as_deref());
@@ -334,9 +347,10 @@ async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_a
     assert_eq!((nodes.len(), candidates.len()), (3, 3));
     for (node, candidate) in nodes.iter().zip(&candidates) {
         assert_eq!(node["node_id"].as_str().unwrap(), candidate.node.to_string());
-        assert_eq!(node["url"].as_str().unwrap(), format!("http://{}", candidate.network_address));
+        let port = node["url"].as_str().unwrap().rsplit_once(':').unwrap().1.to_owned();
+        assert_eq!(candidate.network_address, format!("127.0.0.2:{port}"));
         assert_eq!(fake.state().ledger.stakes[&candidate.node], 2 * fake_sui::MIN_STAKE);
-        let health = get(format!("{}/v1/health", node["url"].as_str().unwrap())).await;
+        let health = get(format!("http://{}/v1/health", candidate.network_address)).await;
         let public_key = STANDARD.decode(health["success"]["data"]["publicKey"].as_str().unwrap()).unwrap();
         assert_eq!(public_key, candidate.public_key, "{health}");
     }
@@ -399,6 +413,13 @@ async fn up_with_sui_registers_and_stakes_the_nodes_which_follow_the_full_node_a
     file[2]["staked"] = Value::from(false);
     file[1]["staked"] = Value::from(false);
     std::fs::write(&recorded, file.to_string()).unwrap();
+    // Another public host would not change where the nodes are registered: refused.
+    let mut elsewhere = args.to_vec();
+    *elsewhere.last_mut().unwrap() = "127.0.0.3";
+    let mut refused = start(work.path(), &elsewhere, None);
+    assert!(!refused.wait().unwrap().success());
+    let stderr = std::fs::read_to_string(work.path().join("stderr")).unwrap();
+    assert!(stderr.contains("node-0 is registered at 127.0.0.2:"), "{stderr}");
     let mut testbed = start(work.path(), &args, None);
     let again = wait_ready(&mut testbed, work.path());
     for call in ["staking::register_candidate", "staking::stake_with_pool"] {
@@ -430,6 +451,9 @@ async fn up_with_sui_refuses_a_bad_url_or_deployment_before_sending_anything() {
     };
     let stderr = run(&["--sui", &url]);
     assert!(stderr.contains("--deployment"), "{stderr}");
+    let stderr =
+        run(&["--sui", &url, "--deployment", deployment.to_str().unwrap(), "--public-host", "node.example.org:9185"]);
+    assert!(stderr.contains("is not a host name or IP address"), "{stderr}");
     let stderr = run(&["--sui", "grpc://x", "--deployment", deployment.to_str().unwrap(), "--keystore", keystore]);
     assert!(stderr.contains("expected the full node's gRPC URL"), "{stderr}");
     let missing = work.path().join("missing.toml");
