@@ -148,6 +148,10 @@ pub async fn submit(
 ) -> Result<Submitted, SubmitError> {
     let sender = key.address();
     let gas_price = node.reference_gas_price().await?;
+    // The coins are read and simulated with in the sender's turn (see [`SenderTurn`]), and read
+    // again in the next one, after the confirmation: another sender of this address may have
+    // spent them in between.
+    let turn = SenderTurn::take(sender).await?;
     let (coins, available) = gas_coins(node, sender).await?;
     let mut gas = Gas { sender, coins, price: gas_price, budget: available.min(MAX_BUDGET) };
     let simulated = match node.simulate(&build(&gas)?).await {
@@ -155,6 +159,7 @@ pub async fn submit(
         Err(NodeError::Failed(failure)) => return Err(SubmitError::WouldFail(failure)),
         Err(e) => return Err(e.into()),
     };
+    drop(turn);
     gas.budget = simulated.gas.budget().min(MAX_BUDGET);
     if gas.budget > available {
         return Err(SubmitError::InsufficientGas { address: sender.to_string(), needed: gas.budget, available });
@@ -166,8 +171,7 @@ pub async fn submit(
     if !confirm(&preview) {
         return Err(SubmitError::Declined);
     }
-    // Held until the transaction is in a checkpoint; the coins are read again under it, as
-    // another sender of this address may have spent them since.
+    // Held until the transaction is in a checkpoint.
     let _turn = SenderTurn::take(sender).await?;
     let (coins, available) = gas_coins(node, sender).await?;
     if gas.budget > available {
@@ -197,7 +201,8 @@ async fn gas_coins(node: &FullNode, sender: Address) -> Result<(Vec<ObjectRefere
 }
 
 /// One sender's turn on this machine: an exclusive lock on a file named after the address,
-/// held from reading its gas coins until its transaction is in a checkpoint. Processes that
+/// held while its gas coins are read and used: for the simulation, and from the second
+/// reading until the transaction is in a checkpoint (not while the user decides). Processes that
 /// send from one address (the testbed's nodes share a wallet; a user may run two commands)
 /// then spend the coins' versions one after the other. Two transactions sent at once with the
 /// same versions are refused, and on Sui may lock those coins until the epoch ends.
@@ -208,7 +213,11 @@ impl SenderTurn {
         let path = std::env::temp_dir().join(format!("walrus-sui-sender-{sender}.lock"));
         let lock = path.clone();
         let locked = tokio::task::spawn_blocking(move || {
-            let file = std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock)?;
+            // Another user's file (a shared temporary folder) can still be locked, read-only.
+            let file = match std::fs::OpenOptions::new().create(true).truncate(false).write(true).open(&lock) {
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => std::fs::File::open(&lock)?,
+                opened => opened?,
+            };
             file.lock()?;
             Ok(Self(file))
         });
