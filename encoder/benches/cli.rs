@@ -113,6 +113,13 @@ fn measure_each(binary: &Path, reps: usize, args: impl Fn(usize) -> Vec<String>)
 }
 
 /// Median seconds of `f` in memory, after one warm-up.
+/// The library's median time to encode `file` in memory for `n` shards.
+fn library_encode(reps: usize, n: u16, file: &Path) -> f64 {
+    let blob = fs::read(file).unwrap();
+    let params = EncodingParams::new(n).unwrap();
+    in_memory(reps, || BlobEncoder::new(params, &blob).unwrap().encode())
+}
+
 fn in_memory<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
     drop(f());
     median(
@@ -198,10 +205,7 @@ fn main() {
             let out = outs.join(i.to_string());
             ["encode", &s(&file), "--shards", &n.to_string(), "--out", &s(&out)].map(String::from).to_vec()
         });
-        let blob = fs::read(&file).unwrap();
-        let params = EncodingParams::new(n).unwrap();
-        let library = in_memory(r, || BlobEncoder::new(params, &blob).unwrap().encode());
-        cases.push(Case { label, core, cli, library });
+        cases.push(Case { label, core, cli, library: library_encode(r, n, &file) });
     }
     for (n, size, core) in [(1000u16, 64 * MIB, 1.224), (1000, 256 * MIB, 3.060), (100, 16 * MIB, 0.159)] {
         let label = format!("encode/{n}/{}MiB", size / MIB);
@@ -212,10 +216,7 @@ fn main() {
         let out = dir.join(format!("encoded-{n}-{size}"));
         let r = if size >= 64 * MIB { reps.min(3) } else { reps };
         let cli = measure(&o.binary, r, &["encode", &s(&file), "--shards", &n.to_string(), "--out", &s(&out)]);
-        let blob = fs::read(&file).unwrap();
-        let params = EncodingParams::new(n).unwrap();
-        let library = in_memory(r, || BlobEncoder::new(params, &blob).unwrap().encode());
-        cases.push(Case { label, core, cli, library });
+        cases.push(Case { label, core, cli, library: library_encode(r, n, &file) });
     }
     for (n, size, core) in [(1000u16, 256 * MIB, 1.262), (100, 16 * MIB, 0.073)] {
         let label = format!("decode/{n}/{}MiB", size / MIB);

@@ -714,14 +714,13 @@ async fn main() {
 
     if std::env::args().any(|arg| arg == "kinds") {
         // Each kind of the mixed workload alone: what it costs, to know where the CPU goes.
-        let kinds: Vec<Kind> =
-            (0..10_000).map(|i| mixed_request(i, &corpus).0).collect::<BTreeSet<_>>().into_iter().collect();
+        let kinds: BTreeSet<Kind> = (0..10_000).map(|i| mixed_request(i, &corpus).0).collect();
         for kind in kinds {
             let before = Cpu::sample(pid);
-            let requests = (0u64..).filter(|&i| mixed_request(i, &corpus).0 == kind);
-            let requests: Vec<String> = requests
+            let requests: Vec<String> = (0u64..)
+                .map(|i| mixed_request(i, &corpus))
+                .filter_map(|(k, path)| (k == kind).then_some(path))
                 .take(KIND_RATE as usize * seconds.as_secs() as usize)
-                .map(|i| mixed_request(i, &corpus).1)
                 .collect();
             let load = open_loop(&client, &base, KIND_RATE, seconds, never(), |i| {
                 (kind, requests[i as usize % requests.len()].clone())

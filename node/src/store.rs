@@ -287,17 +287,13 @@ impl Store {
         txn.open_table(SYNC_PENDING)?;
         txn.commit()?;
         let files = SliverFiles::open(path.with_extension("slivers"))?;
-        let committee = {
+        let (committee, watermark) = {
             let txn = db.begin_read()?;
             let state = txn.open_table(STATE)?;
-            let value = state.get(COMMITTEE)?;
-            RwLock::new(Arc::new(value.map_or(Ok(Committee::default()), |v| decode(v.value(), "committee"))?))
-        };
-        let watermark = {
-            let txn = db.begin_read()?;
-            let state = txn.open_table(STATE)?;
-            let value = state.get(WATERMARK)?;
-            RwLock::new(value.map(|v| read_u64(Some(v.value()))).transpose()?)
+            let committee =
+                state.get(COMMITTEE)?.map_or(Ok(Committee::default()), |v| decode(v.value(), "committee"))?;
+            let watermark = state.get(WATERMARK)?.map(|v| read_u64(Some(v.value()))).transpose()?;
+            (RwLock::new(Arc::new(committee)), RwLock::new(watermark))
         };
         let store = Self {
             db,

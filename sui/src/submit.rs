@@ -161,9 +161,7 @@ pub async fn submit(
     };
     drop(turn);
     gas.budget = simulated.gas.budget().min(MAX_BUDGET);
-    if gas.budget > available {
-        return Err(SubmitError::InsufficientGas { address: sender.to_string(), needed: gas.budget, available });
-    }
+    covers(sender, gas.budget, available)?;
     let preview = Preview { action, gas_price, gas: simulated.gas, budget: gas.budget };
     if options.dry_run {
         return Ok(Submitted::Simulated(preview));
@@ -174,9 +172,7 @@ pub async fn submit(
     // Held until the transaction is in a checkpoint.
     let _turn = SenderTurn::take(sender).await?;
     let (coins, available) = gas_coins(node, sender).await?;
-    if gas.budget > available {
-        return Err(SubmitError::InsufficientGas { address: sender.to_string(), needed: gas.budget, available });
-    }
+    covers(sender, gas.budget, available)?;
     gas.coins = coins;
     let signed = SignedTransaction::sign(build(&gas)?, key)?;
     let outcome = match node.execute(&signed).await {
@@ -187,6 +183,14 @@ pub async fn submit(
     let checkpoint =
         node.wait_for_checkpoint(signed.digest(), options.checkpoint_timeout, options.poll_interval).await?;
     Ok(Submitted::Executed { preview, outcome, checkpoint })
+}
+
+/// Whether `available` MIST of `sender`'s coins cover a budget of `needed`.
+fn covers(sender: Address, needed: u64, available: u64) -> Result<(), SubmitError> {
+    if needed > available {
+        return Err(SubmitError::InsufficientGas { address: sender.to_string(), needed, available });
+    }
+    Ok(())
 }
 
 /// `sender`'s SUI coins to pay gas with (at most [`MAX_GAS_COINS`]) and their balance.
@@ -206,7 +210,10 @@ async fn gas_coins(node: &FullNode, sender: Address) -> Result<(Vec<ObjectRefere
 /// send from one address (the testbed's nodes share a wallet; a user may run two commands)
 /// then spend the coins' versions one after the other. Two transactions sent at once with the
 /// same versions are refused, and on Sui may lock those coins until the epoch ends.
-struct SenderTurn(std::fs::File);
+struct SenderTurn {
+    /// Locked while open: closing it (on drop) ends the turn.
+    _file: std::fs::File,
+}
 
 impl SenderTurn {
     async fn take(sender: Address) -> Result<Self, SubmitError> {
@@ -219,19 +226,12 @@ impl SenderTurn {
                 opened => opened?,
             };
             file.lock()?;
-            Ok(Self(file))
+            Ok(Self { _file: file })
         });
         match locked.await {
             Ok(turn) => turn.map_err(|source| SubmitError::Turn { path, source }),
             Err(join) => std::panic::resume_unwind(join.into_panic()),
         }
-    }
-}
-
-impl Drop for SenderTurn {
-    fn drop(&mut self) {
-        // Closing the file would release it too; an unlock that fails leaves that to the close.
-        let _ = self.0.unlock();
     }
 }
 

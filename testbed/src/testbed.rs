@@ -277,9 +277,8 @@ impl Testbed {
                 })
                 .collect(),
         };
-        if let Some((host, node)) =
-            sui.public_host.as_ref().and_then(|host| Some((host, nodes.iter().find(|n| &n.host != host)?)))
-        {
+        let elsewhere = sui.public_host.as_ref().and_then(|host| nodes.iter().find(|n| &n.host != host));
+        if let (Some(host), Some(node)) = (&sui.public_host, elsewhere) {
             bail!(
                 "{} is registered at {}:{}, not at --public-host {host}: change a node's address with \
                  `walrus node update --network-address`, then record it in {}",
