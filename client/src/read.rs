@@ -9,7 +9,7 @@ use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use tokio::sync::{mpsc, Semaphore};
 use walrus_encoder::{
-    decode_in_place, Axis, BlobId, Primary, Secondary, ShardIndex, Sliver, SliverIndex, SliverPairIndex,
+    decode_in_place, Axis, BlobId, Inputs, Primary, Secondary, ShardIndex, Sliver, SliverIndex, SliverPairIndex,
     VerifiedMetadata,
 };
 
@@ -316,7 +316,7 @@ async fn decode_blocking<A: Axis>(
             slivers.into_iter().take(k).map(|sliver| (sliver.index(), sliver.into_symbols_mut())).collect();
         let mut lines: Vec<(SliverIndex<A>, &mut [u8])> =
             buffers.iter_mut().map(|(index, buffer)| (*index, &mut buffer[..])).collect();
-        decode_in_place(&metadata, &mut lines)?;
+        decode_in_place(&metadata, &mut lines, Inputs::Verified)?;
         let indices: Vec<SliverIndex<A>> = lines.into_iter().map(|(index, _)| index).collect();
         let mut decoded: Vec<(SliverIndex<A>, Bytes)> =
             indices.into_iter().zip(buffers).map(|(index, (_, buffer))| (index, buffer.freeze())).collect();

@@ -11,6 +11,7 @@ use crate::encode::BlobEncoder;
 use crate::error::{Error, Result};
 use crate::index::SliverIndex;
 use crate::metadata::VerifiedMetadata;
+use crate::params::BlobLayout;
 use crate::rs::Code;
 use crate::sliver::{lines_match, Sliver};
 
@@ -28,6 +29,19 @@ pub enum ConsistencyCheck {
     Default,
     /// Recompute the whole blob ID from the decoded blob.
     Strict,
+}
+
+/// What [`decode_in_place`] may assume of the slivers it decodes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inputs {
+    /// Each was verified against the metadata ([`Sliver::verify`]): only the rows that were not
+    /// inputs are checked, as Walrus's default check does.
+    Verified,
+    /// Not verified: every row is checked, the inputs' own too. The decoded blob then has the
+    /// same guarantee (every row hashes as the metadata says), for less work than verifying the
+    /// inputs first whenever some of them are not rows. A failed check does not tell a bad
+    /// input from an inconsistent encoding: verify the inputs and decode again to find out.
+    Unverified,
 }
 
 /// Decodes the blob from slivers of axis `A`.
@@ -122,10 +136,26 @@ pub fn decode_unchecked<A: Axis>(metadata: &VerifiedMetadata, slivers: &[Sliver<
 /// line; each of the others takes one of the missing lines, in order of index. So decoding
 /// needs the slivers and a batch of work, not a second buffer the size of the blob.
 ///
-/// The decoded lines are then checked as [`ConsistencyCheck::Default`] checks a blob: every row
-/// that was not itself an input, zero past the blob's end, must hash as the metadata says.
-/// The slivers are **not** authenticated here: verify them first ([`Sliver::verify`]).
-pub fn decode_in_place<A: Axis>(metadata: &VerifiedMetadata, lines: &mut [(SliverIndex<A>, &mut [u8])]) -> Result<()> {
+/// The decoded lines are then checked as [`ConsistencyCheck::Default`] checks a blob: each row,
+/// zero past the blob's end, must hash as the metadata says; which rows, `inputs` tells.
+pub fn decode_in_place<A: Axis>(
+    metadata: &VerifiedMetadata,
+    lines: &mut [(SliverIndex<A>, &mut [u8])],
+    inputs: Inputs,
+) -> Result<()> {
+    decode_in_place_alongside(metadata, lines, inputs, |_| ())
+}
+
+/// [`decode_in_place`], running `alongside` on the decoded lines (rows with their padding
+/// zeroed, or columns) on a thread of its own while they are checked, to write them out while
+/// the cores hash, say. Its result comes back only if the check passes: whatever it did with
+/// the lines must not be shown to anyone before that.
+pub fn decode_in_place_alongside<A: Axis, T: Send>(
+    metadata: &VerifiedMetadata,
+    lines: &mut [(SliverIndex<A>, &mut [u8])],
+    inputs: Inputs,
+    alongside: impl FnOnce(&[(SliverIndex<A>, &[u8])]) -> T + Send,
+) -> Result<T> {
     let layout = metadata.layout();
     let code = Code::across::<A>(&layout);
     let (k, n, s) = (code.k, code.n, layout.s());
@@ -175,39 +205,50 @@ pub fn decode_in_place<A: Axis>(metadata: &VerifiedMetadata, lines: &mut [(Slive
     for (&taker, &j) in takers.iter().zip(&missing) {
         lines[taker].0 = SliverIndex::new(j as u16);
     }
-    let decoded_rows = if A::IS_PRIMARY { takers } else { Vec::new() };
-    check_lines_in_place(metadata, lines, &decoded_rows)
+    let checked = match inputs {
+        Inputs::Verified if A::IS_PRIMARY => takers,
+        // Rows from secondary slivers are all decoded, so all are checked either way.
+        _ => (0..lines.len()).collect(),
+    };
+    let layout = metadata.layout();
+    if A::IS_PRIMARY {
+        // Nobody reads past the blob's end: the rows can be zeroed there before anyone does.
+        for (index, row) in lines.iter_mut() {
+            zero_padding(&layout, index.as_usize(), row);
+        }
+    }
+    let lines: Vec<(SliverIndex<A>, &[u8])> = lines.iter().map(|(index, data)| (*index, &**data)).collect();
+    let (consistent, result) = std::thread::scope(|scope| {
+        let beside = scope.spawn(|| alongside(&lines));
+        let consistent = lines_consistent(metadata, &lines, &checked);
+        (consistent, beside.join())
+    });
+    let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    if consistent {
+        Ok(result)
+    } else {
+        Err(Error::InconsistentBlob)
+    }
 }
 
-/// The check of [`decode_in_place`]: lines are rows (primary, of which `decoded` were
-/// decoded) or columns (secondary: every row was decoded and is gathered from them).
-fn check_lines_in_place<A: Axis>(
+/// The check of [`decode_in_place`]: lines are rows (primary, their padding zeroed, of which
+/// those at `checked` are checked) or columns (secondary: every row was decoded and is
+/// gathered from them).
+fn lines_consistent<A: Axis>(
     metadata: &VerifiedMetadata,
-    lines: &mut [(SliverIndex<A>, &mut [u8])],
-    decoded: &[usize],
-) -> Result<()> {
+    lines: &[(SliverIndex<A>, &[u8])],
+    checked: &[usize],
+) -> bool {
     let layout = metadata.layout();
-    let (s, len) = (layout.s(), layout.unencoded_length() as usize);
+    let s = layout.s();
     let kp = usize::from(layout.params().primary_source_symbols());
-    let row_len = layout.sliver_length::<Primary>();
-    // Row `r` of the blob as the metadata must have hashed it: zero past the blob's end.
-    let clip = |r: usize, row: &mut [u8]| row[len.saturating_sub(r * row_len).min(row_len)..].fill(0);
-    let consistent = if A::IS_PRIMARY {
-        let mut rows: Vec<(usize, &mut [u8])> = Vec::with_capacity(decoded.len());
-        for (i, (index, data)) in lines.iter_mut().enumerate() {
-            if decoded.contains(&i) {
-                clip(index.as_usize(), data);
-                rows.push((index.as_usize(), &mut **data));
-            }
-        }
-        rows.par_chunks(CHECKED_TOGETHER).all(|rows| {
-            let lines: Vec<(SliverIndex<Primary>, &[u8])> =
-                rows.iter().map(|(r, data)| (SliverIndex::new(*r as u16), &**data)).collect();
-            lines_match(&lines, metadata).into_iter().all(|ok| ok)
-        })
+    if A::IS_PRIMARY {
+        let rows: Vec<(SliverIndex<Primary>, &[u8])> =
+            checked.iter().map(|&i| (SliverIndex::new(lines[i].0.get()), lines[i].1)).collect();
+        rows.par_chunks(CHECKED_TOGETHER).all(|rows| lines_match(rows, metadata).into_iter().all(|ok| ok))
     } else {
         let mut columns: Vec<&[u8]> = vec![&[]; lines.len()];
-        for (index, data) in lines.iter() {
+        for (index, data) in lines {
             columns[index.as_usize()] = data;
         }
         let rows: Vec<usize> = (0..kp).collect();
@@ -216,7 +257,7 @@ fn check_lines_in_place<A: Axis>(
                 .iter()
                 .map(|&r| {
                     let mut row: Vec<u8> = columns.iter().flat_map(|c| &c[r * s..(r + 1) * s]).copied().collect();
-                    clip(r, &mut row);
+                    zero_padding(&layout, r, &mut row);
                     row
                 })
                 .collect();
@@ -224,12 +265,13 @@ fn check_lines_in_place<A: Axis>(
                 rows.iter().zip(&gathered).map(|(&r, row)| (SliverIndex::new(r as u16), &row[..])).collect();
             lines_match(&lines, metadata).into_iter().all(|ok| ok)
         })
-    };
-    if consistent {
-        Ok(())
-    } else {
-        Err(Error::InconsistentBlob)
     }
+}
+
+/// Row `r` of the blob as the metadata hashed it: zero past the blob's end.
+fn zero_padding(layout: &BlobLayout, r: usize, row: &mut [u8]) {
+    let (len, row_len) = (layout.unencoded_length() as usize, layout.sliver_length::<Primary>());
+    row[len.saturating_sub(r * row_len).min(row_len)..].fill(0);
 }
 
 /// The matrix is padded past the blob's end; the padding is not written out.

@@ -27,7 +27,10 @@ mod sliver;
 
 pub use axis::{Axis, Primary, Secondary};
 pub use blob_id::BlobId;
-pub use decode::{check_consistency, decode, decode_in_place, decode_into, decode_unchecked, ConsistencyCheck};
+pub use decode::{
+    check_consistency, decode, decode_in_place, decode_in_place_alongside, decode_into, decode_unchecked,
+    ConsistencyCheck, Inputs,
+};
 pub use encode::{compute_metadata, encode, BlobEncoder, EncodedBlob, FileEncoder, Progress, SliverSink};
 pub use error::{Error, Result};
 pub use index::{ShardIndex, ShardRotation, SliverIndex, SliverPairIndex};

@@ -4,8 +4,8 @@ mod common;
 
 use walrus_encoder::{
     decode, encode, recover_sliver, recover_slivers_unproven, BlobId, BlobMetadata, BlobMetadataV1, BlobMetadataWithId,
-    ConsistencyCheck, EncodedBlob, Error, Primary, RecoveryError, RecoverySymbol, Secondary, Sliver, SliverIndex,
-    SliverPairIndex,
+    ConsistencyCheck, EncodedBlob, Error, Inputs, Primary, RecoveryError, RecoverySymbol, Secondary, Sliver,
+    SliverIndex, SliverPairIndex,
 };
 
 fn encoded(n: u16, len: usize) -> (Vec<u8>, EncodedBlob) {
@@ -438,9 +438,17 @@ fn in_place<A: walrus_encoder::Axis>(
     metadata: &walrus_encoder::VerifiedMetadata,
     slivers: &[&Sliver<A>],
 ) -> (Result<(), Error>, Lines<A>) {
+    in_place_with(metadata, slivers, Inputs::Verified)
+}
+
+fn in_place_with<A: walrus_encoder::Axis>(
+    metadata: &walrus_encoder::VerifiedMetadata,
+    slivers: &[&Sliver<A>],
+    inputs: Inputs,
+) -> (Result<(), Error>, Lines<A>) {
     let mut owned: Lines<A> = slivers.iter().map(|s| (s.index(), s.data().to_vec())).collect();
     let mut lines: Vec<(SliverIndex<A>, &mut [u8])> = owned.iter_mut().map(|(i, d)| (*i, &mut d[..])).collect();
-    let result = walrus_encoder::decode_in_place(metadata, &mut lines);
+    let result = walrus_encoder::decode_in_place(metadata, &mut lines, inputs);
     let indices: Vec<SliverIndex<A>> = lines.iter().map(|(i, _)| *i).collect();
     drop(lines);
     owned.iter_mut().zip(indices).for_each(|((i, _), new)| *i = new);
@@ -450,7 +458,7 @@ fn in_place<A: walrus_encoder::Axis>(
 /// An encoding whose padding past the blob's end is not zero (a writer hashed rows that do
 /// not end in zeros and recomputed the blob ID for a shorter blob) does not describe the blob
 /// it claims: every sliver verifies, yet every decoding path refuses it, in place too. Catches
-/// the mutant (cargo-mutants) `replace * with / in check_lines_in_place`, which left the
+/// the mutant (cargo-mutants) `replace * with / in check_lines_in_place` (the check of the time), which left the
 /// decoded rows unclipped, so decoding in place accepted what `decode` refuses.
 #[test]
 fn decoding_refuses_an_encoding_whose_padding_is_not_zero() {
@@ -494,12 +502,14 @@ fn decoding_in_place_matches_decode() {
             ("none systematic", primary[n as usize - kp..].to_vec()),
             ("mixed", mixed),
         ];
-        for (what, picks) in picks {
+        for ((what, picks), inputs) in
+            picks.into_iter().flat_map(|p| [(p.clone(), Inputs::Verified), (p, Inputs::Unverified)])
+        {
             let owned: Vec<Sliver<Primary>> = picks.iter().map(|s| (*s).clone()).collect();
             assert_eq!(decode(&enc.metadata, &owned, ConsistencyCheck::Default).unwrap(), blob);
-            let (result, lines) = in_place(&enc.metadata, &picks);
-            result.unwrap_or_else(|e| panic!("n = {n}, {len} bytes, {what}: {e}"));
-            assert_eq!(blob_of_lines(&enc, &lines), blob, "n = {n}, {len} bytes, {what}");
+            let (result, lines) = in_place_with(&enc.metadata, &picks, inputs);
+            result.unwrap_or_else(|e| panic!("n = {n}, {len} bytes, {what}, {inputs:?}: {e}"));
+            assert_eq!(blob_of_lines(&enc, &lines), blob, "n = {n}, {len} bytes, {what}, {inputs:?}");
             // Systematic inputs stay where they were.
             for ((index, data), sliver) in lines.iter().zip(&picks) {
                 if usize::from(sliver.index().get()) < kp {
@@ -509,9 +519,47 @@ fn decoding_in_place_matches_decode() {
         }
         let cut = n as usize - ks;
         for picks in [secondary[..ks].to_vec(), secondary[cut..].to_vec()] {
-            let (result, lines) = in_place(&enc.metadata, &picks);
-            result.unwrap();
-            assert_eq!(blob_of_lines(&enc, &lines), blob, "n = {n}, {len} bytes, secondary");
+            for inputs in [Inputs::Verified, Inputs::Unverified] {
+                let (result, lines) = in_place_with(&enc.metadata, &picks, inputs);
+                result.unwrap();
+                assert_eq!(blob_of_lines(&enc, &lines), blob, "n = {n}, {len} bytes, secondary, {inputs:?}");
+            }
+        }
+    }
+}
+
+/// Inputs decoded unverified are checked with every row: a flipped byte in any of them, a row
+/// or not, is refused. The check for verified inputs trusts the rows that were inputs, which
+/// is why it needs them verified: from rows alone it decodes and checks nothing.
+#[test]
+fn decoding_unverified_inputs_in_place_refuses_any_flipped_byte() {
+    let (blob, enc) = encoded(13, 20_000);
+    let (kp, ks) = {
+        let params = enc.metadata.layout().params();
+        (usize::from(params.primary_source_symbols()), usize::from(params.secondary_source_symbols()))
+    };
+    // Half rows, half other slivers: both kinds of input.
+    let primary: Vec<&Sliver<Primary>> = enc.pairs.iter().map(|p| &p.primary).collect();
+    let mixed: Vec<&Sliver<Primary>> = primary[..kp / 2].iter().chain(&primary[kp..]).take(kp).copied().collect();
+    for (victim, rows_only) in (0..kp).map(|v| (v, false)).chain((0..kp).map(|v| (v, true))) {
+        let mut picks = if rows_only { primary[..kp].to_vec() } else { mixed.clone() };
+        let flipped = flip_byte(picks[victim], 1);
+        picks[victim] = &flipped;
+        let unverified = in_place_with(&enc.metadata, &picks, Inputs::Unverified).0;
+        assert_eq!(unverified, Err(Error::InconsistentBlob), "input {victim}, rows only: {rows_only}");
+        if rows_only {
+            let (trusted, lines) = in_place_with(&enc.metadata, &picks, Inputs::Verified);
+            assert_eq!(trusted, Ok(()), "input {victim}");
+            assert_ne!(blob_of_lines(&enc, &lines), blob, "input {victim}");
+        }
+    }
+    let secondary: Vec<&Sliver<Secondary>> = enc.pairs.iter().map(|p| &p.secondary).take(ks).collect();
+    for victim in [0, ks - 1] {
+        let flipped = flip_byte(secondary[victim], 1);
+        let mut picks = secondary.clone();
+        picks[victim] = &flipped;
+        for inputs in [Inputs::Verified, Inputs::Unverified] {
+            assert_eq!(in_place_with(&enc.metadata, &picks, inputs).0, Err(Error::InconsistentBlob), "{victim}");
         }
     }
 }
@@ -535,7 +583,10 @@ fn decoding_in_place_refuses_wrong_inputs_and_lying_metadata() {
         primary[..kp].iter().map(|s| (s.index(), s.data().to_vec())).collect();
     short[2].1.pop();
     let mut lines: Vec<(SliverIndex<Primary>, &mut [u8])> = short.iter_mut().map(|(i, d)| (*i, &mut d[..])).collect();
-    assert!(matches!(walrus_encoder::decode_in_place(&enc.metadata, &mut lines), Err(Error::WrongSliverLength { .. })));
+    assert!(matches!(
+        walrus_encoder::decode_in_place(&enc.metadata, &mut lines, Inputs::Verified),
+        Err(Error::WrongSliverLength { .. })
+    ));
 
     // Metadata that lies about a row is caught whenever that row is decoded, from either axis.
     for row in [0, kp / 2, kp - 1] {

@@ -12,8 +12,8 @@ use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
 use walrus_encoder::{
-    Axis, BlobEncoder, BlobLayout, ConsistencyCheck, EncodingParams, FileEncoder, Primary, Secondary, Sliver,
-    SliverPairIndex, VerifiedMetadata,
+    Axis, BlobEncoder, BlobLayout, ConsistencyCheck, EncodingParams, FileEncoder, Inputs, Primary, Secondary, Sliver,
+    SliverIndex, SliverPairIndex, VerifiedMetadata,
 };
 
 use direct::AlignedBuf;
@@ -85,16 +85,48 @@ pub fn decode(dir: &Path, out: &Path, force: bool, strict: bool) -> Result<ExitC
     // The blob, plus the slivers it is decoded from (about as large again).
     let length = metadata.layout().unencoded_length();
     memory::ensure_available(2 * length, || format!("decoding a blob of {length} bytes"))?;
-    let mut rejected = Vec::new();
-    let primary = folder.valid_slivers::<Primary>(&metadata, &mut rejected)?;
     let check = if strict { ConsistencyCheck::Strict } else { ConsistencyCheck::Default };
-    let result = match primary {
-        Ok(slivers) if check == ConsistencyCheck::Default => decode_rows_in_place(&metadata, slivers, &destination),
-        Ok(slivers) => decode_to(&metadata, &slivers, check, &destination),
-        Err(primary_count) => match folder.valid_slivers::<Secondary>(&metadata, &mut rejected)? {
-            Ok(slivers) => decode_to(&metadata, &slivers, check, &destination),
+    let mut rejected = Vec::new();
+    let result = decode_from(&folder, &metadata, check, &destination, &mut rejected);
+    report_rejected(&rejected);
+    result?;
+    if let Destination::File { .. } = destination {
+        eprintln!("decoded {length} bytes of blob {} into {}", metadata.blob_id(), out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decode_from(
+    folder: &EncodingFolder,
+    metadata: &VerifiedMetadata,
+    check: ConsistencyCheck,
+    destination: &Destination,
+    rejected: &mut Vec<SliverCheck>,
+) -> Result<()> {
+    if check == ConsistencyCheck::Default {
+        // Checking every row of the decoded blob guarantees it as verifying the slivers first
+        // would, and hashes fewer expansions when some slivers are not rows. The slivers are
+        // verified only if that check fails, to tell a bad sliver from a bad encoding.
+        if let Ok(slivers) = folder.valid_slivers::<Primary>(metadata, Inputs::Unverified, rejected)? {
+            match decode_rows_in_place(metadata, slivers, Inputs::Unverified, destination) {
+                Err(e)
+                    if matches!(
+                        e.downcast_ref::<walrus_encoder::Error>(),
+                        Some(walrus_encoder::Error::InconsistentBlob)
+                    ) => {}
+                done => return done,
+            }
+        }
+        rejected.clear();
+    }
+    match folder.valid_slivers::<Primary>(metadata, Inputs::Verified, rejected)? {
+        Ok(slivers) if check == ConsistencyCheck::Default => {
+            decode_rows_in_place(metadata, slivers, Inputs::Verified, destination)
+        }
+        Ok(slivers) => decode_to(metadata, &slivers, check, destination),
+        Err(primary_count) => match folder.valid_slivers::<Secondary>(metadata, Inputs::Verified, rejected)? {
+            Ok(slivers) => decode_to(metadata, &slivers, check, destination),
             Err(secondary_count) => {
-                report_rejected(&rejected);
                 let p = metadata.layout().params();
                 bail!(
                     "too few valid slivers to decode: {primary_count} primary ({} needed) and {secondary_count} \
@@ -104,13 +136,7 @@ pub fn decode(dir: &Path, out: &Path, force: bool, strict: bool) -> Result<ExitC
                 );
             }
         },
-    };
-    report_rejected(&rejected);
-    result?;
-    if let Destination::File { .. } = destination {
-        eprintln!("decoded {length} bytes of blob {} into {}", metadata.blob_id(), out.display());
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// Decodes the blob from `slivers` (verified) and writes it to `destination`. A file is written
@@ -148,37 +174,52 @@ fn decode_to<A: Axis>(
     }
 }
 
-/// Decodes the blob from primary `slivers` (verified) in their own buffers, where the rows come
-/// out, and writes the rows on: unlike [`decode_to`], no second buffer the size of the blob.
-/// Nothing is written before the default check has passed.
+/// Decodes the blob from primary `slivers` in their own buffers, where the rows come out, and
+/// writes the rows on: unlike [`decode_to`], no second buffer the size of the blob. A file is
+/// written while the default check runs, and put in place only if it passes; standard output
+/// gets nothing unless it does.
 fn decode_rows_in_place(
     metadata: &VerifiedMetadata,
     slivers: Vec<Sliver<Primary>>,
+    inputs: Inputs,
     destination: &Destination,
 ) -> Result<()> {
     let spinner = progress::spinner("decoding");
     let mut buffers: Vec<_> = slivers.into_iter().map(|sliver| (sliver.index(), sliver.into_symbols_mut())).collect();
     let mut lines: Vec<_> = buffers.iter_mut().map(|(index, buffer)| (*index, &mut buffer[..])).collect();
-    walrus_encoder::decode_in_place(metadata, &mut lines).context("decoding")?;
-    lines.sort_by_key(|(index, _)| index.get());
-    let mut left = metadata.layout().unencoded_length();
-    // The rows in order, the last cut at the blob's end (and any after it, all padding, empty).
-    let rows = lines.iter().map(|(_, row)| {
-        let take = left.min(row.len() as u64);
-        left -= take;
-        &row[..take as usize]
-    });
+    let length = metadata.layout().unencoded_length();
     match destination {
         Destination::Stdout => {
+            walrus_encoder::decode_in_place(metadata, &mut lines, inputs).context("decoding")?;
             drop(spinner);
-            output::write_stdout_pieces(rows)
+            let lines: Vec<_> = lines.iter().map(|(index, row)| (*index, &**row)).collect();
+            output::write_stdout_pieces(blob_rows(&lines, length).into_iter())
         }
         Destination::File { path, replace } => {
-            let staged = Staged::write_pieces(path, *replace, rows)?;
+            let staged = walrus_encoder::decode_in_place_alongside(metadata, &mut lines, inputs, |lines| {
+                Staged::write_pieces(path, *replace, blob_rows(lines, length).into_iter())
+            })
+            .context("decoding")??;
             drop(spinner);
             staged.commit()
         }
     }
+}
+
+/// The blob's rows in order, the last cut at its `length` (and any after it, all padding,
+/// empty).
+fn blob_rows<'a>(lines: &[(SliverIndex<Primary>, &'a [u8])], length: u64) -> Vec<&'a [u8]> {
+    let mut sorted = lines.to_vec();
+    sorted.sort_by_key(|(index, _)| index.get());
+    let mut left = length;
+    sorted
+        .into_iter()
+        .map(|(_, row)| {
+            let take = left.min(row.len() as u64);
+            left -= take;
+            &row[..take as usize]
+        })
+        .collect()
 }
 
 fn report_rejected(rejected: &[SliverCheck]) {

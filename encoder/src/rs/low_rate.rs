@@ -141,7 +141,27 @@ fn xor(dst: &mut [[u8; 64]], src: &[[u8; 64]]) {
         // SAFETY: the feature was just detected.
         return unsafe { xor_avx512(dst, src) };
     }
+    #[cfg(target_arch = "x86_64")]
+    if is_x86_feature_detected!("avx2") && crate::cpu::own_simd_allowed() {
+        // SAFETY: the feature was just detected.
+        return unsafe { xor_avx2(dst, src) };
+    }
     utils::xor(dst, src);
+}
+
+/// The crate's portable XOR compiles to 16-byte steps: on an AVX2-only machine a tenth of a
+/// decoding's time went there.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn xor_avx2(dst: &mut [[u8; 64]], src: &[[u8; 64]]) {
+    use std::arch::x86_64::*;
+    for (d, s) in dst.iter_mut().zip(src) {
+        for half in 0..2 {
+            let p = d.as_mut_ptr().add(32 * half) as *mut __m256i;
+            let q = s.as_ptr().add(32 * half) as *const __m256i;
+            _mm256_storeu_si256(p, _mm256_xor_si256(_mm256_loadu_si256(p), _mm256_loadu_si256(q)));
+        }
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
