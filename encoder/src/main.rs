@@ -62,7 +62,7 @@ enum Command {
         #[arg(long, short, value_name = "DIR")]
         out: PathBuf,
     },
-    /// Rebuild the blob from whatever slivers DIR/slivers holds, verifying each first.
+    /// Rebuild the blob from whatever slivers DIR/slivers holds, checked against the metadata.
     Decode {
         /// A folder with metadata.bcs and slivers/ (as `encode` writes it).
         dir: PathBuf,
