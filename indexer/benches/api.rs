@@ -393,6 +393,8 @@ struct Load {
 /// wait counts in their latency): an overloaded server then shows as latency, not as
 /// thousands of connections refused.
 const CONNECTIONS: usize = 256;
+/// How early tokio's timer is asked to wake the generator (see [`open_loop`]).
+const TIMER_SLACK: Duration = Duration::from_millis(2);
 
 /// Sends request `i` at `start + i / rate` until `duration` has passed or `until` resolves,
 /// whatever the earlier ones are doing (open loop); latency counts from the time a request was
@@ -415,10 +417,14 @@ async fn open_loop(
         if due - start >= duration {
             break;
         }
+        // Tokio's timers wake up to a millisecond late, which would count as latency of every
+        // request: they take it to just before the request is due, and a thread sleep (to
+        // within microseconds) the rest. This future runs on the main thread, not a worker.
         tokio::select! {
-            () = tokio::time::sleep_until(due.into()) => {}
+            () = tokio::time::sleep_until(due.checked_sub(TIMER_SLACK).unwrap_or(due).into()) => {}
             () = &mut until => break,
         }
+        std::thread::sleep(due.saturating_duration_since(Instant::now()));
         worst_lag = worst_lag.max(Instant::now() - due);
         let (kind, path) = request(i);
         let (client, url, connections) = (client.clone(), format!("{base}{path}"), connections.clone());
