@@ -112,7 +112,6 @@ fn measure_each(binary: &Path, reps: usize, args: impl Fn(usize) -> Vec<String>)
     )
 }
 
-/// Median seconds of `f` in memory, after one warm-up.
 /// The library's median time to encode `file` in memory for `n` shards.
 fn library_encode(reps: usize, n: u16, file: &Path) -> f64 {
     let blob = fs::read(file).unwrap();
@@ -120,6 +119,7 @@ fn library_encode(reps: usize, n: u16, file: &Path) -> f64 {
     in_memory(reps, || BlobEncoder::new(params, &blob).unwrap().encode())
 }
 
+/// Median seconds of `f` in memory, after one warm-up.
 fn in_memory<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
     drop(f());
     median(

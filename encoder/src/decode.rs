@@ -210,7 +210,6 @@ pub fn decode_in_place_alongside<A: Axis, T: Send>(
         // Rows from secondary slivers are all decoded, so all are checked either way.
         _ => (0..lines.len()).collect(),
     };
-    let layout = metadata.layout();
     if A::IS_PRIMARY {
         // Nobody reads past the blob's end: the rows can be zeroed there before anyone does.
         for (index, row) in lines.iter_mut() {

@@ -459,31 +459,38 @@ async fn list_nodes(s: &Session, json: bool) -> Result<()> {
     for cap in caps {
         let pool = s.node.contents(cap.node_id).await.with_context(|| format!("the pool of node {}", cap.node_id))?;
         let info = stake_value::pool_node(&pool.contents).map_err(|e| anyhow!("node {}: {e}", cap.node_id))?;
-        nodes.push(json!({
-            "nodeCap": cap.reference.object_id().to_string(),
-            "nodeId": cap.node_id.to_string(),
-            "name": info.name,
-            "networkAddress": info.network_address,
-            "publicKey": format!("0x{}", hex::encode(&info.public_key)),
-            "lastEpochSyncDone": cap.last_epoch_sync_done,
-        }));
+        nodes.push((cap, info));
     }
     if json {
+        let nodes: Vec<Value> = nodes
+            .iter()
+            .map(|(cap, info)| {
+                json!({
+                    "nodeCap": cap.reference.object_id().to_string(),
+                    "nodeId": cap.node_id.to_string(),
+                    "name": info.name,
+                    "networkAddress": info.network_address,
+                    "publicKey": format!("0x{}", hex::encode(&info.public_key)),
+                    "lastEpochSyncDone": cap.last_epoch_sync_done,
+                })
+            })
+            .collect();
         println!("{}", json!({ "nodes": nodes }));
-    } else if nodes.is_empty() {
+        return Ok(());
+    }
+    if nodes.is_empty() {
         println!("{} holds no NodeCap", s.key.address());
-    } else {
-        for n in &nodes {
-            println!(
-                "{} {:?} at {}, key {}, NodeCap {}, last sync-done epoch {}",
-                n["nodeId"].as_str().unwrap_or_default(),
-                n["name"].as_str().unwrap_or_default(),
-                n["networkAddress"].as_str().unwrap_or_default(),
-                n["publicKey"].as_str().unwrap_or_default(),
-                n["nodeCap"].as_str().unwrap_or_default(),
-                n["lastEpochSyncDone"]
-            );
-        }
+    }
+    for (cap, info) in &nodes {
+        println!(
+            "{} {:?} at {}, key 0x{}, NodeCap {}, last sync-done epoch {}",
+            cap.node_id,
+            info.name,
+            info.network_address,
+            hex::encode(&info.public_key),
+            cap.reference.object_id(),
+            cap.last_epoch_sync_done
+        );
     }
     Ok(())
 }
