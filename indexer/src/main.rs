@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use sui_sdk_types::Digest;
-use tokio::sync::watch;
+use tokio::sync::{oneshot, watch};
 use walrus_chain::checkpoint::parse_address;
 use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState, Phase};
@@ -110,6 +110,29 @@ async fn stop_signal() {
     }
 }
 
+/// Runs ingestion on a thread and runtime of its own. Building a batch's rows and encoding them
+/// for PostgreSQL take milliseconds of CPU between awaits; on the API's workers that held up
+/// every request queued behind them (lookups waited tens of milliseconds after each commit),
+/// while threads of their own are shared out by the kernel, which preempts.
+fn spawn_ingestion(
+    store: Store,
+    source: Source,
+    config: IngestConfig,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<oneshot::Receiver<Result<Outcome, ingest::IngestError>>> {
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("building the ingestion runtime")?;
+    let (outcome_tx, outcome) = oneshot::channel();
+    std::thread::Builder::new()
+        .name("ingestion".into())
+        .spawn(move || {
+            // A panic drops the sender: the receiver reports the thread as gone.
+            let _ = outcome_tx.send(runtime.block_on(ingest::run(store, source, config, shutdown)));
+        })
+        .context("starting the ingestion thread")?;
+    Ok(outcome)
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
@@ -171,11 +194,11 @@ async fn main() -> anyhow::Result<()> {
         database_timeout: PoolLimits::INGESTION.statement_timeout,
         status,
     };
-    let mut ingestion = tokio::spawn(ingest::run(store.clone(), source, config, shutdown.clone()));
+    let mut ingestion = spawn_ingestion(store.clone(), source, config, shutdown.clone())?;
 
     let finished = tokio::select! {
         result = &mut ingestion => {
-            let outcome = result.context("ingestion task")?.context("ingestion")?;
+            let outcome = result.context("ingestion thread")?.context("ingestion")?;
             if !args.exit_when_done {
                 tracing::info!("ingestion reached --last-checkpoint; serving only");
                 stop_signal().await;
@@ -185,7 +208,7 @@ async fn main() -> anyhow::Result<()> {
         () = stop_signal() => {
             // The batch being committed completes; nothing after it starts.
             let _ = shutdown_tx.send(true);
-            ingestion.await.context("ingestion task")?.context("ingestion")? == Outcome::Finished
+            ingestion.await.context("ingestion thread")?.context("ingestion")? == Outcome::Finished
         }
     };
     let _ = shutdown_tx.send(true);
