@@ -254,14 +254,13 @@ struct Indexer {
 }
 
 impl Indexer {
-    /// Starts the binary on `database`, ingesting `corpus` up to its last checkpoint; with
-    /// `exit_when_done` it exits once that is committed, else it serves on.
-    fn start(admin: &str, database: &str, corpus: &Corpus, exit_when_done: bool) -> Self {
+    /// Starts the binary on `database`, ingesting `corpus` up to its last checkpoint, then
+    /// serving on until stopped.
+    fn start(admin: &str, database: &str, corpus: &Corpus) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let base_url = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
         let binary = std::env::var("BENCH_INDEXER").unwrap_or_else(|_| env!("CARGO_BIN_EXE_walrus-indexer").into());
-        let mut command = Command::new(binary);
-        command
+        let child = Command::new(binary)
             .args(["--database-url", &format!("{base_url}/{database}")])
             .args(["--package", &package().to_string()])
             .args(["--source", &format!("dir:{}", corpus.dir.path().display())])
@@ -269,11 +268,10 @@ impl Indexer {
             .args(["--last-checkpoint", &(corpus.checkpoints - 1).to_string()])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit());
-        if exit_when_done {
-            command.arg("--exit-when-done");
-        }
-        Self { child: command.spawn().expect("starting walrus-indexer"), base: format!("http://127.0.0.1:{port}") }
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("starting walrus-indexer");
+        Self { child, base: format!("http://127.0.0.1:{port}") }
     }
 
     fn pid(&self) -> u32 {
@@ -508,9 +506,11 @@ fn report(name: &str, load: &Load) -> (f64, f64) {
     (if all.is_empty() { f64::NAN } else { ms(percentile(&all, 0.99)) }, rate)
 }
 
-/// Runs the binary on a fresh database until it has ingested the corpus and exited, while
-/// `serving` requests/s of lookups (of blobs at or below the watermark) go to it; returns the
-/// ingestion time (from the API being up to the exit), its CPU seconds and the load, if any.
+/// Runs the binary on a fresh database until its watermark is the corpus's last checkpoint,
+/// while `serving` requests/s of lookups (of blobs at or below the watermark) go to it, then
+/// stops it; returns the ingestion time (from the API being up to the last commit, seen within
+/// [`WATERMARK_POLL`]), its CPU seconds and the load, if any. The load stops at the last commit,
+/// while the indexer still serves: no request is sent to a process that has exited.
 async fn ingest(
     admin: &str,
     database: &str,
@@ -520,30 +520,32 @@ async fn ingest(
 ) -> (Duration, f64, Option<Load>) {
     create_database(admin, database).await;
     let cpu_before = children_cpu();
-    let mut indexer = Indexer::start(admin, database, corpus, true);
+    let mut indexer = Indexer::start(admin, database, corpus);
     let base = indexer.base.clone();
     indexer.ready(client).await;
     let started = Instant::now();
     let watermark = Arc::new(AtomicU64::new(0));
     let (done_tx, done) = tokio::sync::watch::channel(false);
-    // The watermark, for lookups of blobs already ingested; and the exit.
+    // The watermark, for lookups of blobs already ingested; and the end.
     let poller = {
-        let (client, base, watermark) = (client.clone(), base.clone(), watermark.clone());
+        let (client, base, watermark, last) = (client.clone(), base.clone(), watermark.clone(), corpus.checkpoints - 1);
         tokio::spawn(async move {
             loop {
                 if let Ok(Some(status)) = indexer.child.try_wait() {
-                    assert!(status.success(), "walrus-indexer failed: {status}");
-                    let _ = done_tx.send(true);
-                    return started.elapsed();
+                    panic!("walrus-indexer exited before ingesting the corpus: {status}");
                 }
                 if let Ok(response) = client.get(format!("{base}/v1/health")).send().await {
                     if let Ok(health) = response.json_value().await {
                         if let Some(checkpoint) = health["watermark_checkpoint"].as_u64() {
                             watermark.store(checkpoint + 1, Ordering::Relaxed);
+                            if checkpoint == last {
+                                let _ = done_tx.send(true);
+                                return (started.elapsed(), indexer);
+                            }
                         }
                     }
                 }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(WATERMARK_POLL).await;
             }
         })
     };
@@ -564,10 +566,14 @@ async fn ingest(
         }
         None => None,
     };
-    let elapsed = poller.await.unwrap();
+    let (elapsed, indexer) = poller.await.unwrap();
     drop(done);
+    indexer.stop();
     (elapsed, children_cpu() - cpu_before, load)
 }
+
+/// How often [`ingest`] reads the watermark.
+const WATERMARK_POLL: Duration = Duration::from_millis(20);
 
 /// `response.json()` without reqwest's json feature.
 trait JsonValue {
@@ -619,7 +625,7 @@ async fn explorer(admin: &str, client: &reqwest::Client, seconds: Duration) {
     let rate = env_number("BENCH_EXPLORER_RATE", 100) as f64;
     create_database(admin, DATABASE).await;
     let empty = Corpus { dir: tempfile::tempdir().unwrap(), blobs: 0, checkpoints: 1, events: 0 };
-    let indexer = Indexer::start(admin, DATABASE, &empty, false);
+    let indexer = Indexer::start(admin, DATABASE, &empty);
     indexer.ready(client).await;
     let base_url = admin.rsplit_once('/').map_or(admin, |(base, _)| base);
     let mut connection = PgConnection::connect(&format!("{base_url}/{DATABASE}")).await.unwrap();
@@ -701,7 +707,7 @@ async fn main() {
     );
 
     // 2.–4. Serving the ingested database.
-    let indexer = Indexer::start(&admin, "bench_api", &corpus, false);
+    let indexer = Indexer::start(&admin, "bench_api", &corpus);
     assert_eq!(indexer.ready(&client).await, Some(corpus.checkpoints - 1), "the corpus is ingested");
     let pid = Some(indexer.pid());
     let base = indexer.base.clone();
