@@ -5,7 +5,7 @@
 
 use prost::Message;
 use sui_rpc::proto::sui::rpc::v2 as proto;
-use sui_sdk_types::{Address, CheckpointData, Digest, Event, MovePackage, ObjectData};
+use sui_sdk_types::{Address, CheckpointData, CheckpointSummary, Digest, Event, MovePackage, ObjectData};
 
 /// The leading byte of a `.chk` file: its payload is BCS.
 const CHK_BCS: u8 = 0x01;
@@ -120,7 +120,8 @@ impl Checkpoint {
     }
 
     /// Reads the protobuf message, which must carry `sequence_number`, `digest`,
-    /// `summary.previous_digest` (except at genesis), `summary.timestamp`,
+    /// `summary.previous_digest` (except at genesis), `summary.timestamp` (and may carry
+    /// `summary.bcs`, then checked against them),
     /// `transactions.digest`, `transactions.events` and, to follow package upgrades,
     /// `objects` or `transactions.objects` with their BCS.
     pub fn from_proto(message: &proto::Checkpoint) -> Result<Self, DecodeError> {
@@ -142,6 +143,9 @@ impl Checkpoint {
             .and_then(|s| s.checked_mul(1000))
             .and_then(|ms| ms.checked_add(u64::try_from(timestamp.nanos / 1_000_000).ok()?))
             .ok_or(DecodeError::Invalid { what: "summary.timestamp", error: format!("{timestamp:?}") })?;
+        if let Some(bcs) = message.summary.as_ref().and_then(|s| s.bcs.as_ref()).and_then(|b| b.value.as_deref()) {
+            check_summary(bcs, sequence_number, &digest, previous_digest.as_ref(), timestamp_ms)?;
+        }
         let checkpoint_packages = message.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
         let mut transactions = Vec::with_capacity(message.transactions.len());
         for tx in &message.transactions {
@@ -170,6 +174,33 @@ impl Checkpoint {
             transactions,
         })
     }
+}
+
+/// Checks a summary sent with its BCS (a full node sends it when asked): the BCS must hash to
+/// the message's digest, so that the digest stands for the summary, and say the same sequence
+/// number, previous digest and time as the message's fields.
+fn check_summary(
+    bcs: &[u8],
+    sequence: u64,
+    digest: &Digest,
+    previous: Option<&Digest>,
+    timestamp_ms: u64,
+) -> Result<(), DecodeError> {
+    let invalid = |error: String| DecodeError::Invalid { what: "summary.bcs", error };
+    let summary: CheckpointSummary = bcs::from_bytes(bcs).map_err(|e| invalid(e.to_string()))?;
+    let hashed = summary.digest();
+    if hashed != *digest {
+        return Err(invalid(format!("the summary hashes to {hashed}, not to the checkpoint's digest {digest}")));
+    }
+    let said = (summary.sequence_number, summary.previous_digest.as_ref(), summary.timestamp_ms);
+    if said != (sequence, previous, timestamp_ms) {
+        return Err(invalid(format!(
+            "the summary says checkpoint {}, previous digest {:?}, time {} ms; the message says {sequence}, {previous:?}, \
+             {timestamp_ms} ms",
+            said.0, said.1, said.2
+        )));
+    }
+    Ok(())
 }
 
 fn parse_digest(what: &'static str, text: &str) -> Result<Digest, DecodeError> {

@@ -62,6 +62,7 @@ const READ_MASK: &[&str] = &[
     "digest",
     "summary.previous_digest",
     "summary.timestamp",
+    "summary.bcs",
     "transactions.digest",
     "transactions.events",
     "objects.objects.bcs",

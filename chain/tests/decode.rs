@@ -75,6 +75,61 @@ fn binpb_zst_round_trip_and_errors() {
     assert_eq!(Checkpoint::from_binpb_zst(&genesis).unwrap().previous_digest, None);
 }
 
+/// Mainnet checkpoint 1137's summary in a protobuf message as a checkpoint store's file carries
+/// it: its BCS, with the digest, previous digest and time beside it.
+fn message_with_real_summary() -> sui_rpc::proto::sui::rpc::v2::Checkpoint {
+    let data: sui_sdk_types::CheckpointData = bcs::from_bytes(&fixture()).unwrap();
+    let summary = data.checkpoint_summary.checkpoint;
+    let mut message = testing::checkpoint(summary.sequence_number, vec![]);
+    message.digest = Some(summary.digest().to_string());
+    let fields = message.summary.as_mut().unwrap();
+    fields.previous_digest = summary.previous_digest.map(|digest| digest.to_string());
+    let ms = summary.timestamp_ms;
+    fields.timestamp =
+        Some(prost_types::Timestamp { seconds: (ms / 1000) as i64, nanos: (ms % 1000 * 1_000_000) as i32 });
+    let mut bcs_field = sui_rpc::proto::sui::rpc::v2::Bcs::default();
+    bcs_field.value = Some(bcs::to_bytes(&summary).unwrap().into());
+    fields.bcs = Some(bcs_field);
+    message
+}
+
+fn decode_message(message: &sui_rpc::proto::sui::rpc::v2::Checkpoint) -> Result<Checkpoint, DecodeError> {
+    Checkpoint::from_binpb_zst(&zstd::encode_all(message.encode_to_vec().as_slice(), 1).unwrap())
+}
+
+/// Defect: a checkpoint's digest was taken on trust, so a file could claim any place in the
+/// chain. A summary sent with its BCS must hash to the digest and agree with the fields.
+#[test]
+fn a_summary_with_its_bcs_must_hash_to_the_digest_and_agree_with_the_fields() {
+    let message = message_with_real_summary();
+    let checkpoint = decode_message(&message).unwrap();
+    assert_eq!(checkpoint.sequence_number, CheckpointSequence(1137));
+    assert_eq!(checkpoint.digest.to_string(), message.digest.clone().unwrap());
+
+    let refused = |message: &sui_rpc::proto::sui::rpc::v2::Checkpoint| match decode_message(message) {
+        Err(DecodeError::Invalid { what: "summary.bcs", error }) => error,
+        other => panic!("expected the summary refused, got {other:?}"),
+    };
+    // Another checkpoint's digest (the previous one's, say).
+    let mut claimed = message.clone();
+    claimed.digest = message.summary.as_ref().unwrap().previous_digest.clone();
+    assert!(refused(&claimed).contains("hashes to"));
+    // A previous digest, sequence number or time that the summary does not say.
+    let mut relinked = message.clone();
+    relinked.summary.as_mut().unwrap().previous_digest = Some(testing::checkpoint_digest(1136).to_string());
+    assert!(refused(&relinked).contains("previous digest"));
+    let mut renumbered = message.clone();
+    renumbered.sequence_number = Some(1138);
+    assert!(refused(&renumbered).contains("checkpoint 1137"));
+    let mut retimed = message.clone();
+    retimed.summary.as_mut().unwrap().timestamp = Some(prost_types::Timestamp { seconds: 1, nanos: 0 });
+    assert!(refused(&retimed).contains("time"));
+    // Bytes that are not a summary at all.
+    let mut garbage = message.clone();
+    garbage.summary.as_mut().unwrap().bcs.as_mut().unwrap().value = Some(vec![1, 2, 3].into());
+    refused(&garbage);
+}
+
 /// Defect: a 33 KB file inflated to over 1 GiB in memory. Decompression stops at the limit.
 #[test]
 fn a_zstd_bomb_is_refused_at_the_limit() {
