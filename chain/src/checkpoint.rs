@@ -78,7 +78,11 @@ impl Checkpoint {
     pub fn from_chk(bytes: &[u8]) -> Result<Self, DecodeError> {
         match bytes.split_first() {
             None => Err(DecodeError::Empty),
-            Some((&CHK_BCS, payload)) => Ok(Self::from_checkpoint_data(bcs::from_bytes(payload)?)),
+            Some((&CHK_BCS, payload)) => {
+                let data = bcs::from_bytes(payload)?;
+                check_contents(&data)?;
+                Ok(Self::from_checkpoint_data(data))
+            }
             Some((&other, _)) => Err(DecodeError::UnknownEncoding(other)),
         }
     }
@@ -174,6 +178,32 @@ impl Checkpoint {
             transactions,
         })
     }
+}
+
+/// Checks that a `.chk` file's transactions are those its summary commits to: the contents
+/// hash to the summary's content digest and list each transaction and its effects, in order,
+/// and each transaction's events hash to the digest its effects give.
+fn check_contents(data: &CheckpointData) -> Result<(), DecodeError> {
+    let invalid = |error: String| DecodeError::Invalid { what: "checkpoint contents", error };
+    let (summary, contents) = (&data.checkpoint_summary.checkpoint, &data.checkpoint_contents);
+    let hashed = contents.digest();
+    if hashed != summary.content_digest {
+        return Err(invalid(format!("they hash to {hashed}, the summary commits to {}", summary.content_digest)));
+    }
+    let listed = contents.transactions();
+    if listed.len() != data.transactions.len() {
+        return Err(invalid(format!("{} transactions, the contents list {}", data.transactions.len(), listed.len())));
+    }
+    for (i, (tx, listed)) in data.transactions.iter().zip(listed).enumerate() {
+        let digest = tx.transaction.transaction.digest();
+        if digest != *listed.transaction() || tx.effects.digest() != *listed.effects() {
+            return Err(invalid(format!("transaction {i} ({digest}) or its effects are not the ones listed")));
+        }
+        if tx.events.as_ref().map(|events| events.digest()).as_ref() != tx.effects.events_digest() {
+            return Err(invalid(format!("the events of transaction {i} ({digest}) are not the ones its effects name")));
+        }
+    }
+    Ok(())
 }
 
 /// Checks a summary sent with its BCS (a full node sends it when asked): the BCS must hash to

@@ -35,6 +35,41 @@ fn real_mainnet_checkpoint_decodes_from_chk() {
     assert!(checkpoint.transactions.iter().all(|tx| tx.digest.len() >= 43));
 }
 
+/// Defect: a `.chk` file's transactions and events were taken on trust, whatever its summary
+/// committed to. Each change to mainnet checkpoint 1137 below is refused.
+#[test]
+fn a_chk_file_must_hold_the_transactions_and_events_its_summary_commits_to() {
+    let real: sui_sdk_types::CheckpointData = bcs::from_bytes(&fixture()).unwrap();
+    let decode = |data: &sui_sdk_types::CheckpointData| {
+        let mut file = vec![0x01];
+        file.extend(bcs::to_bytes(data).unwrap());
+        Checkpoint::from_chk(&file)
+    };
+    assert!(decode(&real).is_ok());
+    let refused = |data: &sui_sdk_types::CheckpointData| match decode(data) {
+        Err(DecodeError::Invalid { what: "checkpoint contents", error }) => error,
+        other => panic!("expected the contents refused, got {other:?}"),
+    };
+    let mut dropped = real.clone();
+    dropped.transactions.pop();
+    assert!(refused(&dropped).contains("transactions, the contents list"));
+    let mut swapped = real.clone();
+    swapped.transactions.swap(0, 1);
+    assert!(refused(&swapped).contains("transaction 0"));
+    // Events added where the effects name none, or taken away where they name some.
+    let mut events = real.clone();
+    let last = events.transactions.len() - 1;
+    let tx = &mut events.transactions[last];
+    tx.events = match tx.events.take() {
+        Some(_) => None,
+        None => Some(sui_sdk_types::TransactionEvents(vec![])),
+    };
+    assert!(refused(&events).contains(&format!("events of transaction {last}")));
+    let mut contents = real.clone();
+    contents.checkpoint_contents = sui_sdk_types::CheckpointContents::new_v1(vec![]);
+    assert!(refused(&contents).contains("the summary commits to"));
+}
+
 #[test]
 fn chk_errors_are_named() {
     assert!(matches!(Checkpoint::from_chk(&[]), Err(DecodeError::Empty)));
