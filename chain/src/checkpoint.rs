@@ -78,11 +78,7 @@ impl Checkpoint {
     pub fn from_chk(bytes: &[u8]) -> Result<Self, DecodeError> {
         match bytes.split_first() {
             None => Err(DecodeError::Empty),
-            Some((&CHK_BCS, payload)) => {
-                let data = bcs::from_bytes(payload)?;
-                check_contents(&data)?;
-                Ok(Self::from_checkpoint_data(data))
-            }
+            Some((&CHK_BCS, payload)) => Self::from_checkpoint_data(bcs::from_bytes(payload)?),
             Some((&other, _)) => Err(DecodeError::UnknownEncoding(other)),
         }
     }
@@ -103,7 +99,9 @@ impl Checkpoint {
         Self::from_proto(&proto::Checkpoint::decode(raw.as_slice())?)
     }
 
-    pub fn from_checkpoint_data(data: CheckpointData) -> Self {
+    /// The checkpoint `data` holds, once its transactions are shown to be the summary's.
+    fn from_checkpoint_data(data: CheckpointData) -> Result<Self, DecodeError> {
+        check_contents(&data)?;
         let summary = &data.checkpoint_summary.checkpoint;
         let transactions = data
             .transactions
@@ -114,13 +112,13 @@ impl Checkpoint {
                 packages: tx.output_objects.iter().filter_map(|o| package_of(o.data())).collect(),
             })
             .collect();
-        Self {
+        Ok(Self {
             sequence_number: CheckpointSequence(summary.sequence_number),
             digest: data.checkpoint_summary.checkpoint.digest(),
             previous_digest: summary.previous_digest,
             timestamp_ms: summary.timestamp_ms,
             transactions,
-        }
+        })
     }
 
     /// Reads the protobuf message, which must carry `sequence_number`, `digest`,
@@ -222,12 +220,12 @@ fn check_summary(
     if hashed != *digest {
         return Err(invalid(format!("the summary hashes to {hashed}, not to the checkpoint's digest {digest}")));
     }
-    let said = (summary.sequence_number, summary.previous_digest.as_ref(), summary.timestamp_ms);
-    if said != (sequence, previous, timestamp_ms) {
+    let (said_sequence, said_previous, said_ms) =
+        (summary.sequence_number, summary.previous_digest.as_ref(), summary.timestamp_ms);
+    if (said_sequence, said_previous, said_ms) != (sequence, previous, timestamp_ms) {
         return Err(invalid(format!(
-            "the summary says checkpoint {}, previous digest {:?}, time {} ms; the message says {sequence}, {previous:?}, \
-             {timestamp_ms} ms",
-            said.0, said.1, said.2
+            "the summary says checkpoint {said_sequence}, previous digest {said_previous:?}, time {said_ms} ms; the \
+             message says {sequence}, {previous:?}, {timestamp_ms} ms"
         )));
     }
     Ok(())
