@@ -7,6 +7,8 @@ use prost::Message;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{Address, CheckpointData, CheckpointSummary, Digest, Event, MovePackage, ObjectData};
 
+use crate::validators::Certificate;
+
 /// The leading byte of a `.chk` file: its payload is BCS.
 const CHK_BCS: u8 = 0x01;
 
@@ -52,8 +54,8 @@ impl std::fmt::Display for CheckpointSequence {
     }
 }
 
-/// One checkpoint: its number, its place in the hash chain, its time, and the events and
-/// packages of its transactions.
+/// One checkpoint: its number, its place in the hash chain, its time, the events and packages
+/// of its transactions, and the validators' certificate if the source sent it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Checkpoint {
     pub sequence_number: CheckpointSequence,
@@ -62,6 +64,9 @@ pub struct Checkpoint {
     pub previous_digest: Option<Digest>,
     pub timestamp_ms: u64,
     pub transactions: Vec<Transaction>,
+    /// Always in a `.chk` file; in a protobuf message when it carries `summary.bcs` and
+    /// `signature`.
+    pub certificate: Option<Certificate>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -102,7 +107,6 @@ impl Checkpoint {
     /// The checkpoint `data` holds, once its transactions are shown to be the summary's.
     fn from_checkpoint_data(data: CheckpointData) -> Result<Self, DecodeError> {
         check_contents(&data)?;
-        let summary = &data.checkpoint_summary.checkpoint;
         let transactions = data
             .transactions
             .into_iter()
@@ -112,18 +116,20 @@ impl Checkpoint {
                 packages: tx.output_objects.iter().filter_map(|o| package_of(o.data())).collect(),
             })
             .collect();
+        let certified = data.checkpoint_summary;
         Ok(Self {
-            sequence_number: CheckpointSequence(summary.sequence_number),
-            digest: data.checkpoint_summary.checkpoint.digest(),
-            previous_digest: summary.previous_digest,
-            timestamp_ms: summary.timestamp_ms,
+            sequence_number: CheckpointSequence(certified.checkpoint.sequence_number),
+            digest: certified.checkpoint.digest(),
+            previous_digest: certified.checkpoint.previous_digest,
+            timestamp_ms: certified.checkpoint.timestamp_ms,
             transactions,
+            certificate: Some(Certificate { summary: certified.checkpoint, signature: certified.signature }),
         })
     }
 
     /// Reads the protobuf message, which must carry `sequence_number`, `digest`,
     /// `summary.previous_digest` (except at genesis), `summary.timestamp` (and may carry
-    /// `summary.bcs`, then checked against them),
+    /// `summary.bcs`, then checked against them, and `signature`),
     /// `transactions.digest`, `transactions.events` and, to follow package upgrades,
     /// `objects` or `transactions.objects` with their BCS.
     pub fn from_proto(message: &proto::Checkpoint) -> Result<Self, DecodeError> {
@@ -145,9 +151,17 @@ impl Checkpoint {
             .and_then(|s| s.checked_mul(1000))
             .and_then(|ms| ms.checked_add(u64::try_from(timestamp.nanos / 1_000_000).ok()?))
             .ok_or(DecodeError::Invalid { what: "summary.timestamp", error: format!("{timestamp:?}") })?;
-        if let Some(bcs) = message.summary.as_ref().and_then(|s| s.bcs.as_ref()).and_then(|b| b.value.as_deref()) {
-            check_summary(bcs, sequence_number, &digest, previous_digest.as_ref(), timestamp_ms)?;
-        }
+        let summary = match message.summary.as_ref().and_then(|s| s.bcs.as_ref()).and_then(|b| b.value.as_deref()) {
+            Some(bcs) => Some(check_summary(bcs, sequence_number, &digest, previous_digest.as_ref(), timestamp_ms)?),
+            None => None,
+        };
+        let signature = message
+            .signature
+            .as_ref()
+            .map(sui_sdk_types::ValidatorAggregatedSignature::try_from)
+            .transpose()
+            .map_err(|e| DecodeError::Invalid { what: "signature", error: e.to_string() })?;
+        let certificate = summary.zip(signature).map(|(summary, signature)| Certificate { summary, signature });
         let checkpoint_packages = message.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
         let mut transactions = Vec::with_capacity(message.transactions.len());
         for tx in &message.transactions {
@@ -174,6 +188,7 @@ impl Checkpoint {
             previous_digest,
             timestamp_ms,
             transactions,
+            certificate,
         })
     }
 }
@@ -213,7 +228,7 @@ fn check_summary(
     digest: &Digest,
     previous: Option<&Digest>,
     timestamp_ms: u64,
-) -> Result<(), DecodeError> {
+) -> Result<CheckpointSummary, DecodeError> {
     let invalid = |error: String| DecodeError::Invalid { what: "summary.bcs", error };
     let summary: CheckpointSummary = bcs::from_bytes(bcs).map_err(|e| invalid(e.to_string()))?;
     let hashed = summary.digest();
@@ -228,7 +243,7 @@ fn check_summary(
              message says {sequence}, {previous:?}, {timestamp_ms} ms"
         )));
     }
-    Ok(())
+    Ok(summary)
 }
 
 fn parse_digest(what: &'static str, text: &str) -> Result<Digest, DecodeError> {

@@ -4,7 +4,8 @@
 //!
 //! Data flows one way: [`source`] (checkpoint N from a folder, a store or a full node) →
 //! [`checkpoint`] (decode) → [`events`] (our events, typed; package origins across upgrades), joined by
-//! [`follow::events_of`]. `testing` (feature `testing`) builds checkpoints for followers' tests.
+//! [`follow::events_of`]; [`validators`] checks checkpoints' certificates where a committee is
+//! trusted. `testing` (feature `testing`) builds checkpoints for followers' tests.
 //! [`messages`] holds what nodes sign for the contracts, which nodes, clients and the local
 //! chain all build.
 
@@ -16,5 +17,6 @@ pub mod messages;
 pub mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod validators;
 
 pub use messages::ObjectId;

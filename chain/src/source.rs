@@ -63,6 +63,7 @@ const READ_MASK: &[&str] = &[
     "summary.previous_digest",
     "summary.timestamp",
     "summary.bcs",
+    "signature",
     "transactions.digest",
     "transactions.events",
     "objects.objects.bcs",

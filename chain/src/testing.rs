@@ -132,3 +132,86 @@ pub fn publish_upgrade(checkpoint: &mut proto::Checkpoint, upgraded: Address, ne
     message.bcs = Some(proto::Bcs::from(bcs::to_bytes(&object).unwrap()));
     checkpoint.objects.get_or_insert_with(Default::default).objects.push(message);
 }
+
+/// The committee in the JSON that `validators::committee_from_json` reads.
+pub fn committee_to_json(committee: &sui_sdk_types::ValidatorCommittee) -> String {
+    serde_json::to_string_pretty(&proto::ValidatorCommittee::from(committee.clone())).unwrap()
+}
+
+/// A validator committee of `members` equal-stake validators with keys of their own, which
+/// certifies checkpoints as Sui's validators do.
+pub struct TestValidators {
+    epoch: u64,
+    keys: Vec<sui_crypto::bls12381::Bls12381PrivateKey>,
+}
+
+impl TestValidators {
+    /// Validators of `epoch`; a different `seed` gives different keys.
+    pub fn new(epoch: u64, seed: u8, members: u8) -> Self {
+        let keys = (1..=members)
+            .map(|i| {
+                let mut secret = [0u8; 32];
+                secret[30] = seed;
+                secret[31] = i;
+                sui_crypto::bls12381::Bls12381PrivateKey::new(secret).unwrap()
+            })
+            .collect();
+        Self { epoch, keys }
+    }
+
+    pub fn committee(&self) -> sui_sdk_types::ValidatorCommittee {
+        let members = self
+            .keys
+            .iter()
+            .map(|key| sui_sdk_types::ValidatorCommitteeMember { public_key: key.public_key(), stake: 2500 })
+            .collect();
+        sui_sdk_types::ValidatorCommittee { epoch: self.epoch, members }
+    }
+
+    /// Makes `message` a checkpoint of this epoch that follows `previous`, signed by the
+    /// first `signers` validators (a quorum needs three in four), and the last of its epoch if
+    /// `next` is given. Returns its digest, which the next checkpoint names.
+    pub fn certify(
+        &self,
+        message: &mut proto::Checkpoint,
+        previous: Option<Digest>,
+        signers: usize,
+        next: Option<&TestValidators>,
+    ) -> Digest {
+        use sui_crypto::bls12381::ValidatorCommitteeSignatureAggregator;
+
+        let timestamp = message.summary.as_ref().and_then(|s| s.timestamp.as_ref()).unwrap();
+        let summary = sui_sdk_types::CheckpointSummary {
+            epoch: self.epoch,
+            sequence_number: message.sequence_number.unwrap(),
+            network_total_transactions: 0,
+            content_digest: Digest::ZERO,
+            previous_digest: previous,
+            epoch_rolling_gas_cost_summary: Default::default(),
+            timestamp_ms: timestamp.seconds as u64 * 1000 + timestamp.nanos as u64 / 1_000_000,
+            checkpoint_commitments: Vec::new(),
+            end_of_epoch_data: next.map(|next| sui_sdk_types::EndOfEpochData {
+                next_epoch_committee: next.committee().members,
+                next_epoch_protocol_version: 1,
+                epoch_commitments: Vec::new(),
+            }),
+            version_specific_data: Vec::new(),
+        };
+        // The first members are a committee of their own, with the same bitmap positions: so the
+        // aggregator, which refuses to finish below a quorum, also signs for too few of them.
+        let mut signing = self.committee();
+        signing.members.truncate(signers);
+        let mut aggregator = ValidatorCommitteeSignatureAggregator::new_checkpoint_summary(signing, &summary).unwrap();
+        for key in &self.keys[..signers] {
+            aggregator.add_signature(key.sign_checkpoint_summary(&summary)).unwrap();
+        }
+        let signature = aggregator.finish().unwrap();
+        let digest = summary.digest();
+        let fields = message.summary.get_or_insert_with(Default::default);
+        fields.previous_digest = previous.map(|d| d.to_string());
+        fields.bcs = Some(proto::Bcs::from(bcs::to_bytes(&summary).unwrap()));
+        message.digest = Some(digest.to_string());
+        message.signature = Some(signature.into());
+        digest
+    }
+}

@@ -1,32 +1,17 @@
-//! The checkpoint formats, on a real mainnet checkpoint: the fixture shipped in the
+//! The checkpoint formats, on a real checkpoint: the fixture shipped in the
 //! sui-sdk-types crate (checkpoint 1137, stored as bare BCS of `CheckpointData`).
 
-use std::path::PathBuf;
+mod common;
 
 use prost::Message;
 use walrus_chain::checkpoint::{Checkpoint, CheckpointSequence, DecodeError, MAX_CHECKPOINT_BYTES};
 use walrus_chain::source::{Source, SourceError};
 use walrus_chain::testing;
 
-/// Where cargo unpacked sui-sdk-types, whose tests ship the fixture.
-fn fixture() -> Vec<u8> {
-    let home = std::env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME or CARGO_HOME")).join(".cargo"));
-    let registry = home.join("registry/src");
-    for index in std::fs::read_dir(&registry).expect("the cargo registry") {
-        let path = index.unwrap().path().join("sui-sdk-types-0.4.0/tests/fixtures/ocs/1137.chk");
-        if path.exists() {
-            return std::fs::read(path).unwrap();
-        }
-    }
-    panic!("sui-sdk-types 0.4.0's fixture 1137.chk not found under {}", registry.display());
-}
-
 #[test]
-fn real_mainnet_checkpoint_decodes_from_chk() {
+fn a_real_checkpoint_decodes_from_chk() {
     let mut file = vec![0x01];
-    file.extend(fixture());
+    file.extend(common::checkpoint_1137());
     let checkpoint = Checkpoint::from_chk(&file).unwrap();
     assert_eq!(checkpoint.sequence_number, CheckpointSequence(1137));
     assert!(checkpoint.previous_digest.is_some_and(|previous| previous != checkpoint.digest));
@@ -36,10 +21,10 @@ fn real_mainnet_checkpoint_decodes_from_chk() {
 }
 
 /// Defect: a `.chk` file's transactions and events were taken on trust, whatever its summary
-/// committed to. Each change to mainnet checkpoint 1137 below is refused.
+/// committed to. Each change to checkpoint 1137 below is refused.
 #[test]
 fn a_chk_file_must_hold_the_transactions_and_events_its_summary_commits_to() {
-    let real: sui_sdk_types::CheckpointData = bcs::from_bytes(&fixture()).unwrap();
+    let real: sui_sdk_types::CheckpointData = bcs::from_bytes(&common::checkpoint_1137()).unwrap();
     let decode = |data: &sui_sdk_types::CheckpointData| {
         let mut file = vec![0x01];
         file.extend(bcs::to_bytes(data).unwrap());
@@ -76,7 +61,7 @@ fn chk_errors_are_named() {
     assert!(matches!(Checkpoint::from_chk(&[0x02, 0]), Err(DecodeError::UnknownEncoding(2))));
     assert!(matches!(Checkpoint::from_chk(&[0x01, 0xFF]), Err(DecodeError::Bcs(_))));
     // The fixture itself is bare BCS: without the encoding byte it is refused, not misread.
-    assert!(Checkpoint::from_chk(&fixture()).is_err());
+    assert!(Checkpoint::from_chk(&common::checkpoint_1137()).is_err());
 }
 
 #[test]
@@ -110,24 +95,6 @@ fn binpb_zst_round_trip_and_errors() {
     assert_eq!(Checkpoint::from_binpb_zst(&genesis).unwrap().previous_digest, None);
 }
 
-/// Mainnet checkpoint 1137's summary in a protobuf message as a checkpoint store's file carries
-/// it: its BCS, with the digest, previous digest and time beside it.
-fn message_with_real_summary() -> sui_rpc::proto::sui::rpc::v2::Checkpoint {
-    let data: sui_sdk_types::CheckpointData = bcs::from_bytes(&fixture()).unwrap();
-    let summary = data.checkpoint_summary.checkpoint;
-    let mut message = testing::checkpoint(summary.sequence_number, vec![]);
-    message.digest = Some(summary.digest().to_string());
-    let fields = message.summary.as_mut().unwrap();
-    fields.previous_digest = summary.previous_digest.map(|digest| digest.to_string());
-    let ms = summary.timestamp_ms;
-    fields.timestamp =
-        Some(prost_types::Timestamp { seconds: (ms / 1000) as i64, nanos: (ms % 1000 * 1_000_000) as i32 });
-    let mut bcs_field = sui_rpc::proto::sui::rpc::v2::Bcs::default();
-    bcs_field.value = Some(bcs::to_bytes(&summary).unwrap().into());
-    fields.bcs = Some(bcs_field);
-    message
-}
-
 fn decode_message(message: &sui_rpc::proto::sui::rpc::v2::Checkpoint) -> Result<Checkpoint, DecodeError> {
     Checkpoint::from_binpb_zst(&zstd::encode_all(message.encode_to_vec().as_slice(), 1).unwrap())
 }
@@ -136,7 +103,7 @@ fn decode_message(message: &sui_rpc::proto::sui::rpc::v2::Checkpoint) -> Result<
 /// chain. A summary sent with its BCS must hash to the digest and agree with the fields.
 #[test]
 fn a_summary_with_its_bcs_must_hash_to_the_digest_and_agree_with_the_fields() {
-    let message = message_with_real_summary();
+    let message = common::message_with_real_summary();
     let checkpoint = decode_message(&message).unwrap();
     assert_eq!(checkpoint.sequence_number, CheckpointSequence(1137));
     assert_eq!(checkpoint.digest.to_string(), message.digest.clone().unwrap());
@@ -189,7 +156,7 @@ async fn a_folder_refuses_conflicting_files_and_oversized_ones() {
     let dir = tempfile::tempdir().unwrap();
     let source = Source::Dir(dir.path().to_owned());
     let mut chk = vec![0x01];
-    chk.extend(fixture());
+    chk.extend(common::checkpoint_1137());
     std::fs::write(dir.path().join("1137.chk"), chk).unwrap();
     let alone = source.fetch(CheckpointSequence(1137)).await.unwrap().unwrap();
     assert_eq!(alone.sequence_number, CheckpointSequence(1137));

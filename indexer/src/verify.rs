@@ -94,6 +94,7 @@ mod tests {
             previous_digest: previous.map(digest),
             timestamp_ms: 0,
             transactions: vec![],
+            certificate: None,
         }
     }
 

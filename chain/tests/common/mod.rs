@@ -1,0 +1,52 @@
+//! Real chain data that sui-sdk-types 0.4.0 ships for its own tests: checkpoint 1137 of a Sui
+//! network (Mysten's OCS bring-up network, captured from its checkpoint store; bare BCS of
+//! `CheckpointData`) and the committee of its epoch.
+
+#![allow(dead_code)] // each test file uses its part
+
+use std::path::PathBuf;
+
+use sui_rpc::proto::sui::rpc::v2 as proto;
+use sui_sdk_types::ValidatorCommittee;
+
+/// A file of sui-sdk-types 0.4.0, read where cargo unpacked the crate.
+fn sui_sdk_types_fixture(path: &str) -> Vec<u8> {
+    let home = std::env::var("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME or CARGO_HOME")).join(".cargo"));
+    let registry = home.join("registry/src");
+    for index in std::fs::read_dir(&registry).expect("the cargo registry") {
+        let file = index.unwrap().path().join("sui-sdk-types-0.4.0").join(path);
+        if file.exists() {
+            return std::fs::read(file).unwrap();
+        }
+    }
+    panic!("sui-sdk-types 0.4.0's {path} not found under {}", registry.display());
+}
+
+pub fn checkpoint_1137() -> Vec<u8> {
+    sui_sdk_types_fixture("tests/fixtures/ocs/1137.chk")
+}
+
+/// The committee of checkpoint 1137's epoch, as the BCS of `ValidatorCommittee`.
+pub fn committee() -> ValidatorCommittee {
+    bcs::from_bytes(&sui_sdk_types_fixture("tests/fixtures/ocs/committee.bcs")).unwrap()
+}
+
+/// Checkpoint 1137's summary in a protobuf message as a checkpoint store's file carries it: its
+/// BCS, with the digest, previous digest and time beside it (and no signature).
+pub fn message_with_real_summary() -> proto::Checkpoint {
+    let data: sui_sdk_types::CheckpointData = bcs::from_bytes(&checkpoint_1137()).unwrap();
+    let summary = data.checkpoint_summary.checkpoint;
+    let mut message = walrus_chain::testing::checkpoint(summary.sequence_number, vec![]);
+    message.digest = Some(summary.digest().to_string());
+    let fields = message.summary.as_mut().unwrap();
+    fields.previous_digest = summary.previous_digest.map(|digest| digest.to_string());
+    let ms = summary.timestamp_ms;
+    fields.timestamp =
+        Some(prost_types::Timestamp { seconds: (ms / 1000) as i64, nanos: (ms % 1000 * 1_000_000) as i32 });
+    let mut bcs_field = proto::Bcs::default();
+    bcs_field.value = Some(bcs::to_bytes(&summary).unwrap().into());
+    fields.bcs = Some(bcs_field);
+    message
+}
