@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use futures::StreamExt;
-use sui_sdk_types::{Address, Digest};
+use sui_sdk_types::{Address, Digest, ValidatorCommittee};
 use tokio::sync::{mpsc, watch};
 
 use crate::process::Batch;
@@ -26,6 +26,9 @@ pub struct IngestConfig {
     pub first_checkpoint: u64,
     /// The digest `first_checkpoint` must have, which anchors the chain the indexer follows.
     pub first_checkpoint_digest: Option<Digest>,
+    /// The validator committee that signs the next checkpoint, when the database stores none:
+    /// from then on every checkpoint's certificate is checked.
+    pub validator_committee: Option<ValidatorCommittee>,
     /// Stop after this checkpoint (for backfills and tests); follow the tip forever if `None`.
     pub last_checkpoint: Option<u64>,
     /// Checkpoints per transaction, at most.
@@ -56,6 +59,8 @@ pub enum IngestError {
     Commit(#[from] CommitError),
     #[error("the checkpoint reader failed: {0}")]
     Reader(String),
+    #[error(transparent)]
+    Committee(#[from] walrus_chain::validators::CertificateError),
 }
 
 /// Why checkpoints could not be taken: both are retried, neither is ever skipped.
@@ -90,14 +95,24 @@ pub async fn run(
     else {
         return Ok(Outcome::Stopped);
     };
-    report_start(watermark);
-    let link = match watermark {
-        Some(watermark) => ChainLink::after(watermark.checkpoint, watermark.digest),
-        None => ChainLink::starting_at(config.first_checkpoint, config.first_checkpoint_digest),
+    report_start(watermark.as_ref());
+    let (mut link, stored_committee) = match watermark {
+        Some(watermark) => (ChainLink::after(watermark.checkpoint, watermark.digest), watermark.validator_committee),
+        None => (ChainLink::starting_at(config.first_checkpoint, config.first_checkpoint_digest), None),
     };
+    let stored_epoch = stored_committee.as_ref().map(|c| c.epoch);
+    match stored_committee.or_else(|| config.validator_committee.clone()) {
+        Some(committee) => {
+            let (epoch, members) = (committee.epoch, committee.members.len());
+            tracing::info!(epoch, members, stored = stored_epoch.is_some(), "checking checkpoint certificates");
+            link = link.certified_by(committee)?;
+        }
+        None => tracing::info!("checkpoint certificates are not checked (no --validator-committee)"),
+    }
     tracing::info!(next = link.next(), package = %config.package, "ingesting");
     let (batches, mut ready) = mpsc::channel(2);
-    let mut producer = tokio::spawn(produce(source, config, origins, link, batches, shutdown.clone()));
+    let producer = produce(source, config, origins, link, stored_epoch, batches, shutdown.clone());
+    let mut producer = tokio::spawn(producer);
     let result = loop {
         let batch = tokio::select! {
             batch = ready.recv() => batch,
@@ -119,11 +134,13 @@ pub async fn run(
 }
 
 /// Fetches, verifies and folds batches from the link on, until the last checkpoint or shutdown.
+/// A batch after which the committee is not the stored one (of `stored_epoch`) carries it.
 async fn produce(
     source: Source,
     config: IngestConfig,
     mut origins: PackageOrigins,
     mut link: ChainLink,
+    mut stored_epoch: Option<u64>,
     batches: mpsc::Sender<Batch>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Outcome {
@@ -173,9 +190,13 @@ async fn produce(
                 let batch = fold(&checkpoints, &mut origins);
                 (batch, origins)
             });
-            let batch;
+            let mut batch;
             // A panic (a bug) fails the reader as before, with its message.
             (batch, origins) = folded.await.unwrap_or_else(|error| std::panic::resume_unwind(error.into_panic()));
+            if let Some(committee) = link.committee().filter(|c| Some(c.epoch) != stored_epoch) {
+                stored_epoch = Some(committee.epoch);
+                batch.validator_committee = Some(committee.clone());
+            }
             if batches.send(batch).await.is_err() {
                 return Outcome::Stopped;
             }
@@ -294,7 +315,7 @@ where
 
 /// Every series exists from the start, the watermark's at its stored value: after a restart
 /// `/metrics` is complete before the first batch commits.
-fn report_start(watermark: Option<Watermark>) {
+fn report_start(watermark: Option<&Watermark>) {
     for counter in [
         "indexer_checkpoints_ingested_total",
         "indexer_events_ingested_total",

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
-use sui_sdk_types::Digest;
+use sui_sdk_types::{Digest, ValidatorCommittee};
 use tokio::sync::{oneshot, watch};
 use walrus_chain::checkpoint::parse_address;
 use walrus_chain::source::Source;
+use walrus_chain::validators::{committee_from_json, CertificateCheck};
 use walrus_indexer::api::{self, AppState, Phase};
 use walrus_indexer::ingest::{self, IngestConfig, Outcome};
 use walrus_indexer::serve::{self, Limits};
@@ -57,6 +58,15 @@ struct Args {
     #[arg(long, env = "WALRUS_INDEXER_FIRST_CHECKPOINT_DIGEST", value_parser = parse_digest)]
     first_checkpoint_digest: Option<Digest>,
 
+    /// A JSON file with the Sui validator committee of the first checkpoint's epoch, as a full
+    /// node gives it (`grpcurl -d '{"epoch": N, "readMask": "committee"}' HOST:443
+    /// sui.rpc.v2.LedgerService/GetEpoch | jq .epoch.committee`). Every checkpoint's certificate
+    /// is then checked, and each epoch's last checkpoint hands over to the next committee. The
+    /// database keeps the current committee, which later runs use instead of this file. The
+    /// source must send certificates: .chk files, or a full node (.binpb.zst files may lack them).
+    #[arg(long, env = "WALRUS_INDEXER_VALIDATOR_COMMITTEE", value_parser = read_committee)]
+    validator_committee: Option<ValidatorCommittee>,
+
     /// Stop ingesting after this checkpoint (the API keeps serving); follow the tip if absent.
     #[arg(long, env = "WALRUS_INDEXER_LAST_CHECKPOINT")]
     last_checkpoint: Option<u64>,
@@ -98,6 +108,14 @@ struct Args {
 
 fn parse_digest(text: &str) -> Result<Digest, String> {
     text.parse::<Digest>().map_err(|e| format!("{text:?} is not a checkpoint digest (base58): {e}"))
+}
+
+/// A committee file, read and its keys checked before anything starts.
+fn read_committee(path: &str) -> Result<ValidatorCommittee, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("reading {path}: {e}"))?;
+    let committee = committee_from_json(&text).map_err(|e| format!("{path}: {e}"))?;
+    CertificateCheck::new(committee.clone()).map_err(|e| format!("{path}: {e}"))?;
+    Ok(committee)
 }
 
 /// Resolves on SIGTERM or SIGINT (Ctrl-C).
@@ -187,6 +205,7 @@ async fn main() -> anyhow::Result<()> {
         package: args.package,
         first_checkpoint: args.first_checkpoint,
         first_checkpoint_digest: args.first_checkpoint_digest,
+        validator_committee: args.validator_committee,
         last_checkpoint: args.last_checkpoint,
         batch_checkpoints: args.batch_checkpoints.max(1),
         concurrency: args.concurrency.max(1),

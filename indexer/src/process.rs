@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use serde_json::{json, Map, Value};
-use sui_sdk_types::{Address, Digest};
+use sui_sdk_types::{Address, Digest, ValidatorCommittee};
 
 use walrus_chain::checkpoint::Checkpoint;
 use walrus_chain::events::{BlobId, PackageOrigins, WalrusEvent};
@@ -110,6 +110,9 @@ pub struct Batch {
     pub last_checkpoint: Option<(u64, u64)>,
     /// The last checkpoint's digest, stored with the watermark so a restart checks the link.
     pub last_digest: Option<Digest>,
+    /// The validator committee after the last checkpoint, if it is not the one stored: stored
+    /// with the watermark so a restart checks certificates against it.
+    pub validator_committee: Option<ValidatorCommittee>,
     pub events: Vec<EventRow>,
     pub new_blobs: Vec<NewBlob>,
     /// Changes to blobs registered before this batch.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
-use sui_sdk_types::{Address, Digest};
+use sui_sdk_types::{Address, Digest, ValidatorCommittee};
 
 use crate::process::{attribute_ops, Batch, EpochChange, NodeEpochChange};
 use walrus_chain::events::PackageOrigins;
@@ -209,12 +209,14 @@ impl PoolLimits {
 }
 
 /// The last committed checkpoint, its timestamp and its digest (absent if written by a
-/// version that did not store it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// version that did not store it), and the validator committee that signs the next one if
+/// certificates are checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Watermark {
     pub checkpoint: u64,
     pub timestamp_ms: u64,
     pub digest: Option<Digest>,
+    pub validator_committee: Option<ValidatorCommittee>,
 }
 
 impl Store {
@@ -242,12 +244,15 @@ impl Store {
     }
 
     pub async fn watermark(&self) -> Result<Option<Watermark>, sqlx::Error> {
-        let row: Option<(i64, i64, Option<Vec<u8>>)> =
-            sqlx::query_as("SELECT checkpoint_hi, timestamp_ms, digest FROM watermark WHERE pipeline = $1")
-                .bind(PIPELINE)
-                .fetch_optional(&self.pool)
-                .await?;
-        let Some((checkpoint, timestamp_ms, digest)) = row else { return Ok(None) };
+        // The checkpoint, its time, its digest and the committee's BCS.
+        type Row = (i64, i64, Option<Vec<u8>>, Option<Vec<u8>>);
+        let row: Option<Row> = sqlx::query_as(
+            "SELECT checkpoint_hi, timestamp_ms, digest, validator_committee FROM watermark WHERE pipeline = $1",
+        )
+        .bind(PIPELINE)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some((checkpoint, timestamp_ms, digest, committee)) = row else { return Ok(None) };
         let digest = digest
             .map(|bytes| {
                 <[u8; 32]>::try_from(bytes.as_slice()).map(Digest::new).map_err(|_| {
@@ -255,7 +260,18 @@ impl Store {
                 })
             })
             .transpose()?;
-        Ok(Some(Watermark { checkpoint: checkpoint as u64, timestamp_ms: timestamp_ms as u64, digest }))
+        let validator_committee = committee
+            .map(|bytes| {
+                bcs::from_bytes(&bytes)
+                    .map_err(|e| sqlx::Error::Decode(format!("the watermark's validator committee: {e}").into()))
+            })
+            .transpose()?;
+        Ok(Some(Watermark {
+            checkpoint: checkpoint as u64,
+            timestamp_ms: timestamp_ms as u64,
+            digest,
+            validator_committee,
+        }))
     }
 
     /// The configured package plus every origin learned from its upgrades so far.
@@ -300,15 +316,19 @@ impl Store {
         refresh_status(&mut tx, batch, epoch_before).await?;
         write_explorer(&mut tx, batch, stake_before).await?;
         sqlx::query(
-            "INSERT INTO watermark (pipeline, checkpoint_hi, timestamp_ms, digest) VALUES ($1, $2, $3, $4)
+            "INSERT INTO watermark (pipeline, checkpoint_hi, timestamp_ms, digest, validator_committee)
+             VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (pipeline) DO UPDATE SET checkpoint_hi = EXCLUDED.checkpoint_hi,
-                 timestamp_ms = EXCLUDED.timestamp_ms, digest = EXCLUDED.digest, updated_at = now()
+                 timestamp_ms = EXCLUDED.timestamp_ms, digest = EXCLUDED.digest,
+                 validator_committee = COALESCE(EXCLUDED.validator_committee, watermark.validator_committee),
+                 updated_at = now()
              WHERE watermark.checkpoint_hi < EXCLUDED.checkpoint_hi",
         )
         .bind(PIPELINE)
         .bind(last as i64)
         .bind(timestamp_ms as i64)
         .bind(batch.last_digest.map(|d| d.as_bytes().to_vec()))
+        .bind(batch.validator_committee.as_ref().map(|c| bcs::to_bytes(c).expect("BCS of a committee")))
         .execute(&mut *tx)
         .await?;
         let guard = self.commits.begin();

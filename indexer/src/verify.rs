@@ -1,10 +1,13 @@
 //! Chain verification: every checkpoint ingested is the one asked for and follows the one
 //! before it by digest, so a misnamed file or another chain's checkpoint is refused instead of
 //! being indexed. The first checkpoint is anchored by the stored watermark's digest or by
-//! `--first-checkpoint-digest`; without either it is taken as it comes.
+//! `--first-checkpoint-digest`; without either it is taken as it comes. Where a validator
+//! committee is trusted (`--validator-committee`, then the one stored with the watermark), each
+//! checkpoint must also carry a quorum's certificate, which no source can forge.
 
-use sui_sdk_types::Digest;
+use sui_sdk_types::{Digest, ValidatorCommittee};
 use walrus_chain::checkpoint::Checkpoint;
+use walrus_chain::validators::{CertificateCheck, CertificateError};
 
 /// What the next checkpoint must satisfy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,14 +20,16 @@ enum Expect {
     Digest(Digest),
 }
 
-/// The position reached in the chain: the next sequence number and what it must link to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The position reached in the chain: the next sequence number, what it must link to, and the
+/// committee that must have signed it if certificates are checked.
+#[derive(Debug)]
 pub struct ChainLink {
     next: u64,
     expect: Expect,
+    certificates: Option<CertificateCheck>,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ChainError {
     #[error("checkpoint {wanted} is not what was fetched for it: it says it is checkpoint {got}")]
     WrongSequence { wanted: u64, got: u64 },
@@ -35,18 +40,31 @@ pub enum ChainError {
     BrokenLink { sequence: u64, expected: Digest, found: String },
     #[error("checkpoint {sequence} has digest {found}, not {expected} as --first-checkpoint-digest says")]
     WrongAnchor { sequence: u64, expected: Digest, found: Digest },
+    #[error(transparent)]
+    Certificate(#[from] CertificateError),
 }
 
 impl ChainLink {
     /// Resuming after a committed checkpoint whose digest is known (databases written before
     /// digests were stored have none: then the next checkpoint is taken as it comes).
     pub fn after(checkpoint: u64, digest: Option<Digest>) -> Self {
-        Self { next: checkpoint + 1, expect: digest.map_or(Expect::Anything, Expect::Previous) }
+        Self { next: checkpoint + 1, expect: digest.map_or(Expect::Anything, Expect::Previous), certificates: None }
     }
 
     /// Starting at `first`, whose digest is `digest` if given.
     pub fn starting_at(first: u64, digest: Option<Digest>) -> Self {
-        Self { next: first, expect: digest.map_or(Expect::Anything, Expect::Digest) }
+        Self { next: first, expect: digest.map_or(Expect::Anything, Expect::Digest), certificates: None }
+    }
+
+    /// From here on, checkpoints must be certified by `committee` (and, after its epoch, by the
+    /// committees the chain hands over to).
+    pub fn certified_by(self, committee: ValidatorCommittee) -> Result<Self, CertificateError> {
+        Ok(Self { certificates: Some(CertificateCheck::new(committee)?), ..self })
+    }
+
+    /// The committee that must sign the next checkpoint, if certificates are checked.
+    pub fn committee(&self) -> Option<&ValidatorCommittee> {
+        self.certificates.as_ref().map(CertificateCheck::committee)
     }
 
     /// The sequence number the next checkpoint must have.
@@ -71,6 +89,9 @@ impl ChainLink {
                 return Err(ChainError::WrongAnchor { sequence, expected, found: checkpoint.digest });
             }
             Expect::Digest(_) => {}
+        }
+        if let Some(certificates) = &mut self.certificates {
+            certificates.check(checkpoint)?;
         }
         self.next += 1;
         self.expect = Expect::Previous(checkpoint.digest);
@@ -101,12 +122,15 @@ mod tests {
     #[test]
     fn a_chain_is_accepted_in_order_and_nothing_else() {
         let mut link = ChainLink::starting_at(5, Some(digest(5)));
-        assert_eq!(
+        assert!(matches!(
             link.accept(&checkpoint(5, 9, Some(4))),
-            Err(ChainError::WrongAnchor { sequence: 5, expected: digest(5), found: digest(9) })
-        );
+            Err(ChainError::WrongAnchor { sequence: 5, expected, found }) if expected == digest(5) && found == digest(9)
+        ));
         link.accept(&checkpoint(5, 5, Some(4))).unwrap();
-        assert_eq!(link.accept(&checkpoint(7, 7, Some(6))), Err(ChainError::WrongSequence { wanted: 6, got: 7 }));
+        assert!(matches!(
+            link.accept(&checkpoint(7, 7, Some(6))),
+            Err(ChainError::WrongSequence { wanted: 6, got: 7 })
+        ));
         let foreign = link.accept(&checkpoint(6, 6, Some(0xF5))).unwrap_err();
         assert!(matches!(foreign, ChainError::BrokenLink { sequence: 6, .. }), "{foreign}");
         assert!(foreign.to_string().contains("checkpoint 5 is"), "{foreign}");

@@ -16,8 +16,9 @@ use walrus_chain::source::Source;
 use walrus_indexer::ingest;
 use walrus_indexer::store::Store;
 
-/// Serves the checkpoints it has, answers NOT_FOUND beyond its tip, and fails the first
-/// request with UNAVAILABLE, as a restarting node would.
+/// Serves the checkpoints it has, only the fields the read mask asks for (as sui-rpc's merge
+/// does for a full node), answers NOT_FOUND beyond its tip, and fails the first request with
+/// UNAVAILABLE, as a restarting node would.
 #[derive(Clone, Default)]
 struct FakeNode {
     checkpoints: Arc<Mutex<Vec<proto::Checkpoint>>>,
@@ -56,7 +57,8 @@ impl LedgerService for FakeNode {
             status
         })?;
         let mut response = proto::GetCheckpointResponse::default();
-        response.checkpoint = Some(checkpoint);
+        let mask = sui_rpc::field::FieldMaskTree::from_field_mask(&mask);
+        response.checkpoint = Some(sui_rpc::merge::Merge::merge_from(&checkpoint, &mask));
         Ok(tonic::Response::new(response))
     }
 }
@@ -109,6 +111,24 @@ async fn follows_a_full_node_as_its_tip_moves(pool: PgPool) {
     ingest::run(Store::from_pool(pool.clone()), Source::Dir(dir.path().into()), config, rx).await.unwrap();
     assert_eq!(dump(&pool).await, from_node);
     assert!(from_node.iter().filter(|r| r.starts_with("events:")).count() == 26);
+}
+
+/// A full node sends what checking certificates needs, when asked for it: the summary's BCS and
+/// the validators' signature, across an epoch change.
+#[sqlx::test(migrations = "../migrations")]
+async fn certificates_from_a_full_node_are_checked(pool: PgPool) {
+    let (history, first, second) = certified_history();
+    let node = FakeNode::default();
+    node.checkpoints.lock().unwrap().extend(history);
+    let address = serve(node).await;
+    let source = Source::parse(&format!("grpc+http://{address}")).unwrap();
+    let mut config = ingest_config(5, 2, 2);
+    config.validator_committee = Some(first.committee());
+    let (_tx, rx) = watch::channel(false);
+    let run = ingest::run(Store::from_pool(pool.clone()), source, config, rx);
+    tokio::time::timeout(Duration::from_secs(30), run).await.unwrap().unwrap();
+    let watermark = Store::from_pool(pool.clone()).watermark().await.unwrap().unwrap();
+    assert_eq!((watermark.checkpoint, watermark.validator_committee), (5, Some(second.committee())));
 }
 
 #[tokio::test]

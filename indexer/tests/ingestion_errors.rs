@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 use walrus_chain::checkpoint::MAX_CHECKPOINT_BYTES;
 use walrus_chain::source::Source;
 use walrus_indexer::api::{self, AppState};
-use walrus_indexer::ingest::{self, IngestError, Outcome};
+use walrus_indexer::ingest::{self, IngestConfig, IngestError, Outcome};
 use walrus_indexer::status::IngestStatus;
 use walrus_indexer::store::Store;
 
@@ -36,10 +36,14 @@ async fn start(pool: &PgPool, dir: &std::path::Path, last: u64, first_digest: Op
 }
 
 async fn start_from(pool: &PgPool, source: Source, last: u64, first_digest: Option<Digest>) -> Running {
-    let status = IngestStatus::new(UNHEALTHY_AFTER);
     let mut config = ingest_config(last, 10, 4);
-    config.status = status.clone();
     config.first_checkpoint_digest = first_digest;
+    start_with(pool, source, config).await
+}
+
+async fn start_with(pool: &PgPool, source: Source, mut config: IngestConfig) -> Running {
+    let status = IngestStatus::new(UNHEALTHY_AFTER);
+    config.status = status.clone();
     let (stop, rx) = watch::channel(false);
     let task = tokio::spawn(ingest::run(Store::from_pool(pool.clone()), source, config, rx));
     let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: status, cache: None };
@@ -186,6 +190,47 @@ async fn the_first_checkpoint_must_have_the_configured_digest(pool: PgPool) {
 
     let running = start(&pool, dir.path(), 5, Some(checkpoint_digest(0))).await;
     finishes(running, &pool).await;
+}
+
+/// Digests alone let a source fork the chain after any anchor: with a trusted committee, a
+/// checkpoint that links correctly but is not signed by a quorum of its epoch's committee is
+/// refused, also after a restart that is not told the committee (the database keeps the one
+/// the chain handed over to).
+#[sqlx::test(migrations = "../migrations")]
+async fn a_checkpoint_not_certified_by_its_committee_is_refused_also_after_a_restart(pool: PgPool) {
+    let (history, first, second) = certified_history();
+    let dir = folder_of(&history);
+    let mut forged = history[4].clone();
+    let previous = history[3].digest.as_ref().unwrap().parse().unwrap();
+    TestValidators::new(1, 9, 4).certify(&mut forged, Some(previous), 4, None);
+    write_binpb_zst(dir.path(), &forged);
+    let mut config = ingest_config(5, 10, 4);
+    config.validator_committee = Some(first.committee());
+    let running = start_with(&pool, Source::Dir(dir.path().into()), config).await;
+    let message = unhealthy(&running.base).await;
+    assert!(message.contains("certificate of checkpoint 4") && message.contains("epoch 1"), "{message}");
+    committed_up_to(&pool, 3).await;
+    let stored = Store::from_pool(pool.clone()).watermark().await.unwrap().unwrap();
+    assert_eq!(stored.validator_committee, Some(second.committee()), "the committee after the hand-over");
+    running.task.abort();
+
+    let running = start(&pool, dir.path(), 5, None).await;
+    let message = unhealthy(&running.base).await;
+    assert!(message.contains("certificate of checkpoint 4"), "{message}");
+    write_binpb_zst(dir.path(), &history[4]);
+    finishes(running, &pool).await;
+}
+
+/// Checking certificates needs them: a source that sends none is an error, not a skip.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_trusted_committee_refuses_checkpoints_without_certificates(pool: PgPool) {
+    let dir = folder_of(&history());
+    let mut config = ingest_config(5, 10, 4);
+    config.validator_committee = Some(TestValidators::new(0, 1, 4).committee());
+    let running = start_with(&pool, Source::Dir(dir.path().into()), config).await;
+    let message = unhealthy(&running.base).await;
+    assert!(message.contains("checkpoint 0 comes without its signed summary"), "{message}");
+    assert_eq!(watermark(&pool).await, None);
 }
 
 /// Defect: a 33 KB checkpoint file took the process to 1.05 GiB. It is refused at the limit.

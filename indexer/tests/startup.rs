@@ -11,7 +11,12 @@ use walrus_indexer::store::CONNECT_TIMEOUT;
 
 /// The indexer on an empty checkpoint folder, serving on `listen`.
 fn indexer(database_url: &str, listen: &str, dir: &std::path::Path) -> Child {
+    indexer_with(database_url, listen, dir, &[])
+}
+
+fn indexer_with(database_url: &str, listen: &str, dir: &std::path::Path, more: &[&str]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_walrus-indexer"))
+        .args(more)
         .args(["--database-url", database_url])
         .args(["--package", &common::package().to_string()])
         .args(["--source", &format!("dir:{}", dir.display())])
@@ -111,4 +116,31 @@ async fn the_maintenance_database_is_refused_before_anything_connects() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(stderr.contains("maintenance database") && stderr.contains("--allow-maintenance-db"), "{stderr}");
+}
+
+#[test]
+fn a_bad_validator_committee_file_is_refused_before_anything_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name).display().to_string();
+    let mut off_curve = common::TestValidators::new(0, 1, 4).committee();
+    // 96 bytes, but not a point of the curve.
+    off_curve.members[0].public_key = sui_sdk_types::Bls12381PublicKey::new([1; 96]);
+    std::fs::write(path("off-curve.json"), common::committee_to_json(&off_curve)).unwrap();
+    std::fs::write(path("not-json.json"), "epoch 3").unwrap();
+    for (file, reason) in [
+        ("missing.json", "No such file"),
+        ("not-json.json", "not a ValidatorCommittee"),
+        ("off-curve.json", "unusable"),
+    ] {
+        let child = indexer_with(
+            "postgres://postgres@127.0.0.1:1/unused",
+            &format!("127.0.0.1:{}", free_port()),
+            dir.path(),
+            &["--validator-committee", &path(file)],
+        );
+        let (output, _) = exit_within(child, Duration::from_secs(10));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{file}");
+        assert!(stderr.contains(&path(file)) && stderr.contains(reason), "{file}: {stderr}");
+    }
 }

@@ -21,6 +21,7 @@ pub fn ingest_config(last: u64, batch_checkpoints: u64, concurrency: usize) -> I
         package: package(),
         first_checkpoint: 0,
         first_checkpoint_digest: None,
+        validator_committee: None,
         last_checkpoint: Some(last),
         batch_checkpoints,
         concurrency,
@@ -301,4 +302,17 @@ pub fn history() -> Vec<sui_rpc::proto::sui::rpc::v2::Checkpoint> {
             ]],
         ),
     ]
+}
+
+/// `history()` certified by validators of epoch 0 up to checkpoint 2, which hands over to those
+/// of epoch 1; and the committee of epoch 0.
+pub fn certified_history() -> (Vec<sui_rpc::proto::sui::rpc::v2::Checkpoint>, TestValidators, TestValidators) {
+    let (first, second) = (TestValidators::new(0, 1, 4), TestValidators::new(1, 2, 4));
+    let mut history = history();
+    let mut previous = None;
+    for (n, message) in history.iter_mut().enumerate() {
+        let (signers, next) = if n <= 2 { (&first, (n == 2).then_some(&second)) } else { (&second, None) };
+        previous = Some(signers.certify(message, previous, 3, next));
+    }
+    (history, first, second)
 }
