@@ -5,7 +5,10 @@
 
 use prost::Message;
 use sui_rpc::proto::sui::rpc::v2 as proto;
-use sui_sdk_types::{Address, CheckpointData, CheckpointSummary, Digest, Event, MovePackage, ObjectData};
+use sui_sdk_types::{
+    Address, CheckpointContents, CheckpointData, CheckpointSummary, Digest, Event, MovePackage, ObjectData,
+    TransactionEffects, TransactionEvents,
+};
 
 use crate::validators::Certificate;
 
@@ -64,8 +67,8 @@ pub struct Checkpoint {
     pub previous_digest: Option<Digest>,
     pub timestamp_ms: u64,
     pub transactions: Vec<Transaction>,
-    /// Always in a `.chk` file; in a protobuf message when it carries `summary.bcs` and
-    /// `signature`.
+    /// Always in a `.chk` file; in a protobuf message when it carries the summary, signature and
+    /// contents as BCS, and so the transactions are shown to be the summary's.
     pub certificate: Option<Certificate>,
 }
 
@@ -128,10 +131,12 @@ impl Checkpoint {
     }
 
     /// Reads the protobuf message, which must carry `sequence_number`, `digest`,
-    /// `summary.previous_digest` (except at genesis), `summary.timestamp` (and may carry
-    /// `summary.bcs`, then checked against them, and `signature`),
-    /// `transactions.digest`, `transactions.events` and, to follow package upgrades,
-    /// `objects` or `transactions.objects` with their BCS.
+    /// `summary.previous_digest` (except at genesis), `summary.timestamp`,
+    /// `transactions.digest`, `transactions.events` (their BCS, or the events as messages) and,
+    /// to follow package upgrades, `objects` or `transactions.objects` with their BCS. It may
+    /// carry `summary.bcs` (then checked against those fields), and with it `signature`,
+    /// `contents.bcs` and each transaction's `effects.bcs` and `events.bcs`: the transactions
+    /// are then checked against the contents, and the checkpoint has its certificate.
     pub fn from_proto(message: &proto::Checkpoint) -> Result<Self, DecodeError> {
         let sequence_number = message.sequence_number.ok_or(DecodeError::Missing("sequence_number"))?;
         let digest = parse_digest("digest", message.digest.as_deref().ok_or(DecodeError::Missing("digest"))?)?;
@@ -151,7 +156,7 @@ impl Checkpoint {
             .and_then(|s| s.checked_mul(1000))
             .and_then(|ms| ms.checked_add(u64::try_from(timestamp.nanos / 1_000_000).ok()?))
             .ok_or(DecodeError::Invalid { what: "summary.timestamp", error: format!("{timestamp:?}") })?;
-        let summary = match message.summary.as_ref().and_then(|s| s.bcs.as_ref()).and_then(|b| b.value.as_deref()) {
+        let summary = match bcs_of(message.summary.as_ref().and_then(|s| s.bcs.as_ref())) {
             Some(bcs) => Some(check_summary(bcs, sequence_number, &digest, previous_digest.as_ref(), timestamp_ms)?),
             None => None,
         };
@@ -161,23 +166,33 @@ impl Checkpoint {
             .map(sui_sdk_types::ValidatorAggregatedSignature::try_from)
             .transpose()
             .map_err(|e| DecodeError::Invalid { what: "signature", error: e.to_string() })?;
-        let certificate = summary.zip(signature).map(|(summary, signature)| Certificate { summary, signature });
         let checkpoint_packages = message.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
         let mut transactions = Vec::with_capacity(message.transactions.len());
+        let mut events_digests = Vec::with_capacity(message.transactions.len());
         for tx in &message.transactions {
             let digest = tx.digest.clone().ok_or(DecodeError::Missing("transactions.digest"))?;
-            let events = match &tx.events {
-                None => Vec::new(),
-                Some(events) => events
-                    .events
-                    .iter()
-                    .map(Event::try_from)
-                    .collect::<Result<_, _>>()
-                    .map_err(|e| DecodeError::Invalid { what: "transactions.events", error: e.to_string() })?,
-            };
+            let (events, events_digest) = events_of(tx)?;
+            events_digests.push(events_digest);
             let packages = tx.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
             transactions.push(Transaction { digest, events, packages });
         }
+        let contents = bcs_of(message.contents.as_ref().and_then(|c| c.bcs.as_ref()))
+            .map(bcs::from_bytes::<CheckpointContents>)
+            .transpose()
+            .map_err(|e| DecodeError::Invalid { what: "contents.bcs", error: e.to_string() })?;
+        let listed = match (&summary, &contents) {
+            (Some(summary), Some(contents)) => {
+                check_listed(summary, contents, &message.transactions, &events_digests)?;
+                true
+            }
+            _ => false,
+        };
+        // A certificate vouches for the summary; only contents that match it make it vouch for
+        // the transactions and events too.
+        let certificate = match (summary, signature) {
+            (Some(summary), Some(signature)) if listed => Some(Certificate { summary, signature }),
+            _ => None,
+        };
         // Checkpoint-level objects are not tied to a transaction; the first one stands for them.
         if let Some(first) = transactions.first_mut() {
             first.packages.extend(checkpoint_packages);
@@ -217,6 +232,69 @@ fn check_contents(data: &CheckpointData) -> Result<(), DecodeError> {
         }
     }
     Ok(())
+}
+
+/// A message's transaction events: from their BCS if sent (with its digest, `None` if there
+/// are none), else from the event messages.
+fn events_of(tx: &proto::ExecutedTransaction) -> Result<(Vec<Event>, Option<Digest>), DecodeError> {
+    let Some(events) = &tx.events else { return Ok((Vec::new(), None)) };
+    if let Some(bytes) = bcs_of(events.bcs.as_ref()) {
+        let events: TransactionEvents = bcs::from_bytes(bytes)
+            .map_err(|e| DecodeError::Invalid { what: "transactions.events.bcs", error: e.to_string() })?;
+        let digest = (!events.0.is_empty()).then(|| events.digest());
+        return Ok((events.0, digest));
+    }
+    let events = events
+        .events
+        .iter()
+        .map(Event::try_from)
+        .collect::<Result<_, _>>()
+        .map_err(|e| DecodeError::Invalid { what: "transactions.events", error: e.to_string() })?;
+    Ok((events, None))
+}
+
+/// Checks that a message's transactions are those its summary commits to, as for a `.chk` file:
+/// the contents hash to the content digest and list each transaction's digest and effects
+/// (sent as BCS), in order, and the events (which must then be sent as BCS) hash to the digest
+/// the effects name.
+fn check_listed(
+    summary: &CheckpointSummary,
+    contents: &CheckpointContents,
+    transactions: &[proto::ExecutedTransaction],
+    events_digests: &[Option<Digest>],
+) -> Result<(), DecodeError> {
+    let invalid = |error: String| DecodeError::Invalid { what: "checkpoint contents", error };
+    let hashed = contents.digest();
+    if hashed != summary.content_digest {
+        return Err(invalid(format!("they hash to {hashed}, the summary commits to {}", summary.content_digest)));
+    }
+    let listed = contents.transactions();
+    if listed.len() != transactions.len() {
+        return Err(invalid(format!("{} transactions, the contents list {}", transactions.len(), listed.len())));
+    }
+    for (i, ((tx, listed), events_digest)) in transactions.iter().zip(listed).zip(events_digests).enumerate() {
+        let digest = parse_digest("transactions.digest", tx.digest.as_deref().unwrap_or_default())?;
+        let effects = bcs_of(tx.effects.as_ref().and_then(|e| e.bcs.as_ref()))
+            .ok_or(DecodeError::Missing("transactions.effects.bcs"))?;
+        let effects: TransactionEffects = bcs::from_bytes(effects)
+            .map_err(|e| DecodeError::Invalid { what: "transactions.effects.bcs", error: e.to_string() })?;
+        if digest != *listed.transaction()
+            || effects.digest() != *listed.effects()
+            || *effects.transaction_digest() != digest
+        {
+            return Err(invalid(format!("transaction {i} ({digest}) or its effects are not the ones listed")));
+        }
+        let unhashed = events_digest.is_none() && tx.events.as_ref().is_some_and(|e| !e.events.is_empty());
+        if unhashed || events_digest.as_ref() != effects.events_digest() {
+            return Err(invalid(format!("the events of transaction {i} ({digest}) are not the ones its effects name")));
+        }
+    }
+    Ok(())
+}
+
+/// The bytes of a `Bcs` field, if sent.
+fn bcs_of(field: Option<&proto::Bcs>) -> Option<&[u8]> {
+    field.and_then(|b| b.value.as_deref())
 }
 
 /// Checks a summary sent with its BCS (a full node sends it when asked): the BCS must hash to

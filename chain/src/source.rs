@@ -64,8 +64,10 @@ const READ_MASK: &[&str] = &[
     "summary.timestamp",
     "summary.bcs",
     "signature",
+    "contents.bcs",
     "transactions.digest",
-    "transactions.events",
+    "transactions.effects.bcs",
+    "transactions.events.bcs",
     "objects.objects.bcs",
 ];
 

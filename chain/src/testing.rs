@@ -57,8 +57,9 @@ pub fn checkpoint_digest(sequence: u64) -> Digest {
     Digest::new(bytes)
 }
 
-/// A checkpoint whose transactions emit the given events; its timestamp is `1000 * sequence`,
-/// its digest [`checkpoint_digest`] and its previous digest that of `sequence - 1`.
+/// A checkpoint whose transactions emit the given events (as messages and as BCS); its
+/// timestamp is `1000 * sequence`, its digest [`checkpoint_digest`] and its previous digest that
+/// of `sequence - 1`.
 pub fn checkpoint(sequence: u64, transactions: Vec<Vec<proto::Event>>) -> proto::Checkpoint {
     let mut summary = proto::CheckpointSummary::default();
     summary.timestamp = Some(prost_types_timestamp(sequence * 1000));
@@ -74,6 +75,9 @@ pub fn checkpoint(sequence: u64, transactions: Vec<Vec<proto::Event>>) -> proto:
             let mut tx = proto::ExecutedTransaction::default();
             tx.digest = Some(format!("tx{sequence}x{i}"));
             let mut tx_events = proto::TransactionEvents::default();
+            // Also as BCS, which is what a full node is asked for (when the events convert).
+            let typed: Result<Vec<_>, _> = events.iter().map(sui_sdk_types::Event::try_from).collect();
+            tx_events.bcs = typed.ok().map(|typed| proto::Bcs::from(bcs::to_bytes(&typed).unwrap()));
             tx_events.events = events;
             tx.events = Some(tx_events);
             tx
@@ -170,7 +174,8 @@ impl TestValidators {
 
     /// Makes `message` a checkpoint of this epoch that follows `previous`, signed by the
     /// first `signers` validators (a quorum needs three in four), and the last of its epoch if
-    /// `next` is given. Returns its digest, which the next checkpoint names.
+    /// `next` is given: with real transaction digests, effects naming the events, and contents
+    /// listing both. Returns its digest, which the next checkpoint names.
     pub fn certify(
         &self,
         message: &mut proto::Checkpoint,
@@ -180,12 +185,13 @@ impl TestValidators {
     ) -> Digest {
         use sui_crypto::bls12381::ValidatorCommitteeSignatureAggregator;
 
-        let timestamp = message.summary.as_ref().and_then(|s| s.timestamp.as_ref()).unwrap();
+        let timestamp = *message.summary.as_ref().and_then(|s| s.timestamp.as_ref()).unwrap();
+        let contents = list_transactions(message, self.epoch);
         let summary = sui_sdk_types::CheckpointSummary {
             epoch: self.epoch,
             sequence_number: message.sequence_number.unwrap(),
             network_total_transactions: 0,
-            content_digest: Digest::ZERO,
+            content_digest: contents.digest(),
             previous_digest: previous,
             epoch_rolling_gas_cost_summary: Default::default(),
             timestamp_ms: timestamp.seconds as u64 * 1000 + timestamp.nanos as u64 / 1_000_000,
@@ -212,6 +218,36 @@ impl TestValidators {
         fields.bcs = Some(proto::Bcs::from(bcs::to_bytes(&summary).unwrap()));
         message.digest = Some(digest.to_string());
         message.signature = Some(signature.into());
+        message.contents.get_or_insert_with(Default::default).bcs =
+            Some(proto::Bcs::from(bcs::to_bytes(&contents).unwrap()));
         digest
     }
+}
+
+/// Gives each transaction of `message` a digest and effects that name its events, and returns
+/// the contents that list them.
+fn list_transactions(message: &mut proto::Checkpoint, epoch: u64) -> sui_sdk_types::CheckpointContents {
+    let mut listed = Vec::new();
+    for tx in &mut message.transactions {
+        let digest = Digest::new(sui_sdk_types::hash::Hasher::digest(tx.digest.as_deref().unwrap()).into_inner());
+        let events = tx.events.as_ref().and_then(|e| e.bcs.as_ref()).and_then(|b| b.value.as_deref());
+        let events: Vec<sui_sdk_types::Event> = events.map(|bytes| bcs::from_bytes(bytes).unwrap()).unwrap_or_default();
+        let effects = sui_sdk_types::TransactionEffects::V2(Box::new(sui_sdk_types::TransactionEffectsV2 {
+            status: sui_sdk_types::ExecutionStatus::Success,
+            epoch,
+            gas_used: Default::default(),
+            transaction_digest: digest,
+            gas_object_index: None,
+            events_digest: (!events.is_empty()).then(|| sui_sdk_types::TransactionEvents(events).digest()),
+            dependencies: Vec::new(),
+            lamport_version: 1,
+            changed_objects: Vec::new(),
+            unchanged_consensus_objects: Vec::new(),
+            auxiliary_data_digest: None,
+        }));
+        listed.push(sui_sdk_types::CheckpointTransactionInfo::new(digest, effects.digest(), Vec::new()));
+        tx.digest = Some(digest.to_string());
+        tx.effects.get_or_insert_with(Default::default).bcs = Some(proto::Bcs::from(bcs::to_bytes(&effects).unwrap()));
+    }
+    sui_sdk_types::CheckpointContents::new_v1(listed)
 }

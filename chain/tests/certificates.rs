@@ -4,8 +4,9 @@
 
 mod common;
 
+use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::CheckpointData;
-use walrus_chain::checkpoint::Checkpoint;
+use walrus_chain::checkpoint::{Checkpoint, DecodeError};
 use walrus_chain::validators::{CertificateCheck, CertificateError};
 
 fn checkpoint_1137() -> CheckpointData {
@@ -61,18 +62,61 @@ fn a_certificate_does_not_cover_a_changed_summary_or_another_committee() {
 
 #[test]
 fn a_protobuf_message_carries_the_same_certificate_as_the_chk() {
-    let data = checkpoint_1137();
-    let mut message = common::message_with_real_summary();
-    let unsigned = Checkpoint::from_proto(&message).unwrap();
-    assert_eq!(unsigned.certificate, None);
-    message.signature = Some(data.checkpoint_summary.signature.clone().into());
-    let signed = Checkpoint::from_proto(&message).unwrap();
-    assert_eq!(signed.certificate, chk(&data).certificate);
-    assert!(CertificateCheck::new(common::committee()).unwrap().check(&signed).is_ok());
+    let message = common::real_message();
+    let decoded = Checkpoint::from_proto(&message).unwrap();
+    assert_eq!(decoded.certificate, chk(&checkpoint_1137()).certificate);
+    assert!(CertificateCheck::new(common::committee()).unwrap().check(&decoded).is_ok());
+    assert_eq!(
+        decoded.transactions,
+        chk(&checkpoint_1137())
+            .transactions
+            .iter()
+            .map(|tx| { walrus_chain::checkpoint::Transaction { packages: Vec::new(), ..tx.clone() } })
+            .collect::<Vec<_>>()
+    );
+
+    // Without the signature or the contents, nothing vouches for the checkpoint.
+    let mut unsigned = message.clone();
+    unsigned.signature = None;
+    assert_eq!(Checkpoint::from_proto(&unsigned).unwrap().certificate, None);
+    let mut unlisted = message.clone();
+    unlisted.contents = None;
+    assert_eq!(Checkpoint::from_proto(&unlisted).unwrap().certificate, None);
     let mut bad = message.clone();
     bad.signature.as_mut().unwrap().signature = Some(vec![1, 2, 3].into());
-    assert!(matches!(
-        Checkpoint::from_proto(&bad),
-        Err(walrus_chain::checkpoint::DecodeError::Invalid { what: "signature", .. })
-    ));
+    assert!(matches!(Checkpoint::from_proto(&bad), Err(DecodeError::Invalid { what: "signature", .. })));
+}
+
+/// A certified summary must not lend its authority to transactions and events beside it that
+/// it does not commit to.
+#[test]
+fn a_protobuf_messages_transactions_must_be_those_its_contents_list() {
+    let message = common::real_message();
+    let refused = |message: &proto::Checkpoint| match Checkpoint::from_proto(message) {
+        Err(DecodeError::Invalid { what: "checkpoint contents", error }) => error,
+        other => panic!("expected the contents refused, got {other:?}"),
+    };
+    let mut dropped = message.clone();
+    dropped.transactions.pop();
+    assert!(refused(&dropped).contains("transactions, the contents list"));
+    let mut swapped = message.clone();
+    swapped.transactions.swap(0, 1);
+    assert!(refused(&swapped).contains("transaction 0"));
+    // Events where the effects name none (this checkpoint emitted none): as BCS, they do not
+    // hash to what the effects name; as messages, nothing hashes them.
+    let event = walrus_chain::testing::raw_event(walrus_chain::testing::package(), "events", "Forged", vec![1]);
+    let mut added = message.clone();
+    let bcs = bcs::to_bytes(&vec![sui_sdk_types::Event::try_from(&event).unwrap()]).unwrap();
+    added.transactions[0].events.get_or_insert_with(Default::default).bcs = Some(proto::Bcs::from(bcs));
+    assert!(refused(&added).contains("the events of transaction 0"));
+    let mut unhashed = message.clone();
+    unhashed.transactions[0].events.get_or_insert_with(Default::default).events = vec![event];
+    assert!(refused(&unhashed).contains("the events of transaction 0"));
+    let mut other_contents = message.clone();
+    other_contents.contents.as_mut().unwrap().bcs =
+        Some(proto::Bcs::from(bcs::to_bytes(&sui_sdk_types::CheckpointContents::new_v1(Vec::new())).unwrap()));
+    assert!(refused(&other_contents).contains("the summary commits to"));
+    let mut no_effects = message.clone();
+    no_effects.transactions[0].effects = None;
+    assert!(matches!(Checkpoint::from_proto(&no_effects), Err(DecodeError::Missing("transactions.effects.bcs"))));
 }

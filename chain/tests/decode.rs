@@ -103,7 +103,7 @@ fn decode_message(message: &sui_rpc::proto::sui::rpc::v2::Checkpoint) -> Result<
 /// chain. A summary sent with its BCS must hash to the digest and agree with the fields.
 #[test]
 fn a_summary_with_its_bcs_must_hash_to_the_digest_and_agree_with_the_fields() {
-    let message = common::message_with_real_summary();
+    let message = common::real_message();
     let checkpoint = decode_message(&message).unwrap();
     assert_eq!(checkpoint.sequence_number, CheckpointSequence(1137));
     assert_eq!(checkpoint.digest.to_string(), message.digest.clone().unwrap());

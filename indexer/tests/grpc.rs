@@ -42,7 +42,7 @@ impl LedgerService for FakeNode {
             }
         }
         let mask = request.read_mask.ok_or_else(|| tonic::Status::invalid_argument("no read mask"))?;
-        for needed in ["sequence_number", "summary.timestamp", "transactions.events", "transactions.digest"] {
+        for needed in ["sequence_number", "summary.timestamp", "transactions.events.bcs", "transactions.digest"] {
             if !mask.paths.iter().any(|p| p == needed) {
                 return Err(tonic::Status::invalid_argument(format!("read mask lacks {needed}")));
             }

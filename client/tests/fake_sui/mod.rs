@@ -483,6 +483,10 @@ impl Fake {
         effects.gas_used = Some(gas);
         effects.changed_objects = created;
         let mut transaction_events = proto::TransactionEvents::default();
+        // Also as BCS, which is what followers ask a full node for.
+        let typed: Vec<sui_sdk_types::Event> =
+            events.iter().map(|e| sui_sdk_types::Event::try_from(e).expect("the fake's events convert")).collect();
+        transaction_events.bcs = Some(proto::Bcs::from(bcs::to_bytes(&typed).unwrap()));
         transaction_events.events = events;
         let mut executed = proto::ExecutedTransaction::default();
         executed.digest = Some(tx.digest().to_string());
@@ -1659,7 +1663,9 @@ impl Fake {
     /// header a full node sets, as a node answers before the checkpoint is executed.
     fn checkpoint_of(&self, request: proto::GetCheckpointRequest) -> Result<proto::GetCheckpointResponse, Status> {
         let mask = request.read_mask.ok_or_else(|| Status::invalid_argument("no read mask"))?;
-        for needed in ["sequence_number", "digest", "summary.timestamp", "transactions.digest", "transactions.events"] {
+        for needed in
+            ["sequence_number", "digest", "summary.timestamp", "transactions.digest", "transactions.events.bcs"]
+        {
             if !mask.paths.iter().any(|p| p == needed) {
                 return Err(Status::invalid_argument(format!("read mask lacks {needed}")));
             }
