@@ -36,9 +36,27 @@ pub enum CertificateError {
 
 /// The committee checkpoints are checked against, which moves on to the next one at each
 /// epoch's last checkpoint.
+///
+/// A certified checkpoint vouches for every checkpoint before it: its summary names the digest
+/// of the one before, which names the one before that. So checkpoints that the caller has shown
+/// to link by digest are [`take`](Self::take)n with their certificates checked only for presence
+/// and epoch, and [`settle`](Self::settle) verifies the newest one's signature, one pairing check
+/// for a whole run instead of one per checkpoint. An epoch's last checkpoint is verified at once,
+/// since the committee after it depends on it.
 #[derive(Debug)]
 pub struct CertificateCheck {
     verifier: ValidatorCommitteeSignatureVerifier,
+    /// Checkpoints taken whose certificates are not verified yet, oldest first.
+    pending: Vec<(u64, Certificate)>,
+}
+
+/// Why [`CertificateCheck::settle`] could not vouch for every pending checkpoint.
+#[derive(Debug)]
+pub struct Unsettled {
+    /// How many of the pending checkpoints, oldest first, are vouched for nonetheless.
+    pub vouched: usize,
+    /// Why the first of the others is refused.
+    pub error: CertificateError,
 }
 
 impl CertificateCheck {
@@ -46,7 +64,7 @@ impl CertificateCheck {
     pub fn new(committee: ValidatorCommittee) -> Result<Self, CertificateError> {
         let epoch = committee.epoch;
         ValidatorCommitteeSignatureVerifier::new(committee)
-            .map(|verifier| Self { verifier })
+            .map(|verifier| Self { verifier, pending: Vec::new() })
             .map_err(|e| CertificateError::Committee { epoch, error: e.to_string() })
     }
 
@@ -55,27 +73,67 @@ impl CertificateCheck {
         self.verifier.committee()
     }
 
-    /// Accepts `checkpoint` if a quorum of the committee signed it; at the last checkpoint of an
-    /// epoch, moves on to the committee it names and says so with `true`. Nothing changes when
-    /// the checkpoint is refused.
+    /// Checks `checkpoint` at once: a quorum of the committee must have signed it. At the last
+    /// checkpoint of an epoch, moves on to the committee it names and says so with `true`.
+    /// Nothing changes when the checkpoint is refused.
     pub fn check(&mut self, checkpoint: &Checkpoint) -> Result<bool, CertificateError> {
+        let epoch = self.committee().epoch;
+        self.take(checkpoint)?;
+        self.settle().map_err(|unsettled| unsettled.error)?;
+        Ok(self.committee().epoch != epoch)
+    }
+
+    /// Takes `checkpoint`, which names the digest of the one taken before it (the caller checks
+    /// that): it must carry a certificate of the committee's epoch, verified now if it ends the
+    /// epoch (then the committee moves on, and it vouches for all pending), else by
+    /// [`settle`](Self::settle). Nothing changes when the checkpoint is refused.
+    pub fn take(&mut self, checkpoint: &Checkpoint) -> Result<(), CertificateError> {
         let sequence = checkpoint.sequence_number.0;
-        let Some(Certificate { summary, signature }) = &checkpoint.certificate else {
+        let Some(certificate) = &checkpoint.certificate else {
             return Err(CertificateError::Missing { sequence });
         };
         let committee = self.committee().epoch;
-        if summary.epoch != committee {
-            return Err(CertificateError::WrongEpoch { sequence, epoch: summary.epoch, committee });
+        if certificate.summary.epoch != committee {
+            return Err(CertificateError::WrongEpoch { sequence, epoch: certificate.summary.epoch, committee });
         }
-        self.verifier.verify_checkpoint_summary(summary, signature).map_err(|e| CertificateError::Invalid {
-            sequence,
-            epoch: committee,
-            error: e.to_string(),
-        })?;
-        let Some(end) = &summary.end_of_epoch_data else { return Ok(false) };
+        let Some(end) = &certificate.summary.end_of_epoch_data else {
+            self.pending.push((sequence, certificate.clone()));
+            return Ok(());
+        };
+        self.verify(sequence, certificate)?;
         let next = ValidatorCommittee { epoch: committee + 1, members: end.next_epoch_committee.clone() };
         *self = Self::new(next)?;
-        Ok(true)
+        Ok(())
+    }
+
+    /// Checkpoints taken and not yet vouched for.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Vouches for every pending checkpoint by the newest one's certificate. If it does not
+    /// verify, the newest pending one whose certificate does vouches for itself and those
+    /// before it; the rest are dropped.
+    pub fn settle(&mut self) -> Result<(), Unsettled> {
+        let pending = std::mem::take(&mut self.pending);
+        let Some((sequence, newest)) = pending.last() else { return Ok(()) };
+        let Err(error) = self.verify(*sequence, newest) else { return Ok(()) };
+        let vouched = pending.iter().rposition(|(sequence, c)| self.verify(*sequence, c).is_ok()).map_or(0, |i| i + 1);
+        let error = match pending.get(vouched) {
+            Some((sequence, first_refused)) if vouched + 1 < pending.len() => {
+                self.verify(*sequence, first_refused).expect_err("refused above")
+            }
+            _ => error,
+        };
+        Err(Unsettled { vouched, error })
+    }
+
+    fn verify(&self, sequence: u64, Certificate { summary, signature }: &Certificate) -> Result<(), CertificateError> {
+        self.verifier.verify_checkpoint_summary(summary, signature).map_err(|e| CertificateError::Invalid {
+            sequence,
+            epoch: self.committee().epoch,
+            error: e.to_string(),
+        })
     }
 }
 
@@ -144,6 +202,61 @@ mod tests {
         assert!(check.check(forged_end).is_err());
         assert_eq!(check.committee(), &ours.committee());
         assert!(check.check(&chain(&[(&ours, 1)], 3)[0]).is_ok());
+    }
+
+    /// Checkpoints 0 to 3, linked, each signed by ours if `genuine[n]`, else by outsiders.
+    fn signed_by(ours: &TestValidators, genuine: [bool; 4]) -> Vec<Checkpoint> {
+        let outsiders = TestValidators::new(ours.committee().epoch, 9, 4);
+        let mut previous = None;
+        (0..4)
+            .map(|n| {
+                let mut message = checkpoint(n as u64, Vec::new());
+                let signers = if genuine[n] { ours } else { &outsiders };
+                previous = Some(signers.certify(&mut message, previous, 3, None));
+                Checkpoint::from_proto(&message).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_newest_certificate_vouches_for_the_run_it_ends() {
+        let ours = TestValidators::new(7, 1, 4);
+        let mut check = CertificateCheck::new(ours.committee()).unwrap();
+        // Its summary names the one before, whose summary names the one before: their own
+        // signatures add nothing.
+        for checkpoint in signed_by(&ours, [false, false, false, true]) {
+            check.take(&checkpoint).unwrap();
+        }
+        assert_eq!(check.pending(), 4);
+        check.settle().unwrap();
+        assert_eq!(check.pending(), 0);
+
+        for checkpoint in signed_by(&ours, [false, true, false, false]) {
+            check.take(&checkpoint).unwrap();
+        }
+        let Unsettled { vouched, error } = check.settle().unwrap_err();
+        assert_eq!(vouched, 2, "checkpoint 1 vouches for 0 and itself");
+        assert!(matches!(error, CertificateError::Invalid { sequence: 2, .. }), "{error}");
+        assert_eq!(check.pending(), 0);
+        for checkpoint in signed_by(&ours, [false; 4]) {
+            check.take(&checkpoint).unwrap();
+        }
+        let Unsettled { vouched, error } = check.settle().unwrap_err();
+        assert_eq!(vouched, 0);
+        assert!(matches!(error, CertificateError::Invalid { sequence: 0, .. }), "{error}");
+    }
+
+    #[test]
+    fn an_epochs_end_is_verified_when_taken() {
+        let (first, second) = (TestValidators::new(7, 1, 4), TestValidators::new(8, 2, 4));
+        let mut check = CertificateCheck::new(first.committee()).unwrap();
+        let checkpoints = chain(&[(&first, 2), (&second, 1)], 3);
+        check.take(&checkpoints[0]).unwrap();
+        check.take(&checkpoints[1]).unwrap();
+        assert_eq!((check.pending(), check.committee().epoch), (0, 8), "the epoch's end vouched for the run");
+        let forged_end = &chain(&[(&TestValidators::new(8, 9, 4), 1), (&first, 1)], 3)[0];
+        assert!(matches!(check.take(forged_end), Err(CertificateError::Invalid { .. })));
+        assert_eq!((check.pending(), check.committee().epoch), (0, 8));
     }
 
     #[test]

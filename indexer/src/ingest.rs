@@ -220,8 +220,17 @@ enum Stop {
 }
 
 /// The checkpoints from the link's next up to `end` (exclusive) that the source has and that
-/// continue the chain, in order, and why the range ended.
+/// continue the chain (their certificates settled), in order, and why the range ended.
 async fn fetch_range(source: &Source, link: &mut ChainLink, end: u64, concurrency: usize) -> (Vec<Checkpoint>, Stop) {
+    let (mut checkpoints, stop) = fetch_linked(source, link, end, concurrency).await;
+    match link.settle(&mut checkpoints) {
+        Ok(()) => (checkpoints, stop),
+        // Earlier in the chain than whatever ended the range.
+        Err(error) => (checkpoints, Stop::Failed(FetchError::Chain { from: source.clone(), error })),
+    }
+}
+
+async fn fetch_linked(source: &Source, link: &mut ChainLink, end: u64, concurrency: usize) -> (Vec<Checkpoint>, Stop) {
     let mut fetched = futures::stream::iter(link.next()..end)
         .map(|sequence| async move { (sequence, source.fetch(CheckpointSequence(sequence)).await) })
         .buffered(concurrency.max(1));

@@ -3,11 +3,12 @@
 //! being indexed. The first checkpoint is anchored by the stored watermark's digest or by
 //! `--first-checkpoint-digest`; without either it is taken as it comes. Where a validator
 //! committee is trusted (`--validator-committee`, then the one stored with the watermark), each
-//! checkpoint must also carry a quorum's certificate, which no source can forge.
+//! checkpoint must also carry a certificate, and the newest of a run a quorum's signature, which
+//! no source can forge and which vouches, by the digests, for the run it ends.
 
 use sui_sdk_types::{Digest, ValidatorCommittee};
 use walrus_chain::checkpoint::Checkpoint;
-use walrus_chain::validators::{CertificateCheck, CertificateError};
+use walrus_chain::validators::{CertificateCheck, CertificateError, Unsettled};
 
 /// What the next checkpoint must satisfy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +28,9 @@ pub struct ChainLink {
     next: u64,
     expect: Expect,
     certificates: Option<CertificateCheck>,
+    /// `next` and `expect` after the last checkpoint vouched for, to go back to if the
+    /// checkpoints accepted since are not.
+    settled: (u64, Expect),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,12 +52,16 @@ impl ChainLink {
     /// Resuming after a committed checkpoint whose digest is known (databases written before
     /// digests were stored have none: then the next checkpoint is taken as it comes).
     pub fn after(checkpoint: u64, digest: Option<Digest>) -> Self {
-        Self { next: checkpoint + 1, expect: digest.map_or(Expect::Anything, Expect::Previous), certificates: None }
+        Self::at(checkpoint + 1, digest.map_or(Expect::Anything, Expect::Previous))
     }
 
     /// Starting at `first`, whose digest is `digest` if given.
     pub fn starting_at(first: u64, digest: Option<Digest>) -> Self {
-        Self { next: first, expect: digest.map_or(Expect::Anything, Expect::Digest), certificates: None }
+        Self::at(first, digest.map_or(Expect::Anything, Expect::Digest))
+    }
+
+    fn at(next: u64, expect: Expect) -> Self {
+        Self { next, expect, certificates: None, settled: (next, expect) }
     }
 
     /// From here on, checkpoints must be certified by `committee` (and, after its epoch, by the
@@ -72,7 +80,8 @@ impl ChainLink {
         self.next
     }
 
-    /// Accepts `checkpoint` as the next one, or says why it is not.
+    /// Accepts `checkpoint` as the next one, or says why it is not. With certificates checked,
+    /// it is vouched for only by [`settle`](Self::settle) (or by ending its epoch).
     pub fn accept(&mut self, checkpoint: &Checkpoint) -> Result<(), ChainError> {
         let sequence = checkpoint.sequence_number.0;
         if sequence != self.next {
@@ -91,11 +100,33 @@ impl ChainLink {
             Expect::Digest(_) => {}
         }
         if let Some(certificates) = &mut self.certificates {
-            certificates.check(checkpoint)?;
+            certificates.take(checkpoint)?;
         }
         self.next += 1;
         self.expect = Expect::Previous(checkpoint.digest);
+        if self.certificates.as_ref().is_none_or(|c| c.pending() == 0) {
+            self.settled = (self.next, self.expect);
+        }
         Ok(())
+    }
+
+    /// Vouches for the checkpoints accepted since the last settlement, the tail of `accepted`,
+    /// by the newest one's certificate. Those it cannot vouch for are removed from `accepted`
+    /// and the link goes back to before them.
+    pub fn settle(&mut self, accepted: &mut Vec<Checkpoint>) -> Result<(), ChainError> {
+        let Some(certificates) = &mut self.certificates else { return Ok(()) };
+        let pending = certificates.pending();
+        debug_assert!(pending <= accepted.len(), "every pending checkpoint is in the batch");
+        let result = certificates.settle();
+        if let Err(Unsettled { vouched, .. }) = &result {
+            accepted.truncate(accepted.len() - pending + vouched);
+            (self.next, self.expect) = match accepted.last() {
+                Some(last) => (last.sequence_number.0 + 1, Expect::Previous(last.digest)),
+                None => self.settled,
+            };
+        }
+        self.settled = (self.next, self.expect);
+        result.map_err(|unsettled| unsettled.error.into())
     }
 }
 

@@ -200,7 +200,10 @@ async fn the_first_checkpoint_must_have_the_configured_digest(pool: PgPool) {
 async fn a_checkpoint_not_certified_by_its_committee_is_refused_also_after_a_restart(pool: PgPool) {
     let (history, first, second) = certified_history();
     let dir = folder_of(&history);
+    // Another checkpoint 4 (a later time, so another summary) on the genuine 3, signed by
+    // validators outside the committee.
     let mut forged = history[4].clone();
+    forged.summary.as_mut().unwrap().timestamp.as_mut().unwrap().nanos += 1_000_000;
     let previous = history[3].digest.as_ref().unwrap().parse().unwrap();
     TestValidators::new(1, 9, 4).certify(&mut forged, Some(previous), 4, None);
     write_binpb_zst(dir.path(), &forged);
@@ -219,6 +222,23 @@ async fn a_checkpoint_not_certified_by_its_committee_is_refused_also_after_a_res
     assert!(message.contains("certificate of checkpoint 4"), "{message}");
     write_binpb_zst(dir.path(), &history[4]);
     finishes(running, &pool).await;
+}
+
+/// One pairing check per run, not per checkpoint: checkpoint 5's certificate vouches for 4 and
+/// 3 by their digests, so a junk signature on 3 (its summary unchanged) costs nothing.
+#[sqlx::test(migrations = "../migrations")]
+async fn a_later_certificate_vouches_for_the_checkpoints_it_links_to(pool: PgPool) {
+    let (mut history, first, second) = certified_history();
+    let mut other = history[3].clone();
+    TestValidators::new(1, 9, 4).certify(&mut other, None, 4, None);
+    history[3].signature = other.signature;
+    let dir = folder_of(&history);
+    let mut config = ingest_config(5, 10, 4);
+    config.validator_committee = Some(first.committee());
+    let running = start_with(&pool, Source::Dir(dir.path().into()), config).await;
+    finishes(running, &pool).await;
+    let stored = Store::from_pool(pool.clone()).watermark().await.unwrap().unwrap();
+    assert_eq!(stored.validator_committee, Some(second.committee()));
 }
 
 /// Checking certificates needs them: a source that sends none is an error, not a skip.
