@@ -171,7 +171,7 @@ impl Checkpoint {
         let mut events_digests = Vec::with_capacity(message.transactions.len());
         for tx in &message.transactions {
             let digest = tx.digest.clone().ok_or(DecodeError::Missing("transactions.digest"))?;
-            let (events, events_digest) = events_of(tx)?;
+            let (events, events_digest) = transaction_events(tx)?;
             events_digests.push(events_digest);
             let packages = tx.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
             transactions.push(Transaction { digest, events, packages });
@@ -181,10 +181,7 @@ impl Checkpoint {
             .transpose()
             .map_err(|e| DecodeError::Invalid { what: "contents.bcs", error: e.to_string() })?;
         let listed = match (&summary, &contents) {
-            (Some(summary), Some(contents)) => {
-                check_listed(summary, contents, &message.transactions, &events_digests)?;
-                true
-            }
+            (Some(summary), Some(contents)) => check_listed(summary, contents, &message.transactions, &events_digests)?,
             _ => false,
         };
         // A certificate vouches for the summary; only contents that match it make it vouch for
@@ -236,7 +233,7 @@ fn check_contents(data: &CheckpointData) -> Result<(), DecodeError> {
 
 /// A message's transaction events: from their BCS if sent (with its digest, `None` if there
 /// are none), else from the event messages.
-fn events_of(tx: &proto::ExecutedTransaction) -> Result<(Vec<Event>, Option<Digest>), DecodeError> {
+fn transaction_events(tx: &proto::ExecutedTransaction) -> Result<(Vec<Event>, Option<Digest>), DecodeError> {
     let Some(events) = &tx.events else { return Ok((Vec::new(), None)) };
     if let Some(bytes) = bcs_of(events.bcs.as_ref()) {
         let events: TransactionEvents = bcs::from_bytes(bytes)
@@ -254,15 +251,15 @@ fn events_of(tx: &proto::ExecutedTransaction) -> Result<(Vec<Event>, Option<Dige
 }
 
 /// Checks that a message's transactions are those its summary commits to, as for a `.chk` file:
-/// the contents hash to the content digest and list each transaction's digest and effects
-/// (sent as BCS), in order, and the events (which must then be sent as BCS) hash to the digest
-/// the effects name.
+/// the contents hash to the content digest and list each transaction's digest and effects, in
+/// order, and the events (which must then be sent as BCS) hash to the digest the effects name.
+/// `false` if that cannot be told: some transaction's effects were not sent as BCS.
 fn check_listed(
     summary: &CheckpointSummary,
     contents: &CheckpointContents,
     transactions: &[proto::ExecutedTransaction],
     events_digests: &[Option<Digest>],
-) -> Result<(), DecodeError> {
+) -> Result<bool, DecodeError> {
     let invalid = |error: String| DecodeError::Invalid { what: "checkpoint contents", error };
     let hashed = contents.digest();
     if hashed != summary.content_digest {
@@ -272,10 +269,17 @@ fn check_listed(
     if listed.len() != transactions.len() {
         return Err(invalid(format!("{} transactions, the contents list {}", transactions.len(), listed.len())));
     }
-    for (i, ((tx, listed), events_digest)) in transactions.iter().zip(listed).zip(events_digests).enumerate() {
+    let Some(effects) = transactions
+        .iter()
+        .map(|tx| bcs_of(tx.effects.as_ref().and_then(|e| e.bcs.as_ref())))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return Ok(false);
+    };
+    for (i, (((tx, listed), events_digest), effects)) in
+        transactions.iter().zip(listed).zip(events_digests).zip(effects).enumerate()
+    {
         let digest = parse_digest("transactions.digest", tx.digest.as_deref().unwrap_or_default())?;
-        let effects = bcs_of(tx.effects.as_ref().and_then(|e| e.bcs.as_ref()))
-            .ok_or(DecodeError::Missing("transactions.effects.bcs"))?;
         let effects: TransactionEffects = bcs::from_bytes(effects)
             .map_err(|e| DecodeError::Invalid { what: "transactions.effects.bcs", error: e.to_string() })?;
         if digest != *listed.transaction()
@@ -289,7 +293,7 @@ fn check_listed(
             return Err(invalid(format!("the events of transaction {i} ({digest}) are not the ones its effects name")));
         }
     }
-    Ok(())
+    Ok(true)
 }
 
 /// The bytes of a `Bcs` field, if sent.

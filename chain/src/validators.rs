@@ -20,8 +20,8 @@ pub struct Certificate {
 #[derive(Debug, thiserror::Error)]
 pub enum CertificateError {
     #[error(
-        "checkpoint {sequence} comes without its signed summary (summary BCS and signature), which checking \
-         certificates needs"
+        "checkpoint {sequence} comes without what checking its certificate needs: its summary, signature and \
+         contents, and each transaction's effects and events, as BCS"
     )]
     Missing { sequence: u64 },
     #[error("checkpoint {sequence} is of epoch {epoch}, but the committee known is that of epoch {committee}")]

@@ -116,7 +116,8 @@ fn a_protobuf_messages_transactions_must_be_those_its_contents_list() {
     other_contents.contents.as_mut().unwrap().bcs =
         Some(proto::Bcs::from(bcs::to_bytes(&sui_sdk_types::CheckpointContents::new_v1(Vec::new())).unwrap()));
     assert!(refused(&other_contents).contains("the summary commits to"));
+    // Without a transaction's effects, nothing can be told: no certificate.
     let mut no_effects = message.clone();
     no_effects.transactions[0].effects = None;
-    assert!(matches!(Checkpoint::from_proto(&no_effects), Err(DecodeError::Missing("transactions.effects.bcs"))));
+    assert_eq!(Checkpoint::from_proto(&no_effects).unwrap().certificate, None);
 }

@@ -249,7 +249,7 @@ async fn a_trusted_committee_refuses_checkpoints_without_certificates(pool: PgPo
     config.validator_committee = Some(TestValidators::new(0, 1, 4).committee());
     let running = start_with(&pool, Source::Dir(dir.path().into()), config).await;
     let message = unhealthy(&running.base).await;
-    assert!(message.contains("checkpoint 0 comes without its signed summary"), "{message}");
+    assert!(message.contains("checkpoint 0 comes without what checking its certificate needs"), "{message}");
     assert_eq!(watermark(&pool).await, None);
 }
 
