@@ -9,14 +9,18 @@
 //!    empty checkpoint (the aggregate key of 67 members is part of every check).
 //! 3. A run of 500 linked checkpoints (a batch of the indexer): each certificate checked, against
 //!    the newest one settling the run (what followers do: it vouches for the rest by digest).
+//! 4. Reading events from their BCS (the bytes the checks hash, which followers now ask for)
+//!    against from the event messages, for a `.binpb.zst` of 10 transactions of 3 events each.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
 
 use std::time::{Duration, Instant};
 
+use prost::Message as _;
 use walrus_chain::checkpoint::Checkpoint;
-use walrus_chain::testing::{checkpoint, TestValidators};
+use walrus_chain::events::EpochChangeStart;
+use walrus_chain::testing::{checkpoint, ours, TestValidators};
 use walrus_chain::validators::{CertificateCheck, Unsettled};
 
 const RUNS: usize = 101;
@@ -92,5 +96,25 @@ fn main() {
         settled.as_secs_f64() * 1e3,
         500.0 / settled.as_secs_f64(),
         each.as_secs_f64() / settled.as_secs_f64()
+    );
+
+    let transactions = (0..10).map(|epoch| (0..3).map(|_| ours(&EpochChangeStart { epoch })).collect()).collect();
+    // As a full node sends each when asked for it alone.
+    let both = checkpoint(7, transactions);
+    let (mut with_bcs, mut messages_only) = (both.clone(), both);
+    with_bcs.transactions.iter_mut().for_each(|tx| tx.events.as_mut().unwrap().events.clear());
+    messages_only.transactions.iter_mut().for_each(|tx| tx.events.as_mut().unwrap().bcs = None);
+    let file =
+        |m: &sui_rpc::proto::sui::rpc::v2::Checkpoint| zstd::encode_all(m.encode_to_vec().as_slice(), 1).unwrap();
+    let (bcs_file, messages_file) = (file(&with_bcs), file(&messages_only));
+    let from_bcs = time(|| drop(std::hint::black_box(Checkpoint::from_binpb_zst(&bcs_file).unwrap())));
+    let from_messages = time(|| drop(std::hint::black_box(Checkpoint::from_binpb_zst(&messages_file).unwrap())));
+    println!(
+        "30 events: from BCS {:.1} µs ({} bytes), from messages {:.1} µs ({} bytes), {:.2}x",
+        from_bcs.as_secs_f64() * 1e6,
+        bcs_file.len(),
+        from_messages.as_secs_f64() * 1e6,
+        messages_file.len(),
+        from_messages.as_secs_f64() / from_bcs.as_secs_f64()
     );
 }

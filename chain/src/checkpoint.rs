@@ -167,21 +167,13 @@ impl Checkpoint {
             .transpose()
             .map_err(|e| DecodeError::Invalid { what: "signature", error: e.to_string() })?;
         let checkpoint_packages = message.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
-        let mut transactions = Vec::with_capacity(message.transactions.len());
-        let mut events_digests = Vec::with_capacity(message.transactions.len());
-        for tx in &message.transactions {
-            let digest = tx.digest.clone().ok_or(DecodeError::Missing("transactions.digest"))?;
-            let (events, events_digest) = transaction_events(tx)?;
-            events_digests.push(events_digest);
-            let packages = tx.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
-            transactions.push(Transaction { digest, events, packages });
-        }
+        let events: Vec<TxEvents> = message.transactions.iter().map(transaction_events).collect::<Result<_, _>>()?;
         let contents = bcs_of(message.contents.as_ref().and_then(|c| c.bcs.as_ref()))
             .map(bcs::from_bytes::<CheckpointContents>)
             .transpose()
             .map_err(|e| DecodeError::Invalid { what: "contents.bcs", error: e.to_string() })?;
         let listed = match (&summary, &contents) {
-            (Some(summary), Some(contents)) => check_listed(summary, contents, &message.transactions, &events_digests)?,
+            (Some(summary), Some(contents)) => check_listed(summary, contents, &message.transactions, &events)?,
             _ => false,
         };
         // A certificate vouches for the summary; only contents that match it make it vouch for
@@ -190,6 +182,12 @@ impl Checkpoint {
             (Some(summary), Some(signature)) if listed => Some(Certificate { summary, signature }),
             _ => None,
         };
+        let mut transactions = Vec::with_capacity(message.transactions.len());
+        for (tx, events) in message.transactions.iter().zip(events) {
+            let digest = tx.digest.clone().ok_or(DecodeError::Missing("transactions.digest"))?;
+            let packages = tx.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
+            transactions.push(Transaction { digest, events: events.events.0, packages });
+        }
         // Checkpoint-level objects are not tied to a transaction; the first one stands for them.
         if let Some(first) = transactions.first_mut() {
             first.packages.extend(checkpoint_packages);
@@ -231,15 +229,29 @@ fn check_contents(data: &CheckpointData) -> Result<(), DecodeError> {
     Ok(())
 }
 
-/// A message's transaction events: from their BCS if sent (with its digest, `None` if there
-/// are none), else from the event messages.
-fn transaction_events(tx: &proto::ExecutedTransaction) -> Result<(Vec<Event>, Option<Digest>), DecodeError> {
-    let Some(events) = &tx.events else { return Ok((Vec::new(), None)) };
+/// A transaction's events as a message carries them.
+struct TxEvents {
+    events: TransactionEvents,
+    /// Read from their BCS (which hashes to the digest the effects name), not from messages.
+    from_bcs: bool,
+}
+
+impl TxEvents {
+    /// What the effects must name for these events.
+    fn digest(&self) -> Option<Digest> {
+        (!self.events.0.is_empty()).then(|| self.events.digest())
+    }
+}
+
+/// A message's transaction events: from their BCS if sent, else from the event messages.
+fn transaction_events(tx: &proto::ExecutedTransaction) -> Result<TxEvents, DecodeError> {
+    let Some(events) = &tx.events else {
+        return Ok(TxEvents { events: TransactionEvents(Vec::new()), from_bcs: false });
+    };
     if let Some(bytes) = bcs_of(events.bcs.as_ref()) {
-        let events: TransactionEvents = bcs::from_bytes(bytes)
+        let events = bcs::from_bytes(bytes)
             .map_err(|e| DecodeError::Invalid { what: "transactions.events.bcs", error: e.to_string() })?;
-        let digest = (!events.0.is_empty()).then(|| events.digest());
-        return Ok((events.0, digest));
+        return Ok(TxEvents { events, from_bcs: true });
     }
     let events = events
         .events
@@ -247,7 +259,7 @@ fn transaction_events(tx: &proto::ExecutedTransaction) -> Result<(Vec<Event>, Op
         .map(Event::try_from)
         .collect::<Result<_, _>>()
         .map_err(|e| DecodeError::Invalid { what: "transactions.events", error: e.to_string() })?;
-    Ok((events, None))
+    Ok(TxEvents { events: TransactionEvents(events), from_bcs: false })
 }
 
 /// Checks that a message's transactions are those its summary commits to, as for a `.chk` file:
@@ -258,7 +270,7 @@ fn check_listed(
     summary: &CheckpointSummary,
     contents: &CheckpointContents,
     transactions: &[proto::ExecutedTransaction],
-    events_digests: &[Option<Digest>],
+    events: &[TxEvents],
 ) -> Result<bool, DecodeError> {
     let invalid = |error: String| DecodeError::Invalid { what: "checkpoint contents", error };
     let hashed = contents.digest();
@@ -276,10 +288,11 @@ fn check_listed(
     else {
         return Ok(false);
     };
-    for (i, (((tx, listed), events_digest), effects)) in
-        transactions.iter().zip(listed).zip(events_digests).zip(effects).enumerate()
-    {
-        let digest = parse_digest("transactions.digest", tx.digest.as_deref().unwrap_or_default())?;
+    for (i, (((tx, listed), events), effects)) in transactions.iter().zip(listed).zip(events).zip(effects).enumerate() {
+        let digest = parse_digest(
+            "transactions.digest",
+            tx.digest.as_deref().ok_or(DecodeError::Missing("transactions.digest"))?,
+        )?;
         let effects: TransactionEffects = bcs::from_bytes(effects)
             .map_err(|e| DecodeError::Invalid { what: "transactions.effects.bcs", error: e.to_string() })?;
         if digest != *listed.transaction()
@@ -288,8 +301,9 @@ fn check_listed(
         {
             return Err(invalid(format!("transaction {i} ({digest}) or its effects are not the ones listed")));
         }
-        let unhashed = events_digest.is_none() && tx.events.as_ref().is_some_and(|e| !e.events.is_empty());
-        if unhashed || events_digest.as_ref() != effects.events_digest() {
+        // Events from messages are not what the effects' digest covers: only none may be sent so.
+        let unhashed = !events.from_bcs && !events.events.0.is_empty();
+        if unhashed || events.digest().as_ref() != effects.events_digest() {
             return Err(invalid(format!("the events of transaction {i} ({digest}) are not the ones its effects name")));
         }
     }
