@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use sui_sdk_types::{Digest, ValidatorCommittee};
+use tokio::signal::unix::{signal, Signal, SignalKind};
 use tokio::sync::{oneshot, watch};
 use walrus_chain::checkpoint::parse_address;
 use walrus_chain::source::Source;
@@ -118,13 +119,28 @@ fn read_committee(path: &str) -> Result<ValidatorCommittee, String> {
     Ok(committee)
 }
 
-/// Resolves on SIGTERM or SIGINT (Ctrl-C).
-async fn stop_signal() {
-    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing the SIGTERM handler");
-    tokio::select! {
-        _ = terminate.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+/// SIGTERM and SIGINT (Ctrl-C), listened to from start to exit. Listeners made only when
+/// waited for lost a signal sent in between (as ingestion reached --last-checkpoint, say):
+/// tokio drops a signal nobody listens to, and the process then ignored it.
+struct StopSignal {
+    terminate: Signal,
+    interrupt: Signal,
+}
+
+impl StopSignal {
+    fn install() -> anyhow::Result<Self> {
+        Ok(Self {
+            terminate: signal(SignalKind::terminate()).context("installing the SIGTERM handler")?,
+            interrupt: signal(SignalKind::interrupt()).context("installing the SIGINT handler")?,
+        })
+    }
+
+    /// Resolves on the next signal, or at once for one received since the last call.
+    async fn received(&mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => tracing::info!("SIGTERM: shutting down"),
+            _ = self.interrupt.recv() => tracing::info!("SIGINT: shutting down"),
+        }
     }
 }
 
@@ -161,6 +177,7 @@ async fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    let mut stop = StopSignal::install()?;
     let database = Database::parse(&args.database_url, args.allow_maintenance_db)?;
     let source = Source::parse(&args.source).map_err(anyhow::Error::msg)?;
     if let Source::Dir(path) = &source {
@@ -195,11 +212,18 @@ async fn main() -> anyhow::Result<()> {
     };
     let server = tokio::spawn(serve::serve(listener, app, limits, shutdown.clone()));
 
-    tracing::info!("connecting to PostgreSQL at {} (database `{}`)", database.server(), database.name());
-    database.check_reachable().await?;
-    phase_tx.send_replace(Phase::Migrating);
-    store.migrate().await.context("running migrations")?;
-    phase_tx.send_replace(Phase::Ready);
+    let start = async {
+        tracing::info!("connecting to PostgreSQL at {} (database `{}`)", database.server(), database.name());
+        database.check_reachable().await?;
+        phase_tx.send_replace(Phase::Migrating);
+        store.migrate().await.context("running migrations")?;
+        phase_tx.send_replace(Phase::Ready);
+        anyhow::Ok(())
+    };
+    tokio::select! {
+        started = start => started?,
+        () = stop.received() => return stopped(shutdown_tx, server, args.exit_when_done, false).await,
+    }
 
     let config = IngestConfig {
         package: args.package,
@@ -215,24 +239,38 @@ async fn main() -> anyhow::Result<()> {
     };
     let mut ingestion = spawn_ingestion(store.clone(), source, config, shutdown.clone())?;
 
-    let finished = tokio::select! {
-        result = &mut ingestion => {
+    let ended = tokio::select! {
+        result = &mut ingestion => Some(result),
+        () = stop.received() => None,
+    };
+    let finished = match ended {
+        Some(result) => {
             let outcome = result.context("ingestion thread")?.context("ingestion")?;
             if !args.exit_when_done {
                 tracing::info!("ingestion reached --last-checkpoint; serving only");
-                stop_signal().await;
+                stop.received().await;
             }
             outcome == Outcome::Finished
         }
-        () = stop_signal() => {
+        None => {
             // The batch being committed completes; nothing after it starts.
             let _ = shutdown_tx.send(true);
             ingestion.await.context("ingestion thread")?.context("ingestion")? == Outcome::Finished
         }
     };
-    let _ = shutdown_tx.send(true);
+    stopped(shutdown_tx, server, args.exit_when_done, finished).await
+}
+
+/// Stops serving (open requests get their grace period) and says whether the run did its job.
+async fn stopped(
+    shutdown: watch::Sender<bool>,
+    server: tokio::task::JoinHandle<()>,
+    exit_when_done: bool,
+    finished: bool,
+) -> anyhow::Result<()> {
+    let _ = shutdown.send(true);
     server.await.context("server task")?;
-    if args.exit_when_done && !finished {
+    if exit_when_done && !finished {
         anyhow::bail!("stopped before --last-checkpoint was reached");
     }
     Ok(())

@@ -144,3 +144,27 @@ fn a_bad_validator_committee_file_is_refused_before_anything_starts() {
         assert!(stderr.contains(&path(file)) && stderr.contains(reason), "{file}: {stderr}");
     }
 }
+
+/// Defect: the signals were listened to only from the moment ingestion started, and again, by a
+/// new listener, once it ended: SIGTERM before or in between killed the process, or was lost (a
+/// bench's SIGTERM as ingestion reached --last-checkpoint left the indexer running). Listened to
+/// from the start, SIGTERM while the database does not answer ends the process at once, cleanly.
+#[tokio::test]
+async fn sigterm_during_start_up_shuts_down_at_once() {
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let db_port = silent.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let listen = format!("127.0.0.1:{}", free_port());
+    let child = indexer(&format!("postgres://walrus@127.0.0.1:{db_port}/walrus_startup"), &listen, dir.path());
+    let started = Instant::now();
+    while get(&listen, "/v1/health").await.is_none() {
+        assert!(started.elapsed() < CONNECT_TIMEOUT, "nothing listened on {listen} while connecting");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // SAFETY: kill has no memory preconditions; the PID is our own child's, not yet waited for.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let (output, elapsed) = exit_within(child, CONNECT_TIMEOUT);
+    assert_eq!(output.status.code(), Some(0), "a clean exit, not death by the signal: {output:?}");
+    assert!(elapsed < Duration::from_secs(2), "{elapsed:?}");
+    drop(silent);
+}
