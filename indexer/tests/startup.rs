@@ -55,24 +55,40 @@ async fn get(addr: &str, path: &str) -> Option<(u16, serde_json::Value)> {
     Some((status, serde_json::from_slice(&response.bytes().await.ok()?).ok()?))
 }
 
-#[tokio::test]
-async fn a_silent_database_is_named_within_the_timeout_while_health_says_connecting() {
-    // Accepts connections and never answers: a firewalled or hung server.
+/// The indexer on a database server that accepts connections and never answers (a firewalled
+/// or hung server), once its API answers.
+struct SilentStart {
+    silent: TcpListener,
+    db_port: u16,
+    listen: String,
+    child: Child,
+    started: Instant,
+    /// The API's first answer to `/v1/health`.
+    health: (u16, serde_json::Value),
+    _dir: tempfile::TempDir,
+}
+
+async fn start_on_a_silent_database() -> SilentStart {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let db_port = silent.local_addr().unwrap().port();
     let dir = tempfile::tempdir().unwrap();
     let listen = format!("127.0.0.1:{}", free_port());
     let child = indexer(&format!("postgres://walrus@127.0.0.1:{db_port}/walrus_startup"), &listen, dir.path());
     let started = Instant::now();
-
-    // The API answers before the database does, with the phase.
     let health = loop {
         if let Some(answer) = get(&listen, "/v1/health").await {
             break answer;
         }
         assert!(started.elapsed() < CONNECT_TIMEOUT, "nothing listened on {listen} while connecting");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
     };
+    SilentStart { silent, db_port, listen, child, started, health, _dir: dir }
+}
+
+#[tokio::test]
+async fn a_silent_database_is_named_within_the_timeout_while_health_says_connecting() {
+    let SilentStart { silent, db_port, listen, child, started, health, _dir } = start_on_a_silent_database().await;
+    // The API answers before the database does, with the phase.
     assert_eq!(health.0, 503, "{health:?}");
     assert_eq!(health.1["status"], "connecting", "{health:?}");
     assert_eq!(health.1["error"]["code"], 503, "the API's error envelope: {health:?}");
@@ -151,16 +167,7 @@ fn a_bad_validator_committee_file_is_refused_before_anything_starts() {
 /// from the start, SIGTERM while the database does not answer ends the process at once, cleanly.
 #[tokio::test]
 async fn sigterm_during_start_up_shuts_down_at_once() {
-    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
-    let db_port = silent.local_addr().unwrap().port();
-    let dir = tempfile::tempdir().unwrap();
-    let listen = format!("127.0.0.1:{}", free_port());
-    let child = indexer(&format!("postgres://walrus@127.0.0.1:{db_port}/walrus_startup"), &listen, dir.path());
-    let started = Instant::now();
-    while get(&listen, "/v1/health").await.is_none() {
-        assert!(started.elapsed() < CONNECT_TIMEOUT, "nothing listened on {listen} while connecting");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let SilentStart { silent, child, _dir, .. } = start_on_a_silent_database().await;
     // SAFETY: kill has no memory preconditions; the PID is our own child's, not yet waited for.
     unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
     let (output, elapsed) = exit_within(child, CONNECT_TIMEOUT);
