@@ -439,7 +439,8 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
     // straight into place. Not `vec![vec![..]; m]` when they are our own: that would copy a
     // zeroed buffer m times instead of taking fresh zero pages.
     let mut own_columns: Vec<Vec<u8>> = Vec::new();
-    if columns.is_empty() {
+    let columns_are_own = columns.is_empty();
+    if columns_are_own {
         own_columns = (ks..n).map(|_| vec![0u8; column_len]).collect();
         columns = own_columns.iter_mut().map(Vec::as_mut_slice).collect();
     }
@@ -473,25 +474,36 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
             Ok(())
         },
     )?;
-    // 3. The doubly-encoded quadrant, for its hashes only.
+    // 3. The doubly-encoded quadrant, for its hashes only. Each batch's columns are done with
+    // once it is hashed: our own go to the sink (or are freed) batch by batch, so their writing
+    // overlaps the coding of the next.
+    let columns: Vec<Cow<[u8]>> = if columns_are_own {
+        drop(columns);
+        own_columns.into_iter().map(Cow::Owned).collect()
+    } else {
+        columns.into_iter().map(|column| Cow::Borrowed(&*column)).collect()
+    };
+    let mut columns = columns.into_iter();
     run_batches(
         &strip3,
-        std::iter::repeat(()),
-        |ts, ()| {
-            let rows = primary_code.encode(ts.len(), |j, w| &columns[ts.start + w][j * s..(j + 1) * s]);
-            hash_lines(&as_slices(&rows).collect::<Vec<_>>(), s, ts.len())
+        strip3.iter().map(|ts| columns.by_ref().take(ts.len()).collect::<Vec<_>>()),
+        |ts, columns| {
+            let rows = primary_code.encode(ts.len(), |j, w| &columns[w][j * s..(j + 1) * s]);
+            (hash_lines(&as_slices(&rows).collect::<Vec<_>>(), s, ts.len()), columns)
         },
-        |ts, hashes| {
+        |ts, (hashes, columns)| {
             leaves.store(kp..n, ks + ts.start..ks + ts.end, &hashes);
+            if let Some(sink) = sink.as_deref_mut() {
+                for (t, column) in ts.zip(columns) {
+                    if let Cow::Owned(column) = column {
+                        sink.secondary(SliverIndex::new((ks + t) as u16), column)?;
+                    }
+                }
+            }
             tick(&mut sink);
             Ok(())
         },
     )?;
-    if let Some(sink) = sink.as_deref_mut() {
-        for (t, column) in own_columns.into_iter().enumerate() {
-            sink.secondary(SliverIndex::new((ks + t) as u16), column)?;
-        }
-    }
 
     let row_roots = leaves.row_roots();
     let column_roots = leaves.into_column_roots();
