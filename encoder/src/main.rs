@@ -94,7 +94,7 @@ enum Command {
 
 fn main() -> ExitCode {
     restore_default_sigpipe();
-    one_malloc_arena();
+    tune_malloc();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::BlobId { file, shards } => cli::blob_id(&file, shards.shards),
@@ -114,11 +114,17 @@ fn main() -> ExitCode {
 /// One heap for all threads instead of glibc's arena per thread: the encoder's buffers are
 /// large and freed on threads other than those that made them, and each arena kept its own
 /// freed memory resident (measured: 20 MiB of peak RSS encoding 256 MiB, at no cost in CPU).
-fn one_malloc_arena() {
+/// Buffers up to 32 MiB come from that heap, which keeps up to 32 MiB free at its top: by
+/// default glibc maps each buffer over 128 KiB (a sliver, a column) afresh and gives freed
+/// memory back at once, so every batch paid a page fault per 4 KiB again (measured encoding
+/// 256 MiB: 115,000 page faults and 2.6 s of CPU, 44,000 and 2.1–2.3 s with these settings).
+fn tune_malloc() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: called before any other thread exists; mallopt only sets an allocator option.
+    // SAFETY: called before any other thread exists; mallopt only sets allocator options.
     unsafe {
         libc::mallopt(libc::M_ARENA_MAX, 1);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 32 << 20);
     }
 }
 
