@@ -50,7 +50,7 @@ impl<'a> Staged<'a> {
     /// `path`.
     pub fn write(path: &'a Path, replace: bool, blob: &AlignedBuf) -> Result<Self> {
         let tmp = TempFile::create(path, true)?;
-        write_block_run(&tmp.file, 0, blob, Some(blob.len() as u64))
+        write_block_run(&tmp.file, 0, blob)
             .and_then(|()| tmp.file.sync_all())
             .with_context(|| format!("writing {}", tmp.path.display()))?;
         Ok(Self { tmp, path, replace })
@@ -62,10 +62,10 @@ impl<'a> Staged<'a> {
         let tmp = TempFile::create(path, true)?;
         let mut buf = AlignedBuf::with_capacity(PIECES_BUFFER);
         let mut at = 0;
-        // Whole blocks while more follows; at the end, the rest, and the file cut to its length.
+        // Whole blocks while more follows (the buffer is full then); at the end, the rest.
         let mut write = |buf: &mut AlignedBuf, last: bool| {
             let whole = if last { buf.len() } else { buf.len() / ALIGN * ALIGN };
-            let result = write_block_run(&tmp.file, at, buf, last.then_some(at + whole as u64));
+            let result = write_block_run(&tmp.file, at, buf);
             buf.keep_from(whole);
             at += whole as u64;
             result
