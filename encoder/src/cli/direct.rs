@@ -30,23 +30,79 @@ pub const ALIGN: usize = 4096;
 const WRITERS: usize = 8;
 /// Writes waiting for a writer, at most (each at most a sliver long).
 const QUEUED: usize = 4;
+/// Bytes of spent buffers kept for reuse, at most: the sizes in use change as encoding goes
+/// from step to step, and spares of a size no longer asked for would stay resident unused.
+const SPARE_BYTES: usize = 16 << 20;
 /// fsyncs (and unlinks) in flight at once.
 const SYNCERS: usize = 32;
 /// Finished files waiting for a syncer, at most (each holds a descriptor open).
 const SYNC_QUEUED: usize = 64;
 
-/// Bytes whose start is aligned for direct I/O, with room up to a fixed capacity.
+/// Zeroed pages of their own, mapped from the kernel and given back when dropped. Taken from
+/// the heap, buffers of the sizes in use in one step of encoding stay resident as holes once
+/// the next step asks for other sizes.
+struct Pages {
+    ptr: std::ptr::NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: `Pages` owns its mapping, like a `Box<[u8]>`.
+unsafe impl Send for Pages {}
+unsafe impl Sync for Pages {}
+
+impl Pages {
+    fn new(len: usize) -> Self {
+        let len = len.max(1).next_multiple_of(ALIGN);
+        // SAFETY: a private anonymous mapping of `len` bytes, checked below; nothing else uses it.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        match std::ptr::NonNull::new(ptr.cast::<u8>()).filter(|_| ptr != libc::MAP_FAILED) {
+            Some(ptr) => Self { ptr, len },
+            None => std::alloc::handle_alloc_error(std::alloc::Layout::from_size_align(len, ALIGN).expect("valid")),
+        }
+    }
+}
+
+impl std::ops::Deref for Pages {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        // SAFETY: the mapping is `len` readable bytes, zeroed by the kernel, alive as `self`.
+        unsafe { std::slice::from_raw_parts(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl std::ops::DerefMut for Pages {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        // SAFETY: as in `deref`, and `&mut self` makes this the only reference.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.as_ptr(), self.len) }
+    }
+}
+
+impl Drop for Pages {
+    fn drop(&mut self) {
+        // SAFETY: the mapping was made by `new` with this length and is not used after this.
+        unsafe { libc::munmap(self.ptr.as_ptr().cast(), self.len) };
+    }
+}
+
+/// Bytes whose start is aligned for direct I/O (a page), with room up to a fixed capacity.
 pub struct AlignedBuf {
-    bytes: Vec<u8>,
-    start: usize,
+    bytes: Pages,
     len: usize,
 }
 
 impl AlignedBuf {
     pub fn with_capacity(capacity: usize) -> Self {
-        let bytes = vec![0u8; capacity.next_multiple_of(ALIGN) + ALIGN];
-        let start = bytes.as_ptr().align_offset(ALIGN);
-        Self { bytes, start, len: 0 }
+        Self { bytes: Pages::new(capacity), len: 0 }
     }
 
     /// `len` zero bytes.
@@ -57,11 +113,11 @@ impl AlignedBuf {
     }
 
     pub fn as_mut_slice(&mut self) -> &mut [u8] {
-        &mut self.bytes[self.start..self.start + self.len]
+        &mut self.bytes[..self.len]
     }
 
     pub fn capacity(&self) -> usize {
-        self.bytes.len() - ALIGN
+        self.bytes.len()
     }
 
     pub fn len(&self) -> usize {
@@ -71,7 +127,7 @@ impl AlignedBuf {
     /// Appends as much of `data` as fits; returns how much that was.
     pub fn push(&mut self, data: &[u8]) -> usize {
         let take = data.len().min(self.capacity() - self.len);
-        let at = self.start + self.len;
+        let at = self.len;
         self.bytes[at..at + take].copy_from_slice(&data[..take]);
         self.len += take;
         take
@@ -82,12 +138,12 @@ impl AlignedBuf {
     }
 
     pub fn as_slice(&self) -> &[u8] {
-        &self.bytes[self.start..self.start + self.len]
+        &self.bytes[..self.len]
     }
 
     /// Keeps only the bytes past `from`, moved to the front.
     pub fn keep_from(&mut self, from: usize) {
-        self.bytes.copy_within(self.start + from..self.start + self.len, self.start);
+        self.bytes.copy_within(from..self.len, 0);
         self.len -= from;
     }
 }
@@ -219,14 +275,18 @@ impl Writers {
     }
 
     /// An empty buffer for `capacity` bytes (rounded up to whole blocks): a spent one of that
-    /// size if there is one.
+    /// size if there is one, else a new one, making room for it among the spares by dropping
+    /// the oldest of other sizes.
     pub fn buffer(&self, capacity: usize) -> AlignedBuf {
         let capacity = capacity.next_multiple_of(ALIGN);
         let mut spare = self.spare.lock().expect("no writer panics holding the lock");
-        match spare.iter().position(|buf| buf.capacity() == capacity) {
-            Some(i) => spare.swap_remove(i),
-            None => AlignedBuf::with_capacity(capacity),
+        if let Some(i) = spare.iter().position(|buf| buf.capacity() == capacity) {
+            return spare.remove(i);
         }
+        while !spare.is_empty() && spare_bytes(&spare) + capacity > SPARE_BYTES {
+            spare.remove(0);
+        }
+        AlignedBuf::with_capacity(capacity)
     }
 
     /// Queues a write of `buf` at `offset` (blocking while the queue is full); fails if an
@@ -337,10 +397,16 @@ fn work(
         buf.clear();
         let mut spare = spare.lock().expect("no writer panics holding the lock");
         // Only as many of a size as are in use at once: the rest would stay resident for nothing.
-        if spare.iter().filter(|b| b.capacity() == buf.capacity()).count() < WRITERS + QUEUED {
+        if spare.iter().filter(|b| b.capacity() == buf.capacity()).count() < WRITERS + QUEUED
+            && spare_bytes(&spare) + buf.capacity() <= SPARE_BYTES
+        {
             spare.push(buf);
         }
     }
+}
+
+fn spare_bytes(spare: &[AlignedBuf]) -> usize {
+    spare.iter().map(AlignedBuf::capacity).sum()
 }
 
 /// Writes a sequential run of bytes into a file in whole blocks, holding back the last
