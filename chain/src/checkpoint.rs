@@ -3,11 +3,13 @@
 //! `.binpb.zst` file (zstd of the protobuf `sui.rpc.v2.Checkpoint`), and the full node's gRPC
 //! `Checkpoint` message, which is the same protobuf.
 
+use std::collections::HashMap;
+
 use prost::Message;
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::{
-    Address, CheckpointContents, CheckpointData, CheckpointSummary, Digest, Event, MovePackage, ObjectData,
-    TransactionEffects, TransactionEvents,
+    Address, CheckpointContents, CheckpointData, CheckpointSummary, Digest, Event, MovePackage, Object, ObjectData,
+    ObjectOut, TransactionEffects, TransactionEvents, Version,
 };
 
 use crate::validators::Certificate;
@@ -110,6 +112,10 @@ impl Checkpoint {
     /// The checkpoint `data` holds, once its transactions are shown to be the summary's.
     fn from_checkpoint_data(data: CheckpointData) -> Result<Self, DecodeError> {
         check_contents(&data)?;
+        let effects: HashMap<Digest, &TransactionEffects> =
+            data.transactions.iter().map(|tx| (*tx.effects.transaction_digest(), &tx.effects)).collect();
+        let packages = data.transactions.iter().flat_map(|tx| &tx.output_objects).filter(|o| is_package(o));
+        check_written(packages, &effects)?;
         let transactions = data
             .transactions
             .into_iter()
@@ -136,7 +142,8 @@ impl Checkpoint {
     /// to follow package upgrades, `objects` or `transactions.objects` with their BCS. It may
     /// carry `summary.bcs` (then checked against those fields), and with it `signature`,
     /// `contents.bcs` and each transaction's `effects.bcs` and `events.bcs`: the transactions
-    /// are then checked against the contents, and the checkpoint has its certificate.
+    /// are then checked against the contents, the packages against the effects that wrote
+    /// them, and the checkpoint has its certificate.
     pub fn from_proto(message: &proto::Checkpoint) -> Result<Self, DecodeError> {
         let sequence_number = message.sequence_number.ok_or(DecodeError::Missing("sequence_number"))?;
         let digest = parse_digest("digest", message.digest.as_deref().ok_or(DecodeError::Missing("digest"))?)?;
@@ -167,6 +174,11 @@ impl Checkpoint {
             .transpose()
             .map_err(|e| DecodeError::Invalid { what: "signature", error: e.to_string() })?;
         let checkpoint_packages = message.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
+        let tx_packages: Vec<Vec<Object>> = message
+            .transactions
+            .iter()
+            .map(|tx| tx.objects.as_ref().map(packages_of).transpose().map(Option::unwrap_or_default))
+            .collect::<Result<_, _>>()?;
         let events: Vec<TxEvents> = message.transactions.iter().map(transaction_events).collect::<Result<_, _>>()?;
         let contents = bcs_of(message.contents.as_ref().and_then(|c| c.bcs.as_ref()))
             .map(bcs::from_bytes::<CheckpointContents>)
@@ -174,8 +186,13 @@ impl Checkpoint {
             .map_err(|e| DecodeError::Invalid { what: "contents.bcs", error: e.to_string() })?;
         let listed = match (&summary, &contents) {
             (Some(summary), Some(contents)) => check_listed(summary, contents, &message.transactions, &events)?,
-            _ => false,
+            _ => None,
         };
+        if let Some(effects) = &listed {
+            let effects = effects.iter().map(|e| (*e.transaction_digest(), e)).collect();
+            check_written(checkpoint_packages.iter().chain(tx_packages.iter().flatten()), &effects)?;
+        }
+        let listed = listed.is_some();
         // A certificate vouches for the summary; only contents that match it make it vouch for
         // the transactions and events too.
         let certificate = match (summary, signature) {
@@ -183,14 +200,14 @@ impl Checkpoint {
             _ => None,
         };
         let mut transactions = Vec::with_capacity(message.transactions.len());
-        for (tx, events) in message.transactions.iter().zip(events) {
+        for ((tx, events), packages) in message.transactions.iter().zip(events).zip(tx_packages) {
             let digest = tx.digest.clone().ok_or(DecodeError::Missing("transactions.digest"))?;
-            let packages = tx.objects.as_ref().map(packages_of).transpose()?.unwrap_or_default();
+            let packages = packages.iter().filter_map(|o| package_of(o.data())).collect();
             transactions.push(Transaction { digest, events: events.events.0, packages });
         }
         // Checkpoint-level objects are not tied to a transaction; the first one stands for them.
         if let Some(first) = transactions.first_mut() {
-            first.packages.extend(checkpoint_packages);
+            first.packages.extend(checkpoint_packages.iter().filter_map(|o| package_of(o.data())));
         }
         Ok(Self {
             sequence_number: CheckpointSequence(sequence_number),
@@ -265,13 +282,14 @@ fn transaction_events(tx: &proto::ExecutedTransaction) -> Result<TxEvents, Decod
 /// Checks that a message's transactions are those its summary commits to, as for a `.chk` file:
 /// the contents hash to the content digest and list each transaction's digest and effects, in
 /// order, and the events (which must then be sent as BCS) hash to the digest the effects name.
-/// `false` if that cannot be told: some transaction's effects were not sent as BCS.
+/// Returns the effects, or `None` if that cannot be told: some transaction's effects were not
+/// sent as BCS.
 fn check_listed(
     summary: &CheckpointSummary,
     contents: &CheckpointContents,
     transactions: &[proto::ExecutedTransaction],
     events: &[TxEvents],
-) -> Result<bool, DecodeError> {
+) -> Result<Option<Vec<TransactionEffects>>, DecodeError> {
     let invalid = |error: String| DecodeError::Invalid { what: "checkpoint contents", error };
     let hashed = contents.digest();
     if hashed != summary.content_digest {
@@ -286,8 +304,9 @@ fn check_listed(
         .map(|tx| bcs_of(tx.effects.as_ref().and_then(|e| e.bcs.as_ref())))
         .collect::<Option<Vec<_>>>()
     else {
-        return Ok(false);
+        return Ok(None);
     };
+    let mut checked = Vec::with_capacity(effects.len());
     for (i, (((tx, listed), events), effects)) in transactions.iter().zip(listed).zip(events).zip(effects).enumerate() {
         let digest = parse_digest(
             "transactions.digest",
@@ -306,8 +325,55 @@ fn check_listed(
         if unhashed || events.digest().as_ref() != effects.events_digest() {
             return Err(invalid(format!("the events of transaction {i} ({digest}) are not the ones its effects name")));
         }
+        checked.push(effects);
     }
-    Ok(true)
+    Ok(Some(checked))
+}
+
+/// Checks that each of `objects` is, byte for byte, what a transaction of this checkpoint
+/// wrote: its ID, version and digest are among the writes of the effects (by transaction
+/// digest) of the transaction it names as its last. Packages decide which events count as ours
+/// after an upgrade, so what vouches for the events must vouch for them too.
+fn check_written<'a>(
+    objects: impl IntoIterator<Item = &'a Object>,
+    effects: &HashMap<Digest, &TransactionEffects>,
+) -> Result<(), DecodeError> {
+    for object in objects {
+        let (id, version, writer) = (object.object_id(), object.version(), object.previous_transaction());
+        let invalid = |error: String| DecodeError::Invalid { what: "checkpoint objects", error };
+        let Some(effects) = effects.get(&writer) else {
+            return Err(invalid(format!(
+                "object {id} names transaction {writer} as its writer, which is not in this checkpoint"
+            )));
+        };
+        let digest = object.digest();
+        if !writes(effects).any(|write| write == (id, version, digest)) {
+            return Err(invalid(format!(
+                "object {id} (version {version}, digest {digest}) is not what transaction {writer} wrote"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The objects a transaction's effects say it wrote: ID, version and digest.
+fn writes(effects: &TransactionEffects) -> Box<dyn Iterator<Item = (Address, Version, Digest)> + '_> {
+    match effects {
+        TransactionEffects::V1(v1) => Box::new(
+            v1.created
+                .iter()
+                .chain(&v1.mutated)
+                .chain(&v1.unwrapped)
+                .map(|written| written.reference.clone().into_parts()),
+        ),
+        TransactionEffects::V2(v2) => {
+            Box::new(v2.changed_objects.iter().filter_map(|change| match &change.output_state {
+                ObjectOut::ObjectWrite { digest, .. } => Some((change.object_id, v2.lamport_version, *digest)),
+                ObjectOut::PackageWrite { version, digest } => Some((change.object_id, *version, *digest)),
+                _ => None,
+            }))
+        }
+    }
 }
 
 /// The bytes of a `Bcs` field, if sent.
@@ -346,6 +412,10 @@ fn parse_digest(what: &'static str, text: &str) -> Result<Digest, DecodeError> {
     text.parse().map_err(|e: sui_sdk_types::DigestParseError| DecodeError::Invalid { what, error: e.to_string() })
 }
 
+fn is_package(object: &Object) -> bool {
+    matches!(object.data(), ObjectData::Package(_))
+}
+
 fn package_of(data: &ObjectData) -> Option<MovePackage> {
     match data {
         ObjectData::Package(package) => Some(package.clone()),
@@ -353,8 +423,8 @@ fn package_of(data: &ObjectData) -> Option<MovePackage> {
     }
 }
 
-/// The packages among the objects, read from their BCS (the read mask asks for nothing else).
-fn packages_of(set: &proto::ObjectSet) -> Result<Vec<MovePackage>, DecodeError> {
+/// The package objects among `set`, read from their BCS (the read mask asks for nothing else).
+fn packages_of(set: &proto::ObjectSet) -> Result<Vec<Object>, DecodeError> {
     let mut packages = Vec::new();
     for object in &set.objects {
         let Some(bytes) = object.bcs.as_ref().and_then(|b| b.value.as_deref()) else { continue };
@@ -362,8 +432,7 @@ fn packages_of(set: &proto::ObjectSet) -> Result<Vec<MovePackage>, DecodeError> 
         if bytes.first() != Some(&PACKAGE_VARIANT) {
             continue;
         }
-        let object: sui_sdk_types::Object = bcs::from_bytes(bytes)?;
-        packages.extend(package_of(object.data()));
+        packages.push(bcs::from_bytes(bytes)?);
     }
     Ok(packages)
 }
@@ -374,4 +443,30 @@ const PACKAGE_VARIANT: u8 = 1;
 /// The address of a package, for display and configuration: `0x` and 64 hex digits.
 pub fn parse_address(text: &str) -> Result<Address, String> {
     text.parse::<Address>().map_err(|e| format!("{text:?} is not a Sui address: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Object digests and the writes read from effects, on real chain data: each of checkpoint
+    /// 1137's 1,200-odd output objects is found among its transaction's writes, and a changed
+    /// one is not.
+    #[test]
+    fn real_objects_are_what_their_transactions_wrote() {
+        let data: CheckpointData = bcs::from_bytes(&crate::testing::checkpoint_1137()).unwrap();
+        let effects: HashMap<Digest, &TransactionEffects> =
+            data.transactions.iter().map(|tx| (*tx.effects.transaction_digest(), &tx.effects)).collect();
+        let objects: Vec<&Object> = data.transactions.iter().flat_map(|tx| &tx.output_objects).collect();
+        assert!(objects.len() > 1000, "{}", objects.len());
+        check_written(objects.iter().copied(), &effects).unwrap();
+
+        let real = objects[0];
+        let changed = Object::new(real.data().clone(), *real.owner(), real.previous_transaction(), 1);
+        let error = check_written([&changed], &effects).unwrap_err().to_string();
+        assert!(error.contains(&format!("object {} (version {}", real.object_id(), real.version())), "{error}");
+        let elsewhere = Object::new(real.data().clone(), *real.owner(), Digest::ZERO, real.storage_rebate());
+        let error = check_written([&elsewhere], &effects).unwrap_err().to_string();
+        assert!(error.contains("which is not in this checkpoint"), "{error}");
+    }
 }

@@ -225,11 +225,16 @@ impl TestValidators {
 }
 
 /// Gives each transaction of `message` a digest and effects that name its events, and returns
-/// the contents that list them.
+/// the contents that list them. The checkpoint's package objects (see [`publish_upgrade`]) are
+/// the first transaction's: they name it as their writer, and its effects list them.
 fn list_transactions(message: &mut proto::Checkpoint, epoch: u64) -> sui_sdk_types::CheckpointContents {
     let mut listed = Vec::new();
-    for tx in &mut message.transactions {
-        let digest = Digest::new(sui_sdk_types::hash::Hasher::digest(tx.digest.as_deref().unwrap()).into_inner());
+    for (i, tx) in message.transactions.iter_mut().enumerate() {
+        let digest = sui_sdk_types::hash::Hasher::digest(tx.digest.as_deref().unwrap());
+        let changed_objects = match (i, message.objects.as_mut()) {
+            (0, Some(objects)) => write_packages(objects, digest),
+            _ => Vec::new(),
+        };
         let events = tx.events.as_ref().and_then(|e| e.bcs.as_ref()).and_then(|b| b.value.as_deref());
         let events: Vec<sui_sdk_types::Event> = events.map(|bytes| bcs::from_bytes(bytes).unwrap()).unwrap_or_default();
         let effects = sui_sdk_types::TransactionEffects::V2(Box::new(sui_sdk_types::TransactionEffectsV2 {
@@ -241,7 +246,7 @@ fn list_transactions(message: &mut proto::Checkpoint, epoch: u64) -> sui_sdk_typ
             events_digest: (!events.is_empty()).then(|| sui_sdk_types::TransactionEvents(events).digest()),
             dependencies: Vec::new(),
             lamport_version: 1,
-            changed_objects: Vec::new(),
+            changed_objects,
             unchanged_consensus_objects: Vec::new(),
             auxiliary_data_digest: None,
         }));
@@ -250,4 +255,49 @@ fn list_transactions(message: &mut proto::Checkpoint, epoch: u64) -> sui_sdk_typ
         tx.effects.get_or_insert_with(Default::default).bcs = Some(proto::Bcs::from(bcs::to_bytes(&effects).unwrap()));
     }
     sui_sdk_types::CheckpointContents::new_v1(listed)
+}
+
+/// Makes the package objects among `objects` written by transaction `writer`; returns the
+/// changes its effects list for them.
+fn write_packages(objects: &mut proto::ObjectSet, writer: Digest) -> Vec<sui_sdk_types::ChangedObject> {
+    use sui_sdk_types::{ChangedObject, IdOperation, Object, ObjectData, ObjectIn, ObjectOut};
+
+    let mut changes = Vec::new();
+    for message in &mut objects.objects {
+        let object: Object = bcs::from_bytes(message.bcs.as_ref().unwrap().value.as_deref().unwrap()).unwrap();
+        if !matches!(object.data(), ObjectData::Package(_)) {
+            continue;
+        }
+        let object = Object::new(object.data().clone(), *object.owner(), writer, object.storage_rebate());
+        changes.push(ChangedObject {
+            object_id: object.object_id(),
+            input_state: ObjectIn::NotExist,
+            output_state: ObjectOut::PackageWrite { version: object.version(), digest: object.digest() },
+            id_operation: IdOperation::Created,
+        });
+        message.bcs = Some(proto::Bcs::from(bcs::to_bytes(&object).unwrap()));
+    }
+    changes
+}
+
+/// A file of sui-sdk-types 0.4.0, which ships real chain data for its own tests, read where
+/// cargo unpacked the crate.
+pub fn sui_sdk_types_fixture(path: &str) -> Vec<u8> {
+    let home = std::env::var("CARGO_HOME").map(std::path::PathBuf::from).unwrap_or_else(|_| {
+        std::path::PathBuf::from(std::env::var("HOME").expect("HOME or CARGO_HOME")).join(".cargo")
+    });
+    let registry = home.join("registry/src");
+    for index in std::fs::read_dir(&registry).expect("the cargo registry") {
+        let file = index.unwrap().path().join("sui-sdk-types-0.4.0").join(path);
+        if file.exists() {
+            return std::fs::read(file).unwrap();
+        }
+    }
+    panic!("sui-sdk-types 0.4.0's {path} not found under {}", registry.display());
+}
+
+/// Checkpoint 1137 of Mysten's OCS bring-up network, as sui-sdk-types ships it: the bare BCS
+/// of `CheckpointData` (a `.chk` file without its encoding byte).
+pub fn checkpoint_1137() -> Vec<u8> {
+    sui_sdk_types_fixture("tests/fixtures/ocs/1137.chk")
 }

@@ -121,3 +121,42 @@ fn a_protobuf_messages_transactions_must_be_those_its_contents_list() {
     no_effects.transactions[0].effects = None;
     assert_eq!(Checkpoint::from_proto(&no_effects).unwrap().certificate, None);
 }
+
+/// Defect: package objects, which decide which events are ours after an upgrade, were taken
+/// on trust beside a certified summary. They must be what a listed transaction wrote.
+#[test]
+fn a_certified_checkpoints_packages_must_be_what_its_transactions_wrote() {
+    use walrus_chain::testing;
+
+    let validators = testing::TestValidators::new(1, 1, 4);
+    let upgraded = testing::address(0xA1);
+    let mut message =
+        testing::checkpoint(10, vec![vec![testing::raw_event(testing::package(), "events", "X", vec![])]]);
+    testing::publish_upgrade(&mut message, upgraded, "Upgraded");
+    validators.certify(&mut message, None, 4, None);
+    let checkpoint = Checkpoint::from_proto(&message).unwrap();
+    assert!(checkpoint.certificate.is_some());
+    assert_eq!(checkpoint.transactions[0].packages.len(), 1);
+
+    let refused = |message: &proto::Checkpoint| match Checkpoint::from_proto(message) {
+        Err(DecodeError::Invalid { what: "checkpoint objects", error }) => error,
+        other => panic!("expected the objects refused, got {other:?}"),
+    };
+    // Another package (an upgrade the transaction did not publish) in its place.
+    let mut forged = message.clone();
+    forged.objects = None;
+    testing::publish_upgrade(&mut forged, upgraded, "Forged");
+    assert!(refused(&forged).contains("names transaction"), "{}", refused(&forged));
+    // The written package, changed after the fact: it names its writer, which wrote other bytes.
+    let mut changed = message.clone();
+    let object = &mut changed.objects.as_mut().unwrap().objects[0];
+    let mut package: sui_sdk_types::Object =
+        bcs::from_bytes(object.bcs.as_ref().unwrap().value.as_deref().unwrap()).unwrap();
+    package = sui_sdk_types::Object::new(package.data().clone(), *package.owner(), package.previous_transaction(), 7);
+    object.bcs = Some(proto::Bcs::from(bcs::to_bytes(&package).unwrap()));
+    assert!(refused(&changed).contains("is not what transaction"));
+    // Without the summary's BCS nothing is certified, and nothing can be checked: as before.
+    let mut uncertified = forged.clone();
+    uncertified.summary.as_mut().unwrap().bcs = None;
+    assert_eq!(Checkpoint::from_proto(&uncertified).unwrap().certificate, None);
+}

@@ -4,33 +4,14 @@
 
 #![allow(dead_code)] // each test file uses its part
 
-use std::path::PathBuf;
-
 use sui_rpc::proto::sui::rpc::v2 as proto;
 use sui_sdk_types::ValidatorCommittee;
 
-/// A file of sui-sdk-types 0.4.0, read where cargo unpacked the crate.
-fn sui_sdk_types_fixture(path: &str) -> Vec<u8> {
-    let home = std::env::var("CARGO_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from(std::env::var("HOME").expect("HOME or CARGO_HOME")).join(".cargo"));
-    let registry = home.join("registry/src");
-    for index in std::fs::read_dir(&registry).expect("the cargo registry") {
-        let file = index.unwrap().path().join("sui-sdk-types-0.4.0").join(path);
-        if file.exists() {
-            return std::fs::read(file).unwrap();
-        }
-    }
-    panic!("sui-sdk-types 0.4.0's {path} not found under {}", registry.display());
-}
-
-pub fn checkpoint_1137() -> Vec<u8> {
-    sui_sdk_types_fixture("tests/fixtures/ocs/1137.chk")
-}
+pub use walrus_chain::testing::checkpoint_1137;
 
 /// The committee of checkpoint 1137's epoch, as the BCS of `ValidatorCommittee`.
 pub fn committee() -> ValidatorCommittee {
-    bcs::from_bytes(&sui_sdk_types_fixture("tests/fixtures/ocs/committee.bcs")).unwrap()
+    bcs::from_bytes(&walrus_chain::testing::sui_sdk_types_fixture("tests/fixtures/ocs/committee.bcs")).unwrap()
 }
 
 /// Checkpoint 1137 in a protobuf message as a full node sends it when asked for what checking
