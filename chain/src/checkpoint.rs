@@ -114,15 +114,22 @@ impl Checkpoint {
         check_contents(&data)?;
         let effects: HashMap<Digest, &TransactionEffects> =
             data.transactions.iter().map(|tx| (*tx.effects.transaction_digest(), &tx.effects)).collect();
-        let packages = data.transactions.iter().flat_map(|tx| &tx.output_objects).filter(|o| is_package(o));
-        check_written(packages, &effects)?;
+        let packages: Vec<Vec<MovePackage>> = data
+            .transactions
+            .iter()
+            .map(|tx| {
+                let written = written_here(tx.output_objects.iter().filter(|o| is_package(o)), &effects)?;
+                Ok(written.into_iter().filter_map(|o| package_of(o.data())).collect())
+            })
+            .collect::<Result<_, DecodeError>>()?;
         let transactions = data
             .transactions
             .into_iter()
-            .map(|tx| Transaction {
+            .zip(packages)
+            .map(|(tx, packages)| Transaction {
                 digest: tx.transaction.transaction.digest().to_string(),
                 events: tx.events.map(|e| e.0).unwrap_or_default(),
-                packages: tx.output_objects.iter().filter_map(|o| package_of(o.data())).collect(),
+                packages,
             })
             .collect();
         let certified = data.checkpoint_summary;
@@ -188,10 +195,16 @@ impl Checkpoint {
             (Some(summary), Some(contents)) => check_listed(summary, contents, &message.transactions, &events)?,
             _ => None,
         };
-        if let Some(effects) = &listed {
-            let effects = effects.iter().map(|e| (*e.transaction_digest(), e)).collect();
-            check_written(checkpoint_packages.iter().chain(tx_packages.iter().flatten()), &effects)?;
-        }
+        // With the effects, only the packages written here count, each checked; without them,
+        // every package sent (nothing can be checked, and nothing is certified).
+        let (checkpoint_packages, tx_packages): (Vec<&Object>, Vec<Vec<&Object>>) = match &listed {
+            Some(effects) => {
+                let effects = effects.iter().map(|e| (*e.transaction_digest(), e)).collect();
+                let on_checkpoint = written_here(&checkpoint_packages, &effects)?;
+                (on_checkpoint, tx_packages.iter().map(|p| written_here(p, &effects)).collect::<Result<_, _>>()?)
+            }
+            None => (checkpoint_packages.iter().collect(), tx_packages.iter().map(|p| p.iter().collect()).collect()),
+        };
         let listed = listed.is_some();
         // A certificate vouches for the summary; only contents that match it make it vouch for
         // the transactions and events too.
@@ -330,30 +343,32 @@ fn check_listed(
     Ok(Some(checked))
 }
 
-/// Checks that each of `objects` is, byte for byte, what a transaction of this checkpoint
-/// wrote: its ID, version and digest are among the writes of the effects (by transaction
-/// digest) of the transaction it names as its last. Packages decide which events count as ours
-/// after an upgrade, so what vouches for the events must vouch for them too.
-fn check_written<'a>(
+/// The objects among `objects` that a transaction of this checkpoint wrote, each checked to be,
+/// byte for byte, what it wrote: its ID, version and digest among the writes of the effects (by
+/// transaction digest) of the transaction it names as its last. Packages decide which events
+/// count as ours after an upgrade, so what vouches for the events must vouch for them too.
+/// Objects naming a transaction outside the checkpoint are its inputs (such as the version of a
+/// system package that an epoch change upgrades): they are left out, unchecked and unused.
+fn written_here<'a>(
     objects: impl IntoIterator<Item = &'a Object>,
     effects: &HashMap<Digest, &TransactionEffects>,
-) -> Result<(), DecodeError> {
+) -> Result<Vec<&'a Object>, DecodeError> {
+    let mut written = Vec::new();
     for object in objects {
         let (id, version, writer) = (object.object_id(), object.version(), object.previous_transaction());
-        let invalid = |error: String| DecodeError::Invalid { what: "checkpoint objects", error };
-        let Some(effects) = effects.get(&writer) else {
-            return Err(invalid(format!(
-                "object {id} names transaction {writer} as its writer, which is not in this checkpoint"
-            )));
-        };
+        let Some(effects) = effects.get(&writer) else { continue };
         let digest = object.digest();
         if !writes(effects).any(|write| write == (id, version, digest)) {
-            return Err(invalid(format!(
-                "object {id} (version {version}, digest {digest}) is not what transaction {writer} wrote"
-            )));
+            return Err(DecodeError::Invalid {
+                what: "checkpoint objects",
+                error: format!(
+                    "object {id} (version {version}, digest {digest}) is not what transaction {writer} wrote"
+                ),
+            });
         }
+        written.push(object);
     }
-    Ok(())
+    Ok(written)
 }
 
 /// The objects a transaction's effects say it wrote: ID, version and digest.
@@ -459,14 +474,14 @@ mod tests {
             data.transactions.iter().map(|tx| (*tx.effects.transaction_digest(), &tx.effects)).collect();
         let objects: Vec<&Object> = data.transactions.iter().flat_map(|tx| &tx.output_objects).collect();
         assert!(objects.len() > 1000, "{}", objects.len());
-        check_written(objects.iter().copied(), &effects).unwrap();
+        assert_eq!(written_here(objects.iter().copied(), &effects).unwrap(), objects);
 
         let real = objects[0];
         let changed = Object::new(real.data().clone(), *real.owner(), real.previous_transaction(), 1);
-        let error = check_written([&changed], &effects).unwrap_err().to_string();
+        let error = written_here([&changed], &effects).unwrap_err().to_string();
         assert!(error.contains(&format!("object {} (version {}", real.object_id(), real.version())), "{error}");
-        let elsewhere = Object::new(real.data().clone(), *real.owner(), Digest::ZERO, real.storage_rebate());
-        let error = check_written([&elsewhere], &effects).unwrap_err().to_string();
-        assert!(error.contains("which is not in this checkpoint"), "{error}");
+        // An input of the checkpoint (written before it) is left out, neither checked nor used.
+        let input = Object::new(real.data().clone(), *real.owner(), Digest::ZERO, real.storage_rebate());
+        assert!(written_here([&input], &effects).unwrap().is_empty());
     }
 }
