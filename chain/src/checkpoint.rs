@@ -117,11 +117,8 @@ impl Checkpoint {
         let packages: Vec<Vec<MovePackage>> = data
             .transactions
             .iter()
-            .map(|tx| {
-                let written = written_here(tx.output_objects.iter().filter(|o| is_package(o)), &effects)?;
-                Ok(written.into_iter().filter_map(|o| package_of(o.data())).collect())
-            })
-            .collect::<Result<_, DecodeError>>()?;
+            .map(|tx| followed(&tx.output_objects, Some(&effects)))
+            .collect::<Result<_, _>>()?;
         let transactions = data
             .transactions
             .into_iter()
@@ -195,16 +192,11 @@ impl Checkpoint {
             (Some(summary), Some(contents)) => check_listed(summary, contents, &message.transactions, &events)?,
             _ => None,
         };
-        // With the effects, only the packages written here count, each checked; without them,
-        // every package sent (nothing can be checked, and nothing is certified).
-        let (checkpoint_packages, tx_packages): (Vec<&Object>, Vec<Vec<&Object>>) = match &listed {
-            Some(effects) => {
-                let effects = effects.iter().map(|e| (*e.transaction_digest(), e)).collect();
-                let on_checkpoint = written_here(&checkpoint_packages, &effects)?;
-                (on_checkpoint, tx_packages.iter().map(|p| written_here(p, &effects)).collect::<Result<_, _>>()?)
-            }
-            None => (checkpoint_packages.iter().collect(), tx_packages.iter().map(|p| p.iter().collect()).collect()),
-        };
+        let effects: Option<HashMap<Digest, &TransactionEffects>> =
+            listed.as_ref().map(|effects| effects.iter().map(|e| (*e.transaction_digest(), e)).collect());
+        let checkpoint_packages = followed(&checkpoint_packages, effects.as_ref())?;
+        let tx_packages: Vec<Vec<MovePackage>> =
+            tx_packages.iter().map(|p| followed(p, effects.as_ref())).collect::<Result<_, _>>()?;
         let listed = listed.is_some();
         // A certificate vouches for the summary; only contents that match it make it vouch for
         // the transactions and events too.
@@ -215,12 +207,11 @@ impl Checkpoint {
         let mut transactions = Vec::with_capacity(message.transactions.len());
         for ((tx, events), packages) in message.transactions.iter().zip(events).zip(tx_packages) {
             let digest = tx.digest.clone().ok_or(DecodeError::Missing("transactions.digest"))?;
-            let packages = packages.iter().filter_map(|o| package_of(o.data())).collect();
             transactions.push(Transaction { digest, events: events.events.0, packages });
         }
         // Checkpoint-level objects are not tied to a transaction; the first one stands for them.
         if let Some(first) = transactions.first_mut() {
-            first.packages.extend(checkpoint_packages.iter().filter_map(|o| package_of(o.data())));
+            first.packages.extend(checkpoint_packages);
         }
         Ok(Self {
             sequence_number: CheckpointSequence(sequence_number),
@@ -343,6 +334,21 @@ fn check_listed(
     Ok(Some(checked))
 }
 
+/// The packages among `objects` that are followed: with the `effects` of the checkpoint's
+/// transactions, those [`written_here`]; without them, all (nothing can be checked, and
+/// nothing is certified).
+fn followed(
+    objects: &[Object],
+    effects: Option<&HashMap<Digest, &TransactionEffects>>,
+) -> Result<Vec<MovePackage>, DecodeError> {
+    let packages = objects.iter().filter(|o| matches!(o.data(), ObjectData::Package(_)));
+    let packages = match effects {
+        Some(effects) => written_here(packages, effects)?,
+        None => packages.collect(),
+    };
+    Ok(packages.into_iter().filter_map(|o| package_of(o.data())).collect())
+}
+
 /// The objects among `objects` that a transaction of this checkpoint wrote, each checked to be,
 /// byte for byte, what it wrote: its ID, version and digest among the writes of the effects (by
 /// transaction digest) of the transaction it names as its last. Packages decide which events
@@ -374,13 +380,11 @@ fn written_here<'a>(
 /// The objects a transaction's effects say it wrote: ID, version and digest.
 fn writes(effects: &TransactionEffects) -> Box<dyn Iterator<Item = (Address, Version, Digest)> + '_> {
     match effects {
-        TransactionEffects::V1(v1) => Box::new(
-            v1.created
-                .iter()
-                .chain(&v1.mutated)
-                .chain(&v1.unwrapped)
-                .map(|written| written.reference.clone().into_parts()),
-        ),
+        TransactionEffects::V1(v1) => {
+            Box::new(v1.created.iter().chain(&v1.mutated).chain(&v1.unwrapped).map(|written| {
+                (*written.reference.object_id(), written.reference.version(), *written.reference.digest())
+            }))
+        }
         TransactionEffects::V2(v2) => {
             Box::new(v2.changed_objects.iter().filter_map(|change| match &change.output_state {
                 ObjectOut::ObjectWrite { digest, .. } => Some((change.object_id, v2.lamport_version, *digest)),
@@ -425,10 +429,6 @@ fn check_summary(
 
 fn parse_digest(what: &'static str, text: &str) -> Result<Digest, DecodeError> {
     text.parse().map_err(|e: sui_sdk_types::DigestParseError| DecodeError::Invalid { what, error: e.to_string() })
-}
-
-fn is_package(object: &Object) -> bool {
-    matches!(object.data(), ObjectData::Package(_))
 }
 
 fn package_of(data: &ObjectData) -> Option<MovePackage> {

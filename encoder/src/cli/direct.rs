@@ -133,18 +133,12 @@ impl AlignedBuf {
         take
     }
 
-    fn clear(&mut self) {
+    pub fn clear(&mut self) {
         self.len = 0;
     }
 
     pub fn as_slice(&self) -> &[u8] {
         &self.bytes[..self.len]
-    }
-
-    /// Keeps only the bytes past `from`, moved to the front.
-    pub fn keep_from(&mut self, from: usize) {
-        self.bytes.copy_within(from..self.len, 0);
-        self.len -= from;
     }
 }
 
@@ -461,12 +455,11 @@ impl BlockWriter {
 
     /// Writes what is held through the page cache and turns direct I/O off for the file, for
     /// writes that do not continue the run; returns the file.
-    pub fn into_buffered(mut self) -> io::Result<Arc<NamedFile>> {
+    pub fn into_buffered(self) -> io::Result<Arc<NamedFile>> {
         let named = &self.file;
         make_buffered(&named.file)
             .and_then(|()| named.file.write_all_at(self.buf.as_slice(), self.at))
             .map_err(|e| in_file("writing", &named.path, e))?;
-        self.buf.keep_from(self.buf.len());
         Ok(self.file)
     }
 }

@@ -32,7 +32,7 @@ const SLIVERS: &str = "slivers";
 const PARTIAL: &str = "slivers.partial";
 const BLOB_JSON: &str = "blob.json";
 /// A primary sliver arriving in pieces is written in runs of up to this many bytes: at
-/// n = 1000 its 666 parity slivers hold about 90 MB in these buffers, while step 1 of the
+/// n = 1000 its 666 parity slivers hold about 85 MB in these buffers, while step 1 of the
 /// encoding runs, before the peak of memory in step 3. Smaller runs cost more writes (on a VM,
 /// a few tens of microseconds of system time each): with 32 KiB, 18,000 writes and 10–20% more
 /// time to encode 256 MiB.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 
-use super::direct::{open_direct, write_block_run, AlignedBuf, ALIGN};
+use super::direct::{open_direct, write_block_run, AlignedBuf};
 
 /// The buffer [`Staged::write_pieces`] gathers pieces in: a few MiB, so that each direct
 /// write is large.
@@ -62,12 +62,12 @@ impl<'a> Staged<'a> {
         let tmp = TempFile::create(path, true)?;
         let mut buf = AlignedBuf::with_capacity(PIECES_BUFFER);
         let mut at = 0;
-        // Whole blocks while more follows (the buffer is full then); at the end, the rest.
-        let mut write = |buf: &mut AlignedBuf, last: bool| {
-            let whole = if last { buf.len() } else { buf.len() / ALIGN * ALIGN };
+        // Whole blocks while more follows (the buffer is full then, and its capacity is whole
+        // blocks); at the end, the rest.
+        let mut write = |buf: &mut AlignedBuf| {
             let result = write_block_run(&tmp.file, at, buf);
-            buf.keep_from(whole);
-            at += whole as u64;
+            at += buf.len() as u64;
+            buf.clear();
             result
         };
         let written = pieces
@@ -75,12 +75,12 @@ impl<'a> Staged<'a> {
                 while !piece.is_empty() {
                     piece = &piece[buf.push(piece)..];
                     if buf.len() == buf.capacity() {
-                        write(&mut buf, false)?;
+                        write(&mut buf)?;
                     }
                 }
                 io::Result::Ok(())
             })
-            .and_then(|()| write(&mut buf, true));
+            .and_then(|()| write(&mut buf));
         written.and_then(|()| tmp.file.sync_all()).with_context(|| format!("writing {}", tmp.path.display()))?;
         Ok(Self { tmp, path, replace })
     }
@@ -202,6 +202,7 @@ impl Drop for TempFile {
 
 #[cfg(test)]
 mod tests {
+    use super::super::direct::ALIGN;
     use super::*;
 
     #[test]
