@@ -144,6 +144,17 @@ impl StopSignal {
     }
 }
 
+/// Threads reading and decoding checkpoints and folding batches: ingestion is bound by its
+/// PostgreSQL backend, so more would only be more runnable threads for the kernel to share the
+/// cores among, each holding a core for milliseconds while requests wait behind them (lookups'
+/// p99 during ingestion halved with one; BENCHMARKS.md).
+const INGESTION_BLOCKING_THREADS: usize = 1;
+
+/// The niceness of that thread: a request's threads and backends take the core from it as soon
+/// as they wake, and it runs in what they leave. Ingestion keeps its speed (its backend is the
+/// bound) while serving, unless the cores are busy with something else.
+const INGESTION_BLOCKING_NICE: libc::c_int = 10;
+
 /// Runs ingestion on a thread and runtime of its own. Building a batch's rows and encoding them
 /// for PostgreSQL take milliseconds of CPU between awaits; on the API's workers that held up
 /// every request queued behind them (lookups waited tens of milliseconds after each commit),
@@ -154,8 +165,17 @@ fn spawn_ingestion(
     config: IngestConfig,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<oneshot::Receiver<Result<Outcome, ingest::IngestError>>> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().build().context("building the ingestion runtime")?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(INGESTION_BLOCKING_THREADS)
+        .on_thread_start(|| {
+            // SAFETY: a plain system call; `0` is the calling thread on Linux.
+            if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, INGESTION_BLOCKING_NICE) } != 0 {
+                tracing::debug!("cannot lower the ingestion thread's priority: {}", std::io::Error::last_os_error());
+            }
+        })
+        .enable_all()
+        .build()
+        .context("building the ingestion runtime")?;
     let (outcome_tx, outcome) = oneshot::channel();
     std::thread::Builder::new()
         .name("ingestion".into())
