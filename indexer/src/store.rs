@@ -308,7 +308,7 @@ impl Store {
         let epoch_before = current_epoch(&mut tx).await?;
         insert_events(&mut tx, batch).await?;
         write_origins(&mut tx, batch).await?;
-        write_blobs(&mut tx, batch).await?;
+        write_blobs(&mut tx, batch, epoch_before).await?;
         write_storage(&mut tx, batch).await?;
         write_epochs(&mut tx, batch).await?;
         let stake_before = total_stake(&mut tx, batch).await?;
@@ -395,14 +395,19 @@ async fn write_origins(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Res
     Ok(())
 }
 
-async fn write_blobs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Result<(), sqlx::Error> {
+/// `epoch` is the latest epoch started before the batch: new objects are written with their status
+/// as of it, so only the few that an epoch change or an invalid ID of the same batch affects are
+/// written again by [`refresh_status`] (a second version of the row, in every index).
+async fn write_blobs(tx: &mut Transaction<'_, Postgres>, batch: &Batch, epoch: i32) -> Result<(), sqlx::Error> {
     let new = &batch.new_blobs;
     if !new.is_empty() {
         // Changes made later in the same batch are already folded into each row.
         sqlx::query(
             "INSERT INTO blobs (object_id, blob_id, size, encoding_type, deletable, registered_epoch, certified_epoch,
-                                end_epoch, deleted_epoch, burned, attributes, registered_checkpoint, updated_checkpoint)
-             SELECT o, b, s, t, d, r, c, e, x, u, COALESCE(a, '{}'), rc, uc
+                                end_epoch, deleted_epoch, burned, attributes, registered_checkpoint, updated_checkpoint,
+                                status)
+             SELECT o, b, s, t, d, r, c, e, x, u, COALESCE(a, '{}'), rc, uc,
+                    blob_status(x, u, EXISTS (SELECT 1 FROM invalid_blob_ids i WHERE i.blob_id = b), e, c, $14)
              FROM UNNEST($1::bytea[], $2::bytea[], $3::int8[], $4::int2[], $5::bool[], $6::int4[], $7::int4[],
                          $8::int4[], $9::int4[], $10::bool[], $11::jsonb[], $12::int8[], $13::int8[])
                   AS n(o, b, s, t, d, r, c, e, x, u, a, rc, uc)
@@ -430,6 +435,7 @@ async fn write_blobs(tx: &mut Transaction<'_, Postgres>, batch: &Batch) -> Resul
         )
         .bind(new.iter().map(|b| b.checkpoint as i64).collect::<Vec<_>>())
         .bind(new.iter().map(|b| b.change.checkpoint.max(b.checkpoint) as i64).collect::<Vec<_>>())
+        .bind(epoch)
         .execute(&mut **tx)
         .await?;
     }
