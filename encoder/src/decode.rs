@@ -143,7 +143,9 @@ pub fn decode_in_place<A: Axis>(
     lines: &mut [(SliverIndex<A>, &mut [u8])],
     inputs: Inputs,
 ) -> Result<()> {
-    decode_in_place_alongside(metadata, lines, inputs, |_| ())
+    let checked = decode_missing(metadata, lines, inputs)?;
+    let lines: Vec<(SliverIndex<A>, &[u8])> = lines.iter().map(|(index, data)| (*index, &**data)).collect();
+    lines_consistent(metadata, &lines, &checked).then_some(()).ok_or(Error::InconsistentBlob)
 }
 
 /// [`decode_in_place`], running `alongside` on the decoded lines (rows with their padding
@@ -156,6 +158,24 @@ pub fn decode_in_place_alongside<A: Axis, T: Send>(
     inputs: Inputs,
     alongside: impl FnOnce(&[(SliverIndex<A>, &[u8])]) -> T + Send,
 ) -> Result<T> {
+    let checked = decode_missing(metadata, lines, inputs)?;
+    let lines: Vec<(SliverIndex<A>, &[u8])> = lines.iter().map(|(index, data)| (*index, &**data)).collect();
+    let (consistent, result) = std::thread::scope(|scope| {
+        let beside = scope.spawn(|| alongside(&lines));
+        let consistent = lines_consistent(metadata, &lines, &checked);
+        (consistent, beside.join())
+    });
+    let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+    consistent.then_some(result).ok_or(Error::InconsistentBlob)
+}
+
+/// Decodes the missing lines into the buffers of [`decode_in_place`]'s inputs, relabelling
+/// them, and zeroes rows past the blob's end; returns the positions of the lines to check.
+fn decode_missing<A: Axis>(
+    metadata: &VerifiedMetadata,
+    lines: &mut [(SliverIndex<A>, &mut [u8])],
+    inputs: Inputs,
+) -> Result<Vec<usize>> {
     let layout = metadata.layout();
     let code = Code::across::<A>(&layout);
     let (k, n, s) = (code.k, code.n, layout.s());
@@ -216,18 +236,7 @@ pub fn decode_in_place_alongside<A: Axis, T: Send>(
             zero_padding(&layout, index.as_usize(), row);
         }
     }
-    let lines: Vec<(SliverIndex<A>, &[u8])> = lines.iter().map(|(index, data)| (*index, &**data)).collect();
-    let (consistent, result) = std::thread::scope(|scope| {
-        let beside = scope.spawn(|| alongside(&lines));
-        let consistent = lines_consistent(metadata, &lines, &checked);
-        (consistent, beside.join())
-    });
-    let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    if consistent {
-        Ok(result)
-    } else {
-        Err(Error::InconsistentBlob)
-    }
+    Ok(checked)
 }
 
 /// The check of [`decode_in_place`]: lines are rows (primary, their padding zeroed, of which
