@@ -14,7 +14,8 @@
 //! process (the server may be shared), per request or per thousand events: CPU time is far less
 //! sensitive to a busy machine than wall-clock figures.
 //!
-//! `BENCH_BLOBS` (100000) and `BENCH_SECONDS` (10, per load phase) scale it down for a quick look.
+//! `BENCH_BLOBS` (100000) and `BENCH_SECONDS` (10, per load phase) scale it down for a quick look;
+//! `-- ingestion` runs phases 1 and 5 only (the ingestion alone and while serving).
 //! `BENCH_INDEXER` names another build of the binary to measure with the same generator (for a
 //! reference, such as main's build, in the same session).
 //!
@@ -676,7 +677,6 @@ async fn main() {
         .pool_max_idle_per_host(CONNECTIONS)
         .build()
         .unwrap();
-    let never = std::future::pending::<()>;
 
     println!("load average at start {}; {} cores", load_average(), std::thread::available_parallelism().unwrap());
     if std::env::args().any(|arg| arg == "explorer") {
@@ -706,63 +706,11 @@ async fn main() {
         cpu.per(corpus.events / 1000, "1k events", 1e3, "ms")
     );
 
-    // 2.–4. Serving the ingested database.
-    let indexer = Indexer::start(&admin, "bench_api", &corpus);
-    assert_eq!(indexer.ready(&client).await, Some(corpus.checkpoints - 1), "the corpus is ingested");
-    let pid = Some(indexer.pid());
-    let base = indexer.base.clone();
-    // Warm the caches and the connection pools.
-    open_loop(&client, &base, rate, Duration::from_secs(2), never(), |i| mixed_request(i, &corpus)).await;
-
-    let phase = |name: &'static str| {
-        println!("-- {name}");
-        Cpu::sample(pid)
-    };
-    let before = phase("mixed workload");
-    let load = open_loop(&client, &base, rate, seconds, never(), |i| mixed_request(i, &corpus)).await;
-    let (p99, achieved) = report(&format!("mixed at {rate:.0}/s"), &load);
-    println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
-    println!("  target: 2,000/s with p99 < 20 ms: {}", verdict(achieved >= 0.99 * 2_000.0 && p99 < 20.0));
-
-    if std::env::args().any(|arg| arg == "kinds") {
-        // Each kind of the mixed workload alone: what it costs, to know where the CPU goes.
-        let kinds: BTreeSet<Kind> = (0..10_000).map(|i| mixed_request(i, &corpus).0).collect();
-        for kind in kinds {
-            let before = Cpu::sample(pid);
-            let requests: Vec<String> = (0u64..)
-                .map(|i| mixed_request(i, &corpus))
-                .filter_map(|(k, path)| (k == kind).then_some(path))
-                .take(KIND_RATE as usize * seconds.as_secs() as usize)
-                .collect();
-            let load = open_loop(&client, &base, KIND_RATE, seconds, never(), |i| {
-                (kind, requests[i as usize % requests.len()].clone())
-            })
-            .await;
-            report(&format!("{kind:?} alone at {KIND_RATE}/s"), &load);
-            println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
-        }
-        if std::env::var_os("BENCH_KEEP").is_some() {
-            indexer.stop();
-            println!("database bench_api kept, for EXPLAIN in psql");
-            return;
-        }
+    if std::env::args().any(|arg| arg == "ingestion") {
+        drop_database(&admin, "bench_api").await;
+    } else if !serve_ingested(&admin, &client, &corpus, rate, seconds).await {
+        return;
     }
-
-    let before = phase("stats alone");
-    let load = open_loop(&client, &base, 200.0, seconds / 2, never(), |_| (Kind::Stats, "/v1/stats".into())).await;
-    let (p99, _) = report("stats at 200/s", &load);
-    println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
-    println!("  target: p99 < 2 ms: {}", verdict(p99 < 2.0));
-
-    let before = phase("lookups, idle");
-    let load = open_loop(&client, &base, 1_000.0, seconds / 2, never(), |i| {
-        (Kind::Lookup, format!("/v1/blobs/{}", blob(draw(i, 12) % corpus.blobs)))
-    })
-    .await;
-    report("lookups at 1,000/s, no ingestion", &load);
-    println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
-    indexer.stop();
-    drop_database(&admin, "bench_api").await;
 
     // 5. Ingestion while serving.
     println!("-- ingestion while serving 1,000 lookups/s");
@@ -786,6 +734,69 @@ async fn main() {
     );
     drop_database(&admin, "bench_api_loaded").await;
     println!("load average at end {}", load_average());
+}
+
+/// Phases 2–4: the ingested database served, under the mixed workload, stats alone and lookups.
+/// False if the run is to stop there (`BENCH_KEEP`).
+async fn serve_ingested(admin: &str, client: &reqwest::Client, corpus: &Corpus, rate: f64, seconds: Duration) -> bool {
+    let never = std::future::pending::<()>;
+    let indexer = Indexer::start(admin, "bench_api", corpus);
+    assert_eq!(indexer.ready(client).await, Some(corpus.checkpoints - 1), "the corpus is ingested");
+    let pid = Some(indexer.pid());
+    let base = indexer.base.clone();
+    // Warm the caches and the connection pools.
+    open_loop(client, &base, rate, Duration::from_secs(2), never(), |i| mixed_request(i, corpus)).await;
+
+    let phase = |name: &'static str| {
+        println!("-- {name}");
+        Cpu::sample(pid)
+    };
+    let before = phase("mixed workload");
+    let load = open_loop(client, &base, rate, seconds, never(), |i| mixed_request(i, corpus)).await;
+    let (p99, achieved) = report(&format!("mixed at {rate:.0}/s"), &load);
+    println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
+    println!("  target: 2,000/s with p99 < 20 ms: {}", verdict(achieved >= 0.99 * 2_000.0 && p99 < 20.0));
+
+    if std::env::args().any(|arg| arg == "kinds") {
+        // Each kind of the mixed workload alone: what it costs, to know where the CPU goes.
+        let kinds: BTreeSet<Kind> = (0..10_000).map(|i| mixed_request(i, corpus).0).collect();
+        for kind in kinds {
+            let before = Cpu::sample(pid);
+            let requests: Vec<String> = (0u64..)
+                .map(|i| mixed_request(i, corpus))
+                .filter_map(|(k, path)| (k == kind).then_some(path))
+                .take(KIND_RATE as usize * seconds.as_secs() as usize)
+                .collect();
+            let load = open_loop(client, &base, KIND_RATE, seconds, never(), |i| {
+                (kind, requests[i as usize % requests.len()].clone())
+            })
+            .await;
+            report(&format!("{kind:?} alone at {KIND_RATE}/s"), &load);
+            println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
+        }
+        if std::env::var_os("BENCH_KEEP").is_some() {
+            indexer.stop();
+            println!("database bench_api kept, for EXPLAIN in psql");
+            return false;
+        }
+    }
+
+    let before = phase("stats alone");
+    let load = open_loop(client, &base, 200.0, seconds / 2, never(), |_| (Kind::Stats, "/v1/stats".into())).await;
+    let (p99, _) = report("stats at 200/s", &load);
+    println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
+    println!("  target: p99 < 2 ms: {}", verdict(p99 < 2.0));
+
+    let before = phase("lookups, idle");
+    let load = open_loop(client, &base, 1_000.0, seconds / 2, never(), |i| {
+        (Kind::Lookup, format!("/v1/blobs/{}", blob(draw(i, 12) % corpus.blobs)))
+    })
+    .await;
+    report("lookups at 1,000/s, no ingestion", &load);
+    println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
+    indexer.stop();
+    drop_database(admin, "bench_api").await;
+    true
 }
 
 fn verdict(met: bool) -> &'static str {
