@@ -706,11 +706,11 @@ async fn main() {
         cpu.per(corpus.events / 1000, "1k events", 1e3, "ms")
     );
 
-    if std::env::args().any(|arg| arg == "ingestion") {
-        drop_database(&admin, "bench_api").await;
-    } else if !serve_ingested(&admin, &client, &corpus, rate, seconds).await {
+    let ingestion_only = std::env::args().any(|arg| arg == "ingestion");
+    if !ingestion_only && !serve_ingested(&admin, &client, &corpus, rate, seconds).await {
         return;
     }
+    drop_database(&admin, "bench_api").await;
 
     // 5. Ingestion while serving.
     println!("-- ingestion while serving 1,000 lookups/s");
@@ -795,7 +795,6 @@ async fn serve_ingested(admin: &str, client: &reqwest::Client, corpus: &Corpus, 
     report("lookups at 1,000/s, no ingestion", &load);
     println!("  {}", Cpu::sample(pid).since(before).per(load.samples.len() as u64, "request", 1e6, "µs"));
     indexer.stop();
-    drop_database(admin, "bench_api").await;
     true
 }
 
