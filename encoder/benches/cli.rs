@@ -5,8 +5,8 @@
 //!
 //! `cargo bench -p walrus-encoder --bench cli [-- FILTER] [--reps N] [--binary PATH]`
 //! FILTER picks cases whose label contains it (`encode`, `encode-new`, `decode/1000`); `encode`
-//! replaces an encoding run after run, `encode-new` writes a new folder each run (all kept until
-//! the end: 5.8 GB in the temporary folder); `--binary` times
+//! and `decode` replace their output run after run, `encode-new` and `decode-new` write a new
+//! folder or file each run (all kept until the end: 7 GB in the temporary folder); `--binary` times
 //! another build of the CLI (an older commit's, for a before/after comparison).
 //! Inputs are SplitMix64 (seed 42) in a temporary folder (`TMPDIR`, default `/tmp`).
 
@@ -220,7 +220,8 @@ fn main() {
     }
     for (n, size, core) in [(1000u16, 256 * MIB, 1.262), (100, 16 * MIB, 0.073)] {
         let label = format!("decode/{n}/{}MiB", size / MIB);
-        if !selected(&label) {
+        let new_label = format!("decode-new/{n}/{}MiB", size / MIB);
+        if !selected(&label) && !selected(&new_label) {
             continue;
         }
         let file = input(size);
@@ -231,11 +232,22 @@ fn main() {
         let folder = dir.join(format!("decode-{n}-{size}"));
         let _ = fs::remove_dir_all(&folder);
         let picks = decode_folder(&encoded, &folder, n);
-        let decoded = dir.join("decoded");
         let r = if size >= 64 * MIB { reps.min(3) } else { reps };
+        // Into a new file each run, as a user decodes (all kept until the bench ends), then
+        // replacing one file run after run: freeing the old file's blocks is part of the
+        // rename that replaces it (tens of milliseconds for 256 MiB on a disk mounted with
+        // `discard`).
+        let outs = dir.join(format!("decoded-{n}-{size}"));
+        fs::create_dir_all(&outs).unwrap();
+        let cli_new = measure_each(&o.binary, r, |i| {
+            ["decode", &s(&folder), "--out", &s(&outs.join(i.to_string()))].map(String::from).to_vec()
+        });
+        let decoded = dir.join("decoded");
         let cli = measure(&o.binary, r, &["decode", &s(&folder), "--out", &s(&decoded), "--force"]);
         let blob = fs::read(&file).unwrap();
-        assert!(fs::read(&decoded).unwrap() == blob, "{label}: the decoded blob differs");
+        for output in [outs.join(r.to_string()), decoded] {
+            assert!(fs::read(&output).unwrap() == blob, "{label}: the decoded blob differs");
+        }
         // The library: the same slivers, in memory, with the same default check.
         let encoded_blob = BlobEncoder::new(EncodingParams::new(n).unwrap(), &blob).unwrap().encode();
         let slivers: Vec<Sliver<Primary>> = picks.iter().map(|p| encoded_blob.pairs[*p].primary.clone()).collect();
@@ -243,6 +255,7 @@ fn main() {
         drop(encoded_blob);
         let mut out = vec![0u8; size];
         let library = in_memory(r, || decode_into(&metadata, &slivers, ConsistencyCheck::Default, &mut out).unwrap());
+        cases.push(Case { label: new_label, core, cli: cli_new, library });
         cases.push(Case { label, core, cli, library });
     }
 
