@@ -97,6 +97,14 @@ impl Proxy {
     }
 }
 
+impl Drop for Proxy {
+    /// Closes every link when a test ends: a stalled one would keep its PostgreSQL backend,
+    /// and so the test's database, in use, and `#[sqlx::test]` could not drop it.
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
 /// Copies bytes one way until either side closes; once the proxy's generation has moved on,
 /// holds what arrives without passing it on.
 async fn forward(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, born: u64, generation: Arc<AtomicU64>) {
