@@ -246,18 +246,7 @@ mod tests {
     use reed_solomon_simd::engine::DefaultEngine;
 
     use super::*;
-
-    fn random_chunks(count: usize, seed: u64) -> Vec<[u8; 64]> {
-        let mut state = seed;
-        (0..count)
-            .map(|_| {
-                std::array::from_fn(|_| {
-                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                    (state >> 56) as u8
-                })
-            })
-            .collect()
-    }
+    use crate::rs::random_chunks;
 
     #[test]
     fn transpose_moves_bit_ij_to_ji() {

@@ -195,6 +195,7 @@ unsafe fn xor_avx512(dst: &mut [[u8; 64]], src: &[[u8; 64]]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rs::random_chunks;
 
     /// The whole derivative, step by step as the crate's decoder takes it.
     fn formal_derivative(work: &mut [[u8; 64]], shard_len: usize) {
@@ -211,16 +212,8 @@ mod tests {
 
     #[test]
     fn derivative_head_is_the_whole_derivatives_head() {
-        let mut state = 7u64;
         for (head, shards, shard_len) in [(1, 2, 1), (2, 8, 3), (4, 16, 1), (8, 16, 2), (512, 2048, 1)] {
-            let input: Vec<[u8; 64]> = (0..shards * shard_len)
-                .map(|_| {
-                    std::array::from_fn(|_| {
-                        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                        (state >> 56) as u8
-                    })
-                })
-                .collect();
+            let input = random_chunks(shards * shard_len, (head * 31 + shards) as u64);
             let (mut whole, mut ours) = (input.clone(), input);
             formal_derivative(&mut whole, shard_len);
             formal_derivative_head(&mut ours, shard_len, head);

@@ -374,6 +374,20 @@ impl Code {
     }
 }
 
+/// Pseudo-random 64-byte chunks for the coder's tests.
+#[cfg(test)]
+fn random_chunks(count: usize, seed: u64) -> Vec<[u8; 64]> {
+    let mut state = seed;
+    (0..count)
+        .map(|_| {
+            std::array::from_fn(|_| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (state >> 56) as u8
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
