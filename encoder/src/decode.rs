@@ -205,19 +205,17 @@ fn decode_missing<A: Axis>(
     run_batches(
         &strip,
         parts,
-        |range, mut parts| {
-            // The missing lines of these codewords, one after another; the inputs' symbols are
-            // free to be overwritten only once the decoding that reads them is over.
-            let restored: Vec<u8> = {
-                let given: Vec<(usize, &[u8])> = positions.iter().zip(&parts).map(|(&p, part)| (p, &**part)).collect();
-                let decoded = code.decode(range.len(), &given);
-                let mut restored = Vec::with_capacity(missing.len() * range.len() * s);
-                missing.iter().for_each(|&j| restored.extend_from_slice(decoded.line(j)));
-                restored
-            };
-            for (&taker, line) in takers.iter().zip(restored.chunks_exact(range.len() * s)) {
-                parts[taker].copy_from_slice(line);
+        |range, parts| {
+            // The takers' buffers receive the missing lines, in order, as relabelled below.
+            let (mut sources, mut others) = (Vec::new(), Vec::new());
+            for (&p, part) in positions.iter().zip(parts) {
+                if p < k {
+                    sources.push((p, &*part));
+                } else {
+                    others.push((p, part));
+                }
             }
+            code.decode_in_place(range.len(), &sources, &mut others);
         },
         |_, ()| Ok(()),
     )

@@ -8,9 +8,6 @@ use reed_solomon_simd::engine::{utils, Engine, ShardsRefMut};
 use super::low_rate::is_low_rate;
 use super::Packing;
 
-/// Work bytes per piece: about half a core's L2 cache.
-const WORK_BYTES: usize = 1 << 20;
-
 /// Shards in the crate's work buffer for a k→k+m encoding.
 fn work_count(k: usize, m: usize) -> usize {
     if is_low_rate(k, m) {
@@ -69,61 +66,21 @@ pub(crate) fn encode<'a, E: Engine>(
     source: impl Fn(usize, usize) -> &'a [u8],
     lines: &mut [impl AsMut<[u8]>],
 ) {
-    debug_assert!(packing.whole_blocks);
-    let (m, s, full) = (lines.len(), packing.symbol_size, packing.full());
+    let m = lines.len();
     let count = work_count(k, m);
-    // Pieces of equal size: a small remainder piece would cost a whole transform's overhead.
-    let pieces = (count * full).div_ceil(WORK_BYTES).max(1);
-    let piece = (full / 64).div_ceil(pieces).max(1) * 64;
-    // Each piece of a symbol's whole 64-byte blocks is a plain copy in and out.
-    for w in 0..packing.width {
-        for start in (0..full).step_by(piece) {
-            let len = piece.min(full - start);
-            let chunks = len / 64;
-            work.resize(work.len().max(count * chunks), [0; 64]);
-            let work = &mut work[..count * chunks];
-            for (j, shard) in work.chunks_exact_mut(chunks).take(k).enumerate() {
-                shard.as_flattened_mut().copy_from_slice(&source(j, w)[start..start + len]);
+    for piece in packing.pieces(count) {
+        let chunks = packing.chunks(piece);
+        work.resize(work.len().max(count * chunks), [0; 64]);
+        let work = &mut work[..count * chunks];
+        for (j, shard) in work.chunks_exact_mut(chunks).take(k).enumerate() {
+            packing.load(piece, |w| source(j, w), shard);
+        }
+        transform(engine, work, chunks, k, m);
+        for (line, shard) in lines.iter_mut().zip(work.chunks_exact(chunks)) {
+            let line = line.as_mut();
+            if !line.is_empty() {
+                packing.store(piece, shard, line);
             }
-            transform(engine, work, chunks, k, m);
-            for (line, shard) in lines.iter_mut().zip(work.chunks_exact(chunks)) {
-                if let Some(out) = line.as_mut().get_mut(w * s + start..w * s + start + len) {
-                    out.copy_from_slice(shard.as_flattened());
-                }
-            }
-        }
-    }
-    // The partial tail blocks of all symbols, gathered into whole blocks as `Packing` lays
-    // them out (the padding elements are independent codewords whose results are dropped).
-    let tail = packing.tail_region_len();
-    if tail == 0 {
-        return;
-    }
-    let (chunks, region, half) = (tail / 64, packing.width * full, (s - full) / 2);
-    work.resize(work.len().max(count * chunks), [0; 64]);
-    let work = &mut work[..count * chunks];
-    for (j, shard) in work.chunks_exact_mut(chunks).take(k).enumerate() {
-        let shard = shard.as_flattened_mut();
-        for w in 0..packing.width {
-            let symbol = &source(j, w)[full..];
-            packing.tail_elements(w, |i, lo, hi| {
-                shard[lo - region] = symbol[i];
-                shard[hi - region] = symbol[half + i];
-            });
-        }
-    }
-    transform(engine, work, chunks, k, m);
-    for (line, shard) in lines.iter_mut().zip(work.chunks_exact(chunks)) {
-        if line.as_mut().is_empty() {
-            continue;
-        }
-        let shard = shard.as_flattened();
-        for w in 0..packing.width {
-            let symbol = &mut line.as_mut()[w * s + full..(w + 1) * s];
-            packing.tail_elements(w, |i, lo, hi| {
-                symbol[i] = shard[lo - region];
-                symbol[half + i] = shard[hi - region];
-            });
         }
     }
 }

@@ -1,14 +1,15 @@
 //! Our own decoder for low-rate codes (the primary code at most committee sizes), on the
 //! crate's engine and with the crate's algorithm, so the result is the same: but the erasure
 //! locator (a 65536-point transform) is computed once per pattern of received positions rather
-//! than once per call, the work is cut into pieces that stay in the core's cache, and the
-//! formal derivative and the last transform compute only what the originals need (at n = 1000,
-//! a third of the derivative's XORs, and a forward transform over 512 points instead of 2048).
+//! than once per call, the work is cut into pieces that stay in the core's cache, symbols go
+//! straight from the received lines into a piece and the restored ones straight out of it into
+//! the lines they replace, and the formal derivative and the last transform compute only what
+//! the originals need (at n = 1000, a third of the derivative's XORs, and a forward transform
+//! over 512 points instead of 2048).
 
 use reed_solomon_simd::engine::{utils, Engine, GfElement, ShardsRefMut, GF_MODULUS, GF_ORDER};
 
-/// Work bytes per piece: about half a core's L2 cache.
-const WORK_BYTES: usize = 1 << 20;
+use super::Packing;
 
 /// Whether reed-solomon-simd codes `k` originals with `m` recovery shards at low rate.
 pub(crate) fn is_low_rate(k: usize, m: usize) -> bool {
@@ -31,7 +32,6 @@ pub(crate) struct LowRateDecoding<E: Engine> {
     erasures: Box<[GfElement; GF_ORDER]>,
     /// Reused between calls: fresh memory of this size would cost page faults every time.
     work: Vec<[u8; 64]>,
-    output: Vec<u8>,
 }
 
 impl<E: Engine> LowRateDecoding<E> {
@@ -68,7 +68,6 @@ impl<E: Engine> LowRateDecoding<E> {
             received,
             erasures,
             work: Vec::new(),
-            output: Vec::new(),
         }
     }
 
@@ -76,21 +75,17 @@ impl<E: Engine> LowRateDecoding<E> {
         self.k == k && self.m == m && self.positions == positions
     }
 
-    /// Restores the missing originals from `shards` (one after another, in the order of
-    /// `positions`, each `shard_len` bytes, a multiple of 64, in the crate's 64-byte block
-    /// layout), handing each to `restored(index, shard)`.
-    pub fn decode(&mut self, shards: &[u8], shard_len: usize, mut restored: impl FnMut(usize, &[u8])) {
-        debug_assert!(shard_len.is_multiple_of(64) && shards.len() == self.positions.len() * shard_len);
-        let missing = &self.missing;
-        let mut output = std::mem::take(&mut self.output);
-        output.clear();
-        output.resize(missing.len() * shard_len, 0);
-        let piece = (WORK_BYTES / self.work_count / 64 * 64).clamp(64, shard_len.max(64));
+    /// Restores the missing originals of `packing.width` codewords from the received lines:
+    /// `sources` (positions below `k`) and `others` (recovery positions), in the order of the
+    /// positions this decoding was made for. `others` receive the missing originals, in order
+    /// of index: each piece of a line is read before that piece of any line is written.
+    pub fn decode(&mut self, packing: &Packing, sources: &[(usize, &[u8])], others: &mut [(usize, &mut [u8])]) {
+        debug_assert!(sources.iter().map(|l| l.0).chain(others.iter().map(|l| l.0)).eq(self.positions.iter().copied()));
+        let s = packing.symbol_size;
         let mut work = std::mem::take(&mut self.work);
-        work.resize(work.len().max(self.work_count * piece / 64), [0; 64]);
-        for start in (0..shard_len).step_by(piece) {
-            let len = piece.min(shard_len - start);
-            let chunks = len / 64;
+        for piece in packing.pieces(self.work_count) {
+            let chunks = packing.chunks(piece);
+            work.resize(work.len().max(self.work_count * chunks), [0; 64]);
             let work = &mut work[..self.work_count * chunks];
             // Received positions are overwritten below; every other one must be zero.
             for (shard, received) in work.chunks_exact_mut(chunks).zip(&self.received) {
@@ -99,11 +94,11 @@ impl<E: Engine> LowRateDecoding<E> {
                 }
             }
             let mut data = ShardsRefMut::new(self.work_count, chunks, work);
-            for (&p, shard) in self.positions.iter().zip(shards.chunks_exact(shard_len)) {
+            let received =
+                sources.iter().map(|&(p, line)| (p, line)).chain(others.iter().map(|(p, line)| (*p, &**line)));
+            for (p, line) in received {
                 let at = if p < self.k { p } else { self.chunk + p - self.k };
-                for (dst, src) in data[at].iter_mut().zip(shard[start..start + len].chunks_exact(64)) {
-                    dst.copy_from_slice(src);
-                }
+                packing.load(piece, |w| &line[w * s..(w + 1) * s], &mut data[at]);
                 self.engine.mul(&mut data[at], self.erasures[at]);
             }
             let recovery_end = self.chunk + self.m;
@@ -114,18 +109,12 @@ impl<E: Engine> LowRateDecoding<E> {
             // every basis polynomial past the first `chunk` vanishes: a transform of `chunk`
             // coefficients evaluates them, stopping at the groups that hold the originals.
             self.engine.fft(&mut data, 0, self.chunk, self.k, 0);
-            for (&i, out) in missing.iter().zip(output.chunks_exact_mut(shard_len)) {
+            for (&i, (_, line)) in self.missing.iter().zip(others.iter_mut()) {
                 self.engine.mul(&mut data[i], GF_MODULUS - self.erasures[i]);
-                for (dst, src) in out[start..start + len].chunks_exact_mut(64).zip(data[i].iter()) {
-                    dst.copy_from_slice(src);
-                }
+                packing.store(piece, &data[i], line);
             }
         }
         self.work = work;
-        for (&i, shard) in self.missing.iter().zip(output.chunks_exact(shard_len)) {
-            restored(i, shard);
-        }
-        self.output = output;
     }
 }
 

@@ -26,6 +26,9 @@ use low_rate::LowRateDecoding;
 /// elements, low bytes first.
 const BLOCK: usize = 64;
 
+/// Work bytes per piece of our own coders: about half a core's L2 cache.
+const WORK_BYTES: usize = 1 << 20;
+
 /// Where each symbol's bytes go in a shard holding `width` symbols of `symbol_size` bytes.
 ///
 /// The full 64-byte blocks of every symbol are copied verbatim (they already pair bytes the
@@ -136,6 +139,80 @@ impl Packing {
             self.unpack_symbol(w, shard, symbol);
         }
     }
+
+    /// The pieces our coders cut a shard into (of whole blocks only) so that `count` shards of
+    /// a piece stay in a core's cache through the transforms: runs of each symbol's whole
+    /// blocks, of equal size (a small remainder would cost a whole transform's overhead), then
+    /// the tail region. Symbols are copied between lines and pieces directly, never through a
+    /// packed shard.
+    fn pieces(&self, count: usize) -> impl Iterator<Item = Piece> {
+        debug_assert!(self.whole_blocks);
+        let full = self.full();
+        let pieces = (count * full).div_ceil(WORK_BYTES).max(1);
+        let piece = (full / BLOCK).div_ceil(pieces).max(1) * BLOCK;
+        let blocks = (0..self.width).flat_map(move |symbol| {
+            (0..full).step_by(piece).map(move |start| Piece::Blocks { symbol, start, len: piece.min(full - start) })
+        });
+        blocks.chain((self.tail_region_len() > 0).then_some(Piece::Tails))
+    }
+
+    /// The 64-byte chunks of each shard in `piece`.
+    fn chunks(&self, piece: Piece) -> usize {
+        match piece {
+            Piece::Blocks { len, .. } => len / BLOCK,
+            Piece::Tails => self.tail_region_len() / BLOCK,
+        }
+    }
+
+    /// Copies `piece` of the packed shard of the line whose symbols `symbol(w)` gives into
+    /// `shard`. Padding elements of the tail region are left as they were: each element
+    /// position is a codeword of its own, and theirs are never read back.
+    fn load<'a>(&self, piece: Piece, symbol: impl Fn(usize) -> &'a [u8], shard: &mut [[u8; 64]]) {
+        let shard = shard.as_flattened_mut();
+        match piece {
+            Piece::Blocks { symbol: w, start, len } => shard.copy_from_slice(&symbol(w)[start..start + len]),
+            Piece::Tails => {
+                let (full, region) = (self.full(), self.width * self.full());
+                let half = (self.symbol_size - full) / 2;
+                for w in 0..self.width {
+                    let symbol = &symbol(w)[full..];
+                    self.tail_elements(w, |i, lo, hi| {
+                        shard[lo - region] = symbol[i];
+                        shard[hi - region] = symbol[half + i];
+                    });
+                }
+            }
+        }
+    }
+
+    /// Copies `piece` of a packed shard to its place in `line`, `width` contiguous symbols.
+    fn store(&self, piece: Piece, shard: &[[u8; 64]], line: &mut [u8]) {
+        let shard = shard.as_flattened();
+        let s = self.symbol_size;
+        match piece {
+            Piece::Blocks { symbol: w, start, len } => line[w * s + start..w * s + start + len].copy_from_slice(shard),
+            Piece::Tails => {
+                let (full, region) = (self.full(), self.width * self.full());
+                let half = (s - full) / 2;
+                for (w, symbol) in line.chunks_exact_mut(s).enumerate() {
+                    let symbol = &mut symbol[full..];
+                    self.tail_elements(w, |i, lo, hi| {
+                        symbol[i] = shard[lo - region];
+                        symbol[half + i] = shard[hi - region];
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// See [`Packing::pieces`].
+#[derive(Debug, Clone, Copy)]
+enum Piece {
+    /// Bytes `start..start + len` of symbol `symbol`, all in whole blocks.
+    Blocks { symbol: usize, start: usize, len: usize },
+    /// The tail region: every symbol's partial block, gathered into whole blocks.
+    Tails,
 }
 
 /// The engine doing the field arithmetic: GFNI on AVX-512 where the CPU has it, else the
@@ -152,13 +229,11 @@ struct Coders<E: Engine> {
     encoding: Vec<[u8; 64]>,
     decoder: Option<DefaultRateDecoder<E>>,
     low_rate: Option<LowRateDecoding<E>>,
-    /// Packed input shards of the low-rate decoder, kept to spare the allocator.
-    packed: Vec<u8>,
 }
 
 impl<E: Engine> Coders<E> {
     const fn new() -> Self {
-        Self { encoding: Vec::new(), decoder: None, low_rate: None, packed: Vec::new() }
+        Self { encoding: Vec::new(), decoder: None, low_rate: None }
     }
 
     /// The low-rate decoding for these positions, reused while the pattern stays the same
@@ -259,13 +334,6 @@ impl Decoded<'_> {
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
         (0..self.sources.len()).map(|j| self.line(j))
     }
-
-    fn restore(&mut self, index: usize, packing: &Packing, shard: &[u8]) {
-        let at = self.restored.len();
-        self.restored.resize(at + self.line_len, 0);
-        packing.unpack_into(shard, &mut self.restored[at..]);
-        self.sources[index] = Source::Restored(at);
-    }
 }
 
 impl Code {
@@ -313,23 +381,39 @@ impl Code {
     pub fn decode<'a>(&self, width: usize, lines: &[(usize, &'a [u8])]) -> Decoded<'a> {
         debug_assert_eq!(lines.len(), self.k);
         let line_len = width * self.symbol_size;
-        let mut decoded =
-            Decoded { line_len, sources: vec![Source::Restored(usize::MAX); self.k], restored: recycled_buffer() };
-        for &(position, line) in lines {
-            if position < self.k {
-                decoded.sources[position] = Source::Given(line);
-            }
+        let mut sources = vec![Source::Restored(usize::MAX); self.k];
+        let mut restored = recycled_buffer();
+        let (given, recovery): (Vec<_>, Vec<_>) = lines.iter().copied().partition(|(position, _)| *position < self.k);
+        for &(position, line) in &given {
+            sources[position] = Source::Given(line);
         }
-        if decoded.sources.iter().all(|s| matches!(s, Source::Given(_))) {
-            return decoded;
+        // Each missing line is restored over a copy of a recovery line.
+        recovery.iter().for_each(|(_, line)| restored.extend_from_slice(line));
+        let mut others: Vec<(usize, &mut [u8])> =
+            recovery.iter().map(|l| l.0).zip(restored.chunks_exact_mut(line_len)).collect();
+        self.decode_in_place(width, &given, &mut others);
+        let missing = sources.iter_mut().filter(|source| matches!(source, Source::Restored(_)));
+        for (t, source) in missing.enumerate() {
+            *source = Source::Restored(t * line_len);
+        }
+        Decoded { line_len, sources, restored }
+    }
+
+    /// Restores the missing source lines of `width` codewords from `k` lines at distinct
+    /// positions (each `width` contiguous symbols): `sources` at positions below `k`, `others`
+    /// at recovery positions. The lines of `others` are overwritten with the missing source
+    /// lines, in order of position: no buffer the size of the lines is needed besides them.
+    pub fn decode_in_place(&self, width: usize, sources: &[(usize, &[u8])], others: &mut [(usize, &mut [u8])]) {
+        debug_assert_eq!(sources.len() + others.len(), self.k);
+        debug_assert!(sources.iter().all(|l| l.0 < self.k) && others.iter().all(|l| l.0 >= self.k));
+        if others.is_empty() {
+            return;
         }
         #[cfg(target_arch = "x86_64")]
         if let Some(engine) = gfni() {
-            GFNI.with_borrow_mut(|coders| self.decode_with(coders, || engine, width, lines, &mut decoded));
-            return decoded;
+            return GFNI.with_borrow_mut(|coders| self.decode_with(coders, || engine, width, sources, others));
         }
-        PORTABLE.with_borrow_mut(|coders| self.decode_with(coders, DefaultEngine::new, width, lines, &mut decoded));
-        decoded
+        PORTABLE.with_borrow_mut(|coders| self.decode_with(coders, DefaultEngine::new, width, sources, others));
     }
 
     fn decode_with<E: Engine>(
@@ -337,39 +421,31 @@ impl Code {
         coders: &mut Coders<E>,
         engine: impl FnOnce() -> E,
         width: usize,
-        lines: &[(usize, &[u8])],
-        decoded: &mut Decoded<'_>,
+        sources: &[(usize, &[u8])],
+        others: &mut [(usize, &mut [u8])],
     ) {
         let m = self.n - self.k;
         if low_rate::is_low_rate(self.k, m) {
             let packing = Packing { symbol_size: self.symbol_size, width, whole_blocks: true };
-            let positions: Vec<usize> = lines.iter().map(|(p, _)| *p).collect();
-            let shard_len = packing.shard_len();
-            let mut packed = std::mem::take(&mut coders.packed);
-            packed.clear();
-            packed.resize(lines.len() * shard_len, 0);
-            for ((_, line), shard) in lines.iter().zip(packed.chunks_exact_mut(shard_len)) {
-                packing.pack_line(line, shard);
-            }
-            let decoding = coders.low_rate(engine, self.k, m, &positions);
-            decoding.decode(&packed, shard_len, |index, restored| decoded.restore(index, &packing, restored));
-            coders.packed = packed;
+            let positions: Vec<usize> = sources.iter().map(|l| l.0).chain(others.iter().map(|l| l.0)).collect();
+            coders.low_rate(engine, self.k, m, &positions).decode(&packing, sources, others);
             return;
         }
         let packing = Packing { symbol_size: self.symbol_size, width, whole_blocks: false };
         let mut shard = vec![0u8; packing.shard_len()];
-        let decoder = coders.decoder(engine, self.k, self.n - self.k, shard.len());
-        for &(position, line) in lines {
+        let decoder = coders.decoder(engine, self.k, m, shard.len());
+        for &(position, line) in sources {
             packing.pack_line(line, &mut shard);
-            if position < self.k {
-                decoder.add_original_shard(position, &shard).expect("distinct positions");
-            } else {
-                decoder.add_recovery_shard(position - self.k, &shard).expect("distinct positions");
-            }
+            decoder.add_original_shard(position, &shard).expect("distinct positions");
+        }
+        for (position, line) in others.iter() {
+            packing.pack_line(line, &mut shard);
+            decoder.add_recovery_shard(position - self.k, &shard).expect("distinct positions");
         }
         let result = decoder.decode().expect("k distinct shards given");
-        for (index, restored) in result.restored_original_iter() {
-            decoded.restore(index, &packing, restored);
+        // In order of index, as `others` take them.
+        for ((_, restored), (_, line)) in result.restored_original_iter().zip(others.iter_mut()) {
+            packing.unpack_into(restored, line);
         }
     }
 }
