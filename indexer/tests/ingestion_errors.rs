@@ -26,8 +26,18 @@ const UNHEALTHY_AFTER: Duration = Duration::from_millis(300);
 
 struct Running {
     task: JoinHandle<Result<Outcome, IngestError>>,
+    server: JoinHandle<()>,
     base: String,
     _stop: watch::Sender<bool>,
+}
+
+/// Both tasks hold the test's pool: left running, a connection of theirs outlived the test
+/// now and then, and `#[sqlx::test]` could not drop the test's database.
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.task.abort();
+        self.server.abort();
+    }
 }
 
 /// Ingestion of checkpoints 0 to `last` of `dir` in the background, and the API beside it.
@@ -49,8 +59,8 @@ async fn start_with(pool: &PgPool, source: Source, mut config: IngestConfig) -> 
     let state = AppState { pool: pool.clone(), metrics: None, default_n_shards: 1000, ingestion: status, cache: None };
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
-    Running { task, base: format!("http://{address}"), _stop: stop }
+    let server = tokio::spawn(async move { axum::serve(listener, api::router(state)).await.unwrap() });
+    Running { task, server, base: format!("http://{address}"), _stop: stop }
 }
 
 /// Polls `check` until it returns something, at most 10 s.
@@ -88,8 +98,8 @@ async fn unhealthy(base: &str) -> String {
 }
 
 /// Waits for the ingestion to finish after the file is repaired; health is 200 and clean again.
-async fn finishes(running: Running, pool: &PgPool) {
-    let outcome = tokio::time::timeout(Duration::from_secs(15), running.task).await.expect("resumes").unwrap();
+async fn finishes(mut running: Running, pool: &PgPool) {
+    let outcome = tokio::time::timeout(Duration::from_secs(15), &mut running.task).await.expect("resumes").unwrap();
     assert_eq!(outcome.unwrap(), Outcome::Finished);
     assert_eq!(watermark(pool).await, Some(5));
     let (status, health) = get(&running.base, "/v1/health").await;
