@@ -410,11 +410,17 @@ pub struct BlockWriter {
     buf: AlignedBuf,
     /// File offset of `buf`'s first byte (a multiple of [`ALIGN`]).
     at: u64,
+    /// How full `buf` gets before its blocks are queued: its capacity, but for the first run.
+    limit: usize,
 }
 
 impl BlockWriter {
-    pub fn new(file: NamedFile, buf: AlignedBuf) -> Self {
-        Self { file: Arc::new(file), buf, at: 0 }
+    /// A file written in runs of `buf`'s capacity, the first only `first` bytes long (a
+    /// multiple of [`ALIGN`]): writers filled side by side can thus queue their runs at
+    /// different times. Every run's buffer has the same size, so spent ones are reused.
+    pub fn new(file: NamedFile, buf: AlignedBuf, first: usize) -> Self {
+        let limit = first.clamp(ALIGN, buf.capacity());
+        Self { file: Arc::new(file), buf, at: 0, limit }
     }
 
     /// The offset the next byte goes to.
@@ -424,10 +430,12 @@ impl BlockWriter {
 
     pub fn push(&mut self, writers: &Writers, mut data: &[u8]) -> io::Result<()> {
         while !data.is_empty() {
-            let taken = self.buf.push(data);
+            let room = self.limit - self.buf.len();
+            let taken = self.buf.push(&data[..room.min(data.len())]);
             data = &data[taken..];
-            if self.buf.len() == self.buf.capacity() {
+            if self.buf.len() == self.limit {
                 self.flush_blocks(writers)?;
+                self.limit = self.buf.capacity();
             }
         }
         Ok(())
@@ -508,16 +516,22 @@ mod tests {
     fn block_writer_writes_a_run_exactly_in_any_piece_sizes() {
         let dir = tempfile::tempdir().unwrap();
         let data: Vec<u8> = (0..100_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
-        for (pieces, capacity) in [(1usize, 3 * ALIGN), (777, 2 * ALIGN), (5000, 9 * ALIGN), (100_000, ALIGN)] {
-            let path = dir.path().join(format!("run-{pieces}-{capacity}"));
+        for (pieces, first, run) in [
+            (1usize, 3 * ALIGN, 3 * ALIGN),
+            (777, 2 * ALIGN, 2 * ALIGN),
+            (777, ALIGN, 5 * ALIGN),
+            (5000, 2 * ALIGN, 9 * ALIGN),
+            (100_000, ALIGN, ALIGN),
+        ] {
+            let path = dir.path().join(format!("run-{pieces}-{first}-{run}"));
             let writers = Writers::start();
-            let mut writer = BlockWriter::new(NamedFile::create(path.clone()).unwrap(), writers.buffer(capacity));
+            let mut writer = BlockWriter::new(NamedFile::create(path.clone()).unwrap(), writers.buffer(run), first);
             for piece in data.chunks(data.len().div_ceil(pieces)) {
                 writer.push(&writers, piece).unwrap();
             }
             writer.finish(&writers).unwrap();
             writers.finish().unwrap();
-            assert_eq!(std::fs::read(&path).unwrap(), data, "{pieces} pieces, capacity {capacity}");
+            assert_eq!(std::fs::read(&path).unwrap(), data, "{pieces} pieces, runs of {first} then {run}");
         }
     }
 
@@ -526,7 +540,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("broken");
         let writers = Writers::start();
-        let mut writer = BlockWriter::new(NamedFile::create(path.clone()).unwrap(), writers.buffer(2 * ALIGN));
+        let mut writer =
+            BlockWriter::new(NamedFile::create(path.clone()).unwrap(), writers.buffer(2 * ALIGN), 2 * ALIGN);
         writer.push(&writers, &[1; 10_000]).unwrap();
         let at = writer.position();
         let named = writer.into_buffered().unwrap();

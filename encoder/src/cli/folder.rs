@@ -416,7 +416,13 @@ impl FolderSink {
             Some(run) => run,
             None => {
                 let path = self.dir.join(sliver_file_name::<Primary>(index.pair(self.layout.n_shards())));
-                let mut writer = BlockWriter::new(NamedFile::create(path)?, self.writers.buffer(RUN_BUFFER));
+                // The parity rows' runs fill in step, a piece per strip each: with runs of one
+                // length, all 666 rows (at n = 1000) queued a run at the same strip, and the
+                // encoding waited for the disk to take 85 MB. First runs of lengths spread over
+                // 4 KiB to a whole run queue a steady trickle instead.
+                let first = direct::ALIGN * (1 + usize::from(index.get()) % (RUN_BUFFER / direct::ALIGN));
+                let file = NamedFile::create(path)?;
+                let mut writer = BlockWriter::new(file, self.writers.buffer(RUN_BUFFER), first);
                 writer.push(&self.writers, &prefix)?;
                 Run::Sequential(writer)
             }
