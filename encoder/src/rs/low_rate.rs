@@ -42,7 +42,7 @@ impl<E: Engine> LowRateDecoding<E> {
         let work_count = recovery_end.next_power_of_two();
         let mut received = vec![false; work_count];
         for &p in positions {
-            received[if p < k { p } else { chunk + p - k }] = true;
+            received[work_position(p, k, chunk)] = true;
         }
         // Originals past k are known zeros, not erasures.
         let mut erasures = vec![0 as GfElement; GF_ORDER].into_boxed_slice();
@@ -94,10 +94,9 @@ impl<E: Engine> LowRateDecoding<E> {
                 }
             }
             let mut data = ShardsRefMut::new(self.work_count, chunks, work);
-            let received =
-                sources.iter().map(|&(p, line)| (p, line)).chain(others.iter().map(|(p, line)| (*p, &**line)));
+            let received = sources.iter().copied().chain(others.iter().map(|(p, line)| (*p, &**line)));
             for (p, line) in received {
-                let at = if p < self.k { p } else { self.chunk + p - self.k };
+                let at = work_position(p, self.k, self.chunk);
                 packing.load(piece, |w| &line[w * s..(w + 1) * s], &mut data[at]);
                 self.engine.mul(&mut data[at], self.erasures[at]);
             }
@@ -115,6 +114,16 @@ impl<E: Engine> LowRateDecoding<E> {
             }
         }
         self.work = work;
+    }
+}
+
+/// Where codeword position `p` sits in the work buffer: originals first, then the recovery
+/// shards from `chunk` (`k` rounded up to a power of two) on.
+fn work_position(p: usize, k: usize, chunk: usize) -> usize {
+    if p < k {
+        p
+    } else {
+        chunk + p - k
     }
 }
 
