@@ -315,6 +315,11 @@ async fn start_slow_put(daemon: &Daemon, len: usize) -> TcpStream {
     stream
 }
 
+/// Whether the daemon has answered on `stream` (or closed it) already.
+async fn has_answer(stream: &TcpStream) -> bool {
+    tokio::time::timeout(Duration::from_millis(20), stream.peek(&mut [0])).await.is_ok()
+}
+
 async fn read_answer(mut stream: TcpStream) -> String {
     let mut answer = String::new();
     stream.read_to_string(&mut answer).await.unwrap();
@@ -331,9 +336,16 @@ async fn the_daemon_turns_away_surplus_requests_and_times_out_slow_ones() {
         ..DaemonConfig::default()
     };
     let daemon = Daemon::start(&cluster, config).await;
-    let slow = start_slow_put(&daemon, 100).await;
+    let mut slow = start_slow_put(&daemon, 100).await;
     // Until the slow request holds the one slot, others are served; then they are turned away.
+    // A quick request the daemon took first turns the slow one away: it is then sent again.
+    let mut tries = 0;
     let refused = loop {
+        tries += 1;
+        assert!(tries <= 100, "the slow request never held the slot");
+        if has_answer(&slow).await {
+            slow = start_slow_put(&daemon, 100).await;
+        }
         let response = daemon.http.put(daemon.url("/v1/blobs")).body(blob(10, 1)).send().await.unwrap();
         if response.status() != StatusCode::OK {
             break response;

@@ -51,6 +51,14 @@ fn node_id(i: usize) -> ObjectId {
     ObjectId([0xa0 + i as u8; 32])
 }
 
+/// The `n`th object of a `kind` the test chain creates: distinct from every node's id and from
+/// the `n`th object of other kinds, however many a test creates.
+fn counted_id(kind: u8, n: u32) -> ObjectId {
+    let mut id = [kind; 32];
+    id[28..].copy_from_slice(&n.to_be_bytes());
+    ObjectId(id)
+}
+
 /// What a proxy does with the node's answers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -194,7 +202,7 @@ impl Drop for TestNode {
 
 struct ChainState {
     checkpoint: u64,
-    next_object: u8,
+    next_object: u32,
     objects: BTreeMap<ObjectId, BlobObject>,
     /// Every certificate accepted, for tests to inspect.
     certificates: Vec<Certificate>,
@@ -314,12 +322,12 @@ impl ChainAccess for TestChain {
         state.next_object += 1;
         let epoch = self.committee.epoch;
         let blob = BlobObject {
-            object_id: ObjectId([state.next_object; 32]),
+            object_id: counted_id(0x01, state.next_object),
             blob_id: request.blob_id,
             registered_epoch: epoch,
             certified_epoch: None,
             size: request.unencoded_size,
-            storage_id: ObjectId([0x80 | state.next_object; 32]),
+            storage_id: counted_id(0x02, state.next_object),
             start_epoch: epoch,
             end_epoch: epoch + request.epochs_ahead,
             storage_size: request.encoded_size,
