@@ -31,7 +31,8 @@ use crate::metadata::{
     BlobMetadata, BlobMetadataV1, BlobMetadataWithId, EncodingType, SliverPairMetadata, VerifiedMetadata,
 };
 use crate::params::{BlobLayout, EncodingParams};
-use crate::rs::Code;
+use crate::rs::{Code, Lines};
+use crate::scratch::Scratch;
 use crate::sliver::{Sliver, SliverPair};
 
 /// Receives slivers as the encoder produces them.
@@ -80,17 +81,27 @@ enum Message<'a> {
 
 /// A rectangle of the message matrix: one slice of `cols` symbols per row.
 struct Block<'a> {
-    rows: Vec<Cow<'a, [u8]>>,
+    rows: BlockRows<'a>,
     s: usize,
+}
+
+enum BlockRows<'a> {
+    /// Slices of the blob in memory.
+    Borrowed(Vec<&'a [u8]>),
+    /// Read from the file into one buffer, row after row.
+    Read { bytes: Scratch, row_len: usize },
 }
 
 impl Block<'_> {
     fn row(&self, r: usize) -> &[u8] {
-        &self.rows[r]
+        match &self.rows {
+            BlockRows::Borrowed(rows) => rows[r],
+            BlockRows::Read { bytes, row_len } => &bytes[r * row_len..(r + 1) * row_len],
+        }
     }
 
     fn symbol(&self, r: usize, w: usize) -> &[u8] {
-        &self.rows[r][w * self.s..(w + 1) * self.s]
+        &self.row(r)[w * self.s..(w + 1) * self.s]
     }
 }
 
@@ -135,22 +146,20 @@ impl<'a> Message<'a> {
     fn block(&self, rows: Range<usize>, cols: Range<usize>) -> io::Result<Block<'_>> {
         match self {
             Message::Memory { rows: all, s } => Ok(Block {
-                rows: all[rows].iter().map(|row| Cow::Borrowed(&row[cols.start * s..cols.end * s])).collect(),
+                rows: BlockRows::Borrowed(all[rows].iter().map(|row| &row[cols.start * s..cols.end * s]).collect()),
                 s: *s,
             }),
             Message::File { file, layout } => {
-                let (s, len) = (layout.s() as u64, layout.unencoded_length());
-                let row_len = layout.sliver_length::<Primary>() as u64;
-                let rows = rows
-                    .map(|r| {
-                        let start = r as u64 * row_len + cols.start as u64 * s;
-                        let mut bytes = vec![0u8; cols.len() * s as usize];
-                        let present = len.saturating_sub(start).min(bytes.len() as u64) as usize;
-                        file.read_exact_at(&mut bytes[..present], start)?;
-                        Ok(Cow::Owned(bytes))
-                    })
-                    .collect::<io::Result<_>>()?;
-                Ok(Block { rows, s: s as usize })
+                let (s, len) = (layout.s(), layout.unencoded_length());
+                let (matrix_row_len, row_len) = (layout.sliver_length::<Primary>() as u64, cols.len() * s);
+                let mut bytes = Scratch::new(rows.len() * row_len);
+                for (r, row) in rows.zip(bytes.chunks_exact_mut(row_len)) {
+                    let start = r as u64 * matrix_row_len + (cols.start * s) as u64;
+                    let present = len.saturating_sub(start).min(row_len as u64) as usize;
+                    file.read_exact_at(&mut row[..present], start)?;
+                    row[present..].fill(0);
+                }
+                Ok(Block { rows: BlockRows::Read { bytes, row_len }, s })
             }
         }
     }
@@ -219,10 +228,6 @@ fn per_batch<T>(parts: Option<impl IntoIterator<Item = T>>) -> impl Iterator<Ite
 
 fn as_bytes(digests: &[Digest]) -> &[u8] {
     digests.as_flattened()
-}
-
-fn as_slices(lines: &[Vec<u8>]) -> impl Iterator<Item = &[u8]> {
-    lines.iter().map(Vec::as_slice)
 }
 
 /// Encodes one blob held in memory. Construction checks the parameters, so encoding itself
@@ -389,14 +394,15 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
         |cols, (rows_in_place, columns_in_place): (Option<Vec<&mut [u8]>>, Option<&mut [u8]>)| {
             let block = message.block(0..kp, cols.clone())?;
             let source = |j, w| block.symbol(j, w);
-            let (rows, written): (Vec<Vec<u8>>, Vec<&[u8]>) = match rows_in_place {
+            let (rows, written): (Option<Lines>, Vec<&[u8]>) = match rows_in_place {
                 Some(mut rows) => {
                     primary_code.encode_into(cols.len(), source, &mut rows);
-                    (Vec::new(), rows.into_iter().map(|row| &*row).collect())
+                    (None, rows.into_iter().map(|row| &*row).collect())
                 }
-                None => (primary_code.encode(cols.len(), source), Vec::new()),
+                None => (Some(primary_code.encode(cols.len(), source)), Vec::new()),
             };
-            let lines: Vec<&[u8]> = (0..kp).map(|r| block.row(r)).chain(as_slices(&rows)).chain(written).collect();
+            let coded = rows.iter().flat_map(Lines::iter);
+            let lines: Vec<&[u8]> = (0..kp).map(|r| block.row(r)).chain(coded).chain(written).collect();
             let hashes = hash_lines(&lines, s, cols.len());
             let gather = |w, column: &mut [u8]| {
                 for (r, symbol) in column.chunks_exact_mut(s).enumerate() {
@@ -423,7 +429,7 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
             let (rows, hashes, columns) = result?;
             leaves.store(0..n, cols.clone(), &hashes);
             if let Some(sink) = sink.as_deref_mut() {
-                for (t, row) in rows.iter().enumerate() {
+                for (t, row) in rows.iter().flat_map(Lines::iter).enumerate() {
                     sink.primary(SliverIndex::new((kp + t) as u16), cols.start, row)?;
                 }
                 for (c, column) in cols.zip(columns) {
@@ -434,6 +440,8 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
             Ok(())
         },
     )?;
+    // Each step cuts strips of its own sizes: one step's buffers would sit through the next.
+    Scratch::release_pool();
 
     // 2. Systematic rows → non-systematic columns ks..n, kept whole for step 3 and coded
     // straight into place. Not `vec![vec![..]; m]` when they are our own: that would copy a
@@ -474,6 +482,8 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
             Ok(())
         },
     )?;
+    Scratch::release_pool();
+
     // 3. The doubly-encoded quadrant, for its hashes only. Each batch's columns are done with
     // once it is hashed: our own go to the sink (or are freed) batch by batch, so their writing
     // overlaps the coding of the next.
@@ -489,7 +499,7 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
         strip3.iter().map(|ts| columns.by_ref().take(ts.len()).collect::<Vec<_>>()),
         |ts, columns| {
             let rows = primary_code.encode(ts.len(), |j, w| &columns[w][j * s..(j + 1) * s]);
-            (hash_lines(&as_slices(&rows).collect::<Vec<_>>(), s, ts.len()), columns)
+            (hash_lines(&rows.iter().collect::<Vec<_>>(), s, ts.len()), columns)
         },
         |ts, (hashes, columns)| {
             leaves.store(kp..n, ks + ts.start..ks + ts.end, &hashes);
@@ -505,6 +515,8 @@ fn run(layout: &BlobLayout, message: &Message, output: Output) -> io::Result<Ver
         },
     )?;
 
+    // The strips are done: their buffers would only sit in memory from here on.
+    Scratch::release_pool();
     let row_roots = leaves.row_roots();
     let column_roots = leaves.into_column_roots();
     tick(&mut sink);

@@ -23,6 +23,7 @@ mod metadata;
 mod params;
 mod recovery;
 mod rs;
+mod scratch;
 mod sliver;
 
 pub use axis::{Axis, Primary, Secondary};

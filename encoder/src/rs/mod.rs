@@ -19,6 +19,7 @@ mod low_rate;
 
 use crate::axis::Axis;
 use crate::params::BlobLayout;
+use crate::scratch::Scratch;
 use low_rate::LowRateDecoding;
 
 /// reed-solomon-simd splits a shard into 64-byte blocks: bytes 0..32 are the low bytes and
@@ -289,7 +290,7 @@ pub(crate) struct Code {
 pub(crate) struct Decoded<'a> {
     line_len: usize,
     sources: Vec<Source<'a>>,
-    restored: Vec<u8>,
+    restored: Scratch,
 }
 
 #[derive(Clone, Copy)]
@@ -299,28 +300,33 @@ enum Source<'a> {
     Restored(usize),
 }
 
-/// Buffers of restored lines, recycled: each is large enough that the allocator would take
-/// fresh pages from the kernel (zeroed, faulted in) for every strip.
-static RECYCLED: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
-
-fn recycled_buffer() -> Vec<u8> {
-    let mut buffer = RECYCLED.lock().ok().and_then(|mut pool| pool.pop()).unwrap_or_default();
-    buffer.clear();
-    buffer
+/// The recovery lines of an encoding, in one recycled buffer.
+pub(crate) struct Lines {
+    bytes: Scratch,
+    line_len: usize,
+    count: usize,
 }
 
-impl Drop for Decoded<'_> {
-    fn drop(&mut self) {
-        const KEEP: usize = 16;
-        let buffer = std::mem::take(&mut self.restored);
-        if buffer.capacity() > 0 {
-            if let Ok(mut pool) = RECYCLED.lock() {
-                if pool.len() < KEEP {
-                    pool.push(buffer);
-                }
-            }
-        }
+impl Lines {
+    pub fn line(&self, t: usize) -> &[u8] {
+        &self.bytes[t * self.line_len..(t + 1) * self.line_len]
     }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.count).map(|t| self.line(t))
+    }
+}
+
+/// `bytes` cut into `count` lines of `line_len` bytes.
+fn split_lines(bytes: &mut [u8], line_len: usize, count: usize) -> Vec<&mut [u8]> {
+    let mut rest = bytes;
+    (0..count)
+        .map(|_| {
+            let (line, tail) = std::mem::take(&mut rest).split_at_mut(line_len);
+            rest = tail;
+            line
+        })
+        .collect()
 }
 
 impl Decoded<'_> {
@@ -349,10 +355,11 @@ impl Code {
 
     /// Encodes `width` codewords at once. `source(j, w)` is source symbol `j` of codeword `w`.
     /// Returns the `n - k` recovery lines, each holding its symbol of every codeword in order.
-    pub fn encode<'a>(&self, width: usize, source: impl Fn(usize, usize) -> &'a [u8]) -> Vec<Vec<u8>> {
-        let mut lines: Vec<Vec<u8>> = (self.k..self.n).map(|_| vec![0u8; width * self.symbol_size]).collect();
-        self.encode_into(width, source, &mut lines);
-        lines
+    pub fn encode<'a>(&self, width: usize, source: impl Fn(usize, usize) -> &'a [u8]) -> Lines {
+        let (line_len, count) = (width * self.symbol_size, self.n - self.k);
+        let mut bytes = Scratch::new(count * line_len);
+        self.encode_into(width, source, &mut split_lines(&mut bytes, line_len, count));
+        Lines { bytes, line_len, count }
     }
 
     /// [`Code::encode`] into the given recovery lines, which may lie where the caller wants them;
@@ -382,15 +389,17 @@ impl Code {
         debug_assert_eq!(lines.len(), self.k);
         let line_len = width * self.symbol_size;
         let mut sources = vec![Source::Restored(usize::MAX); self.k];
-        let mut restored = recycled_buffer();
         let (given, recovery): (Vec<_>, Vec<_>) = lines.iter().copied().partition(|(position, _)| *position < self.k);
         for &(position, line) in &given {
             sources[position] = Source::Given(line);
         }
         // Each missing line is restored over a copy of a recovery line.
-        recovery.iter().for_each(|(_, line)| restored.extend_from_slice(line));
+        let mut restored = Scratch::new(recovery.len() * line_len);
         let mut others: Vec<(usize, &mut [u8])> =
-            recovery.iter().map(|l| l.0).zip(restored.chunks_exact_mut(line_len)).collect();
+            recovery.iter().map(|l| l.0).zip(split_lines(&mut restored, line_len, recovery.len())).collect();
+        for ((_, copy), (_, line)) in others.iter_mut().zip(&recovery) {
+            copy.copy_from_slice(line);
+        }
         self.decode_in_place(width, &given, &mut others);
         let missing = sources.iter_mut().filter(|source| matches!(source, Source::Restored(_)));
         for (t, source) in missing.enumerate() {
@@ -488,7 +497,7 @@ mod tests {
                     let result = crate_encoder.encode().unwrap();
                     for (t, recovery) in result.recovery_iter().enumerate() {
                         assert_eq!(
-                            &ours[t][w * symbol_size..(w + 1) * symbol_size],
+                            &ours.line(t)[w * symbol_size..(w + 1) * symbol_size],
                             recovery,
                             "S={symbol_size} k={k} n={n} w={w} t={t}"
                         );
@@ -512,15 +521,14 @@ mod tests {
                     let single = code.encode(1, |j, _| &data[j][w * symbol_size..(w + 1) * symbol_size]);
                     for t in 0..n - k {
                         assert_eq!(
-                            packed[t][w * symbol_size..(w + 1) * symbol_size],
-                            single[t][..],
+                            packed.line(t)[w * symbol_size..(w + 1) * symbol_size],
+                            *single.line(t),
                             "S={symbol_size} k={k} n={n} w={w} t={t}"
                         );
                     }
                 }
                 // Decode from the last k positions.
-                let all: Vec<&[u8]> =
-                    data.iter().map(|d| d.as_slice()).chain(packed.iter().map(|d| d.as_slice())).collect();
+                let all: Vec<&[u8]> = data.iter().map(|d| d.as_slice()).chain(packed.iter()).collect();
                 let lines: Vec<(usize, &[u8])> = (n - k..n).map(|p| (p, all[p])).collect();
                 assert!(code.decode(width, &lines).lines().eq(data.iter().map(Vec::as_slice)));
                 // ... and from a scattered mix of source and recovery positions, twice (the
