@@ -300,6 +300,19 @@ enum Source<'a> {
     Restored(usize),
 }
 
+impl Decoded<'_> {
+    pub fn line(&self, j: usize) -> &[u8] {
+        match self.sources[j] {
+            Source::Given(line) => line,
+            Source::Restored(at) => &self.restored[at..at + self.line_len],
+        }
+    }
+
+    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.sources.len()).map(|j| self.line(j))
+    }
+}
+
 /// The recovery lines of an encoding, in one recycled buffer.
 pub(crate) struct Lines {
     bytes: Scratch,
@@ -327,19 +340,6 @@ fn split_lines(bytes: &mut [u8], line_len: usize, count: usize) -> Vec<&mut [u8]
             line
         })
         .collect()
-}
-
-impl Decoded<'_> {
-    pub fn line(&self, j: usize) -> &[u8] {
-        match self.sources[j] {
-            Source::Given(line) => line,
-            Source::Restored(at) => &self.restored[at..at + self.line_len],
-        }
-    }
-
-    pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
-        (0..self.sources.len()).map(|j| self.line(j))
-    }
 }
 
 impl Code {
