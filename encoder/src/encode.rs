@@ -31,8 +31,8 @@ use crate::metadata::{
     BlobMetadata, BlobMetadataV1, BlobMetadataWithId, EncodingType, SliverPairMetadata, VerifiedMetadata,
 };
 use crate::params::{BlobLayout, EncodingParams};
-use crate::rs::{Code, Lines};
-use crate::scratch::Scratch;
+use crate::rs::Code;
+use crate::scratch::{Lines, Scratch};
 use crate::sliver::{Sliver, SliverPair};
 
 /// Receives slivers as the encoder produces them.
@@ -88,15 +88,15 @@ struct Block<'a> {
 enum BlockRows<'a> {
     /// Slices of the blob in memory.
     Borrowed(Vec<&'a [u8]>),
-    /// Read from the file into one buffer, row after row.
-    Read { bytes: Scratch, row_len: usize },
+    /// Read from the file.
+    Read(Lines),
 }
 
 impl Block<'_> {
     fn row(&self, r: usize) -> &[u8] {
         match &self.rows {
             BlockRows::Borrowed(rows) => rows[r],
-            BlockRows::Read { bytes, row_len } => &bytes[r * row_len..(r + 1) * row_len],
+            BlockRows::Read(lines) => lines.line(r),
         }
     }
 
@@ -152,14 +152,14 @@ impl<'a> Message<'a> {
             Message::File { file, layout } => {
                 let (s, len) = (layout.s(), layout.unencoded_length());
                 let (matrix_row_len, row_len) = (layout.sliver_length::<Primary>() as u64, cols.len() * s);
-                let mut bytes = Scratch::new(rows.len() * row_len);
-                for (r, row) in rows.zip(bytes.chunks_exact_mut(row_len)) {
+                let mut lines = Lines::new(row_len, rows.len());
+                for (r, row) in rows.zip(lines.iter_mut()) {
                     let start = r as u64 * matrix_row_len + (cols.start * s) as u64;
                     let present = len.saturating_sub(start).min(row_len as u64) as usize;
                     file.read_exact_at(&mut row[..present], start)?;
                     row[present..].fill(0);
                 }
-                Ok(Block { rows: BlockRows::Read { bytes, row_len }, s })
+                Ok(Block { rows: BlockRows::Read(lines), s })
             }
         }
     }

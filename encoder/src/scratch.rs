@@ -67,6 +67,39 @@ impl Drop for Scratch {
     }
 }
 
+/// `count` lines of `line_len` bytes, one after another in one [`Scratch`] buffer.
+pub(crate) struct Lines {
+    bytes: Scratch,
+    line_len: usize,
+    count: usize,
+}
+
+impl Lines {
+    /// Lines holding whatever the buffer's last user left: to be written whole before reading.
+    pub fn new(line_len: usize, count: usize) -> Self {
+        Self { bytes: Scratch::new(line_len * count), line_len, count }
+    }
+
+    pub fn line(&self, t: usize) -> &[u8] {
+        &self.bytes[t * self.line_len..(t + 1) * self.line_len]
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        (0..self.count).map(|t| self.line(t))
+    }
+
+    /// Every line, to write (empty lines too, which `chunks_exact_mut` would refuse).
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut [u8]> {
+        let line_len = self.line_len;
+        let mut rest = &mut self.bytes[..];
+        (0..self.count).map(move |_| {
+            let (line, tail) = std::mem::take(&mut rest).split_at_mut(line_len);
+            rest = tail;
+            line
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ mod low_rate;
 
 use crate::axis::Axis;
 use crate::params::BlobLayout;
-use crate::scratch::Scratch;
+use crate::scratch::Lines;
 use low_rate::LowRateDecoding;
 
 /// reed-solomon-simd splits a shard into 64-byte blocks: bytes 0..32 are the low bytes and
@@ -288,15 +288,14 @@ pub(crate) struct Code {
 
 /// The source lines of a decoding: the given ones borrowed, the restored ones in one buffer.
 pub(crate) struct Decoded<'a> {
-    line_len: usize,
     sources: Vec<Source<'a>>,
-    restored: Scratch,
+    restored: Lines,
 }
 
 #[derive(Clone, Copy)]
 enum Source<'a> {
     Given(&'a [u8]),
-    /// Offset in `restored`.
+    /// Line of `restored`.
     Restored(usize),
 }
 
@@ -304,42 +303,13 @@ impl Decoded<'_> {
     pub fn line(&self, j: usize) -> &[u8] {
         match self.sources[j] {
             Source::Given(line) => line,
-            Source::Restored(at) => &self.restored[at..at + self.line_len],
+            Source::Restored(t) => self.restored.line(t),
         }
     }
 
     pub fn lines(&self) -> impl Iterator<Item = &[u8]> {
         (0..self.sources.len()).map(|j| self.line(j))
     }
-}
-
-/// The recovery lines of an encoding, in one recycled buffer.
-pub(crate) struct Lines {
-    bytes: Scratch,
-    line_len: usize,
-    count: usize,
-}
-
-impl Lines {
-    pub fn line(&self, t: usize) -> &[u8] {
-        &self.bytes[t * self.line_len..(t + 1) * self.line_len]
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
-        (0..self.count).map(|t| self.line(t))
-    }
-}
-
-/// `bytes` cut into `count` lines of `line_len` bytes.
-fn split_lines(bytes: &mut [u8], line_len: usize, count: usize) -> Vec<&mut [u8]> {
-    let mut rest = bytes;
-    (0..count)
-        .map(|_| {
-            let (line, tail) = std::mem::take(&mut rest).split_at_mut(line_len);
-            rest = tail;
-            line
-        })
-        .collect()
 }
 
 impl Code {
@@ -356,10 +326,9 @@ impl Code {
     /// Encodes `width` codewords at once. `source(j, w)` is source symbol `j` of codeword `w`.
     /// Returns the `n - k` recovery lines, each holding its symbol of every codeword in order.
     pub fn encode<'a>(&self, width: usize, source: impl Fn(usize, usize) -> &'a [u8]) -> Lines {
-        let (line_len, count) = (width * self.symbol_size, self.n - self.k);
-        let mut bytes = Scratch::new(count * line_len);
-        self.encode_into(width, source, &mut split_lines(&mut bytes, line_len, count));
-        Lines { bytes, line_len, count }
+        let mut lines = Lines::new(width * self.symbol_size, self.n - self.k);
+        self.encode_into(width, source, &mut lines.iter_mut().collect::<Vec<_>>());
+        lines
     }
 
     /// [`Code::encode`] into the given recovery lines, which may lie where the caller wants them;
@@ -387,25 +356,23 @@ impl Code {
     /// positions (`(position, line)`, each line `width` contiguous symbols).
     pub fn decode<'a>(&self, width: usize, lines: &[(usize, &'a [u8])]) -> Decoded<'a> {
         debug_assert_eq!(lines.len(), self.k);
-        let line_len = width * self.symbol_size;
         let mut sources = vec![Source::Restored(usize::MAX); self.k];
         let (given, recovery): (Vec<_>, Vec<_>) = lines.iter().copied().partition(|(position, _)| *position < self.k);
         for &(position, line) in &given {
             sources[position] = Source::Given(line);
         }
         // Each missing line is restored over a copy of a recovery line.
-        let mut restored = Scratch::new(recovery.len() * line_len);
-        let mut others: Vec<(usize, &mut [u8])> =
-            recovery.iter().map(|l| l.0).zip(split_lines(&mut restored, line_len, recovery.len())).collect();
+        let mut restored = Lines::new(width * self.symbol_size, recovery.len());
+        let mut others: Vec<(usize, &mut [u8])> = recovery.iter().map(|l| l.0).zip(restored.iter_mut()).collect();
         for ((_, copy), (_, line)) in others.iter_mut().zip(&recovery) {
             copy.copy_from_slice(line);
         }
         self.decode_in_place(width, &given, &mut others);
         let missing = sources.iter_mut().filter(|source| matches!(source, Source::Restored(_)));
         for (t, source) in missing.enumerate() {
-            *source = Source::Restored(t * line_len);
+            *source = Source::Restored(t);
         }
-        Decoded { line_len, sources, restored }
+        Decoded { sources, restored }
     }
 
     /// Restores the missing source lines of `width` codewords from `k` lines at distinct
